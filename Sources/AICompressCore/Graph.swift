@@ -1,0 +1,184 @@
+/// A computation graph in ONNX's model: nodes with typed attributes over named values.
+///
+/// The model's tensors are the graph's initializers, referred to by name. Ops the tool does not
+/// know are kept as they are, so a graph read from a file is written back unchanged.
+public struct Graph: Sendable, Equatable {
+    public var name: String
+    /// Operator sets the graph was written against.
+    public var opsets: [OpsetImport]
+    /// Graph inputs (tensors may also appear here, as in ONNX).
+    public var inputs: [ValueInfo]
+    public var outputs: [ValueInfo]
+    /// Types and shapes of intermediate values, when known.
+    public var valueInfo: [ValueInfo]
+    /// Nodes in topological order.
+    public var nodes: [Node]
+
+    public init(name: String = "", opsets: [OpsetImport] = [], inputs: [ValueInfo] = [], outputs: [ValueInfo] = [],
+                valueInfo: [ValueInfo] = [], nodes: [Node] = []) {
+        self.name = name
+        self.opsets = opsets
+        self.inputs = inputs
+        self.outputs = outputs
+        self.valueInfo = valueInfo
+        self.nodes = nodes
+    }
+
+    /// How many nodes of each op type, including those in nested graphs.
+    public func opCounts() -> [String: Int] {
+        var counts: [String: Int] = [:]
+        func visit(_ g: Graph) {
+            for n in g.nodes {
+                counts[n.opType, default: 0] += 1
+                for a in n.attributes {
+                    switch a.value {
+                    case .graph(let sub): visit(sub)
+                    case .graphs(let subs): subs.forEach(visit)
+                    default: break
+                    }
+                }
+            }
+        }
+        visit(self)
+        return counts
+    }
+}
+
+/// An operator set a graph uses; the empty domain is `ai.onnx`.
+public struct OpsetImport: Sendable, Equatable {
+    public var domain: String
+    public var version: Int64
+    public init(domain: String, version: Int64) {
+        self.domain = domain
+        self.version = version
+    }
+}
+
+/// The name, element type and (optional) shape of a value.
+public struct ValueInfo: Sendable, Equatable {
+    public var name: String
+    /// Element type in ONNX `TensorProto.DataType` numbering; 0 when unknown.
+    public var elemType: Int32
+    /// The dimensions, or nil when even the rank is unknown.
+    public var shape: [Dimension]?
+
+    public init(name: String, elemType: Int32, shape: [Dimension]?) {
+        self.name = name
+        self.elemType = elemType
+        self.shape = shape
+    }
+
+    /// A short rendering such as `input [N, 64] float`.
+    public var summary: String {
+        let dims = shape.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "[?]"
+        return "\(name) \(dims) \(ONNXElementType.name(elemType))"
+    }
+}
+
+/// One dimension of a value's shape.
+public enum Dimension: Sendable, Equatable, CustomStringConvertible {
+    case unknown
+    case fixed(Int64)
+    case symbolic(String)
+
+    public var description: String {
+        switch self {
+        case .unknown: return "?"
+        case .fixed(let v): return String(v)
+        case .symbolic(let s): return s
+        }
+    }
+}
+
+/// One operation of a graph.
+public struct Node: Sendable, Equatable {
+    public var name: String
+    public var opType: String
+    /// Operator domain; empty is `ai.onnx`.
+    public var domain: String
+    /// Input value names; an empty name is an omitted optional input.
+    public var inputs: [String]
+    public var outputs: [String]
+    public var attributes: [Attribute]
+
+    public init(name: String = "", opType: String, domain: String = "", inputs: [String], outputs: [String],
+                attributes: [Attribute] = []) {
+        self.name = name
+        self.opType = opType
+        self.domain = domain
+        self.inputs = inputs
+        self.outputs = outputs
+        self.attributes = attributes
+    }
+
+    /// The attribute called `name`, if any.
+    public func attribute(_ name: String) -> AttributeValue? {
+        attributes.first { $0.name == name }?.value
+    }
+}
+
+/// A named attribute of a node.
+public struct Attribute: Sendable, Equatable {
+    public var name: String
+    public var value: AttributeValue
+    public init(name: String, value: AttributeValue) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// An attribute value; the kinds and their codes are ONNX's `AttributeProto.AttributeType`.
+public indirect enum AttributeValue: Sendable, Equatable {
+    case float(Float)
+    case int(Int64)
+    case string([UInt8])
+    case tensor(Tensor)
+    case graph(Graph)
+    case floats([Float])
+    case ints([Int64])
+    case strings([[UInt8]])
+    case tensors([Tensor])
+    case graphs([Graph])
+
+    /// The ONNX AttributeType code of this kind.
+    public var kindCode: UInt8 {
+        switch self {
+        case .float: return 1
+        case .int: return 2
+        case .string: return 3
+        case .tensor: return 4
+        case .graph: return 5
+        case .floats: return 6
+        case .ints: return 7
+        case .strings: return 8
+        case .tensors: return 9
+        case .graphs: return 10
+        }
+    }
+
+    public static func == (a: AttributeValue, b: AttributeValue) -> Bool {
+        switch (a, b) {
+        case let (.float(x), .float(y)): return x.bitPattern == y.bitPattern
+        case let (.int(x), .int(y)): return x == y
+        case let (.string(x), .string(y)): return x == y
+        case let (.tensor(x), .tensor(y)): return x == y
+        case let (.graph(x), .graph(y)): return x == y
+        case let (.floats(x), .floats(y)): return x.map(\.bitPattern) == y.map(\.bitPattern)
+        case let (.ints(x), .ints(y)): return x == y
+        case let (.strings(x), .strings(y)): return x == y
+        case let (.tensors(x), .tensors(y)): return x == y
+        case let (.graphs(x), .graphs(y)): return x == y
+        default: return false
+        }
+    }
+}
+
+/// Names of ONNX `TensorProto.DataType` codes, for display.
+public enum ONNXElementType {
+    public static func name(_ code: Int32) -> String {
+        let names = ["undefined", "float", "uint8", "int8", "uint16", "int16", "int32", "int64", "string", "bool",
+                     "float16", "double", "uint32", "uint64", "complex64", "complex128", "bfloat16",
+                     "float8e4m3fn", "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "uint4", "int4", "float4e2m1"]
+        return code >= 0 && Int(code) < names.count ? names[Int(code)] : "type\(code)"
+    }
+}

@@ -1,0 +1,31 @@
+import Dispatch
+
+/// Data-parallel loops over the cores. Callers keep each iteration's writes disjoint; results
+/// are collected by index, so they never depend on scheduling.
+public enum Parallel {
+    /// Runs `body(i)` for every `i` in `0..<count`, spread over the cores.
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        guard count > 1 else {
+            if count == 1 { body(0) }
+            return
+        }
+        withoutActuallyEscaping(body) { escaping in
+            nonisolated(unsafe) let run = escaping
+            DispatchQueue.concurrentPerform(iterations: count) { run($0) }
+        }
+    }
+
+    /// `(0..<count).map(transform)`, computed in parallel, in index order.
+    public static func map<T>(_ count: Int, _ transform: (Int) -> T) -> [T] {
+        guard count > 0 else { return [] }
+        let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
+        results.initialize(repeating: nil)
+        defer {
+            results.deinitialize()
+            results.deallocate()
+        }
+        nonisolated(unsafe) let slots = results
+        forEach(count) { slots[$0] = transform($0) }
+        return results.map { $0! }
+    }
+}

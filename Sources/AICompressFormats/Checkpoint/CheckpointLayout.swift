@@ -1,0 +1,29 @@
+/// Constants and limits of the checkpoint format (spec/checkpoint-format.md §3 and §7).
+public enum CheckpointLayout {
+    /// `\x89AICKPT\n`
+    public static let magic: [UInt8] = [0x89, 0x41, 0x49, 0x43, 0x4B, 0x50, 0x54, 0x0A]
+    /// `AICKEND\n`
+    public static let endMagic: [UInt8] = [0x41, 0x49, 0x43, 0x4B, 0x45, 0x4E, 0x44, 0x0A]
+    public static let majorVersion: UInt16 = 1
+    public static let minorVersion: UInt16 = 0
+    public static let headerSize = 64
+    public static let footerSize = 32
+    /// Alignment of every tensor payload and of the index.
+    public static let alignment = 64
+
+    public static let maxIndexBytes = 256 << 20
+    public static let maxTensors = 1 << 20
+    public static let maxRank = 32
+    public static let maxDim: UInt64 = 1 << 62
+    public static let maxNameBytes = 4096
+    public static let maxStringBytes = 16 << 20
+    public static let maxMetadataEntries = 65_536
+    public static let maxEncodingParamBytes = 1 << 20
+    public static let maxGraphDepth = 8
+
+    /// The smallest multiple of the alignment that is >= `x`, or nil on overflow.
+    static func align(_ x: Int) -> Int? {
+        let (sum, overflow) = x.addingReportingOverflow(alignment - 1)
+        return overflow ? nil : sum & ~(alignment - 1)
+    }
+}

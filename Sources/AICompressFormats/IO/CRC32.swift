@@ -1,0 +1,57 @@
+import CZlib
+import AICompressCore
+
+/// CRC-32 (ISO-HDLC, zlib's) — the only file that talks to zlib.
+public enum CRC32 {
+    /// The CRC-32 of `bytes`, continuing from `initial` (0 to start).
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, initial: UInt32 = 0) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return initial }
+        return UInt32(truncatingIfNeeded: crc32_z(UInt(initial), base.assumingMemoryBound(to: UInt8.self), bytes.count))
+    }
+
+    /// The CRC-32 of `[UInt8]`.
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { checksum($0) }
+    }
+
+    /// The CRC of A followed by B, from the CRCs of A and B and the length of B.
+    public static func combine(_ crcA: UInt32, _ crcB: UInt32, lengthB: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: crc32_combine(UInt(crcA), UInt(crcB), off_t(lengthB)))
+    }
+
+    /// Bytes per parallel work item: large enough to amortise scheduling, small enough to split
+    /// a single big tensor over the cores.
+    public static let parallelChunk = 8 << 20
+
+    /// CRC-32s of many byte ranges at once, spread over the cores; large ranges are split into
+    /// chunks whose CRCs are combined in order, so the result equals the sequential one.
+    public static func checksums(_ ranges: [UnsafeRawBufferPointer]) -> [UInt32] {
+        struct Item { let range: Int; let start: Int; let count: Int }
+        var items: [Item] = []
+        for (r, buffer) in ranges.enumerated() {
+            var start = 0
+            repeat {
+                let n = min(parallelChunk, buffer.count - start)
+                items.append(Item(range: r, start: start, count: n))
+                start += n
+            } while start < buffer.count
+        }
+        let results = Parallel.map(items.count) { i -> UInt32 in
+            let item = items[i]
+            let buffer = ranges[item.range]
+            guard item.count > 0 else { return 0 }
+            return checksum(UnsafeRawBufferPointer(rebasing: buffer[item.start..<(item.start + item.count)]))
+        }
+        var out = [UInt32](repeating: 0, count: ranges.count)
+        var first = [Bool](repeating: true, count: ranges.count)
+        for (i, item) in items.enumerated() {
+            if first[item.range] {
+                out[item.range] = results[i]
+                first[item.range] = false
+            } else {
+                out[item.range] = combine(out[item.range], results[i], lengthB: item.count)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,146 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where a writer sends bytes: a file written atomically, standard output, or memory.
+public protocol ByteSink {
+    /// Appends bytes.
+    mutating func write(_ bytes: UnsafeRawBufferPointer) throws
+}
+
+extension ByteSink {
+    /// Appends a byte array.
+    public mutating func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+}
+
+/// A sink that collects bytes in memory (for tests and small outputs).
+public struct MemorySink: ByteSink {
+    public private(set) var bytes: [UInt8] = []
+    public init() {}
+    public mutating func write(_ b: UnsafeRawBufferPointer) throws { bytes.append(contentsOf: b) }
+}
+
+/// An output file written atomically, or standard output for `-`.
+///
+/// A file is written to a temporary file in the target's folder and, on `commit()`, flushed to
+/// disk and renamed over the target: readers see the old file or the complete new one, never a
+/// partial one. Without `commit()` (an error, a thrown exception) the temporary file is removed.
+/// Standard output is written sequentially and flushed on `commit()`.
+public final class OutputFile: ByteSink {
+    /// The target path as given.
+    public let path: String
+    private let fd: Int32
+    private let temporaryPath: String?
+    private var pending: [UInt8] = []
+    private var finished = false
+    private static let bufferSize = 1 << 20
+
+    /// Opens `path` for writing (`-` is standard output).
+    /// - Throws: `FileError.cannotCreate`.
+    public init(path: String) throws(FileError) {
+        self.path = path
+        pending.reserveCapacity(OutputFile.bufferSize)
+        if path == "-" {
+            fd = 1
+            temporaryPath = nil
+            return
+        }
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[...$0]) } ?? ""
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        var attempt = 0
+        while true {
+            let candidate = "\(dir).\(base).tmp-\(getpid())-\(attempt)"
+            let f = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            if f >= 0 {
+                fd = f
+                temporaryPath = candidate
+                return
+            }
+            let e = errno
+            guard e == EEXIST, attempt < 1000 else { throw .cannotCreate(path: path, errno: e) }
+            attempt += 1
+        }
+    }
+
+    deinit { if !finished { abort() } }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard bytes.count > 0 else { return }
+        if pending.count + bytes.count <= OutputFile.bufferSize {
+            pending.append(contentsOf: bytes)
+            return
+        }
+        try flush()
+        if bytes.count >= OutputFile.bufferSize / 2 {
+            try writeAll(bytes)
+        } else {
+            pending.append(contentsOf: bytes)
+        }
+    }
+
+    private func flush() throws(FileError) {
+        guard !pending.isEmpty else { return }
+        let failure: FileError? = pending.withUnsafeBytes { b in
+            do throws(FileError) { try writeAll(b) } catch { return error }
+            return nil
+        }
+        if let failure { throw failure }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .writeFailed(path: path, errno: errno)
+            }
+            done += n
+        }
+    }
+
+    /// Finishes the output: flushes, syncs and renames a file into place; flushes standard output.
+    /// - Throws: `FileError`; the temporary file is removed on failure.
+    public func commit() throws {
+        guard !finished else { return }
+        do {
+            try flush()
+            guard let tmp = temporaryPath else {
+                finished = true
+                return
+            }
+            guard fsync(fd) == 0 else { throw FileError.writeFailed(path: path, errno: errno) }
+            guard close(fd) == 0 else {
+                let e = errno
+                unlink(tmp)
+                finished = true
+                throw FileError.writeFailed(path: path, errno: e)
+            }
+            finished = true
+            guard rename(tmp, path) == 0 else {
+                let e = errno
+                unlink(tmp)
+                throw FileError.cannotRename(from: tmp, to: path, errno: e)
+            }
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
+    /// Abandons the output: a temporary file is closed and removed; the target is untouched.
+    public func abort() {
+        guard !finished else { return }
+        finished = true
+        if let tmp = temporaryPath {
+            close(fd)
+            unlink(tmp)
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import AICompressCore
+
+/// The file formats aicompress reads and writes.
+public enum ModelFormat: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// The native checkpoint format (spec/checkpoint-format.md).
+    case checkpoint = "ckpt"
+
+    public var description: String { rawValue }
+
+    /// The format a file name's extension names, if any.
+    public static func fromExtension(of path: String) -> ModelFormat? {
+        guard let dot = path.lastIndex(of: "."), !path[dot...].contains("/") else { return nil }
+        switch path[path.index(after: dot)...].lowercased() {
+        case "ckpt": return .checkpoint
+        default: return nil
+        }
+    }
+
+    /// The format the first bytes of a file identify, if any.
+    public static func sniff(_ bytes: UnsafeRawBufferPointer) -> ModelFormat? {
+        if CheckpointReader.hasMagic(bytes) { return .checkpoint }
+        return nil
+    }
+}
+
+/// A failure while reading or writing a particular file: the file's path and what went wrong.
+public struct ModelFileError: Error, CustomStringConvertible {
+    public enum Kind: Sendable {
+        /// The file is not in any format aicompress reads.
+        case unknownFormat
+        /// The content is invalid for its format.
+        case invalid(any Error & Sendable)
+        /// The output cannot be written in the requested format.
+        case unrepresentable(any Error & Sendable)
+    }
+    public let path: String
+    public let kind: Kind
+
+    public var description: String {
+        let name = display(path)
+        switch kind {
+        case .unknownFormat:
+            return "\(name): unknown file format (expected a .ckpt checkpoint; ONNX and safetensors are not supported yet)"
+        case .invalid(let e): return "\(name): \(e)"
+        case .unrepresentable(let e): return "\(name): \(e)"
+        }
+    }
+}
+
+/// A model read from a file, with facts about the file.
+public struct LoadedModel: Sendable {
+    public var model: Model
+    public var format: ModelFormat
+    /// The input file (its mapping keeps zero-copy tensors valid).
+    public var input: InputFile
+    /// Format version, e.g. `1.0`.
+    public var formatVersion: String
+    /// CRC-32 of the whole input file.
+    public var fileCRC32: UInt32
+
+    /// The provenance entries of spec §4.2 for an output written from this input.
+    public func withProvenance(step: String) -> Model {
+        var m = model
+        m.metadata["aicompress.version"] = AICompressVersion.string
+        m.metadata["aicompress.input.format"] = format.rawValue
+        m.metadata["aicompress.input.bytes"] = String(input.size)
+        m.metadata["aicompress.input.crc32"] = hex8(fileCRC32)
+        m.appendStep(step + " input.crc32=" + hex8(fileCRC32))
+        return m
+    }
+}
+
+/// 8 lower-case hex digits.
+public func hex8(_ v: UInt32) -> String {
+    let s = String(v, radix: 16)
+    return String(repeating: "0", count: 8 - s.count) + s
+}
+
+/// Reads and writes models in any supported format, choosing the format by magic bytes on input
+/// and by extension (or an explicit choice) on output. The one entry point the CLI uses.
+public enum ModelIO {
+    /// Reads the model at `path` (`-` for standard input).
+    /// - Throws: `FileError` or `ModelFileError`.
+    public static func read(path: String) throws -> LoadedModel {
+        let input = try InputFile(path: path)
+        // Content decides; a file named .ckpt that does not look like one gets the checkpoint
+        // reader's own, more specific error (bad magic, truncated).
+        let format = ModelFormat.sniff(input.buffer.bytes) ?? ModelFormat.fromExtension(of: path)
+        switch format {
+        case .checkpoint:
+            do {
+                let (model, info) = try CheckpointReader.read(input.buffer)
+                return LoadedModel(model: model, format: .checkpoint, input: input,
+                                   formatVersion: "\(info.majorVersion).\(info.minorVersion)", fileCRC32: info.fileCRC32)
+            } catch {
+                throw ModelFileError(path: path, kind: .invalid(error))
+            }
+        case nil:
+            throw ModelFileError(path: path, kind: .unknownFormat)
+        }
+    }
+
+    /// The output format for `path`: `explicit`, else the extension, else (for `-` or an unknown
+    /// extension) the native checkpoint.
+    public static func outputFormat(path: String, explicit: ModelFormat?) -> ModelFormat {
+        explicit ?? ModelFormat.fromExtension(of: path) ?? .checkpoint
+    }
+
+    /// Writes `model` to `path` atomically (`-` streams to standard output).
+    /// - Parameter refusing: the identity of the input, so that it is never replaced.
+    /// - Throws: `FileError` or `ModelFileError`; no partial output is left behind.
+    public static func write(_ model: Model, to path: String, format: ModelFormat, refusing input: FileIdentity? = nil) throws {
+        if let input, path != "-", FileIdentity(path: path) == input { throw FileError.outputIsInput(path: path) }
+        let out = try OutputFile(path: path)
+        do {
+            switch format {
+            case .checkpoint:
+                _ = try CheckpointWriter.write(model, to: out)
+            }
+            try out.commit()
+        } catch let e as CheckpointError {
+            out.abort()
+            throw ModelFileError(path: path, kind: .unrepresentable(e))
+        } catch {
+            out.abort()
+            throw error
+        }
+    }
+}

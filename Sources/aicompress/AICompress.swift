@@ -1,0 +1,42 @@
+import AICompressCore
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `aicompress` command: inspect, convert and (as they land) compress models.
+@main
+struct AICompress: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aicompress",
+        abstract: "Inspect, convert and compress neural-network checkpoints.",
+        discussion: """
+            Files are read by content (magic bytes) and written by extension; `-` is standard input \
+            or output. Outputs are written atomically: a failed command leaves no partial file.
+
+            Exit codes: 0 success, 64 usage, 65 invalid or unsupported input data, 66 input cannot \
+            be opened, 73 output cannot be created, 74 I/O error while reading or writing, 70 internal error.
+            """,
+        version: AICompressVersion.string,
+        subcommands: [Inspect.self, Convert.self]
+    )
+
+    /// Parses, runs, and maps library errors to one-line messages and exit codes (the only place
+    /// that exits).
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE, reported as an I/O error
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as ExitStatus.Failure {
+            FileHandleOutput.stderr("aicompress: error: \(failure.message)\n")
+            Glibc.exit(failure.code)
+        } catch {
+            if let status = ExitStatus(error) {
+                FileHandleOutput.stderr("aicompress: error: \(status.message)\n")
+                Glibc.exit(status.code)
+            }
+            exit(withError: error)
+        }
+    }
+}

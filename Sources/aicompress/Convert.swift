@@ -1,0 +1,46 @@
+import AICompressCore
+import AICompressFormats
+import ArgumentParser
+
+/// `aicompress convert IN OUT`: rewrite a model in another (or the same) format.
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a model between formats.",
+        discussion: """
+            The input format is detected from its content; the output format comes from --format, \
+            else from OUT's extension (.ckpt), else the native checkpoint. Tensor values are \
+            copied bit for bit; provenance (tool version, input size and CRC-32, this step) is \
+            added to the metadata.
+
+            Examples:
+              aicompress convert model.ckpt copy.ckpt
+              cat model.ckpt | aicompress convert - - > copy.ckpt
+            """
+    )
+
+    @Argument(help: "Input model file, or - for standard input.")
+    var input: String
+
+    @Argument(help: "Output file, or - for standard output.")
+    var output: String
+
+    @Option(help: "Output format (ckpt). Default: from OUT's extension.")
+    var format: ModelFormatArgument?
+
+    func run() throws {
+        let loaded = try ModelIO.read(path: input)
+        let outputFormat = ModelIO.outputFormat(path: output, explicit: format?.value)
+        let model = loaded.withProvenance(step: "convert from=\(loaded.format) to=\(outputFormat)")
+        try ModelIO.write(model, to: output, format: outputFormat, refusing: loaded.input.identity)
+    }
+}
+
+/// A `--format` value.
+struct ModelFormatArgument: ExpressibleByArgument {
+    let value: ModelFormat
+    init?(argument: String) {
+        guard let f = ModelFormat(rawValue: argument.lowercased()) else { return nil }
+        value = f
+    }
+    static var allValueStrings: [String] { ModelFormat.allCases.map(\.rawValue) }
+}

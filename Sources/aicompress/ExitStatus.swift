@@ -1,0 +1,69 @@
+import AICompressCore
+import AICompressFormats
+import Foundation
+
+/// The documented exit codes (sysexits.h values) and the mapping of library errors onto them.
+struct ExitStatus {
+    static let usage: Int32 = 64
+    static let dataError: Int32 = 65
+    static let noInput: Int32 = 66
+    static let software: Int32 = 70
+    static let cannotCreate: Int32 = 73
+    static let ioError: Int32 = 74
+
+    let code: Int32
+    let message: String
+
+    /// A failure a command raises itself, with its code and message.
+    struct Failure: Error {
+        let code: Int32
+        let message: String
+    }
+
+    /// The status for a library error, or nil for errors the argument parser reports itself.
+    init?(_ error: Error) {
+        switch error {
+        case let e as FileError:
+            message = e.description
+            switch e {
+            case .cannotOpen, .notARegularFile: code = ExitStatus.noInput
+            case .cannotMap, .readFailed: code = ExitStatus.ioError
+            case .cannotCreate, .outputIsInput: code = ExitStatus.cannotCreate
+            case .writeFailed, .cannotRename: code = ExitStatus.ioError
+            }
+        case let e as ModelFileError:
+            message = e.description
+            code = ExitStatus.dataError
+        case let e as CheckpointError:
+            message = e.description
+            code = ExitStatus.dataError
+        case let e as ModelError:
+            message = e.description
+            code = ExitStatus.dataError
+        default:
+            return nil
+        }
+    }
+}
+
+/// Writes to the standard streams without buffering surprises (stderr is not Sendable in Swift 6).
+enum FileHandleOutput {
+    static func stderr(_ s: String) {
+        FileHandle.standardError.write(Data(s.utf8))
+    }
+
+    /// Writes to standard output; a closed pipe is an I/O error, not a crash.
+    static func stdout(_ s: String) throws {
+        var bytes = Array(s.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { write(1, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.writeFailed(path: "-", errno: errno)
+            }
+            done += n
+        }
+        bytes.removeAll()
+    }
+}

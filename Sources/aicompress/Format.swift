@@ -1,0 +1,68 @@
+import Foundation
+
+/// Number and table formatting for terminal output.
+enum Format {
+    /// `1,234,567`
+    static func count(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    /// `12.3 MiB (12,897,484 bytes)` for large sizes, `512 B` for small ones.
+    static func bytes(_ n: Int) -> String {
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        guard n >= 1024 else { return "\(n) B" }
+        var v = Double(n) / 1024
+        var u = 0
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
+        return String(format: "%.1f %@ (%@ bytes)", v, units[u], count(n))
+    }
+
+    static func percent(_ fraction: Double) -> String { String(format: "%.2f%%", fraction * 100) }
+
+    /// Four significant digits; `-` when absent.
+    static func number(_ v: Double?) -> String {
+        guard let v else { return "-" }
+        return String(format: "%.4g", v)
+    }
+
+    /// Control characters escaped so a value stays on one line.
+    static func oneLine(_ s: String) -> String {
+        s.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+            .replacingOccurrences(of: "\t", with: "\\t")
+    }
+
+    /// A plain-text table with a header rule; the given columns are right-aligned.
+    static func table(header: [String], rows: [[String]], rightAligned: Set<Int>) -> String {
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in
+                let pad = String(repeating: " ", count: widths[i] - c.count)
+                return rightAligned.contains(i) ? pad + c : c + pad
+            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) + "\n"
+        }
+        return line(header) + line(widths.map { String(repeating: "-", count: $0) }) + rows.map(line).joined()
+    }
+
+    /// Text histogram: one line per bin with its range, count and a bar.
+    static func histogram(_ counts: [Int], low: Double, high: Double, indent: String) -> String {
+        let peak = max(counts.max() ?? 0, 1)
+        let width = (high - low) / Double(max(counts.count, 1))
+        var out = ""
+        for (i, c) in counts.enumerated() {
+            let from = low + Double(i) * width
+            let bar = String(repeating: "#", count: Int((Double(c) / Double(peak) * 40).rounded(.up)))
+            out += indent + String(format: "%11.4g .. %-11.4g %12@ ", from, from + width, count(c)) + bar + "\n"
+        }
+        return out
+    }
+}
