@@ -35,9 +35,14 @@ public struct ModelFileError: Error, CustomStringConvertible {
     }
     public let path: String
     public let kind: Kind
+    /// True when the file is an output being written.
+    public var isOutput: Bool {
+        if case .unrepresentable = kind { return true }
+        return false
+    }
 
     public var description: String {
-        let name = display(path)
+        let name = path == "-" ? (isOutput ? "<stdout>" : "<stdin>") : path
         switch kind {
         case .unknownFormat:
             return "\(name): unknown file format (expected a .ckpt checkpoint; ONNX and safetensors are not supported yet)"

@@ -120,7 +120,7 @@ struct InspectReport {
         }
         if let g = m.graph {
             let ops = g.opCounts().sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            out += "\ngraph '\(g.name)': \(g.nodes.count) nodes ("
+            out += "\ngraph '\(g.name)': \(g.nodes.count) nodes (ops incl. subgraphs: "
                 + ops.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + ")\n"
             out += "  inputs:  " + g.inputs.map(\.summary).joined(separator: "; ") + "\n"
             out += "  outputs: " + g.outputs.map(\.summary).joined(separator: "; ") + "\n"

@@ -39,6 +39,7 @@ public enum FileError: Error, Equatable, Sendable {
 extension FileError: CustomStringConvertible {
     public var description: String {
         func reason(_ e: Int32) -> String { String(cString: strerror(e)) }
+        func display(_ p: String) -> String { p == "-" ? (isInputError ? "<stdin>" : "<stdout>") : p }
         switch self {
         case .cannotOpen(let p, let e): return "\(display(p)): cannot open: \(reason(e))"
         case .notARegularFile(let p): return "\(display(p)): not a regular file"
@@ -52,5 +53,5 @@ extension FileError: CustomStringConvertible {
     }
 }
 
-/// How a path is shown in messages: `-` is standard input or output.
-func display(_ path: String) -> String { path == "-" ? "<stdio>" : path }
+/// How an input path is shown in messages: `-` is standard input.
+func display(_ path: String) -> String { path == "-" ? "<stdin>" : path }
