@@ -28,6 +28,8 @@ public struct ModelFileError: Error, CustomStringConvertible {
     public enum Kind: Sendable {
         /// The file is not in any format aicompress reads.
         case unknownFormat
+        /// The file (or stream) has no bytes at all.
+        case empty
         /// The content is invalid for its format.
         case invalid(any Error & Sendable)
         /// The output cannot be written in the requested format.
@@ -44,6 +46,8 @@ public struct ModelFileError: Error, CustomStringConvertible {
     public var description: String {
         let name = path == "-" ? (isOutput ? "<stdout>" : "<stdin>") : path
         switch kind {
+        case .empty:
+            return "\(name): empty input, no model to read"
         case .unknownFormat:
             return "\(name): unknown file format (expected a .ckpt checkpoint; ONNX and safetensors are not supported yet)"
         case .invalid(let e): return "\(name): \(e)"
@@ -88,6 +92,7 @@ public enum ModelIO {
     /// - Throws: `FileError` or `ModelFileError`.
     public static func read(path: String) throws -> LoadedModel {
         let input = try InputFile(path: path)
+        guard input.size > 0 else { throw ModelFileError(path: path, kind: .empty) }
         // Content decides; a file named .ckpt that does not look like one gets the checkpoint
         // reader's own, more specific error (bad magic, truncated).
         let format = ModelFormat.sniff(input.buffer.bytes) ?? ModelFormat.fromExtension(of: path)
@@ -112,11 +117,15 @@ public enum ModelIO {
     }
 
     /// Writes `model` to `path` atomically (`-` streams to standard output).
-    /// - Parameter refusing: the identity of the input, so that it is never replaced.
+    /// - Parameters:
+    ///   - refusing: the identity of the input, so that it is never replaced.
+    ///   - durable: `fsync` the file before moving it into place.
     /// - Throws: `FileError` or `ModelFileError`; no partial output is left behind.
-    public static func write(_ model: Model, to path: String, format: ModelFormat, refusing input: FileIdentity? = nil) throws {
+    public static func write(
+        _ model: Model, to path: String, format: ModelFormat, refusing input: FileIdentity? = nil, durable: Bool = false
+    ) throws {
         if let input, path != "-", FileIdentity(path: path) == input { throw FileError.outputIsInput(path: path) }
-        let out = try OutputFile(path: path)
+        let out = try OutputFile(path: path, durable: durable)
         do {
             switch format {
             case .checkpoint:

@@ -27,11 +27,14 @@ struct Convert: ParsableCommand {
     @Option(help: "Output format (ckpt). Default: from OUT's extension.")
     var format: ModelFormatArgument?
 
+    @Flag(help: "Flush the output to the storage device before moving it into place (survives power loss; slower).")
+    var sync = false
+
     func run() throws {
         let loaded = try ModelIO.read(path: input)
         let outputFormat = ModelIO.outputFormat(path: output, explicit: format?.value)
         let model = loaded.withProvenance(step: "convert from=\(loaded.format) to=\(outputFormat)")
-        try ModelIO.write(model, to: output, format: outputFormat, refusing: loaded.input.identity)
+        try ModelIO.write(model, to: output, format: outputFormat, refusing: loaded.input.identity, durable: sync)
     }
 }
 

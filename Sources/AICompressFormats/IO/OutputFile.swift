@@ -26,9 +26,9 @@ public struct MemorySink: ByteSink {
 
 /// An output file written atomically, or standard output for `-`.
 ///
-/// A file is written to a temporary file in the target's folder and, on `commit()`, flushed to
-/// disk and renamed over the target: readers see the old file or the complete new one, never a
-/// partial one. Without `commit()` (an error, a thrown exception) the temporary file is removed.
+/// A file is written to a temporary file in the target's folder and, on `commit()`, renamed
+/// over the target (after an `fsync` when `durable`): readers see the old file or the complete
+/// new one, never a partial one. Without `commit()` (an error, a thrown exception) the temporary file is removed.
 /// Standard output is written sequentially and flushed on `commit()`.
 public final class OutputFile: ByteSink {
     /// The target path as given.
@@ -39,10 +39,17 @@ public final class OutputFile: ByteSink {
     private var finished = false
     private static let bufferSize = 1 << 20
 
+    /// Whether `commit()` flushes the file to the storage device before renaming it.
+    public let durable: Bool
+
     /// Opens `path` for writing (`-` is standard output).
+    /// - Parameter durable: also `fsync` before the rename, so the new file survives a power
+    ///   loss (costs the device's write-back time; without it the rename is still atomic for
+    ///   every process, and a crash of aicompress itself never leaves a partial file).
     /// - Throws: `FileError.cannotCreate`.
-    public init(path: String) throws(FileError) {
+    public init(path: String, durable: Bool = false) throws(FileError) {
         self.path = path
+        self.durable = durable
         pending.reserveCapacity(OutputFile.bufferSize)
         if path == "-" {
             fd = 1
@@ -115,7 +122,7 @@ public final class OutputFile: ByteSink {
                 finished = true
                 return
             }
-            guard fsync(fd) == 0 else { throw FileError.writeFailed(path: path, errno: errno) }
+            if durable { guard fsync(fd) == 0 else { throw FileError.writeFailed(path: path, errno: errno) } }
             guard close(fd) == 0 else {
                 let e = errno
                 unlink(tmp)

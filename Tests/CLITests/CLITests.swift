@@ -1,0 +1,212 @@
+import Foundation
+import XCTest
+
+/// Runs the built `aicompress` binary as a user would.
+final class CLITests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("fixtures")
+
+    /// The binary sits next to the test bundle in the build products folder.
+    static var binary: URL {
+        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [products, Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()] {
+            let url = candidate.appendingPathComponent("aicompress")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        return products.appendingPathComponent("aicompress")
+    }
+
+    struct Result {
+        let status: Int32
+        let stdout: Data
+        let stderr: String
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    /// Runs `aicompress args`, feeding `stdin`.
+    @discardableResult
+    func run(_ args: [String], stdin: Data? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        // Feed stdin and drain both pipes concurrently so large outputs cannot deadlock.
+        let writer = Thread {
+            if let stdin { input.fileHandleForWriting.write(stdin) }
+            try? input.fileHandleForWriting.close()
+        }
+        writer.start()
+        nonisolated(unsafe) var errData = Data()
+        let errReader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        errReader.start()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        while errReader.isExecuting || writer.isExecuting { usleep(1000) }
+        return Result(status: p.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    func fixture(_ p: String) -> String { Self.fixtures.appendingPathComponent(p).path }
+
+    func tempDir() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aicompress-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir.path
+    }
+
+    func testVersionAndHelp() throws {
+        let v = try run(["--version"])
+        XCTAssertEqual(v.status, 0)
+        XCTAssertEqual(v.text, "0.1.0\n")
+        for sub in ["inspect", "convert"] {
+            let h = try run([sub, "--help"])
+            XCTAssertEqual(h.status, 0)
+            XCTAssertTrue(h.text.contains("Examples:"), "\(sub) --help has examples")
+            XCTAssertTrue(h.text.contains("aicompress \(sub) "), sub)
+        }
+        let root = try run(["--help"])
+        XCTAssertTrue(root.text.contains("Exit codes: 0 success, 64 usage, 65 invalid"))
+    }
+
+    func testInspectShowsTableTotalsMetadataAndGraph() throws {
+        let r = try run(["inspect", fixture("demo/mlp-digits.ckpt")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let t = r.text
+        XCTAssertTrue(t.contains("fc1.weight  f32    [32, 64]   2,048  8,192     2.44%"), t)
+        XCTAssertTrue(t.contains("total: 2,410 parameters in 4 tensors"), t)
+        XCTAssertTrue(t.contains("32.00 bits/weight"))
+        XCTAssertTrue(t.contains("demo.test_accuracy = 0.9733"))
+        XCTAssertTrue(t.contains("graph 'mlp-digits': 3 nodes"))
+        XCTAssertTrue(t.contains("inputs:  input [N, 64] float"))
+    }
+
+    func testInspectJSON() throws {
+        let r = try run(["inspect", "--json", "--histogram", "--bins", "4", fixture("demo/mlp-digits.ckpt")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        XCTAssertEqual(j["schema"] as? String, "aicompress.inspect/1")
+        XCTAssertEqual(j["file_bytes"] as? Int, 10_502)
+        let totals = try XCTUnwrap(j["totals"] as? [String: Any])
+        XCTAssertEqual(totals["parameters"] as? Int, 2410)
+        XCTAssertEqual(totals["bytes"] as? Int, 9640)
+        XCTAssertEqual(totals["zeros"] as? Int, 50)
+        XCTAssertEqual(totals["bits_per_weight"] as? Double, 32)
+        let tensors = try XCTUnwrap(j["tensors"] as? [[String: Any]])
+        XCTAssertEqual(tensors.map { $0["name"] as? String }, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"])
+        XCTAssertEqual(tensors[0]["shape"] as? [Int], [32, 64])
+        XCTAssertEqual(tensors[0]["zeros"] as? Int, 50)
+        let hist = try XCTUnwrap(tensors[0]["histogram"] as? [String: Any])
+        XCTAssertEqual((hist["counts"] as? [Int])?.reduce(0, +), 2048)
+        let graph = try XCTUnwrap(j["graph"] as? [String: Any])
+        XCTAssertEqual(graph["op_counts"] as? [String: Int], ["Gemm": 2, "Relu": 1])
+    }
+
+    func testConvertRoundTripProvenanceAndDeterminism() throws {
+        let dir = try tempDir()
+        let a = dir + "/a.ckpt", b = dir + "/b.ckpt"
+        XCTAssertEqual(try run(["convert", fixture("demo/mlp-digits.ckpt"), a]).status, 0)
+        XCTAssertEqual(try run(["convert", fixture("demo/mlp-digits.ckpt"), b]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a)), try Data(contentsOf: URL(fileURLWithPath: b)), "deterministic")
+        let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: try run(["inspect", "--json", a]).stdout) as? [String: Any])
+        let meta = try XCTUnwrap(j["metadata"] as? [String: String])
+        XCTAssertEqual(meta["aicompress.version"], "0.1.0")
+        XCTAssertEqual(meta["aicompress.input.bytes"], "10502")
+        XCTAssertEqual(meta["aicompress.input.format"], "ckpt")
+        XCTAssertEqual(meta["demo.test_accuracy"], "0.9733", "metadata is carried over")
+        let crc = try XCTUnwrap(meta["aicompress.input.crc32"])
+        XCTAssertEqual(meta["aicompress.step.000"], "convert from=ckpt to=ckpt input.crc32=\(crc)")
+        // A second conversion appends a step.
+        let c = dir + "/c.ckpt"
+        XCTAssertEqual(try run(["convert", a, c]).status, 0)
+        let j2 = try XCTUnwrap(try JSONSerialization.jsonObject(with: try run(["inspect", "--json", c]).stdout) as? [String: Any])
+        let meta2 = try XCTUnwrap(j2["metadata"] as? [String: String])
+        XCTAssertNotNil(meta2["aicompress.step.001"])
+        XCTAssertEqual(meta2["aicompress.step.000"], meta["aicompress.step.000"])
+        // Tensor statistics are unchanged.
+        let before = try XCTUnwrap(try JSONSerialization.jsonObject(with: try run(["inspect", "--json", fixture("demo/mlp-digits.ckpt")]).stdout) as? [String: Any])
+        XCTAssertEqual((before["tensors"] as? NSArray), (j2["tensors"] as? NSArray))
+    }
+
+    /// A real pipe between two processes: convert writes to stdout, inspect reads stdin.
+    func testPipeline() throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: fixture("demo/mlp-digits.ckpt")))
+        let converted = try run(["convert", "-", "-"], stdin: bytes)
+        XCTAssertEqual(converted.status, 0, converted.stderr)
+        XCTAssertTrue(converted.stderr.isEmpty, "diagnostics only on error")
+        let inspected = try run(["inspect", "--json", "-"], stdin: converted.stdout)
+        XCTAssertEqual(inspected.status, 0, inspected.stderr)
+        let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: inspected.stdout) as? [String: Any])
+        XCTAssertEqual((j["totals"] as? [String: Any])?["parameters"] as? Int, 2410)
+        XCTAssertEqual(j["file_bytes"] as? Int, converted.stdout.count)
+
+        // Through a shell pipe with a failing first stage: the second stage sees no model.
+        let sh = Process()
+        sh.executableURL = URL(fileURLWithPath: "/bin/bash")
+        let bin = Self.binary.path
+        sh.arguments = ["-c", "'\(bin)' convert /no/such/file - | '\(bin)' inspect -; echo \"status=${PIPESTATUS[0]},${PIPESTATUS[1]}\""]
+        let out = Pipe()
+        sh.standardOutput = out
+        sh.standardError = Pipe()
+        try sh.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        sh.waitUntilExit()
+        XCTAssertEqual(text, "status=66,65\n", "first stage: no input; second stage: empty stream rejected")
+    }
+
+    func testExitCodesAndOneLineErrors() throws {
+        let dir = try tempDir()
+        let missing = try run(["inspect", dir + "/missing.ckpt"])
+        XCTAssertEqual(missing.status, 66)
+        XCTAssertEqual(missing.stderr, "aicompress: error: \(dir)/missing.ckpt: cannot open: No such file or directory\n")
+
+        let bad = try run(["inspect", fixture("malformed/crc-mismatch.ckpt")])
+        XCTAssertEqual(bad.status, 65)
+        XCTAssertEqual(bad.stderr, "aicompress: error: \(fixture("malformed/crc-mismatch.ckpt")): tensor 'b': CRC-32 mismatch for data at offset 128: stored 0xf66072af, computed 0xec5be105\n")
+
+        let unknown = try run(["inspect", "-"], stdin: Data("hello".utf8))
+        XCTAssertEqual(unknown.status, 65)
+        XCTAssertTrue(unknown.stderr.hasPrefix("aicompress: error: <stdin>: unknown file format"))
+
+        XCTAssertEqual(try run(["inspect"]).status, 64)
+        XCTAssertEqual(try run(["inspect", "--bins", "0", "--histogram", fixture("valid/small.ckpt")]).status, 64)
+        XCTAssertEqual(try run(["convert", fixture("valid/small.ckpt"), "x.ckpt", "--format", "zip"]).status, 64)
+
+        let noDir = try run(["convert", fixture("valid/small.ckpt"), dir + "/no/such/out.ckpt"])
+        XCTAssertEqual(noDir.status, 73)
+
+        // The input is never overwritten.
+        let copy = dir + "/m.ckpt"
+        try FileManager.default.copyItem(atPath: fixture("valid/small.ckpt"), toPath: copy)
+        let same = try run(["convert", copy, copy])
+        XCTAssertEqual(same.status, 73)
+        XCTAssertTrue(same.stderr.contains("never overwrites its input"))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: copy)), try Data(contentsOf: URL(fileURLWithPath: fixture("valid/small.ckpt"))))
+    }
+
+    /// Malformed input to convert leaves no output file at all.
+    func testFailedConvertLeavesNothing() throws {
+        let dir = try tempDir()
+        let r = try run(["convert", fixture("malformed/tensor-gap.ckpt"), dir + "/out.ckpt"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
+    }
+
+    /// Writing into a closed pipe is an I/O error (74), not a crash by SIGPIPE.
+    func testClosedStdoutIsAnIOError() throws {
+        let sh = Process()
+        sh.executableURL = URL(fileURLWithPath: "/bin/bash")
+        sh.arguments = ["-c", "'\(Self.binary.path)' convert '\(fixture("demo/mlp-digits.ckpt"))' - | head -c 1 >/dev/null; echo \"${PIPESTATUS[0]}\""]
+        let out = Pipe()
+        sh.standardOutput = out
+        sh.standardError = Pipe()
+        try sh.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        sh.waitUntilExit()
+        // Either the whole file fit in the pipe before head exited (0) or the write failed (74).
+        XCTAssertTrue(["0\n", "74\n"].contains(text), text)
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One command for a newcomer: install system packages, build a release binary, and run it on
+# the bundled demo model (an MLP trained on scikit-learn's digits, fixtures/demo/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+swift build -c release
+bin=".build/release/aicompress"
+demo="fixtures/demo/mlp-digits.ckpt"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+echo "== aicompress inspect $demo"
+"$bin" inspect "$demo"
+echo
+echo "== aicompress convert $demo copy.ckpt   (atomic, deterministic, provenance recorded)"
+"$bin" convert "$demo" "$out/copy.ckpt"
+"$bin" inspect "$out/copy.ckpt" | sed -n '/^provenance:/,/^$/p'
+echo "== a shell pipeline: convert to stdout, inspect from stdin (--json)"
+"$bin" convert "$demo" - | "$bin" inspect --json - | head -n 12
+echo
+echo "== a corrupted file is refused with one line and exit code 65"
+set +e
+"$bin" inspect fixtures/malformed/crc-mismatch.ckpt
+echo "exit code: $?"
+set -e
+echo
+echo "The binary is $bin; copy it anywhere on your PATH."

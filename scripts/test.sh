@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite (what CI runs). XCTest only: Swift Testing is disabled so the run's
+# closing line counts the tests that really ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+swift build --build-tests
+swift test --skip-build --disable-swift-testing
