@@ -80,8 +80,12 @@ final class CheckpointRoundTripTests: XCTestCase {
             guard case .unrepresentable = $0 as? CheckpointError else { return XCTFail("\($0)") }
         }
         XCTAssertThrowsError(try checkpointBytes(try Model(tensors: [], metadata: ["": "v"])))
+        // The top-level graph is depth 1: seven nested levels (depth 8) pass, eight do not.
         var deep = Graph(nodes: [Node(opType: "Identity", inputs: ["a"], outputs: ["b"])])
-        for _ in 0..<8 { deep = Graph(nodes: [Node(opType: "If", inputs: [], outputs: [], attributes: [Attribute(name: "g", value: .graph(deep))])]) }
+        for _ in 0..<7 { deep = Graph(nodes: [Node(opType: "If", inputs: [], outputs: [], attributes: [Attribute(name: "g", value: .graph(deep))])]) }
+        let ok = try Model(tensors: [], graph: deep)
+        XCTAssertEqual(try readCheckpoint(try checkpointBytes(ok)).model.graph, deep)
+        deep = Graph(nodes: [Node(opType: "If", inputs: [], outputs: [], attributes: [Attribute(name: "g", value: .graph(deep))])])
         XCTAssertThrowsError(try checkpointBytes(try Model(tensors: [], graph: deep)))
     }
 
