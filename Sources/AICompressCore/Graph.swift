@@ -54,24 +54,61 @@ public struct OpsetImport: Sendable, Equatable {
     }
 }
 
-/// The name, element type and (optional) shape of a value.
+/// The name and type of a graph value (input, output or intermediate).
 public struct ValueInfo: Sendable, Equatable {
     public var name: String
-    /// Element type in ONNX `TensorProto.DataType` numbering; 0 when unknown.
-    public var elemType: Int32
-    /// The dimensions, or nil when even the rank is unknown.
-    public var shape: [Dimension]?
+    public var type: ValueType
 
-    public init(name: String, elemType: Int32, shape: [Dimension]?) {
+    public init(name: String, type: ValueType) {
         self.name = name
-        self.elemType = elemType
-        self.shape = shape
+        self.type = type
+    }
+
+    /// A tensor value: element type in ONNX `TensorProto.DataType` numbering (0 when unknown),
+    /// and dimensions (nil when even the rank is unknown).
+    public init(name: String, elemType: Int32, shape: [Dimension]?) {
+        self.init(name: name, type: .tensor(elemType: elemType, shape: shape))
+    }
+
+    /// The element type of a tensor value (0 for other kinds).
+    public var elemType: Int32 {
+        if case .tensor(let e, _) = type { return e }
+        return 0
+    }
+
+    /// The dimensions of a tensor value, if known.
+    public var shape: [Dimension]? {
+        if case .tensor(_, let s) = type { return s }
+        return nil
     }
 
     /// A short rendering such as `input [N, 64] float`.
-    public var summary: String {
-        let dims = shape.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "[?]"
-        return "\(name) \(dims) \(ONNXElementType.name(elemType))"
+    public var summary: String { "\(name) \(type)" }
+}
+
+/// The type of a graph value, following ONNX's `TypeProto`.
+public indirect enum ValueType: Sendable, Equatable, CustomStringConvertible {
+    /// No type recorded.
+    case unspecified
+    case tensor(elemType: Int32, shape: [Dimension]?)
+    case sparseTensor(elemType: Int32, shape: [Dimension]?)
+    case sequence(ValueType)
+    /// A map from an ONNX element type to values of a type (as skl2onnx's ZipMap produces).
+    case map(keyType: Int32, value: ValueType)
+    case optional(ValueType)
+
+    public var description: String {
+        func dims(_ s: [Dimension]?) -> String {
+            s.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "[?]"
+        }
+        switch self {
+        case .unspecified: return "?"
+        case .tensor(let e, let s): return "\(dims(s)) \(ONNXElementType.name(e))"
+        case .sparseTensor(let e, let s): return "sparse \(dims(s)) \(ONNXElementType.name(e))"
+        case .sequence(let t): return "seq(\(t))"
+        case .map(let k, let v): return "map(\(ONNXElementType.name(k)), \(v))"
+        case .optional(let t): return "optional(\(t))"
+        }
     }
 }
 

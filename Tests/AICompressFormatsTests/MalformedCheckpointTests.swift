@@ -14,11 +14,11 @@ final class MalformedCheckpointTests: XCTestCase {
         "unknown-version": .unsupportedVersion(major: 2, minor: 0),
         "unknown-flags": .unknownFlags(1),
         "nonzero-reserved": .nonZeroReserved(offset: 63),
-        "index-out-of-range": .indexOutOfRange(offset: 640, length: 300, fileSize: 524),
+        "index-out-of-range": .indexOutOfRange(offset: 640, length: 302, fileSize: 526),
         "index-too-large": .indexTooLarge(length: 1 << 40),
-        "index-crc-mismatch": .indexChecksumMismatch(stored: 0x0138_99CB, computed: 0x4207_5676),
+        "index-crc-mismatch": .indexChecksumMismatch(stored: 0x920E_EDA1, computed: 0xC8BE_A14A),
         "index-truncated": .indexTruncated(offset: 192, what: "3 tensor count"),
-        "index-trailing-bytes": .indexTrailingBytes(offset: 492, count: 4),
+        "index-trailing-bytes": .indexTrailingBytes(offset: 494, count: 4),
         "tensor-count-over-limit": .limitExceeded(what: "tensor count", value: 1 << 40, limit: 1 << 20, offset: 192),
         "tensor-out-of-range": .tensorOutOfRange(tensor: "b", offset: 128, length: 8000, dataEnd: 192),
         "tensor-overlap": .tensorOverlap(tensor: "b", offset: 64, previousEnd: 80),
@@ -38,8 +38,8 @@ final class MalformedCheckpointTests: XCTestCase {
         "unknown-encoding": .unknownEncoding(tensor: "b", code: 7, offset: 247),
         "metadata-unsorted": .metadataKeyOrder("demo.a", offset: 313),
         "metadata-duplicate-key": .metadataKeyOrder("demo.a", offset: 313),
-        "graph-too-deep": .limitExceeded(what: "graph nesting depth", value: 9, limit: 8, offset: 970),
-        "graph-bad-attribute-kind": .invalidGraph(reason: "attribute 'transB' has unknown kind 42", offset: 483),
+        "graph-too-deep": .limitExceeded(what: "graph nesting depth", value: 9, limit: 8, offset: 972),
+        "graph-bad-attribute-kind": .invalidGraph(reason: "attribute 'transB' has unknown kind 42", offset: 485),
     ]
 
     func testEveryMalformedFixtureGivesItsExactError() throws {

@@ -20,6 +20,7 @@ public enum CheckpointLayout {
     public static let maxMetadataEntries = 65_536
     public static let maxEncodingParamBytes = 1 << 20
     public static let maxGraphDepth = 8
+    public static let maxTypeDepth = 8
 
     /// The smallest multiple of the alignment that is >= `x`, or nil on overflow.
     static func align(_ x: Int) -> Int? {

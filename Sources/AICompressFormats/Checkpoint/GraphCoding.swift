@@ -35,24 +35,45 @@ enum GraphCoding {
 
     static func encode(_ v: ValueInfo, into w: inout IndexWriter) throws(CheckpointError) {
         try w.string(v.name, "value name", limit: L.maxStringBytes)
-        w.u32(UInt32(bitPattern: v.elemType))
-        guard let shape = v.shape else {
+        try encode(v.type, of: v.name, into: &w, depth: 1)
+    }
+
+    static func encode(_ t: ValueType, of name: String, into w: inout IndexWriter, depth: Int) throws(CheckpointError) {
+        guard depth <= L.maxTypeDepth else { throw .unrepresentable("type of value '\(name)' nested more than \(L.maxTypeDepth) deep") }
+        switch t {
+        case .unspecified:
             w.u8(0)
-            return
-        }
-        w.u8(1)
-        try w.count(shape.count, "dimensions", limit: L.maxRank)
-        for d in shape {
-            switch d {
-            case .unknown: w.u8(0)
-            case .fixed(let x):
-                guard x >= 0 else { throw .unrepresentable("value '\(v.name)' has a negative dimension \(x)") }
-                w.u8(1)
-                w.i64(x)
-            case .symbolic(let s):
-                w.u8(2)
-                try w.string(s, "dimension name", limit: L.maxStringBytes)
+        case .tensor(let e, let shape), .sparseTensor(let e, let shape):
+            if case .tensor = t { w.u8(1) } else { w.u8(2) }
+            w.u32(UInt32(bitPattern: e))
+            guard let shape else {
+                w.u8(0)
+                return
             }
+            w.u8(1)
+            try w.count(shape.count, "dimensions", limit: L.maxRank)
+            for d in shape {
+                switch d {
+                case .unknown: w.u8(0)
+                case .fixed(let x):
+                    guard x >= 0 else { throw .unrepresentable("value '\(name)' has a negative dimension \(x)") }
+                    w.u8(1)
+                    w.i64(x)
+                case .symbolic(let s):
+                    w.u8(2)
+                    try w.string(s, "dimension name", limit: L.maxStringBytes)
+                }
+            }
+        case .sequence(let inner):
+            w.u8(3)
+            try encode(inner, of: name, into: &w, depth: depth + 1)
+        case .map(let key, let value):
+            w.u8(4)
+            w.u32(UInt32(bitPattern: key))
+            try encode(value, of: name, into: &w, depth: depth + 1)
+        case .optional(let inner):
+            w.u8(5)
+            try encode(inner, of: name, into: &w, depth: depth + 1)
         }
     }
 
@@ -137,36 +158,63 @@ enum GraphCoding {
     }
 
     static func decodeValueInfos(_ r: inout IndexReader, _ what: String) throws(CheckpointError) -> [ValueInfo] {
-        let n = try r.count(what, wide: false, limit: Int(UInt32.max), minSize: 9)
+        let n = try r.count(what, wide: false, limit: Int(UInt32.max), minSize: 5)
         var out: [ValueInfo] = []
         for _ in 0..<n {
             let name = try r.string("value name", limit: L.maxStringBytes)
-            let elemType = Int32(bitPattern: try r.u32("element type"))
-            let flagAt = r.offset
-            switch try r.u8("has_shape") {
-            case 0:
-                out.append(ValueInfo(name: name, elemType: elemType, shape: nil))
-            case 1:
-                let rank = try r.count("rank of value '\(name)'", wide: false, limit: L.maxRank, minSize: 1)
-                var dims: [Dimension] = []
-                for _ in 0..<rank {
-                    let kindAt = r.offset
-                    switch try r.u8("dimension kind") {
-                    case 0: dims.append(.unknown)
-                    case 1:
-                        let v = try r.i64("dimension")
-                        guard v >= 0 else { throw .invalidGraph(reason: "value '\(name)' has negative dimension \(v)", offset: kindAt + 1) }
-                        dims.append(.fixed(v))
-                    case 2: dims.append(.symbolic(try r.string("dimension name", limit: L.maxStringBytes)))
-                    case let k: throw .invalidGraph(reason: "unknown dimension kind \(k) in value '\(name)'", offset: kindAt)
-                    }
-                }
-                out.append(ValueInfo(name: name, elemType: elemType, shape: dims))
-            case let f:
-                throw .invalidGraph(reason: "has_shape flag \(f) of value '\(name)' is neither 0 nor 1", offset: flagAt)
-            }
+            out.append(ValueInfo(name: name, type: try decodeType(&r, of: name, depth: 1)))
         }
         return out
+    }
+
+    static func decodeType(_ r: inout IndexReader, of name: String, depth: Int) throws(CheckpointError) -> ValueType {
+        let kindAt = r.offset
+        guard depth <= L.maxTypeDepth else {
+            throw .limitExceeded(what: "type nesting depth of value '\(name)'", value: UInt64(depth),
+                                 limit: UInt64(L.maxTypeDepth), offset: kindAt)
+        }
+        let kind = try r.u8("type kind")
+        switch kind {
+        case 0:
+            return .unspecified
+        case 1, 2:
+            let elemType = Int32(bitPattern: try r.u32("element type"))
+            let flagAt = r.offset
+            let shape: [Dimension]?
+            switch try r.u8("has_shape") {
+            case 0: shape = nil
+            case 1: shape = try decodeShape(&r, of: name)
+            case let f: throw .invalidGraph(reason: "has_shape flag \(f) of value '\(name)' is neither 0 nor 1", offset: flagAt)
+            }
+            return kind == 1 ? .tensor(elemType: elemType, shape: shape) : .sparseTensor(elemType: elemType, shape: shape)
+        case 3:
+            return .sequence(try decodeType(&r, of: name, depth: depth + 1))
+        case 4:
+            let key = Int32(bitPattern: try r.u32("map key type"))
+            return .map(keyType: key, value: try decodeType(&r, of: name, depth: depth + 1))
+        case 5:
+            return .optional(try decodeType(&r, of: name, depth: depth + 1))
+        default:
+            throw .invalidGraph(reason: "unknown type kind \(kind) of value '\(name)'", offset: kindAt)
+        }
+    }
+
+    static func decodeShape(_ r: inout IndexReader, of name: String) throws(CheckpointError) -> [Dimension] {
+        let rank = try r.count("rank of value '\(name)'", wide: false, limit: L.maxRank, minSize: 1)
+        var dims: [Dimension] = []
+        for _ in 0..<rank {
+            let kindAt = r.offset
+            switch try r.u8("dimension kind") {
+            case 0: dims.append(.unknown)
+            case 1:
+                let v = try r.i64("dimension")
+                guard v >= 0 else { throw .invalidGraph(reason: "value '\(name)' has negative dimension \(v)", offset: kindAt + 1) }
+                dims.append(.fixed(v))
+            case 2: dims.append(.symbolic(try r.string("dimension name", limit: L.maxStringBytes)))
+            case let k: throw .invalidGraph(reason: "unknown dimension kind \(k) in value '\(name)'", offset: kindAt)
+            }
+        }
+        return dims
     }
 
     static func decodeAttribute(_ r: inout IndexReader, depth: Int) throws(CheckpointError) -> Attribute {
