@@ -13,15 +13,19 @@ public struct Graph: Sendable, Equatable {
     public var valueInfo: [ValueInfo]
     /// Nodes in topological order.
     public var nodes: [Node]
+    /// Constant tensors of a *nested* graph (an If or Loop body). The top-level graph's
+    /// initializers are the model's tensors, and this stays empty there.
+    public var initializers: [Tensor]
 
     public init(name: String = "", opsets: [OpsetImport] = [], inputs: [ValueInfo] = [], outputs: [ValueInfo] = [],
-                valueInfo: [ValueInfo] = [], nodes: [Node] = []) {
+                valueInfo: [ValueInfo] = [], nodes: [Node] = [], initializers: [Tensor] = []) {
         self.name = name
         self.opsets = opsets
         self.inputs = inputs
         self.outputs = outputs
         self.valueInfo = valueInfo
         self.nodes = nodes
+        self.initializers = initializers
     }
 
     /// How many nodes of each op type, including those in nested graphs.

@@ -31,6 +31,11 @@ enum GraphCoding {
             try w.count(n.attributes.count, "attributes", limit: Int(UInt32.max))
             for a in n.attributes { try encode(a, into: &w, depth: depth) }
         }
+        guard depth > 1 || g.initializers.isEmpty else {
+            throw .unrepresentable("the top-level graph's initializers must be the model's tensors")
+        }
+        try w.count(g.initializers.count, "initializers", limit: Int(UInt32.max))
+        for t in g.initializers { try encode(t, into: &w) }
     }
 
     static func encode(_ v: ValueInfo, into w: inout IndexWriter) throws(CheckpointError) {
@@ -147,6 +152,12 @@ enum GraphCoding {
             for _ in 0..<attrCount { attributes.append(try decodeAttribute(&r, depth: depth)) }
             g.nodes.append(Node(name: name, opType: op, domain: domain, inputs: inputs, outputs: outputs, attributes: attributes))
         }
+        let initAt = r.offset
+        let initCount = try r.count("initializers", wide: false, limit: Int(UInt32.max), minSize: 14)
+        guard depth > 1 || initCount == 0 else {
+            throw .invalidGraph(reason: "the top-level graph lists initializers (they must be the file's tensors)", offset: initAt)
+        }
+        for _ in 0..<initCount { g.initializers.append(try decodeTensor(&r)) }
         return g
     }
 
