@@ -4,6 +4,8 @@ import AICompressCore
 public enum ModelFormat: String, Sendable, CaseIterable, CustomStringConvertible {
     /// The native checkpoint format (spec/checkpoint-format.md).
     case checkpoint = "ckpt"
+    /// ONNX protobuf (spec/onnx.proto), with optional external data.
+    case onnx
 
     public var description: String { rawValue }
 
@@ -12,6 +14,7 @@ public enum ModelFormat: String, Sendable, CaseIterable, CustomStringConvertible
         guard let dot = path.lastIndex(of: "."), !path[dot...].contains("/") else { return nil }
         switch path[path.index(after: dot)...].lowercased() {
         case "ckpt": return .checkpoint
+        case "onnx": return .onnx
         default: return nil
         }
     }
@@ -19,6 +22,7 @@ public enum ModelFormat: String, Sendable, CaseIterable, CustomStringConvertible
     /// The format the first bytes of a file identify, if any.
     public static func sniff(_ bytes: UnsafeRawBufferPointer) -> ModelFormat? {
         if CheckpointReader.hasMagic(bytes) { return .checkpoint }
+        if ONNXReader.looksLikeONNX(bytes) { return .onnx }
         return nil
     }
 }
@@ -49,7 +53,7 @@ public struct ModelFileError: Error, CustomStringConvertible {
         case .empty:
             return "\(name): empty input, no model to read"
         case .unknownFormat:
-            return "\(name): unknown file format (expected a .ckpt checkpoint; ONNX and safetensors are not supported yet)"
+            return "\(name): unknown file format (aicompress reads .ckpt checkpoints and .onnx models)"
         case .invalid(let e): return "\(name): \(e)"
         case .unrepresentable(let e): return "\(name): \(e)"
         }
@@ -105,6 +109,16 @@ public enum ModelIO {
             } catch {
                 throw ModelFileError(path: path, kind: .invalid(error))
             }
+        case .onnx:
+            do {
+                let (model, info) = try ONNXReader.read(input)
+                let opset = info.opsets.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }?.version
+                let version = "IR \(info.irVersion.map(String.init) ?? "?")" + (opset.map { ", opset \($0)" } ?? "")
+                return LoadedModel(model: model, format: .onnx, input: input, formatVersion: version,
+                                   fileCRC32: CRC32.checksums([input.buffer.bytes])[0])
+            } catch let e as ONNXError {
+                throw ModelFileError(path: path, kind: .invalid(e))
+            }
         case nil:
             throw ModelFileError(path: path, kind: .unknownFormat)
         }
@@ -120,23 +134,45 @@ public enum ModelIO {
     /// - Parameters:
     ///   - refusing: the identity of the input, so that it is never replaced.
     ///   - durable: `fsync` the file before moving it into place.
+    ///   - onnx: options for ONNX output; external data goes to `<path>.data`.
     /// - Throws: `FileError` or `ModelFileError`; no partial output is left behind.
     public static func write(
-        _ model: Model, to path: String, format: ModelFormat, refusing input: FileIdentity? = nil, durable: Bool = false
+        _ model: Model, to path: String, format: ModelFormat, refusing input: FileIdentity? = nil, durable: Bool = false,
+        onnx: ONNXWriteOptions = ONNXWriteOptions()
     ) throws {
         if let input, path != "-", FileIdentity(path: path) == input { throw FileError.outputIsInput(path: path) }
+        var side: OutputFile? = nil
+        if format == .onnx && onnx.externalData {
+            guard path != "-" else {
+                throw ModelFileError(path: path, kind: .unrepresentable(ONNXError.unrepresentable(
+                    "external data needs a file name, not standard output")))
+            }
+            side = try OutputFile(path: path + ".data", durable: durable)
+        }
         let out = try OutputFile(path: path, durable: durable)
         do {
             switch format {
             case .checkpoint:
                 _ = try CheckpointWriter.write(model, to: out)
+            case .onnx:
+                var sink = out
+                let location = path.split(separator: "/").last.map(String.init).map { $0 + ".data" }
+                try ONNXWriter.write(model, to: &sink, options: onnx, external: &side, externalLocation: location)
             }
+            // The data file goes into place before the model that refers to it.
+            try side?.commit()
             try out.commit()
         } catch let e as CheckpointError {
             out.abort()
+            side?.abort()
+            throw ModelFileError(path: path, kind: .unrepresentable(e))
+        } catch let e as ONNXError {
+            out.abort()
+            side?.abort()
             throw ModelFileError(path: path, kind: .unrepresentable(e))
         } catch {
             out.abort()
+            side?.abort()
             throw error
         }
     }

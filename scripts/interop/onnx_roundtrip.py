@@ -218,7 +218,9 @@ def check_external(rep, label, path, original):
     biggest = max((len(v[2]) for v in initializers(original.graph).values()), default=0)
     need = biggest >= EXTERNAL_MIN_BYTES
     rep.check(f"{label}: external data used", len(refs) > 0 or not need,
-              f"{len(refs)} tensor(s) external" + ("" if refs else f" (largest initializer {biggest} bytes)"))
+              f"{len(refs)} tensor(s) external" + ("" if refs else f" (largest initializer {biggest} bytes; "
+                                                               f"{'required' if need else 'not required'} "
+                                                               f"from {EXTERNAL_MIN_BYTES})"))
     folder = os.path.dirname(os.path.abspath(path))
     bad = []
     for name, info in refs:
@@ -297,6 +299,11 @@ def check_output(rep, label, path, original, original_path, spec, feed, expect_s
     lost = {k: v for k, v in ma.items() if mb.get(k) != v}
     if ma:
         rep.check(f"{label}: metadata_props kept ({len(ma)})", not lost, f"lost/changed {lost}" if lost else "")
+
+    fa = (original.domain, original.model_version, original.doc_string)
+    fb = (out.domain, out.model_version, out.doc_string)
+    if fa != ("", 0, ""):
+        rep.check(f"{label}: model domain/model_version/doc_string", fa == fb, "" if fa == fb else f"{fa} != {fb}")
 
     if runnable:
         try:

@@ -14,6 +14,7 @@ public enum ONNXError: Error, Equatable, Sendable {
     case shapeOverflow(tensor: String, dims: [Int64])
     case rawDataLengthMismatch(tensor: String, expected: Int, actual: Int)
     case typedDataCountMismatch(tensor: String, field: String, expected: Int, actual: Int)
+    case typedValueOutOfRange(tensor: String, field: String, value: Int64)
     case missingData(tensor: String)
     case segmentedTensor(tensor: String)
     case externalDataInvalid(tensor: String, reason: String)
@@ -46,6 +47,8 @@ extension ONNXError: CustomStringConvertible {
             return "tensor '\(t)': raw_data is \(a) bytes, its type and dims need \(e)"
         case .typedDataCountMismatch(let t, let f, let e, let a):
             return "tensor '\(t)': \(f) has \(a) values, its type and dims need \(e)"
+        case .typedValueOutOfRange(let t, let f, let v):
+            return "tensor '\(t)': \(f) holds \(v), out of range for its data type"
         case .missingData(let t): return "tensor '\(t)': no data (neither raw_data, typed values nor external data)"
         case .segmentedTensor(let t): return "tensor '\(t)': segmented tensors are not supported"
         case .externalDataInvalid(let t, let r): return "tensor '\(t)': external data: \(r)"

@@ -14,7 +14,12 @@ import Glibc
 /// mapped file in place, and lets files over protobuf's 2 GiB message limit decode.
 enum ONNXProtobuf {
     /// Message kinds whose fields can nest recursively, for the depth check.
-    private enum Kind { case model, graph, node, attribute, valueInfo, type, typeTensor, typeInner, typeMap, tensor, sparse }
+    private enum Kind: String {
+        case model = "ModelProto", graph = "GraphProto", node = "NodeProto", attribute = "AttributeProto"
+        case valueInfo = "ValueInfoProto", type = "TypeProto", typeTensor = "TypeProto.Tensor"
+        case typeInner = "TypeProto.Sequence/Optional", typeMap = "TypeProto.Map", tensor = "TensorProto"
+        case sparse = "SparseTensorProto"
+    }
 
     /// Sub-message fields of each kind, with the kind of the sub-message.
     private static func child(_ kind: Kind, _ field: Int) -> Kind? {
@@ -46,7 +51,7 @@ enum ONNXProtobuf {
             guard let sub = child(kind, f.number) else { return }
             guard f.wireType == ProtoWire.lengthDelimited else {
                 throw ONNXError.malformedProtobuf(
-                    reason: "field \(f.number) holds a message but has wire type \(f.wireType)", offset: f.start)
+                    reason: "\(kind.rawValue) field \(f.number) holds a message but has wire type \(f.wireType)", offset: f.start)
             }
             // Tensors do not nest; their payloads are not walked.
             if sub == .tensor || sub == .typeTensor { return }
