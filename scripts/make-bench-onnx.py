@@ -2,7 +2,8 @@
 """Writes a synthetic MLP-like ONNX model with about SIZE_MIB MiB of float32 initializers, for
 benchmarks: 64 square [D, D] MatMul weights (D = round(64 * sqrt(SIZE_MIB)), so exact for
 1024 -> D 2048 and 100 -> D 640) chained MatMul -> Relu -> MatMul ..., values
-default_rng(0).standard_normal * 0.02 (float32), opset 17.
+default_rng(0).standard_normal * sqrt(2/D) (He init, so activations stay O(1)
+through the 64 layers), float32, opset 17.
 
 Usage: make-bench-onnx.py OUT SIZE_MIB [--external]
 
@@ -17,7 +18,6 @@ import os
 import sys
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 COUNT = 64
@@ -47,7 +47,7 @@ def main():
     data = open(data_path, "wb") if args.external else None
     try:
         for i in range(COUNT):
-            w = (rng.standard_normal((d, d), dtype=np.float32) * np.float32(0.02)).astype("<f4")
+            w = (rng.standard_normal((d, d), dtype=np.float32) * np.float32(math.sqrt(2.0 / d))).astype("<f4")
             name = f"layers.{i}.weight"
             if data is not None:
                 pad = -data.tell() % ALIGN

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite (what CI runs). XCTest only: Swift Testing is disabled so the run's
-# closing line counts the tests that really ran.
+# The whole test suite (what CI runs): the XCTest suites, then the interop lane. XCTest only:
+# Swift Testing is disabled so the run's closing line counts the tests that really ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
 swift test --skip-build --disable-swift-testing
+# Interop lane: files we write are read back by the reference tools (pip installs onnx,
+# onnxruntime, numpy).
+scripts/interop.sh .build/debug/aicompress

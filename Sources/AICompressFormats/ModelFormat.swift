@@ -159,8 +159,9 @@ public enum ModelIO {
                 let location = path.split(separator: "/").last.map(String.init).map { $0 + ".data" }
                 try ONNXWriter.write(model, to: &sink, options: onnx, external: &side, externalLocation: location)
             }
-            // The data file goes into place before the model that refers to it.
-            try side?.commit()
+            // The data file goes into place before the model that refers to it; when no tensor
+            // was large enough to go there, there is no data file.
+            if let side { if side.bytesWritten > 0 { try side.commit() } else { side.abort() } }
             try out.commit()
         } catch let e as CheckpointError {
             out.abort()

@@ -37,6 +37,8 @@ public final class OutputFile: ByteSink {
     private let temporaryPath: String?
     private var pending: [UInt8] = []
     private var finished = false
+    /// Bytes written so far.
+    public private(set) var bytesWritten = 0
     private static let bufferSize = 1 << 20
 
     /// Whether `commit()` flushes the file to the storage device before renaming it.
@@ -78,6 +80,7 @@ public final class OutputFile: ByteSink {
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count > 0 else { return }
+        bytesWritten += bytes.count
         if pending.count + bytes.count <= OutputFile.bufferSize {
             pending.append(contentsOf: bytes)
             return
