@@ -6,6 +6,8 @@ public enum ModelFormat: String, Sendable, CaseIterable, CustomStringConvertible
     case checkpoint = "ckpt"
     /// ONNX protobuf (spec/onnx.proto), with optional external data.
     case onnx
+    /// safetensors, single files and sharded sets (`*.safetensors.index.json`).
+    case safetensors
 
     public var description: String { rawValue }
 
@@ -15,6 +17,8 @@ public enum ModelFormat: String, Sendable, CaseIterable, CustomStringConvertible
         switch path[path.index(after: dot)...].lowercased() {
         case "ckpt": return .checkpoint
         case "onnx": return .onnx
+        case "safetensors": return .safetensors
+        case "json" where path.hasSuffix(".safetensors.index.json"): return .safetensors
         default: return nil
         }
     }
@@ -23,6 +27,7 @@ public enum ModelFormat: String, Sendable, CaseIterable, CustomStringConvertible
     public static func sniff(_ bytes: UnsafeRawBufferPointer) -> ModelFormat? {
         if CheckpointReader.hasMagic(bytes) { return .checkpoint }
         if ONNXReader.looksLikeONNX(bytes) { return .onnx }
+        if SafetensorsReader.looksLikeSafetensors(bytes) { return .safetensors }
         return nil
     }
 }
@@ -53,7 +58,7 @@ public struct ModelFileError: Error, CustomStringConvertible {
         case .empty:
             return "\(name): empty input, no model to read"
         case .unknownFormat:
-            return "\(name): unknown file format (aicompress reads .ckpt checkpoints and .onnx models)"
+            return "\(name): unknown file format (aicompress reads .ckpt, .onnx and .safetensors)"
         case .invalid(let e): return "\(name): \(e)"
         case .unrepresentable(let e): return "\(name): \(e)"
         }
@@ -68,15 +73,30 @@ public struct LoadedModel: Sendable {
     public var input: InputFile
     /// Format version, e.g. `1.0`.
     public var formatVersion: String
-    /// CRC-32 of the whole input file.
+    /// CRC-32 of the whole input file (of an index and its shards in order, for a sharded set).
     public var fileCRC32: UInt32
+    /// Bytes of every file read (shards and external data included).
+    public var inputBytes: Int
+    /// Every file read, so that no output replaces one of them.
+    public var identities: [FileIdentity]
+
+    init(model: Model, format: ModelFormat, input: InputFile, formatVersion: String, fileCRC32: UInt32,
+         others: [InputFile] = []) {
+        self.model = model
+        self.format = format
+        self.input = input
+        self.formatVersion = formatVersion
+        self.fileCRC32 = fileCRC32
+        self.inputBytes = ([input] + others).reduce(0) { $0 + $1.size }
+        self.identities = ([input] + others).compactMap(\.identity)
+    }
 
     /// The provenance entries of spec §4.2 for an output written from this input.
     public func withProvenance(step: String) -> Model {
         var m = model
         m.metadata["aicompress.version"] = AICompressVersion.string
         m.metadata["aicompress.input.format"] = format.rawValue
-        m.metadata["aicompress.input.bytes"] = String(input.size)
+        m.metadata["aicompress.input.bytes"] = String(inputBytes)
         m.metadata["aicompress.input.crc32"] = hex8(fileCRC32)
         m.appendStep(step + " input.crc32=" + hex8(fileCRC32))
         return m
@@ -115,9 +135,27 @@ public enum ModelIO {
                 let opset = info.opsets.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }?.version
                 let version = "IR \(info.irVersion.map(String.init) ?? "?")" + (opset.map { ", opset \($0)" } ?? "")
                 return LoadedModel(model: model, format: .onnx, input: input, formatVersion: version,
-                                   fileCRC32: CRC32.checksums([input.buffer.bytes])[0])
+                                   fileCRC32: CRC32.checksums([input.buffer.bytes])[0], others: info.externalFiles)
             } catch let e as ONNXError {
                 throw ModelFileError(path: path, kind: .invalid(e))
+            }
+        case .safetensors:
+            // An index, or one shard of a set whose index names it, reads the whole set.
+            let indexPath = path.hasSuffix(".json") ? path : (path == "-" ? nil : ShardedSafetensors.indexNaming(shard: path))
+            if let indexPath {
+                do {
+                    let (model, files, crc) = try ShardedSafetensors.read(indexPath: indexPath)
+                    return LoadedModel(model: model, format: .safetensors, input: input, formatVersion: "sharded, \(files.count - 1) files",
+                                       fileCRC32: crc, others: files.filter { $0.identity != input.identity || $0.identity == nil })
+                } catch let e as SafetensorsError {
+                    throw ModelFileError(path: indexPath, kind: .invalid(e))
+                }
+            }
+            do {
+                let (model, crc) = try SafetensorsReader.read(input.buffer)
+                return LoadedModel(model: model, format: .safetensors, input: input, formatVersion: "single file", fileCRC32: crc)
+            } catch {
+                throw ModelFileError(path: path, kind: .invalid(error))
             }
         case nil:
             throw ModelFileError(path: path, kind: .unknownFormat)
@@ -137,10 +175,17 @@ public enum ModelIO {
     ///   - onnx: options for ONNX output; external data goes to `<path>.data`.
     /// - Throws: `FileError` or `ModelFileError`; no partial output is left behind.
     public static func write(
-        _ model: Model, to path: String, format: ModelFormat, refusing input: FileIdentity? = nil, durable: Bool = false,
-        onnx: ONNXWriteOptions = ONNXWriteOptions()
+        _ model: Model, to path: String, format: ModelFormat, refusing inputs: [FileIdentity] = [], durable: Bool = false,
+        onnx: ONNXWriteOptions = ONNXWriteOptions(), shardSize: Int? = nil
     ) throws {
-        if let input, path != "-", FileIdentity(path: path) == input { throw FileError.outputIsInput(path: path) }
+        func refuse(_ p: String) throws {
+            if p != "-", let id = FileIdentity(path: p), inputs.contains(id) { throw FileError.outputIsInput(path: p) }
+        }
+        try refuse(path)
+        if format == .safetensors, let shardSize {
+            try writeShards(model, to: path, maxBytes: shardSize, durable: durable, refuse: refuse)
+            return
+        }
         var side: OutputFile? = nil
         if format == .onnx && onnx.externalData {
             guard path != "-" else {
@@ -154,6 +199,9 @@ public enum ModelIO {
             switch format {
             case .checkpoint:
                 _ = try CheckpointWriter.write(model, to: out)
+            case .safetensors:
+                var sink = out
+                try SafetensorsWriter.write(tensors: model.tensors, metadata: model.metadata, to: &sink)
             case .onnx:
                 var sink = out
                 let location = path.split(separator: "/").last.map(String.init).map { $0 + ".data" }
@@ -171,9 +219,51 @@ public enum ModelIO {
             out.abort()
             side?.abort()
             throw ModelFileError(path: path, kind: .unrepresentable(e))
+        } catch let e as SafetensorsError {
+            out.abort()
+            side?.abort()
+            throw ModelFileError(path: path, kind: .unrepresentable(e))
         } catch {
             out.abort()
             side?.abort()
+            throw error
+        }
+    }
+
+    /// Writes a sharded safetensors set: shards of at most `maxBytes`, then the index, each file
+    /// atomically; the index goes into place last. A model that fits in one shard is written as
+    /// a single file at `path`.
+    static func writeShards(
+        _ model: Model, to path: String, maxBytes: Int, durable: Bool, refuse: (String) throws -> Void
+    ) throws {
+        let groups = ShardedSafetensors.plan(model.tensors, maxBytes: maxBytes)
+        guard groups.count > 1 else {
+            try write(model, to: path, format: .safetensors, durable: durable)
+            return
+        }
+        guard path != "-" else {
+            throw ModelFileError(path: path, kind: .unrepresentable(SafetensorsError.unrepresentable(
+                "a sharded set needs a file name, not standard output")))
+        }
+        let (names, indexPath) = ShardedSafetensors.names(for: path, count: groups.count)
+        for p in names + [indexPath] { try refuse(p) }
+        var outputs: [OutputFile] = []
+        do {
+            for (i, group) in groups.enumerated() {
+                let out = try OutputFile(path: names[i], durable: durable)
+                outputs.append(out)
+                var sink = out
+                try SafetensorsWriter.write(tensors: group, metadata: model.metadata, to: &sink)
+            }
+            var index = try OutputFile(path: indexPath, durable: durable)
+            outputs.append(index)
+            try index.write(ShardedSafetensors.indexJSON(shards: groups, shardNames: names))
+            for out in outputs { try out.commit() }
+        } catch let e as SafetensorsError {
+            outputs.forEach { $0.abort() }
+            throw ModelFileError(path: path, kind: .unrepresentable(e))
+        } catch {
+            outputs.forEach { $0.abort() }
             throw error
         }
     }

@@ -1,4 +1,5 @@
 import AICompressCore
+import Foundation
 import AICompressFormats
 import ArgumentParser
 
@@ -31,7 +32,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "Output file, or - for standard output.")
     var output: String
 
-    @Option(help: "Output format (ckpt, onnx). Default: from OUT's extension.")
+    @Option(help: "Output format (ckpt, onnx, safetensors). Default: from OUT's extension.")
     var format: ModelFormatArgument?
 
     @Flag(help: "Flush the output to the storage device before moving it into place (survives power loss; slower).")
@@ -43,12 +44,22 @@ struct Convert: ParsableCommand {
     @Flag(help: "ONNX output: write tensors as sparse_initializer where that is smaller.")
     var sparseInitializers = false
 
+    @Option(help: "safetensors output: split into shards of at most SIZE (e.g. 2GB, 500MB, 1GiB) plus an index.json.")
+    var shardSize: ByteSize?
+
+    func validate() throws {
+        if shardSize != nil && ModelIO.outputFormat(path: output, explicit: format?.value) != .safetensors {
+            throw ValidationError("--shard-size applies to safetensors output only")
+        }
+    }
+
     func run() throws {
         let loaded = try ModelIO.read(path: input)
         let outputFormat = ModelIO.outputFormat(path: output, explicit: format?.value)
         let model = loaded.withProvenance(step: "convert from=\(loaded.format) to=\(outputFormat)")
-        try ModelIO.write(model, to: output, format: outputFormat, refusing: loaded.input.identity, durable: sync,
-                          onnx: ONNXWriteOptions(externalData: externalData, sparseInitializers: sparseInitializers))
+        try ModelIO.write(model, to: output, format: outputFormat, refusing: loaded.identities, durable: sync,
+                          onnx: ONNXWriteOptions(externalData: externalData, sparseInitializers: sparseInitializers),
+                          shardSize: shardSize?.bytes)
     }
 }
 
@@ -60,4 +71,23 @@ struct ModelFormatArgument: ExpressibleByArgument {
         value = f
     }
     static var allValueStrings: [String] { ModelFormat.allCases.map(\.rawValue) }
+}
+
+/// A size such as `2GB` (10^9), `500MiB` (2^20) or `4096` (bytes).
+struct ByteSize: ExpressibleByArgument {
+    let bytes: Int
+    init?(argument: String) {
+        let units: [(String, Double)] = [
+            ("kib", 1024), ("mib", 1_048_576), ("gib", 1_073_741_824), ("tib", 1_099_511_627_776),
+            ("kb", 1e3), ("mb", 1e6), ("gb", 1e9), ("tb", 1e12), ("k", 1e3), ("m", 1e6), ("g", 1e9), ("b", 1),
+        ]
+        var text = argument.lowercased().trimmingCharacters(in: .whitespaces)
+        var scale = 1.0
+        if let (suffix, factor) = units.first(where: { text.hasSuffix($0.0) }) {
+            text = String(text.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
+            scale = factor
+        }
+        guard let value = Double(text), value.isFinite, value > 0, value * scale >= 1, value * scale < 9e18 else { return nil }
+        bytes = Int(value * scale)
+    }
 }

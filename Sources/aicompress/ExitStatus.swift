@@ -37,6 +37,12 @@ struct ExitStatus {
         case let e as CheckpointError:
             message = e.description
             code = ExitStatus.dataError
+        case let e as ONNXError:
+            message = e.description
+            code = ExitStatus.dataError
+        case let e as SafetensorsError:
+            message = e.description
+            code = ExitStatus.dataError
         case let e as ModelError:
             message = e.description
             code = ExitStatus.dataError

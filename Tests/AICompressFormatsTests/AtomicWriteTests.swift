@@ -42,7 +42,7 @@ final class AtomicWriteTests: XCTestCase {
         let path = dir + "/m.ckpt"
         try ModelIO.write(Model(), to: path, format: .checkpoint)
         let loaded = try ModelIO.read(path: path)
-        XCTAssertThrowsError(try ModelIO.write(loaded.model, to: dir + "/./m.ckpt", format: .checkpoint, refusing: loaded.input.identity)) {
+        XCTAssertThrowsError(try ModelIO.write(loaded.model, to: dir + "/./m.ckpt", format: .checkpoint, refusing: loaded.identities)) {
             XCTAssertEqual($0 as? FileError, .outputIsInput(path: dir + "/./m.ckpt"))
         }
     }

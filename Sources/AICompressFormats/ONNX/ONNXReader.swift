@@ -7,8 +7,8 @@ import Glibc
 public struct ONNXInfo: Sendable {
     public var irVersion: Int64?
     public var opsets: [OpsetImport]
-    /// Files holding external data, as resolved.
-    public var externalFiles: [String]
+    /// Files holding external data, as mapped.
+    public var externalFiles: [InputFile]
 }
 
 /// Reads ONNX models: decodes with protobuf-c (ONNXProtobuf), then checks and converts every
@@ -69,7 +69,7 @@ public enum ONNXReader {
     struct Context {
         let input: InputFile
         var external: [String: InputFile] = [:]
-        var externalOrder: [String] = []
+        var externalOrder: [InputFile] = []
 
         init(input: InputFile) { self.input = input }
 
@@ -208,7 +208,7 @@ public enum ONNXReader {
             guard realFile.hasPrefix(prefix) else { throw ONNXError.externalDataEscapes(tensor: tensor, location: location) }
             let file = try InputFile(path: path)
             external[location] = file
-            externalOrder.append(path)
+            externalOrder.append(file)
             return file
         }
 

@@ -1,0 +1,154 @@
+import AICompressCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sharded Hugging Face checkpoints: `NAME.safetensors.index.json` mapping every tensor to one
+/// of the shard files beside it (`{"metadata": {"total_size": N}, "weight_map": {...}}`).
+public enum ShardedSafetensors {
+    /// Largest index file accepted.
+    public static let maxIndexBytes = 100_000_000
+
+    /// The parsed index: shard file names in first-use order, and each tensor's shard.
+    struct Index {
+        var shards: [String] = []
+        var weightMap: [String: String] = [:]
+        var metadata: [String: String] = [:]
+    }
+
+    static func parseIndex(_ bytes: UnsafeRawBufferPointer) throws(SafetensorsError) -> Index {
+        guard bytes.count <= maxIndexBytes else { throw .invalidIndex("larger than \(maxIndexBytes) bytes") }
+        let json: JSONValue
+        do { json = try JSONParser.parse(bytes) } catch { throw .invalidIndex("\(error)") }
+        guard case .object(let map)? = json["weight_map"] else { throw .invalidIndex("no weight_map object") }
+        var index = Index()
+        for (tensor, file) in map {
+            guard let f = file.stringValue, !f.isEmpty else { throw .invalidIndex("the shard of '\(tensor)' is not a file name") }
+            if !index.shards.contains(f) { index.shards.append(f) }
+            index.weightMap[tensor] = f
+        }
+        index.shards.sort()
+        if case .object(let meta)? = json["metadata"] {
+            for (k, v) in meta where k != "total_size" {
+                if let s = v.stringValue { index.metadata[k] = s }
+            }
+        }
+        return index
+    }
+
+    /// The index beside `shardPath` that names it, if any (`*.safetensors.index.json`).
+    public static func indexNaming(shard shardPath: String) -> String? {
+        let folder = ShardedSafetensors.folder(of: shardPath)
+        let base = String(shardPath.split(separator: "/").last ?? "")
+        guard let dir = opendir(folder.isEmpty ? "." : folder) else { return nil }
+        defer { closedir(dir) }
+        var candidates: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasSuffix(".safetensors.index.json") { candidates.append(name) }
+        }
+        for name in candidates.sorted() {
+            let path = (folder.isEmpty ? "" : folder + "/") + name
+            guard let file = try? InputFile(path: path), let index = try? parseIndex(file.buffer.bytes) else { continue }
+            if index.shards.contains(base) { return path }
+        }
+        return nil
+    }
+
+    static func folder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return path[..<slash].isEmpty ? "/" : String(path[..<slash])
+    }
+
+    /// Reads every shard named by the index at `indexPath`.
+    /// - Returns: the model (shards in name order, tensors in buffer order), the input files, and
+    ///   the CRC-32 of the index file.
+    public static func read(indexPath: String) throws -> (model: Model, files: [InputFile], crc32: UInt32) {
+        let indexFile = try InputFile(path: indexPath)
+        let index = try parseIndex(indexFile.buffer.bytes)
+        let folder = folder(of: indexPath)
+        var model = Model()
+        var files = [indexFile]
+        var metadata = index.metadata
+        var crc = CRC32.checksum(indexFile.buffer.bytes)
+        for shard in index.shards {
+            let components = shard.split(separator: "/", omittingEmptySubsequences: false)
+            guard !shard.hasPrefix("/"), !components.contains(".."), !shard.contains("\0") else {
+                throw SafetensorsError.shardEscapes(shard)
+            }
+            let path = (folder.isEmpty ? "" : folder + "/") + shard
+            let file = try InputFile(path: path)
+            files.append(file)
+            let part: Model
+            do {
+                let (m, shardCRC) = try SafetensorsReader.read(file.buffer)
+                part = m
+                crc = CRC32.combine(crc, shardCRC, lengthB: file.size)
+            } catch {
+                throw ModelFileError(path: path, kind: .invalid(error))
+            }
+            let expected = Set(index.weightMap.filter { $0.value == shard }.keys)
+            for t in part.tensors {
+                guard expected.contains(t.name) else { throw SafetensorsError.shardUnexpectedTensor(shard: shard, tensor: t.name) }
+                do { try model.append(t) } catch { throw SafetensorsError.duplicateTensorAcrossShards(t.name) }
+            }
+            if let missing = expected.subtracting(part.tensors.map(\.name)).sorted().first {
+                throw SafetensorsError.shardMissingTensor(shard: shard, tensor: missing)
+            }
+            for (k, v) in part.metadata where metadata[k] == nil { metadata[k] = v }
+        }
+        model.metadata = metadata
+        return (model, files, crc)
+    }
+
+    /// Splits tensors, in order, into shards of at most `maxBytes` (a larger tensor gets a
+    /// shard of its own).
+    static func plan(_ tensors: [Tensor], maxBytes: Int) -> [[Tensor]] {
+        var shards: [[Tensor]] = []
+        var current: [Tensor] = []
+        var size = 0
+        for t in tensors {
+            if !current.isEmpty && size + t.data.count > maxBytes {
+                shards.append(current)
+                current = []
+                size = 0
+            }
+            current.append(t)
+            size += t.data.count
+        }
+        if !current.isEmpty || shards.isEmpty { shards.append(current) }
+        return shards
+    }
+
+    /// File names for `count` shards of `path` (`dir/model.safetensors` ->
+    /// `dir/model-00001-of-00003.safetensors`) and its index path.
+    static func names(for path: String, count: Int) -> (shards: [String], index: String) {
+        let stem = path.hasSuffix(".safetensors") ? String(path.dropLast(".safetensors".count)) : path
+        func pad(_ n: Int) -> String {
+            let s = String(n)
+            return String(repeating: "0", count: max(0, 5 - s.count)) + s
+        }
+        let shards = (1...max(count, 1)).map { "\(stem)-\(pad($0))-of-\(pad(count)).safetensors" }
+        return (shards, stem + ".safetensors.index.json")
+    }
+
+    /// The index JSON for shards written by `write`.
+    static func indexJSON(shards: [[Tensor]], shardNames: [String]) -> [UInt8] {
+        var total = 0
+        var map: [(String, String)] = []
+        for (i, group) in shards.enumerated() {
+            let base = String(shardNames[i].split(separator: "/").last ?? "")
+            for t in group {
+                total += t.data.count
+                map.append((t.name, base))
+            }
+        }
+        map.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        var json = "{\n  \"metadata\": {\n    \"total_size\": \(total)\n  },\n  \"weight_map\": {\n"
+        json += map.map { "    \(JSONWriter.quote($0.0)): \(JSONWriter.quote($0.1))" }.joined(separator: ",\n")
+        json += "\n  }\n}\n"
+        return Array(json.utf8)
+    }
+}
