@@ -33,16 +33,21 @@ let package = Package(
             name: "AICompressFormats",
             dependencies: ["AICompressCore", "CZlib", "COnnxProto"]
         ),
+        // The pass protocol, the pipeline, tensor selection, Quantization/ (and Pruning/,
+        // Distillation/ as they land).
+        .target(name: "AICompressPasses", dependencies: ["AICompressCore"]),
         .executableTarget(
             name: "aicompress",
             dependencies: [
                 "AICompressCore",
                 "AICompressFormats",
+                "AICompressPasses",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "AICompressCoreTests", dependencies: ["AICompressCore"]),
         .testTarget(name: "AICompressFormatsTests", dependencies: ["AICompressCore", "AICompressFormats"]),
+        .testTarget(name: "AICompressPassesTests", dependencies: ["AICompressCore", "AICompressPasses"]),
         .testTarget(
             name: "CLITests",
             dependencies: ["AICompressCore", "AICompressFormats", "aicompress"]

@@ -16,6 +16,13 @@ echo
 echo "== aicompress convert $demo copy.ckpt   (atomic, deterministic, provenance recorded)"
 "$bin" convert "$demo" "$out/copy.ckpt"
 "$bin" inspect "$out/copy.ckpt" | sed -n '/^provenance:/,/^$/p'
+echo "== to ONNX and back: the graph and every weight survive bit for bit"
+"$bin" convert "$demo" "$out/mlp.onnx"
+"$bin" inspect "$out/mlp.onnx" | tail -n 4
+"$bin" convert "$out/mlp.onnx" "$out/back.ckpt"
+"$bin" convert "$demo" "$out/mlp.safetensors"
+"$bin" verify "$out/back.ckpt" "$out/mlp.safetensors"
+echo
 echo "== a shell pipeline: convert to stdout, inspect from stdin (--json)"
 "$bin" convert "$demo" - | "$bin" inspect --json - | head -n 12
 echo

@@ -1,9 +1,37 @@
 #!/usr/bin/env bash
-# ONNX interop check (CI): converts every fixture in fixtures/onnx/ with aicompress (through
-# .ckpt, ONNX -> ONNX, with external data) and checks the results with the reference onnx
-# package and onnxruntime. Usage: scripts/interop.sh [BIN]   (default .build/debug/aicompress)
+# Interop check (CI): converts every fixture in fixtures/onnx/ and fixtures/safetensors/ with
+# aicompress (through .ckpt, format -> same format, ONNX external data, safetensors shards) and
+# checks the results with the reference packages (onnx + onnxruntime, safetensors).
+# Usage: scripts/interop.sh [BIN]   (default .build/debug/aicompress)
+# Both lanes always run; the last line is the combined `N passed, M failed`; exit 1 if either
+# lane failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-.build/debug/aicompress}"
-PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check onnx onnxruntime numpy
-python3 scripts/interop/onnx_roundtrip.py "$bin"
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check onnx onnxruntime numpy safetensors
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+passed=0
+failed=0
+for lane in onnx_roundtrip safetensors_roundtrip; do
+    rc=0
+    python3 "scripts/interop/$lane.py" "$bin" | tee "$logs/$lane.txt" || rc=$?
+    summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logs/$lane.txt" | tail -n 1 || true)
+    lane_passed=0
+    lane_failed=0
+    if [ -n "$summary" ]; then
+        lane_passed=$(echo "$summary" | cut -d' ' -f1)
+        lane_failed=$(echo "$summary" | cut -d' ' -f3)
+    fi
+    if [ "$rc" -ne 0 ] && [ "$lane_failed" -eq 0 ]; then
+        if [ -n "$summary" ]; then echo "FAIL $lane: exit $rc after its summary"
+        else echo "FAIL $lane: exit $rc without a summary line"; fi
+        lane_failed=1
+    fi
+    passed=$((passed + lane_passed))
+    failed=$((failed + lane_failed))
+done
+echo "interop total (onnx + safetensors):"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -3,9 +3,40 @@
 /// This is the plain, general path (used for statistics of non-f32 tensors, for tests and for
 /// display); hot loops over f32 data read the bytes directly.
 public enum ElementDecoder {
-    /// Calls `body` with consecutive chunks of at most `chunk` decoded values, in order.
+    /// Calls `body` with consecutive chunks of at most `chunk` decoded values, in order
+    /// (quantized tensors are dequantized).
     public static func forEachChunk(of tensor: Tensor, chunk: Int, _ body: ([Double]) -> Void) {
-        forEachChunk(dtype: tensor.dtype, count: tensor.elementCount, data: tensor.data, range: 0..<tensor.elementCount, chunk: chunk, body)
+        forEachChunk(of: tensor, range: 0..<tensor.elementCount, chunk: chunk, body)
+    }
+
+    /// The same for elements `range` only.
+    public static func forEachChunk(of tensor: Tensor, range: Range<Int>, chunk: Int, _ body: ([Double]) -> Void) {
+        guard let layout = tensor.quantizedLayout else {
+            forEachChunk(dtype: tensor.dtype, count: tensor.elementCount, data: tensor.data, range: range, chunk: chunk, body)
+            return
+        }
+        tensor.data.withUnsafeBytes { raw in
+            var buffer = [Double]()
+            buffer.reserveCapacity(min(chunk, range.count))
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let end = min(range.upperBound, i + chunk)
+                buffer.removeAll(keepingCapacity: true)
+                for k in i..<end { buffer.append(Double(rounded(layout.value(raw, k), to: tensor.dtype))) }
+                body(buffer)
+                i = end
+            }
+        }
+    }
+
+    /// `v` as the dtype stores it (f16 and bf16 round to nearest even).
+    @inline(__always)
+    public static func rounded(_ v: Float, to dtype: DType) -> Float {
+        switch dtype {
+        case .f16: return Float(float16Bits: v.float16Bits)
+        case .bf16: return Float(bfloat16Bits: v.bfloat16Bits)
+        default: return v
+        }
     }
 
     /// Decodes the elements `range` of a dense buffer of `count` `dtype` values.
@@ -58,6 +89,20 @@ public enum ElementDecoder {
 }
 
 extension Float {
+    /// IEEE binary16 bits of this value, rounded to nearest even.
+    @inlinable
+    public var float16Bits: UInt16 { Float16(self).bitPattern }
+
+    /// bfloat16 bits of this value (the upper half of binary32), rounded to nearest even; NaN
+    /// stays a quiet NaN.
+    @inlinable
+    public var bfloat16Bits: UInt16 {
+        let bits = bitPattern
+        if isNaN { return UInt16(bits >> 16) | 0x0040 }
+        let rounding = 0x7FFF + ((bits >> 16) & 1)
+        return UInt16((bits &+ rounding) >> 16)
+    }
+
     /// Converts IEEE binary16 bits to `Float` exactly (subnormals, infinities and NaN included).
     @inlinable
     public init(float16Bits h: UInt16) {

@@ -12,6 +12,8 @@ public enum ModelError: Error, Equatable, Sendable {
     case dataLengthMismatch(tensor: String, expected: Int, actual: Int)
     /// No tensor has this name.
     case noSuchTensor(String)
+    /// Quantization parameters that do not fit the tensor.
+    case invalidQuantization(String)
 }
 
 extension ModelError: CustomStringConvertible {
@@ -24,6 +26,7 @@ extension ModelError: CustomStringConvertible {
         case .dataLengthMismatch(let t, let e, let a):
             return "tensor '\(t)': data is \(a) bytes, dtype and shape need \(e)"
         case .noSuchTensor(let n): return "no tensor named '\(n)'"
+        case .invalidQuantization(let r): return "invalid quantization: \(r)"
         }
     }
 }

@@ -1,11 +1,35 @@
-/// How a tensor's bytes represent its values (spec §5). Pruning and quantization add cases.
-public enum TensorEncoding: UInt8, Sendable, Hashable, CustomStringConvertible {
-    /// Every element stored in order, little-endian, row-major.
-    case dense = 0
+/// How a tensor's bytes represent its values (spec §5).
+public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
+    /// Every element stored in order, little-endian, row-major (code 0).
+    case dense
+    /// Integers with scales and optional zero points (code 2); the tensor's dtype is the type
+    /// the values dequantize to.
+    case quantized(QuantizationParameters)
+
+    /// The code in the checkpoint format.
+    public var code: UInt8 {
+        switch self {
+        case .dense: return 0
+        case .quantized: return 2
+        }
+    }
 
     public var description: String {
         switch self {
         case .dense: return "dense"
+        case .quantized(let q): return "\(q.storage.name) \(q.granularity)"
+        }
+    }
+
+    /// Payload bytes of a tensor of `dtype` × `shape` in this encoding.
+    public func payloadBytes(dtype: DType, shape: Shape) throws(ModelError) -> Int {
+        switch self {
+        case .dense:
+            guard let n = dtype.byteCount(elements: shape.elementCount) else { throw .shapeOverflow(shape.dims) }
+            return n
+        case .quantized(let q):
+            guard dtype.isFloatingPoint else { throw .invalidQuantization("a quantized tensor decodes to a floating-point dtype, not \(dtype)") }
+            return try QuantizedLayout(shape: shape, parameters: q).payloadBytes
         }
     }
 }
@@ -27,15 +51,29 @@ public struct Tensor: Sendable {
     /// (A model requires non-empty names; an attribute's inline tensor may be unnamed.)
     /// - Throws: `ModelError.shapeOverflow`, `.dataLengthMismatch`.
     public init(name: String, dtype: DType, shape: Shape, data: TensorData) throws(ModelError) {
-        guard let expected = dtype.byteCount(elements: shape.elementCount) else { throw .shapeOverflow(shape.dims) }
+        try self.init(name: name, dtype: dtype, shape: shape, encoding: .dense, data: data)
+    }
+
+    /// Creates a tensor in any encoding, checking that `data` has exactly the bytes it needs.
+    public init(name: String, dtype: DType, shape: Shape, encoding: TensorEncoding, data: TensorData) throws(ModelError) {
+        let expected = try encoding.payloadBytes(dtype: dtype, shape: shape)
         guard expected == data.count else {
             throw .dataLengthMismatch(tensor: name, expected: expected, actual: data.count)
         }
         self.name = name
         self.dtype = dtype
         self.shape = shape
-        self.encoding = .dense
+        self.encoding = encoding
         self.data = data
+    }
+
+    /// True when the bytes are the plain values.
+    public var isDense: Bool { encoding == .dense }
+
+    /// The quantized layout, for quantized tensors.
+    public var quantizedLayout: QuantizedLayout? {
+        guard case .quantized(let q) = encoding else { return nil }
+        return try? QuantizedLayout(shape: shape, parameters: q)
     }
 
     /// A dense f32 tensor holding `values` (row-major).

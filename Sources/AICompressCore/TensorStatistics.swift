@@ -78,13 +78,17 @@ extension Tensor {
         // Split the chunks into a few contiguous spans, one task each; merge in span order so the
         // result does not depend on scheduling.
         let spans = Swift.min(chunkCount, n >= 1 << 20 ? 16 : 1)
-        let dtype = self.dtype, data = self.data
+        let dtype = self.dtype, data = self.data, tensor = self
         let partial = Parallel.map(spans) { span -> TensorStatistics in
             let firstChunk = chunkCount * span / spans, endChunk = chunkCount * (span + 1) / spans
             var s = TensorStatistics()
             for c in firstChunk..<endChunk {
                 let range = (c * chunk)..<Swift.min(n, (c + 1) * chunk)
-                s.merge(TensorStatistics.ofChunk(dtype: dtype, count: n, data: data, range: range))
+                if tensor.isDense {
+                    s.merge(TensorStatistics.ofChunk(dtype: dtype, count: n, data: data, range: range))
+                } else {
+                    ElementDecoder.forEachChunk(of: tensor, range: range, chunk: range.count) { s.merge(TensorStatistics.of($0)) }
+                }
             }
             return s
         }

@@ -116,6 +116,23 @@ final class SafetensorsTests: XCTestCase {
         }
     }
 
+    /// Unusual files the reference library accepts are accepted too (fixtures/safetensors/edge).
+    func testEdgeCasesTheReferenceAcceptsAreAccepted() throws {
+        let dir = fixturesURL.appendingPathComponent("safetensors/edge")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".safetensors") }
+        XCTAssertGreaterThan(files.count, 5)
+        for file in files { XCTAssertNoThrow(try ModelIO.read(path: dir.appendingPathComponent(file).path), file) }
+    }
+
+    func testBrokenShardedSetsAreRefused() throws {
+        let dir = fixturesURL.appendingPathComponent("safetensors/malformed/sharded")
+        let indexes = try FileManager.default.subpathsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".index.json") }
+        XCTAssertFalse(indexes.isEmpty)
+        for index in indexes {
+            XCTAssertThrowsError(try ModelIO.read(path: dir.appendingPathComponent(index).path), index)
+        }
+    }
+
     /// Every prefix and random corruption of a valid file is rejected or read, never a crash.
     func testTruncationAndCorruptionNeverCrash() throws {
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: fixture("safetensors/all-dtypes.safetensors"))))

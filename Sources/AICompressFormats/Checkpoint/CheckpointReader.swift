@@ -95,7 +95,7 @@ public enum CheckpointReader {
                 throw .checksumMismatch(tensor: e.name, offset: Int(e.offset), stored: e.crc, computed: crcs[i])
             }
             guard let data = TensorData(buffer: buffer, offset: Int(e.offset), count: Int(e.length), knownCRC32: e.crc),
-                  let tensor = try? Tensor(name: e.name, dtype: e.dtype, shape: e.shape, data: data) else {
+                  let tensor = try? Tensor(name: e.name, dtype: e.dtype, shape: e.shape, encoding: e.encoding, data: data) else {
                 // Unreachable after the checks above; reported rather than trapped.
                 throw .dataLengthMismatch(tensor: e.name, expected: e.expectedLength, actual: e.length, offset: Int(e.offset))
             }
@@ -127,10 +127,47 @@ public enum CheckpointReader {
         var entryOffset: Int
         var dtype: DType
         var shape: Shape
+        var encoding: TensorEncoding
         var expectedLength: Int
         var offset: UInt64
         var length: UInt64
         var crc: UInt32
+    }
+
+    /// The encoding of code `code` with `params` (spec §5), checked against the tensor.
+    static func decodeEncoding(
+        _ code: UInt8, params: [UInt8], tensor: String, dtype: DType, shape: Shape, offset: Int
+    ) throws(CheckpointError) -> TensorEncoding {
+        switch code {
+        case 0:
+            guard params.isEmpty else { throw .invalidEncodingParams(tensor: tensor, offset: offset) }
+            return .dense
+        default:
+            guard params.count == 12, let storage = QuantizedStorage(rawValue: params[0]), params[1] & 0xFE == 0,
+                  params[2] == 0, params[3] == 0, dtype.isFloatingPoint else {
+                throw .invalidEncodingParams(tensor: tensor, offset: offset)
+            }
+            let axisRaw = params.withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: Int32.self)) }
+            let block = params.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) }
+            guard axisRaw >= -1, Int(axisRaw) < shape.rank, axisRaw >= 0 || block == 0 else {
+                throw .invalidEncodingParams(tensor: tensor, offset: offset)
+            }
+            let q = QuantizationParameters(storage: storage, axis: axisRaw < 0 ? nil : Int(axisRaw), blockSize: Int(block),
+                                           hasZeroPoint: params[1] & 1 == 1)
+            guard (try? QuantizedLayout(shape: shape, parameters: q)) != nil else {
+                throw .invalidEncodingParams(tensor: tensor, offset: offset)
+            }
+            return .quantized(q)
+        }
+    }
+
+    /// The `encoding_params` bytes of an encoding.
+    static func encodingParams(_ encoding: TensorEncoding) -> [UInt8] {
+        guard case .quantized(let q) = encoding else { return [] }
+        var out: [UInt8] = [q.storage.rawValue, q.hasZeroPoint ? 1 : 0, 0, 0]
+        withUnsafeBytes(of: Int32(q.axis ?? -1).littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(q.blockSize).littleEndian) { out.append(contentsOf: $0) }
+        return out
     }
 
     static func checkPadding(_ file: UnsafeRawBufferPointer, from: Int, to: Int) throws(CheckpointError) {
@@ -153,7 +190,7 @@ public enum CheckpointReader {
             guard let dtype = DType(rawValue: code) else { throw .unknownDType(tensor: name, code: code, offset: dtypeAt) }
             let encodingAt = r.offset
             let encodingCode = try r.u8("encoding of '\(name)'")
-            guard let encoding = TensorEncoding(rawValue: encodingCode) else {
+            guard encodingCode == 0 || encodingCode == 2 else {
                 throw .unknownEncoding(tensor: name, code: encodingCode, offset: encodingAt)
             }
             let rankAt = r.offset
@@ -170,15 +207,14 @@ public enum CheckpointReader {
             let crc = try r.u32("CRC-32 of '\(name)'")
             let paramsAt = r.offset
             let params = try r.bytesField("encoding parameters of '\(name)'", limit: L.maxEncodingParamBytes)
-            switch encoding {
-            case .dense:
-                guard params.isEmpty else { throw .invalidEncodingParams(tensor: name, offset: paramsAt) }
-                guard length == UInt64(expected) else {
-                    throw .dataLengthMismatch(tensor: name, expected: expected, actual: length, offset: lengthAt)
-                }
+            let encoding = try decodeEncoding(encodingCode, params: params, tensor: name, dtype: dtype, shape: shape, offset: paramsAt)
+            let required = encoding == .dense ? expected : (try? encoding.payloadBytes(dtype: dtype, shape: shape)) ?? -1
+            guard required >= 0 else { throw .shapeOverflow(tensor: name, dims: shape.dims.map { UInt64($0) }, offset: at) }
+            guard length == UInt64(required) else {
+                throw .dataLengthMismatch(tensor: name, expected: required, actual: length, offset: lengthAt)
             }
-            entries.append(Entry(name: name, entryOffset: at, dtype: dtype, shape: shape, expectedLength: expected,
-                                 offset: offset, length: length, crc: crc))
+            entries.append(Entry(name: name, entryOffset: at, dtype: dtype, shape: shape, encoding: encoding,
+                                 expectedLength: required, offset: offset, length: length, crc: crc))
         }
         return entries
     }

@@ -51,14 +51,14 @@ public struct CheckpointWriter<Sink: ByteSink> {
 
         try index.string(t.name, "tensor name", limit: L.maxNameBytes)
         index.u8(t.dtype.rawValue)
-        index.u8(t.encoding.rawValue)
+        index.u8(t.encoding.code)
         index.u8(UInt8(t.shape.rank))
         index.u8(0)
         for d in t.shape.dims { index.u64(UInt64(d)) }
         index.u64(UInt64(start))
         index.u64(UInt64(t.data.count))
         index.u32(crc)
-        index.u32(0)  // encoding_params: empty for dense
+        try index.bytesField(CheckpointReader.encodingParams(t.encoding), "encoding parameters", limit: L.maxEncodingParamBytes)
         tensorCount += 1
     }
 

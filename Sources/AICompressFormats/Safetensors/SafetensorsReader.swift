@@ -10,7 +10,10 @@ public enum SafetensorsReader {
     public static func looksLikeSafetensors(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count >= 9 else { return false }
         let n = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
-        return n >= 2 && n <= UInt64(bytes.count - 8) && bytes[8] == UInt8(ascii: "{")
+        guard n >= 2, n <= UInt64(bytes.count - 8) else { return false }
+        // The reference reader allows white space before the opening brace.
+        let first = bytes[8..<(8 + Int(min(n, 64)))].first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        return first == UInt8(ascii: "{")
     }
 
     struct Entry {
@@ -33,7 +36,9 @@ public enum SafetensorsReader {
         let headerEnd = 8 + Int(n)
         let header = UnsafeRawBufferPointer(rebasing: file[8..<headerEnd])
         guard String(validating: header, as: UTF8.self) != nil else { throw .headerNotUTF8 }
-        guard header.first == UInt8(ascii: "{") else { throw .headerNotAnObject }
+        guard header.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") else {
+            throw .headerNotAnObject
+        }
         let json: JSONValue
         do { json = try JSONParser.parse(header) } catch { throw .invalidJSON(error) }
         guard case .object(let members) = json else { throw .headerNotAnObject }
@@ -80,6 +85,7 @@ public enum SafetensorsReader {
     }
 
     static func readMetadata(_ value: JSONValue) throws(SafetensorsError) -> [String: String] {
+        if value == .null { return [:] }  // accepted by the reference reader
         guard case .object(let pairs) = value else { throw .invalidMetadata("not an object of strings") }
         var out: [String: String] = [:]
         for (k, v) in pairs {

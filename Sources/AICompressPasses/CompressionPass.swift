@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AICompressCore
+
+/// A compression pass: a value holding its parameters that turns a model into a new model and
+/// a report. Passes never read or write files.
+///
+/// Work is split so that a caller can stream: `prepare` sees the whole input once (for global
+/// statistics) and returns a transform that is then applied tensor by tensor, in order, so a
+/// writer can emit each result and drop it before the next.
+public protocol CompressionPass: Sendable {
+    /// Short name recorded in provenance, e.g. `quantize`.
+    var name: String { get }
+    /// Parameters as `key=value` pairs, in a fixed order, for provenance and reports.
+    var parameters: [(String, String)] { get }
+    /// Looks at the whole model (read only) and returns the per-tensor transform.
+    func prepare(_ model: Model) throws -> any TensorTransform
+}
+
+/// The per-tensor half of a pass.
+public protocol TensorTransform {
+    /// The new form of `tensor` and what happened to it (nil when the tensor was left alone).
+    func transform(_ tensor: Tensor) throws -> (Tensor, TensorReport?)
+    /// The graph of the output model (passes that change shapes rewrite it).
+    func outputGraph(_ graph: Graph?) throws -> Graph?
+}
+
+extension TensorTransform {
+    public func outputGraph(_ graph: Graph?) throws -> Graph? { graph }
+}
+
+extension CompressionPass {
+    /// `name key=value …`, the provenance step of this pass.
+    public var stepDescription: String {
+        ([name] + parameters.map { "\($0.0)=\($0.1)" }).joined(separator: " ")
+    }
+
+    /// Applies the pass to a whole model in memory.
+    public func apply(_ model: Model) throws -> (Model, PassReport) {
+        let transform = try prepare(model)
+        var out = Model()
+        var report = PassReport(pass: stepDescription)
+        for t in model.tensors {
+            let (new, r) = try transform.transform(t)
+            try out.append(new)
+            report.add(before: t, after: new, r)
+        }
+        out.metadata = model.metadata
+        out.graph = try transform.outputGraph(model.graph)
+        out.appendStep(stepDescription)
+        return (out, report)
+    }
+}
+
+/// What a pass did to one tensor.
+public struct TensorReport: Sendable, Equatable {
+    public var name: String
+    /// e.g. `int8 per-channel (axis 0)`, `fp16`, `magnitude 30%`.
+    public var scheme: String
+    public var bytesBefore: Int
+    public var bytesAfter: Int
+    public var elements: Int
+    /// Sum of x² and of (x - x̂)² over the original values, and the largest |x - x̂|.
+    public var signalEnergy: Double
+    public var errorEnergy: Double
+    public var maxAbsError: Double
+    /// Elements exactly zero after the pass.
+    public var zerosAfter: Int
+
+    public init(name: String, scheme: String, bytesBefore: Int, bytesAfter: Int, elements: Int, signalEnergy: Double,
+                errorEnergy: Double, maxAbsError: Double, zerosAfter: Int) {
+        self.name = name
+        self.scheme = scheme
+        self.bytesBefore = bytesBefore
+        self.bytesAfter = bytesAfter
+        self.elements = elements
+        self.signalEnergy = signalEnergy
+        self.errorEnergy = errorEnergy
+        self.maxAbsError = maxAbsError
+        self.zerosAfter = zerosAfter
+    }
+
+    /// Stored bits per element after the pass (scales and zero points included).
+    public var bitsPerWeight: Double { elements > 0 ? Double(bytesAfter * 8) / Double(elements) : 0 }
+    /// Signal-to-quantization-noise ratio in dB (infinite when exact).
+    public var sqnr: Double { errorEnergy > 0 ? 10 * log10(signalEnergy / errorEnergy) : .infinity }
+    /// ‖x - x̂‖ / ‖x‖.
+    public var relativeError: Double { signalEnergy > 0 ? (errorEnergy / signalEnergy).squareRoot() : (errorEnergy > 0 ? .infinity : 0) }
+    public var sparsity: Double { elements > 0 ? Double(zerosAfter) / Double(elements) : 0 }
+}
+
+/// What a pass did to a model.
+public struct PassReport: Sendable {
+    public var pass: String
+    /// Tensors the pass changed.
+    public var tensors: [TensorReport] = []
+    /// Bytes of all tensors, changed or not.
+    public var totalBytesBefore = 0
+    public var totalBytesAfter = 0
+    public var untouched = 0
+
+    public init(pass: String) { self.pass = pass }
+
+    public mutating func add(before: Tensor, after: Tensor, _ report: TensorReport?) {
+        totalBytesBefore += before.storedBytes
+        totalBytesAfter += after.storedBytes
+        if let report { tensors.append(report) } else { untouched += 1 }
+    }
+
+    public var compressionRatio: Double { totalBytesAfter > 0 ? Double(totalBytesBefore) / Double(totalBytesAfter) : 0 }
+}
+
+/// Several passes applied one after the other; itself a pass.
+public struct Pipeline: CompressionPass {
+    public let passes: [any CompressionPass]
+    public init(_ passes: [any CompressionPass]) { self.passes = passes }
+    public var name: String { "pipeline" }
+    public var parameters: [(String, String)] { passes.enumerated().map { ("\($0.offset)", $0.element.stepDescription) } }
+
+    /// Each pass's transform is prepared on the model the earlier passes produced, so a pipeline
+    /// materialises intermediate models; use single passes to stream.
+    public func prepare(_ model: Model) throws -> any TensorTransform {
+        var current = model
+        for p in passes.dropLast() { current = try p.apply(current).0 }
+        guard let last = passes.last else { return Identity() }
+        return try Chained(before: current, last: last.prepare(current), original: model)
+    }
+
+    struct Identity: TensorTransform {
+        func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) { (t, nil) }
+    }
+
+    struct Chained: TensorTransform {
+        let before: Model
+        let last: any TensorTransform
+        let original: Model
+        func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
+            try last.transform(before.tensor(named: t.name) ?? t)
+        }
+        func outputGraph(_ graph: Graph?) throws -> Graph? { try last.outputGraph(before.graph) }
+    }
+}
+

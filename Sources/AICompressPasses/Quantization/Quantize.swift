@@ -1,0 +1,212 @@
+import AICompressCore
+
+/// The quantization pass: integer schemes (int8, uint8, int4, uint4) with per-tensor,
+/// per-channel or per-group scales, and the float casts fp16 and bf16.
+///
+/// ```swift
+/// let pass = Quantize(scheme: .int8)                       // symmetric, per output channel
+/// let (small, report) = try pass.apply(model)
+/// ```
+public struct Quantize: CompressionPass {
+    public enum Scheme: String, Sendable, CaseIterable {
+        case int8, uint8, int4, uint4, fp16, bf16
+
+        /// The integer storage, nil for the float casts.
+        public var storage: QuantizedStorage? {
+            switch self {
+            case .int8: return .int8
+            case .uint8: return .uint8
+            case .int4: return .int4
+            case .uint4: return .uint4
+            case .fp16, .bf16: return nil
+            }
+        }
+
+        /// Symmetric by default for signed types, asymmetric for unsigned.
+        public var defaultSymmetric: Bool { self == .int8 || self == .int4 }
+
+        /// Per output channel for 8-bit, groups of 32 along the input for 4-bit.
+        public var defaultGranularity: Granularity {
+            switch self {
+            case .int4, .uint4: return .group(32)
+            default: return .perChannel
+            }
+        }
+    }
+
+    public enum Granularity: Sendable, Equatable, CustomStringConvertible {
+        case perTensor
+        case perChannel
+        /// Blocks of N consecutive weights along the reduction (input) axis.
+        case group(Int)
+
+        public var description: String {
+            switch self {
+            case .perTensor: return "per-tensor"
+            case .perChannel: return "per-channel"
+            case .group(let n): return "group-\(n)"
+            }
+        }
+    }
+
+    public var scheme: Scheme
+    public var granularity: Granularity
+    public var symmetric: Bool
+    public var clip: ClipMethod
+    public var selection: TensorSelection
+
+    public init(scheme: Scheme, granularity: Granularity? = nil, symmetric: Bool? = nil, clip: ClipMethod = .minMax,
+                selection: TensorSelection = TensorSelection()) {
+        self.scheme = scheme
+        self.granularity = granularity ?? scheme.defaultGranularity
+        self.symmetric = symmetric ?? scheme.defaultSymmetric
+        self.clip = clip
+        self.selection = selection
+    }
+
+    /// Checks parameter ranges.
+    /// - Throws: `PassError.invalidParameter`.
+    public func validate() throws {
+        if case .group(let n) = granularity, n < 1 { throw PassError.invalidParameter("--group-size must be at least 1") }
+        if case .percentile(let p) = clip, !(p > 50 && p <= 100) {
+            throw PassError.invalidParameter("--clip percentile:P needs 50 < P <= 100")
+        }
+    }
+
+    public var name: String { "quantize" }
+
+    public var parameters: [(String, String)] {
+        var p: [(String, String)] = [("scheme", scheme.rawValue)]
+        if scheme.storage != nil {
+            p += [("granularity", granularity.description), ("symmetric", String(symmetric)), ("clip", clip.description)]
+        }
+        return p + selection.parameters
+    }
+
+    public func prepare(_ model: Model) throws -> any TensorTransform {
+        try validate()
+        let embeddings = TensorSelection.embeddingNames(in: model.graph)
+        let selected = Set(model.tensors.filter { selection.selects($0, embeddings: embeddings) }.map(\.name))
+        guard !selected.isEmpty else {
+            throw PassError.nothingSelected("no floating-point tensor of rank 2 or more matches the selection "
+                + "(1-D tensors and embeddings are skipped unless included)")
+        }
+        return Transform(pass: self, selected: selected, roles: WeightRole.roles(in: model.graph))
+    }
+
+    struct Transform: TensorTransform {
+        let pass: Quantize
+        let selected: Set<String>
+        let roles: [String: WeightRole]
+
+        func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
+            guard selected.contains(t.name) else { return (t, nil) }
+            return try pass.quantize(t, role: roles[t.name] ?? .outputFirst)
+        }
+    }
+
+    /// The quantization parameters this pass uses for a tensor of `shape` in `role`.
+    public func parameters(for shape: Shape, role: WeightRole) -> QuantizationParameters? {
+        guard let storage = scheme.storage else { return nil }
+        let axis: Int?
+        var block = 0
+        switch granularity {
+        case .perTensor: axis = nil
+        case .perChannel: axis = shape.rank >= 1 ? min(role.channelAxis, shape.rank - 1) : nil
+        case .group(let n):
+            axis = shape.rank >= 1 ? min(role.reductionAxis, shape.rank - 1) : nil
+            block = axis == nil ? 0 : n
+        }
+        // Symmetric signed schemes have a zero point of 0 everywhere, which need not be stored.
+        let zp = !(symmetric && storage.isSigned)
+        return QuantizationParameters(storage: storage, axis: axis, blockSize: block, hasZeroPoint: zp)
+    }
+
+    /// Quantizes one tensor.
+    public func quantize(_ t: Tensor, role: WeightRole) throws -> (Tensor, TensorReport) {
+        let floats = try FloatView(t)
+        defer { floats.release() }
+        let values = floats.values
+        var nonFinite = 0
+        for v in values where !v.isFinite { nonFinite += 1 }
+        guard nonFinite == 0 else { throw PassError.nonFinite(tensor: t.name, count: nonFinite) }
+
+        guard let params = parameters(for: t.shape, role: role) else {
+            return try cast(t, values)
+        }
+        let layout = try QuantizedLayout(shape: t.shape, parameters: params)
+        let (payload, _, errors) = IntegerQuantizer.quantize(values, layout: layout, symmetric: symmetric, clip: clip)
+        let out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, encoding: .quantized(params), data: TensorData(payload))
+        let report = TensorReport(name: t.name, scheme: "\(params.storage.name) \(params.granularity)", bytesBefore: t.storedBytes,
+                                  bytesAfter: payload.count, elements: t.elementCount, signalEnergy: errors.signal,
+                                  errorEnergy: errors.error, maxAbsError: errors.maxAbs, zerosAfter: errors.zeros)
+        return (out, report)
+    }
+
+    /// fp16 / bf16: a dense tensor of the narrower type, rounded to nearest even.
+    func cast(_ t: Tensor, _ values: UnsafeBufferPointer<Float>) throws -> (Tensor, TensorReport) {
+        let dtype: DType = scheme == .fp16 ? .f16 : .bf16
+        let n = values.count
+        let chunk = 1 << 16
+        nonisolated(unsafe) var partsOut: [IntegerQuantizer.Errors] = []
+        let buffer = ByteBuffer.build(count: 2 * n) { out in
+            nonisolated(unsafe) let dst = out.baseAddress!.assumingMemoryBound(to: UInt16.self)
+            partsOut = Parallel.map((n + chunk - 1) / chunk) { c -> IntegerQuantizer.Errors in
+                var e = IntegerQuantizer.Errors()
+                for k in (c * chunk)..<min(n, (c + 1) * chunk) {
+                    let x = values[k]
+                    let bits = dtype == .f16 ? x.float16Bits : x.bfloat16Bits
+                    dst[k] = bits.littleEndian
+                    let back = dtype == .f16 ? Float(float16Bits: bits) : Float(bfloat16Bits: bits)
+                    let d = Double(x) - Double(back)
+                    e.signal += Double(x) * Double(x)
+                    e.error += d.isFinite ? d * d : .infinity
+                    e.maxAbs = max(e.maxAbs, abs(d))
+                    if back == 0 { e.zeros += 1 }
+                }
+                return e
+            }
+        }
+        var errors = IntegerQuantizer.Errors()
+        for p in partsOut { errors.merge(p) }
+        let out = try Tensor(name: t.name, dtype: dtype, shape: t.shape, data: TensorData(buffer))
+        return (out, TensorReport(name: t.name, scheme: scheme.rawValue, bytesBefore: t.storedBytes, bytesAfter: buffer.count,
+                                  elements: n, signalEnergy: errors.signal, errorEnergy: errors.error,
+                                  maxAbsError: errors.maxAbs, zerosAfter: errors.zeros))
+    }
+}
+
+/// A tensor's values as f32: the stored bytes themselves for f32, a converted copy otherwise.
+struct FloatView {
+    let values: UnsafeBufferPointer<Float>
+    private let owned: UnsafeMutableBufferPointer<Float>?
+    private let keepAlive: TensorData
+
+    init(_ t: Tensor) throws {
+        keepAlive = t.data
+        if t.dtype == .f32, t.isDense {
+            // Stored little-endian f32 is native here; only aligned storage is used in place.
+            let direct: UnsafeBufferPointer<Float>? = t.data.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return nil }
+                return UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: t.elementCount)
+            }
+            if let direct {
+                values = direct
+                owned = nil
+                return
+            }
+        }
+        let copy = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(t.elementCount, 1))
+        var k = 0
+        ElementDecoder.forEachChunk(of: t, chunk: 4096) { chunk in
+            for v in chunk {
+                copy[k] = Float(v)
+                k += 1
+            }
+        }
+        owned = copy
+        values = UnsafeBufferPointer(start: copy.baseAddress, count: t.elementCount)
+    }
+
+    func release() { owned?.deallocate() }
+}
