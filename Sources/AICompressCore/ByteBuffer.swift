@@ -15,12 +15,28 @@ public final class ByteBuffer: @unchecked Sendable {
     /// Number of bytes.
     public let count: Int
     private let release: (@Sendable () -> Void)?
+    /// True when the bytes are a read-only memory map of a file (pages can be dropped and come
+    /// back from the file).
+    public let isFileMapping: Bool
 
     /// Wraps memory owned elsewhere; `release` runs once, when the buffer is freed.
-    public init(wrapping base: UnsafeRawPointer?, count: Int, release: (@Sendable () -> Void)?) {
+    public init(wrapping base: UnsafeRawPointer?, count: Int, fileMapping: Bool = false, release: (@Sendable () -> Void)?) {
         self.baseAddress = count == 0 ? nil : base
         self.count = count
+        self.isFileMapping = fileMapping
         self.release = release
+    }
+
+    /// Tells the kernel that the mapped pages of `range` are not needed for now: resident memory
+    /// drops, and a later read faults them back in from the file. A no-op for heap buffers.
+    public func dropPages(_ range: Range<Int>) {
+        guard isFileMapping, let base = baseAddress, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        // Only whole pages inside the range.
+        let start = (Int(bitPattern: base) + range.lowerBound + page - 1) / page * page
+        let end = (Int(bitPattern: base) + range.upperBound) / page * page
+        guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(p, end - start, MADV_DONTNEED)
     }
 
     /// Allocates `count` bytes (64-byte aligned), lets `initializer` fill them, then freezes them.
@@ -110,4 +126,8 @@ public struct TensorData: Sendable {
 
     /// A copy of the bytes.
     public var byteArray: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// Drops the resident pages of these bytes when they are a file mapping (see
+    /// `ByteBuffer.dropPages`); they stay readable.
+    public func dropPages() { buffer.dropPages(offset..<(offset + count)) }
 }

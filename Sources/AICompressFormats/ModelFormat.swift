@@ -46,6 +46,12 @@ public struct ModelFileError: Error, CustomStringConvertible {
     }
     public let path: String
     public let kind: Kind
+
+    public init(path: String, kind: Kind) {
+        self.path = path
+        self.kind = kind
+    }
+
     /// True when the file is an output being written.
     public var isOutput: Bool {
         if case .unrepresentable = kind { return true }
@@ -162,6 +168,12 @@ public enum ModelIO {
         }
     }
 
+    /// Refuses an output path that names one of the input files.
+    /// - Throws: `FileError.outputIsInput`.
+    public static func checkNotInput(_ path: String, _ inputs: [FileIdentity]) throws {
+        if path != "-", let id = FileIdentity(path: path), inputs.contains(id) { throw FileError.outputIsInput(path: path) }
+    }
+
     /// The output format for `path`: `explicit`, else the extension, else (for `-` or an unknown
     /// extension) the native checkpoint.
     public static func outputFormat(path: String, explicit: ModelFormat?) -> ModelFormat {
@@ -178,9 +190,7 @@ public enum ModelIO {
         _ model: Model, to path: String, format: ModelFormat, refusing inputs: [FileIdentity] = [], durable: Bool = false,
         onnx: ONNXWriteOptions = ONNXWriteOptions(), shardSize: Int? = nil
     ) throws {
-        func refuse(_ p: String) throws {
-            if p != "-", let id = FileIdentity(path: p), inputs.contains(id) { throw FileError.outputIsInput(path: p) }
-        }
+        func refuse(_ p: String) throws { try checkNotInput(p, inputs) }
         try refuse(path)
         if format == .safetensors, let shardSize {
             try writeShards(model, to: path, maxBytes: shardSize, durable: durable, refuse: refuse)

@@ -32,34 +32,16 @@ struct Convert: ParsableCommand {
     @Argument(help: "Output file, or - for standard output.")
     var output: String
 
-    @Option(help: "Output format (ckpt, onnx, safetensors). Default: from OUT's extension.")
-    var format: ModelFormatArgument?
+    @OptionGroup var out: OutputOptions
 
-    @Flag(help: "Flush the output to the storage device before moving it into place (survives power loss; slower).")
-    var sync = false
-
-    @Flag(help: "ONNX output: put tensors of 1 KiB or more in OUT.data.")
-    var externalData = false
-
-    @Flag(help: "ONNX output: write tensors as sparse_initializer where that is smaller.")
-    var sparseInitializers = false
-
-    @Option(help: "safetensors output: split into shards of at most SIZE (e.g. 2GB, 500MB, 1GiB) plus an index.json.")
-    var shardSize: ByteSize?
-
-    func validate() throws {
-        if shardSize != nil && ModelIO.outputFormat(path: output, explicit: format?.value) != .safetensors {
-            throw ValidationError("--shard-size applies to safetensors output only")
-        }
-    }
+    func validate() throws { try out.check(output: output) }
 
     func run() throws {
         let loaded = try ModelIO.read(path: input)
-        let outputFormat = ModelIO.outputFormat(path: output, explicit: format?.value)
+        let outputFormat = out.outputFormat(for: output)
         let model = loaded.withProvenance(step: "convert from=\(loaded.format) to=\(outputFormat)")
-        try ModelIO.write(model, to: output, format: outputFormat, refusing: loaded.identities, durable: sync,
-                          onnx: ONNXWriteOptions(externalData: externalData, sparseInitializers: sparseInitializers),
-                          shardSize: shardSize?.bytes)
+        try ModelIO.write(model, to: output, format: outputFormat, refusing: loaded.identities, durable: out.sync,
+                          onnx: out.onnx, shardSize: out.shardSize?.bytes)
     }
 }
 

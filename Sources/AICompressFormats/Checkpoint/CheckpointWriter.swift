@@ -107,7 +107,10 @@ public struct CheckpointWriter<Sink: ByteSink> {
     /// Writes a whole model.
     public static func write(_ model: Model, to sink: Sink) throws -> Sink {
         var w = try CheckpointWriter(sink: sink)
-        for t in model.tensors { try w.append(t) }
+        for t in model.tensors {
+            try w.append(t)
+            t.data.dropPages()  // written: a mapped input need not stay resident
+        }
         return try w.finish(metadata: model.metadata, graph: model.graph)
     }
 }

@@ -59,7 +59,7 @@ public struct InputFile: Sendable {
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else { throw .cannotMap(path: path, errno: errno) }
         let address = UInt(bitPattern: p)
-        return ByteBuffer(wrapping: UnsafeRawPointer(p), count: size) {
+        return ByteBuffer(wrapping: UnsafeRawPointer(p), count: size, fileMapping: true) {
             munmap(UnsafeMutableRawPointer(bitPattern: address), size)
         }
     }

@@ -62,6 +62,7 @@ public enum ONNXReader {
         if let v = record.docString, !v.isEmpty { meta[keys.docString] = v }
         if !graphRecord.docString.isEmpty { meta[keys.graphDocString] = graphRecord.docString }
         model.metadata = meta
+        model = ONNXQDQ.fold(model)
         return (model, ONNXInfo(irVersion: record.irVersion, opsets: record.opsets, externalFiles: context.externalOrder))
     }
 

@@ -30,7 +30,7 @@ public enum ONNXWriter {
         _ model: Model, to sink: inout S, options: ONNXWriteOptions, external: inout E?, externalLocation: String?
     ) throws {
         var state = State(options: options, externalLocation: externalLocation)
-        let message = try state.modelProto(model, external: &external)
+        let message = try state.modelProto(try ONNXQDQ.lower(model), external: &external)
         guard message.size <= ONNXLimits.maxMessageBytes else {
             throw ONNXError.unrepresentable(
                 "the model is \(message.size) bytes, over protobuf's 2 GiB limit; write it with --external-data")
@@ -60,7 +60,8 @@ public enum ONNXWriter {
             var m = ProtoMessage()
             let opset = opsets.filter { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map(\.version).max() ?? 17
             let stored = model.metadata[keys.irVersion].flatMap { Int64($0) }
-            m.int64(1, max(stored ?? ONNXWriter.irVersion(forOpset: opset), requiredIR))
+            // An opset raised for DequantizeLinear may need a newer IR than the one stored.
+            m.int64(1, max(stored ?? ONNXWriter.irVersion(forOpset: opset), requiredIR, stored == nil ? 0 : ONNXWriter.irVersion(forOpset: opset)))
             m.string(2, "aicompress")
             m.string(3, AICompressVersion.string)
             if let d = model.metadata[keys.domain] { m.string(4, d) }

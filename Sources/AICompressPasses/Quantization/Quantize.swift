@@ -103,6 +103,31 @@ public struct Quantize: CompressionPass {
             guard selected.contains(t.name) else { return (t, nil) }
             return try pass.quantize(t, role: roles[t.name] ?? .outputFirst)
         }
+
+        /// fp16/bf16 change a weight's type but not the graph's arithmetic: each cast weight gets
+        /// a Cast node back to its original type in front of its consumers, so the model still
+        /// runs (in ONNX too) with weights stored at half the size.
+        func outputGraph(_ graph: Graph?) throws -> Graph? {
+            guard var g = graph, pass.scheme.storage == nil else { return graph }
+            let onnxType: Int32 = pass.scheme == .fp16 ? 10 : 16
+            var taken = Set(g.nodes.flatMap(\.outputs))
+            var casts: [Node] = []
+            for name in selected.sorted() where g.nodes.contains(where: { $0.inputs.contains(name) }) {
+                var castOut = name + "_" + pass.scheme.rawValue + "_to_float"
+                while taken.contains(castOut) || selected.contains(castOut) { castOut += "_" }
+                taken.insert(castOut)
+                for i in g.nodes.indices {
+                    g.nodes[i].inputs = g.nodes[i].inputs.map { $0 == name ? castOut : $0 }
+                }
+                casts.append(Node(name: castOut, opType: "Cast", inputs: [name], outputs: [castOut],
+                                  attributes: [Attribute(name: "to", value: .int(1))]))
+                for i in g.inputs.indices where g.inputs[i].name == name {
+                    if case .tensor(_, let shape) = g.inputs[i].type { g.inputs[i].type = .tensor(elemType: onnxType, shape: shape) }
+                }
+            }
+            g.nodes = casts + g.nodes
+            return g
+        }
     }
 
     /// The quantization parameters this pass uses for a tensor of `shape` in `role`.

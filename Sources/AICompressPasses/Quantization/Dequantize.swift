@@ -1,0 +1,41 @@
+import AICompressCore
+
+/// Turns quantized tensors back into dense floats of their dtype (`aicompress dequantize`).
+public struct Dequantize: CompressionPass {
+    public init() {}
+    public var name: String { "dequantize" }
+    public var parameters: [(String, String)] { [] }
+
+    public func prepare(_ model: Model) throws -> any TensorTransform { Transform() }
+
+    struct Transform: TensorTransform {
+        func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
+            guard let layout = t.quantizedLayout else { return (t, nil) }
+            let n = t.elementCount
+            let width = t.dtype.bits / 8
+            let buffer = ByteBuffer.build(count: n * width) { out in
+                nonisolated(unsafe) let dst = out.baseAddress!
+                t.data.withUnsafeBytes { raw in
+                    nonisolated(unsafe) let src = raw
+                    let chunk = 1 << 16
+                    Parallel.forEach((n + chunk - 1) / chunk) { c in
+                        for k in (c * chunk)..<min(n, (c + 1) * chunk) {
+                            let v = layout.value(src, k)
+                            switch t.dtype {
+                            case .f32: dst.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * k, as: UInt32.self)
+                            case .f64: dst.storeBytes(of: Double(v).bitPattern.littleEndian, toByteOffset: 8 * k, as: UInt64.self)
+                            case .f16: dst.storeBytes(of: v.float16Bits.littleEndian, toByteOffset: 2 * k, as: UInt16.self)
+                            default: dst.storeBytes(of: v.bfloat16Bits.littleEndian, toByteOffset: 2 * k, as: UInt16.self)
+                            }
+                        }
+                    }
+                }
+            }
+            let out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, data: TensorData(buffer))
+            let report = TensorReport(name: t.name, scheme: "dequantize \(t.encoding)", bytesBefore: t.storedBytes,
+                                      bytesAfter: buffer.count, elements: n, signalEnergy: 0, errorEnergy: 0,
+                                      maxAbsError: 0, zerosAfter: 0)
+            return (out, report)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import AICompressCore
+import AICompressFormats
+import AICompressPasses
+import Foundation
+
+/// Runs one pass from an input file to an output file. A .ckpt output is streamed: each tensor
+/// is transformed, written and dropped before the next (and the mapped input pages it came from
+/// are released), so memory stays near one tensor; other formats need every size before the
+/// first byte and are written from the finished model.
+enum PassRunner {
+    static func run(_ pass: any CompressionPass, input: String, output: String, out: OutputOptions,
+                    report options: ReportOptions) throws {
+        let loaded = try ModelIO.read(path: input)
+        let transform = try pass.prepare(loaded.model)
+        let provenance = loaded.withProvenance(step: pass.stepDescription)
+        let format = out.outputFormat(for: output)
+        var report = PassReport(pass: pass.stepDescription)
+        if format == .checkpoint {
+            try ModelIO.checkNotInput(output, loaded.identities)
+            let file = try OutputFile(path: output, durable: out.sync)
+            do {
+                var writer = try CheckpointWriter(sink: file)
+                for t in loaded.model.tensors {
+                    let (new, r) = try transform.transform(t)
+                    try writer.append(new)
+                    report.add(before: t, after: new, r)
+                    t.data.dropPages()
+                }
+                _ = try writer.finish(metadata: provenance.metadata, graph: try transform.outputGraph(loaded.model.graph))
+                try file.commit()
+            } catch {
+                file.abort()
+                if let e = error as? CheckpointError { throw ModelFileError(path: output, kind: .unrepresentable(e)) }
+                throw error
+            }
+        } else {
+            var model = Model()
+            for t in loaded.model.tensors {
+                let (new, r) = try transform.transform(t)
+                try model.append(new)
+                report.add(before: t, after: new, r)
+            }
+            model.metadata = provenance.metadata
+            model.graph = try transform.outputGraph(loaded.model.graph)
+            try ModelIO.write(model, to: output, format: format, refusing: loaded.identities, durable: out.sync,
+                              onnx: out.onnx, shardSize: out.shardSize?.bytes)
+        }
+        if !options.quiet { FileHandleOutput.stderr(ReportRendering.text(report)) }
+        if let path = options.reportJson {
+            try ModelIO.checkNotInput(path, loaded.identities)
+            var file = try OutputFile(path: path)
+            try file.write(Array((ReportRendering.json(report, input: input, output: output).rendered() + "\n").utf8))
+            try file.commit()
+        }
+    }
+}
+
+/// Pass reports as a table (stderr) or JSON (`aicompress.pass-report/1`, spec/cli-json.md).
+enum ReportRendering {
+    static func text(_ r: PassReport) -> String {
+        var rows: [[String]] = []
+        for t in r.tensors {
+            rows.append([t.name, t.scheme, String(format: "%.2f", t.bitsPerWeight), Format.count(t.bytesBefore),
+                         Format.count(t.bytesAfter), t.sqnr.isFinite ? String(format: "%.1f", t.sqnr) : "exact",
+                         Format.number(t.maxAbsError), Format.number(t.relativeError), Format.percent(t.sparsity)])
+        }
+        var out = r.pass + "\n"
+        out += Format.table(header: ["tensor", "scheme", "bits/w", "bytes before", "bytes after", "SQNR dB", "max err",
+                                     "rel err", "zeros"], rows: rows, rightAligned: Set(2..<9))
+        out += "total: \(Format.bytes(r.totalBytesBefore)) -> \(Format.bytes(r.totalBytesAfter)) of tensor data "
+            + String(format: "(%.2fx smaller)", r.compressionRatio)
+            + ", \(r.tensors.count) tensors changed, \(r.untouched) left as they were\n"
+        return out
+    }
+
+    static func json(_ r: PassReport, input: String, output: String) -> JSON {
+        .object([
+            ("schema", .string("aicompress.pass-report/1")),
+            ("pass", .string(r.pass)),
+            ("input", .string(input)),
+            ("output", .string(output)),
+            ("tensors", .array(r.tensors.map { t in
+                .object([
+                    ("name", .string(t.name)),
+                    ("scheme", .string(t.scheme)),
+                    ("elements", .int(t.elements)),
+                    ("bytes_before", .int(t.bytesBefore)),
+                    ("bytes_after", .int(t.bytesAfter)),
+                    ("bits_per_weight", .double(t.bitsPerWeight)),
+                    ("sqnr_db", .number(t.sqnr)),
+                    ("max_abs_error", .double(t.maxAbsError)),
+                    ("relative_error", .number(t.relativeError)),
+                    ("zeros_after", .int(t.zerosAfter)),
+                    ("sparsity", .double(t.sparsity)),
+                ])
+            })),
+            ("totals", .object([
+                ("bytes_before", .int(r.totalBytesBefore)),
+                ("bytes_after", .int(r.totalBytesAfter)),
+                ("compression_ratio", .double(r.compressionRatio)),
+                ("tensors_changed", .int(r.tensors.count)),
+                ("tensors_untouched", .int(r.untouched)),
+            ])),
+        ])
+    }
+}
