@@ -46,7 +46,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AICompressCoreTests", dependencies: ["AICompressCore"]),
-        .testTarget(name: "AICompressFormatsTests", dependencies: ["AICompressCore", "AICompressFormats"]),
+        .testTarget(name: "AICompressFormatsTests", dependencies: ["AICompressCore", "AICompressFormats", "AICompressPasses"]),
         .testTarget(name: "AICompressPassesTests", dependencies: ["AICompressCore", "AICompressPasses"]),
         .testTarget(
             name: "CLITests",

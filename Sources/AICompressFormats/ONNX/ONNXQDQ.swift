@@ -156,6 +156,7 @@ enum ONNXQDQ {
 
     /// One quantized payload from separate integer, scale and zero-point tensors.
     static func assemble(name: String, dtype: DType, q: Tensor, scale: Tensor, zp: Tensor?, layout: QuantizedLayout) -> Tensor? {
+        guard q.data.count == layout.integerBytes else { return nil }
         let scales = scale.floatValues()
         let buffer = ByteBuffer.build(count: layout.payloadBytes) { out in
             out.initializeMemory(as: UInt8.self, repeating: 0)
@@ -167,6 +168,6 @@ enum ONNXQDQ {
                 zp.data.withUnsafeBytes { (out.baseAddress! + layout.zeroPointsOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             }
         }
-        return try? Tensor(name: name, dtype: dtype, shape: q.shape, encoding: .quantized(layout.parameters), data: TensorData(buffer))
+        return try? Tensor(name: name, dtype: dtype, shape: layout.shape, encoding: .quantized(layout.parameters), data: TensorData(buffer))
     }
 }

@@ -27,7 +27,7 @@ public enum SafetensorsReader {
     /// Parses `buffer` as one safetensors file.
     /// - Returns: the model (tensors in buffer order), and the CRC-32 of the whole file.
     /// - Throws: `SafetensorsError`.
-    public static func read(_ buffer: ByteBuffer) throws(SafetensorsError) -> (model: Model, fileCRC32: UInt32) {
+    public static func read(_ buffer: ByteBuffer, foldQuantized: Bool = true) throws(SafetensorsError) -> (model: Model, fileCRC32: UInt32) {
         let file = buffer.bytes
         guard file.count >= 8 else { throw .tooShort(fileSize: file.count) }
         let n = UInt64(littleEndian: file.loadUnaligned(as: UInt64.self))
@@ -81,7 +81,7 @@ public enum SafetensorsReader {
             do { try model.append(tensor) } catch { throw .invalidEntry(tensor: e.name, reason: "\(error)") }
         }
         model.metadata = metadata
-        return (model, fileCRC)
+        return (foldQuantized ? try SafetensorsQuantization.fold(model) : model, fileCRC)
     }
 
     static func readMetadata(_ value: JSONValue) throws(SafetensorsError) -> [String: String] {

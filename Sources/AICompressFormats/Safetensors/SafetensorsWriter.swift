@@ -39,9 +39,11 @@ public enum SafetensorsWriter {
         return out + body
     }
 
-    /// Writes `tensors` with `metadata` to `sink`.
+    /// Writes `tensors` with `metadata` to `sink`; quantized tensors are written in the layout
+    /// of `SafetensorsQuantization`.
     public static func write<S: ByteSink>(tensors: [Tensor], metadata: [String: String], to sink: inout S) throws {
-        try sink.write(try header(tensors: tensors, metadata: metadata))
-        for t in tensors { try t.data.withUnsafeBytes { try sink.write($0) } }
+        let (plain, meta) = try SafetensorsQuantization.lower(tensors, metadata: metadata)
+        try sink.write(try header(tensors: plain, metadata: meta))
+        for t in plain { try t.data.withUnsafeBytes { try sink.write($0) } }
     }
 }

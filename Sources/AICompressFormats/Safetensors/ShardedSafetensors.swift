@@ -83,7 +83,7 @@ public enum ShardedSafetensors {
             files.append(file)
             let part: Model
             do {
-                let (m, shardCRC) = try SafetensorsReader.read(file.buffer)
+                let (m, shardCRC) = try SafetensorsReader.read(file.buffer, foldQuantized: false)
                 part = m
                 crc = CRC32.combine(crc, shardCRC, lengthB: file.size)
             } catch {
@@ -100,7 +100,7 @@ public enum ShardedSafetensors {
             for (k, v) in part.metadata where metadata[k] == nil { metadata[k] = v }
         }
         model.metadata = metadata
-        return (model, files, crc)
+        return (try SafetensorsQuantization.fold(model), files, crc)
     }
 
     /// Splits tensors, in order, into shards of at most `maxBytes` (a larger tensor gets a
