@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Quality lane: quantize the demo MLP (trained on scikit-learn's digits, fixtures/demo) and the
-fixture CNN (fixtures/onnx/cnn.onnx, fed the same digit images as 1x8x8) with aicompress, run
+"""Quality lane: quantize the demo MLP and CNN (both trained on scikit-learn's digits,
+fixtures/demo/mlp-digits.ckpt and cnn-digits.onnx) with aicompress, run
 the original and the quantized ONNX models in onnxruntime on the digits test set, and report
 top-1 agreement, accuracy and size. int8 per-channel must keep top-1 on at least 99.5% of the
 images; the other schemes are reported.
@@ -48,7 +48,7 @@ def main():
                ("int4 g32 mse", ["--int4", "--clip", "mse"]), ("fp16", ["--fp16"]), ("bf16", ["--bf16"])]
     with tempfile.TemporaryDirectory() as tmp:
         models = [("mlp-digits", os.path.join(ROOT, "fixtures/demo/mlp-digits.ckpt"), x),
-                  ("cnn", os.path.join(ROOT, "fixtures/onnx/cnn.onnx"), x.reshape(-1, 1, 8, 8))]
+                  ("cnn-digits", os.path.join(ROOT, "fixtures/demo/cnn-digits.onnx"), x.reshape(-1, 1, 8, 8))]
         for label, src, inputs in models:
             ref_path = os.path.join(tmp, label + ".onnx")
             subprocess.run([BIN, "convert", src, ref_path], check=True)
