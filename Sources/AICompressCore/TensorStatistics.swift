@@ -135,8 +135,8 @@ extension TensorStatistics {
         for i in 0..<lanes {
             let v = base.loadUnaligned(fromByteOffset: 32 * i, as: SIMD8<Float>.self)
             sum += v
-            lo = pointwiseMin(lo, v)
-            hi = pointwiseMax(hi, v)
+            lo = lanewiseMin(lo, v)
+            hi = lanewiseMax(hi, v)
             zeroLanes &-= unsafeBitCast(v .== 0, to: SIMD8<Int32>.self)
             // v - v is NaN for NaN and ±Inf, 0 otherwise.
             bad |= unsafeBitCast((v - v) .!= 0, to: SIMD8<Int32>.self)

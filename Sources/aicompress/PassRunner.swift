@@ -19,14 +19,13 @@ enum PassRunner {
             try ModelIO.checkNotInput(output, loaded.identities)
             let file = try OutputFile(path: output, durable: out.sync)
             do {
-                var writer = try CheckpointWriter(sink: file)
+                let writer = try BackgroundWriter(sink: file)
                 for t in loaded.model.tensors {
                     let (new, r) = try transform.transform(t)
-                    try writer.append(new)
+                    try writer.append(new, thenDrop: t.data)
                     report.add(before: t, after: new, r)
-                    t.data.dropPages()
                 }
-                _ = try writer.finish(metadata: provenance.metadata, graph: try transform.outputGraph(loaded.model.graph))
+                try writer.finish(metadata: provenance.metadata, graph: try transform.outputGraph(loaded.model.graph))
                 try file.commit()
             } catch {
                 file.abort()
@@ -102,5 +101,48 @@ enum ReportRendering {
                 ("tensors_untouched", .int(r.untouched)),
             ])),
         ])
+    }
+}
+
+/// Writes checkpoint tensors on a background queue while the next tensor is computed; at most
+/// two finished tensors wait, so memory stays bounded. The first write error is reported by the
+/// next call.
+final class BackgroundWriter: @unchecked Sendable {
+    // `writer` and `failure` are only touched on `queue`.
+    private var writer: CheckpointWriter<OutputFile>
+    private var failure: Error?
+    private let queue = DispatchQueue(label: "aicompress.writer")
+    private let slots = DispatchSemaphore(value: 2)
+
+    init(sink: OutputFile) throws {
+        writer = try CheckpointWriter(sink: sink)
+    }
+
+    /// Queues `tensor` for writing; `input` (the tensor it came from) has its mapped pages
+    /// dropped once written.
+    func append(_ tensor: Tensor, thenDrop input: TensorData) throws {
+        try pendingFailure()
+        slots.wait()
+        queue.async {
+            if self.failure == nil {
+                do { try self.writer.append(tensor) } catch { self.failure = error }
+            }
+            input.dropPages()
+            self.slots.signal()
+        }
+    }
+
+    private func pendingFailure() throws {
+        let f: Error? = queue.sync { self.failure }
+        if let f { throw f }
+    }
+
+    /// Waits for the queued tensors and writes the index and footer.
+    func finish(metadata: [String: String], graph: Graph?) throws {
+        try pendingFailure()
+        let result: Result<Void, Error> = queue.sync {
+            Result { _ = try self.writer.finish(metadata: metadata, graph: graph) }
+        }
+        try result.get()
     }
 }

@@ -37,11 +37,26 @@ public enum IntegerQuantizer {
             defer { if !eightBit { q.deallocate() } }
             errors = quantizeValues(values, layout: layout, params: params, into: q)
             if !eightBit {
-                for k in stride(from: 0, to: n, by: 2) {
-                    let lo = UInt8(bitPattern: q[k]) & 0x0F
-                    let hi = k + 1 < n ? (UInt8(bitPattern: q[k + 1]) & 0x0F) << 4 : 0
-                    out[k >> 1] = lo | hi
+                // Two values per byte, element 2k in the low nibble; in parallel chunks.
+                let pairs = n / 2
+                let chunk = 1 << 18
+                nonisolated(unsafe) let dst = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                nonisolated(unsafe) let src = UnsafeRawPointer(q).assumingMemoryBound(to: UInt8.self)
+                Parallel.forEach((pairs + chunk - 1) / chunk) { c in
+                    var j = c * chunk
+                    let end = min(pairs, (c + 1) * chunk)
+                    let mask = SIMD8<UInt8>(repeating: 0x0F)
+                    while j + 8 <= end {
+                        let v = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD16<UInt8>.self)
+                        UnsafeMutableRawPointer(dst + j).storeBytes(of: (v.evenHalf & mask) | (v.oddHalf &<< 4), as: SIMD8<UInt8>.self)
+                        j += 8
+                    }
+                    while j < end {
+                        dst[j] = (src[2 * j] & 0x0F) | (src[2 * j + 1] << 4)
+                        j += 1
+                    }
                 }
+                if n % 2 == 1 { dst[pairs] = src[n - 1] & 0x0F }
             }
             for (s, p) in params.enumerated() {
                 out.storeBytes(of: p.scale.bitPattern.littleEndian, toByteOffset: layout.scalesOffset + 4 * s, as: UInt32.self)
@@ -106,49 +121,71 @@ public enum IntegerQuantizer {
         for a in (blk * B)..<min(D, (blk + 1) * B) { out.append(v[(o * D + a) * I + i]) }
     }
 
-    /// Minimum and maximum of every group, in one pass over runs.
+    /// Minimum and maximum of every group, in one pass over runs, spread over the cores in
+    /// pieces that never share a group (or, per channel with channels repeated along outer
+    /// dimensions, with small per-piece arrays merged at the end).
     static func ranges(_ v: UnsafeBufferPointer<Float>, layout: QuantizedLayout) -> ([Float], [Float]) {
         let S = layout.scaleCount
         var lo = [Float](repeating: .infinity, count: S), hi = [Float](repeating: -.infinity, count: S)
         let O = layout.outer, D = layout.axisLength, I = layout.inner, B = layout.parameters.blockSize
         guard v.count > 0 else { return ([Float](repeating: 0, count: S), [Float](repeating: 0, count: S)) }
-        let base = v.baseAddress!
-        lo.withUnsafeMutableBufferPointer { lo in
-            hi.withUnsafeMutableBufferPointer { hi in
-                guard layout.parameters.axis != nil else {
+        nonisolated(unsafe) let base = v.baseAddress!
+        lo.withUnsafeMutableBufferPointer { loBuf in
+            hi.withUnsafeMutableBufferPointer { hiBuf in
+                nonisolated(unsafe) let lo = loBuf.baseAddress!, hi = hiBuf.baseAddress!
+                if layout.parameters.axis == nil {
                     let parts = Parallel.map(8) { c -> (Float, Float) in
                         let r = (v.count * c / 8)..<(v.count * (c + 1) / 8)
                         return reduce(base + r.lowerBound, r.count)
                     }
                     lo[0] = parts.map(\.0).min()!
                     hi[0] = parts.map(\.1).max()!
-                    return
-                }
-                let nb = B > 0 ? (D + B - 1) / B : 0
-                for o in 0..<O {
-                    if I == 1 {
-                        let row = base + o * D
-                        if B == 0 {
-                            elementwise(row, D, lo.baseAddress!, hi.baseAddress!)
-                        } else {
-                            for blk in 0..<nb {
-                                let start = blk * B, len = min(B, D - start)
-                                let (a, b) = reduce(row + start, len)
-                                let s = o * nb + blk
-                                lo[s] = min(lo[s], a)
-                                hi[s] = max(hi[s], b)
+                } else if B == 0 && O == 1 {
+                    // One channel per index of the leading axis: channels are independent.
+                    Parallel.forEach(min(D, 64)) { c in
+                        for a in (D * c / min(D, 64))..<(D * (c + 1) / min(D, 64)) {
+                            let (x, y) = reduce(base + a * I, I)
+                            lo[a] = x
+                            hi[a] = y
+                        }
+                    }
+                } else if B == 0 {
+                    // Channels repeat along the outer dimensions: partial ranges per piece, merged.
+                    let pieces = min(O, 8)
+                    let parts = Parallel.map(pieces) { c -> ([Float], [Float]) in
+                        var l = [Float](repeating: .infinity, count: D), h = [Float](repeating: -.infinity, count: D)
+                        for o in (O * c / pieces)..<(O * (c + 1) / pieces) {
+                            for a in 0..<D {
+                                let (x, y) = reduce(base + (o * D + a) * I, I)
+                                l[a] = min(l[a], x)
+                                h[a] = max(h[a], y)
                             }
                         }
-                    } else {
+                        return (l, h)
+                    }
+                    for (l, h) in parts {
                         for a in 0..<D {
-                            let run = base + (o * D + a) * I
-                            if B == 0 {
-                                let (x, y) = reduce(run, I)
-                                lo[a] = min(lo[a], x)
-                                hi[a] = max(hi[a], y)
+                            lo[a] = min(lo[a], l[a])
+                            hi[a] = max(hi[a], h[a])
+                        }
+                    }
+                } else {
+                    // Blocks: each (outer index, block) owns its groups.
+                    let nb = (D + B - 1) / B
+                    let units = O * nb
+                    let pieces = min(units, 64)
+                    Parallel.forEach(pieces) { c in
+                        for u in (units * c / pieces)..<(units * (c + 1) / pieces) {
+                            let o = u / nb, blk = u % nb
+                            let start = blk * B, end = min(D, start + B)
+                            if I == 1 {
+                                let (x, y) = reduce(base + o * D + start, end - start)
+                                lo[u] = min(lo[u], x)
+                                hi[u] = max(hi[u], y)
                             } else {
-                                let s = (o * nb + a / B) * I
-                                elementwise(run, I, lo.baseAddress! + s, hi.baseAddress! + s)
+                                for a in start..<end {
+                                    elementwise(base + (o * D + a) * I, I, lo + u * I, hi + u * I)
+                                }
                             }
                         }
                     }
@@ -169,15 +206,27 @@ public enum IntegerQuantizer {
         let lanes = n / 8
         for i in 0..<lanes {
             let x = UnsafeRawPointer(p).loadUnaligned(fromByteOffset: 32 * i, as: SIMD8<Float>.self)
-            lo = pointwiseMin(lo, x)
-            hi = pointwiseMax(hi, x)
+            lo = lanewiseMin(lo, x)
+            hi = lanewiseMax(hi, x)
         }
-        var a = lo.min(), b = hi.max()
+        var a = horizontalMin(lo), b = horizontalMax(hi)
         for i in (lanes * 8)..<n {
             a = min(a, p[i])
             b = max(b, p[i])
         }
         return (a, b)
+    }
+
+    @inline(__always)
+    static func horizontalMin(_ v: SIMD8<Float>) -> Float {
+        let h = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .< v.lowHalf)
+        return min(min(h[0], h[1]), min(h[2], h[3]))
+    }
+
+    @inline(__always)
+    static func horizontalMax(_ v: SIMD8<Float>) -> Float {
+        let h = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+        return max(max(h[0], h[1]), max(h[2], h[3]))
     }
 
     @inline(__always)
@@ -261,15 +310,75 @@ public enum IntegerQuantizer {
         return Int8(truncatingIfNeeded: Int32(q))
     }
 
+    /// Eight values at once; the same arithmetic as `quantizeOne`, so results are identical.
+    /// Sums of squares are kept in float per run and added to the double totals at its end.
+    @inline(__always)
+    static func quantize8(_ x: SIMD8<Float>, _ scale: SIMD8<Float>, _ zp: SIMD8<Float>, _ qlo: SIMD8<Float>, _ qhi: SIMD8<Float>,
+                          _ sig: inout SIMD8<Float>, _ err: inout SIMD8<Float>, _ mx: inout SIMD8<Float>,
+                          _ zeros: inout SIMD8<Int32>) -> SIMD8<Int32> {
+        let magic = SIMD8<Float>(repeating: 12_582_912), limit = SIMD8<Float>(repeating: 4_194_304)
+        let y = lanewiseMin(lanewiseMax(x / scale, -limit), limit)
+        let q = lanewiseMin(lanewiseMax(((y + magic) - magic) + zp, qlo), qhi)
+        let back = (q - zp) * scale
+        let d = x - back
+        sig += x * x
+        err += d * d
+        mx = lanewiseMax(mx, lanewiseMax(d, -d))
+        zeros &-= unsafeBitCast(back .== 0, to: SIMD8<Int32>.self)
+        // q is integral and small: adding 1.5 × 2^23 puts it in the low mantissa bits, which an
+        // integer subtraction reads out (a float-to-int conversion without a library call).
+        return unsafeBitCast(q + magic, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: 0x4B40_0000)
+    }
+
+    @inline(__always)
+    static func flush(_ sig: SIMD8<Float>, _ err: SIMD8<Float>, _ mx: SIMD8<Float>, _ zeros: SIMD8<Int32>, _ e: inout Errors) {
+        e.signal += Double(sig.sum())
+        e.error += Double(err.sum())
+        e.maxAbs = max(e.maxAbs, Double(horizontalMax(mx)))
+        e.zeros += Int(zeros.wrappedSum())
+    }
+
+    @inline(__always)
+    static func store(_ q: SIMD8<Int32>, _ out: UnsafeMutablePointer<Int8>) {
+        let b = SIMD8<Int8>(truncatingIfNeeded: q)
+        UnsafeMutableRawPointer(out).storeBytes(of: b, as: SIMD8<Int8>.self)
+    }
+
     @inline(__always)
     static func run(_ v: UnsafePointer<Float>, _ n: Int, _ scale: Float, _ zp: Float, _ qlo: Float, _ qhi: Float,
                     _ q: UnsafeMutablePointer<Int8>, _ e: inout Errors) {
-        for i in 0..<n { q[i] = quantizeOne(v[i], scale, zp, qlo, qhi, &e) }
+        var sig = SIMD8<Float>(), err = SIMD8<Float>(), mx = SIMD8<Float>(), zeros = SIMD8<Int32>()
+        let vs = SIMD8(repeating: scale), vz = SIMD8(repeating: zp), lo = SIMD8(repeating: qlo), hi = SIMD8(repeating: qhi)
+        var i = 0
+        while i + 8 <= n {
+            let x = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
+            store(quantize8(x, vs, vz, lo, hi, &sig, &err, &mx, &zeros), q + i)
+            i += 8
+        }
+        flush(sig, err, mx, zeros, &e)
+        while i < n {
+            q[i] = quantizeOne(v[i], scale, zp, qlo, qhi, &e)
+            i += 1
+        }
     }
 
     @inline(__always)
     static func runElementwise(_ v: UnsafePointer<Float>, _ n: Int, _ scale: UnsafePointer<Float>, _ zp: UnsafePointer<Float>,
                                _ qlo: Float, _ qhi: Float, _ q: UnsafeMutablePointer<Int8>, _ e: inout Errors) {
-        for i in 0..<n { q[i] = quantizeOne(v[i], scale[i], zp[i], qlo, qhi, &e) }
+        var sig = SIMD8<Float>(), err = SIMD8<Float>(), mx = SIMD8<Float>(), zeros = SIMD8<Int32>()
+        let lo = SIMD8(repeating: qlo), hi = SIMD8(repeating: qhi)
+        var i = 0
+        while i + 8 <= n {
+            let x = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
+            let s = UnsafeRawPointer(scale + i).loadUnaligned(as: SIMD8<Float>.self)
+            let z = UnsafeRawPointer(zp + i).loadUnaligned(as: SIMD8<Float>.self)
+            store(quantize8(x, s, z, lo, hi, &sig, &err, &mx, &zeros), q + i)
+            i += 8
+        }
+        flush(sig, err, mx, zeros, &e)
+        while i < n {
+            q[i] = quantizeOne(v[i], scale[i], zp[i], qlo, qhi, &e)
+            i += 1
+        }
     }
 }

@@ -152,8 +152,7 @@ public struct Quantize: CompressionPass {
         let floats = try FloatView(t)
         defer { floats.release() }
         let values = floats.values
-        var nonFinite = 0
-        for v in values where !v.isFinite { nonFinite += 1 }
+        let nonFinite = Quantize.countNonFinite(values)
         guard nonFinite == 0 else { throw PassError.nonFinite(tensor: t.name, count: nonFinite) }
 
         guard let params = parameters(for: t.shape, role: role) else {
@@ -166,6 +165,30 @@ public struct Quantize: CompressionPass {
                                   bytesAfter: payload.count, elements: t.elementCount, signalEnergy: errors.signal,
                                   errorEnergy: errors.error, maxAbsError: errors.maxAbs, zerosAfter: errors.zeros)
         return (out, report)
+    }
+
+    /// NaN and infinite values, counted with SIMD over the cores.
+    static func countNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int {
+        let n = values.count
+        let chunk = 1 << 18
+        nonisolated(unsafe) let base = values.baseAddress
+        guard let base else { return 0 }
+        return Parallel.map((n + chunk - 1) / chunk) { c -> Int in
+            let start = c * chunk, end = min(n, start + chunk)
+            var bad = SIMD8<Int32>()
+            var i = start
+            while i + 8 <= end {
+                let x = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self)
+                bad &-= unsafeBitCast((x - x) .!= 0, to: SIMD8<Int32>.self)  // NaN or ±Inf
+                i += 8
+            }
+            var count = Int(bad.wrappedSum())
+            while i < end {
+                if !base[i].isFinite { count += 1 }
+                i += 1
+            }
+            return count
+        }.reduce(0, +)
     }
 
     /// fp16 / bf16: a dense tensor of the narrower type, rounded to nearest even.
