@@ -1,7 +1,8 @@
 # Shared by the benchmark scripts: `measure NAME CMD...` runs CMD $RUNS times (default 5) and
 # prints "NAME median_seconds max_rss_kib"; `table FILE_BYTES BASELINE_SECONDS RESULT...`
 # prints the Markdown table. Source it; it uses bench-data/ for scratch files.
-runs="${RUNS:-5}"
+RUNS="${RUNS:-5}"
+runs="$RUNS"
 
 measure() {
     local name="$1"; shift
