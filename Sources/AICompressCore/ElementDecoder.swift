@@ -11,6 +11,12 @@ public enum ElementDecoder {
 
     /// The same for elements `range` only.
     public static func forEachChunk(of tensor: Tensor, range: Range<Int>, chunk: Int, _ body: ([Double]) -> Void) {
+        if let sparse = tensor.sparseLayout {
+            // Expand once; sparse tensors are decoded for display and conversion, not hot loops.
+            let dense = tensor.data.withUnsafeBytes { sparse.decode($0) }
+            forEachChunk(dtype: tensor.dtype, count: tensor.elementCount, data: TensorData(dense), range: range, chunk: chunk, body)
+            return
+        }
         guard let layout = tensor.quantizedLayout else {
             forEachChunk(dtype: tensor.dtype, count: tensor.elementCount, data: tensor.data, range: range, chunk: chunk, body)
             return

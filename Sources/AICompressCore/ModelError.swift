@@ -14,6 +14,8 @@ public enum ModelError: Error, Equatable, Sendable {
     case noSuchTensor(String)
     /// Quantization parameters that do not fit the tensor.
     case invalidQuantization(String)
+    /// A sparse encoding that does not fit the tensor.
+    case invalidSparsity(String)
 }
 
 extension ModelError: CustomStringConvertible {
@@ -27,6 +29,7 @@ extension ModelError: CustomStringConvertible {
             return "tensor '\(t)': data is \(a) bytes, dtype and shape need \(e)"
         case .noSuchTensor(let n): return "no tensor named '\(n)'"
         case .invalidQuantization(let r): return "invalid quantization: \(r)"
+        case .invalidSparsity(let r): return "invalid sparse encoding: \(r)"
         }
     }
 }

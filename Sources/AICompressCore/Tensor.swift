@@ -2,6 +2,8 @@
 public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
     /// Every element stored in order, little-endian, row-major (code 0).
     case dense
+    /// A bitmask of the non-zero elements, then only those elements (code 1).
+    case sparse(nonZeros: Int)
     /// Integers with scales and optional zero points (code 2); the tensor's dtype is the type
     /// the values dequantize to.
     case quantized(QuantizationParameters)
@@ -10,6 +12,7 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
     public var code: UInt8 {
         switch self {
         case .dense: return 0
+        case .sparse: return 1
         case .quantized: return 2
         }
     }
@@ -17,6 +20,7 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .dense: return "dense"
+        case .sparse(let nnz): return "sparse (\(nnz) non-zero)"
         case .quantized(let q): return "\(q.storage.name) \(q.granularity)"
         }
     }
@@ -27,6 +31,8 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         case .dense:
             guard let n = dtype.byteCount(elements: shape.elementCount) else { throw .shapeOverflow(shape.dims) }
             return n
+        case .sparse(let nnz):
+            return try SparseLayout(dtype: dtype, count: shape.elementCount, nonZeros: nnz).payloadBytes
         case .quantized(let q):
             guard dtype.isFloatingPoint else { throw .invalidQuantization("a quantized tensor decodes to a floating-point dtype, not \(dtype)") }
             return try QuantizedLayout(shape: shape, parameters: q).payloadBytes
@@ -69,6 +75,12 @@ public struct Tensor: Sendable {
 
     /// True when the bytes are the plain values.
     public var isDense: Bool { encoding == .dense }
+
+    /// The sparse layout, for sparse tensors.
+    public var sparseLayout: SparseLayout? {
+        guard case .sparse(let nnz) = encoding else { return nil }
+        return try? SparseLayout(dtype: dtype, count: elementCount, nonZeros: nnz)
+    }
 
     /// The quantized layout, for quantized tensors.
     public var quantizedLayout: QuantizedLayout? {

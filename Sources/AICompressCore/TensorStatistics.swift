@@ -71,6 +71,7 @@ public struct TensorStatistics: Sendable, Equatable {
 extension Tensor {
     /// Statistics of the values, computed in parallel over chunks for large tensors.
     public func statistics() -> TensorStatistics {
+        if case .sparse = encoding, let dense = try? densified() { return dense.statistics() }
         let n = elementCount
         let chunk = 1 << 12
         let chunkCount = (n + chunk - 1) / chunk

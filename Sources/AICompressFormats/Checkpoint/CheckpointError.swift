@@ -30,6 +30,8 @@ public enum CheckpointError: Error, Equatable, Sendable {
     case nonZeroPadding(offset: Int)
     case checksumMismatch(tensor: String, offset: Int, stored: UInt32, computed: UInt32)
     case invalidGraph(reason: String, offset: Int)
+    /// A sparse tensor's bitmask does not have exactly as many bits set as it stores values.
+    case sparseMaskMismatch(tensor: String, offset: Int)
     /// The writer refuses a model the format cannot represent (a name too long, …).
     case unrepresentable(String)
 }
@@ -86,6 +88,8 @@ extension CheckpointError: CustomStringConvertible {
         case .checksumMismatch(let t, let off, let s, let c):
             return "tensor '\(t)': CRC-32 mismatch for data at offset \(off): stored \(hex(s)), computed \(hex(c))"
         case .invalidGraph(let reason, let off): return "graph: \(reason) at offset \(off)"
+        case .sparseMaskMismatch(let t, let off):
+            return "tensor '\(t)': the sparse bitmask at offset \(off) does not match its count of stored values"
         case .unrepresentable(let what): return "cannot be written as a checkpoint: \(what)"
         }
     }

@@ -94,6 +94,10 @@ public enum CheckpointReader {
             guard crcs[i] == e.crc else {
                 throw .checksumMismatch(tensor: e.name, offset: Int(e.offset), stored: e.crc, computed: crcs[i])
             }
+            if let sparse = try? SparseLayout(dtype: e.dtype, count: e.shape.elementCount, nonZeros: e.nonZeros ?? -1),
+               !sparse.maskIsConsistent(ranges[i]) {
+                throw .sparseMaskMismatch(tensor: e.name, offset: Int(e.offset))
+            }
             guard let data = TensorData(buffer: buffer, offset: Int(e.offset), count: Int(e.length), knownCRC32: e.crc),
                   let tensor = try? Tensor(name: e.name, dtype: e.dtype, shape: e.shape, encoding: e.encoding, data: data) else {
                 // Unreachable after the checks above; reported rather than trapped.
@@ -129,6 +133,10 @@ public enum CheckpointReader {
         var shape: Shape
         var encoding: TensorEncoding
         var expectedLength: Int
+        var nonZeros: Int? {
+            if case .sparse(let n) = encoding { return n }
+            return nil
+        }
         var offset: UInt64
         var length: UInt64
         var crc: UInt32
@@ -142,6 +150,13 @@ public enum CheckpointReader {
         case 0:
             guard params.isEmpty else { throw .invalidEncodingParams(tensor: tensor, offset: offset) }
             return .dense
+        case 1:
+            guard params.count == 8 else { throw .invalidEncodingParams(tensor: tensor, offset: offset) }
+            let nnz = params.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+            guard nnz <= UInt64(shape.elementCount), (try? SparseLayout(dtype: dtype, count: shape.elementCount, nonZeros: Int(nnz))) != nil else {
+                throw .invalidEncodingParams(tensor: tensor, offset: offset)
+            }
+            return .sparse(nonZeros: Int(nnz))
         default:
             guard params.count == 12, let storage = QuantizedStorage(rawValue: params[0]), params[1] & 0xFE == 0,
                   params[2] == 0, params[3] == 0, dtype.isFloatingPoint else {
@@ -163,6 +178,9 @@ public enum CheckpointReader {
 
     /// The `encoding_params` bytes of an encoding.
     static func encodingParams(_ encoding: TensorEncoding) -> [UInt8] {
+        if case .sparse(let nnz) = encoding {
+            return withUnsafeBytes(of: UInt64(nnz).littleEndian) { Array($0) }
+        }
         guard case .quantized(let q) = encoding else { return [] }
         var out: [UInt8] = [q.storage.rawValue, q.hasZeroPoint ? 1 : 0, 0, 0]
         withUnsafeBytes(of: Int32(q.axis ?? -1).littleEndian) { out.append(contentsOf: $0) }
@@ -190,7 +208,7 @@ public enum CheckpointReader {
             guard let dtype = DType(rawValue: code) else { throw .unknownDType(tensor: name, code: code, offset: dtypeAt) }
             let encodingAt = r.offset
             let encodingCode = try r.u8("encoding of '\(name)'")
-            guard encodingCode == 0 || encodingCode == 2 else {
+            guard encodingCode <= 2 else {
                 throw .unknownEncoding(tensor: name, code: encodingCode, offset: encodingAt)
             }
             let rankAt = r.offset

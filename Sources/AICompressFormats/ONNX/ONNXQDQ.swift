@@ -18,6 +18,10 @@ enum ONNXQDQ {
 
     /// Replaces every quantized tensor by its QDQ form.
     static func lower(_ model: Model) throws -> Model {
+        var model = model
+        // ONNX has no bitmask encoding: sparse tensors are written dense (or as
+        // sparse_initializer, which the writer chooses).
+        for t in model.tensors { if case .sparse = t.encoding { try model.replace(try t.densified()) } }
         let quantized = model.tensors.filter { !$0.isDense }
         guard !quantized.isEmpty else { return model }
         var taken = Set(model.tensors.map(\.name))

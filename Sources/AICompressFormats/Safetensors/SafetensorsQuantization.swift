@@ -20,6 +20,10 @@ enum SafetensorsQuantization {
         var meta = metadata
         let names = Set(tensors.map(\.name))
         for t in tensors {
+            if case .sparse = t.encoding {
+                out.append(try t.densified())  // safetensors has no sparse layout
+                continue
+            }
             guard case .quantized(let q) = t.encoding, let layout = t.quantizedLayout else {
                 out.append(t)
                 continue
