@@ -5,7 +5,7 @@ import Glibc
 
 /// Which tensors a pass touches: a filter over (name, tensor) shared by every pass.
 ///
-/// Defaults: floating-point, dense, non-empty tensors of rank 2 or more. One-dimensional
+/// Defaults: floating-point, non-empty, not yet quantized tensors of rank 2 or more. One-dimensional
 /// tensors (biases, norm weights) and scalars are skipped; embeddings (a name containing
 /// "embed", or the data input of a Gather node) only with `includeEmbeddings`. `include` and
 /// `exclude` are shell globs (`*` crosses dots: `*.weight`, `classifier.*`); a tensor must
@@ -37,7 +37,9 @@ public struct TensorSelection: Sendable, Equatable {
 
     /// Whether the pass should touch `tensor`.
     public func selects(_ tensor: Tensor, embeddings: Set<String> = []) -> Bool {
-        guard tensor.dtype.isFloatingPoint, tensor.isDense, tensor.elementCount > 0 else { return false }
+        // Dense or sparse (pruned) float tensors; already-quantized ones are left alone.
+        if case .quantized = tensor.encoding { return false }
+        guard tensor.dtype.isFloatingPoint, tensor.elementCount > 0 else { return false }
         if !include.isEmpty && !include.contains(where: { Self.glob($0, tensor.name) }) { return false }
         if exclude.contains(where: { Self.glob($0, tensor.name) }) { return false }
         let explicitlyIncluded = !include.isEmpty

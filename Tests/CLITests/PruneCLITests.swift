@@ -1,0 +1,55 @@
+import Foundation
+import XCTest
+
+final class PruneCLITests: CLITestCase {
+    /// The pipeline of the brief: prune to stdout, quantize from stdin, zeros stay zero.
+    func testPruneThenQuantizeThroughAPipe() throws {
+        let dir = try tempDir()
+        let sh = Process()
+        sh.executableURL = URL(fileURLWithPath: "/bin/bash")
+        let bin = Self.binary.path
+        sh.arguments = ["-c", "set -o pipefail; '\(bin)' prune -q --keep 0.5 '\(fixture("onnx/mlp.onnx"))' - | '\(bin)' quantize -q --int8 - '\(dir)/small.ckpt'"]
+        try sh.run()
+        sh.waitUntilExit()
+        XCTAssertEqual(sh.terminationStatus, 0)
+        let j = try JSONSerialization.jsonObject(with: try run(["inspect", "--json", dir + "/small.ckpt"]).stdout) as! [String: Any]
+        let tensors = j["tensors"] as! [[String: Any]]
+        let w = tensors.first { $0["name"] as? String == "fc1.weight" }!
+        XCTAssertEqual(w["encoding"] as? String, "int8 per-channel (axis 0)")
+        XCTAssertEqual(w["zeros"] as? Int, 256, "exactly half of 512 weights are zero, before and after quantization")
+        let meta = j["metadata"] as! [String: String]
+        XCTAssertTrue(meta["aicompress.step.000"]!.hasPrefix("prune method=magnitude keep=0.5 scope=tensor"))
+        XCTAssertTrue(meta["aicompress.step.001"]!.hasPrefix("quantize scheme=int8"))
+    }
+
+    func testSparseCheckpointIsAboutAThird() throws {
+        let dir = try tempDir()
+        let r = try run(["prune", "--keep", "0.3", "--report-json", dir + "/r.json", fixture("demo/mlp-digits.ckpt"), dir + "/p.ckpt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("fc1.weight  magnitude keep 0.3"), r.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
+        let tensors = report["tensors"] as! [[String: Any]]
+        XCTAssertEqual(tensors[0]["zeros_after"] as? Int, 2048 - 614)
+        XCTAssertEqual(tensors[0]["bytes_after"] as? Int, 256 + 614 * 4)
+        let inspect = try run(["inspect", dir + "/p.ckpt"]).text
+        XCTAssertTrue(inspect.contains("f32/sparse (614 non-zero)"), inspect)
+    }
+
+    func testUsageErrors() throws {
+        let m = fixture("demo/mlp-digits.ckpt")
+        for args in [["--keep", "1.5"], ["--pattern", "3:2"], ["--pattern", "x"], ["--keep", "0.5", "--sparsity", "0.5"],
+                     ["--keep", "0.5", "--include", "nothing*"], [], ["--pattern", "2:4", "--keep", "0.5"]] {
+            let r = try run(["prune"] + args + [m, "/tmp/never-written.ckpt"])
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never-written.ckpt"))
+    }
+
+    func testUnsafeGraphIsRefusedWithTheReason() throws {
+        let dir = try tempDir()
+        let r = try run(["prune", "--pattern", "channels", "--keep", "0.5", "--include", "fc2.weight", fixture("onnx/mlp.onnx"), dir + "/x.onnx"])
+        // fc2 feeds Softmax and the graph output: nothing can shrink.
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("nothing to shrink"), r.stderr)
+    }
+}
