@@ -137,3 +137,25 @@ final class PruningTests: XCTestCase {
         }
     }
 }
+
+final class PruningKernelTests: XCTestCase {
+    /// The SIMD threshold kernel and the plain loop produce the same bytes and figures.
+    func testSIMDKernelEqualsPlainLoop() throws {
+        var v = testValues(100_003, seed: 21)
+        for k in stride(from: 0, to: v.count, by: 9) { v[k] = k % 2 == 0 ? 0.25 : -0.25 }
+        for k in stride(from: 1, to: v.count, by: 13) { v[k] = 0 }
+        let m = try Model(tensors: [try Tensor(name: "w", shape: [100_003, 1], floats: v)])
+        let selection = TensorSelection(includeOneDimensional: true)
+        for keep in [0.0, 0.05, 0.3, 0.8, 0.97, 1.0] {
+            let pass = Prune(method: .magnitude(keep: keep, scope: .tensor), selection: selection)
+            Prune.forceReference = true
+            let (plain, r1) = try pass.apply(m)
+            Prune.forceReference = false
+            let (fast, r2) = try pass.apply(m)
+            XCTAssertEqual(fast.tensors, plain.tensors, "keep \(keep)")
+            XCTAssertEqual(r2.tensors[0].zerosAfter, r1.tensors[0].zerosAfter)
+            XCTAssertEqual(r2.tensors[0].maxAbsError, r1.tensors[0].maxAbsError)
+            XCTAssertEqual(r2.tensors[0].errorEnergy, r1.tensors[0].errorEnergy, accuracy: 1e-6 * max(1, r1.tensors[0].errorEnergy))
+        }
+    }
+}

@@ -240,9 +240,8 @@ enum ChannelPruning {
             defer { view.release() }
             let dims = t.shape.dims
             let inner = dims[(axis + 1)...].reduce(1, *), d = dims[axis]
-            return try Prune.masked(t, view.values, scheme: "channels kept \(k)/\(d) (\(norm.rawValue), zeroed: no graph)") {
-                kept.contains(($0 / inner) % d)
-            }
+            let mask = (0..<t.elementCount).map { kept.contains(($0 / inner) % d) }
+            return try Prune.masked(t, view.values, scheme: "channels kept \(k)/\(d) (\(norm.rawValue), zeroed: no graph)", decision: .mask(mask))
         }
     }
 }

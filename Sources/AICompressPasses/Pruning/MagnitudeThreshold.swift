@@ -24,7 +24,7 @@ public enum MagnitudeThreshold {
         guard k > 0 else { return Result(bits: UInt32.max, greater: 0, tiesToKeep: 0, keepNone: true) }
         guard k < total else { return Result(bits: 0, greater: 0, tiesToKeep: 0, keepNone: false).allKept(total) }
         // Pass 1: the high 16 bits.
-        let high = histogram(runs) { magnitudeBits($0) >> 16 }
+        let high = histogram(runs)
         var above = 0
         var bucket = 0xFFFF
         while bucket >= 0 {
@@ -34,7 +34,7 @@ public enum MagnitudeThreshold {
         }
         // Pass 2: the low 16 bits inside that bucket.
         let b = UInt32(bucket)
-        let low = histogram(runs, only: b) { magnitudeBits($0) & 0xFFFF }
+        let low = histogram(runs, only: b)
         var greater = above
         var l = 0xFFFF
         while l >= 0 {
@@ -45,36 +45,39 @@ public enum MagnitudeThreshold {
         return Result(bits: b << 16 | UInt32(l), greater: greater, tiesToKeep: k - greater, keepNone: false)
     }
 
-    /// A 65,536-bucket histogram of `key` over all values (optionally only those whose high
-    /// 16 bits are `only`), counted in parallel chunks.
-    static func histogram(_ runs: [UnsafeBufferPointer<Float>], only: UInt32? = nil, key: @escaping (Float) -> UInt32) -> [Int] {
-        struct Piece { let run: Int; let range: Range<Int> }
-        var pieces: [Piece] = []
-        let chunk = 1 << 20
-        for (r, run) in runs.enumerated() {
-            var s = 0
-            while s < run.count {
-                pieces.append(Piece(run: r, range: s..<min(run.count, s + chunk)))
-                s += chunk
-            }
-        }
+    /// A 65,536-bucket histogram of the high 16 bits of |x| (or, with `only`, of the low 16 bits
+    /// of the values whose high bits are `only`), counted in a few large pieces in parallel.
+    static func histogram(_ runs: [UnsafeBufferPointer<Float>], only: UInt32? = nil) -> [Int] {
+        // Split the concatenation of all runs into a few spans, one histogram each.
+        let total = runs.reduce(0) { $0 + $1.count }
+        let spans = max(1, min(8, total / (1 << 16)))
         nonisolated(unsafe) let runsCopy = runs
-        let parts = Parallel.map(pieces.count) { i -> [Int32] in
+        let parts = Parallel.map(spans) { s -> [Int32] in
             var h = [Int32](repeating: 0, count: 65536)
-            let p = pieces[i]
-            let run = runsCopy[p.run]
+            let lo = total * s / spans, hi = total * (s + 1) / spans
             h.withUnsafeMutableBufferPointer { h in
-                if let only {
-                    for k in p.range where magnitudeBits(run[k]) >> 16 == only { h[Int(key(run[k]))] &+= 1 }
-                } else {
-                    for k in p.range { h[Int(key(run[k]))] &+= 1 }
+                var offset = 0
+                for run in runsCopy {
+                    let start = max(lo - offset, 0), end = min(hi - offset, run.count)
+                    if start < end, let base = run.baseAddress {
+                        let bits = UnsafeRawPointer(base).assumingMemoryBound(to: UInt32.self)
+                        if let only {
+                            for k in start..<end {
+                                let b = bits[k] & 0x7FFF_FFFF
+                                if b >> 16 == only { h[Int(b & 0xFFFF)] &+= 1 }
+                            }
+                        } else {
+                            for k in start..<end { h[Int((bits[k] & 0x7FFF_FFFF) >> 16)] &+= 1 }
+                        }
+                    }
+                    offset += run.count
                 }
             }
             return h
         }
-        var total = [Int](repeating: 0, count: 65536)
-        for p in parts { for i in 0..<65536 where p[i] != 0 { total[i] += Int(p[i]) } }
-        return total
+        var out = [Int](repeating: 0, count: 65536)
+        for p in parts { for i in 0..<65536 { out[i] += Int(p[i]) } }
+        return out
     }
 }
 
