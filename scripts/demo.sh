@@ -23,6 +23,13 @@ echo "== to ONNX and back: the graph and every weight survive bit for bit"
 "$bin" convert "$demo" "$out/mlp.safetensors"
 "$bin" verify "$out/back.ckpt" "$out/mlp.safetensors"
 echo
+echo "== compress: prune to 50% and quantize to int8 in one pipeline; zeros stay zero"
+"$bin" prune --keep 0.5 "$demo" - | "$bin" quantize --int8 - "$out/small.ckpt"
+"$bin" inspect "$out/small.ckpt" | sed -n '1,8p'
+echo
+echo "== the scheme table"
+"$bin" quantize --list
+echo
 echo "== a shell pipeline: convert to stdout, inspect from stdin (--json)"
 "$bin" convert "$demo" - | "$bin" inspect --json - | head -n 12
 echo
