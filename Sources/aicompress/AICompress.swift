@@ -25,6 +25,7 @@ struct AICompress: ParsableCommand {
     /// that exits).
     static func main() {
         signal(SIGPIPE, SIG_IGN)  // a closed pipe becomes EPIPE, reported as an I/O error
+        signal(SIGXFSZ, SIG_IGN)  // a file-size limit becomes EFBIG, reported as an I/O error
         do {
             var command = try parseAsRoot()
             try command.run()

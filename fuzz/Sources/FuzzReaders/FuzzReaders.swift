@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AICompressCore
+import AICompressFormats
+
+// One libFuzzer binary for every reader; AICOMPRESS_FUZZ_TARGET picks one:
+//   ckpt         CheckpointReader, CRC-32 checks off so mutations reach the index parser
+//   ckpt-crc     CheckpointReader as shipped (checksums on)
+//   onnx         ONNXReader (protobuf-c behind the wire-level checks), through a temp file
+//   safetensors  SafetensorsReader
+//   json         JSONParser (safetensors headers and sharded indexes)
+// Every input must end in a thrown error or a model: a crash, a hang (-timeout) or a huge
+// allocation (-rss_limit_mb, -malloc_limit_mb) is a finding.
+
+let target: String = {
+    guard let p = getenv("AICOMPRESS_FUZZ_TARGET") else { return "ckpt" }
+    return String(cString: p)
+}()
+
+func runOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = UnsafeRawBufferPointer(start: data, count: size)
+    let buffer = ByteBuffer.copying(bytes)
+    switch target {
+    case "ckpt":
+        if let (model, _) = try? CheckpointReader.read(buffer, verifyChecksums: false) {
+            for t in model.tensors { _ = t.statistics() }
+        }
+    case "ckpt-crc":
+        _ = try? CheckpointReader.read(buffer)
+    case "onnx":
+        let path = "/tmp/aicompress-fuzz-\(getpid()).onnx"
+        let f = fopen(path, "wb")
+        if let f {
+            if size > 0 { fwrite(data, 1, size, f) }
+            fclose(f)
+            if let loaded = try? ModelIO.read(path: path) {
+                for t in loaded.model.tensors { _ = t.statistics() }
+            }
+            unlink(path)
+        }
+    case "safetensors":
+        if let (model, _) = try? SafetensorsReader.read(buffer) {
+            for t in model.tensors { _ = t.statistics() }
+        }
+    case "json":
+        _ = try? JSONParser.parse(bytes)
+    default:
+        print("unknown AICOMPRESS_FUZZ_TARGET \(target)")
+        exit(2)
+    }
+    return 0
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt { runOne(data, size) }
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+// SwiftPM links executables with main = <Module>_main; hand control to libFuzzer's driver.
+@_cdecl("FuzzReaders_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var c = argc
+    var v = argv
+    return LLVMFuzzerRunDriver(&c, &v) { runOne($0, $1) }
+}
