@@ -20,10 +20,22 @@ enum PassRunner {
             let file = try OutputFile(path: output, durable: out.sync)
             do {
                 let writer = try BackgroundWriter(sink: file)
-                for t in loaded.model.tensors {
-                    let (new, r) = try transform.transform(t)
-                    try writer.append(new, thenDrop: t.data)
-                    report.add(before: t, after: new, r)
+                // Tensors are transformed a few at a time (each transform is also parallel
+                // inside), then written in order: short parallel regions of small tensors no
+                // longer leave cores idle, and at most a batch of results is held.
+                let tensors = loaded.model.tensors
+                let batch = max(1, ProcessInfo.processInfo.activeProcessorCount)
+                nonisolated(unsafe) let work = transform
+                var start = 0
+                while start < tensors.count {
+                    let slice = Array(tensors[start..<min(tensors.count, start + batch)])
+                    let results = Parallel.map(slice.count) { i in Result { try work.transform(slice[i]) } }
+                    for (t, result) in zip(slice, results) {
+                        let (new, r) = try result.get()
+                        try writer.append(new, thenDrop: t.data)
+                        report.add(before: t, after: new, r)
+                    }
+                    start += batch
                 }
                 try writer.finish(metadata: provenance.metadata, graph: try transform.outputGraph(loaded.model.graph))
                 try file.commit()

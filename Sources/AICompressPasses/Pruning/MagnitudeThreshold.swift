@@ -1,3 +1,4 @@
+import Foundation
 import AICompressCore
 
 /// Exact top-k selection by magnitude in linear time: a two-pass radix select over the bit
@@ -50,7 +51,8 @@ public enum MagnitudeThreshold {
     static func histogram(_ runs: [UnsafeBufferPointer<Float>], only: UInt32? = nil) -> [Int] {
         // Split the concatenation of all runs into a few spans, one histogram each.
         let total = runs.reduce(0) { $0 + $1.count }
-        let spans = max(1, min(8, total / (1 << 16)))
+        // One histogram per core: merging 65,536 buckets per span costs more than it saves.
+        let spans = max(1, min(ProcessInfo.processInfo.activeProcessorCount, total / (1 << 16)))
         nonisolated(unsafe) let runsCopy = runs
         let parts = Parallel.map(spans) { s -> [Int32] in
             var h = [Int32](repeating: 0, count: 65536)
