@@ -78,7 +78,7 @@ public struct Prune: CompressionPass {
             var quota: [String: Int] = [:]
             var remaining = threshold.tiesToKeep
             for (t, v) in zip(selected, views) {
-                let ties = threshold.keepNone ? 0 : Prune.countEqual(v.values, threshold.bits)
+                let ties = threshold.keepNone || v.values.isEmpty ? 0 : Prune.countAbove(v.values, 0..<v.values.count, threshold.bits).1
                 quota[t.name] = min(ties, remaining)
                 remaining -= quota[t.name]!
             }
