@@ -258,9 +258,10 @@ public struct JSONParser {
     }
 }
 
-/// JSON text output for headers aicompress writes: compact, keys in the order given.
-enum JSONWriter {
-    static func quote(_ s: String) -> String {
+/// JSON text output for headers and reports aicompress writes.
+public enum JSONWriter {
+    /// `s` as a JSON string literal.
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
