@@ -53,3 +53,24 @@ final class PruneCLITests: CLITestCase {
         XCTAssertTrue(r.stderr.contains("nothing to shrink"), r.stderr)
     }
 }
+
+final class DiffCLITests: CLITestCase {
+    func testDiffReportsErrorsBytesAndShapes() throws {
+        let dir = try tempDir()
+        XCTAssertEqual(try run(["quantize", "-q", "--int8", fixture("demo/mlp-digits.ckpt"), dir + "/q.ckpt"]).status, 0)
+        let r = try run(["diff", "--json", fixture("demo/mlp-digits.ckpt"), dir + "/q.ckpt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        XCTAssertEqual(j["schema"] as? String, "aicompress.diff/1")
+        let tensors = j["tensors"] as! [[String: Any]]
+        let w = tensors.first { $0["name"] as? String == "fc1.weight" }!
+        let sqnr = try XCTUnwrap(w["sqnr_db"] as? Double)
+        XCTAssertGreaterThan(sqnr, 40)
+        XCTAssertEqual((w["b"] as! [String: Any])["bytes"] as? Int, 2176)
+        let bias = tensors.first { $0["name"] as? String == "fc1.bias" }!
+        XCTAssertEqual(bias["relative_error"] as? Double, 0)
+        XCTAssertEqual((j["totals"] as! [String: Any])["bytes_a"] as? Int, 9640)
+        let text = try run(["diff", fixture("onnx/mlp.onnx"), fixture("onnx/mlp.onnx")]).text
+        XCTAssertTrue(text.contains("0 tensors with changed values, 0 with changed shapes"), text)
+    }
+}
