@@ -36,13 +36,15 @@ public struct SparseLayout: Sendable, Equatable {
         let width = dtype.bits / 8
         var nnz = 0
         for k in 0..<count where !isZero(raw, k, width) { nnz += 1 }
-        let layout = try! SparseLayout(dtype: dtype, count: count, nonZeros: nnz)  // nnz <= count, width >= 1
-        let payload = ByteBuffer.build(count: layout.payloadBytes) { out in
+        // nnz <= count and width >= 1 hold by construction, so the layout exists.
+        let maskBytes = (count + 7) / 8
+        let valuesOffset = (maskBytes + 7) / 8 * 8
+        let payload = ByteBuffer.build(count: valuesOffset + nnz * width) { out in
             out.initializeMemory(as: UInt8.self, repeating: 0)
             var j = 0
             for k in 0..<count where !isZero(raw, k, width) {
                 out[k >> 3] |= 1 << UInt8(k & 7)
-                (out.baseAddress! + layout.valuesOffset + j * width).copyMemory(from: raw.baseAddress! + k * width, byteCount: width)
+                (out.baseAddress! + valuesOffset + j * width).copyMemory(from: raw.baseAddress! + k * width, byteCount: width)
                 j += 1
             }
         }

@@ -284,13 +284,12 @@ enum GraphCoding {
         guard rank <= L.maxRank else {
             throw .limitExceeded(what: "rank of tensor '\(label)'", value: UInt64(rank), limit: UInt64(L.maxRank), offset: rankAt)
         }
-        let (dims, shape, expected) = try CheckpointReader.readShape(&r, rank: rank, dtype: dtype, tensor: label, entryOffset: at)
+        let (_, shape, expected) = try CheckpointReader.readShape(&r, rank: rank, dtype: dtype, tensor: label, entryOffset: at)
         let lengthAt = r.offset
         let length = try r.u64("tensor data length")
         guard length == UInt64(expected) else {
             throw .dataLengthMismatch(tensor: label, expected: expected, actual: length, offset: lengthAt)
         }
-        _ = dims
         let raw = try r.rawBytes(expected, "data of tensor '\(label)'")
         do {
             return try Tensor(name: name, dtype: dtype, shape: shape, data: TensorData(bytes: raw))

@@ -155,7 +155,7 @@ enum ChannelPruning {
     /// L1 or L2 norm of every index along `axis`.
     static func channelNorms(_ t: Tensor, axis: Int, norm: Prune.Norm) -> [Double] {
         let dims = t.shape.dims
-        let d = dims[axis], inner = dims[(axis + 1)...].reduce(1, *), outer = dims[..<axis].reduce(1, *)
+        let d = dims[axis], inner = dims[(axis + 1)...].reduce(1, *)
         var sums = [Double](repeating: 0, count: d)
         var k = 0
         ElementDecoder.forEachChunk(of: t, chunk: 1 << 16) { chunk in
@@ -165,7 +165,6 @@ enum ChannelPruning {
                 k += 1
             }
         }
-        _ = outer
         return norm == .l2 ? sums.map { $0.squareRoot() } : sums
     }
 

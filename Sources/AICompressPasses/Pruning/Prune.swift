@@ -102,12 +102,6 @@ public struct Prune: CompressionPass {
         guard bad == 0 else { throw PassError.nonFinite(tensor: t.name, count: bad) }
     }
 
-    static func countEqual(_ v: UnsafeBufferPointer<Float>, _ bits: UInt32) -> Int {
-        var n = 0
-        for x in v where MagnitudeThreshold.magnitudeBits(x) == bits { n += 1 }
-        return n
-    }
-
     /// Which elements a pruning keeps.
     enum Decision {
         /// |x| above the threshold, and the first `ties` elements equal to it.
