@@ -15,6 +15,9 @@ enum PassRunner {
         let provenance = loaded.withProvenance(step: pass.stepDescription)
         let format = out.outputFormat(for: output)
         var report = PassReport(pass: pass.stepDescription)
+        let progress = Progress(label: pass.name, tensors: loaded.model.tensors.count, bytes: loaded.model.storedBytes,
+                                quiet: options.quiet)
+        defer { progress.finish() }
         if format == .checkpoint {
             try ModelIO.checkNotInput(output, loaded.identities)
             let file = try OutputFile(path: output, durable: out.sync)
@@ -34,6 +37,7 @@ enum PassRunner {
                         let (new, r) = try result.get()
                         try writer.append(new, thenDrop: t.data)
                         report.add(before: t, after: new, r)
+                        progress.advance(bytes: t.storedBytes)
                     }
                     start += batch
                 }
@@ -50,12 +54,14 @@ enum PassRunner {
                 let (new, r) = try transform.transform(t)
                 try model.append(new)
                 report.add(before: t, after: new, r)
+                progress.advance(bytes: t.storedBytes)
             }
             model.metadata = provenance.metadata
             model.graph = try transform.outputGraph(loaded.model.graph)
             try ModelIO.write(model, to: output, format: format, refusing: loaded.identities, durable: out.sync,
                               onnx: out.onnx, shardSize: out.shardSize?.bytes)
         }
+        progress.finish()
         if !options.quiet { FileHandleOutput.stderr(ReportRendering.text(report)) }
         if let path = options.reportJson {
             try ModelIO.checkNotInput(path, loaded.identities)

@@ -74,3 +74,23 @@ final class DiffCLITests: CLITestCase {
         XCTAssertTrue(text.contains("0 tensors with changed values, 0 with changed shapes"), text)
     }
 }
+
+final class ProgressCLITests: CLITestCase {
+    /// Progress appears on a terminal (a pseudo-terminal from `script`) and never in a pipe.
+    func testProgressOnlyOnATerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no script(1)") }
+        let dir = try tempDir()
+        let sh = Process()
+        sh.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        sh.arguments = ["-qc", "'\(Self.binary.path)' quantize --int8 '\(fixture("demo/mlp-digits.ckpt"))' '\(dir)/q.ckpt'", "/dev/null"]
+        let out = Pipe()
+        sh.standardOutput = out
+        try sh.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        sh.waitUntilExit()
+        XCTAssertTrue(text.contains("quantize: 4/4 tensors"), text)
+        let piped = try run(["quantize", "--int8", fixture("demo/mlp-digits.ckpt"), dir + "/q2.ckpt"])
+        XCTAssertFalse(piped.stderr.contains("tensors,"), piped.stderr)
+        XCTAssertFalse(piped.stderr.contains("\u{1B}"), "no escape codes in a pipe")
+    }
+}
