@@ -37,6 +37,12 @@ struct AICompress: ParsableCommand {
                 FileHandleOutput.stderr("aicompress: error: \(status.message)\n")
                 Glibc.exit(status.code)
             }
+            // Usage errors, --help and --version are the argument parser's; anything else that
+            // reaches here is a bug: report it as an internal error (70).
+            if exitCode(for: error) == .failure {
+                FileHandleOutput.stderr("aicompress: internal error: \(error)\n")
+                Glibc.exit(ExitStatus.software)
+            }
             exit(withError: error)
         }
     }

@@ -1,5 +1,6 @@
 import AICompressCore
 import AICompressFormats
+import AICompressPasses
 import Foundation
 
 /// The documented exit codes (sysexits.h values) and the mapping of library errors onto them.
@@ -46,6 +47,12 @@ struct ExitStatus {
         case let e as ModelError:
             message = e.description
             code = ExitStatus.dataError
+        case let e as PassError:
+            message = e.description
+            switch e {
+            case .invalidParameter, .nothingSelected: code = ExitStatus.usage
+            case .nonFinite, .unsupported: code = ExitStatus.dataError
+            }
         default:
             return nil
         }
