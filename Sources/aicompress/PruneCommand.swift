@@ -94,24 +94,17 @@ struct PruneCommand: ParsableCommand {
     }
 }
 
-struct ScopeArgument: ExpressibleByArgument {
-    let value: Prune.Scope
-    init(value: Prune.Scope) { self.value = value }
+/// An option value that is one of an enum's raw string values.
+struct EnumArgument<Value: RawRepresentable & CaseIterable & Sendable>: ExpressibleByArgument where Value.RawValue == String {
+    let value: Value
+    init(value: Value) { self.value = value }
     init?(argument: String) {
-        guard let v = Prune.Scope(rawValue: argument) else { return nil }
+        guard let v = Value(rawValue: argument) else { return nil }
         value = v
     }
     var defaultValueDescription: String { value.rawValue }
-    static var allValueStrings: [String] { ["tensor", "global"] }
+    static var allValueStrings: [String] { Value.allCases.map(\.rawValue) }
 }
 
-struct NormArgument: ExpressibleByArgument {
-    let value: Prune.Norm
-    init(value: Prune.Norm) { self.value = value }
-    init?(argument: String) {
-        guard let v = Prune.Norm(rawValue: argument) else { return nil }
-        value = v
-    }
-    var defaultValueDescription: String { value.rawValue }
-    static var allValueStrings: [String] { ["l1", "l2"] }
-}
+typealias ScopeArgument = EnumArgument<Prune.Scope>
+typealias NormArgument = EnumArgument<Prune.Norm>

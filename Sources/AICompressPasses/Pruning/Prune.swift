@@ -8,8 +8,8 @@ import AICompressCore
 /// let (pruned, report) = try Prune(method: .magnitude(keep: 0.3, scope: .global)).apply(model)
 /// ```
 public struct Prune: CompressionPass {
-    public enum Scope: String, Sendable { case tensor, global }
-    public enum Norm: String, Sendable { case l1, l2 }
+    public enum Scope: String, Sendable, CaseIterable { case tensor, global }
+    public enum Norm: String, Sendable, CaseIterable { case l1, l2 }
 
     public enum Method: Sendable, Equatable {
         /// Keep the `keep` fraction of weights with the largest magnitude.
