@@ -22,16 +22,7 @@ public enum ElementDecoder {
             return
         }
         tensor.data.withUnsafeBytes { raw in
-            var buffer = [Double]()
-            buffer.reserveCapacity(min(chunk, range.count))
-            var i = range.lowerBound
-            while i < range.upperBound {
-                let end = min(range.upperBound, i + chunk)
-                buffer.removeAll(keepingCapacity: true)
-                for k in i..<end { buffer.append(Double(rounded(layout.value(raw, k), to: tensor.dtype))) }
-                body(buffer)
-                i = end
-            }
+            chunks(range, chunk, body) { Double(rounded(layout.value(raw, $0), to: tensor.dtype)) }
         }
     }
 
@@ -50,17 +41,21 @@ public enum ElementDecoder {
         dtype: DType, count: Int, data: TensorData, range: Range<Int>, chunk: Int, _ body: ([Double]) -> Void
     ) {
         precondition(range.lowerBound >= 0 && range.upperBound <= count && chunk > 0)
-        data.withUnsafeBytes { raw in
-            var buffer = [Double]()
-            buffer.reserveCapacity(min(chunk, range.count))
-            var i = range.lowerBound
-            while i < range.upperBound {
-                let end = min(range.upperBound, i + chunk)
-                buffer.removeAll(keepingCapacity: true)
-                for k in i..<end { buffer.append(value(dtype, raw, k)) }
-                body(buffer)
-                i = end
-            }
+        data.withUnsafeBytes { raw in chunks(range, chunk, body) { value(dtype, raw, $0) } }
+    }
+
+    /// Hands `body` the values of `range`, `chunk` at a time, from one reused buffer.
+    @inline(__always)
+    static func chunks(_ range: Range<Int>, _ chunk: Int, _ body: ([Double]) -> Void, _ element: (Int) -> Double) {
+        var buffer = [Double]()
+        buffer.reserveCapacity(min(chunk, range.count))
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let end = min(range.upperBound, i + chunk)
+            buffer.removeAll(keepingCapacity: true)
+            for k in i..<end { buffer.append(element(k)) }
+            body(buffer)
+            i = end
         }
     }
 
