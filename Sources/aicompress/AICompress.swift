@@ -18,7 +18,8 @@ struct AICompress: ParsableCommand {
             be opened, 73 output cannot be created, 74 I/O error while reading or writing, 70 internal error.
             """,
         version: AICompressVersion.string,
-        subcommands: [Inspect.self, Verify.self, DiffCommand.self, Convert.self, PruneCommand.self, QuantizeCommand.self, DequantizeCommand.self]
+        subcommands: [Inspect.self, Verify.self, DiffCommand.self, Convert.self, PruneCommand.self, QuantizeCommand.self, DequantizeCommand.self,
+                      Evaluate.self, Predict.self, Train.self]
     )
 
     /// Parses, runs, and maps library errors to one-line messages and exit codes (the only place

@@ -1,6 +1,7 @@
 import AICompressCore
 import AICompressFormats
 import AICompressPasses
+import AICompressTraining
 import Foundation
 
 /// The documented exit codes (sysexits.h values) and the mapping of library errors onto them.
@@ -45,6 +46,12 @@ struct ExitStatus {
             message = e.description
             code = ExitStatus.dataError
         case let e as ModelError:
+            message = e.description
+            code = ExitStatus.dataError
+        case let e as DataError:
+            message = e.description
+            code = ExitStatus.dataError
+        case let e as ExecutionError:
             message = e.description
             code = ExitStatus.dataError
         case let e as PassError:

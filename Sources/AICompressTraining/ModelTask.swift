@@ -1,0 +1,153 @@
+import AICompressCore
+
+/// How a model maps rows of data to predictions: its single data input, and which outputs give
+/// class labels, class scores, the logits to train on, or regression values.
+public struct ModelTask: Sendable {
+    public var network: Network
+    public let inputName: String
+    /// Shape of one row's input (the input's dimensions after the batch axis).
+    public let rowShape: [Int]
+    /// An integer output giving class labels (as skl2onnx classifiers have), if any.
+    public let labelOutput: String?
+    /// The float output giving per-class scores or probabilities, or regression values.
+    public let scoreOutput: String?
+    /// The value to train on: the input of a final Softmax/LogSoftmax, else the score output.
+    public let logitsValue: String?
+    /// Whether `logitsValue` is pre-softmax (cross-entropy from logits applies).
+    public let scoresAreProbabilities: Bool
+    /// Class label of each score column, when the graph records them (ArrayFeatureExtractor).
+    public let classLabels: [Double]?
+
+    public var featureCount: Int { rowShape.reduce(1, *) }
+
+    public init(network: Network) throws(ExecutionError) {
+        self.network = network
+        let g = network.graph
+        guard network.feedInputs.count == 1, let input = network.feedInputs.first else {
+            throw ExecutionError.badInput("the model has \(network.feedInputs.count) data inputs (\(network.feedInputs.map(\.name).joined(separator: ", "))); only single-input models can be fed from a table")
+        }
+        inputName = input.name
+        var row = [Int]()
+        if let dims = input.shape, dims.count >= 2 {
+            for d in dims.dropFirst() {
+                guard case .fixed(let v) = d, v > 0 else {
+                    throw ExecutionError.badInput("input '\(input.name)' has shape \(input.type), whose dimensions after the batch axis must be fixed")
+                }
+                row.append(Int(v))
+            }
+        } else if let dims = input.shape, dims.count == 1 {
+            row = []
+        } else {
+            throw ExecutionError.badInput("input '\(input.name)' has no known shape")
+        }
+        rowShape = row
+        let outs = g.outputs
+        let labelOut = outs.first { [6, 7].contains($0.elemType) }?.name
+        labelOutput = labelOut
+        let floatOut = outs.first { $0.elemType == 1 || $0.elemType == 0 && $0.name != labelOut }?.name
+        scoreOutput = floatOut
+        // trace the score output back through Identity to a Softmax/LogSoftmax
+        var producer: [String: Node] = [:]
+        for n in g.nodes { for o in n.outputs { producer[o] = n } }
+        var v = floatOut
+        var probs = false
+        while let name = v, let n = producer[name] {
+            if n.opType == "Identity" { v = n.inputs.first; continue }
+            if n.opType == "Softmax" || n.opType == "LogSoftmax" { v = n.inputs.first; probs = true }
+            break
+        }
+        logitsValue = v
+        scoresAreProbabilities = probs
+        // class labels: an ArrayFeatureExtractor picking from a constant by the ArgMax of the scores
+        var labels: [Double]? = nil
+        for n in g.nodes where n.opType == "ArrayFeatureExtractor" {
+            if let c = network.constants[n.inputs.first ?? ""] { labels = c.asFloats.map { Double($0) }; if !c.isFloat { labels = c.ints.map { Double($0) } } }
+        }
+        classLabels = labels
+    }
+
+    /// The input array for `rows` of `data`.
+    public func batch(_ data: Dataset, rows: [Int]) throws(ExecutionError) -> NDArray {
+        guard data.featureCount == featureCount else {
+            throw ExecutionError.badInput("the data has \(data.featureCount) features, input '\(inputName)' takes \(featureCount) per row (shape \(rowShape))")
+        }
+        var f = [Float]()
+        f.reserveCapacity(rows.count * featureCount)
+        data.features.withUnsafeBufferPointer { p in
+            for r in rows { f.append(contentsOf: p[(r * featureCount)..<((r + 1) * featureCount)]) }
+        }
+        return NDArray(shape: [rows.count] + (rowShape.isEmpty ? [] : rowShape), floats: f)
+    }
+
+    /// Predictions for all rows, computed in batches.
+    public struct Predictions: Sendable {
+        /// Predicted class label or regression value per row.
+        public var values: [Double]
+        /// Per-row scores (row-major, `columns` each), when the model gives them.
+        public var scores: [Float]
+        public var columns: Int
+        public var isClassification: Bool
+        /// Raw graph outputs by name, concatenated over batches along the first axis.
+        public var outputs: [String: NDArray]
+    }
+
+    public func predict(_ data: Dataset, batchSize: Int = 256, keepOutputs: Bool = false) throws(ExecutionError) -> Predictions {
+        var values = [Double](), scores = [Float]()
+        var columns = 0
+        var isClass = labelOutput != nil
+        var outputs: [String: NDArray] = [:]
+        var start = 0
+        while start < data.rows || (start == 0 && data.rows == 0) {
+            let rows = Array(start..<min(start + batchSize, data.rows))
+            let env = try network.predict([inputName: try batch(data, rows: rows)])
+            if let s = scoreOutput, let out = env[s] {
+                columns = out.rank >= 2 ? out.count / max(rows.count, 1) : 1
+                scores += out.asFloats
+                if labelOutput == nil && columns > 1 { isClass = true }
+            }
+            if let l = labelOutput, let out = env[l] {
+                values += out.isFloat ? out.floats.map { Double($0) } : out.ints.map { Double($0) }
+            } else if isClass {
+                for r in 0..<rows.count {
+                    var best = 0
+                    for c in 1..<columns where scores[(start + r) * columns + c] > scores[(start + r) * columns + best] { best = c }
+                    values.append(classLabels.flatMap { best < $0.count ? $0[best] : nil } ?? Double(best))
+                }
+            } else {
+                for r in 0..<rows.count { values.append(Double(scores[(start + r) * columns])) }
+            }
+            if keepOutputs {
+                for (k, v) in env {
+                    if let old = outputs[k] {
+                        var m = old
+                        if v.isFloat { m.floats += v.floats } else { m.ints += v.ints }
+                        m.shape[0] += v.shape.first ?? 0
+                        outputs[k] = m
+                    } else {
+                        outputs[k] = v
+                    }
+                }
+            }
+            if data.rows == 0 { break }
+            start += batchSize
+        }
+        return Predictions(values: values, scores: scores, columns: columns, isClassification: isClass, outputs: outputs)
+    }
+
+    /// Class index of each target value for training: via the recorded class labels, or the
+    /// value itself when it is an integer in 0..<classes.
+    public func classIndices(_ targets: [Double], classes: Int, file: String) throws(ExecutionError) -> [Int] {
+        var map: [Double: Int] = [:]
+        if let cl = classLabels { for (i, c) in cl.enumerated() { map[c] = i } }
+        var out = [Int]()
+        out.reserveCapacity(targets.count)
+        for (r, t) in targets.enumerated() {
+            if let i = map[t] { out.append(i); continue }
+            guard classLabels == nil, t == t.rounded(), t >= 0, t < Double(classes) else {
+                throw ExecutionError.badInput("\(file): row \(r + 1): label \(t) is not one of the model's \(classes) classes")
+            }
+            out.append(Int(t))
+        }
+        return out
+    }
+}

@@ -1,0 +1,117 @@
+/// NumPy .npy arrays (format versions 1–3), read strictly: the header's dict is parsed for
+/// `descr`, `fortran_order` and `shape`, and the data size must match the shape exactly.
+public enum NPY {
+    public static let maxHeaderBytes = 1 << 20
+
+    /// Shape and values of an .npy file, as Double (exact for every supported dtype but 64-bit
+    /// integers beyond 2^53).
+    public static func read(_ b: [UInt8], file: String) throws(DataError) -> (shape: [Int], values: [Double]) {
+        func fail(_ m: String) -> DataError { DataError(file: file, "not a valid .npy file: \(m)") }
+        guard b.count >= 10, b[0] == 0x93, Array(b[1...5]) == Array("NUMPY".utf8) else { throw fail("bad magic") }
+        let major = b[6]
+        let headerLen: Int, start: Int
+        switch major {
+        case 1:
+            headerLen = Int(b[8]) | Int(b[9]) << 8
+            start = 10
+        case 2, 3:
+            guard b.count >= 12 else { throw fail("truncated header length") }
+            headerLen = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24
+            start = 12
+        default: throw fail("unsupported format version \(major)")
+        }
+        guard headerLen <= maxHeaderBytes, start + headerLen <= b.count else { throw fail("header length \(headerLen) exceeds the file") }
+        guard let header = String(validating: b[start..<(start + headerLen)], as: UTF8.self) else { throw fail("header is not text") }
+        func value(_ key: String) -> Substring? {
+            guard let r = header.range(of: "'\(key)'") else { return nil }
+            var rest = header[r.upperBound...].drop { $0 == " " }
+            guard rest.first == ":" else { return nil }
+            rest = rest.dropFirst().drop { $0 == " " }
+            if rest.first == "(" { return rest.prefix { $0 != ")" }.dropFirst() }
+            if rest.first == "'" { return rest.dropFirst().prefix { $0 != "'" } }
+            return rest.prefix { $0 != "," && $0 != "}" }
+        }
+        guard let descr = value("descr"), let shapeText = value("shape"), let fortranText = value("fortran_order") else {
+            throw fail("header lacks descr, shape or fortran_order")
+        }
+        var shape = [Int]()
+        for part in shapeText.split(separator: ",") {
+            let t = part.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty { continue }
+            guard let d = Int(t), d >= 0 else { throw fail("bad shape (\(shapeText))") }
+            shape.append(d)
+        }
+        var count = 1
+        for d in shape {
+            let (m, o) = count.multipliedReportingOverflow(by: d)
+            guard !o, m <= 1 << 40 else { throw fail("shape \(shape) is too large") }
+            count = m
+        }
+        let fortran = fortranText.trimmingCharacters(in: .whitespaces) == "True"
+        let kind = String(descr)
+        let width: Int
+        switch kind {
+        case "<f4", "<i4", "<u4": width = 4
+        case "<f8", "<i8", "<u8": width = 8
+        case "<i2", "<u2", "<f2": width = 2
+        case "|u1", "|i1", "|b1": width = 1
+        default: throw fail("unsupported dtype '\(kind)' (little-endian numbers only)")
+        }
+        let data = start + headerLen
+        guard b.count - data == count * width else {
+            throw fail("data holds \(b.count - data) bytes, shape \(shape) of \(kind) needs \(count * width)")
+        }
+        var out = [Double](repeating: 0, count: count)
+        b.withUnsafeBytes { raw in
+            for i in 0..<count {
+                let o = data + i * width
+                switch kind {
+                case "<f4": out[i] = Double(Float(bitPattern: raw.loadUnaligned(fromByteOffset: o, as: UInt32.self)))
+                case "<f8": out[i] = Double(bitPattern: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self))
+                case "<f2": out[i] = Double(Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: o, as: UInt16.self))))
+                case "<i4": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: Int32.self))
+                case "<u4": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+                case "<i8": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: Int64.self))
+                case "<u8": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: UInt64.self))
+                case "<i2": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: Int16.self))
+                case "<u2": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: UInt16.self))
+                case "|i1": out[i] = Double(Int8(bitPattern: raw[o]))
+                default: out[i] = Double(raw[o])
+                }
+            }
+        }
+        if fortran && shape.count > 1 { // column-major: reorder to row-major
+            var reordered = out
+            let rs = NDArray.strides(shape)
+            var cs = [Int](repeating: 1, count: shape.count)
+            for i in 1..<shape.count { cs[i] = cs[i - 1] * shape[i - 1] }
+            for i in 0..<count {
+                var rem = i, src = 0
+                for d in 0..<shape.count { src += (rem / rs[d]) * cs[d]; rem %= rs[d] }
+                reordered[i] = out[src]
+            }
+            out = reordered
+        }
+        return (shape, out)
+    }
+
+    /// A data set from a features array (first axis = rows) and an optional labels array.
+    public static func dataset(features: [UInt8], file: String, labels: [UInt8]?, labelsFile: String,
+                               missing: MissingStrategy) throws(DataError) -> Dataset {
+        let (shape, values) = try read(features, file: file)
+        guard let rows = shape.first, shape.count >= 1 else { throw DataError(file: file, "a scalar is not a data set") }
+        let cols = shape.count == 1 ? 1 : shape[1...].reduce(1, *)
+        var targets: [Double]? = nil
+        if let lb = labels {
+            let (ls, lv) = try read(lb, file: labelsFile)
+            guard ls.first == rows, lv.count == rows else {
+                throw DataError(file: labelsFile, "has shape \(ls), expected \(rows) labels")
+            }
+            targets = lv
+        }
+        var d = try Dataset.fillMissing(values: values, rows: rows, names: (0..<cols).map { "f\($0)" }, targets: targets,
+                                        strategy: missing, file: file)
+        d.labelName = labels == nil ? nil : "labels"
+        return d
+    }
+}

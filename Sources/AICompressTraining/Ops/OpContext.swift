@@ -1,0 +1,50 @@
+import AICompressCore
+
+/// A node being executed: its attributes, the opset it was written against, and error helpers.
+struct OpContext {
+    let node: Node
+    /// Version of the operator set the node's domain imports.
+    let opset: Int64
+
+    var name: String { node.name.isEmpty ? (node.outputs.first ?? node.opType) : node.name }
+    var op: String { node.opType }
+
+    func int(_ key: String, _ def: Int) -> Int {
+        if case .int(let v)? = node.attribute(key) { return Int(clamping: v) }
+        return def
+    }
+    func float(_ key: String, _ def: Float) -> Float {
+        if case .float(let v)? = node.attribute(key) { return v }
+        return def
+    }
+    func ints(_ key: String) -> [Int]? {
+        if case .ints(let v)? = node.attribute(key) { return v.map { Int(clamping: $0) } }
+        return nil
+    }
+    func string(_ key: String, _ def: String) -> String {
+        if case .string(let v)? = node.attribute(key) { return String(decoding: v, as: UTF8.self) }
+        return def
+    }
+
+    func mismatch(_ why: String) -> ExecutionError { .shapeMismatch(node: name, op: op, why) }
+    func unsupported(_ why: String) -> ExecutionError { .unsupported(node: name, op: op, why) }
+
+    /// Input `i`, which must be present.
+    func input(_ inputs: [NDArray?], _ i: Int) throws(ExecutionError) -> NDArray {
+        guard i < inputs.count, let v = inputs[i] else { throw mismatch("input \(i) is missing") }
+        return v
+    }
+    /// Input `i` as float values.
+    func floatInput(_ inputs: [NDArray?], _ i: Int) throws(ExecutionError) -> NDArray {
+        let v = try input(inputs, i)
+        guard v.isFloat else { throw mismatch("input \(i) ('\(node.inputs[i])') must be a float tensor") }
+        return v
+    }
+
+    /// A possibly negative axis normalized against `rank`.
+    func axis(_ a: Int, rank: Int) throws(ExecutionError) -> Int {
+        let r = a < 0 ? a + rank : a
+        guard r >= 0, r < max(rank, 1) else { throw mismatch("axis \(a) is out of range for rank \(rank)") }
+        return r
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// A deterministic pseudo-random generator (SplitMix64): the same seed gives the same
+/// shuffles and initial weights on every machine.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    /// Fisher–Yates shuffle of 0..<n.
+    public mutating func permutation(_ n: Int) -> [Int] {
+        var p = Array(0..<n)
+        if n > 1 { for i in stride(from: n - 1, to: 0, by: -1) { p.swapAt(i, Int(next() % UInt64(i + 1))) } }
+        return p
+    }
+}
+
+public struct TrainingOptions: Sendable {
+    public var epochs = 20
+    /// Rows per step; 0 means the whole training set (full-batch gradient descent).
+    public var batchSize = 32
+    public var seed: UInt64 = 0
+    public var optimizer = OptimizerConfig(kind: .adam, learningRate: 1e-3)
+    public var schedule = LRSchedule()
+    /// Clip the global gradient norm to this (0 = off).
+    public var clipNorm: Float = 0
+    /// Stop after this many epochs without a better validation loss, keeping the best weights (0 = off).
+    public var patience = 0
+    /// Keep exact zeros of weight tensors (rank ≥ 2) at zero: a pruned model stays as sparse.
+    public var keepSparsity = true
+    public init() {}
+}
+
+/// One epoch's record.
+public struct EpochLog: Sendable {
+    public var epoch: Int
+    public var learningRate: Float
+    public var trainLoss: Double
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
+    public var seconds: Double
+}
+
+public struct TrainingResult: Sendable {
+    public var logs: [EpochLog]
+    /// Epoch (1-based) whose weights were kept.
+    public var bestEpoch: Int
+    public var stoppedEarly: Bool
+    public var steps: Int
+}
+
+/// The loss of a batch: given the forward values and the batch's row indices, the mean loss and
+/// the gradients to seed at graph values.
+public typealias Objective = @Sendable (_ env: [String: NDArray], _ rows: [Int]) throws -> (Double, [String: NDArray])
+
+/// Mini-batch training of a network's parameters.
+public enum Trainer {
+    /// Trains `task.network` in place on `train`; `validation` (with its objective) drives early
+    /// stopping; `accuracy` optionally reports validation accuracy per epoch.
+    public static func fit(_ task: inout ModelTask, train: Dataset, objective: Objective,
+                           validation: (Dataset, Objective)? = nil,
+                           accuracy: ((ModelTask) throws -> Double)? = nil,
+                           options: TrainingOptions,
+                           progress: (EpochLog) -> Void = { _ in }) throws -> TrainingResult {
+        var rng = SplitMix64(seed: options.seed)
+        var opt = Optimizer(options.optimizer)
+        var masks: [String: [Bool]] = [:]
+        if options.keepSparsity {
+            for name in task.network.parameterNames {
+                let p = task.network.parameters[name]!
+                if p.rank >= 2 && p.floats.contains(0) { masks[name] = p.floats.map { $0 != 0 } }
+            }
+        }
+        let batch = options.batchSize <= 0 ? max(train.rows, 1) : options.batchSize
+        var logs = [EpochLog]()
+        var best = (loss: Double.infinity, epoch: 0, params: task.network.parameters)
+        var stopped = false
+        for epoch in 0..<options.epochs {
+            let t0 = Date()
+            let lr = options.schedule.rate(base: options.optimizer.learningRate, epoch: epoch, total: options.epochs)
+            let order = rng.permutation(train.rows)
+            var total = 0.0
+            var start = 0
+            while start < train.rows {
+                let rows = Array(order[start..<min(start + batch, train.rows)])
+                let env = try task.network.forward([task.inputName: try task.batch(train, rows: rows)])
+                let (loss, seeds) = try objective(env, rows)
+                guard loss.isFinite else {
+                    throw ExecutionError.badInput("the loss became \(loss) in epoch \(epoch + 1): lower the learning rate or clip gradients")
+                }
+                total += loss * Double(rows.count)
+                var grads = try task.network.backward(env, seeds: seeds)
+                for (name, m) in masks {
+                    var g = grads[name]!.floats
+                    for i in 0..<g.count where !m[i] { g[i] = 0 }
+                    grads[name]!.floats = g
+                }
+                if options.clipNorm > 0 { clipGradients(&grads, maxNorm: options.clipNorm) }
+                opt.step(&task.network.parameters, grads: grads, lr: lr)
+                for (name, m) in masks {
+                    var p = task.network.parameters[name]!.floats
+                    for i in 0..<p.count where !m[i] { p[i] = 0 }
+                    task.network.parameters[name]!.floats = p
+                }
+                start += batch
+            }
+            var log = EpochLog(epoch: epoch + 1, learningRate: lr, trainLoss: total / Double(max(train.rows, 1)),
+                               validationLoss: nil, validationAccuracy: nil, seconds: 0)
+            if let (vd, vobj) = validation, vd.rows > 0 {
+                var vl = 0.0
+                var s = 0
+                while s < vd.rows {
+                    let rows = Array(s..<min(s + 512, vd.rows))
+                    let env = try task.network.forward([task.inputName: try task.batch(vd, rows: rows)])
+                    vl += try vobj(env, rows).0 * Double(rows.count)
+                    s += 512
+                }
+                log.validationLoss = vl / Double(vd.rows)
+            }
+            if let acc = accuracy { log.validationAccuracy = try acc(task) }
+            log.seconds = Date().timeIntervalSince(t0)
+            logs.append(log)
+            progress(log)
+            let monitored = log.validationLoss ?? log.trainLoss
+            if monitored < best.loss {
+                best = (monitored, epoch + 1, task.network.parameters)
+            } else if options.patience > 0 && epoch + 1 - best.epoch >= options.patience {
+                stopped = true
+                break
+            }
+        }
+        if options.patience > 0 && best.epoch > 0 { task.network.parameters = best.params } else { best.epoch = logs.count }
+        return TrainingResult(logs: logs, bestEpoch: best.epoch, stoppedEarly: stopped, steps: opt.steps)
+    }
+}

@@ -1,0 +1,2 @@
+// libopenblas-dev: CBLAS (sgemm) for the training module's matrix products.
+#include <cblas.h>

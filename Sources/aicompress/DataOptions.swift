@@ -1,0 +1,204 @@
+import AICompressCore
+import AICompressFormats
+import AICompressTraining
+import ArgumentParser
+import Foundation
+
+extension MissingStrategy: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+extension LRSchedule.Kind: ExpressibleByArgument {}
+
+/// Where the data comes from: CSV (with a header) or .npy, and how to treat missing values.
+struct DataOptions: ParsableArguments {
+    @Option(help: "Data: a CSV file with a header row, or a .npy array of features (rows first); - for standard input.")
+    var data: String
+
+    @Option(help: "Label column of the CSV, by name or 0-based index (default: a column called label, target, y or class, else the last).")
+    var label: String?
+
+    @Option(help: ".npy file of labels, one per row of a .npy --data.")
+    var labels: String?
+
+    @Option(help: "Missing values (empty, NA, NaN, ?, null): error, drop (the rows), mean, median, zero, or interpolate (linearly along the rows).")
+    var missing: MissingStrategy = .error
+
+    /// Reads `path` (CSV or .npy by content) with the options' label and missing-value rules.
+    func load(_ path: String, expectedFeatures: Int?) throws -> (Dataset, crc32: UInt32) {
+        let input = try InputFile(path: path)
+        let bytes = Array(input.buffer.bytes)
+        let crc = CRC32.checksum(bytes)
+        if bytes.starts(with: [0x93] + Array("NUMPY".utf8)) {
+            var labelBytes: [UInt8]? = nil
+            if let l = labels { labelBytes = Array(try InputFile(path: l).buffer.bytes) }
+            return (try NPY.dataset(features: bytes, file: path, labels: labelBytes, labelsFile: labels ?? "", missing: missing), crc)
+        }
+        if labels != nil { throw ValidationError("--labels goes with a .npy --data; a CSV names its label column with --label") }
+        let spec: LabelSpec
+        if let l = label { spec = Int(l).map { .index($0) } ?? .name(l) } else { spec = .auto }
+        return (try Dataset.readCSV(bytes, file: path, label: spec, missing: missing, expectedFeatures: expectedFeatures), crc)
+    }
+}
+
+/// Loads a model and makes its executable task, with errors naming the model file.
+func loadTask(_ path: String, frozen: (String) -> Bool = { _ in false }) throws -> (LoadedModel, ModelTask) {
+    let loaded = try ModelIO.read(path: path)
+    do {
+        let net = try Network(model: loaded.model, frozen: frozen)
+        return (loaded, try ModelTask(network: net))
+    } catch {
+        throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(path): \(error)")
+    }
+}
+
+/// Runs `body`, prefixing execution errors with the model's path.
+func withModel<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ExecutionError {
+        throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(path): \(e)")
+    }
+}
+
+/// Optimizer, schedule and loop settings shared by `train` and `distill`.
+struct TrainingOptionGroup: ParsableArguments {
+    @Option(help: "Optimizer: sgd (momentum, Nesterov), adam or adamw; 'gd' is full-batch gradient descent (sgd over the whole set each step).")
+    var optimizer: String = "adam"
+
+    @Option(help: "Learning rate (default 0.001 for Adam/AdamW, 0.01 for SGD/GD).")
+    var lr: Float?
+
+    @Option(help: "SGD momentum.")
+    var momentum: Float = 0
+
+    @Flag(help: "Nesterov momentum (SGD).")
+    var nesterov = false
+
+    @Option(help: "Adam β1.")
+    var beta1: Float = 0.9
+
+    @Option(help: "Adam β2.")
+    var beta2: Float = 0.999
+
+    @Option(help: "Adam ε.")
+    var eps: Float = 1e-8
+
+    @Option(help: "L2 regularization (sgd, adam) or decoupled weight decay (adamw).")
+    var weightDecay: Float = 0
+
+    @Option(help: "Passes over the training data.")
+    var epochs = 20
+
+    @Option(help: "Rows per step.")
+    var batchSize = 32
+
+    @Option(help: "Learning-rate schedule: constant, step or cosine.")
+    var schedule: LRSchedule.Kind = .constant
+
+    @Option(help: "step schedule: epochs between decays.")
+    var stepEpochs = 10
+
+    @Option(help: "step schedule: factor per decay.")
+    var gamma: Float = 0.1
+
+    @Option(help: "Linear learning-rate warm-up over this many epochs.")
+    var warmup = 0
+
+    @Option(help: "Clip the global gradient norm to this (0 = off).")
+    var clipNorm: Float = 0
+
+    @Option(help: "Early stopping: stop after this many epochs without a lower validation loss and keep the best weights (0 = off).")
+    var patience = 0
+
+    @Option(help: "Validation data (same columns as --data).")
+    var val: String?
+
+    @Option(help: "Hold out this fraction of the training rows for validation (default 0.1 when --patience is set without --val).")
+    var valSplit: Double?
+
+    @Option(help: "Seed for shuffling, the validation split and initial weights.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Let pruned (exactly zero) weights change; by default they stay zero so sparsity is kept.")
+    var freeSparsity = false
+
+    @Flag(name: .shortAndLong, help: "No per-epoch progress on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        guard ["sgd", "gd", "adam", "adamw"].contains(optimizer) else {
+            throw ValidationError("--optimizer must be one of sgd, gd, adam, adamw")
+        }
+        if let r = lr, !(r > 0 && r.isFinite) { throw ValidationError("--lr must be a positive number") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard momentum >= 0 && momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
+        guard beta1 >= 0 && beta1 < 1, beta2 >= 0 && beta2 < 1 else { throw ValidationError("--beta1 and --beta2 must be in [0, 1)") }
+        guard eps > 0, weightDecay >= 0, clipNorm >= 0, patience >= 0, warmup >= 0, stepEpochs >= 1, gamma > 0 else {
+            throw ValidationError("--eps and --gamma must be positive; --weight-decay, --clip-norm, --patience and --warmup not negative")
+        }
+        if let v = valSplit, !(v > 0 && v < 1) { throw ValidationError("--val-split must be between 0 and 1") }
+        if val != nil && valSplit != nil { throw ValidationError("give --val or --val-split, not both") }
+        if nesterov && momentum == 0 { throw ValidationError("--nesterov needs --momentum") }
+    }
+
+    var options: TrainingOptions {
+        var o = TrainingOptions()
+        o.epochs = epochs
+        o.batchSize = optimizer == "gd" ? 0 : batchSize
+        o.seed = seed
+        let kind: OptimizerKind = optimizer == "adam" ? .adam : optimizer == "adamw" ? .adamw : .sgd
+        var c = OptimizerConfig(kind: kind, learningRate: lr ?? (kind == .sgd ? 0.01 : 0.001))
+        c.momentum = momentum
+        c.nesterov = nesterov
+        c.beta1 = beta1
+        c.beta2 = beta2
+        c.epsilon = eps
+        c.weightDecay = weightDecay
+        o.optimizer = c
+        var s = LRSchedule(kind: schedule)
+        s.stepEpochs = stepEpochs
+        s.gamma = gamma
+        s.warmupEpochs = warmup
+        o.schedule = s
+        o.clipNorm = clipNorm
+        o.patience = patience
+        o.keepSparsity = !freeSparsity
+        return o
+    }
+
+    /// The settings as recorded in provenance.
+    var summary: String {
+        var parts = ["optimizer=\(optimizer)", "lr=\(options.optimizer.learningRate)"]
+        if momentum != 0 { parts.append("momentum=\(momentum)\(nesterov ? " nesterov" : "")") }
+        if optimizer.hasPrefix("adam") { parts.append("beta1=\(beta1) beta2=\(beta2) eps=\(eps)") }
+        if weightDecay != 0 { parts.append("weight_decay=\(weightDecay)") }
+        parts.append("epochs=\(epochs)")
+        parts.append("batch=\(optimizer == "gd" ? "all" : String(batchSize))")
+        if schedule != .constant { parts.append("schedule=\(schedule.rawValue)") }
+        if warmup > 0 { parts.append("warmup=\(warmup)") }
+        if clipNorm > 0 { parts.append("clip_norm=\(clipNorm)") }
+        if patience > 0 { parts.append("patience=\(patience)") }
+        parts.append("seed=\(seed)")
+        if freeSparsity { parts.append("free_sparsity") }
+        return parts.joined(separator: " ")
+    }
+
+    /// Splits off validation rows: from --val, --val-split, or 10% when --patience needs them.
+    func validationSplit(_ train: Dataset, data: DataOptions, expectedFeatures: Int) throws -> (Dataset, Dataset?) {
+        if let v = val { return (train, try data.load(v, expectedFeatures: expectedFeatures).0) }
+        guard let fraction = valSplit ?? (patience > 0 ? 0.1 : nil) else { return (train, nil) }
+        var rng = SplitMix64(seed: seed ^ 0x5EED_5EED)
+        let order = rng.permutation(train.rows)
+        let nVal = max(1, Int((Double(train.rows) * fraction).rounded()))
+        guard nVal < train.rows else { throw ValidationError("--val-split leaves no training rows") }
+        return (train.subset(Array(order[nVal...]).sorted()), train.subset(Array(order[..<nVal]).sorted()))
+    }
+
+    /// One progress line per epoch on stderr.
+    func report(_ log: EpochLog, total: Int) {
+        guard !quiet else { return }
+        var s = "epoch \(log.epoch)/\(total)  loss \(String(format: "%.4f", log.trainLoss))"
+        if let v = log.validationLoss { s += "  val_loss \(String(format: "%.4f", v))" }
+        if let a = log.validationAccuracy { s += "  val_acc \(Format.percent(a))" }
+        s += "  lr \(log.learningRate)  \(String(format: "%.2f", log.seconds))s"
+        FileHandleOutput.stderr(s + "\n")
+    }
+}
