@@ -33,7 +33,7 @@ public struct TrainingOptions: Sendable {
     public var clipNorm: Float = 0
     /// Stop after this many epochs without a better validation loss, keeping the best weights (0 = off).
     public var patience = 0
-    /// Keep exact zeros of weight tensors (rank ≥ 2) at zero: a pruned model stays as sparse.
+    /// Keep exact zeros of weight tensors (rank ≥ 2, not all zero) at zero: a pruned model stays as sparse.
     public var keepSparsity = true
     public init() {}
 }
@@ -75,7 +75,10 @@ public enum Trainer {
         if options.keepSparsity {
             for name in task.network.parameterNames {
                 let p = task.network.parameters[name]!
-                if p.rank >= 2 && p.floats.contains(0) { masks[name] = p.floats.map { $0 != 0 } }
+                // a tensor that is all zeros is zero-initialized, not pruned
+                if p.rank >= 2 && p.floats.contains(0) && p.floats.contains(where: { $0 != 0 }) {
+                    masks[name] = p.floats.map { $0 != 0 }
+                }
             }
         }
         let batch = options.batchSize <= 0 ? max(train.rows, 1) : options.batchSize
