@@ -1,0 +1,131 @@
+import Foundation
+import XCTest
+
+/// evaluate, predict and train through the built binary.
+final class TrainingCLITests: CLITestCase {
+    let test = "demo/digits-test.csv"
+    let train = "demo/digits-train.csv"
+
+    func json(_ r: Result) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+    }
+
+    func testEvaluateReproducesTheRecordedAccuracy() throws {
+        // fixtures/demo/mlp-digits.json: sklearn measured 438 of 450 correct on the same rows
+        let r = try run(["evaluate", fixture("demo/mlp-digits.ckpt"), "--data", fixture(test), "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try json(r)
+        XCTAssertEqual(j["schema"] as? String, "aicompress.evaluate/1")
+        let m = try XCTUnwrap(j["metrics"] as? [String: Any])
+        XCTAssertEqual(m["correct"] as? Int, 438)
+        XCTAssertEqual(m["samples"] as? Int, 450)
+        let confusion = try XCTUnwrap(m["confusion"] as? [[Int]])
+        XCTAssertEqual(confusion.count, 10)
+        XCTAssertEqual(confusion.joined().reduce(0, +), 450)
+        XCTAssertEqual((0..<10).map { confusion[$0][$0] }.reduce(0, +), 438)
+        // predictions equal sklearn's, row by row
+        let recorded = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture("demo/mlp-digits.json")))) as? [String: Any])
+        let expected = try XCTUnwrap(recorded["test_predictions"] as? [Int])
+        let p = try run(["predict", fixture("demo/mlp-digits.ckpt"), "--data", fixture(test)])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        let rows = p.text.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map { Float(String($0))! } }
+        XCTAssertEqual(rows.count, 450)
+        XCTAssertEqual(rows.map { r in r.indices.max { r[$0] < r[$1] }! }, expected)
+    }
+
+    func testEvaluateCompareAndText() throws {
+        let r = try run(["evaluate", fixture("demo/cnn-digits.onnx"), "--data", fixture(test), "--compare", fixture("demo/mlp-digits.ckpt")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.text.contains("accuracy  97.78% (440/450)"), r.text)
+        XCTAssertTrue(r.text.contains("confusion matrix"))
+        XCTAssertTrue(r.text.contains("change +0.44 points"), r.text)
+    }
+
+    func testTrainingRecoversAPrunedModelAndKeepsItsSparsity() throws {
+        let dir = try tempDir()
+        let pruned = dir + "/pruned.ckpt", tuned = dir + "/tuned.ckpt"
+        XCTAssertEqual(try run(["prune", "--keep", "0.2", "--scope", "global", "-q", fixture("demo/mlp-digits.ckpt"), pruned]).status, 0)
+        func accuracy(_ m: String) throws -> Double {
+            let r = try run(["evaluate", m, "--data", fixture(test), "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try XCTUnwrap((try json(r)["metrics"] as? [String: Any])?["accuracy"] as? Double)
+        }
+        let before = try accuracy(pruned)
+        let t = try run(["train", pruned, "--data", fixture(train), "--epochs", "15", "--lr", "0.003", "--seed", "1", "-q", tuned])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let after = try accuracy(tuned)
+        XCTAssertLessThan(before, 0.8)
+        XCTAssertGreaterThan(after, 0.94)
+        // same zeros as the pruned input: inspect reports identical sparsity per weight
+        func sparsity(_ m: String) throws -> [Double] {
+            let j = try json(try run(["inspect", m, "--json"]))
+            return (j["tensors"] as! [[String: Any]]).map { $0["sparsity"] as! Double }
+        }
+        XCTAssertEqual(try sparsity(tuned), try sparsity(pruned))
+        // deterministic: the same seed gives the same bytes
+        let again = dir + "/again.ckpt"
+        XCTAssertEqual(try run(["train", pruned, "--data", fixture(train), "--epochs", "15", "--lr", "0.003", "--seed", "1", "-q", again]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: tuned)), try Data(contentsOf: URL(fileURLWithPath: again)))
+        let step = try run(["inspect", tuned]).text
+        XCTAssertTrue(step.contains("train optimizer=adam lr=0.003"), step)
+    }
+
+    func testStandardizeTravelsWithTheModelIntoONNX() throws {
+        let dir = try tempDir()
+        let out = dir + "/std.onnx"
+        let r = try run(["train", fixture("demo/mlp-digits.ckpt"), "--data", fixture(train), "--epochs", "2", "--standardize", "--optimizer", "sgd",
+                         "--lr", "0.01", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("epoch 2/2"), r.stderr)
+        let e = try run(["evaluate", out, "--data", fixture(test), "--json"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let acc = try XCTUnwrap((try json(e)["metrics"] as? [String: Any])?["accuracy"] as? Double)
+        XCTAssertGreaterThan(acc, 0.85)
+        XCTAssertTrue(try run(["inspect", out]).text.contains("aicompress.input_mean"))
+    }
+
+    func testMissingValuesAreReportedAndBadDataNamesTheLine() throws {
+        let dir = try tempDir()
+        var lines = try String(contentsOfFile: fixture(test), encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[3] = lines[3].replacingOccurrences(of: "0.0,", with: ",", options: [], range: lines[3].range(of: "0.0,"))
+        let holes = dir + "/holes.csv"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: holes, atomically: true, encoding: .utf8)
+        let refused = try run(["evaluate", fixture("demo/mlp-digits.ckpt"), "--data", holes])
+        XCTAssertEqual(refused.status, 65)
+        XCTAssertTrue(refused.stderr.contains("1 missing values"), refused.stderr)
+        let filled = try run(["evaluate", fixture("demo/mlp-digits.ckpt"), "--data", holes, "--missing", "median"])
+        XCTAssertEqual(filled.status, 0, filled.stderr)
+        XCTAssertTrue(filled.text.contains("missing: 1 missing values in 1 column (filled by median); 450 of 450 rows used"), filled.text)
+        lines[7] = "1,2,three"
+        let bad = dir + "/bad.csv"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: bad, atomically: true, encoding: .utf8)
+        let r = try run(["evaluate", fixture("demo/mlp-digits.ckpt"), "--data", bad])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(r.stderr, "aicompress: error: \(bad):8: has 3 fields, the header has 65\n")
+    }
+
+    func testUnusableModelsAndOptionsAreClearErrors() throws {
+        // a checkpoint without a graph cannot run
+        let dir = try tempDir()
+        let bare = dir + "/bare.safetensors"
+        XCTAssertEqual(try run(["convert", fixture("demo/mlp-digits.ckpt"), bare]).status, 0)
+        let r = try run(["evaluate", bare, "--data", fixture(test)])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.stderr.contains("has no graph"), r.stderr)
+        // an op the executor does not run is named
+        let u = try run(["evaluate", fixture("onnx/skl-logreg.onnx"), "--data", fixture(test)])
+        XCTAssertEqual(u.status, 65)
+        XCTAssertTrue(u.stderr.contains("op ai.onnx.ml.LinearClassifier is not supported"), u.stderr)
+        for args in [["--lr", "-1"], ["--epochs", "0"], ["--optimizer", "rmsprop"], ["--val-split", "1.5"], ["--nesterov"]] {
+            let t = try run(["train", fixture("demo/mlp-digits.ckpt"), "--data", fixture(train), dir + "/x.ckpt"] + args)
+            XCTAssertEqual(t.status, 64, "\(args): \(t.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.ckpt"))
+        // data of the wrong width
+        let narrow = dir + "/narrow.csv"
+        try "a,b,label\n1,2,0\n".write(toFile: narrow, atomically: true, encoding: .utf8)
+        let w = try run(["evaluate", fixture("demo/mlp-digits.ckpt"), "--data", narrow])
+        XCTAssertEqual(w.status, 65)
+        XCTAssertEqual(w.stderr, "aicompress: error: \(narrow): has 2 feature columns, the model takes 64\n")
+    }
+}
