@@ -34,6 +34,9 @@ public struct ModelTask: Sendable {
                     throw ExecutionError.badInput("input '\(input.name)' has shape \(input.type), whose dimensions after the batch axis must be fixed")
                 }
                 row.append(Int(v))
+                guard row.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }) <= OpContext.maxElements else {
+                    throw ExecutionError.badInput("input '\(input.name)' has shape \(input.type), too large for one row")
+                }
             }
         } else if let dims = input.shape, dims.count == 1 {
             row = []

@@ -302,3 +302,37 @@ final class TrainingTests: XCTestCase {
         XCTAssertThrowsError(try NPY.read(Array("hello".utf8), file: "x.npy"))
     }
 }
+
+/// The files in fixtures/training (made by make_training_fixtures.py with numpy).
+final class TrainingFixtureTests: XCTestCase {
+    func bytes(_ name: String) throws -> [UInt8] {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/training/\(name)")
+        return Array(try Data(contentsOf: url))
+    }
+
+    func testNumpyFilesReadBackAndBadOnesAreRefused() throws {
+        let (shape, v) = try NPY.read(try bytes("x.npy"), file: "x.npy")
+        XCTAssertEqual(shape, [20, 6])
+        let (shape64, v64) = try NPY.read(try bytes("x-f8-fortran.npy"), file: "x-f8-fortran.npy")
+        XCTAssertEqual(shape64, [20, 6])
+        XCTAssertEqual(v, v64) // float32 values widened exactly; column-major reordered
+        let d = try NPY.dataset(features: try bytes("x.npy"), file: "x.npy", labels: try bytes("y.npy"), labelsFile: "y.npy", missing: .error)
+        XCTAssertEqual(d.rows, 20)
+        XCTAssertTrue(d.targets!.allSatisfy { (0...3).contains($0) })
+        for (name, words) in [("bad-truncated.npy", "needs 480"), ("bad-shape.npy", "too large"), ("unsupported-bigendian.npy", "unsupported dtype")] {
+            XCTAssertThrowsError(try NPY.read(try bytes(name), file: name)) { XCTAssertTrue("\($0)".contains(words), "\(name): \($0)") }
+        }
+    }
+
+    func testCSVWithHolesAndQuotedHeader() throws {
+        let b = try bytes("iris-holes.csv")
+        XCTAssertThrowsError(try Dataset.readCSV(b, file: "iris-holes.csv", label: .auto, missing: .error))
+        let d = try Dataset.readCSV(b, file: "iris-holes.csv", label: .name("species"), missing: .mean)
+        XCTAssertEqual(d.rows, 30)
+        XCTAssertEqual(d.featureNames, ["sepal_length", "sepal, width", "petal_length", "petal_width"])
+        XCTAssertEqual(d.missingSummary, "missing: 4 missing values in 4 columns (filled by mean); 30 of 30 rows used")
+        XCTAssertFalse(d.features.contains { $0.isNaN })
+        XCTAssertEqual(try Dataset.readCSV(b, file: "f", label: .auto, missing: .drop).rows, 26)
+    }
+}

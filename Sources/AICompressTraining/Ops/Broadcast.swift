@@ -78,6 +78,7 @@ enum Broadcast {
         guard let out = shape(a.shape, b.shape) else {
             throw ctx.mismatch("shapes \(a.shape) and \(b.shape) do not broadcast")
         }
+        try ctx.checkSize(out)
         let fa = a.asFloats, fb = b.asFloats
         var y = [Float](repeating: 0, count: out.reduce(1, *))
         y.withUnsafeMutableBufferPointer { py in
@@ -105,6 +106,7 @@ enum Broadcast {
         guard let out = shape(a.shape, b.shape) else {
             throw ctx.mismatch("shapes \(a.shape) and \(b.shape) do not broadcast")
         }
+        try ctx.checkSize(out)
         var y = [Int64](repeating: 0, count: out.reduce(1, *))
         forEachRun(out: out, a: a.shape, b: b.shape) { o, ia, ib, n, sa, sb in
             for j in 0..<n { y[o + j] = f(a.ints[ia + j * sa], b.ints[ib + j * sb]) }

@@ -18,6 +18,7 @@ enum Linear {
         guard k == kb else {
             throw ctx.mismatch("inner dimensions differ: A \(a.shape)\(tA ? "ᵀ" : "") and B \(b.shape)\(tB ? "ᵀ" : "")")
         }
+        try ctx.checkSize([m, n])
         return GemmShape(m: m, n: n, k: k, transA: tA, transB: tB, alpha: ctx.float("alpha", 1), beta: ctx.float("beta", 1))
     }
 
@@ -107,6 +108,7 @@ enum Linear {
         if a.rank == 1 { out.remove(at: out.count - 2) }
         if b.rank == 1 { out.removeLast() }
         plan.outShape = out
+        try ctx.checkSize(out)
         return plan
     }
 

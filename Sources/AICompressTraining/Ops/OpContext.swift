@@ -26,6 +26,22 @@ struct OpContext {
         return def
     }
 
+    /// Largest value an op may produce (2^28 elements, 1 GiB of float32): a hostile graph
+    /// (huge pads, an outer product of long vectors) is refused before allocating.
+    static let maxElements = 1 << 28
+
+    /// Refuses an output of `shape` beyond `maxElements`.
+    func checkSize(_ shape: [Int]) throws(ExecutionError) {
+        var n = 1
+        for d in shape {
+            let (m, o) = n.multipliedReportingOverflow(by: max(d, 0))
+            guard !o, m <= OpContext.maxElements else {
+                throw ExecutionError.unsupported(node: name, op: op, "output shape \(shape) exceeds the executor's limit of \(OpContext.maxElements) elements")
+            }
+            n = m
+        }
+    }
+
     func mismatch(_ why: String) -> ExecutionError { .shapeMismatch(node: name, op: op, why) }
     func unsupported(_ why: String) -> ExecutionError { .unsupported(node: name, op: op, why) }
 

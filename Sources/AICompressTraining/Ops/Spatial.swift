@@ -22,10 +22,10 @@ enum Spatial {
         let oneD = x.rank == 3
         let spatial = oneD ? [1, x.shape[2]] : [x.shape[2], x.shape[3]]
         let k = oneD ? [1] + kernel : kernel
-        guard k.count == 2, k.allSatisfy({ $0 > 0 }) else { throw ctx.mismatch("kernel shape \(kernel) does not fit \(x.shape)") }
+        guard k.count == 2, k.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }) else { throw ctx.mismatch("kernel shape \(kernel) does not fit \(x.shape)") }
         func two(_ key: String, _ def: Int) throws(ExecutionError) -> [Int] {
             guard let v = ctx.ints(key) else { return [def, def] }
-            guard v.count == (oneD ? 1 : 2), v.allSatisfy({ $0 > 0 }) else { throw ctx.mismatch("\(key) \(v) does not fit \(x.shape)") }
+            guard v.count == (oneD ? 1 : 2), v.allSatisfy({ $0 > 0 && $0 <= 1 << 20 }) else { throw ctx.mismatch("\(key) \(v) does not fit \(x.shape)") }
             return oneD ? [1] + v : v
         }
         let s = try two("strides", 1), d = try two("dilations", 1)
@@ -35,7 +35,7 @@ enum Spatial {
         switch autoPad {
         case "NOTSET":
             if let p = ctx.ints("pads") {
-                guard p.count == (oneD ? 2 : 4), p.allSatisfy({ $0 >= 0 }) else { throw ctx.mismatch("pads \(p) do not fit \(x.shape)") }
+                guard p.count == (oneD ? 2 : 4), p.allSatisfy({ $0 >= 0 && $0 <= 1 << 20 }) else { throw ctx.mismatch("pads \(p) do not fit \(x.shape)") }
                 pads = oneD ? [0, p[0], 0, p[1]] : p
             }
         case "VALID": break
@@ -60,6 +60,8 @@ enum Spatial {
                          sh: s[0], sw: s[1], dh: d[0], dw: d[1], pt: pads[0], pl: pads[1], pb: pads[2], pr: pads[3],
                          oh: outSize(0), ow: outSize(1), oneD: oneD)
         guard g.oh > 0, g.ow > 0 else { throw ctx.mismatch("the kernel \(kernel) is larger than the padded input \(x.shape)") }
+        try ctx.checkSize([g.n, g.c, g.oh, g.ow])
+        try ctx.checkSize([g.c, g.kh, g.kw, g.oh, g.ow]) // one image's im2col columns
         return g
     }
 

@@ -87,6 +87,7 @@ enum Structural {
                 out.append(Int(d))
             }
         }
+        try ctx.checkSize(out)
         let known = out.reduce(1, *)
         if let at = inferAt {
             guard known > 0, x.count % known == 0 else {
@@ -218,6 +219,7 @@ enum Structural {
         let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *)
         var src = [Int]()
         let idx = ind.asInts
+        try ctx.checkSize([outer, idx.count, inner])
         src.reserveCapacity(outer * idx.count * inner)
         for o in 0..<outer {
             for raw in idx {
@@ -273,6 +275,7 @@ enum Structural {
         let n = x.shape.last ?? 1
         let outer = x.count / max(n, 1)
         let idx = ind.asInts
+        try ctx.checkSize([outer, idx.count])
         var src = [Int]()
         for o in 0..<outer {
             for j in idx {
@@ -287,6 +290,7 @@ enum Structural {
     static func dequantizeLinear(_ ctx: OpContext, _ inputs: [NDArray?]) throws(ExecutionError) -> NDArray {
         let x = try ctx.input(inputs, 0), scale = try ctx.floatInput(inputs, 1)
         let zp = inputs.count > 2 ? inputs[2] : nil
+        if let z = zp, z.count != scale.count { throw ctx.mismatch("zero point has \(z.count) values, scale \(scale.count)") }
         let xv = x.asFloats, sv = scale.floats, zv = zp?.asFloats
         var y = [Float](repeating: 0, count: x.count)
         if scale.count == 1 {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AICompressCore
 import AICompressFormats
+import AICompressTraining
 
 // One libFuzzer binary for every reader; AICOMPRESS_FUZZ_TARGET picks one:
 //   ckpt         CheckpointReader, CRC-32 checks off so mutations reach the index parser
@@ -10,6 +11,10 @@ import AICompressFormats
 //   onnx         ONNXReader (protobuf-c behind the wire-level checks), through a temp file
 //   safetensors  SafetensorsReader
 //   json         JSONParser (safetensors headers and sharded indexes)
+//   csv          Dataset.readCSV with every missing-value strategy
+//   npy          NPY.read
+//   exec         ONNX model → Network → one forward pass of a zero row (hostile graphs:
+//                huge pads, shapes, indices must be refused, not allocated)
 // Every input must end in a thrown error or a model: a crash, a hang (-timeout) or a huge
 // allocation (-rss_limit_mb, -malloc_limit_mb) is a finding.
 
@@ -45,6 +50,25 @@ func runOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         }
     case "json":
         _ = try? JSONParser.parse(bytes)
+    case "csv":
+        for m in MissingStrategy.allCases {
+            _ = try? Dataset.readCSV(Array(bytes), file: "fuzz.csv", label: .auto, missing: m)
+        }
+    case "npy":
+        _ = try? NPY.read(Array(bytes), file: "fuzz.npy")
+    case "exec":
+        let path = "/tmp/aicompress-fuzz-exec-\(getpid()).onnx"
+        if let f = fopen(path, "wb") {
+            if size > 0 { fwrite(data, 1, size, f) }
+            fclose(f)
+            if let loaded = try? ModelIO.read(path: path), let net = try? Network(model: loaded.model),
+               let task = try? ModelTask(network: net) {
+                let zero = Dataset(featureNames: (0..<task.featureCount).map { "f\($0)" },
+                                   features: [Float](repeating: 0, count: task.featureCount), rows: 1)
+                _ = try? task.predict(zero)
+            }
+            unlink(path)
+        }
     default:
         print("unknown AICOMPRESS_FUZZ_TARGET \(target)")
         exit(2)
