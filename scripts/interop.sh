@@ -14,7 +14,7 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 passed=0
 failed=0
-for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality prune_vs_mask; do
+for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality prune_vs_mask executor_vs_ort; do
     rc=0
     python3 "scripts/interop/$lane.py" "$bin" | tee "$logs/$lane.txt" || rc=$?
     summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logs/$lane.txt" | tail -n 1 || true)
@@ -32,6 +32,6 @@ for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_qualit
     passed=$((passed + lane_passed))
     failed=$((failed + lane_failed))
 done
-echo "interop total (onnx, safetensors, quantization vs onnxruntime, quantization quality, pruning):"
+echo "interop total (onnx, safetensors, quantization vs onnxruntime, quantization quality, pruning, executor vs onnxruntime):"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

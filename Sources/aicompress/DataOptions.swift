@@ -24,18 +24,25 @@ struct DataOptions: ParsableArguments {
 
     /// Reads `path` (CSV or .npy by content) with the options' label and missing-value rules.
     func load(_ path: String, expectedFeatures: Int?) throws -> (Dataset, crc32: UInt32) {
+        let (d, crc, _) = try loadHashed(path, expectedFeatures: expectedFeatures)
+        return (d, crc)
+    }
+
+    /// `load`, also giving the SHA-256 of the file's bytes.
+    func loadHashed(_ path: String, expectedFeatures: Int?) throws -> (Dataset, crc32: UInt32, sha256: String) {
         let input = try InputFile(path: path)
         let bytes = Array(input.buffer.bytes)
         let crc = CRC32.checksum(bytes)
+        let sha = bytes.withUnsafeBytes { SHA256.hex($0) }
         if bytes.starts(with: [0x93] + Array("NUMPY".utf8)) {
             var labelBytes: [UInt8]? = nil
             if let l = labels { labelBytes = Array(try InputFile(path: l).buffer.bytes) }
-            return (try NPY.dataset(features: bytes, file: path, labels: labelBytes, labelsFile: labels ?? "", missing: missing), crc)
+            return (try NPY.dataset(features: bytes, file: path, labels: labelBytes, labelsFile: labels ?? "", missing: missing), crc, sha)
         }
         if labels != nil { throw ValidationError("--labels goes with a .npy --data; a CSV names its label column with --label") }
         let spec: LabelSpec
         if let l = label { spec = Int(l).map { .index($0) } ?? .name(l) } else { spec = .auto }
-        return (try Dataset.readCSV(bytes, file: path, label: spec, missing: missing, expectedFeatures: expectedFeatures), crc)
+        return (try Dataset.readCSV(bytes, file: path, label: spec, missing: missing, expectedFeatures: expectedFeatures), crc, sha)
     }
 }
 

@@ -91,6 +91,8 @@ final class GradientCheckTests: XCTestCase {
         try check("MatMul", inputs: [("a", [2, 3, 4]), ("b", [4, 2])])
         try check("MatMul", inputs: [("a", [2, 3, 4]), ("b", [2, 4, 2])])
         try check("MatMul", inputs: [("a", [4]), ("b", [4, 2])])
+        try check("MatMul", inputs: [("a", [2, 2, 3, 4]), ("b", [2, 4, 5])]) // batch broadcast
+        try check("MatMul", inputs: [("a", [3, 1, 2, 4]), ("b", [2, 4, 3])]) // both sides broadcast
     }
 
     func testSoftmaxFamily() throws {

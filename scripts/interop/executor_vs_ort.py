@@ -24,7 +24,6 @@ The largest relative error seen is printed per op family (INFO lines) before the
 Usage: executor_vs_ort.py BIN. Prints one line per check and a final 'N passed, M failed'."""
 import csv
 import glob
-import io
 import json
 import os
 import subprocess
@@ -35,7 +34,6 @@ import zlib
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import numpy_helper
 
 BIN = sys.argv[1]
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -166,11 +164,11 @@ def predict_vs_ort(label, path, csv_path, x, name, tol, what="predict"):
     try:
         ref = ort_run(path, name, x)
     except Exception as e:  # noqa: BLE001
-        check(False, f"{label}: {what}", f"onnxruntime failed: {e}")
+        check(False, f"{label}: {what} equals onnxruntime", f"onnxruntime failed: {e}")
         return None
     r = run_bin("predict", path, "--data", csv_path)
     if r.returncode != 0:
-        check(False, f"{label}: {what} vs onnxruntime", f"aicompress exit {r.returncode}: {r.stderr.strip()[:300]}")
+        check(False, f"{label}: {what} equals onnxruntime", f"aicompress exit {r.returncode}: {r.stderr.strip()[:300]}")
         return None
     ok, detail, worst = compare(r.stdout, ref, tol)
     fam = family(label) + (" (int8 QDQ)" if what != "predict" else "")

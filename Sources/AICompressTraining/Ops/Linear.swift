@@ -74,42 +74,49 @@ enum Linear {
 
     // MARK: MatMul
 
-    /// MatMul as a batch of products: A [batch, m, k] · B [batch or 1, k, n].
+    /// MatMul as a batch of products: for output matrix i, A's matrix `aIndex[i]` times B's
+    /// matrix `bIndex[i]` (NumPy batch broadcasting).
     struct MatMulPlan {
         var m: Int, n: Int, k: Int
-        var batch: Int
-        var aBatched: Bool, bBatched: Bool
+        var aIndex: [Int], bIndex: [Int]
         var outShape: [Int]
+        var batch: Int { aIndex.count }
+        /// Whether several outputs read the same A (or B) matrix, so gradients accumulate.
+        var aShared: Bool, bShared: Bool
     }
 
     static func matmulPlan(_ ctx: OpContext, _ a: NDArray, _ b: NDArray) throws(ExecutionError) -> MatMulPlan {
         guard a.rank >= 1, b.rank >= 1 else { throw ctx.mismatch("MatMul of scalars") }
         let sa = a.rank == 1 ? [1] + a.shape : a.shape
         let sb = b.rank == 1 ? b.shape + [1] : b.shape
-        let m = sa[sa.count - 2], k = sa[sa.count - 1], kb = sb[sb.count - 2], n = sb[sb.count - 1]
+        var m = sa[sa.count - 2]
+        let k = sa[sa.count - 1], kb = sb[sb.count - 2], n = sb[sb.count - 1]
         guard k == kb else { throw ctx.mismatch("inner dimensions differ: \(a.shape) · \(b.shape)") }
         let batchA = Array(sa.dropLast(2)), batchB = Array(sb.dropLast(2))
-        var outBatch: [Int]
-        var plan: MatMulPlan
-        if batchB.reduce(1, *) == 1 && batchB.count <= batchA.count {
-            // B is one matrix: fold A's batch into its rows (one GEMM)
-            outBatch = batchA
-            plan = MatMulPlan(m: m * batchA.reduce(1, *), n: n, k: k, batch: 1, aBatched: false, bBatched: false, outShape: [])
-        } else if batchA == batchB {
-            outBatch = batchA
-            plan = MatMulPlan(m: m, n: n, k: k, batch: batchA.reduce(1, *), aBatched: true, bBatched: true, outShape: [])
-        } else if batchA.reduce(1, *) == 1 && batchA.count <= batchB.count {
-            outBatch = batchB
-            plan = MatMulPlan(m: m, n: n, k: k, batch: batchB.reduce(1, *), aBatched: false, bBatched: true, outShape: [])
-        } else {
-            throw ctx.unsupported("batch dimensions \(batchA) and \(batchB) need general broadcasting")
+        guard let outBatch = Broadcast.shape(batchA, batchB) else {
+            throw ctx.mismatch("batch dimensions \(batchA) and \(batchB) do not broadcast")
         }
         var out = outBatch + [m, n]
         if a.rank == 1 { out.remove(at: out.count - 2) }
         if b.rank == 1 { out.removeLast() }
-        plan.outShape = out
         try ctx.checkSize(out)
-        return plan
+        var aIndex: [Int], bIndex: [Int]
+        if batchB.reduce(1, *) == 1 && batchB.count <= batchA.count {
+            // B is one matrix: fold A's batch into its rows (one GEMM)
+            m *= batchA.reduce(1, *)
+            aIndex = [0]
+            bIndex = [0]
+        } else {
+            let total = outBatch.reduce(1, *)
+            aIndex = [Int](repeating: 0, count: total)
+            bIndex = [Int](repeating: 0, count: total)
+            var i = 0
+            Broadcast.forEachRun(out: outBatch, a: batchA, b: batchB) { _, ia, ib, len, da, db in
+                for j in 0..<len { aIndex[i] = ia + j * da; bIndex[i] = ib + j * db; i += 1 }
+            }
+        }
+        return MatMulPlan(m: m, n: n, k: k, aIndex: aIndex, bIndex: bIndex, outShape: out,
+                          aShared: Set(aIndex).count < aIndex.count, bShared: Set(bIndex).count < bIndex.count)
     }
 
     static func matmul(_ ctx: OpContext, _ inputs: [NDArray?]) throws(ExecutionError) -> NDArray {
@@ -122,8 +129,8 @@ enum Linear {
                 y.withUnsafeMutableBufferPointer { py in
                     for i in 0..<p.batch {
                         BLAS.gemm(transA: false, transB: false, m: p.m, n: p.n, k: p.k,
-                                  pa.baseAddress! + (p.aBatched ? i * p.m * p.k : 0),
-                                  pb.baseAddress! + (p.bBatched ? i * p.k * p.n : 0),
+                                  pa.baseAddress! + p.aIndex[i] * p.m * p.k,
+                                  pb.baseAddress! + p.bIndex[i] * p.k * p.n,
                                   py.baseAddress! + i * p.m * p.n)
                     }
                 }
@@ -145,19 +152,19 @@ enum Linear {
             b.floats.withUnsafeBufferPointer { pb in
                 g.floats.withUnsafeBufferPointer { pg in
                     for i in 0..<p.batch {
-                        let ao = p.aBatched ? i * p.m * p.k : 0, bo = p.bBatched ? i * p.k * p.n : 0
+                        let ao = p.aIndex[i] * p.m * p.k, bo = p.bIndex[i] * p.k * p.n
                         let go = i * p.m * p.n
                         if need[0] { // dA[m,k] (+)= G · Bᵀ
                             da.withUnsafeMutableBufferPointer { pd in
                                 BLAS.gemm(transA: false, transB: true, m: p.m, n: p.k, k: p.n,
-                                          pg.baseAddress! + go, pb.baseAddress! + bo, beta: p.aBatched ? 0 : 1,
+                                          pg.baseAddress! + go, pb.baseAddress! + bo, beta: p.aShared ? 1 : 0,
                                           pd.baseAddress! + ao)
                             }
                         }
                         if need[1] { // dB[k,n] (+)= Aᵀ · G
                             db.withUnsafeMutableBufferPointer { pd in
                                 BLAS.gemm(transA: true, transB: false, m: p.k, n: p.n, k: p.m,
-                                          pa.baseAddress! + ao, pg.baseAddress! + go, beta: p.bBatched ? 0 : 1,
+                                          pa.baseAddress! + ao, pg.baseAddress! + go, beta: p.bShared ? 1 : 0,
                                           pd.baseAddress! + bo)
                             }
                         }
