@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Errors reading data, naming the file and, for text, the line.
 public struct DataError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -87,51 +90,107 @@ public struct Dataset: Sendable {
 
     static let missingTokens: Set<String> = ["", "na", "n/a", "nan", "null", "none", "?"]
 
-    /// Splits one CSV line into fields (RFC 4180 quoting).
-    static func fields(_ line: Substring, file: String, lineNumber: Int) throws(DataError) -> [String] {
-        var out = [String]()
-        var cur = ""
-        var quoted = false, wasQuoted = false
-        var it = line.makeIterator()
-        while let ch = it.next() {
-            if quoted {
-                if ch == "\"" {
-                    // a doubled quote is a literal quote; otherwise the quoted part ends
-                    var peek = it
-                    if peek.next() == "\"" { cur.append("\""); it = peek } else { quoted = false }
-                } else {
-                    cur.append(ch)
+    /// One field of a CSV line: its bytes (quotes removed, surrounding blanks trimmed when
+    /// unquoted) and whether it was quoted (then `""` inside stands for one quote).
+    struct Field {
+        var start: Int, end: Int
+        var quoted: Bool
+    }
+
+    /// Splits the line `b[start..<end]` into fields (RFC 4180 quoting).
+    static func fields(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, file: String,
+                       lineNumber: Int, into out: inout [Field]) throws(DataError) {
+        out.removeAll(keepingCapacity: true)
+        var i = start
+        while true {
+            while i < end && (b[i] == 0x20 || b[i] == 0x09) { i += 1 }
+            if i < end && b[i] == 0x22 { // quoted
+                let s = i + 1
+                var j = s
+                while true {
+                    guard j < end else { throw DataError(file: file, line: lineNumber, "unterminated quoted field") }
+                    if b[j] == 0x22 {
+                        if j + 1 < end && b[j + 1] == 0x22 { j += 2; continue }
+                        break
+                    }
+                    j += 1
                 }
-            } else if ch == "," {
-                out.append(wasQuoted ? cur : cur.trimmingCharacters(in: .whitespaces))
-                cur = ""
-                wasQuoted = false
-            } else if ch == "\"" && cur.trimmingCharacters(in: .whitespaces).isEmpty {
-                quoted = true
-                wasQuoted = true
-                cur = ""
+                out.append(Field(start: s, end: j, quoted: true))
+                i = j + 1
+                while i < end && (b[i] == 0x20 || b[i] == 0x09) { i += 1 }
+                if i < end && b[i] != 0x2C { throw DataError(file: file, line: lineNumber, "text after a closing quote") }
             } else {
-                cur.append(ch)
+                let s = i
+                while i < end && b[i] != 0x2C { i += 1 }
+                var e = i
+                while e > s && (b[e - 1] == 0x20 || b[e - 1] == 0x09) { e -= 1 }
+                out.append(Field(start: s, end: e, quoted: false))
             }
+            if i >= end { return }
+            i += 1 // the comma
+            if i == end { out.append(Field(start: end, end: end, quoted: false)); return }
         }
-        if quoted { throw DataError(file: file, line: lineNumber, "unterminated quoted field") }
-        out.append(wasQuoted ? cur : cur.trimmingCharacters(in: .whitespaces))
-        return out
+    }
+
+    static func string(_ b: UnsafeBufferPointer<UInt8>, _ f: Field) -> String {
+        let s = String(decoding: UnsafeBufferPointer(rebasing: b[f.start..<f.end]), as: UTF8.self)
+        return f.quoted ? s.replacingOccurrences(of: "\"\"", with: "\"") : s
+    }
+
+    /// The number in field `f`, nil when it is a missing-value token; throws for other text.
+    /// `b` must be followed by a NUL byte (strtod stops at it at the latest).
+    @inline(__always)
+    static func number(_ b: UnsafeBufferPointer<UInt8>, _ f: Field) -> Double?? {
+        if f.start == f.end { return .some(nil) }
+        let c = b[f.start]
+        let digitLike = (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x2B || c == 0x2E
+        if digitLike && !f.quoted {
+            var endp: UnsafeMutablePointer<CChar>? = nil
+            let base = UnsafeMutableRawPointer(mutating: b.baseAddress! + f.start).assumingMemoryBound(to: CChar.self)
+            let v = strtod(base, &endp)
+            if let endp, endp == base + (f.end - f.start), v.isFinite { return .some(v) }
+            return nil
+        }
+        let s = string(b, f).trimmingCharacters(in: .whitespaces)
+        if missingTokens.contains(s.lowercased()) { return .some(nil) }
+        if let v = Double(s), v.isFinite { return .some(v) }
+        return nil
     }
 
     /// Reads a CSV table. The first line is a header when any of its fields is not a number.
     public static func readCSV(_ bytes: [UInt8], file: String, label: LabelSpec, missing: MissingStrategy,
                                expectedFeatures: Int? = nil) throws(DataError) -> Dataset {
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw DataError(file: file, "is not UTF-8 text") }
-        var lines = [(Int, Substring)]()
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let l = raw.hasSuffix("\r") ? raw.dropLast() : raw
-            if l.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-            lines.append((i + 1, l))
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw DataError(file: file, "is not UTF-8 text") }
+        let data = bytes + [0]
+        return try data.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(DataError) -> Dataset in
+            try readCSV(b, count: bytes.count, file: file, label: label, missing: missing, expectedFeatures: expectedFeatures)
+        }
+    }
+
+    static func readCSV(_ b: UnsafeBufferPointer<UInt8>, count: Int, file: String, label: LabelSpec, missing: MissingStrategy,
+                        expectedFeatures: Int?) throws(DataError) -> Dataset {
+        // non-blank lines: (line number, start, end without \r)
+        var lines = [(Int, Int, Int)]()
+        var lineNumber = 1, s = 0
+        while s <= count {
+            var e = s
+            while e < count && b[e] != 0x0A { e += 1 }
+            var t = e
+            if t > s && b[t - 1] == 0x0D { t -= 1 }
+            var blank = true
+            for k in s..<t where b[k] != 0x20 && b[k] != 0x09 { blank = false; break }
+            if !blank { lines.append((lineNumber, s, t)) }
+            lineNumber += 1
+            s = e + 1
         }
         guard let first = lines.first else { throw DataError(file: file, "has no rows") }
-        var header = try fields(first.1, file: file, lineNumber: first.0)
-        let isHeader = header.contains { h in Double(h) == nil && !missingTokens.contains(h.lowercased()) }
+        var fieldBuf = [Field]()
+        try fields(b, first.1, first.2, file: file, lineNumber: first.0, into: &fieldBuf)
+        var header = fieldBuf.map { string(b, $0) }
+        let isHeader = fieldBuf.contains { f in
+            if case .none = number(b, f) { return true }
+            return false
+        }
         if isHeader { lines.removeFirst() } else { header = (0..<header.count).map { "c\($0)" } }
         let columns = header.count
         guard !lines.isEmpty else { throw DataError(file: file, "has a header but no rows") }
@@ -153,39 +212,35 @@ public struct Dataset: Sendable {
                 labelColumn = header.firstIndex { ["label", "target", "y", "class"].contains($0.lowercased()) } ?? columns - 1
             }
         }
+        if let e = expectedFeatures, columns - (labelColumn == nil ? 0 : 1) != e {
+            throw DataError(file: file, "has \(columns - (labelColumn == nil ? 0 : 1)) feature columns, the model takes \(e)")
+        }
         // parse
-        let featureCols = (0..<columns).filter { $0 != labelColumn }
-        var values = [Double](repeating: .nan, count: lines.count * featureCols.count)
+        let featureCount = columns - (labelColumn == nil ? 0 : 1)
+        var values = [Double](repeating: .nan, count: lines.count * featureCount)
         var targets = [Double](repeating: .nan, count: lines.count)
-        var lineOf = [Int](repeating: 0, count: lines.count)
-        for (r, (number, line)) in lines.enumerated() {
-            let f = try fields(line, file: file, lineNumber: number)
-            guard f.count == columns else {
-                throw DataError(file: file, line: number, "has \(f.count) fields, the header has \(columns)")
+        for (r, (number, start, end)) in lines.enumerated() {
+            try fields(b, start, end, file: file, lineNumber: number, into: &fieldBuf)
+            guard fieldBuf.count == columns else {
+                throw DataError(file: file, line: number, "has \(fieldBuf.count) fields, the header has \(columns)")
             }
-            lineOf[r] = number
-            for (k, c) in featureCols.enumerated() {
-                let s = f[c]
-                if missingTokens.contains(s.lowercased()) { continue }
-                guard let v = Double(s), v.isFinite else {
-                    throw DataError(file: file, line: number, "column '\(header[c])': '\(s.prefix(40))' is not a number")
+            var k = 0
+            for c in 0..<columns {
+                let f = fieldBuf[c]
+                guard let v = Dataset.number(b, f) else {
+                    let what = c == labelColumn ? "label column" : "column"
+                    throw DataError(file: file, line: number, "\(what) '\(header[c])': '\(string(b, f).prefix(40))' is not a number")
                 }
-                values[r * featureCols.count + k] = v
-            }
-            if let lc = labelColumn {
-                let s = f[lc]
-                if !missingTokens.contains(s.lowercased()) {
-                    guard let v = Double(s), v.isFinite else {
-                        throw DataError(file: file, line: number, "label column '\(header[lc])': '\(s.prefix(40))' is not a number")
-                    }
-                    targets[r] = v
+                if c == labelColumn {
+                    if let v { targets[r] = v }
+                } else {
+                    if let v { values[r * featureCount + k] = v }
+                    k += 1
                 }
             }
         }
-        if let e = expectedFeatures, featureCols.count != e {
-            throw DataError(file: file, "has \(featureCols.count) feature columns, the model takes \(e)")
-        }
-        var d = try fillMissing(values: values, rows: lines.count, names: featureCols.map { header[$0] },
+        let names = (0..<columns).filter { $0 != labelColumn }.map { header[$0] }
+        var d = try fillMissing(values: values, rows: lines.count, names: names,
                                 targets: labelColumn == nil ? nil : targets, strategy: missing, file: file)
         d.labelName = labelColumn.map { header[$0] }
         return d
