@@ -27,6 +27,20 @@ echo "== compress: prune to 50% and quantize to int8 in one pipeline; zeros stay
 "$bin" prune --keep 0.5 "$demo" - | "$bin" quantize --int8 - "$out/small.ckpt"
 "$bin" inspect "$out/small.ckpt" | sed -n '1,8p'
 echo
+echo "== accuracy on the held-out digits: the model, then pruned to 20%, then fine-tuned"
+"$bin" evaluate "$demo" --data fixtures/demo/digits-test.csv | sed -n '3,4p'
+"$bin" prune --keep 0.2 --scope global -q "$demo" "$out/p20.ckpt"
+"$bin" evaluate "$out/p20.ckpt" --data fixtures/demo/digits-test.csv --compare "$demo" | sed -n '3p;/compared/,$p'
+"$bin" train "$out/p20.ckpt" --data fixtures/demo/digits-train.csv --epochs 30 --lr 0.003 -q "$out/tuned.ckpt"
+"$bin" evaluate "$out/tuned.ckpt" --data fixtures/demo/digits-test.csv | sed -n '3p'
+"$bin" inspect "$out/tuned.ckpt" | grep '^total'
+echo
+echo "== distillation: a 6.5k-parameter student learns from a 51k-parameter teacher"
+"$bin" distill --teacher fixtures/demo/teacher-digits.ckpt --data fixtures/demo/digits-train.csv \
+    --hidden 64,32 --epochs 40 --lr 0.003 --val-split 0.1 "$out/student.ckpt" 2>&1 | tail -n 2
+"$bin" evaluate "$out/student.ckpt" --data fixtures/demo/digits-test.csv --compare fixtures/demo/teacher-digits.ckpt \
+    | sed -n '3p;/compared/,$p'
+echo
 echo "== the scheme table"
 "$bin" quantize --list
 echo
