@@ -11,6 +11,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML recipes (`aicompress apply`): libyaml inside, no other dependencies.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // zlib1g-dev: CRC32 (crc32_z / crc32_combine) and, later, deflate.
@@ -53,6 +55,7 @@ let package = Package(
                 "AICompressPasses",
                 "AICompressTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(name: "AICompressCoreTests", dependencies: ["AICompressCore"]),

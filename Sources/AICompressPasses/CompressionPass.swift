@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import AICompressCore
+import AICompressTraining
 
 /// A compression pass: a value holding its parameters that turns a model into a new model and
 /// a report. Passes never read or write files.
@@ -119,12 +120,18 @@ public struct Pipeline: CompressionPass {
     public var parameters: [(String, String)] { passes.enumerated().map { ("\($0.offset)", $0.element.stepDescription) } }
 
     /// Each pass's transform is prepared on the model the earlier passes produced, so a pipeline
-    /// materialises intermediate models; use single passes to stream.
+    /// materialises intermediate models; use single passes to stream. The report of a tensor
+    /// covers all passes: original against final values, the schemes joined with " + ".
     public func prepare(_ model: Model) throws -> any TensorTransform {
         var current = model
-        for p in passes.dropLast() { current = try p.apply(current).0 }
+        var schemes: [String: [String]] = [:]
+        for p in passes.dropLast() {
+            let (next, report) = try p.apply(current)
+            for r in report.tensors { schemes[r.name, default: []].append(r.scheme) }
+            current = next
+        }
         guard let last = passes.last else { return Identity() }
-        return try Chained(before: current, last: last.prepare(current), original: model)
+        return try Chained(before: current, last: last.prepare(current), original: model, earlier: schemes)
     }
 
     struct Identity: TensorTransform {
@@ -135,8 +142,32 @@ public struct Pipeline: CompressionPass {
         let before: Model
         let last: any TensorTransform
         let original: Model
+        let earlier: [String: [String]]
         func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
-            try last.transform(before.tensor(named: t.name) ?? t)
+            let (out, lastReport) = try last.transform(before.tensor(named: t.name) ?? t)
+            let schemes = (earlier[t.name] ?? []) + (lastReport.map { [$0.scheme] } ?? [])
+            guard !schemes.isEmpty else { return (out, nil) }
+            var r = lastReport ?? TensorReport(name: t.name, scheme: "", bytesBefore: t.storedBytes, bytesAfter: out.storedBytes,
+                                                elements: t.elementCount, signalEnergy: 0, errorEnergy: 0, maxAbsError: 0, zerosAfter: 0)
+            r.scheme = schemes.joined(separator: " + ")
+            r.bytesBefore = t.storedBytes
+            r.bytesAfter = out.storedBytes
+            if out.shape == t.shape, let x = try? NDArray(tensor: t), let y = try? NDArray(tensor: out), x.isFloat, y.isFloat {
+                var signal = 0.0, error = 0.0, maxError = 0.0, zeros = 0
+                for i in 0..<x.count {
+                    let a = Double(x.floats[i]), b = Double(y.floats[i])
+                    signal += a * a
+                    error += (a - b) * (a - b)
+                    maxError = max(maxError, abs(a - b))
+                    if y.floats[i] == 0 { zeros += 1 }
+                }
+                r.signalEnergy = signal
+                r.errorEnergy = error
+                r.maxAbsError = maxError
+                r.zerosAfter = zeros
+                r.elements = x.count
+            }
+            return (out, r)
         }
         func outputGraph(_ graph: Graph?) throws -> Graph? { try last.outputGraph(before.graph) }
     }

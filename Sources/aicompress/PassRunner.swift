@@ -8,11 +8,16 @@ import Foundation
 /// are released), so memory stays near one tensor; other formats need every size before the
 /// first byte and are written from the finished model.
 enum PassRunner {
+    /// `recipe` is the pass as recipe steps: they are appended to the recipe recorded in the
+    /// input (metadata `aicompress.recipe`), so `aicompress recipe OUT` can reproduce the file.
     static func run(_ pass: any CompressionPass, input: String, output: String, out: OutputOptions,
-                    report options: ReportOptions) throws {
+                    report options: ReportOptions, recipe: [Recipe.Step]) throws {
         let loaded = try ModelIO.read(path: input)
         let transform = try pass.prepare(loaded.model)
-        let provenance = loaded.withProvenance(step: pass.stepDescription)
+        let stepDescriptions = (pass as? Pipeline)?.passes.map(\.stepDescription) ?? [pass.stepDescription]
+        var provenance = loaded.withProvenance(step: stepDescriptions.first ?? pass.stepDescription)
+        for s in stepDescriptions.dropFirst() { provenance.appendStep(s) }
+        provenance.metadata[Recipe.metadataKey] = Recipe.extended(loaded.model.metadata, with: recipe)
         let format = out.outputFormat(for: output)
         var report = PassReport(pass: pass.stepDescription)
         let progress = Progress(label: pass.name, tensors: loaded.model.tensors.count, bytes: loaded.model.storedBytes,

@@ -84,7 +84,7 @@ struct PruneCommand: ParsableCommand {
     func run() throws {
         let pass = Prune(method: try method(), selection: selection.selection)
         do {
-            try PassRunner.run(pass, input: input, output: output, out: out, report: report)
+            try PassRunner.run(pass, input: input, output: output, out: out, report: report, recipe: [recipeStep])
         } catch let e as PassError {
             switch e {
             case .invalidParameter, .nothingSelected: throw ExitStatus.Failure(code: ExitStatus.usage, message: e.description)

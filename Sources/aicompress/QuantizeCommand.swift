@@ -92,7 +92,7 @@ struct QuantizeCommand: ParsableCommand {
             return
         }
         do {
-            try PassRunner.run(pass, input: input!, output: output!, out: out, report: report)
+            try PassRunner.run(pass, input: input!, output: output!, out: out, report: report, recipe: [recipeStep])
         } catch let e as PassError {
             switch e {
             case .invalidParameter, .nothingSelected: throw ExitStatus.Failure(code: ExitStatus.usage, message: e.description)
@@ -195,6 +195,7 @@ struct DequantizeCommand: ParsableCommand {
     func validate() throws { try out.check(output: output) }
 
     func run() throws {
-        try PassRunner.run(Dequantize(), input: input, output: output, out: out, report: report)
+        try PassRunner.run(Dequantize(), input: input, output: output, out: out, report: report,
+                           recipe: [Recipe.Step(command: "dequantize", options: [])])
     }
 }
