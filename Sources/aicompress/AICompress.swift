@@ -19,7 +19,7 @@ struct AICompress: ParsableCommand {
             """,
         version: AICompressVersion.string,
         subcommands: [Inspect.self, Verify.self, DiffCommand.self, Convert.self, PruneCommand.self, QuantizeCommand.self, DequantizeCommand.self,
-                      Evaluate.self, Predict.self, Train.self, Distill.self, Apply.self, RecipeCommand.self]
+                      Evaluate.self, Predict.self, Train.self, Distill.self, Apply.self, RecipeCommand.self, ReportCommand.self]
     )
 
     /// Parses, runs, and maps library errors to one-line messages and exit codes (the only place
