@@ -25,10 +25,11 @@ class CLITestCase: XCTestCase {
 
     /// Runs `aicompress args`, feeding `stdin`.
     @discardableResult
-    func run(_ args: [String], stdin: Data? = nil) throws -> Result {
+    func run(_ args: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> Result {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args
+        if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe(), input = Pipe()
         p.standardOutput = out
         p.standardError = err
