@@ -15,6 +15,7 @@ bin="${1:-.build/release/aicompress}"
 [ -x "$bin" ] || { echo "no executable $bin (swift build -c release, or pass the binary)" >&2; exit 1; }
 RUNS="${RUNS:-3}"
 THREADS="${THREADS:-1}"
+cores=$(nproc)   # before OMP_NUM_THREADS is set: GNU nproc honours it
 export OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
 export VECLIB_MAXIMUM_THREADS="$THREADS"
 mkdir -p bench-data
@@ -90,7 +91,7 @@ for opt in sgd adam; do
     [ $have_torch = 1 ] && row "$w" "PyTorch, whole script (python start, import torch, np.loadtxt CSV, train)" "$(get "$pt" wall)" $samples "$(get "$pt" cpu)" "$base"
     note="$w: final-epoch mean loss numpy $(get "$np" loss), aicompress $(get "$ours" loss)"
     [ $have_torch = 1 ] && note+=", PyTorch $(get "$pt" loss)"
-    notes+=("$note (same initial weights, different shuffles); numpy CSV load $(get "$np" load_s) s")
+    notes+=("$note (same initial weights; numpy and PyTorch share one shuffle, aicompress uses its own); numpy CSV load $(get "$np" load_s) s")
 done
 
 # ---------------------------------------------------------------- inference
@@ -110,7 +111,7 @@ eval_set() {   # WORKLOAD OUR_MODEL ORT_MODEL CSV NPY TINY_CSV
     row "$w" "onnxruntime $ort_ver, InferenceSession.run only (batches of 256) — baseline" "$base" "$n" "" "$base"
     row "$w" "aicompress evaluate, whole command (process, model load, CSV parse, run, metrics)" "$(get "$e" wall)" "$n" "$(get "$e" cpu)" "$base"
     row "$w" "onnxruntime, whole script (python start, import, np.loadtxt CSV, session, run)" "$(get "$o" wall)" "$n" "$(get "$o" cpu)" "$base"
-    row "$w" "  of which np.loadtxt of the CSV (inside the onnxruntime script)" "$(get "$o" load_s)" "$n" "" "$base"
+    row "$w" "  of which np.loadtxt of the CSV (inside the onnxruntime script)" "$(get "$o" load_s)" "$n" "" ""
     row "$w" "aicompress predict on the same rows as .npy (no CSV parse; writes a CSV of outputs)" "$(get "$p" wall)" "$n" "$(get "$p" cpu)" "$base"
     row "$w" "aicompress evaluate on an 8-row CSV (fixed cost: process start, model load)" "$(get "$t" wall)" "" "$(get "$t" cpu)" ""
     local acc   # from the last timed `evaluate --json` run, saved by run_kv's caller below
@@ -125,7 +126,7 @@ eval_set "evaluate MLP 784-256-128-10 (untrained), 10,000 rows" "$dir/mlp.onnx" 
     "$dir/mlp.onnx" "$dir/train.csv" "$dir/train-x.npy" "$dir/tiny.csv"
 
 # ---------------------------------------------------------------- table
-echo "$runs runs each, median wall time; $(nproc) cores; threads $THREADS (OMP/OPENBLAS/MKL_NUM_THREADS," \
+echo "$runs runs each, median wall time; $cores cores; threads $THREADS (OMP/OPENBLAS/MKL_NUM_THREADS," \
      "onnxruntime intra_op, torch.set_num_threads); binary $bin"
 [ $have_torch = 1 ] || echo "PyTorch not installed: no PyTorch rows"
 echo "ratio = baseline seconds / seconds on the same rows (= throughput relative to the baseline; < 1 is slower)"

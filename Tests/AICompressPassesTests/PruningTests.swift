@@ -40,6 +40,47 @@ final class PruningTests: XCTestCase {
         }
     }
 
+    /// NaN and ±Inf are found by the selection's first histogram and named with their tensor.
+    func testNonFiniteWeightsAreRefusedInBothScopes() throws {
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var b = testValues(64, seed: 9)
+            b[17] = bad
+            let m = try Model(tensors: [try tensor("a", [8, 8], seed: 8), try Tensor(name: "b", shape: [8, 8], floats: b)])
+            for scope in [Prune.Scope.tensor, .global] {
+                XCTAssertThrowsError(try Prune(method: .magnitude(keep: 0.5, scope: scope)).apply(m)) {
+                    XCTAssertEqual($0 as? PassError, .nonFinite(tensor: "b", count: 1), "\(bad) \(scope)")
+                }
+            }
+        }
+    }
+
+    /// The per-chunk counts the selection's second pass makes (so the writer skips its own
+    /// counting pass) equal a brute-force count, across runs and chunk boundaries, with ties.
+    func testSelectionChunkCountsEqualBruteForce() {
+        var a = testValues(70_001, seed: 11), b = testValues(1000, seed: 12), c = testValues(140_000, seed: 13)
+        for k in stride(from: 0, to: a.count, by: 9) { a[k] = -0.25 }
+        for k in stride(from: 3, to: c.count, by: 11) { c[k] = 0.25 }
+        b[5] = 0.25
+        let runs = [a, b, c]
+        for keep in [0.05, 0.3, 0.9] {
+            let total = runs.reduce(0) { $0 + $1.count }
+            let k = Prune.keepCount(keep, of: total)
+            let buffers = runs.map { r in r.withUnsafeBufferPointer { UnsafeBufferPointer(start: UnsafeMutablePointer(mutating: $0.baseAddress!), count: $0.count) } }
+            let (r, counts) = MagnitudeThreshold.selectCounting(buffers, keep: k, chunkSize: 1 << 16)
+            XCTAssertEqual(r, MagnitudeThreshold.select(buffers, keep: k))
+            let counted = try! XCTUnwrap(counts)
+            for (i, run) in runs.enumerated() {
+                let chunks = (run.count + 65535) / 65536
+                XCTAssertEqual(counted.runs[i].count, chunks)
+                for ch in 0..<chunks {
+                    let slice = run[(ch * 65536)..<min(run.count, (ch + 1) * 65536)].map { $0.bitPattern & 0x7FFF_FFFF }
+                    XCTAssertEqual(counted.runs[i][ch].sure, slice.filter { $0 > r.bits }.count, "keep \(keep) run \(i) chunk \(ch)")
+                    XCTAssertEqual(counted.runs[i][ch].ties, slice.filter { $0 == r.bits }.count, "keep \(keep) run \(i) chunk \(ch)")
+                }
+            }
+        }
+    }
+
     func testNMGroupsAreValid() throws {
         var m = try Model(tensors: [try tensor("w", [16, 24], seed: 5), try tensor("torch", [12, 32], seed: 6)])
         m.graph = Graph(nodes: [Node(opType: "MatMul", inputs: ["x", "w"], outputs: ["y"])])

@@ -63,28 +63,34 @@ public struct Prune: CompressionPass {
         let roles = WeightRole.roles(in: model.graph)
         switch method {
         case .magnitude(let keep, .global):
-            // One threshold over every selected tensor: two read passes, no copies.
+            // One threshold over every selected tensor: two read passes (the first also finds
+            // NaN/Inf), no copies.
             var views: [FloatView] = []
             defer { views.forEach { $0.release() } }
-            for t in selected {
-                let v = try FloatView(t)
-                views.append(v)
-                try Prune.checkFinite(t, v.values)
-            }
+            for t in selected { views.append(try FloatView(t)) }
             let total = selected.reduce(0) { $0 + $1.elementCount }
             let k = Prune.keepCount(keep, of: total)
-            let threshold = MagnitudeThreshold.select(views.map(\.values), keep: k)
-            // Ties at the threshold are kept in model order, then index order.
-            var quota: [String: Int] = [:]
-            var remaining = threshold.tiesToKeep
-            for (t, v) in zip(selected, views) {
-                let ties = threshold.keepNone || v.values.isEmpty ? 0 : Prune.countAbove(v.values, 0..<v.values.count, threshold.bits).1
-                quota[t.name] = min(ties, remaining)
-                remaining -= quota[t.name]!
+            let (threshold, counts) = MagnitudeThreshold.selectCounting(views.map(\.values), keep: k, chunkSize: Prune.chunkSize)
+            if threshold.nonFinite > 0 {
+                for (t, v) in zip(selected, views) { try Prune.checkFinite(t, v.values) }
             }
-            return MagnitudeTransform(selected: Set(selected.map(\.name)), global: threshold, tieQuota: quota, keep: keep)
+            // Ties at the threshold are kept in model order, then index order; when all of
+            // them are kept (the usual case) no tensor needs its ties counted.
+            var quota: [String: Int] = [:]
+            if !threshold.keepsAllTies {
+                var remaining = threshold.tiesToKeep
+                for (t, v) in zip(selected, views) {
+                    let ties = threshold.keepNone || v.values.isEmpty ? 0 : Prune.countAbove(v.values, 0..<v.values.count, threshold.bits).1
+                    quota[t.name] = min(ties, remaining)
+                    remaining -= quota[t.name]!
+                }
+            }
+            var chunkCounts: [String: [(sure: Int, ties: Int)]] = [:]
+            if let counts { for (t, c) in zip(selected, counts.runs) { chunkCounts[t.name] = c } }
+            return MagnitudeTransform(selected: Set(selected.map(\.name)), global: threshold, tieQuota: quota, keep: keep,
+                                      chunkCounts: chunkCounts)
         case .magnitude(let keep, .tensor):
-            return MagnitudeTransform(selected: Set(selected.map(\.name)), global: nil, tieQuota: [:], keep: keep)
+            return MagnitudeTransform(selected: Set(selected.map(\.name)), global: nil, tieQuota: [:], keep: keep, chunkCounts: [:])
         case .nm(let n, let m):
             return NMTransform(selected: Set(selected.map(\.name)), roles: roles, n: n, m: m)
         case .channels(let keep, let norm):
@@ -112,14 +118,19 @@ public struct Prune: CompressionPass {
     /// A tensor like `t` with the pruned elements zero, stored sparse when that is smaller, and
     /// its report. Two parallel passes over chunks: count what each chunk keeps (so tie quotas
     /// and output offsets are known in order), then write mask bits and values.
-    static func masked(_ t: Tensor, _ values: UnsafeBufferPointer<Float>, scheme: String, decision: Decision) throws -> (Tensor, TensorReport) {
+    /// Elements per chunk of the writer (a multiple of 8, so chunks own whole mask bytes).
+    static let chunkSize = 1 << 16
+
+    static func masked(_ t: Tensor, _ values: UnsafeBufferPointer<Float>, scheme: String, decision: Decision,
+                       precounted: [(sure: Int, ties: Int)]? = nil) throws -> (Tensor, TensorReport) {
         let n = t.elementCount
         let dense = try t.densified()
-        let chunk = 1 << 16  // a multiple of 8, so chunks own whole mask bytes
+        let chunk = Prune.chunkSize
         let chunks = (n + chunk - 1) / chunk
         nonisolated(unsafe) let v = values
-        // Pass 1: per chunk, elements kept for sure and ties at the threshold.
-        let counts = Parallel.map(chunks) { c -> (sure: Int, ties: Int) in
+        // Pass 1 (unless the selection already counted): per chunk, elements kept for sure and
+        // ties at the threshold.
+        let counts = precounted.flatMap { $0.count == chunks ? $0 : nil } ?? Parallel.map(chunks) { c -> (sure: Int, ties: Int) in
             let range = (c * chunk)..<min(n, (c + 1) * chunk)
             switch decision {
             case .threshold(let th, _):
@@ -352,24 +363,31 @@ public struct Prune: CompressionPass {
         let global: MagnitudeThreshold.Result?
         let tieQuota: [String: Int]
         let keep: Double
+        /// Per-chunk counts from the global selection's second pass.
+        let chunkCounts: [String: [(sure: Int, ties: Int)]]
 
         func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
             guard selected.contains(t.name) else { return (t, nil) }
             let view = try FloatView(t)
             defer { view.release() }
             let v = view.values
-            try Prune.checkFinite(t, v)
             let threshold: MagnitudeThreshold.Result
             let ties: Int
+            var counts: [(sure: Int, ties: Int)]? = nil
             if let global {
+                // finiteness was checked by the global selection
                 threshold = global
-                ties = tieQuota[t.name] ?? 0
+                ties = global.keepsAllTies ? Int.max : tieQuota[t.name] ?? 0
+                counts = chunkCounts[t.name]
             } else {
-                threshold = MagnitudeThreshold.select([v], keep: Prune.keepCount(keep, of: v.count))
+                let (th, c) = MagnitudeThreshold.selectCounting([v], keep: Prune.keepCount(keep, of: v.count), chunkSize: Prune.chunkSize)
+                threshold = th
+                if threshold.nonFinite > 0 { try Prune.checkFinite(t, v) }
                 ties = threshold.tiesToKeep
+                counts = c?.runs.first
             }
             let scheme = "magnitude keep \(keep)" + (global == nil ? "" : " (global)")
-            return try Prune.masked(t, v, scheme: scheme, decision: .threshold(threshold, ties: ties))
+            return try Prune.masked(t, v, scheme: scheme, decision: .threshold(threshold, ties: ties), precounted: counts)
         }
     }
 
