@@ -24,7 +24,7 @@ runs="$RUNS"
 dir=bench-data/train
 ref=scripts/bench-train-ref.py
 [ -f "$dir/digits-50k-y.npy" ] || python3 scripts/make-bench-train.py "$dir"
-scratch=bench-data/out.train
+scratch="$dir/tmp"   # not bench-data/out.*: bench-lib's measure() deletes those
 mkdir -p "$scratch"
 
 # run_kv NAME CMD... : runs CMD $runs times; prints "NAME wall=MEDIAN cpu=MEDIAN key=MEDIAN..."
@@ -140,4 +140,4 @@ awk -F'|' '{
     printf "| %s | %s | %.3f | %s | %s | %s |\n", $1, $2, $3, sps, cpu, rel }' "$rows_file"
 echo
 for n in "${notes[@]}"; do echo "- $n"; done
-rm -rf "$scratch" bench-data/time.txt
+rm -rf "$scratch"

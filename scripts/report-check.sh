@@ -18,10 +18,11 @@
 #     red #e53e3e outline with --compare (none without), and the centre of each bar is blue.
 # Installs chromium (apt) if missing and Pillow (pip) if it can; without Pillow the PNG is
 # decoded with zlib. One PASS/FAIL line per check, then `N passed, M failed`; exit 1 on failure.
+# REPORT_CHECK_KEEP=DIR keeps the screenshots (LABEL.png) in DIR.
 set -uo pipefail
 bin="${1:-.build/debug/aicompress}"
 [ -e "$bin" ] && bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -110,6 +111,7 @@ label, compare, work = sys.argv[1], sys.argv[2] == "1", sys.argv[3]
 keep_png = os.environ.get("REPORT_CHECK_KEEP")  # a folder: screenshots are copied there
 page = os.path.join(work, label + ".html")
 BLUE, RED, GREY = (43, 108, 176), (229, 62, 62), (203, 213, 224)
+LIGHT_BLUE = (144, 180, 220)  # bars beyond a capped axis (SQNR above 60 dB, exact)
 WIDTH, MIN_HEIGHT = 1200, 2400
 ok = True
 
@@ -236,7 +238,7 @@ var out={iw:innerWidth,ih:innerHeight,sw:de.scrollWidth,sh:de.scrollHeight,svgs:
 document.querySelectorAll('svg.chart,svg.histogram').forEach(function(s){
  var o={kind:s.getAttribute('data-chart')||('histogram '+s.getAttribute('data-tensor')),
   hist:s.classList.contains('histogram'),box:box(s),bars:[],bins:[],lines:[],texts:[]};
- s.querySelectorAll('rect.bar').forEach(function(e){o.bars.push({b:box(e),w:+e.getAttribute('width'),
+ s.querySelectorAll('rect.bar').forEach(function(e){o.bars.push({b:box(e),capped:e.classList.contains('capped'),w:+e.getAttribute('width'),
   h:+e.getAttribute('height'),t:(e.querySelector('title')||{}).textContent||''});});
  s.querySelectorAll('rect.bin').forEach(function(e){o.bins.push({b:box(e),w:+e.getAttribute('width'),
   h:+e.getAttribute('height')});});
@@ -395,8 +397,8 @@ if layout is not None and (w, h) == (WIDTH, height):
         return r[x * bpp], r[x * bpp + 1], r[x * bpp + 2]
     for s in layout["svgs"]:
         items = s["bins"] if s["hist"] else s["bars"]
-        big = [e["b"] for e in items if e["b"][2] >= 3 and e["b"][3] >= 3]
-        hit = sum(1 for b in big if (lambda p: p is not None and near(p, BLUE, 6))(pixel(b[0] + b[2] / 2, b[1] + b[3] / 2)))
+        big = [(e["b"], LIGHT_BLUE if e.get("capped") else BLUE) for e in items if e["b"][2] >= 3 and e["b"][3] >= 3]
+        hit = sum(1 for b, colour in big if (lambda p: p is not None and near(p, colour, 6))(pixel(b[0] + b[2] / 2, b[1] + b[3] / 2)))
         # A histogram's red outline may cross a bin's centre: allow a few.
         need = len(big) if not s["hist"] else math.ceil(0.8 * len(big))
         check(big and hit >= need, "%s: %d of %d bars/bins painted blue at their centre in the screenshot"

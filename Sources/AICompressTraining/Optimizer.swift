@@ -45,45 +45,64 @@ public struct Optimizer: Sendable {
 
     public init(_ config: OptimizerConfig) { self.config = config }
 
-    /// One update of `params` from `grads` with learning rate `lr`.
+    /// One update of `params` from `grads` with learning rate `lr`, in place: parameters and
+    /// state are updated through their buffers, without copies.
     public mutating func step(_ params: inout [String: NDArray], grads: [String: NDArray], lr: Float) {
         steps += 1
         let c = config
         let bc1 = Float(1 - Foundation.pow(Double(c.beta1), Double(steps)))
         let bc2 = Float(1 - Foundation.pow(Double(c.beta2), Double(steps)))
+        let wd = c.weightDecay, mom = c.momentum, b1 = c.beta1, b2 = c.beta2, eps = c.epsilon
         for name in params.keys.sorted() {
-            guard let g = grads[name] else { continue }
-            var p = params[name]!.floats
-            let gv = g.floats
+            guard let g = grads[name], params[name] != nil else { continue }
+            let n = g.floats.count
             switch c.kind {
-            case .sgd:
-                var buf = first[name]
-                for i in 0..<p.count {
-                    var d = gv[i] + c.weightDecay * p[i]
-                    if c.momentum != 0 {
-                        let b = buf == nil ? d : c.momentum * buf![i] + d
-                        if buf == nil { buf = [Float](repeating: 0, count: p.count) }
-                        buf![i] = b
-                        d = c.nesterov ? d + c.momentum * b : b
+            case .sgd where mom == 0:
+                g.floats.withUnsafeBufferPointer { gv in
+                    params[name]!.floats.withUnsafeMutableBufferPointer { p in
+                        for i in 0..<n { p[i] -= lr * (gv[i] + wd * p[i]) }
                     }
-                    p[i] -= lr * d
                 }
-                if let b = buf { first[name] = b }
+            case .sgd:
+                let fresh = first[name] == nil
+                if fresh { first[name] = [Float](repeating: 0, count: n) }
+                let nesterov = c.nesterov
+                g.floats.withUnsafeBufferPointer { gv in
+                    params[name]!.floats.withUnsafeMutableBufferPointer { p in
+                        first[name]!.withUnsafeMutableBufferPointer { buf in
+                            for i in 0..<n {
+                                let d = gv[i] + wd * p[i]
+                                // the first step starts the buffer at the gradient (PyTorch)
+                                let b = fresh ? d : mom * buf[i] + d
+                                buf[i] = b
+                                p[i] -= lr * (nesterov ? d + mom * b : b)
+                            }
+                        }
+                    }
+                }
             case .adam, .adamw:
-                var m = first[name] ?? [Float](repeating: 0, count: p.count)
-                var v = second[name] ?? [Float](repeating: 0, count: p.count)
-                for i in 0..<p.count {
-                    var d = gv[i]
-                    if c.kind == .adam { d += c.weightDecay * p[i] } else { p[i] *= 1 - lr * c.weightDecay }
-                    m[i] = c.beta1 * m[i] + (1 - c.beta1) * d
-                    v[i] = c.beta2 * v[i] + (1 - c.beta2) * d * d
-                    let mhat = m[i] / bc1, vhat = v[i] / bc2
-                    p[i] -= lr * mhat / (vhat.squareRoot() + c.epsilon)
+                if first[name] == nil {
+                    first[name] = [Float](repeating: 0, count: n)
+                    second[name] = [Float](repeating: 0, count: n)
                 }
-                first[name] = m
-                second[name] = v
+                let decoupled = c.kind == .adamw
+                let l2: Float = decoupled ? 0 : wd, decay: Float = decoupled ? 1 - lr * wd : 1
+                g.floats.withUnsafeBufferPointer { gv in
+                    params[name]!.floats.withUnsafeMutableBufferPointer { p in
+                        first[name]!.withUnsafeMutableBufferPointer { m in
+                            second[name]!.withUnsafeMutableBufferPointer { v in
+                                for i in 0..<n {
+                                    let d = gv[i] + l2 * p[i]
+                                    p[i] *= decay
+                                    m[i] = b1 * m[i] + (1 - b1) * d
+                                    v[i] = b2 * v[i] + (1 - b2) * d * d
+                                    p[i] -= lr * (m[i] / bc1) / ((v[i] / bc2).squareRoot() + eps)
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            params[name]!.floats = p
         }
     }
 }

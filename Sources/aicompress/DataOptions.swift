@@ -31,12 +31,15 @@ struct DataOptions: ParsableArguments {
     /// `load`, also giving the SHA-256 of the file's bytes.
     func loadHashed(_ path: String, expectedFeatures: Int?) throws -> (Dataset, crc32: UInt32, sha256: String) {
         let input = try InputFile(path: path)
-        let bytes = Array(input.buffer.bytes)
+        let bytes = withExtendedLifetime(input.buffer) { Array(input.buffer.bytes) }  // copied while the mapping is alive
         let crc = CRC32.checksum(bytes)
         let sha = bytes.withUnsafeBytes { SHA256.hex($0) }
         if bytes.starts(with: [0x93] + Array("NUMPY".utf8)) {
             var labelBytes: [UInt8]? = nil
-            if let l = labels { labelBytes = Array(try InputFile(path: l).buffer.bytes) }
+            if let l = labels {
+                let file = try InputFile(path: l)
+                labelBytes = withExtendedLifetime(file.buffer) { Array(file.buffer.bytes) }
+            }
             return (try NPY.dataset(features: bytes, file: path, labels: labelBytes, labelsFile: labels ?? "", missing: missing), crc, sha)
         }
         if labels != nil { throw ValidationError("--labels goes with a .npy --data; a CSV names its label column with --label") }

@@ -107,7 +107,7 @@ struct Distill: ParsableCommand {
         guard classes > 1, let teacherLogits = teacherTask.logitsValue else {
             throw fail("\(teacher): the teacher must be a classifier with several output columns")
         }
-        let teacherSHA = teacherLoaded.input.buffer.bytes.withUnsafeBytes { SHA256.hex($0) }
+        let teacherSHA = withExtendedLifetime(teacherLoaded.input.buffer) { SHA256.hex(teacherLoaded.input.buffer.bytes) }
 
         // data: real rows, or synthesized ones
         var (all, _, dataSHA) = try data.loadHashed(data.data, expectedFeatures: teacherTask.featureCount)
@@ -143,7 +143,7 @@ struct Distill: ParsableCommand {
         if let s = student {
             let loaded = try ModelIO.read(path: s)
             studentModel = loaded.model
-            studentKind = "student.sha256=" + loaded.input.buffer.bytes.withUnsafeBytes { SHA256.hex($0) }
+            studentKind = "student.sha256=" + withExtendedLifetime(loaded.input.buffer) { SHA256.hex(loaded.input.buffer.bytes) }
         } else if let h = hidden.flatMap(parsedHidden) {
             studentModel = try Distillation.mlpStudent(inputName: teacherTask.inputName, rowShape: teacherTask.rowShape, hidden: h,
                                                        outputs: classes, seed: training.seed)

@@ -113,29 +113,47 @@ struct ReportCommand: ParsableCommand {
     static func num(_ v: Double) -> String { String(format: "%.2f", v) }
 
     /// A horizontal bar chart: one row per tensor, up to two series (now, and the original).
+    /// At most 34 characters, cut in the middle so both the layer number and the kind survive.
+    static func shortName(_ s: String) -> String {
+        guard s.count > 34 else { return s }
+        return String(s.prefix(14)) + "…" + String(s.suffix(19))
+    }
+
+    static func compactBytes(_ n: Double) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = n, u = 0
+        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+        return u == 0 ? "\(Int(v)) B" : String(format: "%.1f %@", v, units[u])
+    }
+
+    /// `capped` rows (value beyond the axis, or exact) are drawn in a lighter colour.
     static func barChart(id: String, title: String, rows: [(String, Double, Double?)], maxValue: Double? = nil,
-                         format: (Double) -> String, legend: (String, String?)) -> String {
-        let labelWidth = 220.0, barWidth = 520.0, rowHeight = 18.0, top = 28.0
+                         format: (Double) -> String, legend: (String, String?), capped: Set<Int> = []) -> String {
+        let labelWidth = 240.0, barWidth = 520.0, rowHeight = 18.0, top = 28.0
         let height = top + Double(rows.count) * rowHeight + 12
         let peak = maxValue ?? max(rows.map { max($0.1, $0.2 ?? 0) }.max() ?? 1, 1e-12)
         var s = "<figure><figcaption>\(escape(title))</figcaption>\n"
-        s += "<svg class=\"chart\" data-chart=\"\(id)\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(labelWidth + barWidth + 90))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">\n"
+        s += "<svg class=\"chart\" data-chart=\"\(id)\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(labelWidth + barWidth + 170))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">\n"
         s += "<rect class=\"legend-now\" x=\"\(labelWidth)\" y=\"6\" width=\"12\" height=\"12\"/><text x=\"\(labelWidth + 16)\" y=\"16\">\(escape(legend.0))</text>\n"
         if let l = legend.1 {
             s += "<rect class=\"legend-before\" x=\"\(labelWidth + 160)\" y=\"6\" width=\"12\" height=\"12\"/><text x=\"\(labelWidth + 176)\" y=\"16\">\(escape(l))</text>\n"
         }
         for (i, r) in rows.enumerated() {
             let y = top + Double(i) * rowHeight
-            let name = r.0.count > 34 ? "…" + r.0.suffix(33) : r.0
-            s += "<text class=\"label\" x=\"\(labelWidth - 6)\" y=\"\(y + 12)\" text-anchor=\"end\"><title>\(escape(r.0))</title>\(escape(String(name)))</text>\n"
+            s += "<text class=\"label\" x=\"\(labelWidth - 6)\" y=\"\(y + 12)\" text-anchor=\"end\"><title>\(escape(r.0))</title>\(escape(shortName(r.0)))</text>\n"
+            var end = 0.0
             if let b = r.2 {
-                let w = max(barWidth * b / peak, b > 0 ? 1 : 0)
+                let w = max(barWidth * min(b, peak) / peak, b > 0 ? 1 : 0)
+                end = w
                 s += "<rect class=\"bar-before\" x=\"\(labelWidth)\" y=\"\(y + 1)\" width=\"\(num(w))\" height=\"\(rowHeight - 3)\"><title>\(escape(r.0)): \(format(b))</title></rect>\n"
             }
-            let w = max(barWidth * r.1 / peak, r.1 > 0 ? 1 : 0)
+            let w = max(barWidth * min(r.1, peak) / peak, r.1 > 0 ? 1 : 0)
+            end = max(end, w)
             let inset = r.2 == nil ? 0.0 : 4.0
-            s += "<rect class=\"bar\" x=\"\(labelWidth)\" y=\"\(y + 1 + inset)\" width=\"\(num(w))\" height=\"\(rowHeight - 3 - 2 * inset)\"><title>\(escape(r.0)): \(format(r.1))</title></rect>\n"
-            s += "<text class=\"value\" x=\"\(num(labelWidth + w + 4))\" y=\"\(y + 12)\">\(escape(format(r.1)))</text>\n"
+            let cls = capped.contains(i) ? "bar capped" : "bar"
+            s += "<rect class=\"\(cls)\" x=\"\(labelWidth)\" y=\"\(y + 1 + inset)\" width=\"\(num(w))\" height=\"\(rowHeight - 3 - 2 * inset)\"><title>\(escape(r.0)): \(format(r.1))</title></rect>\n"
+            let shown = r.2.map { "\(format(r.1)) of \(format($0))" } ?? format(r.1)
+            s += "<text class=\"value\" x=\"\(num(labelWidth + end + 4))\" y=\"\(y + 12)\">\(escape(shown))</text>\n"
         }
         return s + "</svg></figure>\n"
     }
@@ -144,7 +162,7 @@ struct ReportCommand: ParsableCommand {
         let w = 300.0, h = 110.0, pad = 16.0
         let peak = Double(max(r.histogram.max() ?? 1, r.originalHistogram?.max() ?? 1, 1))
         let bw = (w - 2 * pad) / Double(max(r.histogram.count, 1))
-        var s = "<figure class=\"hist\"><figcaption>\(escape(r.name)) <span>\(escape(r.shape)) \(escape(r.encoding))</span></figcaption>\n"
+        var s = "<figure class=\"hist\"><figcaption title=\"\(escape(r.name))\">\(escape(shortName(r.name))) <span>\(escape(r.shape)) \(escape(r.encoding))</span></figcaption>\n"
         s += "<svg class=\"histogram\" data-tensor=\"\(escape(r.name))\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h + 16))\">\n"
         for (i, c) in r.histogram.enumerated() where c > 0 {
             // square-root scale so the zero spike of a pruned tensor does not flatten the rest
@@ -173,17 +191,19 @@ struct ReportCommand: ParsableCommand {
         var h = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
-            <title>aicompress report: \(escape(model))</title>
+            <title>aicompress report: \(escape((model as NSString).lastPathComponent))</title>
             <style>
             body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
             h1{font-size:20px}h2{font-size:16px;margin-top:28px}
             table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}
             td:first-child,th:first-child{text-align:left}
             svg text{font:11px system-ui,sans-serif;fill:#333}
-            .bar,.legend-now{fill:#2b6cb0}.bar-before,.legend-before{fill:#cbd5e0}
+            .bar,.legend-now{fill:#2b6cb0}.bar.capped{fill:#90b4dc}.bar-before,.legend-before{fill:#cbd5e0}
             .bin{fill:#2b6cb0}.original{fill:none;stroke:#e53e3e;stroke-width:1.2}.axis{stroke:#888}
             figure{margin:12px 0}figcaption{font-weight:600;margin-bottom:4px}figcaption span{font-weight:400;color:#666}
-            .hists{display:flex;flex-wrap:wrap;gap:8px}.hist{width:300px}
+            .hists{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end}.hist{width:300px}
+            .hist figcaption{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+            table.tensors td:nth-child(-n+4),table.tensors th:nth-child(-n+4){text-align:left}
             .summary td{text-align:left}
             </style></head><body>
             <h1>aicompress report: \(escape(model))</h1>
@@ -205,7 +225,7 @@ struct ReportCommand: ParsableCommand {
         h += "</table>\n<h2>Per tensor</h2>\n"
         let hasOriginal = original != nil
         h += barChart(id: "size", title: "Stored size (bytes)", rows: rows.map { ($0.name, Double($0.bytes), $0.originalBytes.map(Double.init)) },
-                      format: { Format.bytes(Int($0)) }, legend: ("now", hasOriginal ? "original" : nil))
+                      format: { compactBytes($0) }, legend: ("now", hasOriginal ? "original" : nil))
         h += barChart(id: "sparsity", title: "Sparsity (share of exact zeros)", rows: rows.map { ($0.name, $0.sparsity * 100, nil) },
                       maxValue: 100, format: { String(format: "%.1f%%", $0) }, legend: ("zeros", nil))
         h += barChart(id: "bits", title: "Bits per weight (stored)", rows: rows.map { ($0.name, $0.bitsPerWeight, nil) },
@@ -215,9 +235,12 @@ struct ReportCommand: ParsableCommand {
             h += barChart(id: "error", title: "Relative L2 error against the original (‖x − x̂‖ / ‖x‖)",
                           rows: compared.map { ($0.name, min($0.relativeError!, 10), nil) },
                           format: { String(format: "%.4g", $0) }, legend: ("relative error", nil))
-            h += barChart(id: "sqnr", title: "SQNR (dB; higher is closer to the original)",
-                          rows: compared.map { ($0.name, $0.sqnr!.isFinite ? max($0.sqnr!, 0) : 200, nil) },
-                          format: { $0 >= 200 ? "exact" : String(format: "%.1f dB", $0) }, legend: ("SQNR", nil))
+            // axis capped at 60 dB: beyond that (or exact) the bar is full and drawn lighter
+            let sqnrRows = compared.map { ($0.name, $0.sqnr!, nil as Double?) }
+            let cappedRows = Set(sqnrRows.indices.filter { !sqnrRows[$0].1.isFinite || sqnrRows[$0].1 > 60 })
+            h += barChart(id: "sqnr", title: "SQNR (dB; higher is closer to the original; axis capped at 60 dB)",
+                          rows: sqnrRows.map { ($0.0, $0.1.isFinite ? max($0.1, 0) : .infinity, nil) }, maxValue: 60,
+                          format: { $0.isFinite ? String(format: "%.1f dB", $0) : "exact" }, legend: ("SQNR", nil), capped: cappedRows)
         }
         let withHist = rows.filter { !$0.histogram.isEmpty }
         if !withHist.isEmpty {

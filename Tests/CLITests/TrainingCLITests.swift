@@ -33,6 +33,25 @@ final class TrainingCLITests: CLITestCase {
         XCTAssertEqual(rows.map { r in r.indices.max { r[$0] < r[$1] }! }, expected)
     }
 
+    /// The same rows as .npy features and labels give the same result as the CSV.
+    func testNumpyFeaturesAndLabels() throws {
+        let dir = try tempDir()
+        let rows = try String(contentsOfFile: fixture(test), encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { $0.split(separator: ",").map { Double(String($0))! } }
+        func npy(_ descr: String, _ shape: String, _ payload: [UInt8]) -> Data {
+            var h = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
+            while (10 + h.utf8.count + 1) % 64 != 0 { h += " " }
+            h += "\n"
+            return Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.utf8.count), 0] + Array(h.utf8) + payload)
+        }
+        let x = rows.flatMap { $0.prefix(64).map { Float($0) } }, y = rows.map { Int64($0[64]) }
+        try npy("<f4", "(\(rows.count), 64)", x.withUnsafeBytes { Array($0) }).write(to: URL(fileURLWithPath: dir + "/x.npy"))
+        try npy("<i8", "(\(rows.count),)", y.withUnsafeBytes { Array($0) }).write(to: URL(fileURLWithPath: dir + "/y.npy"))
+        let r = try run(["evaluate", fixture("demo/mlp-digits.ckpt"), "--data", dir + "/x.npy", "--labels", dir + "/y.npy", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(((try json(r))["metrics"] as? [String: Any])?["correct"] as? Int, 438)
+    }
+
     func testEvaluateCompareAndText() throws {
         let r = try run(["evaluate", fixture("demo/cnn-digits.onnx"), "--data", fixture(test), "--compare", fixture("demo/mlp-digits.ckpt")])
         XCTAssertEqual(r.status, 0, r.stderr)
