@@ -79,8 +79,10 @@ public struct Prune: CompressionPass {
             var quota: [String: Int] = [:]
             if !threshold.keepsAllTies {
                 var remaining = threshold.tiesToKeep
-                for (t, v) in zip(selected, views) {
-                    let ties = threshold.keepNone || v.values.isEmpty ? 0 : Prune.countAbove(v.values, 0..<v.values.count, threshold.bits).1
+                for (i, (t, v)) in zip(selected, views).enumerated() {
+                    // per-tensor ties: from the selection's chunk counts, else counted
+                    let ties = threshold.keepNone || v.values.isEmpty ? 0
+                        : counts.map { $0.runs[i].reduce(0) { $0 + $1.ties } } ?? Prune.countAbove(v.values, 0..<v.values.count, threshold.bits).1
                     quota[t.name] = min(ties, remaining)
                     remaining -= quota[t.name]!
                 }
