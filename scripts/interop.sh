@@ -14,9 +14,14 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 passed=0
 failed=0
-for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality prune_vs_mask executor_vs_ort; do
+for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality prune_vs_mask executor_vs_ort training_vs_ort report_chromium; do
     rc=0
-    python3 "scripts/interop/$lane.py" "$bin" | tee "$logs/$lane.txt" || rc=$?
+    if [ "$lane" = report_chromium ]; then
+        # the HTML report rendered in headless Chromium (installs Debian's chromium)
+        scripts/report-check.sh "$bin" | tee "$logs/$lane.txt" || rc=$?
+    else
+        python3 "scripts/interop/$lane.py" "$bin" | tee "$logs/$lane.txt" || rc=$?
+    fi
     summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logs/$lane.txt" | tail -n 1 || true)
     lane_passed=0
     lane_failed=0
@@ -32,6 +37,6 @@ for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_qualit
     passed=$((passed + lane_passed))
     failed=$((failed + lane_failed))
 done
-echo "interop total (onnx, safetensors, quantization vs onnxruntime, quantization quality, pruning, executor vs onnxruntime):"
+echo "interop total (onnx, safetensors, quantization vs onnxruntime, quantization quality, pruning, executor vs onnxruntime, trained models in onnxruntime, HTML report in Chromium):"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

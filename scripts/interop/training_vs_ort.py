@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Training lane: models that `train` and `distill` write are valid ONNX that onnxruntime runs,
+and onnxruntime computes what our executor computes on them.
+
+- train (Adam, 3 epochs) on the demo MLP, written as .onnx: onnx.checker (full) passes; ORT's
+  logits equal `aicompress predict` within 1e-5 relative; accuracy from ORT equals `evaluate`.
+- train --standardize: the (x - mean)/std nodes are in the graph and ORT applies them.
+- distill --hidden 32 from the teacher, and --shrink 0.25: same checks.
+- a pruned then fine-tuned model keeps its exact zeros in the ONNX initializers.
+
+Usage: training_vs_ort.py BIN. Prints one line per check and a final 'N passed, M failed'."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import numpy_helper
+
+BIN = sys.argv[1]
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEMO = os.path.join(ROOT, "fixtures", "demo")
+TRAIN, TEST = os.path.join(DEMO, "digits-train.csv"), os.path.join(DEMO, "digits-test.csv")
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    passed += bool(ok)
+    failed += not ok
+    print(("PASS " if ok else "FAIL ") + what)
+
+
+def aic(*args):
+    r = subprocess.run([BIN, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("aicompress %s: exit %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    return r.stdout
+
+
+data = np.loadtxt(TEST, delimiter=",", skiprows=1)
+x, y = data[:, :64].astype(np.float32), data[:, 64].astype(int)
+
+
+def verify(name, path):
+    try:
+        onnx.checker.check_model(onnx.load(path), full_check=True)
+        check(True, "%s: onnx.checker full_check" % name)
+    except Exception as e:  # noqa: BLE001
+        check(False, "%s: onnx.checker: %s" % (name, e))
+        return
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    ort_logits = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    lines = aic("predict", path, "--data", TEST).strip().split("\n")[1:]
+    ours = np.array([[float(v) for v in line.split(",")] for line in lines], dtype=np.float32)
+    err = float(np.max(np.abs(ours - ort_logits) / np.maximum(1, np.abs(ort_logits))))
+    check(ours.shape == ort_logits.shape and err <= 1e-5, "%s: predict equals onnxruntime (max rel err %.2e)" % (name, err))
+    ev = json.loads(aic("evaluate", path, "--data", TEST, "--json"))
+    ort_acc = float(np.mean(ort_logits.argmax(axis=1) == y))
+    check(abs(ev["metrics"]["accuracy"] - ort_acc) < 1e-12, "%s: evaluate accuracy %.4f equals onnxruntime's %.4f"
+          % (name, ev["metrics"]["accuracy"], ort_acc))
+    return ort_acc
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    p = lambda n: os.path.join(tmp, n)  # noqa: E731
+    try:
+        aic("train", os.path.join(DEMO, "mlp-digits.ckpt"), "--data", TRAIN, "--epochs", "3", "-q", p("tuned.onnx"))
+        verify("train", p("tuned.onnx"))
+        aic("train", os.path.join(DEMO, "mlp-digits.ckpt"), "--data", TRAIN, "--epochs", "2", "--standardize", "-q", p("std.onnx"))
+        ops = [n.op_type for n in onnx.load(p("std.onnx")).graph.node]
+        check(ops[:2] == ["Sub", "Div"], "train --standardize: graph starts with Sub, Div (%s)" % ops[:3])
+        verify("train --standardize", p("std.onnx"))
+        aic("distill", "--teacher", os.path.join(DEMO, "teacher-digits.ckpt"), "--data", TRAIN, "--hidden", "32",
+            "--epochs", "25", "--lr", "0.003", "-q", p("student.onnx"))
+        acc = verify("distill --hidden 32", p("student.onnx"))
+        check(acc is not None and acc > 0.9, "distill --hidden 32: onnxruntime accuracy %.4f > 0.9" % (acc or 0))
+        aic("distill", "--teacher", os.path.join(DEMO, "teacher-digits.ckpt"), "--data", TRAIN, "--shrink", "0.25",
+            "--epochs", "5", "-q", p("shrunk.onnx"))
+        shapes = {t.name: list(t.dims) for t in onnx.load(p("shrunk.onnx")).graph.initializer}
+        check(shapes.get("fc1.weight") == [64, 64] and shapes.get("fc2.weight") == [32, 64],
+              "distill --shrink 0.25: hidden layers 256->64, 128->32 (%s, %s)" % (shapes.get("fc1.weight"), shapes.get("fc2.weight")))
+        verify("distill --shrink 0.25", p("shrunk.onnx"))
+        aic("prune", "--keep", "0.2", "--scope", "global", "-q", os.path.join(DEMO, "teacher-digits.ckpt"), p("p.ckpt"))
+        aic("train", p("p.ckpt"), "--data", TRAIN, "--epochs", "2", "-q", p("pt.onnx"))
+        before = {t.name: numpy_helper.to_array(t) for t in onnx.load(p("pt.onnx")).graph.initializer}
+        aic("convert", p("p.ckpt"), p("p.onnx"))
+        pruned = {t.name: numpy_helper.to_array(t) for t in onnx.load(p("p.onnx")).graph.initializer}
+        same = all(np.array_equal(before[n] == 0, pruned[n] == 0) for n in pruned if pruned[n].ndim == 2)
+        check(same, "prune + train: every weight matrix keeps exactly the pruned zeros in ONNX")
+        verify("prune + train", p("pt.onnx"))
+    except Exception as e:  # noqa: BLE001
+        check(False, "lane aborted: %s" % e)
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
