@@ -64,7 +64,8 @@ let package = Package(
         .testTarget(name: "AICompressTrainingTests", dependencies: ["AICompressCore", "AICompressTraining"]),
         .testTarget(
             name: "CLITests",
-            dependencies: ["AICompressCore", "AICompressFormats", "aicompress"]
+            dependencies: ["AICompressCore", "AICompressFormats", "aicompress"],
+            exclude: ["golden"]  // read from the source tree by the help tests
         ),
     ],
     swiftLanguageModes: [.v6]
