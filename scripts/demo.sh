@@ -37,7 +37,7 @@ echo "== accuracy on the held-out digits: the model, then pruned to 20%, then fi
 echo
 echo "== distillation: a 6.5k-parameter student learns from a 51k-parameter teacher"
 "$bin" distill --teacher fixtures/demo/teacher-digits.ckpt --data fixtures/demo/digits-train.csv \
-    --hidden 64,32 --epochs 40 --lr 0.003 --val-split 0.1 "$out/student.ckpt" 2>&1 | tail -n 2
+    --hidden 64,32 --epochs 40 --lr 0.003 --val-split 0.1 --verbose "$out/student.ckpt" 2>&1 | tail -n 2
 "$bin" evaluate "$out/student.ckpt" --data fixtures/demo/digits-test.csv --compare fixtures/demo/teacher-digits.ckpt \
     | sed -n '3p;/compared/,$p'
 echo

@@ -3,6 +3,9 @@ import AICompressFormats
 import AICompressTraining
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension MissingStrategy: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
@@ -129,8 +132,16 @@ struct TrainingOptionGroup: ParsableArguments {
     @Flag(help: "Let pruned (exactly zero) weights change; by default they stay zero so sparsity is kept.")
     var freeSparsity = false
 
-    @Flag(name: .shortAndLong, help: "No per-epoch progress on stderr.")
+    @Flag(name: .shortAndLong, help: "Nothing on stderr but errors.")
     var quiet = false
+
+    @Flag(help: "One line per epoch on stderr even when it is not a terminal (for logs).")
+    var verbose = false
+
+    /// Per-epoch lines: on a terminal, or with --verbose; never with --quiet.
+    var showsEpochs: Bool {
+        !quiet && (verbose || (isatty(2) == 1 && ProcessInfo.processInfo.environment["AICOMPRESS_NO_PROGRESS"] == nil))
+    }
 
     func validate() throws {
         guard ["sgd", "gd", "adam", "adamw"].contains(optimizer) else {
@@ -147,6 +158,7 @@ struct TrainingOptionGroup: ParsableArguments {
         if let v = valSplit, !(v > 0 && v < 1) { throw ValidationError("--val-split must be between 0 and 1") }
         if val != nil && valSplit != nil { throw ValidationError("give --val or --val-split, not both") }
         if nesterov && momentum == 0 { throw ValidationError("--nesterov needs --momentum") }
+        if verbose && quiet { throw ValidationError("--verbose and --quiet contradict each other") }
     }
 
     var options: TrainingOptions {
@@ -204,7 +216,7 @@ struct TrainingOptionGroup: ParsableArguments {
 
     /// One progress line per epoch on stderr.
     func report(_ log: EpochLog, total: Int) {
-        guard !quiet else { return }
+        guard showsEpochs else { return }
         var s = "epoch \(log.epoch)/\(total)  loss \(String(format: "%.4f", log.trainLoss))"
         if let v = log.validationLoss { s += "  val_loss \(String(format: "%.4f", v))" }
         if let a = log.validationAccuracy { s += "  val_acc \(Format.percent(a))" }

@@ -93,9 +93,13 @@ final class TrainingCLITests: CLITestCase {
         let dir = try tempDir()
         let out = dir + "/std.onnx"
         let r = try run(["train", fixture("demo/mlp-digits.ckpt"), "--data", fixture(train), "--epochs", "2", "--standardize", "--optimizer", "sgd",
-                         "--lr", "0.01", out])
+                         "--lr", "0.01", "--verbose", out])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("epoch 2/2"), r.stderr)
+        // without --verbose, and stderr not a terminal: only the closing summary
+        let quietish = try run(["train", fixture("demo/mlp-digits.ckpt"), "--data", fixture(train), "--epochs", "2", dir + "/b.ckpt"])
+        XCTAssertFalse(quietish.stderr.contains("epoch 1/2"), quietish.stderr)
+        XCTAssertTrue(quietish.stderr.hasPrefix("trained 2,410 parameters"), quietish.stderr)
         let e = try run(["evaluate", out, "--data", fixture(test), "--json"])
         XCTAssertEqual(e.status, 0, e.stderr)
         let acc = try XCTUnwrap((try json(e)["metrics"] as? [String: Any])?["accuracy"] as? Double)
