@@ -37,6 +37,19 @@ final class QuantizedLayoutTests: XCTestCase {
     }
 
     /// Scale indices follow ONNX DequantizeLinear's blocked semantics.
+    /// A group longer than the reduction axis (a depthwise-like conv weight [8, 1, 3, 3]) falls
+    /// back to one scale per output channel, so 4-bit quantization never grows the tensor.
+    func testShortReductionAxisFallsBackToPerChannel() throws {
+        var m = try Model(tensors: [try Tensor(name: "conv.weight", shape: [8, 1, 3, 3], floats: testValues(72, seed: 3))])
+        m.graph = Graph(nodes: [Node(opType: "Conv", inputs: ["x", "conv.weight"], outputs: ["y"])])
+        let (out, report) = try Quantize(scheme: .int4).apply(m)
+        let t = out.tensor(named: "conv.weight")!
+        XCTAssertEqual(t.quantizedLayout?.parameters.axis, 0)
+        XCTAssertEqual(t.quantizedLayout?.parameters.blockSize, 0)
+        XCTAssertLessThan(t.storedBytes, 288)
+        XCTAssertEqual(report.tensors.first?.scheme, "int4 per-channel (axis 0)")
+    }
+
     func testScaleIndexing() throws {
         let l = try QuantizedLayout(shape: [4, 6], parameters: .init(storage: .int4, axis: 0, blockSize: 3, hasZeroPoint: false))
         XCTAssertEqual(l.scaleShape, [2, 6])

@@ -139,8 +139,16 @@ public struct Quantize: CompressionPass {
         case .perTensor: axis = nil
         case .perChannel: axis = shape.rank >= 1 ? min(role.channelAxis, shape.rank - 1) : nil
         case .group(let n):
-            axis = shape.rank >= 1 ? min(role.reductionAxis, shape.rank - 1) : nil
-            block = axis == nil ? 0 : n
+            let reduction = shape.rank >= 1 ? min(role.reductionAxis, shape.rank - 1) : nil
+            if let r = reduction, shape.dims[r] < n {
+                // A group longer than the axis (a conv weight [M, 1, 3, 3] along its single
+                // input channel) would give a scale per few weights and grow the tensor: one
+                // scale per output channel instead.
+                axis = min(role.channelAxis, shape.rank - 1)
+            } else {
+                axis = reduction
+                block = axis == nil ? 0 : n
+            }
         }
         // Symmetric signed schemes have a zero point of 0 everywhere, which need not be stored.
         let zp = !(symmetric && storage.isSigned)
