@@ -1,3 +1,5 @@
+import AICompressCore
+import AICompressFormats
 import Foundation
 import XCTest
 
@@ -50,6 +52,41 @@ final class TrainingCLITests: CLITestCase {
         let r = try run(["evaluate", fixture("demo/mlp-digits.ckpt"), "--data", dir + "/x.npy", "--labels", dir + "/y.npy", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(((try json(r))["metrics"] as? [String: Any])?["correct"] as? Int, 438)
+    }
+
+    /// A regression model (one float output): evaluate reports MSE, MAE and R²; training a
+    /// zero-initialized copy recovers the line.
+    func testRegressionEvaluateAndTrain() throws {
+        let dir = try tempDir()
+        func linear(_ w: [Float], _ b: Float, _ path: String) throws {
+            let node = Node(name: "fc", opType: "Gemm", inputs: ["input", "W", "B"], outputs: ["y"],
+                            attributes: [Attribute(name: "transB", value: .int(1))])
+            let g = Graph(name: "line", opsets: [OpsetImport(domain: "", version: 17)],
+                          inputs: [ValueInfo(name: "input", elemType: 1, shape: [.symbolic("N"), .fixed(2)])],
+                          outputs: [ValueInfo(name: "y", elemType: 1, shape: [.symbolic("N"), .fixed(1)])], nodes: [node])
+            let m = try Model(tensors: [try Tensor(name: "W", shape: [1, 2], floats: w), try Tensor(name: "B", shape: [1], floats: [b])], graph: g)
+            try ModelIO.write(m, to: path, format: .onnx)
+        }
+        try linear([2, -3], 0.5, dir + "/true.onnx")
+        try linear([0, 0], 0, dir + "/zero.onnx")
+        var csv = "a,b,target\n"
+        for i in 0..<200 {
+            let a = Double(i % 17) / 8 - 1, b = Double((i * 7) % 13) / 6 - 1
+            csv += "\(a),\(b),\(2 * a - 3 * b + 0.5)\n"
+        }
+        try csv.write(toFile: dir + "/line.csv", atomically: true, encoding: .utf8)
+        let r = try run(["evaluate", dir + "/true.onnx", "--data", dir + "/line.csv", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let m = try XCTUnwrap((try json(r))["metrics"] as? [String: Any])
+        XCTAssertEqual(m["task"] as? String, "regression")
+        XCTAssertEqual(try XCTUnwrap(m["mse"] as? Double), 0, accuracy: 1e-10)
+        XCTAssertEqual(try XCTUnwrap(m["r2"] as? Double), 1, accuracy: 1e-10)
+        let t = try run(["train", dir + "/zero.onnx", "--data", dir + "/line.csv", "--optimizer", "gd", "--lr", "0.2", "--epochs", "300", "-q",
+                         dir + "/fit.onnx"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let e = try XCTUnwrap((try json(try run(["evaluate", dir + "/fit.onnx", "--data", dir + "/line.csv", "--json"])))["metrics"] as? [String: Any])
+        XCTAssertGreaterThan(try XCTUnwrap(e["r2"] as? Double), 0.9999)
+        XCTAssertTrue(try run(["evaluate", dir + "/fit.onnx", "--data", dir + "/line.csv"]).text.contains("R²"))
     }
 
     func testEvaluateCompareAndText() throws {
