@@ -19,7 +19,8 @@ public struct Network: Sendable {
         "Gelu", "Softplus", "Neg", "Exp", "Log", "Sqrt", "Abs", "Clip", "Softmax", "LogSoftmax", "Flatten", "Reshape",
         "Transpose", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Conv", "MaxPool", "AveragePool",
         "GlobalAveragePool", "BatchNormalization", "Concat", "ArgMax", "Cast", "Constant", "Shape", "Gather",
-        "DequantizeLinear", "ai.onnx.ml.ArrayFeatureExtractor",
+        "DequantizeLinear", "ai.onnx.ml.ArrayFeatureExtractor", "ai.onnx.ml.LinearClassifier", "ai.onnx.ml.LinearRegressor",
+        "ai.onnx.ml.Normalizer", "ai.onnx.ml.Scaler", "ai.onnx.ml.ZipMap",
     ]
 
     /// Input slots through which gradients flow, per op (all slots for Concat).
@@ -28,7 +29,8 @@ public struct Network: Sendable {
         case "Gemm", "Conv", "BatchNormalization": return [0, 1, 2]
         case "MatMul", "Add", "Sub", "Mul", "Div", "Pow": return [0, 1]
         case "Concat": return Set(0..<arity)
-        case "ArgMax", "Shape", "Constant", "DequantizeLinear", "ArrayFeatureExtractor": return []
+        case "ArgMax", "Shape", "Constant", "DequantizeLinear", "ArrayFeatureExtractor", "LinearClassifier", "LinearRegressor",
+             "Normalizer", "Scaler", "ZipMap": return []
         default: return [0]
         }
     }
@@ -175,6 +177,14 @@ public struct Network: Sendable {
         case "DequantizeLinear": return [try Structural.dequantizeLinear(ctx, ins)]
         case "ArrayFeatureExtractor":
             return [try Structural.arrayFeatureExtractor(ctx, try ctx.input(ins, 0), try ctx.input(ins, 1))]
+        case "LinearClassifier": return try MLOps.linearClassifier(ctx, try ctx.input(ins, 0))
+        case "LinearRegressor": return try MLOps.linearRegressor(ctx, try ctx.input(ins, 0))
+        case "Normalizer": return [try MLOps.normalizer(ctx, try ctx.input(ins, 0))]
+        case "Scaler": return [try MLOps.scaler(ctx, try ctx.input(ins, 0))]
+        case "ZipMap":
+            // A sequence of {class: probability} maps in ONNX; here its probability tensor,
+            // which is what evaluate and predict use.
+            return [try ctx.floatInput(ins, 0)]
         default:
             throw ExecutionError.unsupportedOp(node: ctx.name, op: op)
         }

@@ -165,6 +165,21 @@ final class TrainingTests: XCTestCase {
         XCTAssertTrue(r.logs.allSatisfy { $0.validationLoss! >= best })
     }
 
+    /// skl2onnx's default classifier output: ZipMap over the probabilities, kept as the tensor.
+    func testZipMapKeepsTheProbabilities() throws {
+        let nodes = [Node(name: "sm", opType: "Softmax", inputs: ["input"], outputs: ["p"]),
+                     Node(name: "zm", opType: "ZipMap", domain: "ai.onnx.ml", inputs: ["p"], outputs: ["output_probability"],
+                          attributes: [Attribute(name: "classlabels_int64s", value: .ints([0, 1, 2]))])]
+        let g = Graph(name: "z", opsets: [OpsetImport(domain: "", version: 17), OpsetImport(domain: "ai.onnx.ml", version: 1)],
+                      inputs: [ValueInfo(name: "input", elemType: 1, shape: [.symbolic("N"), .fixed(3)])],
+                      outputs: [ValueInfo(name: "output_probability", type: .sequence(.map(keyType: 7, value: .tensor(elemType: 1, shape: nil))))],
+                      nodes: nodes)
+        let task = try ModelTask(network: try Network(model: try Model(tensors: [], graph: g)))
+        let p = try task.predict(Dataset(featureNames: ["a", "b", "c"], features: [1, 3, 2], rows: 1))
+        XCTAssertEqual(p.values, [1])
+        XCTAssertEqual(p.scores.reduce(0, +), 1, accuracy: 1e-6)
+    }
+
     // MARK: Losses
 
     func testLossGradientsAgainstFiniteDifferences() {

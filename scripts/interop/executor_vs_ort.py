@@ -3,7 +3,7 @@
 onnxruntime on the same models and inputs.
 
 Models: every fixtures/onnx/ops/*.onnx (one per supported op or op variant, with its input CSV
-NAME.csv; see fixtures/onnx/make_op_fixtures.py) plus fixtures/onnx/{mlp,mlp-matmul,cnn,skl-mlp}.onnx
+NAME.csv; see fixtures/onnx/make_op_fixtures.py) plus fixtures/onnx/{mlp,mlp-matmul,cnn,skl-mlp,skl-logreg}.onnx
 (16 input rows generated here, multiples of 1/64 from default_rng(crc32(name))) and
 fixtures/demo/cnn-digits.onnx (fixtures/demo/digits-test.csv, label column dropped). For each:
 
@@ -265,7 +265,7 @@ def main():
     if not models:
         check(False, "fixtures/onnx/ops", "no models; run fixtures/onnx/make_op_fixtures.py")
     with tempfile.TemporaryDirectory() as tmp:
-        for fixture in ("mlp", "mlp-matmul", "cnn", "skl-mlp"):
+        for fixture in ("mlp", "mlp-matmul", "cnn", "skl-mlp", "skl-logreg"):
             path = os.path.join(ROOT, "fixtures", "onnx", fixture + ".onnx")
             _, dims = feed_input(onnx.load(path))
             rng = np.random.default_rng(zlib.crc32(fixture.encode()))

@@ -21,6 +21,11 @@ struct OpContext {
         if case .ints(let v)? = node.attribute(key) { return v.map { Int(clamping: $0) } }
         return nil
     }
+    func floats(_ key: String) -> [Float]? {
+        if case .floats(let v)? = node.attribute(key) { return v }
+        if case .float(let v)? = node.attribute(key) { return [v] }
+        return nil
+    }
     func string(_ key: String, _ def: String) -> String {
         if case .string(let v)? = node.attribute(key) { return String(decoding: v, as: UTF8.self) }
         return def

@@ -1,0 +1,113 @@
+import Foundation
+
+/// The ai.onnx.ml operators scikit-learn exports for linear models (skl2onnx): LinearClassifier,
+/// LinearRegressor, Normalizer, Scaler, and ZipMap (kept as its probability tensor). Forward only:
+/// their parameters are attributes, not trainable tensors.
+enum MLOps {
+    /// Rows × features of a 1-D or 2-D input.
+    static func rows(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> (Int, Int) {
+        switch x.rank {
+        case 1: return (1, x.count)
+        case 2: return (x.shape[0], x.shape[1])
+        default: throw ctx.mismatch("input must be 1-D or 2-D, got \(x.shape)")
+        }
+    }
+
+    /// X · Wᵀ + b with W [targets, features] from the attributes.
+    static func linear(_ ctx: OpContext, _ x: NDArray, targets: Int) throws(ExecutionError) -> [Float] {
+        let (n, f) = try rows(ctx, x)
+        guard let w = ctx.floats("coefficients"), w.count == targets * f else {
+            throw ctx.mismatch("coefficients must hold \(targets) × \(f) values")
+        }
+        let b = ctx.floats("intercepts") ?? []
+        guard b.isEmpty || b.count == targets else { throw ctx.mismatch("intercepts must hold \(targets) values") }
+        try ctx.checkSize([n, targets])
+        var y = [Float](repeating: 0, count: n * targets)
+        if n > 0 && targets > 0 && f > 0 {
+            BLAS.gemm(transA: false, transB: true, m: n, n: targets, k: f, x.asFloats, w, into: &y)
+        }
+        if !b.isEmpty { for i in 0..<n { for t in 0..<targets { y[i * targets + t] += b[t] } } }
+        return y
+    }
+
+    static func postTransform(_ ctx: OpContext, _ y: inout [Float], rows n: Int, columns c: Int) throws(ExecutionError) {
+        switch ctx.string("post_transform", "NONE") {
+        case "NONE": break
+        case "LOGISTIC": for i in y.indices { y[i] = Elementwise.sigmoid(y[i]) }
+        case "SOFTMAX":
+            for r in 0..<n {
+                var mx = -Float.infinity
+                for j in 0..<c { mx = max(mx, y[r * c + j]) }
+                var s: Float = 0
+                for j in 0..<c { y[r * c + j] = Foundation.exp(y[r * c + j] - mx); s += y[r * c + j] }
+                for j in 0..<c { y[r * c + j] /= s }
+            }
+        case let other: throw ctx.unsupported("post_transform \(other)")
+        }
+    }
+
+    static func linearClassifier(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> [NDArray] {
+        guard case .ints(let labels)? = ctx.node.attribute("classlabels_ints") else {
+            throw ctx.unsupported("only integer class labels (classlabels_ints) are supported")
+        }
+        let classes = labels.count
+        guard let w = ctx.floats("coefficients"), classes >= 2, w.count % classes == 0, w.count / classes == (try rows(ctx, x)).1 else {
+            throw ctx.unsupported("binary classifiers with one coefficient row are not supported; "
+                + "need one row of coefficients per class (\(classes) classes)")
+        }
+        let n = try rows(ctx, x).0
+        var scores = try linear(ctx, x, targets: classes)
+        try postTransform(ctx, &scores, rows: n, columns: classes)
+        var out = [Int64](repeating: 0, count: n)
+        for r in 0..<n {
+            var best = 0
+            for j in 1..<classes where scores[r * classes + j] > scores[r * classes + best] { best = j }
+            out[r] = labels[best]
+        }
+        return [NDArray(shape: [n], ints: out), NDArray(shape: [n, classes], floats: scores)]
+    }
+
+    static func linearRegressor(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> [NDArray] {
+        let targets = ctx.int("targets", 1)
+        guard targets >= 1 else { throw ctx.mismatch("targets must be at least 1") }
+        var y = try linear(ctx, x, targets: targets)
+        let n = try rows(ctx, x).0
+        try postTransform(ctx, &y, rows: n, columns: targets)
+        return [NDArray(shape: [n, targets], floats: y)]
+    }
+
+    static func normalizer(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> NDArray {
+        let (n, c) = try rows(ctx, x)
+        var y = x.asFloats
+        let norm = ctx.string("norm", "MAX")
+        for r in 0..<n {
+            var d: Float = 0
+            for j in 0..<c {
+                let v = y[r * c + j]
+                switch norm {
+                case "MAX": d = max(d, v)
+                case "L1": d += abs(v)
+                case "L2": d += v * v
+                default: break
+                }
+            }
+            guard ["MAX", "L1", "L2"].contains(norm) else { throw ctx.unsupported("norm \(norm)") }
+            if norm == "L2" { d = d.squareRoot() }
+            if d != 0 { for j in 0..<c { y[r * c + j] /= d } }
+        }
+        return NDArray(shape: x.shape, floats: y)
+    }
+
+    static func scaler(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> NDArray {
+        let (n, c) = try rows(ctx, x)
+        let offset = ctx.floats("offset") ?? [0], scale = ctx.floats("scale") ?? [1]
+        guard [1, c].contains(offset.count), [1, c].contains(scale.count) else {
+            throw ctx.mismatch("offset and scale must hold 1 or \(c) values")
+        }
+        var y = x.asFloats
+        for r in 0..<n { for j in 0..<c {
+            y[r * c + j] = (y[r * c + j] - offset[offset.count == 1 ? 0 : j]) * scale[scale.count == 1 ? 0 : j]
+        } }
+        return NDArray(shape: x.shape, floats: y)
+    }
+}
