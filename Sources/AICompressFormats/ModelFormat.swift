@@ -188,7 +188,7 @@ public enum ModelIO {
     /// - Throws: `FileError` or `ModelFileError`; no partial output is left behind.
     public static func write(
         _ model: Model, to path: String, format: ModelFormat, refusing inputs: [FileIdentity] = [], durable: Bool = false,
-        onnx: ONNXWriteOptions = ONNXWriteOptions(), shardSize: Int? = nil
+        onnx: ONNXWriteOptions = ONNXWriteOptions(), shardSize: Int? = nil, progress: ((Int) -> Void)? = nil
     ) throws {
         func refuse(_ p: String) throws { try checkNotInput(p, inputs) }
         try refuse(path)
@@ -205,6 +205,8 @@ public enum ModelIO {
             side = try OutputFile(path: path + ".data", durable: durable)
         }
         let out = try OutputFile(path: path, durable: durable)
+        out.onWrite = progress
+        if let progress { side?.onWrite = { progress($0 + out.bytesWritten) } }
         do {
             switch format {
             case .checkpoint:

@@ -34,14 +34,19 @@ struct Convert: ParsableCommand {
 
     @OptionGroup var out: OutputOptions
 
+    @Flag(name: .shortAndLong, help: "No progress line on stderr (it appears only when stderr is a terminal).")
+    var quiet = false
+
     func validate() throws { try out.check(output: output) }
 
     func run() throws {
         let loaded = try ModelIO.read(path: input)
         let outputFormat = out.outputFormat(for: output)
         let model = loaded.withProvenance(step: "convert from=\(loaded.format) to=\(outputFormat)")
+        let progress = Progress(label: "convert", tensors: model.tensors.count, bytes: model.storedBytes, quiet: quiet || output == "-")
+        defer { progress.finish() }
         try ModelIO.write(model, to: output, format: outputFormat, refusing: loaded.identities, durable: out.sync,
-                          onnx: out.onnx, shardSize: out.shardSize?.bytes)
+                          onnx: out.onnx, shardSize: out.shardSize?.bytes, progress: { progress.written($0) })
     }
 }
 

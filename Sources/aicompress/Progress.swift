@@ -39,6 +39,22 @@ final class Progress {
         FileHandleOutput.stderr("\r\u{1B}[K" + line)
     }
 
+    /// Progress by bytes written so far (for work that is not tensor by tensor, like convert).
+    func written(_ total: Int) {
+        guard enabled else { return }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) >= 0.2 else { return }
+        lastDraw = now
+        done = max(done, 1)
+        let elapsed = max(now.timeIntervalSince(start), 1e-3)
+        let rate = Double(total) / elapsed
+        let left = rate > 0 ? max(Double(totalBytes - total), 0) / rate : 0
+        func short(_ n: Int) -> String { Format.bytes(n).components(separatedBy: " (").first ?? "" }
+        let line = String(format: "%@: %@ of about %@ written, %@/s, %.0f s left", label, short(total), short(totalBytes),
+                          short(Int(rate)), left)
+        FileHandleOutput.stderr("\r\u{1B}[K" + line)
+    }
+
     /// Erases the line.
     func finish() {
         guard enabled, done > 0 else { return }

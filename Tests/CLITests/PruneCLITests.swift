@@ -93,4 +93,26 @@ final class ProgressCLITests: CLITestCase {
         XCTAssertFalse(piped.stderr.contains("tensors,"), piped.stderr)
         XCTAssertFalse(piped.stderr.contains("\u{1B}"), "no escape codes in a pipe")
     }
+
+    /// convert shows bytes written on a terminal, nothing in a pipe or with -q.
+    func testConvertProgress() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no script(1)") }
+        let dir = try tempDir()
+        func onTerminal(_ extra: String) throws -> String {
+            let sh = Process()
+            sh.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            sh.arguments = ["-qc", "'\(Self.binary.path)' convert \(extra) '\(fixture("demo/teacher-digits.ckpt"))' '\(dir)/t.onnx'", "/dev/null"]
+            let out = Pipe()
+            sh.standardOutput = out
+            try sh.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            sh.waitUntilExit()
+            return text
+        }
+        let shown = try onTerminal("")
+        XCTAssertTrue(shown.contains("convert: ") && shown.contains("written"), shown)
+        XCTAssertFalse(try onTerminal("-q").contains("written"))
+        let piped = try run(["convert", fixture("demo/teacher-digits.ckpt"), dir + "/p.onnx"])
+        XCTAssertEqual(piped.stderr, "")
+    }
 }

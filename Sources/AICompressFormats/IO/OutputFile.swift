@@ -39,6 +39,8 @@ public final class OutputFile: ByteSink {
     private var finished = false
     /// Bytes written so far.
     public private(set) var bytesWritten = 0
+    /// Called with `bytesWritten` after each write (progress displays).
+    public var onWrite: ((Int) -> Void)?
     private static let bufferSize = 1 << 20
 
     /// Whether `commit()` flushes the file to the storage device before renaming it.
@@ -81,6 +83,7 @@ public final class OutputFile: ByteSink {
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count > 0 else { return }
         bytesWritten += bytes.count
+        onWrite?(bytesWritten)
         if pending.count + bytes.count <= OutputFile.bufferSize {
             pending.append(contentsOf: bytes)
             return
