@@ -192,11 +192,17 @@ final class PruningKernelTests: XCTestCase {
             Prune.forceReference = true
             let (plain, r1) = try pass.apply(m)
             Prune.forceReference = false
-            let (fast, r2) = try pass.apply(m)
-            XCTAssertEqual(fast.tensors, plain.tensors, "keep \(keep)")
-            XCTAssertEqual(r2.tensors[0].zerosAfter, r1.tensors[0].zerosAfter)
-            XCTAssertEqual(r2.tensors[0].maxAbsError, r1.tensors[0].maxAbsError)
-            XCTAssertEqual(r2.tensors[0].errorEnergy, r1.tensors[0].errorEnergy, accuracy: 1e-6 * max(1, r1.tensors[0].errorEnergy))
+            // the Swift SIMD loop, then the AVX2 kernel (where the CPU has it)
+            for native in [false, true] {
+                Prune.useNativeKernels = native
+                defer { Prune.useNativeKernels = true }
+                let (fast, r2) = try pass.apply(m)
+                XCTAssertEqual(fast.tensors, plain.tensors, "keep \(keep) native \(native)")
+                XCTAssertEqual(r2.tensors[0].zerosAfter, r1.tensors[0].zerosAfter)
+                XCTAssertEqual(r2.tensors[0].maxAbsError, r1.tensors[0].maxAbsError)
+                XCTAssertEqual(r2.tensors[0].errorEnergy, r1.tensors[0].errorEnergy, accuracy: 1e-6 * max(1, r1.tensors[0].errorEnergy))
+                XCTAssertEqual(r2.tensors[0].signalEnergy, r1.tensors[0].signalEnergy, accuracy: 1e-6 * r1.tensors[0].signalEnergy)
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import AICompressCore
+import CKernels
 
 /// The pruning pass: unstructured magnitude pruning (per tensor or with one global threshold),
 /// N:M semi-structured sparsity along the reduction axis, and structured removal of output
@@ -163,7 +164,7 @@ public struct Prune: CompressionPass {
                 nonisolated(unsafe) let source = src.baseAddress!
                 figures = Parallel.map(chunks) { c -> Figures in
                     let range = (c * chunk)..<min(n, (c + 1) * chunk)
-                    let w = Writer(dst: dst, source: source, values: v, layout: layout, slot: offsets[c])
+                    let w = Writer(dst: dst, source: source, values: v, layout: layout, slot: offsets[c], slotEnd: offsets[c + 1])
                     switch width {
                     case 1: return w.run(UInt8.self, range, decision, quota[c])
                     case 2: return w.run(UInt16.self, range, decision, quota[c])
@@ -209,6 +210,9 @@ public struct Prune: CompressionPass {
 
     /// Tests set this to run the plain loop instead of the SIMD one (they must agree bit for bit).
     nonisolated(unsafe) static var forceReference = false
+    /// Tests clear this to run the Swift SIMD loop instead of the AVX2 kernel.
+    nonisolated(unsafe) static var useNativeKernels = true
+    static let avx2 = aic_avx2_available() != 0
 
     struct Figures {
         var signal = 0.0, error = 0.0, maxAbs = 0.0, keptZeros = 0
@@ -239,6 +243,19 @@ public struct Prune: CompressionPass {
             var sig = SIMD8<Float>(), err = SIMD8<Float>(), mx = SIMD8<Float>()
             var keptZeros = 0
             var k = range.lowerBound
+            // AVX2 (C, runtime dispatch) for the sparse output while whole groups fit; this
+            // loop finishes the chunk or does all of it on CPUs without AVX2.
+            if let valuesOut, !th.keepNone, Prune.useNativeKernels, Prune.avx2 {
+                var st = aic_prune_state(k: Int64(k), slot: Int64(slot), ties: Int64(ties), keptZeros: 0, signal: 0, error: 0, maxAbs: 0)
+                aic_prune_f32_sparse_avx2(bits, Int64(range.upperBound), th.bits, maskBytes, valuesOut, Int64(slotEnd), &st)
+                k = Int(st.k)
+                slot = Int(st.slot)
+                ties = Int(st.ties)
+                keptZeros = Int(st.keptZeros)
+                f.signal = st.signal
+                f.error = st.error
+                mx = SIMD8(repeating: st.maxAbs)
+            }
             while k + 8 <= range.upperBound {
                 let raw = UnsafeRawPointer(bits + k).loadUnaligned(as: SIMD8<UInt32>.self)
                 let x = unsafeBitCast(raw, to: SIMD8<Float>.self)
@@ -301,6 +318,8 @@ public struct Prune: CompressionPass {
         let values: UnsafeBufferPointer<Float>
         let layout: SparseLayout?
         let slot: Int
+        /// First slot of the next chunk: whole-group stores must stay before it.
+        var slotEnd: Int = .max
 
         @inline(__always)
         func run<T: FixedWidthInteger>(_: T.Type, _ range: Range<Int>, _ decision: Decision, _ quota: Int) -> Figures {
