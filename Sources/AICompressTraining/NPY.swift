@@ -62,23 +62,26 @@ public enum NPY {
             throw fail("data holds \(b.count - data) bytes, shape \(shape) of \(kind) needs \(count * width)")
         }
         var out = [Double](repeating: 0, count: count)
-        b.withUnsafeBytes { raw in
-            for i in 0..<count {
-                let o = data + i * width
-                switch kind {
-                case "<f4": out[i] = Double(Float(bitPattern: raw.loadUnaligned(fromByteOffset: o, as: UInt32.self)))
-                case "<f8": out[i] = Double(bitPattern: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self))
-                case "<f2": out[i] = Double(Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: o, as: UInt16.self))))
-                case "<i4": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: Int32.self))
-                case "<u4": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: UInt32.self))
-                case "<i8": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: Int64.self))
-                case "<u8": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: UInt64.self))
-                case "<i2": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: Int16.self))
-                case "<u2": out[i] = Double(raw.loadUnaligned(fromByteOffset: o, as: UInt16.self))
-                case "|i1": out[i] = Double(Int8(bitPattern: raw[o]))
-                default: out[i] = Double(raw[o])
+        // One loop per dtype (the dtype test stays out of the per-element work).
+        func decode<T>(_: T.Type, _ convert: (T) -> Double) {
+            b.withUnsafeBytes { raw in
+                out.withUnsafeMutableBufferPointer { o in
+                    for i in 0..<count { o[i] = convert(raw.loadUnaligned(fromByteOffset: data + i * width, as: T.self)) }
                 }
             }
+        }
+        switch kind {
+        case "<f4": decode(UInt32.self) { Double(Float(bitPattern: $0)) }
+        case "<f8": decode(UInt64.self) { Double(bitPattern: $0) }
+        case "<f2": decode(UInt16.self) { Double(Float(Float16(bitPattern: $0))) }
+        case "<i4": decode(Int32.self) { Double($0) }
+        case "<u4": decode(UInt32.self) { Double($0) }
+        case "<i8": decode(Int64.self) { Double($0) }
+        case "<u8": decode(UInt64.self) { Double($0) }
+        case "<i2": decode(Int16.self) { Double($0) }
+        case "<u2": decode(UInt16.self) { Double($0) }
+        case "|i1": decode(Int8.self) { Double($0) }
+        default: decode(UInt8.self) { Double($0) }  // |u1, |b1
         }
         if fortran && shape.count > 1 { // column-major: reorder to row-major
             var reordered = out
