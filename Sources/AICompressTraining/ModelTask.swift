@@ -104,20 +104,28 @@ public struct ModelTask: Sendable {
             let rows = Array(start..<min(start + batchSize, data.rows))
             let env = try network.predict([inputName: try batch(data, rows: rows)])
             if let s = scoreOutput, let out = env[s] {
+                guard out.rank >= 1, out.shape[0] == rows.count, rows.count == 0 || out.count % rows.count == 0 else {
+                    throw ExecutionError.badInput("output '\(s)' has shape \(out.shape) for \(rows.count) rows of input")
+                }
                 columns = out.rank >= 2 ? out.count / max(rows.count, 1) : 1
                 scores += out.asFloats
                 if labelOutput == nil && columns > 1 { isClass = true }
             }
             if let l = labelOutput, let out = env[l] {
+                guard out.count == rows.count else {
+                    throw ExecutionError.badInput("output '\(l)' has \(out.count) labels for \(rows.count) rows of input")
+                }
                 values += out.isFloat ? out.floats.map { Double($0) } : out.ints.map { Double($0) }
-            } else if isClass {
+            } else if isClass && columns >= 1 {
                 for r in 0..<rows.count {
                     var best = 0
                     for c in 1..<columns where scores[(start + r) * columns + c] > scores[(start + r) * columns + best] { best = c }
                     values.append(classLabels.flatMap { best < $0.count ? $0[best] : nil } ?? Double(best))
                 }
-            } else {
+            } else if columns >= 1 && scores.count >= (start + rows.count) * columns {
                 for r in 0..<rows.count { values.append(Double(scores[(start + r) * columns])) }
+            } else {
+                throw ExecutionError.badInput("the model gives no value per row to predict with")
             }
             if keepOutputs {
                 for (k, v) in env {

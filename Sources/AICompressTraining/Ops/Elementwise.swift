@@ -122,7 +122,7 @@ enum Elementwise {
             case "Sub": return try Broadcast.applyInt(a, b, ctx: ctx, &-)
             case "Mul": return try Broadcast.applyInt(a, b, ctx: ctx, &*)
             case "Div":
-                return try Broadcast.applyInt(a, b, ctx: ctx) { x, y in y == 0 ? 0 : x / y }
+                return try Broadcast.applyInt(a, b, ctx: ctx) { x, y in y == 0 ? 0 : x.dividedReportingOverflow(by: y).partialValue }
             default: break
             }
         }

@@ -16,12 +16,13 @@ enum MLOps {
     /// X · Wᵀ + b with W [targets, features] from the attributes.
     static func linear(_ ctx: OpContext, _ x: NDArray, targets: Int) throws(ExecutionError) -> [Float] {
         let (n, f) = try rows(ctx, x)
+        try ctx.checkSize([n, targets])
+        try ctx.checkSize([targets, f])
         guard let w = ctx.floats("coefficients"), w.count == targets * f else {
             throw ctx.mismatch("coefficients must hold \(targets) × \(f) values")
         }
         let b = ctx.floats("intercepts") ?? []
         guard b.isEmpty || b.count == targets else { throw ctx.mismatch("intercepts must hold \(targets) values") }
-        try ctx.checkSize([n, targets])
         var y = [Float](repeating: 0, count: n * targets)
         if n > 0 && targets > 0 && f > 0 {
             BLAS.gemm(transA: false, transB: true, m: n, n: targets, k: f, x.asFloats, w, into: &y)

@@ -138,6 +138,10 @@ enum Spatial {
         let g = st.g, ohw = g.outSpatial
         if let b = bias, b.count != st.m { throw ctx.mismatch("bias has \(b.count) values for \(st.m) output channels") }
         var y = [Float](repeating: 0, count: g.n * st.m * ohw)
+        if x.count == 0 || w.count == 0 { // no input channels: the bias alone
+            if let b = bias { for img in 0..<g.n { for m in 0..<st.m { for p in 0..<ohw { y[(img * st.m + m) * ohw + p] = b.floats[m] } } } }
+            return NDArray(shape: g.outShape(channels: st.m), floats: y)
+        }
         let chunk = chunkImages(g)
         var col = [Float](repeating: 0, count: g.c * g.kh * g.kw * chunk * ohw)
         var tmp = [Float](repeating: 0, count: st.m * chunk * ohw)
@@ -177,6 +181,9 @@ enum Spatial {
         let mg = st.m / st.groups, kg = st.kPerGroup
         var dx = need[0] ? [Float](repeating: 0, count: x.count) : []
         var dw = [Float](repeating: 0, count: w.count)
+        if x.count == 0 || w.count == 0 {
+            return [need[0] ? NDArray(shape: x.shape, floats: dx) : nil, need[1] ? NDArray(shape: w.shape, floats: dw) : nil, nil]
+        }
         var col = [Float](repeating: 0, count: g.c * g.kh * g.kw * chunk * ohw)
         var gt = [Float](repeating: 0, count: st.m * chunk * ohw)
         let gv = gy.floats

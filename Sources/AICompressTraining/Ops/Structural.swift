@@ -304,7 +304,9 @@ enum Structural {
         if block > 0 {
             guard scale.shape.count == x.rank else { throw ctx.mismatch("blocked scale must have the input's rank") }
             let nb = scale.shape[axis]
-            guard nb == (n + block - 1) / block else { throw ctx.mismatch("scale \(scale.shape) does not block \(x.shape) by \(block)") }
+            var expected = x.shape
+            expected[axis] = (n + block - 1) / block
+            guard scale.shape == expected else { throw ctx.mismatch("scale \(scale.shape) does not block \(x.shape) by \(block)") }
             for o in 0..<outer { for j in 0..<n { for i in 0..<inner {
                 let k = (o * n + j) * inner + i, s = (o * nb + j / block) * inner + i
                 y[k] = (xv[k] - (zv?[s] ?? 0)) * sv[s]

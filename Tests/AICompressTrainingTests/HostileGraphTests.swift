@@ -1,0 +1,60 @@
+import AICompressCore
+@testable import AICompressTraining
+import XCTest
+
+/// Graphs a fuzzer or a hostile file can produce: each ends in an error or a value, never a trap.
+final class HostileGraphTests: XCTestCase {
+    func run(_ nodes: [Node], tensors: [Tensor], input: [Int] = [1, 4], domainML: Bool = false) throws -> ModelTask.Predictions {
+        var opsets = [OpsetImport(domain: "", version: 21)]
+        if domainML { opsets.append(OpsetImport(domain: "ai.onnx.ml", version: 1)) }
+        let g = Graph(name: "h", opsets: opsets,
+                      inputs: [ValueInfo(name: "input", elemType: 1, shape: [.symbolic("N")] + input.dropFirst().map { .fixed(Int64($0)) })],
+                      outputs: [ValueInfo(name: "y", elemType: 1, shape: nil)], nodes: nodes)
+        let task = try ModelTask(network: try Network(model: try Model(tensors: tensors, graph: g)))
+        let n = task.featureCount
+        return try task.predict(Dataset(featureNames: (0..<n).map { "f\($0)" }, features: [Float](repeating: 1, count: n), rows: 1))
+    }
+
+    func testIntegerDivisionOverflowWraps() throws {
+        let a = try Tensor(name: "a", dtype: .i64, shape: [1], data: TensorData(values: [Int64.min]))
+        let b = try Tensor(name: "b", dtype: .i64, shape: [1], data: TensorData(values: [Int64(-1)]))
+        let nodes = [Node(name: "d", opType: "Div", inputs: ["a", "b"], outputs: ["q"]),
+                     Node(name: "c", opType: "Cast", inputs: ["q"], outputs: ["qf"], attributes: [Attribute(name: "to", value: .int(1))]),
+                     Node(name: "y", opType: "Add", inputs: ["input", "qf"], outputs: ["y"])]
+        XCTAssertNoThrow(try run(nodes, tensors: [a, b]))
+    }
+
+    func testBlockedScaleOfTheWrongShapeIsRefused() throws {
+        let w = try Tensor(name: "w", dtype: .i8, shape: [4, 8], data: TensorData(values: [Int8](repeating: 1, count: 32)))
+        let s = try Tensor(name: "s", shape: [1, 2], floats: [0.5, 0.25])  // needs [4, 2]
+        let nodes = [Node(name: "dq", opType: "DequantizeLinear", inputs: ["w", "s"], outputs: ["wf"],
+                          attributes: [Attribute(name: "axis", value: .int(1)), Attribute(name: "block_size", value: .int(4))]),
+                     Node(name: "y", opType: "MatMul", inputs: ["input", "wf"], outputs: ["y"])]
+        XCTAssertThrowsError(try run(nodes, tensors: [w, s])) { XCTAssertTrue("\($0)".contains("does not block"), "\($0)") }
+    }
+
+    func testHugeRegressorTargetsAreRefused() throws {
+        let node = Node(name: "r", opType: "LinearRegressor", domain: "ai.onnx.ml", inputs: ["input"], outputs: ["y"],
+                        attributes: [Attribute(name: "targets", value: .int(Int64.max / 2)), Attribute(name: "coefficients", value: .floats([1, 2, 3, 4]))])
+        XCTAssertThrowsError(try run([node], tensors: [], domainML: true)) { XCTAssertTrue("\($0)".contains("limit"), "\($0)") }
+    }
+
+    func testConvWithoutInputChannelsGivesTheBias() throws {
+        let x = try Tensor(name: "x", shape: [1, 0, 2, 2], floats: [])
+        let w = try Tensor(name: "w", shape: [2, 0, 1, 1], floats: [])
+        let b = try Tensor(name: "b", shape: [2], floats: [3, 4])
+        let g = Graph(name: "c", opsets: [OpsetImport(domain: "", version: 17)], outputs: [ValueInfo(name: "y", elemType: 1, shape: nil)],
+                      nodes: [Node(name: "c", opType: "Conv", inputs: ["x", "w", "b"], outputs: ["y"])])
+        let net = try Network(model: try Model(tensors: [x, w, b], graph: g))
+        let y = try net.forward([:])["y"]!
+        XCTAssertEqual(y.shape, [1, 2, 2, 2])
+        XCTAssertEqual(y.floats, [3, 3, 3, 3, 4, 4, 4, 4])
+    }
+
+    func testOutputsWithoutOneRowPerInputAreRefused() throws {
+        let c = try Tensor(name: "c", shape: [3], floats: [1, 2, 3])
+        let nodes = [Node(name: "y", opType: "Identity", inputs: ["c"], outputs: ["y"]),
+                     Node(name: "unused", opType: "Identity", inputs: ["input"], outputs: ["z"])]
+        XCTAssertThrowsError(try run(nodes, tensors: [c])) { XCTAssertTrue("\($0)".contains("has shape [3] for 1 rows"), "\($0)") }
+    }
+}
