@@ -103,7 +103,8 @@ public struct ModelTask: Sendable {
         while start < data.rows || (start == 0 && data.rows == 0) {
             let rows = Array(start..<min(start + batchSize, data.rows))
             let env = try network.predict([inputName: try batch(data, rows: rows)])
-            if let s = scoreOutput, let out = env[s] {
+            if let s = scoreOutput, let out = env[s],
+               out.rank >= 1 && out.shape[0] == rows.count && (rows.count == 0 || out.count % rows.count == 0) || !keepOutputs {
                 guard out.rank >= 1, out.shape[0] == rows.count, rows.count == 0 || out.count % rows.count == 0 else {
                     throw ExecutionError.badInput("output '\(s)' has shape \(out.shape) for \(rows.count) rows of input")
                 }
@@ -112,10 +113,12 @@ public struct ModelTask: Sendable {
                 if labelOutput == nil && columns > 1 { isClass = true }
             }
             if let l = labelOutput, let out = env[l] {
-                guard out.count == rows.count else {
+                // one label per row to evaluate with; raw outputs (predict) may hold several
+                if out.count == rows.count {
+                    values += out.isFloat ? out.floats.map { Double($0) } : out.ints.map { Double($0) }
+                } else if !keepOutputs {
                     throw ExecutionError.badInput("output '\(l)' has \(out.count) labels for \(rows.count) rows of input")
                 }
-                values += out.isFloat ? out.floats.map { Double($0) } : out.ints.map { Double($0) }
             } else if isClass && columns >= 1 {
                 for r in 0..<rows.count {
                     var best = 0
@@ -124,7 +127,7 @@ public struct ModelTask: Sendable {
                 }
             } else if columns >= 1 && scores.count >= (start + rows.count) * columns {
                 for r in 0..<rows.count { values.append(Double(scores[(start + r) * columns])) }
-            } else {
+            } else if !keepOutputs {
                 throw ExecutionError.badInput("the model gives no value per row to predict with")
             }
             if keepOutputs {

@@ -96,13 +96,14 @@ extension NDArray {
             return
         }
         switch t.dtype {
-        case .i8, .u8, .i16, .u16, .i32, .u32, .i64, .u64, .i4, .u4:
-            self.init(shape: shape, ints: t.doubleValues().map { Int64($0) })
-            if t.dtype == .i64 || t.dtype == .u64 { // exact 64-bit values, not through Double
-                ints = t.data.withUnsafeBytes { raw in
-                    (0..<t.elementCount).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) }
-                }
+        case .i64, .u64:
+            // exact 64-bit values, not through Double (u64 above 2^63 wraps to negative, as a cast would)
+            let values = t.data.withUnsafeBytes { raw in
+                (0..<t.elementCount).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) }
             }
+            self.init(shape: shape, ints: values)
+        case .i8, .u8, .i16, .u16, .i32, .u32, .i4, .u4:
+            self.init(shape: shape, ints: t.doubleValues().map { Int64($0) })  // exact in a Double
         case .bool:
             self.init(shape: shape, ints: t.doubleValues().map { $0 != 0 ? 1 : 0 }, kind: .bool)
         default:

@@ -65,7 +65,7 @@ struct OpContext {
     /// A possibly negative axis normalized against `rank`.
     func axis(_ a: Int, rank: Int) throws(ExecutionError) -> Int {
         let r = a < 0 ? a + rank : a
-        guard r >= 0, r < max(rank, 1) else { throw mismatch("axis \(a) is out of range for rank \(rank)") }
+        guard rank >= 1, r >= 0, r < rank else { throw mismatch("axis \(a) is out of range for rank \(rank)") }
         return r
     }
 }
