@@ -24,6 +24,7 @@ case "$target" in
     exec) seeds=(fixtures/onnx fixtures/onnx/ops fixtures/demo/cnn-digits.onnx) ;;
     *) echo "unknown target $target" >&2; exit 2 ;;
 esac
+seeds+=(fixtures/fuzz-regressions)
 for s in "${seeds[@]}"; do
     if [ -d "$s" ]; then find "$s" -maxdepth 1 -type f -size -1M -exec cp {} "$corpus/" \; ; else cp "$s" "$corpus/"; fi
 done

@@ -54,6 +54,13 @@ final class TrainingCLITests: CLITestCase {
         XCTAssertEqual(((try json(r))["metrics"] as? [String: Any])?["correct"] as? Int, 438)
     }
 
+    /// Inputs that crashed the fuzzer once (fixtures/fuzz-regressions) now give a clean error.
+    func testFuzzRegressions() throws {
+        let r = try run(["predict", fixture("fuzz-regressions/exec-conv-int-bias.onnx"), "--data", fixture(test)])
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.contains("bias must be 8 float values"), r.stderr)
+    }
+
     /// A regression model (one float output): evaluate reports MSE, MAE and R²; training a
     /// zero-initialized copy recovers the line.
     func testRegressionEvaluateAndTrain() throws {

@@ -136,7 +136,7 @@ enum Spatial {
         let bias = inputs.count > 2 ? inputs[2] : nil
         let st = try convSetup(ctx, x, w)
         let g = st.g, ohw = g.outSpatial
-        if let b = bias, b.count != st.m { throw ctx.mismatch("bias has \(b.count) values for \(st.m) output channels") }
+        if let b = bias, b.count != st.m || !b.isFloat { throw ctx.mismatch("bias must be \(st.m) float values (one per output channel)") }
         var y = [Float](repeating: 0, count: g.n * st.m * ohw)
         if x.count == 0 || w.count == 0 { // no input channels: the bias alone
             if let b = bias { for img in 0..<g.n { for m in 0..<st.m { for p in 0..<ohw { y[(img * st.m + m) * ohw + p] = b.floats[m] } } } }
