@@ -41,6 +41,17 @@ echo "== distillation: a 6.5k-parameter student learns from a 51k-parameter teac
 "$bin" evaluate "$out/student.ckpt" --data fixtures/demo/digits-test.csv --compare fixtures/demo/teacher-digits.ckpt \
     | sed -n '3p;/compared/,$p'
 echo
+echo "== a recipe (YAML) applied, the recipe the output records, and an HTML report"
+cat > "$out/recipe.yaml" <<'YAML'
+steps:
+  - prune: {keep: 0.5, scope: global}
+  - quantize: {int8: true, exclude: ["fc2.*"]}
+YAML
+"$bin" apply -q "$out/recipe.yaml" "$demo" "$out/recipe.ckpt"
+"$bin" recipe "$out/recipe.ckpt"
+"$bin" report "$out/recipe.ckpt" --compare "$demo" -o "$out/report.html"
+echo "report: $(wc -c < "$out/report.html") bytes of self-contained HTML (keep it with: aicompress report … -o report.html)"
+echo
 echo "== the scheme table"
 "$bin" quantize --list
 echo
