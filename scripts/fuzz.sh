@@ -19,7 +19,7 @@ case "$target" in
     onnx) seeds=(fixtures/onnx fixtures/onnx/malformed fixtures/demo/cnn-digits.onnx) ;;
     safetensors) seeds=(fixtures/safetensors fixtures/safetensors/malformed fixtures/safetensors/edge) ;;
     json) seeds=(fixtures/safetensors/sharded/model.safetensors.index.json fixtures/valid/all-dtypes.json) ;;
-    csv) seeds=(fixtures/demo/digits-test.csv fixtures/training) ;;
+    csv) seeds=(fixtures/training fixtures/onnx/ops/add.csv fixtures/onnx/ops/conv.csv) ;;
     npy) seeds=(fixtures/training) ;;
     exec) seeds=(fixtures/onnx fixtures/onnx/ops fixtures/demo/cnn-digits.onnx) ;;
     *) echo "unknown target $target" >&2; exit 2 ;;
