@@ -73,6 +73,12 @@ public final class ByteBuffer: @unchecked Sendable {
 
     /// The bytes as a buffer pointer, valid while this object is alive.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: baseAddress, count: count) }
+
+    /// Calls `body` with the bytes, keeping this buffer (and its mapping) alive until it returns:
+    /// use this when nothing else holds the buffer, e.g. `try InputFile(path: p).buffer`.
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try withExtendedLifetime(self) { () throws(E) -> R in try body(bytes) }
+    }
 }
 
 /// A zero-copy view of some bytes of a `ByteBuffer`: the storage of one tensor.

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import AICompressCore
-import AICompressTraining
 
 /// A compression pass: a value holding its parameters that turns a model into a new model and
 /// a report. Passes never read or write files.
@@ -152,20 +151,12 @@ public struct Pipeline: CompressionPass {
             r.scheme = schemes.joined(separator: " + ")
             r.bytesBefore = t.storedBytes
             r.bytesAfter = out.storedBytes
-            if out.shape == t.shape, let x = try? NDArray(tensor: t), let y = try? NDArray(tensor: out), x.isFloat, y.isFloat {
-                var signal = 0.0, error = 0.0, maxError = 0.0, zeros = 0
-                for i in 0..<x.count {
-                    let a = Double(x.floats[i]), b = Double(y.floats[i])
-                    signal += a * a
-                    error += (a - b) * (a - b)
-                    maxError = max(maxError, abs(a - b))
-                    if y.floats[i] == 0 { zeros += 1 }
-                }
-                r.signalEnergy = signal
-                r.errorEnergy = error
-                r.maxAbsError = maxError
-                r.zerosAfter = zeros
-                r.elements = x.count
+            if let d = TensorDifference(original: t, changed: out) {
+                r.signalEnergy = d.signal
+                r.errorEnergy = d.error
+                r.maxAbsError = d.maxAbs
+                r.zerosAfter = d.zerosAfter
+                r.elements = d.elements
             }
             return (out, r)
         }

@@ -160,8 +160,24 @@ public struct Dataset: Sendable {
     /// Reads a CSV table. The first line is a header when any of its fields is not a number.
     public static func readCSV(_ bytes: [UInt8], file: String, label: LabelSpec, missing: MissingStrategy,
                                expectedFeatures: Int? = nil) throws(DataError) -> Dataset {
-        guard String(validating: bytes, as: UTF8.self) != nil else { throw DataError(file: file, "is not UTF-8 text") }
-        let data = bytes + [0]
+        try bytes.withUnsafeBytes { raw in
+            Result { () throws(DataError) -> Dataset in
+                try readCSV(raw, file: file, label: label, missing: missing, expectedFeatures: expectedFeatures)
+            }
+        }.get()
+    }
+
+    /// The same from bytes in place (a mapped file): they are copied once, with the NUL that
+    /// strtod needs after the last field.
+    public static func readCSV(_ bytes: UnsafeRawBufferPointer, file: String, label: LabelSpec, missing: MissingStrategy,
+                               expectedFeatures: Int? = nil) throws(DataError) -> Dataset {
+        guard String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) != nil else {
+            throw DataError(file: file, "is not UTF-8 text")
+        }
+        var data = [UInt8]()
+        data.reserveCapacity(bytes.count + 1)
+        data.append(contentsOf: bytes)
+        data.append(0)
         return try data.withUnsafeBufferPointer { (b: UnsafeBufferPointer<UInt8>) throws(DataError) -> Dataset in
             try readCSV(b, count: bytes.count, file: file, label: label, missing: missing, expectedFeatures: expectedFeatures)
         }

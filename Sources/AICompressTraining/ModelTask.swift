@@ -132,14 +132,10 @@ public struct ModelTask: Sendable {
             }
             if keepOutputs {
                 for (k, v) in env {
-                    if let old = outputs[k] {
-                        var m = old
-                        if v.isFloat { m.floats += v.floats } else { m.ints += v.ints }
-                        m.shape[0] += v.shape.first ?? 0
-                        outputs[k] = m
-                    } else {
-                        outputs[k] = v
-                    }
+                    // appended in place: no copy of what earlier batches gave
+                    if outputs[k] == nil || v.rank == 0 { outputs[k] = outputs[k] ?? v; continue }  // a scalar is not per row
+                    if v.isFloat { outputs[k]!.floats.append(contentsOf: v.floats) } else { outputs[k]!.ints.append(contentsOf: v.ints) }
+                    outputs[k]!.shape[0] += v.shape.first ?? 0
                 }
             }
             if data.rows == 0 { break }

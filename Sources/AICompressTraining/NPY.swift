@@ -5,7 +5,14 @@ public enum NPY {
 
     /// Shape and values of an .npy file, as Double (exact for every supported dtype but 64-bit
     /// integers beyond 2^53).
-    public static func read(_ b: [UInt8], file: String) throws(DataError) -> (shape: [Int], values: [Double]) {
+    public static func read(_ bytes: [UInt8], file: String) throws(DataError) -> (shape: [Int], values: [Double]) {
+        try bytes.withUnsafeBytes { raw in
+            Result { () throws(DataError) -> (shape: [Int], values: [Double]) in try read(raw, file: file) }
+        }.get()
+    }
+
+    /// The same from bytes in place (a mapped file), without copying them.
+    public static func read(_ b: UnsafeRawBufferPointer, file: String) throws(DataError) -> (shape: [Int], values: [Double]) {
         func fail(_ m: String) -> DataError { DataError(file: file, "not a valid .npy file: \(m)") }
         guard b.count >= 10, b[0] == 0x93, Array(b[1...5]) == Array("NUMPY".utf8) else { throw fail("bad magic") }
         let major = b[6]
@@ -21,7 +28,8 @@ public enum NPY {
         default: throw fail("unsupported format version \(major)")
         }
         guard headerLen <= maxHeaderBytes, start + headerLen <= b.count else { throw fail("header length \(headerLen) exceeds the file") }
-        guard let header = String(validating: b[start..<(start + headerLen)], as: UTF8.self) else { throw fail("header is not text") }
+        guard let header = String(validating: UnsafeRawBufferPointer(rebasing: b[start..<(start + headerLen)]).bindMemory(to: UInt8.self),
+                                  as: UTF8.self) else { throw fail("header is not text") }
         func value(_ key: String) -> Substring? {
             guard let r = header.range(of: "'\(key)'") else { return nil }
             var rest = header[r.upperBound...].drop { $0 == " " }
@@ -64,10 +72,8 @@ public enum NPY {
         var out = [Double](repeating: 0, count: count)
         // One loop per dtype (the dtype test stays out of the per-element work).
         func decode<T>(_: T.Type, _ convert: (T) -> Double) {
-            b.withUnsafeBytes { raw in
-                out.withUnsafeMutableBufferPointer { o in
-                    for i in 0..<count { o[i] = convert(raw.loadUnaligned(fromByteOffset: data + i * width, as: T.self)) }
-                }
+            out.withUnsafeMutableBufferPointer { o in
+                for i in 0..<count { o[i] = convert(b.loadUnaligned(fromByteOffset: data + i * width, as: T.self)) }
             }
         }
         switch kind {
@@ -100,6 +106,21 @@ public enum NPY {
 
     /// A data set from a features array (first axis = rows) and an optional labels array.
     public static func dataset(features: [UInt8], file: String, labels: [UInt8]?, labelsFile: String,
+                               missing: MissingStrategy) throws(DataError) -> Dataset {
+        try features.withUnsafeBytes { f in
+            Result { () throws(DataError) -> Dataset in
+                guard let labels else { return try dataset(features: f, file: file, labels: nil, labelsFile: labelsFile, missing: missing) }
+                return try labels.withUnsafeBytes { l in
+                    Result { () throws(DataError) -> Dataset in
+                        try dataset(features: f, file: file, labels: l, labelsFile: labelsFile, missing: missing)
+                    }
+                }.get()
+            }
+        }.get()
+    }
+
+    /// A data set from mapped bytes, without copying them.
+    public static func dataset(features: UnsafeRawBufferPointer, file: String, labels: UnsafeRawBufferPointer?, labelsFile: String,
                                missing: MissingStrategy) throws(DataError) -> Dataset {
         let (shape, values) = try read(features, file: file)
         guard let rows = shape.first, shape.count >= 1 else { throw DataError(file: file, "a scalar is not a data set") }

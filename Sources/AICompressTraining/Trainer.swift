@@ -60,6 +60,13 @@ public struct TrainingResult: Sendable {
 /// the gradients to seed at graph values.
 public typealias Objective = @Sendable (_ env: [String: NDArray], _ rows: [Int]) throws -> (Double, [String: NDArray])
 
+/// Zeroes the values whose mask entry is false, in place.
+func applyMask(_ mask: [Bool], to values: inout [Float]) {
+    values.withUnsafeMutableBufferPointer { v in
+        for i in 0..<v.count where !mask[i] { v[i] = 0 }
+    }
+}
+
 /// Mini-batch training of a network's parameters.
 public enum Trainer {
     /// Trains `task.network` in place on `train`; `validation` (with its objective) drives early
@@ -100,18 +107,10 @@ public enum Trainer {
                 }
                 total += loss * Double(rows.count)
                 var grads = try task.network.backward(env, seeds: seeds)
-                for (name, m) in masks {
-                    var g = grads[name]!.floats
-                    for i in 0..<g.count where !m[i] { g[i] = 0 }
-                    grads[name]!.floats = g
-                }
+                for (name, m) in masks { applyMask(m, to: &grads[name]!.floats) }
                 if options.clipNorm > 0 { clipGradients(&grads, maxNorm: options.clipNorm) }
                 opt.step(&task.network.parameters, grads: grads, lr: lr)
-                for (name, m) in masks {
-                    var p = task.network.parameters[name]!.floats
-                    for i in 0..<p.count where !m[i] { p[i] = 0 }
-                    task.network.parameters[name]!.floats = p
-                }
+                for (name, m) in masks { applyMask(m, to: &task.network.parameters[name]!.floats) }
                 start += batch
             }
             var log = EpochLog(epoch: epoch + 1, learningRate: lr, trainLoss: total / Double(max(train.rows, 1)),

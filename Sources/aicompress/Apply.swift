@@ -53,7 +53,7 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         let file = try InputFile(path: recipe)
-        guard let text = withExtendedLifetime(file.buffer, { String(validating: file.buffer.bytes, as: UTF8.self) }) else {
+        guard let text = file.buffer.withUnsafeBytes({ String(validating: $0, as: UTF8.self) }) else {
             throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(recipe): not UTF-8 text")
         }
         let parsed: Recipe

@@ -25,30 +25,39 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Missing values (empty, NA, NaN, ?, null): error, drop (the rows), mean, median, zero, or interpolate (linearly along the rows).")
     var missing: MissingStrategy = .error
 
-    /// Reads `path` (CSV or .npy by content) with the options' label and missing-value rules.
+    /// Reads `path` (CSV or .npy by content) with the options' label and missing-value rules,
+    /// from the mapped file (no copy of a .npy; one of a CSV), with the file's CRC-32.
     func load(_ path: String, expectedFeatures: Int?) throws -> (Dataset, crc32: UInt32) {
-        let (d, crc, _) = try loadHashed(path, expectedFeatures: expectedFeatures)
+        let (d, crc, _) = try load(path, expectedFeatures: expectedFeatures, sha256: false)
         return (d, crc)
     }
 
-    /// `load`, also giving the SHA-256 of the file's bytes.
+    /// `load`, also giving the SHA-256 of the file's bytes (for provenance).
     func loadHashed(_ path: String, expectedFeatures: Int?) throws -> (Dataset, crc32: UInt32, sha256: String) {
+        let (d, crc, sha) = try load(path, expectedFeatures: expectedFeatures, sha256: true)
+        return (d, crc, sha ?? "")
+    }
+
+    private func load(_ path: String, expectedFeatures: Int?, sha256: Bool) throws -> (Dataset, UInt32, String?) {
         let input = try InputFile(path: path)
-        let bytes = withExtendedLifetime(input.buffer) { Array(input.buffer.bytes) }  // copied while the mapping is alive
-        let crc = CRC32.checksum(bytes)
-        let sha = bytes.withUnsafeBytes { SHA256.hex($0) }
-        if bytes.starts(with: [0x93] + Array("NUMPY".utf8)) {
-            var labelBytes: [UInt8]? = nil
-            if let l = labels {
-                let file = try InputFile(path: l)
-                labelBytes = withExtendedLifetime(file.buffer) { Array(file.buffer.bytes) }
+        return try input.buffer.withUnsafeBytes { bytes in
+            let crc = CRC32.checksums([bytes])[0]
+            let sha = sha256 ? SHA256.hex(bytes) : nil
+            if bytes.starts(with: [0x93] + Array("NUMPY".utf8)) {
+                guard let l = labels else {
+                    return (try NPY.dataset(features: bytes, file: path, labels: nil, labelsFile: "", missing: missing), crc, sha)
+                }
+                let labelFile = try InputFile(path: l)
+                let d = try labelFile.buffer.withUnsafeBytes {
+                    try NPY.dataset(features: bytes, file: path, labels: $0, labelsFile: l, missing: missing)
+                }
+                return (d, crc, sha)
             }
-            return (try NPY.dataset(features: bytes, file: path, labels: labelBytes, labelsFile: labels ?? "", missing: missing), crc, sha)
+            if labels != nil { throw ValidationError("--labels goes with a .npy --data; a CSV names its label column with --label") }
+            let spec: LabelSpec
+            if let l = label { spec = Int(l).map { .index($0) } ?? .name(l) } else { spec = .auto }
+            return (try Dataset.readCSV(bytes, file: path, label: spec, missing: missing, expectedFeatures: expectedFeatures), crc, sha)
         }
-        if labels != nil { throw ValidationError("--labels goes with a .npy --data; a CSV names its label column with --label") }
-        let spec: LabelSpec
-        if let l = label { spec = Int(l).map { .index($0) } ?? .name(l) } else { spec = .auto }
-        return (try Dataset.readCSV(bytes, file: path, label: spec, missing: missing, expectedFeatures: expectedFeatures), crc, sha)
     }
 }
 

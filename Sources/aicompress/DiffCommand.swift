@@ -51,18 +51,10 @@ struct DiffCommand: ParsableCommand {
             var row = Row(name: name, a: ta, b: tb)
             row.sparsityA = ta.map { $0.statistics().sparsity }
             row.sparsityB = tb.map { $0.statistics().sparsity }
-            if let ta, let tb, ta.shape == tb.shape {
-                var signal = 0.0, error = 0.0, maxAbs = 0.0
-                let x = ta.doubleValues(), y = tb.doubleValues()
-                for (u, v) in zip(x, y) {
-                    signal += u * u
-                    let d = u - v
-                    error += d * d
-                    maxAbs = max(maxAbs, abs(d))
-                }
-                row.relativeError = signal > 0 ? (error / signal).squareRoot() : (error > 0 ? .infinity : 0)
-                row.sqnr = error > 0 ? 10 * log10(signal / error) : .infinity
-                row.maxAbs = maxAbs
+            if let ta, let tb, let d = TensorDifference(original: ta, changed: tb) {
+                row.relativeError = d.relativeError
+                row.sqnr = d.sqnr
+                row.maxAbs = d.maxAbs
             }
             rows.append(row)
         }

@@ -107,7 +107,7 @@ struct Distill: ParsableCommand {
         guard classes > 1, let teacherLogits = teacherTask.logitsValue else {
             throw fail("\(teacher): the teacher must be a classifier with several output columns")
         }
-        let teacherSHA = withExtendedLifetime(teacherLoaded.input.buffer) { SHA256.hex(teacherLoaded.input.buffer.bytes) }
+        let teacherSHA = teacherLoaded.input.buffer.withUnsafeBytes { SHA256.hex($0) }
 
         // data: real rows, or synthesized ones
         var (all, _, dataSHA) = try data.loadHashed(data.data, expectedFeatures: teacherTask.featureCount)
@@ -143,7 +143,7 @@ struct Distill: ParsableCommand {
         if let s = student {
             let loaded = try ModelIO.read(path: s)
             studentModel = loaded.model
-            studentKind = "student.sha256=" + withExtendedLifetime(loaded.input.buffer) { SHA256.hex(loaded.input.buffer.bytes) }
+            studentKind = "student.sha256=" + loaded.input.buffer.withUnsafeBytes { SHA256.hex($0) }
         } else if let h = hidden.flatMap(parsedHidden) {
             studentModel = try Distillation.mlpStudent(inputName: teacherTask.inputName, rowShape: teacherTask.rowShape, hidden: h,
                                                        outputs: classes, seed: training.seed)
@@ -216,20 +216,10 @@ struct Distill: ParsableCommand {
             validation = (v, Distillation.objective(logitsValue: studentLogits, classes: classes, teacherLogits: vt[teacherLogits]!.values,
                                                     labels: vl, config: config))
             if let vl {
+                // a student without class labels of its own predicts indices in the teacher's order
                 accuracy = { t in
-                    var correct = 0, start = 0
-                    while start < v.rows {
-                        let rows = Array(start..<min(start + 512, v.rows))
-                        let env = try t.network.forward([t.inputName: try t.batch(v, rows: rows)])
-                        let z = env[studentLogits]!.floats
-                        for (i, r) in rows.enumerated() {
-                            var best = 0
-                            for c in 1..<classes where z[i * classes + c] > z[i * classes + best] { best = c }
-                            if best == vl[r] { correct += 1 }
-                        }
-                        start += 512
-                    }
-                    return Double(correct) / Double(max(v.rows, 1))
+                    let truth = t.classLabels == nil ? vl.map(Double.init) : v.targets ?? []
+                    return ClassificationMetrics(truth: truth, predicted: try t.predict(v).values).accuracy
                 }
             }
         }

@@ -1,6 +1,5 @@
 import AICompressCore
 import AICompressFormats
-import AICompressTraining
 import ArgumentParser
 import Foundation
 
@@ -79,15 +78,9 @@ struct ReportCommand: ParsableCommand {
                           originalBytes: o?.storedBytes, relativeError: nil, sqnr: nil, low: lo, high: hi,
                           histogram: wantHistogram ? t.histogram(bins: bins, low: lo, high: hi) : [],
                           originalHistogram: wantHistogram ? o?.histogram(bins: bins, low: lo, high: hi) : nil)
-            if let o, o.shape == t.shape, let a = try? NDArray(tensor: o), let b = try? NDArray(tensor: t), a.isFloat, b.isFloat {
-                var sig = 0.0, err = 0.0
-                for i in 0..<a.count {
-                    let x = Double(a.floats[i]), d = x - Double(b.floats[i])
-                    sig += x * x
-                    err += d * d
-                }
-                row.relativeError = sig > 0 ? (err / sig).squareRoot() : (err > 0 ? .infinity : 0)
-                row.sqnr = err > 0 ? 10 * log10(sig / err) : .infinity
+            if let o, let d = TensorDifference(original: o, changed: t) {
+                row.relativeError = d.relativeError
+                row.sqnr = d.sqnr
             }
             rows.append(row)
         }

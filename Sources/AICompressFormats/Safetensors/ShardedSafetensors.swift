@@ -51,7 +51,7 @@ public enum ShardedSafetensors {
         }
         for name in candidates.sorted() {
             let path = (folder.isEmpty ? "" : folder + "/") + name
-            guard let file = try? InputFile(path: path), let index = try? withExtendedLifetime(file.buffer, { try parseIndex(file.buffer.bytes) }) else { continue }
+            guard let file = try? InputFile(path: path), let index = try? file.buffer.withUnsafeBytes({ try parseIndex($0) }) else { continue }
             if index.shards.contains(base) { return path }
         }
         return nil
@@ -67,7 +67,7 @@ public enum ShardedSafetensors {
     ///   the CRC-32 of the index file.
     public static func read(indexPath: String) throws -> (model: Model, files: [InputFile], crc32: UInt32) {
         let indexFile = try InputFile(path: indexPath)
-        let index = try withExtendedLifetime(indexFile.buffer) { try parseIndex(indexFile.buffer.bytes) }
+        let index = try indexFile.buffer.withUnsafeBytes { try parseIndex($0) }
         let folder = folder(of: indexPath)
         var model = Model()
         var files = [indexFile]

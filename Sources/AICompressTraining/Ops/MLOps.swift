@@ -35,14 +35,7 @@ enum MLOps {
         switch ctx.string("post_transform", "NONE") {
         case "NONE": break
         case "LOGISTIC": for i in y.indices { y[i] = Elementwise.sigmoid(y[i]) }
-        case "SOFTMAX":
-            for r in 0..<n {
-                var mx = -Float.infinity
-                for j in 0..<c { mx = max(mx, y[r * c + j]) }
-                var s: Float = 0
-                for j in 0..<c { y[r * c + j] = Foundation.exp(y[r * c + j] - mx); s += y[r * c + j] }
-                for j in 0..<c { y[r * c + j] /= s }
-            }
+        case "SOFTMAX": Structural.softmaxInPlace(&y, outer: n, n: c, inner: 1, log: false)
         case let other: throw ctx.unsupported("post_transform \(other)")
         }
     }

@@ -18,6 +18,12 @@ enum Structural {
     static func softmax(_ ctx: OpContext, _ x: NDArray, log: Bool) throws(ExecutionError) -> NDArray {
         let (outer, n, inner) = try softmaxGeometry(ctx, x)
         var y = x.floats
+        softmaxInPlace(&y, outer: outer, n: n, inner: inner, log: log)
+        return NDArray(shape: x.shape, floats: y)
+    }
+
+    /// (Log-)softmax over the middle axis of `y` viewed as [outer, n, inner], max-subtracted.
+    static func softmaxInPlace(_ y: inout [Float], outer: Int, n: Int, inner: Int, log: Bool) {
         for o in 0..<outer {
             for i in 0..<inner {
                 let base = o * n * inner + i
@@ -37,7 +43,6 @@ enum Structural {
                 }
             }
         }
-        return NDArray(shape: x.shape, floats: y)
     }
 
     static func softmaxBackward(_ ctx: OpContext, y: NDArray, g: NDArray, log: Bool) throws(ExecutionError) -> NDArray {
