@@ -52,6 +52,21 @@ class CLITestCase: XCTestCase {
 
     func fixture(_ p: String) -> String { Self.fixtures.appendingPathComponent(p).path }
 
+    /// Runs `aicompress ARGUMENTS` (a shell-quoted string) on a pseudo-terminal through
+    /// `script(1)`, returning what the terminal showed; skips the test without script(1).
+    func runOnTerminal(_ arguments: String) throws -> String {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no script(1)") }
+        let sh = Process()
+        sh.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        sh.arguments = ["-qc", "'\(Self.binary.path)' \(arguments)", "/dev/null"]
+        let out = Pipe()
+        sh.standardOutput = out
+        try sh.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        sh.waitUntilExit()
+        return text
+    }
+
     func tempDir() throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aicompress-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

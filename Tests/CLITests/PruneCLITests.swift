@@ -78,16 +78,8 @@ final class DiffCLITests: CLITestCase {
 final class ProgressCLITests: CLITestCase {
     /// Progress appears on a terminal (a pseudo-terminal from `script`) and never in a pipe.
     func testProgressOnlyOnATerminal() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no script(1)") }
         let dir = try tempDir()
-        let sh = Process()
-        sh.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        sh.arguments = ["-qc", "'\(Self.binary.path)' quantize --int8 '\(fixture("demo/mlp-digits.ckpt"))' '\(dir)/q.ckpt'", "/dev/null"]
-        let out = Pipe()
-        sh.standardOutput = out
-        try sh.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        sh.waitUntilExit()
+        let text = try runOnTerminal("quantize --int8 '\(fixture("demo/mlp-digits.ckpt"))' '\(dir)/q.ckpt'")
         XCTAssertTrue(text.contains("quantize: 4/4 tensors"), text)
         let piped = try run(["quantize", "--int8", fixture("demo/mlp-digits.ckpt"), dir + "/q2.ckpt"])
         XCTAssertFalse(piped.stderr.contains("tensors,"), piped.stderr)
@@ -96,18 +88,9 @@ final class ProgressCLITests: CLITestCase {
 
     /// convert shows bytes written on a terminal, nothing in a pipe or with -q.
     func testConvertProgress() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no script(1)") }
         let dir = try tempDir()
         func onTerminal(_ extra: String) throws -> String {
-            let sh = Process()
-            sh.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-            sh.arguments = ["-qc", "'\(Self.binary.path)' convert \(extra) '\(fixture("demo/teacher-digits.ckpt"))' '\(dir)/t.onnx'", "/dev/null"]
-            let out = Pipe()
-            sh.standardOutput = out
-            try sh.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            sh.waitUntilExit()
-            return text
+            try runOnTerminal("convert \(extra) '\(fixture("demo/teacher-digits.ckpt"))' '\(dir)/t.onnx'")
         }
         let shown = try onTerminal("")
         XCTAssertTrue(shown.contains("convert: ") && shown.contains("written"), shown)
