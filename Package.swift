@@ -10,9 +10,9 @@ let package = Package(
         .library(name: "AICompressTraining", targets: ["AICompressTraining"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         // YAML recipes (`aicompress apply`): libyaml inside, no other dependencies.
-        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
     ],
     targets: [
         // zlib1g-dev: CRC32 (crc32_z / crc32_combine) and, later, deflate.

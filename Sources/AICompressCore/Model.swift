@@ -59,9 +59,7 @@ public struct Model: Sendable {
 
     /// Appends a provenance step (`aicompress.step.NNN`, spec §4.2) after the existing ones.
     public mutating func appendStep(_ description: String) {
-        var n = 0
-        while metadata[Model.stepKey(n)] != nil { n += 1 }
-        metadata[Model.stepKey(n)] = description
+        Provenance.appendStep(&metadata, description)
     }
 
     /// The metadata key of provenance step `n`.

@@ -1,8 +1,14 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Data-parallel loops over the cores. Callers keep each iteration's writes disjoint; results
 /// are collected by index, so they never depend on scheduling.
 public enum Parallel {
+    /// The number of cores online: how many independent pieces of work are run at once.
+    public static let defaultWorkers: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
     /// Runs `body(i)` for every `i` in `0..<count`, spread over the cores.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         guard count > 1 else {

@@ -97,23 +97,19 @@ public struct LoadedModel: Sendable {
         self.identities = ([input] + others).compactMap(\.identity)
     }
 
-    /// The provenance entries of spec §4.2 for an output written from this input.
+    /// What provenance records about this input.
+    public var facts: InputFacts { InputFacts(format: format.rawValue, bytes: inputBytes, crc32: fileCRC32) }
+
+    /// The model with the provenance of spec §4.2 for an output written from this input.
     public func withProvenance(step: String) -> Model {
         var m = model
-        m.metadata["aicompress.version"] = AICompressVersion.string
-        m.metadata["aicompress.input.format"] = format.rawValue
-        m.metadata["aicompress.input.bytes"] = String(inputBytes)
-        m.metadata["aicompress.input.crc32"] = hex8(fileCRC32)
-        m.appendStep(step + " input.crc32=" + hex8(fileCRC32))
+        Provenance.stamp(&m.metadata, input: facts, steps: [step])
         return m
     }
 }
 
 /// 8 lower-case hex digits.
-public func hex8(_ v: UInt32) -> String {
-    let s = String(v, radix: 16)
-    return String(repeating: "0", count: 8 - s.count) + s
-}
+public func hex8(_ v: UInt32) -> String { Provenance.hex(v) }
 
 /// Reads and writes models in any supported format, choosing the format by magic bytes on input
 /// and by extension (or an explicit choice) on output. The one entry point the CLI uses.

@@ -19,7 +19,12 @@ public protocol CompressionPass: Sendable {
 }
 
 /// The per-tensor half of a pass.
-public protocol TensorTransform {
+///
+/// Concurrency contract: `PassDriver` calls `transform` for several tensors at once from
+/// different threads (never twice for the same tensor), so a transform holds only immutable
+/// state computed by `prepare` (plus its own locals); it must not mutate shared state.
+/// `outputGraph` is called once, after every tensor.
+public protocol TensorTransform: Sendable {
     /// The new form of `tensor` and what happened to it (nil when the tensor was left alone).
     func transform(_ tensor: Tensor) throws -> (Tensor, TensorReport?)
     /// The graph of the output model (passes that change shapes rewrite it).
@@ -36,20 +41,11 @@ extension CompressionPass {
         ([name] + parameters.map { "\($0.0)=\($0.1)" }).joined(separator: " ")
     }
 
-    /// Applies the pass to a whole model in memory.
+    /// Applies the pass to a whole model in memory (through `PassDriver`, as the CLI does).
     public func apply(_ model: Model) throws -> (Model, PassReport) {
-        let transform = try prepare(model)
-        var out = Model()
-        var report = PassReport(pass: stepDescription)
-        for t in model.tensors {
-            let (new, r) = try transform.transform(t)
-            try out.append(new)
-            report.add(before: t, after: new, r)
-        }
-        out.metadata = model.metadata
-        out.graph = try transform.outputGraph(model.graph)
-        out.appendStep(stepDescription)
-        return (out, report)
+        let sink = ModelBuilder()
+        let report = try PassDriver(pass: self).run(model, into: sink)
+        return (sink.model, report)
     }
 }
 

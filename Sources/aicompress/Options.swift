@@ -27,6 +27,11 @@ struct OutputOptions: ParsableArguments {
         ONNXWriteOptions(externalData: externalData, sparseInitializers: sparseInitializers)
     }
 
+    /// The library's write options for these flags.
+    var writeOptions: ModelWriteOptions {
+        ModelWriteOptions(durable: sync, onnx: onnx, shardSize: shardSize?.bytes)
+    }
+
     func check(output: String) throws {
         let f = outputFormat(for: output)
         if shardSize != nil && f != .safetensors { throw ValidationError("--shard-size applies to safetensors output only") }

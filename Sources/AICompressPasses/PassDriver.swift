@@ -1,0 +1,63 @@
+import AICompressCore
+
+/// Runs a pass over a model into a sink: the one transform loop behind `CompressionPass.apply`
+/// and every pass command. The pass is prepared once on the whole model; then tensors are
+/// transformed a few at a time in parallel (each transform may also be parallel inside) and
+/// handed to the sink in model order, so a streaming sink holds at most a batch of results.
+/// The output's provenance (version, input facts, one step per pass) is written here and
+/// nowhere else.
+///
+/// ```swift
+/// let sink = ModelBuilder()
+/// let report = try PassDriver(pass: Prune(method: .magnitude(keep: 0.3, scope: .tensor)))
+///     .run(model, into: sink)
+/// let pruned = sink.model
+/// ```
+public struct PassDriver: Sendable {
+    /// The pass to run (a `Pipeline` records one provenance step per pass).
+    public var pass: any CompressionPass
+    /// Facts about the input file, when the model came from one.
+    public var input: InputFacts?
+    /// Extra metadata entries for the output (e.g. the recipe that made it).
+    public var metadata: [(String, String)]
+    /// Tensors transformed at once (the cores, by default).
+    public var batch: Int
+
+    public init(pass: any CompressionPass, input: InputFacts? = nil, metadata: [(String, String)] = [],
+                batch: Int = Parallel.defaultWorkers) {
+        self.pass = pass
+        self.input = input
+        self.metadata = metadata
+        self.batch = max(1, batch)
+    }
+
+    /// The provenance steps this pass records, in order.
+    public var steps: [String] {
+        (pass as? Pipeline)?.passes.map(\.stepDescription) ?? [pass.stepDescription]
+    }
+
+    /// Runs the pass over `model` into `sink`; `onTensor` is called after each tensor with the
+    /// stored bytes of the input tensor (for progress).
+    /// - Throws: the pass's `PassError`, or the sink's error.
+    public func run(_ model: Model, into sink: any ModelSink, onTensor: (Int) -> Void = { _ in }) throws -> PassReport {
+        let transform = try pass.prepare(model)
+        var metadata = model.metadata
+        Provenance.stamp(&metadata, input: input, steps: steps, extra: self.metadata)
+        var report = PassReport(pass: pass.stepDescription)
+        let tensors = model.tensors
+        var start = 0
+        while start < tensors.count {
+            let slice = Array(tensors[start..<min(tensors.count, start + batch)])
+            let results = Parallel.map(slice.count) { i in Result { try transform.transform(slice[i]) } }
+            for (t, result) in zip(slice, results) {
+                let (new, r) = try result.get()
+                try sink.append(new, releasing: t.data)
+                report.add(before: t, after: new, r)
+                onTensor(t.storedBytes)
+            }
+            start += batch
+        }
+        try sink.finish(metadata: metadata, graph: try transform.outputGraph(model.graph))
+        return report
+    }
+}
