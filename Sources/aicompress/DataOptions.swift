@@ -8,7 +8,6 @@ import Glibc
 #endif
 
 extension MissingStrategy: ExpressibleByArgument {}
-extension OptimizerKind: ExpressibleByArgument {}
 extension LRSchedule.Kind: ExpressibleByArgument {}
 
 /// Where the data comes from: CSV (with a header) or .npy, and how to treat missing values.
@@ -81,8 +80,22 @@ func withModel<T>(_ path: String, _ body: () throws -> T) throws -> T {
 
 /// Optimizer, schedule and loop settings shared by `train` and `distill`.
 struct TrainingOptionGroup: ParsableArguments {
+    /// `--optimizer`: the library's optimizers plus `gd`, full-batch SGD. Not `CaseIterable`, so
+    /// that the help keeps listing the choices in its own words.
+    enum Optimizer: String, ExpressibleByArgument {
+        case sgd, gd, adam, adamw
+
+        var kind: OptimizerKind {
+            switch self {
+            case .sgd, .gd: return .sgd
+            case .adam: return .adam
+            case .adamw: return .adamw
+            }
+        }
+    }
+
     @Option(help: "Optimizer: sgd (momentum, Nesterov), adam or adamw; 'gd' is full-batch gradient descent (sgd over the whole set each step).")
-    var optimizer: String = "adam"
+    var optimizer: Optimizer = .adam
 
     @Option(help: "Learning rate (default 0.001 for Adam/AdamW, 0.01 for SGD/GD).")
     var lr: Float?
@@ -153,9 +166,6 @@ struct TrainingOptionGroup: ParsableArguments {
     }
 
     func validate() throws {
-        guard ["sgd", "gd", "adam", "adamw"].contains(optimizer) else {
-            throw ValidationError("--optimizer must be one of sgd, gd, adam, adamw")
-        }
         if let r = lr, !(r > 0 && r.isFinite) { throw ValidationError("--lr must be a positive number") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
@@ -173,9 +183,9 @@ struct TrainingOptionGroup: ParsableArguments {
     var options: TrainingOptions {
         var o = TrainingOptions()
         o.epochs = epochs
-        o.batchSize = optimizer == "gd" ? 0 : batchSize
+        o.batchSize = optimizer == .gd ? 0 : batchSize
         o.seed = seed
-        let kind: OptimizerKind = optimizer == "adam" ? .adam : optimizer == "adamw" ? .adamw : .sgd
+        let kind = optimizer.kind
         var c = OptimizerConfig(kind: kind, learningRate: lr ?? (kind == .sgd ? 0.01 : 0.001))
         c.momentum = momentum
         c.nesterov = nesterov
@@ -195,32 +205,18 @@ struct TrainingOptionGroup: ParsableArguments {
         return o
     }
 
-    /// The settings as recorded in provenance.
-    var summary: String {
-        var parts = ["optimizer=\(optimizer)", "lr=\(options.optimizer.learningRate)"]
-        if momentum != 0 { parts.append("momentum=\(momentum)\(nesterov ? " nesterov" : "")") }
-        if optimizer.hasPrefix("adam") { parts.append("beta1=\(beta1) beta2=\(beta2) eps=\(eps)") }
-        if weightDecay != 0 { parts.append("weight_decay=\(weightDecay)") }
-        parts.append("epochs=\(epochs)")
-        parts.append("batch=\(optimizer == "gd" ? "all" : String(batchSize))")
-        if schedule != .constant { parts.append("schedule=\(schedule.rawValue)") }
-        if warmup > 0 { parts.append("warmup=\(warmup)") }
-        if clipNorm > 0 { parts.append("clip_norm=\(clipNorm)") }
-        if patience > 0 { parts.append("patience=\(patience)") }
-        parts.append("seed=\(seed)")
-        if freeSparsity { parts.append("free_sparsity") }
-        return parts.joined(separator: " ")
+    /// Where validation rows come from: --val (read here), --val-split, or 10% when --patience needs them.
+    func validationData(data: DataOptions, expectedFeatures: Int) throws -> ValidationData {
+        if let v = val { return .rows(try data.load(v, expectedFeatures: expectedFeatures).0, name: v) }
+        guard let fraction = valSplit ?? (patience > 0 ? 0.1 : nil) else { return .none }
+        return .holdOut(fraction: fraction)
     }
 
-    /// Splits off validation rows: from --val, --val-split, or 10% when --patience needs them.
-    func validationSplit(_ train: Dataset, data: DataOptions, expectedFeatures: Int) throws -> (Dataset, Dataset?) {
-        if let v = val { return (train, try data.load(v, expectedFeatures: expectedFeatures).0) }
-        guard let fraction = valSplit ?? (patience > 0 ? 0.1 : nil) else { return (train, nil) }
-        var rng = SplitMix64(seed: seed ^ 0x5EED_5EED)
-        let order = rng.permutation(train.rows)
-        let nVal = max(1, Int((Double(train.rows) * fraction).rounded()))
-        guard nVal < train.rows else { throw ValidationError("--val-split leaves no training rows") }
-        return (train.subset(Array(order[nVal...]).sorted()), train.subset(Array(order[..<nVal]).sorted()))
+    /// Runs `body`, turning a hold-out that leaves no training rows into the usage error it is.
+    func mappingSplitErrors<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch ValidationSplitError.noTrainingRowsLeft(rows: _) {
+            throw ValidationError("--val-split leaves no training rows")
+        }
     }
 
     /// One progress line per epoch on stderr.

@@ -1,0 +1,11 @@
+/// Why a fine-tuning cannot run.
+public enum FineTuningError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Every float tensor is frozen, quantized or unused by the graph.
+    case nothingToTrain
+
+    public var description: String {
+        switch self {
+        case .nothingToTrain: return "no trainable float tensors (all frozen, quantized or unused)"
+        }
+    }
+}
