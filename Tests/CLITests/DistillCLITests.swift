@@ -3,8 +3,19 @@ import XCTest
 
 /// `aicompress distill` on scikit-learn's digits (fixtures/demo), with the teacher of
 /// fixtures/demo/make_teacher.py: 50,826 parameters, 97.78% test accuracy (440/450).
+///
+/// These acceptance tests train real students (about 16 s), so they run only with
+/// `AICOMPRESS_SLOW=1` (scripts/test.sh, and so CI, sets it); the library's DistillationTests
+/// cover the same workflow quickly.
 final class DistillCLITests: CLITestCase {
     let teacherAccuracy = 0.9778
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        guard ProcessInfo.processInfo.environment["AICOMPRESS_SLOW"] == "1" else {
+            throw XCTSkip("slow acceptance test: set AICOMPRESS_SLOW=1 to run it (scripts/test.sh does)")
+        }
+    }
 
     func accuracy(_ model: String) throws -> Double {
         let r = try run(["evaluate", model, "--data", fixture("demo/digits-test.csv"), "--json"])
