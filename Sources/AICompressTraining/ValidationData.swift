@@ -44,6 +44,7 @@ public enum ValidationSplitError: Error, Sendable, Equatable, CustomStringConver
     /// The hold-out takes every row.
     case noTrainingRowsLeft(rows: Int)
 
+    /// One line, without a file name (the caller knows which file the model or data came from).
     public var description: String {
         switch self {
         case .fractionOutOfRange(let f): return "the validation fraction must be between 0 and 1, not \(f)"

@@ -111,7 +111,8 @@ struct Distill: ParsableCommand {
         let teacherLoaded: LoadedModel, featureCount: Int
         do {
             let (loaded, task) = try loadTask(teacher)
-            _ = try mappingErrors { try Distillation.classes(of: task) }  // a teacher that cannot serve fails first
+            // the teacher's own errors come before any about the data
+            _ = try mappingErrors { try Distillation.classes(of: task) }
             (teacherLoaded, featureCount) = (loaded, task.featureCount)
         }
         let (all, _, dataSHA) = try data.loadHashed(data.data, expectedFeatures: featureCount)
@@ -192,6 +193,7 @@ struct InputRange: ExpressibleByArgument {
 
 /// `--feature STUDENT=TEACHER`.
 extension Distillation.FeaturePair: ExpressibleByArgument {
+    /// Parses `STUDENT=TEACHER` (exactly one `=` between two names).
     public init?(argument: String) {
         let p = argument.split(separator: "=").map(String.init)
         guard p.count == 2 else { return nil }

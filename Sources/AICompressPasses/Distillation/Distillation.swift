@@ -26,7 +26,9 @@ public struct Distillation: Sendable {
 
     /// A student value matched to a teacher value by MSE.
     public struct FeaturePair: Sendable, Equatable, CustomStringConvertible {
+        /// The student's graph value.
         public var student: String
+        /// The teacher's graph value.
         public var teacher: String
         /// A pair of graph value names.
         public init(student: String, teacher: String) {

@@ -22,6 +22,7 @@ public enum DistillationError: Error, Sendable, Equatable, CustomStringConvertib
     /// The labels of the training (or, with `validation`, the validation) data do not fit the teacher's classes.
     case labels(ExecutionError, validation: Bool)
 
+    /// One line, without a file name (the caller knows which file the model or data came from).
     public var description: String {
         switch self {
         case .teacherNotClassifier: return "the teacher must be a classifier with several output columns"

@@ -3,6 +3,7 @@ public enum FineTuningError: Error, Sendable, Equatable, CustomStringConvertible
     /// Every float tensor is frozen, quantized or unused by the graph.
     case nothingToTrain
 
+    /// One line, without a file name (the caller knows which file the model or data came from).
     public var description: String {
         switch self {
         case .nothingToTrain: return "no trainable float tensors (all frozen, quantized or unused)"
