@@ -1,8 +1,35 @@
 # Shared by the benchmark scripts: `measure NAME CMD...` runs CMD $RUNS times (default 5) and
 # prints "NAME median_seconds max_rss_kib"; `table FILE_BYTES BASELINE_SECONDS RESULT...`
-# prints the Markdown table. Source it; it uses bench-data/ for scratch files.
+# prints the Markdown table; `bench_release` and `bench_model` are the start most of them share.
+# Source it as `. "$(dirname "$0")/bench-lib.sh"`: it moves to the repository root and uses
+# bench-data/ (git-ignored) for models and scratch files.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+mkdir -p bench-data
 RUNS="${RUNS:-5}"
 runs="$RUNS"
+
+# bench_release: builds the release binary and sets $bin to it (bench-train.sh takes its binary
+# as an argument instead).
+bench_release() {
+    swift build -c release >/dev/null
+    bin=.build/release/aicompress
+}
+
+# bench_model FILE MIB [ARGS...]: makes the synthetic model FILE of about MIB MiB, unless it is
+# there already, with the scripts/make-bench-*.py for its extension (.ckpt, .safetensors, .onnx;
+# ARGS go to that script, e.g. --external).
+bench_model() {
+    local file="$1" mib="$2" maker
+    shift 2
+    [ -f "$file" ] && return 0
+    case "$file" in
+        *.ckpt) maker=scripts/make-bench-model.py ;;
+        *.safetensors) maker=scripts/make-bench-safetensors.py ;;
+        *.onnx) maker=scripts/make-bench-onnx.py ;;
+        *) echo "bench_model: no maker for $file" >&2; return 1 ;;
+    esac
+    python3 "$maker" "$file" "$mib" "$@"
+}
 
 measure() {
     local name="$1"; shift

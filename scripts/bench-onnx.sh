@@ -3,13 +3,10 @@
 # model without — against `cp` of the same bytes and Python's onnx.load in the same run.
 # Usage: scripts/bench-onnx.sh   (RUNS=5 by default; data in bench-data/, git-ignored)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-swift build -c release >/dev/null
-bin=.build/release/aicompress
-mkdir -p bench-data
-. scripts/bench-lib.sh
-[ -f bench-data/ext-1024m.onnx ] || python3 scripts/make-bench-onnx.py bench-data/ext-1024m.onnx 1024 --external
-[ -f bench-data/inline-100m.onnx ] || python3 scripts/make-bench-onnx.py bench-data/inline-100m.onnx 100
+. "$(dirname "$0")/bench-lib.sh"
+bench_release
+bench_model bench-data/ext-1024m.onnx 1024 --external
+bench_model bench-data/inline-100m.onnx 100
 
 for model in bench-data/ext-1024m.onnx bench-data/inline-100m.onnx; do
     files=("$model")

@@ -3,14 +3,11 @@
 # on a real model, against `cp` and a numpy reference (np.partition for the global threshold)
 # in the same run. Usage: scripts/bench-prune.sh [REAL_SAFETENSORS]   (RUNS=3 by default)
 set -euo pipefail
-cd "$(dirname "$0")/.."
 RUNS="${RUNS:-3}"
-swift build -c release >/dev/null
-bin=.build/release/aicompress
-mkdir -p bench-data
-. scripts/bench-lib.sh
-[ -f bench-data/model-1024m.ckpt ] || python3 scripts/make-bench-model.py bench-data/model-1024m.ckpt 1024
-[ -f bench-data/model-1024m.safetensors ] || python3 scripts/make-bench-safetensors.py bench-data/model-1024m.safetensors 1024
+. "$(dirname "$0")/bench-lib.sh"
+bench_release
+bench_model bench-data/model-1024m.ckpt 1024
+bench_model bench-data/model-1024m.safetensors 1024
 cat > bench-data/numpy_prune.py <<'PY'
 import sys
 import numpy as np

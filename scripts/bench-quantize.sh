@@ -4,15 +4,12 @@
 # onnxruntime formulas, vectorised) and onnxruntime's quantize_dynamic on the ONNX form, all in
 # the same run. Usage: scripts/bench-quantize.sh [REAL_MODEL]   (RUNS=3 by default)
 set -euo pipefail
-cd "$(dirname "$0")/.."
 RUNS="${RUNS:-3}"
-swift build -c release >/dev/null
-bin=.build/release/aicompress
-mkdir -p bench-data
-. scripts/bench-lib.sh
-[ -f bench-data/model-1024m.ckpt ] || python3 scripts/make-bench-model.py bench-data/model-1024m.ckpt 1024
-[ -f bench-data/model-1024m.safetensors ] || python3 scripts/make-bench-safetensors.py bench-data/model-1024m.safetensors 1024
-[ -f bench-data/ext-1024m.onnx ] || python3 scripts/make-bench-onnx.py bench-data/ext-1024m.onnx 1024 --external
+. "$(dirname "$0")/bench-lib.sh"
+bench_release
+bench_model bench-data/model-1024m.ckpt 1024
+bench_model bench-data/model-1024m.safetensors 1024
+bench_model bench-data/ext-1024m.onnx 1024 --external
 
 cat > bench-data/numpy_quantize.py <<'PY'
 import sys

@@ -2,13 +2,10 @@
 # Benchmark (not a test): a ~1 GiB safetensors file -> .ckpt -> safetensors, against `cp` in the
 # same run. Usage: scripts/bench-safetensors.sh   (RUNS=5 by default; data in bench-data/)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-swift build -c release >/dev/null
-bin=.build/release/aicompress
-mkdir -p bench-data
-. scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+bench_release
 st=bench-data/model-1024m.safetensors
-[ -f "$st" ] || python3 scripts/make-bench-safetensors.py "$st" 1024
+bench_model "$st" 1024
 "$bin" convert "$st" bench-data/st-as.ckpt
 bytes=$(stat -c %s "$st")
 cat "$st" bench-data/st-as.ckpt > /dev/null

@@ -18,8 +18,7 @@ THREADS="${THREADS:-1}"
 cores=$(nproc)   # before OMP_NUM_THREADS is set: GNU nproc honours it
 export OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
 export VECLIB_MAXIMUM_THREADS="$THREADS"
-mkdir -p bench-data
-. scripts/bench-lib.sh   # for $runs and the bench-data/ conventions
+. scripts/bench-lib.sh   # for $runs and the bench-data/ conventions (it makes bench-data/)
 runs="$RUNS"
 dir=bench-data/train
 ref=scripts/bench-train-ref.py

@@ -3,17 +3,13 @@
 # the same file in the same run. Prints a Markdown table of medians over RUNS runs (default 5).
 # Usage: scripts/bench.sh [SIZE_MIB]   — data goes to bench-data/ (git-ignored).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 size_mib="${1:-1024}"
-swift build -c release >/dev/null
-bin=.build/release/aicompress
-mkdir -p bench-data
+. "$(dirname "$0")/bench-lib.sh"
+bench_release
 model="bench-data/model-${size_mib}m.ckpt"
-[ -f "$model" ] || python3 scripts/make-bench-model.py "$model" "$size_mib"
+bench_model "$model" "$size_mib"
 bytes=$(stat -c %s "$model")
 cat "$model" > /dev/null   # warm the page cache: every command reads from memory
-
-. scripts/bench-lib.sh
 
 results=(
     "$(measure cp cp "$model" bench-data/out.ckpt)"

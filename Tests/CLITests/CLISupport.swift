@@ -26,8 +26,20 @@ class CLITestCase: XCTestCase {
     /// Runs `aicompress args`, feeding `stdin`.
     @discardableResult
     func run(_ args: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> Result {
+        try launch(Self.binary, args, stdin: stdin, environment: environment)
+    }
+
+    /// Runs `script` with `bash -c`, for pipes, redirections and limits; `$bin` in it is the
+    /// binary's path, quoted.
+    @discardableResult
+    func shell(_ script: String) throws -> Result {
+        try launch(URL(fileURLWithPath: "/bin/bash"), ["-c", "bin='\(Self.binary.path)'; " + script])
+    }
+
+    /// Runs `executable arguments`, feeding `stdin` and collecting both outputs.
+    private func launch(_ executable: URL, _ args: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = Self.binary
+        p.executableURL = executable
         p.arguments = args
         if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe(), input = Pipe()
@@ -51,6 +63,28 @@ class CLITestCase: XCTestCase {
     }
 
     func fixture(_ p: String) -> String { Self.fixtures.appendingPathComponent(p).path }
+
+    /// The JSON object `data` holds (a command's `--json` output or `--report-json` file).
+    func jsonObject(_ data: Data) throws -> [String: Any] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    /// The JSON object in the file at `path`.
+    func jsonObject(atPath path: String) throws -> [String: Any] {
+        try jsonObject(try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// The entry of the `tensors` array of `json` named `name`.
+    func tensor(_ name: String, in json: [String: Any]) throws -> [String: Any] {
+        let tensors = try XCTUnwrap(json["tensors"] as? [[String: Any]], "no tensors array")
+        return try XCTUnwrap(tensors.first { $0["name"] as? String == name }, "no tensor '\(name)'")
+    }
+
+    /// The cells of the line of a text table that starts with `first`, split at white space, so
+    /// a test can check a table's values without depending on its column widths.
+    func tableRow(_ first: String, in text: String) -> [String]? {
+        text.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.first { $0.first == first }
+    }
 
     /// Runs `aicompress ARGUMENTS` (a shell-quoted string) on a pseudo-terminal through
     /// `script(1)`, returning what the terminal showed; skips the test without script(1).

@@ -20,7 +20,15 @@ final class CLITests: CLITestCase {
         let r = try run(["inspect", fixture("demo/mlp-digits.ckpt")])
         XCTAssertEqual(r.status, 0, r.stderr)
         let t = r.text
-        XCTAssertTrue(t.contains("fc1.weight  f32    [32, 64]   2,048  8,192     2.44%"), t)
+        XCTAssertEqual(tableRow("fc1.weight", in: t)?.prefix(7), ["fc1.weight", "f32", "[32,", "64]", "2,048", "8,192", "2.44%"], t)
+        // the same figures from --json
+        let w = try tensor("fc1.weight", in: try jsonObject(try run(["inspect", "--json", fixture("demo/mlp-digits.ckpt")]).stdout))
+        XCTAssertEqual(w["dtype"] as? String, "f32")
+        XCTAssertEqual(w["shape"] as? [Int], [32, 64])
+        XCTAssertEqual(w["parameters"] as? Int, 2048)
+        XCTAssertEqual(w["bytes"] as? Int, 8192)
+        XCTAssertEqual(w["zeros"] as? Int, 50)
+        XCTAssertEqual(try XCTUnwrap(w["sparsity"] as? Double), 50.0 / 2048, accuracy: 1e-12)
         XCTAssertTrue(t.contains("total: 2,410 parameters in 4 tensors"), t)
         XCTAssertTrue(t.contains("32.00 bits/weight"))
         XCTAssertTrue(t.contains("demo.test_accuracy = 0.9733"))
@@ -88,16 +96,7 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(j["file_bytes"] as? Int, converted.stdout.count)
 
         // Through a shell pipe with a failing first stage: the second stage sees no model.
-        let sh = Process()
-        sh.executableURL = URL(fileURLWithPath: "/bin/bash")
-        let bin = Self.binary.path
-        sh.arguments = ["-c", "'\(bin)' convert /no/such/file - | '\(bin)' inspect -; echo \"status=${PIPESTATUS[0]},${PIPESTATUS[1]}\""]
-        let out = Pipe()
-        sh.standardOutput = out
-        sh.standardError = Pipe()
-        try sh.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        sh.waitUntilExit()
+        let text = try shell("\"$bin\" convert /no/such/file - | \"$bin\" inspect -; echo \"status=${PIPESTATUS[0]},${PIPESTATUS[1]}\"").text
         XCTAssertEqual(text, "status=66,65\n", "first stage: no input; second stage: empty stream rejected")
     }
 
@@ -141,15 +140,7 @@ final class CLITests: CLITestCase {
 
     /// Writing into a closed pipe is an I/O error (74), not a crash by SIGPIPE.
     func testClosedStdoutIsAnIOError() throws {
-        let sh = Process()
-        sh.executableURL = URL(fileURLWithPath: "/bin/bash")
-        sh.arguments = ["-c", "'\(Self.binary.path)' convert '\(fixture("demo/mlp-digits.ckpt"))' - | head -c 1 >/dev/null; echo \"${PIPESTATUS[0]}\""]
-        let out = Pipe()
-        sh.standardOutput = out
-        sh.standardError = Pipe()
-        try sh.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        sh.waitUntilExit()
+        let text = try shell("\"$bin\" convert '\(fixture("demo/mlp-digits.ckpt"))' - | head -c 1 >/dev/null; echo \"${PIPESTATUS[0]}\"").text
         // Either the whole file fit in the pipe before head exited (0) or the write failed (74).
         XCTAssertTrue(["0\n", "74\n"].contains(text), text)
     }

@@ -53,16 +53,9 @@ final class CrashSafetyTests: CLITestCase {
 
     /// A full device (/dev/full as standard output) is an I/O error with exit code 74.
     func testFullDeviceIsAnIOError() throws {
-        let sh = Process()
-        sh.executableURL = URL(fileURLWithPath: "/bin/bash")
-        sh.arguments = ["-c", "'\(Self.binary.path)' convert '\(fixture("demo/mlp-digits.ckpt"))' - > /dev/full"]
-        let err = Pipe()
-        sh.standardError = err
-        try sh.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        sh.waitUntilExit()
-        XCTAssertEqual(sh.terminationStatus, 74, text)
-        XCTAssertEqual(text, "aicompress: error: <stdout>: write failed: No space left on device\n")
+        let r = try shell("\"$bin\" convert '\(fixture("demo/mlp-digits.ckpt"))' - > /dev/full")
+        XCTAssertEqual(r.status, 74, r.stderr)
+        XCTAssertEqual(r.stderr, "aicompress: error: <stdout>: write failed: No space left on device\n")
     }
 
     /// A file-size limit hit mid-write (as a full disk would) leaves no output and no
@@ -70,16 +63,9 @@ final class CrashSafetyTests: CLITestCase {
     func testSizeLimitLeavesNoPartialFile() throws {
         let dir = try tempDir()
         let input = try bigModel(in: dir)
-        let sh = Process()
-        sh.executableURL = URL(fileURLWithPath: "/bin/bash")
-        sh.arguments = ["-c", "ulimit -f 20000; '\(Self.binary.path)' convert '\(input)' '\(dir)/out.ckpt'"]
-        let err = Pipe()
-        sh.standardError = err
-        try sh.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        sh.waitUntilExit()
-        XCTAssertEqual(sh.terminationStatus, 74, text)
-        XCTAssertTrue(text.contains("write failed: File too large"), text)
+        let r = try shell("ulimit -f 20000; \"$bin\" convert '\(input)' '\(dir)/out.ckpt'")
+        XCTAssertEqual(r.status, 74, r.stderr)
+        XCTAssertTrue(r.stderr.contains("write failed: File too large"), r.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["big.ckpt"])
     }
 

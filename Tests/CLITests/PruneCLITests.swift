@@ -5,13 +5,8 @@ final class PruneCLITests: CLITestCase {
     /// The pipeline of the brief: prune to stdout, quantize from stdin, zeros stay zero.
     func testPruneThenQuantizeThroughAPipe() throws {
         let dir = try tempDir()
-        let sh = Process()
-        sh.executableURL = URL(fileURLWithPath: "/bin/bash")
-        let bin = Self.binary.path
-        sh.arguments = ["-c", "set -o pipefail; '\(bin)' prune -q --keep 0.5 '\(fixture("onnx/mlp.onnx"))' - | '\(bin)' quantize -q --int8 - '\(dir)/small.ckpt'"]
-        try sh.run()
-        sh.waitUntilExit()
-        XCTAssertEqual(sh.terminationStatus, 0)
+        let sh = try shell("set -o pipefail; \"$bin\" prune -q --keep 0.5 '\(fixture("onnx/mlp.onnx"))' - | \"$bin\" quantize -q --int8 - '\(dir)/small.ckpt'")
+        XCTAssertEqual(sh.status, 0, sh.stderr)
         let j = try JSONSerialization.jsonObject(with: try run(["inspect", "--json", dir + "/small.ckpt"]).stdout) as! [String: Any]
         let tensors = j["tensors"] as! [[String: Any]]
         let w = tensors.first { $0["name"] as? String == "fc1.weight" }!
@@ -26,8 +21,9 @@ final class PruneCLITests: CLITestCase {
         let dir = try tempDir()
         let r = try run(["prune", "--keep", "0.3", "--report-json", dir + "/r.json", fixture("demo/mlp-digits.ckpt"), dir + "/p.ckpt"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stderr.contains("fc1.weight  magnitude keep 0.3"), r.stderr)
-        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))) as! [String: Any]
+        XCTAssertEqual(tableRow("fc1.weight", in: r.stderr)?.prefix(4), ["fc1.weight", "magnitude", "keep", "0.3"], r.stderr)
+        let report = try jsonObject(atPath: dir + "/r.json")
+        XCTAssertEqual(try tensor("fc1.weight", in: report)["scheme"] as? String, "magnitude keep 0.3")
         let tensors = report["tensors"] as! [[String: Any]]
         XCTAssertEqual(tensors[0]["zeros_after"] as? Int, 2048 - 614)
         XCTAssertEqual(tensors[0]["bytes_after"] as? Int, 256 + 614 * 4)
@@ -37,12 +33,14 @@ final class PruneCLITests: CLITestCase {
 
     func testUsageErrors() throws {
         let m = fixture("demo/mlp-digits.ckpt")
+        let dir = try tempDir()
+        let out = dir + "/never-written.ckpt"
         for args in [["--keep", "1.5"], ["--pattern", "3:2"], ["--pattern", "x"], ["--keep", "0.5", "--sparsity", "0.5"],
                      ["--keep", "0.5", "--include", "nothing*"], [], ["--pattern", "2:4", "--keep", "0.5"]] {
-            let r = try run(["prune"] + args + [m, "/tmp/never-written.ckpt"])
+            let r = try run(["prune"] + args + [m, out])
             XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never-written.ckpt"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "nothing written, not even a temporary file")
     }
 
     func testUnsafeGraphIsRefusedWithTheReason() throws {

@@ -18,11 +18,14 @@ final class QuantizeCLITests: CLITestCase {
         let out = dir + "/q.ckpt", report = dir + "/r.json"
         let r = try run(["quantize", "--int8", "--report-json", report, fixture("demo/mlp-digits.ckpt"), out])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stderr.contains("fc1.weight  int8 per-channel (axis 0)"), r.stderr)
+        XCTAssertEqual(tableRow("fc1.weight", in: r.stderr)?.prefix(5), ["fc1.weight", "int8", "per-channel", "(axis", "0)"], r.stderr)
         XCTAssertTrue(r.stderr.contains("2 tensors changed, 2 left as they were"))
-        let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any])
+        let j = try jsonObject(atPath: report)
         XCTAssertEqual(j["schema"] as? String, "aicompress.pass-report/1")
+        XCTAssertEqual(try tensor("fc1.weight", in: j)["scheme"] as? String, "int8 per-channel (axis 0)")
         let totals = try XCTUnwrap(j["totals"] as? [String: Any])
+        XCTAssertEqual(totals["tensors_changed"] as? Int, 2)
+        XCTAssertEqual(totals["tensors_untouched"] as? Int, 2)
         XCTAssertEqual(totals["bytes_before"] as? Int, 9640)
         XCTAssertEqual(totals["bytes_after"] as? Int, 2048 + 32 * 4 + 128 + 320 + 10 * 4 + 40)
         let inspect = try JSONSerialization.jsonObject(with: try run(["inspect", "--json", out]).stdout) as! [String: Any]
@@ -51,13 +54,15 @@ final class QuantizeCLITests: CLITestCase {
 
     func testUsageErrors() throws {
         let m = fixture("demo/mlp-digits.ckpt")
+        let dir = try tempDir()
+        let out = dir + "/never-written.ckpt"
         for args in [["--per-tensor", "--group-size", "32"], ["--fp16", "--per-channel"], ["--clip", "percentile:20"],
                      ["--clip", "bogus"], ["--symmetric", "--asymmetric"], ["--include", "nomatch*"], ["--group-size", "0"]] {
-            let r = try run(["quantize"] + args + [m, "/tmp/never-written.ckpt"])
+            let r = try run(["quantize"] + args + [m, out])
             XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
             XCTAssertTrue(r.stderr.hasPrefix("aicompress: error:") || r.stderr.contains("Error:"), r.stderr)
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never-written.ckpt"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "nothing written, not even a temporary file")
     }
 
     func testNaNWeightsNameTheTensor() throws {

@@ -97,9 +97,18 @@ final class TrainingCLITests: CLITestCase {
     }
 
     func testEvaluateCompareAndText() throws {
-        let r = try run(["evaluate", fixture("demo/cnn-digits.onnx"), "--data", fixture(test), "--compare", fixture("demo/mlp-digits.ckpt")])
+        let args = ["evaluate", fixture("demo/cnn-digits.onnx"), "--data", fixture(test), "--compare", fixture("demo/mlp-digits.ckpt")]
+        let r = try run(args)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.text.contains("accuracy  97.78% (440/450)"), r.text)
+        XCTAssertEqual(tableRow("accuracy", in: r.text), ["accuracy", "97.78%", "(440/450)"], r.text)
+        // the same figures from --json: 440 of 450 against the MLP's 438
+        let j = try json(try run(args + ["--json"]))
+        let m = try XCTUnwrap(j["metrics"] as? [String: Any])
+        XCTAssertEqual(m["correct"] as? Int, 440)
+        XCTAssertEqual(m["samples"] as? Int, 450)
+        let compare = try XCTUnwrap(j["compare"] as? [String: Any])
+        XCTAssertEqual((compare["metrics"] as? [String: Any])?["correct"] as? Int, 438)
+        XCTAssertEqual(try XCTUnwrap(compare["accuracy_change"] as? Double), 2.0 / 450, accuracy: 1e-12)
         XCTAssertTrue(r.text.contains("confusion matrix"))
         XCTAssertTrue(r.text.contains("change +0.44 points"), r.text)
     }

@@ -35,6 +35,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from common import Report
+
 BIN = sys.argv[1]
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OPS = os.path.join(ROOT, "fixtures", "onnx", "ops")
@@ -45,16 +47,9 @@ TIMEOUT = 300
 RTOL = 1e-5
 # Multi-word fixture names that are one op family (for the INFO lines); else the first word.
 FAMILIES = ("array-feature-extractor", "shape-gather-flatten")
-passed = failed = 0
+report = Report()
+check = report.check
 max_err = {}  # family -> (error, model)
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    passed += bool(ok)
-    failed += not ok
-    print(("PASS " if ok else "FAIL ") + what + ("" if ok or not detail else f": {detail}"), flush=True)
-    return ok
 
 
 def family(label):
@@ -254,7 +249,7 @@ def evaluate_checks():
         ours = np.array([int(v) for v in lines[1:]], dtype=np.int64)
         ok = lines[0] == "label" and np.array_equal(ours, labels)
         check(ok, f"predict skl-mlp.onnx --output label on digits-test.csv equals onnxruntime's {len(labels)} labels",
-              f"header {lines[0]!r}, {int(np.sum(ours != labels)) if ours.shape == labels.shape else 'shape'} differ")
+              "" if ok else f"header {lines[0]!r}, {int(np.sum(ours != labels)) if ours.shape == labels.shape else 'shape'} differ")
     except Exception as e:  # noqa: BLE001
         check(False, "predict skl-mlp.onnx --output label", f"exit {r.returncode}: {e}: {r.stderr.strip()[:300]}")
 
@@ -286,8 +281,7 @@ def main():
     for fam in sorted(max_err):
         err, label = max_err[fam]
         print(f"INFO max relative error {fam}: {err:.3g} ({label})")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(report.finish())
 
 
 main()

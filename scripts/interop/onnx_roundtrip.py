@@ -24,14 +24,14 @@ Needs only onnx, onnxruntime and numpy.
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from common import Report, executable, scratch_folder
 
 # name, file under fixtures/onnx, runnable in onnxruntime, onnx.checker full_check
 FIXTURES = [
@@ -57,20 +57,6 @@ EXTERNAL_MIN_BYTES = 1024
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "fixtures", "onnx"))
-
-
-class Report:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, label, ok, detail=""):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        print(f"{'PASS' if ok else 'FAIL'} {label}" + (f": {detail}" if detail else ""), flush=True)
-        return ok
 
 
 # ------------------------------------------------------------------ model views
@@ -217,7 +203,7 @@ def check_external(rep, label, path, original):
     refs = external_refs(path)
     biggest = max((len(v[2]) for v in initializers(original.graph).values()), default=0)
     need = biggest >= EXTERNAL_MIN_BYTES
-    rep.check(f"{label}: external data used", len(refs) > 0 or not need,
+    rep.check(len(refs) > 0 or not need, f"{label}: external data used",
               f"{len(refs)} tensor(s) external" + ("" if refs else f" (largest initializer {biggest} bytes; "
                                                                f"{'required' if need else 'not required'} "
                                                                f"from {EXTERNAL_MIN_BYTES})"))
@@ -237,7 +223,7 @@ def check_external(rep, label, path, original):
                 bad.append(f"{name}: offset {off} + length {length} > {size}")
     if refs:
         files = sorted({i.get("location", "") for _, i in refs})
-        rep.check(f"{label}: external data locations", not bad, "; ".join(bad) or ", ".join(files))
+        rep.check(not bad, f"{label}: external data locations", "; ".join(bad) or ", ".join(files))
 
 
 def check_output(rep, label, path, original, original_path, spec, feed, expect_sparse=False):
@@ -245,16 +231,16 @@ def check_output(rep, label, path, original, original_path, spec, feed, expect_s
     try:
         out = onnx.load(path)  # resolves external data relative to path
     except Exception as e:  # noqa: BLE001
-        rep.check(f"{label}: onnx.load", False, f"{type(e).__name__}: {e}")
+        rep.check(False, f"{label}: onnx.load", f"{type(e).__name__}: {e}")
         return
-    rep.check(f"{label}: onnx.load", True)
+    rep.check(True, f"{label}: onnx.load")
 
     full = full_check and not out.graph.sparse_initializer
     try:
         onnx.checker.check_model(out, full_check=full)
-        rep.check(f"{label}: onnx.checker{' (full_check)' if full else ''}", True)
+        rep.check(True, f"{label}: onnx.checker{' (full_check)' if full else ''}")
     except Exception as e:  # noqa: BLE001
-        rep.check(f"{label}: onnx.checker{' (full_check)' if full else ''}", False,
+        rep.check(False, f"{label}: onnx.checker{' (full_check)' if full else ''}",
                   f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
 
     a, b = initializers(original.graph), initializers(out.graph)
@@ -270,40 +256,40 @@ def check_output(rep, label, path, original, original_path, spec, feed, expect_s
                 problems.append(f"{name}: shape {sa} -> {sb}")
             elif ba != bb:
                 problems.append(f"{name}: values differ")
-    rep.check(f"{label}: initializers ({len(a)}) bit-identical", not problems, "; ".join(problems[:5]))
+    rep.check(not problems, f"{label}: initializers ({len(a)}) bit-identical", "; ".join(problems[:5]))
     if expect_sparse:
         ns = len(out.graph.sparse_initializer)
-        rep.check(f"{label}: sparse initializers kept", ns == len(original.graph.sparse_initializer),
+        rep.check(ns == len(original.graph.sparse_initializer), f"{label}: sparse initializers kept",
                   f"{ns} sparse initializer(s)")
 
     na = [(n.op_type, n.domain, list(n.input), list(n.output)) for n in original.graph.node]
     nb = [(n.op_type, n.domain, list(n.input), list(n.output)) for n in out.graph.node]
-    rep.check(f"{label}: nodes ({len(na)}) op_type/domain/inputs/outputs", na == nb,
+    rep.check(na == nb, f"{label}: nodes ({len(na)}) op_type/domain/inputs/outputs",
               "" if na == nb else first_difference(na, nb))
     va = [node_view(n) for n in original.graph.node]
     vb = [node_view(n) for n in out.graph.node]
-    rep.check(f"{label}: node names and attributes", va == vb, "" if va == vb else first_difference(va, vb))
+    rep.check(va == vb, f"{label}: node names and attributes", "" if va == vb else first_difference(va, vb))
 
     io_a = ([(v.name, type_view(v.type)) for v in original.graph.input],
             [(v.name, type_view(v.type)) for v in original.graph.output])
     io_b = ([(v.name, type_view(v.type)) for v in out.graph.input],
             [(v.name, type_view(v.type)) for v in out.graph.output])
-    rep.check(f"{label}: graph inputs/outputs", io_a == io_b, "" if io_a == io_b else f"{io_a} != {io_b}")
+    rep.check(io_a == io_b, f"{label}: graph inputs/outputs", "" if io_a == io_b else f"{io_a} != {io_b}")
 
     oa = sorted((o.domain, o.version) for o in original.opset_import)
     ob = sorted((o.domain, o.version) for o in out.opset_import)
-    rep.check(f"{label}: opset imports", oa == ob, "" if oa == ob else f"{oa} != {ob}")
+    rep.check(oa == ob, f"{label}: opset imports", "" if oa == ob else f"{oa} != {ob}")
 
     ma = {p.key: p.value for p in original.metadata_props}
     mb = {p.key: p.value for p in out.metadata_props}
     lost = {k: v for k, v in ma.items() if mb.get(k) != v}
     if ma:
-        rep.check(f"{label}: metadata_props kept ({len(ma)})", not lost, f"lost/changed {lost}" if lost else "")
+        rep.check(not lost, f"{label}: metadata_props kept ({len(ma)})", f"lost/changed {lost}" if lost else "")
 
     fa = (original.domain, original.model_version, original.doc_string)
     fb = (out.domain, out.model_version, out.doc_string)
     if fa != ("", 0, ""):
-        rep.check(f"{label}: model domain/model_version/doc_string", fa == fb, "" if fa == fb else f"{fa} != {fb}")
+        rep.check(fa == fb, f"{label}: model domain/model_version/doc_string", "" if fa == fb else f"{fa} != {fb}")
 
     if runnable:
         try:
@@ -314,9 +300,9 @@ def check_output(rep, label, path, original, original_path, spec, feed, expect_s
             detail = "" if same else (f"outputs {names_a} vs {names_b}" if names_a != names_b else
                                       "; ".join(f"{n}: max |diff| {np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))}"
                                                 for n, x, y in zip(names_a, ya, yb) if x.tobytes() != y.tobytes()))
-            rep.check(f"{label}: onnxruntime outputs bit-identical (batch {BATCH})", same, detail)
+            rep.check(same, f"{label}: onnxruntime outputs bit-identical (batch {BATCH})", detail)
         except Exception as e:  # noqa: BLE001
-            rep.check(f"{label}: onnxruntime outputs bit-identical (batch {BATCH})", False,
+            rep.check(False, f"{label}: onnxruntime outputs bit-identical (batch {BATCH})",
                       f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
 
 
@@ -327,9 +313,9 @@ def convert(rep, label, binary, args):
     try:
         r = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as e:
-        return rep.check(f"{label}: {' '.join(cmd[1:])}", False, f"{type(e).__name__}: {e}")
+        return rep.check(False, f"{label}: {' '.join(cmd[1:])}", f"{type(e).__name__}: {e}")
     err = r.stderr.decode("utf-8", "replace").strip().splitlines()
-    return rep.check(f"{label}: {' '.join(os.path.basename(c) for c in cmd[1:])}", r.returncode == 0,
+    return rep.check(r.returncode == 0, f"{label}: {' '.join(os.path.basename(c) for c in cmd[1:])}",
                      "" if r.returncode == 0 else f"exit {r.returncode}: {err[-1] if err else ''}")
 
 
@@ -341,21 +327,17 @@ def main():
     args = ap.parse_args()
 
     rep = Report()
-    binary = os.path.abspath(args.bin)
-    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-        rep.check(f"binary {args.bin}", False, "not an executable file (build it first)")
-        print(f"{rep.passed} passed, {rep.failed} failed")
-        return 1
+    if (binary := executable(rep, args.bin)) is None:
+        return rep.finish()
 
-    tmp = tempfile.mkdtemp(prefix="onnx-interop-")
-    try:
+    with scratch_folder("onnx-interop-", args.keep) as tmp:
         for spec in FIXTURES:
             name, file, _, _ = spec
             src = os.path.join(args.fixtures, file)
             try:
                 original = onnx.load(src)
             except Exception as e:  # noqa: BLE001
-                rep.check(f"{name}: load fixture {src}", False, f"{type(e).__name__}: {e}")
+                rep.check(False, f"{name}: load fixture {src}", f"{type(e).__name__}: {e}")
                 continue
             feed = make_inputs(original)
             d = os.path.join(tmp, name)
@@ -371,14 +353,8 @@ def main():
                 check_output(rep, f"{name} external (e.onnx)", e, original, src, spec, feed)
             if original.graph.sparse_initializer and convert(rep, name, binary, ["--sparse-initializers", src, s]):
                 check_output(rep, f"{name} sparse (s.onnx)", s, original, src, spec, feed, expect_sparse=True)
-    finally:
-        if args.keep:
-            print(f"outputs kept in {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"{rep.passed} passed, {rep.failed} failed")
-    return 1 if rep.failed else 0
+    return rep.finish()
 
 
 if __name__ == "__main__":

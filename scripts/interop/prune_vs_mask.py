@@ -18,16 +18,12 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
+from common import Report
+
 BIN = sys.argv[1]
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    passed += bool(ok)
-    failed += not ok
-    print(("PASS " if ok else "FAIL ") + what)
+report = Report()
+check = report.check
 
 
 def inits(model):
@@ -136,5 +132,4 @@ def unstructured(tmp):
 with tempfile.TemporaryDirectory() as tmp:
     structured(tmp)
     unstructured(tmp)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(report.finish())

@@ -15,16 +15,12 @@ import tempfile
 import numpy as np
 import onnxruntime as ort
 
+from common import Report
+
 BIN = sys.argv[1]
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    passed += ok
-    failed += not ok
-    print(("PASS " if ok else "FAIL ") + what)
+report = Report()
+check = report.check
 
 
 def digits():
@@ -75,8 +71,7 @@ def main():
                     check(agree >= 0.995, line + " [needs >= 0.995]")
                 else:
                     print("INFO " + line)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(report.finish())
 
 
 main()

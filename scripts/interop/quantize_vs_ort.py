@@ -17,20 +17,13 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 import onnxruntime as ort
 import logging
 
+from common import Report
+
 logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's pre-processing advice
 
 BIN = sys.argv[1]
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"PASS {what}")
-    else:
-        failed += 1
-        print(f"FAIL {what}")
+report = Report()
+check = report.check
 
 
 def matmul_model(w, path):
@@ -115,8 +108,7 @@ def main():
                         check(np.allclose(y, x @ deq, rtol=1e-4, atol=1e-6 * scale_y), f"{what}: QDQ model runs in onnxruntime with the dequantized weights")
                     except Exception as e:  # noqa: BLE001
                         check(False, f"{what}: QDQ model: {e}")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(report.finish())
 
 
 main()

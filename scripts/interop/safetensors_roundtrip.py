@@ -38,14 +38,14 @@ import argparse
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 from safetensors import safe_open
+
+from common import Report, executable, scratch_folder
 
 # label, path under fixtures/safetensors
 FIXTURES = [
@@ -67,20 +67,6 @@ NUMPY = {
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "fixtures", "safetensors"))
-
-
-class Report:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, label, ok, detail=""):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        print(f"{'PASS' if ok else 'FAIL'} {label}" + (f": {detail}" if detail else ""), flush=True)
-        return ok
 
 
 def short(e):
@@ -204,7 +190,7 @@ def check_layout(rep, label, path):
     try:
         n, hb, _, _ = read_raw(path)
     except Exception as e:  # noqa: BLE001
-        return rep.check(f"{label}: header layout", False, short(e))
+        return rep.check(False, f"{label}: header layout", short(e))
     problems = []
     if n % 8:
         problems.append(f"header length {n} not a multiple of 8")
@@ -212,18 +198,18 @@ def check_layout(rep, label, path):
     if not text.startswith(b"{") or not text.endswith(b"}"):
         problems.append("header is not a JSON object followed by spaces only"
                         f" (starts {hb[:1]!r}, ends {hb[-8:]!r})")
-    return rep.check(f"{label}: header length multiple of 8, JSON padded with spaces", not problems,
+    return rep.check(not problems, f"{label}: header length multiple of 8, JSON padded with spaces",
                      "; ".join(problems) or f"N = {n}, {len(hb) - len(text)} pad byte(s)")
 
 
 def check_metadata(rep, label, original, out):
     meta = out.metadata
-    rep.check(f"{label}: __metadata__ has {PROVENANCE_KEY}", PROVENANCE_KEY in meta,
+    rep.check(PROVENANCE_KEY in meta, f"{label}: __metadata__ has {PROVENANCE_KEY}",
               f"{PROVENANCE_KEY} = {meta[PROVENANCE_KEY]!r}" if PROVENANCE_KEY in meta
               else f"__metadata__ keys {sorted(meta)}")
     if original.metadata:
         lost = {k: v for k, v in original.metadata.items() if meta.get(k) != v}
-        rep.check(f"{label}: original metadata kept ({', '.join(sorted(original.metadata))})", not lost,
+        rep.check(not lost, f"{label}: original metadata kept ({', '.join(sorted(original.metadata))})",
                   "" if not lost else "lost/changed " + ", ".join(f"{k}: {v!r} -> {meta.get(k)!r}"
                                                                   for k, v in lost.items()))
 
@@ -233,15 +219,15 @@ def check_file(rep, label, path, original):
     try:
         out, problems = load_safetensors(path)
     except Exception as e:  # noqa: BLE001
-        rep.check(f"{label}: safe_open", False, short(e))
+        rep.check(False, f"{label}: safe_open", short(e))
         check_layout(rep, label, path)
         return None
-    rep.check(f"{label}: safe_open", not problems, "; ".join(problems[:5]))
+    rep.check(not problems, f"{label}: safe_open", "; ".join(problems[:5]))
     check_layout(rep, label, path)
     if original is not None:
         diff = compare_tensors(original, out)
-        rep.check(f"{label}: tensors ({len(original.tensors)}) names, dtypes, shapes, bytes identical",
-                  not diff, "; ".join(diff[:5]))
+        rep.check(not diff,
+                  f"{label}: tensors ({len(original.tensors)}) names, dtypes, shapes, bytes identical", "; ".join(diff[:5]))
         check_metadata(rep, label, original, out)
     return out
 
@@ -259,10 +245,10 @@ def run(rep, label, binary, args, want_stdout=False):
     try:
         r = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as e:
-        rep.check(f"{label}: {shown}", False, short(e))
+        rep.check(False, f"{label}: {shown}", short(e))
         return None
     err = r.stderr.decode("utf-8", "replace").strip().splitlines()
-    ok = rep.check(f"{label}: {shown}", r.returncode == 0,
+    ok = rep.check(r.returncode == 0, f"{label}: {shown}",
                    "" if r.returncode == 0 else f"exit {r.returncode}: {err[-1] if err else ''}")
     if not ok:
         return None
@@ -295,17 +281,17 @@ def check_shard_set(rep, label, folder, original, shard_limit):
     try:
         files = sorted(os.listdir(folder))
     except OSError as e:
-        rep.check(f"{label}: output folder", False, short(e))
+        rep.check(False, f"{label}: output folder", short(e))
         return
     shards = [f for f in files if SHARD_RE.match(f)]
     n = len(shards)
     expected = [f"model-{k:05d}-of-{n:05d}.safetensors" for k in range(1, n + 1)] + [INDEX_NAME]
-    rep.check(f"{label}: files are model-KKKKK-of-NNNNN.safetensors (K = 1..N) + {INDEX_NAME}",
-              n >= 1 and sorted(expected) == files, f"N = {n}: {files}" if n >= 1 and sorted(expected) == files
+    rep.check(n >= 1 and sorted(expected) == files,
+              f"{label}: files are model-KKKKK-of-NNNNN.safetensors (K = 1..N) + {INDEX_NAME}", f"N = {n}: {files}" if n >= 1 and sorted(expected) == files
               else f"found {files}")
     total = original.nbytes()
     if total > shard_limit[1]:
-        rep.check(f"{label}: {total} bytes of tensors over the shard size make 2 or more shards", n >= 2,
+        rep.check(n >= 2, f"{label}: {total} bytes of tensors over the shard size make 2 or more shards",
                   f"{n} shard(s)")
 
     try:
@@ -315,19 +301,19 @@ def check_shard_set(rep, label, folder, original, shard_limit):
         total_size = index["metadata"]["total_size"]
         assert isinstance(wm, dict) and all(isinstance(v, str) for v in wm.values()), "weight_map not str -> str"
     except Exception as e:  # noqa: BLE001
-        rep.check(f"{label}: {INDEX_NAME} readable (metadata.total_size, weight_map)", False, short(e))
+        rep.check(False, f"{label}: {INDEX_NAME} readable (metadata.total_size, weight_map)", short(e))
         return
-    rep.check(f"{label}: {INDEX_NAME} readable (metadata.total_size, weight_map)", True)
+    rep.check(True, f"{label}: {INDEX_NAME} readable (metadata.total_size, weight_map)")
 
     names = sorted(original.tensors)
-    rep.check(f"{label}: weight_map covers every tensor exactly once ({len(names)})", sorted(wm) == names,
+    rep.check(sorted(wm) == names, f"{label}: weight_map covers every tensor exactly once ({len(names)})",
               f"missing {sorted(set(names) - set(wm))}, extra {sorted(set(wm) - set(names))}"
               if sorted(wm) != names else "")
     targets = sorted(set(wm.values()))
-    rep.check(f"{label}: weight_map names exactly the shard files", targets == sorted(shards),
+    rep.check(targets == sorted(shards), f"{label}: weight_map names exactly the shard files",
               f"weight_map -> {targets}, shard files {sorted(shards)}" if targets != sorted(shards) else "")
-    rep.check(f"{label}: metadata.total_size = sum of tensor byte sizes ({total})",
-              type(total_size) is int and total_size == total, f"total_size {total_size!r}")
+    rep.check(type(total_size) is int and total_size == total,
+              f"{label}: metadata.total_size = sum of tensor byte sizes ({total})", f"total_size {total_size!r}")
 
     merged, seen_twice = {}, []
     for shard in shards:
@@ -336,12 +322,12 @@ def check_shard_set(rep, label, folder, original, shard_limit):
             continue
         check_metadata(rep, f"{label} {shard}", original, out)
         mapped = sorted(k for k, v in wm.items() if v == shard)
-        rep.check(f"{label} {shard}: holds exactly the tensors mapped to it ({len(mapped)})",
-                  sorted(out.tensors) == mapped, f"holds {sorted(out.tensors)}, mapped {mapped}"
+        rep.check(sorted(out.tensors) == mapped,
+                  f"{label} {shard}: holds exactly the tensors mapped to it ({len(mapped)})", f"holds {sorted(out.tensors)}, mapped {mapped}"
                   if sorted(out.tensors) != mapped else "")
         size = out.nbytes()
-        rep.check(f"{label} {shard}: within the shard size or a single tensor",
-                  size <= shard_limit[1] or len(out.tensors) == 1,
+        rep.check(size <= shard_limit[1] or len(out.tensors) == 1,
+                  f"{label} {shard}: within the shard size or a single tensor",
                   f"{size} bytes in {len(out.tensors)} tensors")
         for name, t in out.tensors.items():
             if name in merged:
@@ -350,8 +336,8 @@ def check_shard_set(rep, label, folder, original, shard_limit):
     diff = compare_tensors(original, Model(merged, {}))
     if seen_twice:
         diff.insert(0, f"in two shards: {sorted(set(seen_twice))}")
-    rep.check(f"{label}: all shards together: tensors ({len(names)}) identical to the original",
-              not diff, "; ".join(diff[:5]))
+    rep.check(not diff,
+              f"{label}: all shards together: tensors ({len(names)}) identical to the original", "; ".join(diff[:5]))
 
 
 def compare_folders(a, b):
@@ -373,22 +359,18 @@ def main():
     args = ap.parse_args()
 
     rep = Report()
-    binary = os.path.abspath(args.bin)
-    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-        rep.check(f"binary {args.bin}", False, "not an executable file (build it first)")
-        print(f"{rep.passed} passed, {rep.failed} failed")
-        return 1
+    if (binary := executable(rep, args.bin)) is None:
+        return rep.finish()
     shard_limit = parse_size(args.shard_size)
 
-    tmp = tempfile.mkdtemp(prefix="safetensors-interop-")
     originals = {}
-    try:
+    with scratch_folder("safetensors-interop-", args.keep) as tmp:
         for name, file in FIXTURES:
             src = os.path.join(args.fixtures, file)
             try:
                 original = load_original(src)
             except Exception as e:  # noqa: BLE001
-                rep.check(f"{name}: load fixture {src}", False, short(e))
+                rep.check(False, f"{name}: load fixture {src}", short(e))
                 continue
             originals[name] = original
             d = os.path.join(tmp, name)
@@ -399,13 +381,13 @@ def main():
             if convert(rep, name, binary, src, x) and convert(rep, name, binary, x, y):
                 check_file(rep, f"{name} via ckpt (y.safetensors)", y, original)
                 if convert(rep, name, binary, x, y2):
-                    rep.check(f"{name} via ckpt: deterministic (converting x.ckpt twice gives identical bytes)",
-                              same_bytes(y, y2))
+                    rep.check(same_bytes(y, y2),
+                              f"{name} via ckpt: deterministic (converting x.ckpt twice gives identical bytes)")
             if convert(rep, name, binary, src, z):
                 check_file(rep, f"{name} direct (z.safetensors)", z, original)
                 if convert(rep, name, binary, src, z2):
-                    rep.check(f"{name} direct: deterministic (converting twice gives identical bytes)",
-                              same_bytes(z, z2))
+                    rep.check(same_bytes(z, z2),
+                              f"{name} direct: deterministic (converting twice gives identical bytes)")
 
         # sharded output
         original = originals.get("sharded")
@@ -421,7 +403,7 @@ def main():
                 if convert(rep, label, binary, "--shard-size", args.shard_size, src,
                            os.path.join(outs[1], "model.safetensors")):
                     diff = compare_folders(outs[0], outs[1])
-                    rep.check(f"{label}: deterministic (two runs give identical files)", not diff, diff)
+                    rep.check(not diff, f"{label}: deterministic (two runs give identical files)", diff)
 
             # one shard as input reads the whole set
             label = "one shard as input"
@@ -434,20 +416,14 @@ def main():
                 if out is not None:
                     try:
                         listed = sorted(t["name"] for t in json.loads(out)["tensors"])
-                        rep.check(f"{label}: inspect --json lists every tensor of the set ({len(original.tensors)})",
-                                  listed == sorted(original.tensors), f"lists {listed}")
+                        rep.check(listed == sorted(original.tensors),
+                                  f"{label}: inspect --json lists every tensor of the set ({len(original.tensors)})", f"lists {listed}")
                     except Exception as e:  # noqa: BLE001
-                        rep.check(f"{label}: inspect --json lists every tensor of the set", False, short(e))
+                        rep.check(False, f"{label}: inspect --json lists every tensor of the set", short(e))
                 if convert(rep, label, binary, allc, alls):
                     check_file(rep, f"{label} (all.safetensors)", alls, original)
-    finally:
-        if args.keep:
-            print(f"outputs kept in {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"{rep.passed} passed, {rep.failed} failed")
-    return 1 if rep.failed else 0
+    return rep.finish()
 
 
 if __name__ == "__main__":

@@ -20,18 +20,14 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
+from common import Report
+
 BIN = sys.argv[1]
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEMO = os.path.join(ROOT, "fixtures", "demo")
 TRAIN, TEST = os.path.join(DEMO, "digits-train.csv"), os.path.join(DEMO, "digits-test.csv")
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    passed += bool(ok)
-    failed += not ok
-    print(("PASS " if ok else "FAIL ") + what)
+report = Report()
+check = report.check
 
 
 def aic(*args):
@@ -95,5 +91,4 @@ with tempfile.TemporaryDirectory() as tmp:
     except Exception as e:  # noqa: BLE001
         check(False, "lane aborted: %s" % e)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(report.finish())
