@@ -18,32 +18,13 @@ public enum PassError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The message with each backquoted parameter name written by `spelling`.
     public func message(spelling: (String) -> String) -> String {
         switch self {
-        case .invalidParameter(_, _, let r): return Self.spell(r, spelling)
-        case .nothingSelected(let r): return "no tensor selected: " + Self.spell(r, spelling)
+        case .invalidParameter(_, _, let r): return PassParameter.spell(r, spelling)
+        case .nothingSelected(let r): return "no tensor selected: " + PassParameter.spell(r, spelling)
         case .nonFinite(let t, let n): return "tensor '\(t)': \(n) NaN or infinite values; cannot quantize"
-        case .unsupported(let t, let r): return "tensor '\(t)': " + Self.spell(r, spelling)
+        case .unsupported(let t, let r): return "tensor '\(t)': " + PassParameter.spell(r, spelling)
         }
     }
 
     /// The message naming parameters as written (`keep`).
     public var description: String { message { $0 } }
-
-    /// Replaces each `` `name` `` (lowercase letters, digits and dashes) by `spelling(name)`.
-    static func spell(_ text: String, _ spelling: (String) -> String) -> String {
-        var out = ""
-        var rest = Substring(text)
-        while let open = rest.firstIndex(of: "`") {
-            let after = rest[rest.index(after: open)...]
-            guard let close = after.firstIndex(of: "`"),
-                  case let word = after[..<close], !word.isEmpty,
-                  word.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" }) else {
-                out += rest[...open]
-                rest = after
-                continue
-            }
-            out += rest[..<open] + spelling(String(word))
-            rest = after[after.index(after: close)...]
-        }
-        return out + rest
-    }
 }

@@ -81,8 +81,8 @@ extension NameSpecification {
 }
 
 extension ArgumentHelp {
-    /// The help of a declared pass parameter.
-    init(_ p: PassParameter) { self.init(p.help) }
+    /// The help of a declared pass parameter, naming other parameters by their flags.
+    init(_ p: PassParameter) { self.init(PassParameter.spell(p.help) { "--" + $0 }) }
 }
 
 extension PassError {

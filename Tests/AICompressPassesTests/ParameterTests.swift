@@ -15,7 +15,7 @@ final class ParameterTests: XCTestCase {
         XCTAssertThrowsError(try body(), file: file, line: line) {
             guard case .invalidParameter(let n, _, let r)? = $0 as? PassError else { return XCTFail("\($0)", file: file, line: line) }
             XCTAssertEqual(n, name, file: file, line: line)
-            XCTAssertEqual(PassError.spell(r) { $0 }, reason, file: file, line: line)
+            XCTAssertEqual(PassParameter.spell(r) { $0 }, reason, file: file, line: line)
         }
     }
 
@@ -42,7 +42,7 @@ final class ParameterTests: XCTestCase {
         XCTAssertEqual(e.description, "give keep or sparsity, not both")
         XCTAssertEqual(e.message { "--" + $0 }, "give --keep or --sparsity, not both")
         // only backquoted lowercase words are parameters
-        XCTAssertEqual(PassError.spell("a `B` c ` d `x`") { "<\($0)>" }, "a `B` c ` d <x>")
+        XCTAssertEqual(PassParameter.spell("a `B` c ` d `x`") { "<\($0)>" }, "a `B` c ` d <x>")
         let u = PassError.unsupported(tensor: "w", reason: "leave it out with `exclude` 'w'")
         XCTAssertEqual(u.description, "tensor 'w': leave it out with exclude 'w'")
     }

@@ -31,7 +31,8 @@ public struct PassParameter: Sendable, Hashable {
     public let kind: Kind
     /// The value used when it is not given, as a user writes it (nil when there is none).
     public let defaultValue: String?
-    /// One line of help (the CLI shows it; ArgumentParser adds values and default).
+    /// One line of help (the CLI shows it; ArgumentParser adds values and default). It names
+    /// other parameters in backquotes, as error reasons do (see `spell`).
     public let help: String
 
     /// Declares a parameter.
@@ -113,6 +114,29 @@ public struct PassParameter: Sendable, Hashable {
         case (true, false): return "must be at most \(word(range.upperBound))"
         default: return "must be between \(word(range.lowerBound)) and \(word(range.upperBound))"
         }
+    }
+}
+
+extension PassParameter {
+    /// `text` with each backquoted parameter name (lowercase letters, digits and dashes, e.g.
+    /// `` `keep` ``) written by `spelling`: bare for a library or recipe user, `--keep` on
+    /// the command line. Other backquotes are left as they are.
+    public static func spell(_ text: String, _ spelling: (String) -> String) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "`") {
+            let after = rest[rest.index(after: open)...]
+            guard let close = after.firstIndex(of: "`"),
+                  case let word = after[..<close], !word.isEmpty,
+                  word.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" }) else {
+                out += rest[...open]
+                rest = after
+                continue
+            }
+            out += rest[..<open] + spelling(String(word))
+            rest = after[after.index(after: close)...]
+        }
+        return out + rest
     }
 }
 

@@ -14,7 +14,7 @@ extension Prune {
             "pattern", .text, help: "N:M (e.g. 2:4) for semi-structured sparsity, or 'channels' for structured pruning.")
         /// Channel score for channel pruning.
         public static let norm = PassParameter("norm", .choice(Norm.allCases.map(\.rawValue)), default: Norm.l2.rawValue,
-                                               help: "Channel score for --pattern channels: l1 or l2.")
+                                               help: "Channel score for `pattern` channels: l1 or l2.")
         /// The pass's own parameters, in help order.
         public static let all = [keep, sparsity, scope, pattern, norm]
     }

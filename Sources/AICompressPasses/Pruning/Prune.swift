@@ -66,6 +66,8 @@ public struct Prune: ConfigurablePass {
         _ = try Prune(parameters: values)
     }
 
+    /// Checks the parameters and the selection, and finds what the method needs from the whole
+    /// model (the global threshold, the channel plan).
     public func prepare(_ model: Model) throws -> any TensorTransform {
         try validate()
         let embeddings = TensorSelection.embeddingNames(in: model.graph)

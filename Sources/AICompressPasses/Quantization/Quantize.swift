@@ -83,13 +83,15 @@ public struct Quantize: ConfigurablePass {
 
     /// Provenance words: the settings in effect, defaults included, then the selection's.
     public var parameters: [(String, String)] {
-        var p: [(String, String)] = [("scheme", scheme.rawValue)]
+        var p: [(String, String)] = [(Parameter.scheme.name, scheme.rawValue)]
         if scheme.storage != nil {
-            p += [("granularity", granularity.description), ("symmetric", String(symmetric)), ("clip", clip.description)]
+            p += [("granularity", granularity.description), (Parameter.symmetric.name, String(symmetric)),
+                  (Parameter.clip.name, clip.description)]
         }
         return p + selection.parameters
     }
 
+    /// Checks the parameters and the selection; the transform quantizes each selected tensor.
     public func prepare(_ model: Model) throws -> any TensorTransform {
         try validate()
         let embeddings = TensorSelection.embeddingNames(in: model.graph)
