@@ -50,12 +50,5 @@ public struct TensorSelection: Sendable, Equatable {
     }
 
     /// `include=… exclude=…` words for provenance (empty parts omitted).
-    public var parameters: [(String, String)] {
-        var p: [(String, String)] = []
-        if !include.isEmpty { p.append(("include", include.joined(separator: ","))) }
-        if !exclude.isEmpty { p.append(("exclude", exclude.joined(separator: ","))) }
-        if includeOneDimensional { p.append(("include-1d", "true")) }
-        if includeEmbeddings { p.append(("include-embeddings", "true")) }
-        return p
-    }
+    public var parameters: [(String, String)] { parameterValues.provenanceWords(in: Parameter.all) }
 }

@@ -41,23 +41,26 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
-/// Which tensors a pass touches (shared by every pass command).
+/// Which tensors a pass touches (shared by every pass command); names and help come from
+/// `TensorSelection.Parameter`.
 struct SelectionOptions: ParsableArguments {
-    @Option(name: .customLong("include"), help: "Only tensors whose name matches this glob (repeatable), e.g. '*.weight'.")
+    @Option(name: .parameter(TensorSelection.Parameter.include), help: ArgumentHelp(TensorSelection.Parameter.include))
     var include: [String] = []
 
-    @Option(name: .customLong("exclude"), help: "Skip tensors whose name matches this glob (repeatable), e.g. 'classifier.*'.")
+    @Option(name: .parameter(TensorSelection.Parameter.exclude), help: ArgumentHelp(TensorSelection.Parameter.exclude))
     var exclude: [String] = []
 
-    @Flag(name: .customLong("include-1d"), help: "Also touch 1-D tensors (biases, norm weights), skipped by default.")
+    @Flag(name: .parameter(TensorSelection.Parameter.includeOneDimensional),
+          help: ArgumentHelp(TensorSelection.Parameter.includeOneDimensional))
     var includeOneDimensional = false
 
-    @Flag(help: "Also touch embedding tables, skipped by default.")
+    @Flag(name: .parameter(TensorSelection.Parameter.includeEmbeddings), help: ArgumentHelp(TensorSelection.Parameter.includeEmbeddings))
     var includeEmbeddings = false
 
-    var selection: TensorSelection {
+    /// The selection as pass parameter values.
+    var parameters: PassParameters {
         TensorSelection(include: include, exclude: exclude, includeOneDimensional: includeOneDimensional,
-                        includeEmbeddings: includeEmbeddings)
+                        includeEmbeddings: includeEmbeddings).parameterValues
     }
 }
 
@@ -68,4 +71,29 @@ struct ReportOptions: ParsableArguments {
 
     @Flag(name: .shortAndLong, help: "Print no report table on stderr.")
     var quiet = false
+}
+
+// MARK: Pass parameters on the command line
+
+extension NameSpecification {
+    /// The long option of a declared pass parameter: `--` + its name.
+    static func parameter(_ p: PassParameter) -> NameSpecification { .customLong(p.name) }
+}
+
+extension ArgumentHelp {
+    /// The help of a declared pass parameter, naming other parameters by their flags.
+    init(_ p: PassParameter) { self.init(PassParameter.spell(p.help) { "--" + $0 }) }
+}
+
+extension PassError {
+    /// The message as the CLI prints it: parameters named by their flags (`--keep`).
+    var commandLineMessage: String { message { "--" + $0 } }
+}
+
+extension ConfigurablePass {
+    /// The pass for values from the command line; a parameter error is a usage error that
+    /// names the flag.
+    static func fromCommandLine(_ values: PassParameters) throws -> Self {
+        do { return try Self(parameters: values) } catch let e as PassError { throw ValidationError(e.commandLineMessage) }
+    }
 }

@@ -10,7 +10,7 @@ enum PassRunner {
     /// `recipe` is the pass as recipe steps: they are appended to the recipe recorded in the
     /// input (metadata `aicompress.recipe`), so `aicompress recipe OUT` can reproduce the file.
     static func run(_ pass: any CompressionPass, input: String, output: String, out: OutputOptions,
-                    report options: ReportOptions, recipe: [Recipe.Step]) throws {
+                    report options: ReportOptions, recipe: [Recipe.Step], parameters: ParameterSource = .commandLine) throws {
         let loaded = try ModelIO.read(path: input)
         let driver = PassDriver(pass: pass, input: loaded.facts,
                                 metadata: [(Recipe.metadataKey, Recipe.extended(loaded.model.metadata, with: recipe))])
@@ -25,7 +25,7 @@ enum PassRunner {
         } catch {
             session.abort()
             progress.finish()
-            throw error
+            throw (error as? PassError).map { failure($0, input: input, parameters: parameters) } ?? error
         }
         progress.finish()
         if !options.quiet { FileHandleOutput.stderr(ReportRendering.text(report)) }

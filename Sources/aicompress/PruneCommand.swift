@@ -3,7 +3,10 @@ import AICompressFormats
 import AICompressPasses
 import ArgumentParser
 
-/// `aicompress prune`: magnitude, N:M and channel pruning.
+private typealias P = Prune.Parameter
+
+/// `aicompress prune`: magnitude, N:M and channel pruning. Option names and help come from
+/// `Prune.Parameter`; the pass checks the values.
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
@@ -29,19 +32,19 @@ struct PruneCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Fraction of weights (or channels) to keep, 0...1.")
+    @Option(name: .parameter(P.keep), help: ArgumentHelp(P.keep))
     var keep: Double?
 
-    @Option(help: "Fraction of weights to remove (1 - keep).")
+    @Option(name: .parameter(P.sparsity), help: ArgumentHelp(P.sparsity))
     var sparsity: Double?
 
-    @Option(help: "tensor: each tensor keeps the fraction; global: one threshold across all selected tensors.")
+    @Option(name: .parameter(P.scope), help: ArgumentHelp(P.scope))
     var scope: ScopeArgument = ScopeArgument(value: .tensor)
 
-    @Option(help: "N:M (e.g. 2:4) for semi-structured sparsity, or 'channels' for structured pruning.")
+    @Option(name: .parameter(P.pattern), help: ArgumentHelp(P.pattern))
     var pattern: String?
 
-    @Option(help: "Channel score for --pattern channels: l1 or l2.")
+    @Option(name: .parameter(P.norm), help: ArgumentHelp(P.norm))
     var norm: NormArgument = NormArgument(value: .l2)
 
     @OptionGroup var selection: SelectionOptions
@@ -54,43 +57,25 @@ struct PruneCommand: ParsableCommand {
     @Argument(help: "Output file, or - for standard output.")
     var output: String
 
+    /// The command line as the pass's parameter values (checked by `Prune(parameters:)`).
+    var parameters: PassParameters {
+        var v = selection.parameters
+        v[P.keep] = keep.map { .number($0) }
+        v[P.sparsity] = sparsity.map { .number($0) }
+        v[P.scope] = .text(scope.value.rawValue)
+        v[P.pattern] = pattern.map { .text($0) }
+        v[P.norm] = .text(norm.value.rawValue)
+        return v
+    }
+
     func validate() throws {
-        if keep != nil && sparsity != nil { throw ValidationError("give --keep or --sparsity, not both") }
-        _ = try method()
-        do { try Prune(method: try method()).validate() } catch let e as PassError { throw ValidationError(e.description) }
+        _ = try Prune.fromCommandLine(parameters)
         try out.check(output: output)
     }
 
-    func method() throws -> Prune.Method {
-        let fraction = keep ?? sparsity.map { 1 - $0 }
-        if let p = pattern {
-            if p == "channels" {
-                guard let f = fraction else { throw ValidationError("--pattern channels needs --keep or --sparsity") }
-                return .channels(keep: f, norm: norm.value)
-            }
-            let parts = p.split(separator: ":")
-            guard parts.count == 2, let n = Int(parts[0]), let m = Int(parts[1]) else {
-                throw ValidationError("--pattern must be N:M (e.g. 2:4) or 'channels'")
-            }
-            guard fraction == nil else { throw ValidationError("--pattern N:M fixes the sparsity; drop --keep/--sparsity") }
-            guard n >= 0, n <= m, m >= 1 else { throw ValidationError("--pattern N:M needs 0 <= N <= M (got \(p))") }
-            return .nm(n: n, m: m)
-        }
-        guard let f = fraction else { throw ValidationError("give --keep, --sparsity or --pattern") }
-        guard (0...1).contains(f) else { throw ValidationError("--keep and --sparsity must be between 0 and 1") }
-        return .magnitude(keep: f, scope: scope.value)
-    }
-
     func run() throws {
-        let pass = Prune(method: try method(), selection: selection.selection)
-        do {
-            try PassRunner.run(pass, input: input, output: output, out: out, report: report, recipe: [recipeStep])
-        } catch let e as PassError {
-            switch e {
-            case .invalidParameter, .nothingSelected: throw ExitStatus.Failure(code: ExitStatus.usage, message: e.description)
-            default: throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(input): \(e.description)")
-            }
-        }
+        let pass = try Prune.fromCommandLine(parameters)
+        try PassRunner.run(pass, input: input, output: output, out: out, report: report, recipe: [Recipe.Step(pass)])
     }
 }
 

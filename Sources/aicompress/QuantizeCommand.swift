@@ -4,7 +4,10 @@ import AICompressPasses
 import ArgumentParser
 import Foundation
 
-/// `aicompress quantize`: integer or half-precision weights with an error report.
+private typealias P = Quantize.Parameter
+
+/// `aicompress quantize`: integer or half-precision weights with an error report. Option names
+/// and help come from `Quantize.Parameter`; the pass checks the values.
 struct QuantizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
@@ -31,28 +34,28 @@ struct QuantizeCommand: ParsableCommand {
             """
     )
 
-    @Flag(help: "The scheme (default int8).")
+    @Flag(help: ArgumentHelp(P.scheme))
     var scheme: Quantize.Scheme = .int8
 
     @Flag(help: "Print every scheme with its bits per weight and typical error, then exit.")
     var list = false
 
-    @Flag(name: .customLong("per-tensor"), help: "One scale for the whole tensor.")
+    @Flag(name: .parameter(P.perTensor), help: ArgumentHelp(P.perTensor))
     var perTensor = false
 
-    @Flag(name: .customLong("per-channel"), help: "One scale per output channel (default for 8-bit).")
+    @Flag(name: .parameter(P.perChannel), help: ArgumentHelp(P.perChannel))
     var perChannel = false
 
-    @Option(help: "One scale per group of N weights along the input axis (default 32 for 4-bit).")
+    @Option(name: .parameter(P.groupSize), help: ArgumentHelp(P.groupSize))
     var groupSize: Int?
 
-    @Flag(help: "Symmetric range, zero point 0 (default for int8/int4).")
+    @Flag(name: .parameter(P.symmetric), help: ArgumentHelp(P.symmetric))
     var symmetric = false
 
-    @Flag(help: "Asymmetric range with a zero point (default for uint8/uint4).")
+    @Flag(name: .parameter(P.asymmetric), help: ArgumentHelp(P.asymmetric))
     var asymmetric = false
 
-    @Option(help: "Range of each group: minmax (default), percentile:P (e.g. percentile:99.99), or mse.")
+    @Option(name: .parameter(P.clip), help: ArgumentHelp(P.clip))
     var clip: ClipArgument = ClipArgument(value: .minMax)
 
     @OptionGroup var selection: SelectionOptions
@@ -68,22 +71,21 @@ struct QuantizeCommand: ParsableCommand {
     func validate() throws {
         if list { return }
         guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
-        if [perTensor, perChannel, groupSize != nil].filter({ $0 }).count > 1 {
-            throw ValidationError("choose one of --per-tensor, --per-channel and --group-size")
-        }
-        if symmetric && asymmetric { throw ValidationError("choose --symmetric or --asymmetric, not both") }
-        if let g = groupSize, g < 1 { throw ValidationError("--group-size must be at least 1") }
-        if scheme.storage == nil && (perTensor || perChannel || groupSize != nil || symmetric || asymmetric || clip.value != .minMax) {
-            throw ValidationError("--\(scheme.rawValue) is a plain cast: granularity, symmetry and clipping do not apply")
-        }
-        do { try pass.validate() } catch let e as PassError { throw ValidationError(e.description) }
+        _ = try Quantize.fromCommandLine(parameters)
         try out.check(output: output)
     }
 
-    var pass: Quantize {
-        let granularity: Quantize.Granularity? = perTensor ? .perTensor : perChannel ? .perChannel : groupSize.map { .group($0) }
-        return Quantize(scheme: scheme, granularity: granularity, symmetric: symmetric ? true : asymmetric ? false : nil,
-                        clip: clip.value, selection: selection.selection)
+    /// The command line as the pass's parameter values (checked by `Quantize(parameters:)`).
+    var parameters: PassParameters {
+        var v = selection.parameters
+        v[P.scheme] = .text(scheme.rawValue)
+        v[P.perTensor] = perTensor ? .flag : nil
+        v[P.perChannel] = perChannel ? .flag : nil
+        v[P.groupSize] = groupSize.map { .integer($0) }
+        v[P.symmetric] = symmetric ? .flag : nil
+        v[P.asymmetric] = asymmetric ? .flag : nil
+        v[P.clip] = .text(clip.value.description)
+        return v
     }
 
     func run() throws {
@@ -91,14 +93,9 @@ struct QuantizeCommand: ParsableCommand {
             try FileHandleOutput.stdout(QuantizeCommand.schemeTable())
             return
         }
-        do {
-            try PassRunner.run(pass, input: input!, output: output!, out: out, report: report, recipe: [recipeStep])
-        } catch let e as PassError {
-            switch e {
-            case .invalidParameter, .nothingSelected: throw ExitStatus.Failure(code: ExitStatus.usage, message: e.description)
-            default: throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(input!): \(e.description)")
-            }
-        }
+        guard let input, let output else { throw ValidationError("give an input and an output file (or --list)") }
+        let pass = try Quantize.fromCommandLine(parameters)
+        try PassRunner.run(pass, input: input, output: output, out: out, report: report, recipe: [Recipe.Step(pass)])
     }
 
     /// Every scheme with bits per weight and the SQNR it reaches on N(0, 1) weights, measured
@@ -157,45 +154,8 @@ struct ClipArgument: ExpressibleByArgument {
     let value: ClipMethod
     init(value: ClipMethod) { self.value = value }
     init?(argument: String) {
-        switch argument {
-        case "minmax": value = .minMax
-        case "mse": value = .mse
-        default:
-            guard argument.hasPrefix("percentile:"), let p = Double(argument.dropFirst("percentile:".count)) else { return nil }
-            value = .percentile(p)
-        }
+        guard let v = ClipMethod(parameter: argument) else { return nil }
+        value = v
     }
     var defaultValueDescription: String { value.description }
-}
-
-/// `aicompress dequantize IN OUT`: floats back from a quantized model.
-struct DequantizeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "dequantize",
-        abstract: "Turn quantized tensors back into floats.",
-        discussion: """
-            Every quantized tensor becomes dense again in the dtype it was quantized from, \
-            value = (q - zero point) × scale. Other tensors are copied.
-
-            Examples:
-              aicompress dequantize model-int8.ckpt model-f32.ckpt
-              aicompress dequantize q4.ckpt - | aicompress inspect -
-            """
-    )
-
-    @Argument(help: "Input model, or - for standard input.")
-    var input: String
-
-    @Argument(help: "Output file, or - for standard output.")
-    var output: String
-
-    @OptionGroup var report: ReportOptions
-    @OptionGroup var out: OutputOptions
-
-    func validate() throws { try out.check(output: output) }
-
-    func run() throws {
-        try PassRunner.run(Dequantize(), input: input, output: output, out: out, report: report,
-                           recipe: [Recipe.Step(command: "dequantize", options: [])])
-    }
 }

@@ -1,6 +1,5 @@
 import AICompressCore
 import AICompressPasses
-import ArgumentParser
 import Foundation
 import Yams
 
@@ -42,7 +41,8 @@ struct Recipe: Equatable {
 
     var steps: [Step]
 
-    static let commands = ["prune", "quantize", "dequantize"]
+    /// The step names: every pass in the catalog.
+    static var commands: [String] { PassCatalog.passes.map { $0.stepName } }
     /// Options of every pass command that are `apply`'s, not a step's.
     static let reserved: Set<String> = ["format", "sync", "external-data", "sparse-initializers", "shard-size", "report-json",
                                         "quiet", "list", "help"]
@@ -137,33 +137,10 @@ struct Recipe: Equatable {
 
     // MARK: Passes
 
-    /// The pass of each step, with each step's options checked by its command's parser; errors
-    /// name the recipe line and key.
+    /// The pass of each step, built from its keys through the pass's declared parameters;
+    /// errors name the recipe line and key.
     func passes(file: String) throws -> [any CompressionPass] {
-        var out = [any CompressionPass]()
-        for (i, step) in steps.enumerated() {
-            let args = step.arguments + ["in.ckpt", "out.ckpt"]
-            func fail(_ error: Error, command: any ParsableCommand.Type) -> Failure {
-                let message = command.message(for: error)
-                let culprit = step.options.first { message.contains("--" + $0.key) }
-                let line = culprit?.line ?? step.line
-                let key = culprit.map { " key '\($0.key)':" } ?? ""
-                return Failure(description: "\(file):\(line): step \(i + 1) (\(step.command)):\(key) \(message)")
-            }
-            switch step.command {
-            case "prune":
-                do {
-                    let c = try PruneCommand.parse(args)
-                    out.append(Prune(method: try c.method(), selection: c.selection.selection))
-                } catch { throw fail(error, command: PruneCommand.self) }
-            case "quantize":
-                do { out.append(try QuantizeCommand.parse(args).pass) } catch { throw fail(error, command: QuantizeCommand.self) }
-            default:
-                do { _ = try DequantizeCommand.parse(args) } catch { throw fail(error, command: DequantizeCommand.self) }
-                out.append(Dequantize())
-            }
-        }
-        return out
+        try steps.enumerated().map { i, step in try step.pass(file: file, number: i + 1) }
     }
 
     // MARK: Writing
@@ -199,40 +176,47 @@ struct Recipe: Equatable {
     }
 }
 
-// MARK: Each pass command as a recipe step
+// MARK: Steps and passes
 
-extension SelectionOptions {
-    var recipeOptions: [Recipe.Option] {
-        var o = [Recipe.Option]()
-        if !include.isEmpty { o.append(.init(key: "include", values: include, isFlag: false)) }
-        if !exclude.isEmpty { o.append(.init(key: "exclude", values: exclude, isFlag: false)) }
-        if includeOneDimensional { o.append(.init(key: "include-1d", values: [], isFlag: true)) }
-        if includeEmbeddings { o.append(.init(key: "include-embeddings", values: [], isFlag: true)) }
-        return o
+extension Recipe.Step {
+    /// The step that rebuilds `pass`: its parameter values, in declaration order.
+    init<Pass: ConfigurablePass>(_ pass: Pass) {
+        let options = pass.parameterValues.entries(in: Pass.declaredParameters).map { p, value -> Recipe.Option in
+            switch (p.kind, value) {
+            case (.flagPerChoice, .text(let word)): return Recipe.Option(key: word, values: [], isFlag: true)
+            case (_, .flag): return Recipe.Option(key: p.name, values: [], isFlag: true)
+            default: return Recipe.Option(key: p.name, values: value.words, isFlag: false)
+            }
+        }
+        self.init(command: Pass.stepName, options: options)
     }
-}
 
-extension PruneCommand {
-    var recipeStep: Recipe.Step {
-        var o = [Recipe.Option]()
-        if let k = keep { o.append(.init(key: "keep", values: ["\(k)"], isFlag: false)) }
-        if let s = sparsity { o.append(.init(key: "sparsity", values: ["\(s)"], isFlag: false)) }
-        if let p = pattern { o.append(.init(key: "pattern", values: [p], isFlag: false)) }
-        if pattern == nil { o.append(.init(key: "scope", values: [scope.value.rawValue], isFlag: false)) }
-        if pattern == "channels" { o.append(.init(key: "norm", values: [norm.value.rawValue], isFlag: false)) }
-        return Recipe.Step(command: "prune", options: o + selection.recipeOptions)
-    }
-}
-
-extension QuantizeCommand {
-    var recipeStep: Recipe.Step {
-        var o = [Recipe.Option(key: scheme.rawValue, values: [], isFlag: true)]
-        if perTensor { o.append(.init(key: "per-tensor", values: [], isFlag: true)) }
-        if perChannel { o.append(.init(key: "per-channel", values: [], isFlag: true)) }
-        if let g = groupSize { o.append(.init(key: "group-size", values: ["\(g)"], isFlag: false)) }
-        if symmetric { o.append(.init(key: "symmetric", values: [], isFlag: true)) }
-        if asymmetric { o.append(.init(key: "asymmetric", values: [], isFlag: true)) }
-        if clip.value != .minMax { o.append(.init(key: "clip", values: [clip.value.description], isFlag: false)) }
-        return Recipe.Step(command: "quantize", options: o + selection.recipeOptions)
+    /// The pass this step names, its keys read through the pass's declaration. Errors name the
+    /// file, the line, step `number` and the key at fault.
+    func pass(file: String, number: Int) throws -> any CompressionPass {
+        func fail(_ option: Recipe.Option?, _ message: String) -> Recipe.Failure {
+            let key = option.map { " key '\($0.key)':" } ?? ""
+            return Recipe.Failure(description: "\(file):\(option?.line ?? line): step \(number) (\(command)):\(key) \(message)")
+        }
+        guard let kind = PassCatalog.pass(named: command) else { throw fail(nil, "unknown step") }
+        let declared = kind.declaredParameters
+        var values = PassParameters()
+        // An empty list gives nothing, as on the command line.
+        for option in options where option.isFlag || !option.values.isEmpty {
+            guard let p = declared.parameter(forKey: option.key) else {
+                let keys = declared.flatMap(\.keys)
+                throw fail(option, keys.isEmpty ? "\(command) takes no keys"
+                                                : "not a key of \(command) (keys: \(keys.joined(separator: ", ")))")
+            }
+            guard values[p] == nil else { throw fail(option, "\(p.name) is given twice") }
+            do { values[p] = try p.value(key: option.key, words: option.values, isFlag: option.isFlag) } catch let e as PassError {
+                throw fail(option, e.description)
+            }
+        }
+        do { return try kind.init(parameters: values) } catch let e as PassError {
+            var culprit: Recipe.Option?
+            if case .invalidParameter(let name, _, _) = e { culprit = options.first { declared.parameter(forKey: $0.key)?.name == name } }
+            throw fail(culprit, e.description)
+        }
     }
 }

@@ -188,16 +188,14 @@ final class PruningKernelTests: XCTestCase {
         let m = try Model(tensors: [try Tensor(name: "w", shape: [100_003, 1], floats: v)])
         let selection = TensorSelection(includeOneDimensional: true)
         for keep in [0.0, 0.05, 0.3, 0.8, 0.97, 1.0] {
-            let pass = Prune(method: .magnitude(keep: keep, scope: .tensor), selection: selection)
-            Prune.forceReference = true
+            var pass = Prune(method: .magnitude(keep: keep, scope: .tensor), selection: selection)
+            pass.kernel = .reference
             let (plain, r1) = try pass.apply(m)
-            Prune.forceReference = false
             // the Swift SIMD loop, then the AVX2 kernel (where the CPU has it)
-            for native in [false, true] {
-                Prune.useNativeKernels = native
-                defer { Prune.useNativeKernels = true }
+            for kernel in [PruneKernel.simd, .avx2] {
+                pass.kernel = kernel
                 let (fast, r2) = try pass.apply(m)
-                XCTAssertEqual(fast.tensors, plain.tensors, "keep \(keep) native \(native)")
+                XCTAssertEqual(fast.tensors, plain.tensors, "keep \(keep) kernel \(kernel)")
                 XCTAssertEqual(r2.tensors[0].zerosAfter, r1.tensors[0].zerosAfter)
                 XCTAssertEqual(r2.tensors[0].maxAbsError, r1.tensors[0].maxAbsError)
                 XCTAssertEqual(r2.tensors[0].errorEnergy, r1.tensors[0].errorEnergy, accuracy: 1e-6 * max(1, r1.tensors[0].errorEnergy))

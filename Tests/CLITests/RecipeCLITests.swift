@@ -66,8 +66,10 @@ final class RecipeCLITests: CLITestCase {
     func testRecipeErrorsNameTheLineAndTheKey() throws {
         let dir = try tempDir()
         let cases: [(String, String)] = [
-            ("steps:\n  - prune:\n      keep: 0.5\n      scop: global\n", ":4: step 1 (prune): key 'scop': Unknown option '--scop'. Did you mean '--scope'?"),
-            ("steps:\n  - prune:\n      keep: 1.5\n", ":3: step 1 (prune): key 'keep': --keep and --sparsity must be between 0 and 1"),
+            ("steps:\n  - prune:\n      keep: 0.5\n      scop: global\n",
+             ":4: step 1 (prune): key 'scop': not a key of prune (keys: keep, sparsity, scope, pattern, norm, include, exclude, "
+                + "include-1d, include-embeddings)"),
+            ("steps:\n  - prune:\n      keep: 1.5\n", ":3: step 1 (prune): key 'keep': keep must be between 0 and 1"),
             ("steps:\n  - prune: {keep: 0.5}\n  - squash: {}\n", ":3: step 2: unknown step 'squash' (steps: prune, quantize, dequantize)"),
             ("steps:\n  - quantize:\n      int8: true\n      quiet: true\n", ":4: step 1 (quantize): key 'quiet' is an option of apply itself, not of a step"),
             ("stesp:\n  - prune: {keep: 0.5}\n", ":1: unknown key 'stesp' (keys: steps, version, name, description)"),

@@ -28,7 +28,7 @@ enum ChannelPruning {
 
     static func plan(model: Model, selected: [Tensor], keep: Double, norm: Prune.Norm,
                      roles: [String: WeightRole]) throws -> any TensorTransform {
-        guard keep > 0 else { throw PassError.invalidParameter("--keep 0 would remove every channel") }
+        guard keep > 0 else { throw Prune.Parameter.keep.invalid("0", "`keep` 0 would remove every channel") }
         guard let graph = model.graph, !graph.nodes.isEmpty else {
             return MaskTransform(selected: Set(selected.map(\.name)), keep: keep, norm: norm, roles: roles)
         }
@@ -46,7 +46,7 @@ enum ChannelPruning {
         var reports: [String: String] = [:]
         for w in selected {
             func unsafe(_ why: String) -> PassError {
-                .unsupported(tensor: w.name, reason: "cannot remove channels: \(why) (leave it out with --exclude '\(w.name)')")
+                .unsupported(tensor: w.name, reason: "cannot remove channels: \(why) (leave it out with `exclude` '\(w.name)')")
             }
             guard let pIndex = graph.nodes.firstIndex(where: { layers.contains($0.opType) && $0.inputs.count >= 2 && $0.inputs[1] == w.name }) else {
                 throw unsafe("it is not the weight of a Gemm, MatMul or Conv")

@@ -1,11 +1,22 @@
 import AICompressCore
 
 /// Turns quantized tensors back into dense floats of their dtype (`aicompress dequantize`).
-public struct Dequantize: CompressionPass {
+public struct Dequantize: ConfigurablePass {
+    /// `dequantize`.
+    public static let stepName = "dequantize"
+    /// None: every quantized tensor is turned back.
+    public static let declaredParameters: [PassParameter] = []
+
+    /// The pass.
     public init() {}
-    public var name: String { "dequantize" }
+    /// The pass (it takes no parameters).
+    public init(parameters: PassParameters) throws { self.init() }
+    /// No values.
+    public var parameterValues: PassParameters { PassParameters() }
+    /// No provenance words.
     public var parameters: [(String, String)] { [] }
 
+    /// The per-tensor transform (the model is not looked at).
     public func prepare(_ model: Model) throws -> any TensorTransform { Transform() }
 
     struct Transform: TensorTransform {

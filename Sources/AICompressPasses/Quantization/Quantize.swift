@@ -1,13 +1,14 @@
 import AICompressCore
 
 /// The quantization pass: integer schemes (int8, uint8, int4, uint4) with per-tensor,
-/// per-channel or per-group scales, and the float casts fp16 and bf16.
+/// per-channel or per-group scales, and the float casts fp16 and bf16. Its parameters are
+/// declared in `Quantize+Parameters.swift`.
 ///
 /// ```swift
 /// let pass = Quantize(scheme: .int8)                       // symmetric, per output channel
 /// let (small, report) = try pass.apply(model)
 /// ```
-public struct Quantize: CompressionPass {
+public struct Quantize: ConfigurablePass {
     public enum Scheme: String, Sendable, CaseIterable {
         case int8, uint8, int4, uint4, fp16, bf16
 
@@ -49,12 +50,21 @@ public struct Quantize: CompressionPass {
         }
     }
 
-    public var scheme: Scheme
-    public var granularity: Granularity
-    public var symmetric: Bool
-    public var clip: ClipMethod
-    public var selection: TensorSelection
+    /// The storage type, or a float cast.
+    public let scheme: Scheme
+    /// Where scales change: per tensor, per output channel or per group.
+    public let granularity: Granularity
+    /// Symmetric range (zero point 0) or asymmetric.
+    public let symmetric: Bool
+    /// How each group's range is chosen.
+    public let clip: ClipMethod
+    /// Which tensors it touches.
+    public let selection: TensorSelection
+    /// What a recipe records for this pass (the settings given, not the defaults they imply).
+    var values: PassParameters
 
+    /// A pass with these settings; nil granularity and symmetry take the scheme's defaults
+    /// (checked when it runs, or by `validate()`).
     public init(scheme: Scheme, granularity: Granularity? = nil, symmetric: Bool? = nil, clip: ClipMethod = .minMax,
                 selection: TensorSelection = TensorSelection()) {
         self.scheme = scheme
@@ -62,27 +72,26 @@ public struct Quantize: CompressionPass {
         self.symmetric = symmetric ?? scheme.defaultSymmetric
         self.clip = clip
         self.selection = selection
+        values = Quantize.values(scheme: scheme, granularity: granularity, symmetric: symmetric, clip: clip, selection: selection)
     }
 
-    /// Checks parameter ranges.
+    /// Checks the parameters (the same checks as `init(parameters:)`).
     /// - Throws: `PassError.invalidParameter`.
     public func validate() throws {
-        if case .group(let n) = granularity, n < 1 { throw PassError.invalidParameter("--group-size must be at least 1") }
-        if case .percentile(let p) = clip, !(p > 50 && p <= 100) {
-            throw PassError.invalidParameter("--clip percentile:P needs 50 < P <= 100")
-        }
+        _ = try Quantize(parameters: values)
     }
 
-    public var name: String { "quantize" }
-
+    /// Provenance words: the settings in effect, defaults included, then the selection's.
     public var parameters: [(String, String)] {
-        var p: [(String, String)] = [("scheme", scheme.rawValue)]
+        var p: [(String, String)] = [(Parameter.scheme.name, scheme.rawValue)]
         if scheme.storage != nil {
-            p += [("granularity", granularity.description), ("symmetric", String(symmetric)), ("clip", clip.description)]
+            p += [("granularity", granularity.description), (Parameter.symmetric.name, String(symmetric)),
+                  (Parameter.clip.name, clip.description)]
         }
         return p + selection.parameters
     }
 
+    /// Checks the parameters and the selection; the transform quantizes each selected tensor.
     public func prepare(_ model: Model) throws -> any TensorTransform {
         try validate()
         let embeddings = TensorSelection.embeddingNames(in: model.graph)
@@ -160,7 +169,7 @@ public struct Quantize: CompressionPass {
         let floats = try FloatView(t)
         defer { floats.release() }
         let values = floats.values
-        let nonFinite = Quantize.countNonFinite(values)
+        let nonFinite = FloatView.countNonFinite(values)
         guard nonFinite == 0 else { throw PassError.nonFinite(tensor: t.name, count: nonFinite) }
 
         guard let params = parameters(for: t.shape, role: role) else {
@@ -173,30 +182,6 @@ public struct Quantize: CompressionPass {
                                   bytesAfter: payload.count, elements: t.elementCount, signalEnergy: errors.signal,
                                   errorEnergy: errors.error, maxAbsError: errors.maxAbs, zerosAfter: errors.zeros)
         return (out, report)
-    }
-
-    /// NaN and infinite values, counted with SIMD over the cores.
-    static func countNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int {
-        let n = values.count
-        let chunk = 1 << 18
-        nonisolated(unsafe) let base = values.baseAddress
-        guard let base else { return 0 }
-        return Parallel.map((n + chunk - 1) / chunk) { c -> Int in
-            let start = c * chunk, end = min(n, start + chunk)
-            var bad = SIMD8<Int32>()
-            var i = start
-            while i + 8 <= end {
-                let x = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self)
-                bad &-= unsafeBitCast((x - x) .!= 0, to: SIMD8<Int32>.self)  // NaN or ±Inf
-                i += 8
-            }
-            var count = Int(bad.wrappedSum())
-            while i < end {
-                if !base[i].isFinite { count += 1 }
-                i += 1
-            }
-            return count
-        }.reduce(0, +)
     }
 
     /// fp16 / bf16: a dense tensor of the narrower type, rounded to nearest even.
@@ -230,39 +215,4 @@ public struct Quantize: CompressionPass {
                                   elements: n, signalEnergy: errors.signal, errorEnergy: errors.error,
                                   maxAbsError: errors.maxAbs, zerosAfter: errors.zeros))
     }
-}
-
-/// A tensor's values as f32: the stored bytes themselves for f32, a converted copy otherwise.
-struct FloatView {
-    let values: UnsafeBufferPointer<Float>
-    private let owned: UnsafeMutableBufferPointer<Float>?
-    private let keepAlive: TensorData
-
-    init(_ t: Tensor) throws {
-        keepAlive = t.data
-        if t.dtype == .f32, t.isDense {
-            // Stored little-endian f32 is native here; only aligned storage is used in place.
-            let direct: UnsafeBufferPointer<Float>? = t.data.withUnsafeBytes { raw in
-                guard let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return nil }
-                return UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: t.elementCount)
-            }
-            if let direct {
-                values = direct
-                owned = nil
-                return
-            }
-        }
-        let copy = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(t.elementCount, 1))
-        var k = 0
-        ElementDecoder.forEachChunk(of: t, chunk: 4096) { chunk in
-            for v in chunk {
-                copy[k] = Float(v)
-                k += 1
-            }
-        }
-        owned = copy
-        values = UnsafeBufferPointer(start: copy.baseAddress, count: t.elementCount)
-    }
-
-    func release() { owned?.deallocate() }
 }

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Running state of the f32 magnitude-pruning writer over one chunk (see Prune.swift, Writer).
+/// Running state of the f32 magnitude-pruning writer over one chunk (see Passes/Pruning/SparseMaskWriter.swift, Writer, and PruneKernels.swift).
 typedef struct {
     int64_t k;          ///< next element (index within the tensor)
     int64_t slot;       ///< next value slot in the sparse output
