@@ -20,3 +20,8 @@ public enum PassError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// A bad parameter or an empty selection is a usage error; the rest are about the data.
+extension PassError: DataFault {
+    public var faultKind: FaultKind { switch self { case .invalidParameter, .nothingSelected: .usage; default: .data } }
+}

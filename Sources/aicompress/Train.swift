@@ -83,7 +83,7 @@ struct Train: ParsableCommand {
         }
         let updated = try task.network.updating(modelValue)
         loaded.model = updated
-        var step = "train \(training.summary) data.crc32=\(hex8(crc)) rows=\(trainSet.rows)"
+        var step = "train \(training.summary) data.crc32=\(Provenance.hex(crc)) rows=\(trainSet.rows)"
         if standardize { step += " standardize" }
         if !freeze.isEmpty { step += " freeze=\(freeze.joined(separator: ","))" }
         let final = loaded.withProvenance(step: step)

@@ -8,6 +8,28 @@ public enum CheckpointLayout {
     public static let minorVersion: UInt16 = 0
     public static let headerSize = 64
     public static let footerSize = 32
+
+    // Header fields (§3.1), offsets from the start of the file.
+    /// u16 major version, after the magic.
+    static let majorVersionOffset = 8
+    /// u16 minor version.
+    static let minorVersionOffset = 10
+    /// u32 flags (must be 0).
+    static let flagsOffset = 12
+    /// First reserved (zero) byte; reserved to the end of the header.
+    static let headerReservedOffset = 16
+
+    // Footer fields (§3.3), offsets from the start of the footer.
+    /// u64 offset of the index.
+    static let footerIndexOffsetOffset = 0
+    /// u64 length of the index.
+    static let footerIndexLengthOffset = 8
+    /// u32 CRC-32 of the index.
+    static let footerIndexCRCOffset = 16
+    /// u32 reserved (zero).
+    static let footerReservedOffset = 20
+    /// The end magic, to the end of the file.
+    static let footerEndMagicOffset = 24
     /// Alignment of every tensor payload and of the index.
     public static let alignment = 64
 
