@@ -23,7 +23,9 @@ public struct ModelFormat: Sendable, Hashable, CaseIterable, RawRepresentable, C
     /// Every registered format, in registry order.
     public static var allCases: [ModelFormat] { FormatRegistry.formats }
 
+    /// Formats are equal when their ids are.
     public static func == (a: ModelFormat, b: ModelFormat) -> Bool { a.rawValue == b.rawValue }
+    /// Hashes the id.
     public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 
     /// The format a file name's extension names, if any.

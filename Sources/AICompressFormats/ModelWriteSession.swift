@@ -30,9 +30,8 @@ public final class ModelWriteSession: ModelSink {
         self.path = path
         self.format = format
         try ModelIO.checkNotInput(path, refusing)
-        let progress = options.progress
         writer = try ModelIO.makeWriter(format, WriteRequest(path: path, refusing: refusing, options: options,
-                                                              progress: progress.map { p in { p($0) } }))
+                                                              progress: options.progress))
         background = writer.streams ? BackgroundWriter(writer) : nil
     }
 

@@ -1,7 +1,5 @@
 import AICompressCore
 import AICompressFormats
-import AICompressPasses
-import AICompressTraining
 import Foundation
 
 /// The documented exit codes (sysexits.h values) and the mapping of library errors onto them.

@@ -34,6 +34,7 @@ public struct FolderSideFiles: SideFileResolver {
     /// The side files of the model at `path`.
     public init(besides path: String) { folder = ContainedPath.folder(of: path) }
 
+    /// Maps `name` from the folder, once `ContainedPath` has checked it stays inside.
     public func open(_ name: String) throws -> InputFile {
         try InputFile(path: try ContainedPath.resolve(name, in: folder))
     }
@@ -44,5 +45,6 @@ public struct NoSideFiles: SideFileResolver {
     /// A resolver that refuses every name.
     public init() {}
 
+    /// Refuses `name`: there is no folder to find it in.
     public func open(_ name: String) throws -> InputFile { throw SideFileError.unavailable(name) }
 }

@@ -2,7 +2,9 @@ import AICompressCore
 
 /// Facts about an ONNX file that are not part of the model.
 public struct ONNXInfo: Sendable {
+    /// ModelProto.ir_version, if present.
     public var irVersion: Int64?
+    /// ModelProto.opset_import, in file order.
     public var opsets: [OpsetImport]
     /// Files holding external data, as mapped.
     public var externalFiles: [InputFile]
