@@ -181,21 +181,24 @@ public indirect enum AttributeValue: Sendable, Equatable {
     case tensors([Tensor])
     case graphs([Graph])
 
-    /// The ONNX AttributeType code of this kind.
-    public var kindCode: UInt8 {
+    /// The ONNX AttributeType of this kind.
+    public var kind: ONNXAttributeKind {
         switch self {
-        case .float: return 1
-        case .int: return 2
-        case .string: return 3
-        case .tensor: return 4
-        case .graph: return 5
-        case .floats: return 6
-        case .ints: return 7
-        case .strings: return 8
-        case .tensors: return 9
-        case .graphs: return 10
+        case .float: return .float
+        case .int: return .int
+        case .string: return .string
+        case .tensor: return .tensor
+        case .graph: return .graph
+        case .floats: return .floats
+        case .ints: return .ints
+        case .strings: return .strings
+        case .tensors: return .tensors
+        case .graphs: return .graphs
         }
     }
+
+    /// The ONNX AttributeType code of this kind.
+    public var kindCode: UInt8 { UInt8(kind.rawValue) }
 
     public static func == (a: AttributeValue, b: AttributeValue) -> Bool {
         switch (a, b) {
@@ -214,8 +217,61 @@ public indirect enum AttributeValue: Sendable, Equatable {
     }
 }
 
-/// Names of ONNX `TensorProto.DataType` codes, for display.
+/// ONNX's `AttributeProto.AttributeType` codes (onnx.proto).
+public enum ONNXAttributeKind: Int32, Sendable, CaseIterable {
+    case undefined = 0
+    case float = 1
+    case int = 2
+    case string = 3
+    case tensor = 4
+    case graph = 5
+    case floats = 6
+    case ints = 7
+    case strings = 8
+    case tensors = 9
+    case graphs = 10
+    case sparseTensor = 11
+    case sparseTensors = 12
+    case typeProto = 13
+    case typeProtos = 14
+}
+
+/// ONNX `TensorProto.DataType` codes (onnx.proto): named constants and display names.
 public enum ONNXElementType {
+    /// FLOAT (32-bit).
+    public static let float: Int32 = 1
+    /// UINT8.
+    public static let uint8: Int32 = 2
+    /// INT8.
+    public static let int8: Int32 = 3
+    /// UINT16.
+    public static let uint16: Int32 = 4
+    /// INT16.
+    public static let int16: Int32 = 5
+    /// INT32.
+    public static let int32: Int32 = 6
+    /// INT64.
+    public static let int64: Int32 = 7
+    /// STRING.
+    public static let string: Int32 = 8
+    /// BOOL.
+    public static let bool: Int32 = 9
+    /// FLOAT16.
+    public static let float16: Int32 = 10
+    /// DOUBLE.
+    public static let double: Int32 = 11
+    /// UINT32.
+    public static let uint32: Int32 = 12
+    /// UINT64.
+    public static let uint64: Int32 = 13
+    /// BFLOAT16.
+    public static let bfloat16: Int32 = 16
+    /// UINT4 (IR 10).
+    public static let uint4: Int32 = 21
+    /// INT4 (IR 10).
+    public static let int4: Int32 = 22
+
+    /// The lower-case ONNX name of a data type code (`float`, `int64`), or `typeN`.
     public static func name(_ code: Int32) -> String {
         let names = ["undefined", "float", "uint8", "int8", "uint16", "int16", "int32", "int64", "string", "bool",
                      "float16", "double", "uint32", "uint64", "complex64", "complex128", "bfloat16",

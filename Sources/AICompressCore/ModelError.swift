@@ -33,3 +33,4 @@ extension ModelError: CustomStringConvertible {
         }
     }
 }
+extension ModelError: DataFault {}

@@ -1,12 +1,12 @@
 import AICompressCore
-import Dispatch
 
 /// An output file being written, as a `ModelSink`: tensors go in one at a time, then `finish`,
 /// then `commit` moves the file into place (or `abort` removes every trace of it).
 ///
-/// A native checkpoint streams: each tensor is written on a background queue while the next one
-/// is computed, and the mapped input pages it came from are released. The other formats need
-/// every size before the first byte, so their tensors are held until `finish`.
+/// Whether it streams is the format writer's declaration (`FormatWriter.streams`). A streaming
+/// writer (the native checkpoint) gets each tensor on a background queue while the next one is
+/// computed, and the mapped input pages it came from are released. The other formats need every
+/// size before the first byte, so their writers hold the tensors until `finish`.
 ///
 /// ```swift
 /// let session = try ModelIO.openWriter(path: "out.ckpt", format: .checkpoint)
@@ -21,75 +21,50 @@ public final class ModelWriteSession: ModelSink {
     public let path: String
     /// The output format.
     public let format: ModelFormat
-    private let options: ModelWriteOptions
-    private let refusing: [FileIdentity]
-    // Streaming (checkpoint): the open file and its background writer.
-    private var file: OutputFile?
-    private var background: BackgroundWriter?
-    // Not streaming: the tensors held until `finish`.
-    private var held = Model()
+    private let writer: any FormatWriter
+    // Streaming writers run behind this queue.
+    private let background: BackgroundWriter?
     private var finished = false
 
     init(path: String, format: ModelFormat, options: ModelWriteOptions, refusing: [FileIdentity]) throws {
         self.path = path
         self.format = format
-        self.options = options
-        self.refusing = refusing
         try ModelIO.checkNotInput(path, refusing)
-        if format == .checkpoint {
-            let f = try OutputFile(path: path, durable: options.durable)
-            f.onWrite = options.progress
-            do { background = try BackgroundWriter(sink: f) } catch {
-                f.abort()
-                if let e = error as? CheckpointError { throw ModelFileError(path: path, kind: .unrepresentable(e)) }
-                throw error
-            }
-            file = f
-        }
+        writer = try ModelIO.makeWriter(format, WriteRequest(path: path, refusing: refusing, options: options,
+                                                              progress: options.progress))
+        background = writer.streams ? BackgroundWriter(writer) : nil
     }
 
-    public var streams: Bool { background != nil }
+    /// Whether tensors are written as they arrive (the format's writer says).
+    public var streams: Bool { writer.streams }
 
+    /// Takes the next tensor; a streaming output writes it in the background and then releases
+    /// `input`'s mapped pages.
     public func append(_ tensor: Tensor, releasing input: TensorData?) throws {
-        if let background {
-            do { try background.append(tensor, thenDrop: input) } catch { throw wrap(error) }
-        } else {
-            try held.append(tensor)
-        }
+        do {
+            if let background { try background.append(tensor, thenDrop: input) } else { try writer.append(tensor, releasing: input) }
+        } catch { throw ModelIO.naming(error, output: path) }
     }
 
+    /// Writes what remains (for the holding formats: the whole model).
     public func finish(metadata: [String: String], graph: Graph?) throws {
         finished = true
-        if let background {
-            do { try background.finish(metadata: metadata, graph: graph) } catch { throw wrap(error) }
-        } else {
-            held.metadata = metadata
-            held.graph = graph
-            let model = held
-            held = Model()
-            // The whole-model writers create, write and commit their files themselves.
-            try ModelIO.write(model, to: path, format: format, refusing: refusing, durable: options.durable,
-                              onnx: options.onnx, shardSize: options.shardSize, progress: options.progress)
-        }
+        do {
+            if let background { try background.finish(metadata: metadata, graph: graph) } else {
+                try writer.finish(metadata: metadata, graph: graph)
+            }
+        } catch { throw ModelIO.naming(error, output: path) }
     }
 
     /// Moves the finished output into place.
     public func commit() throws {
         guard finished else { throw ModelFileError(path: path, kind: .unrepresentable(CheckpointError.unrepresentable("output committed before it was finished"))) }
-        try file?.commit()
-        file = nil
+        try writer.commit()
     }
 
     /// Removes the unfinished output; safe to call more than once.
     public func abort() {
-        file?.abort()
-        file = nil
-        held = Model()
-    }
-
-    private func wrap(_ error: Error) -> Error {
-        if let e = error as? CheckpointError { return ModelFileError(path: path, kind: .unrepresentable(e)) }
-        return error
+        writer.abort()
     }
 }
 
@@ -104,6 +79,7 @@ public struct ModelWriteOptions: Sendable {
     /// Called with the bytes written so far.
     public var progress: (@Sendable (Int) -> Void)?
 
+    /// Options as given; the defaults write one file, not synced.
     public init(durable: Bool = false, onnx: ONNXWriteOptions = ONNXWriteOptions(), shardSize: Int? = nil,
                 progress: (@Sendable (Int) -> Void)? = nil) {
         self.durable = durable
@@ -119,48 +95,5 @@ extension ModelIO {
     public static func openWriter(path: String, format: ModelFormat, refusing inputs: [FileIdentity] = [],
                                   options: ModelWriteOptions = ModelWriteOptions()) throws -> ModelWriteSession {
         try ModelWriteSession(path: path, format: format, options: options, refusing: inputs)
-    }
-}
-
-/// Writes checkpoint tensors on a background queue while the next tensor is computed; at most
-/// two finished tensors wait, so memory stays bounded. The first write error is reported by the
-/// next call.
-final class BackgroundWriter: @unchecked Sendable {
-    // `writer` and `failure` are only touched on `queue`.
-    private var writer: CheckpointWriter<OutputFile>
-    private var failure: Error?
-    private let queue = DispatchQueue(label: "aicompress.writer")
-    private let slots = DispatchSemaphore(value: 2)
-
-    init(sink: OutputFile) throws {
-        writer = try CheckpointWriter(sink: sink)
-    }
-
-    /// Queues `tensor` for writing; `input` (the tensor it came from) has its mapped pages
-    /// dropped once written.
-    func append(_ tensor: Tensor, thenDrop input: TensorData?) throws {
-        try pendingFailure()
-        slots.wait()
-        queue.async {
-            if self.failure == nil {
-                do { try self.writer.append(tensor) } catch { self.failure = error }
-            }
-            input?.dropPages()
-            self.slots.signal()
-        }
-    }
-
-    private func pendingFailure() throws {
-        let f: Error? = queue.sync { self.failure }
-        if let f { throw f }
-    }
-
-    /// Waits for the queued tensors and writes the index and footer.
-    func finish(metadata: [String: String], graph: Graph?) throws {
-        try pendingFailure()
-        let result: Result<Void, Error> = queue.sync {
-            Result { _ = try self.writer.finish(metadata: metadata, graph: graph) }
-        }
-        try result.get()
     }
 }

@@ -28,3 +28,9 @@ public enum PassError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The message naming parameters as written (`keep`).
     public var description: String { message { $0 } }
 }
+
+/// A bad parameter or an empty selection is a usage error; the rest are about the data.
+extension PassError: DataFault {
+    /// `.usage` for invalidParameter and nothingSelected, else `.data` (exit codes 64 and 65).
+    public var faultKind: FaultKind { switch self { case .invalidParameter, .nothingSelected: .usage; default: .data } }
+}

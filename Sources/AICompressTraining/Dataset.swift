@@ -1,3 +1,4 @@
+import AICompressCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -325,3 +326,4 @@ public struct Dataset: Sendable {
         return d
     }
 }
+extension DataError: DataFault {}

@@ -141,3 +141,4 @@ public enum ExecutionError: Error, Sendable, Equatable, CustomStringConvertible 
         }
     }
 }
+extension ExecutionError: DataFault {}

@@ -1,7 +1,5 @@
 import AICompressCore
 import AICompressFormats
-import AICompressPasses
-import AICompressTraining
 import Foundation
 
 /// The documented exit codes (sysexits.h values) and the mapping of library errors onto them.
@@ -24,44 +22,15 @@ struct ExitStatus {
 
     /// The status for a library error, or nil for errors the argument parser reports itself.
     init?(_ error: Error) {
-        switch error {
-        case let e as FileError:
-            message = e.description
-            switch e {
-            case .cannotOpen, .notARegularFile: code = ExitStatus.noInput
-            case .cannotMap, .readFailed: code = ExitStatus.ioError
-            case .cannotCreate, .outputIsInput: code = ExitStatus.cannotCreate
-            case .writeFailed, .cannotRename: code = ExitStatus.ioError
-            }
-        case let e as ModelFileError:
-            message = e.description
-            code = ExitStatus.dataError
-        case let e as CheckpointError:
-            message = e.description
-            code = ExitStatus.dataError
-        case let e as ONNXError:
-            message = e.description
-            code = ExitStatus.dataError
-        case let e as SafetensorsError:
-            message = e.description
-            code = ExitStatus.dataError
-        case let e as ModelError:
-            message = e.description
-            code = ExitStatus.dataError
-        case let e as DataError:
-            message = e.description
-            code = ExitStatus.dataError
-        case let e as ExecutionError:
-            message = e.description
-            code = ExitStatus.dataError
-        case let e as PassError:
-            message = e.description
-            switch e {
-            case .invalidParameter, .nothingSelected: code = ExitStatus.usage
-            case .nonFinite, .unsupported: code = ExitStatus.dataError
-            }
-        default:
-            return nil
+        // Every library error type adopts DataFault; its kind picks the code.
+        guard let e = error as? any DataFault else { return nil }
+        message = e.description
+        switch e.faultKind {
+        case .usage: code = ExitStatus.usage
+        case .data: code = ExitStatus.dataError
+        case .noInput: code = ExitStatus.noInput
+        case .cannotCreate: code = ExitStatus.cannotCreate
+        case .io: code = ExitStatus.ioError
         }
     }
 }

@@ -169,7 +169,7 @@ struct InspectReport {
             ("format", .string(loaded.format.rawValue)),
             ("format_version", .string(loaded.formatVersion)),
             ("file_bytes", .int(loaded.input.size)),
-            ("file_crc32", .string(hex8(loaded.fileCRC32))),
+            ("file_crc32", .string(Provenance.hex(loaded.fileCRC32))),
             ("tensors", .array(tensors)),
             ("totals", .object([
                 ("tensors", .int(m.tensors.count)),

@@ -4,7 +4,7 @@ import ArgumentParser
 
 /// Where and how a command writes its output model (shared by every command that writes one).
 struct OutputOptions: ParsableArguments {
-    @Option(help: "Output format (ckpt, onnx, safetensors). Default: from OUT's extension, else ckpt.")
+    @Option(help: ArgumentHelp("Output format (\(FormatRegistry.idList)). Default: from OUT's extension, else \(ModelIO.defaultFormat)."))
     var format: ModelFormatArgument?
 
     @Flag(help: "Flush the output to the storage device before moving it into place (survives power loss; slower).")

@@ -32,7 +32,7 @@ struct Verify: ParsableCommand {
             let loaded = try ModelIO.read(path: file)
             if !quiet {
                 try FileHandleOutput.stdout("\(file == "-" ? "<stdin>" : file): ok, \(loaded.format) \(loaded.formatVersion), "
-                    + "\(loaded.model.tensors.count) tensors, \(loaded.input.size) bytes, crc32 \(hex8(loaded.fileCRC32))\n")
+                    + "\(loaded.model.tensors.count) tensors, \(loaded.input.size) bytes, crc32 \(Provenance.hex(loaded.fileCRC32))\n")
             }
         }
     }

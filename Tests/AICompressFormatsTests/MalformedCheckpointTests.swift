@@ -99,6 +99,33 @@ final class MalformedCheckpointTests: XCTestCase {
         }
     }
 
+    /// Padding between the last tensor and the index beyond the alignment is refused, even when
+    /// every byte of it is zero and every checksum matches.
+    func testDataSectionGapIsRefused() throws {
+        var bytes = try checkpointBytes(try Model(tensors: [try Tensor(name: "a", shape: [4], floats: [1, 2, 3, 4])]))
+        let footer = bytes.count - CheckpointLayout.footerSize
+        let indexOffset = Int(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: footer, as: UInt64.self) })
+        XCTAssertEqual(indexOffset, 128)
+        bytes.insert(contentsOf: [UInt8](repeating: 0, count: CheckpointLayout.alignment), at: indexOffset)
+        let moved = UInt64(indexOffset + CheckpointLayout.alignment)
+        withUnsafeBytes(of: moved.littleEndian) { for (i, b) in $0.enumerated() { bytes[footer + CheckpointLayout.alignment + i] = b } }
+        XCTAssertThrowsError(try readCheckpoint(bytes)) {
+            XCTAssertEqual($0 as? CheckpointError, .dataSectionGap(lastEnd: 80, indexOffset: 192))
+        }
+    }
+
+    /// A sparse payload whose bitmask sets more bits than it stores values is refused (the
+    /// writer does not check it, so the file's checksums are all correct).
+    func testSparseMaskMismatchIsRefused() throws {
+        let layout = try SparseLayout(dtype: .f32, count: 8, nonZeros: 2)
+        var payload = [UInt8](repeating: 0, count: layout.payloadBytes)
+        payload[0] = 0b0000_0111  // three values marked, two stored
+        let t = try Tensor(name: "s", dtype: .f32, shape: [8], encoding: .sparse(nonZeros: 2), data: TensorData(bytes: payload))
+        XCTAssertThrowsError(try readCheckpoint(try checkpointBytes(try Model(tensors: [t])))) {
+            XCTAssertEqual($0 as? CheckpointError, .sparseMaskMismatch(tensor: "s", offset: 64))
+        }
+    }
+
     /// A checkpoint with no tensors whose index is `index`, with a correct footer and CRC.
     func craftedCheckpoint(index: [UInt8]) throws -> [UInt8] {
         var bytes = try checkpointBytes(Model())

@@ -1,18 +1,65 @@
 import AICompressCore
 @testable import AICompressFormats
-import AICompressPasses
 import Foundation
 import XCTest
 
 /// Quantized tensors through every format: bit for bit back.
 final class QuantizedFormatsTests: XCTestCase {
+    /// cnn.onnx with every weight of rank 2 or more quantized in each of four layouts (per
+    /// channel, per tensor with zero points, 4-bit groups), built here from Core types.
     func quantizedModels() throws -> [(String, Model)] {
         let base = try ModelIO.read(path: fixture("onnx/cnn.onnx")).model
-        let schemes: [(String, Quantize)] = [
-            ("int8", Quantize(scheme: .int8)), ("uint8 per-tensor", Quantize(scheme: .uint8, granularity: .perTensor)),
-            ("int4 g8", Quantize(scheme: .int4, granularity: .group(8))), ("uint4 g32", Quantize(scheme: .uint4)),
+        let layouts: [(String, (Int) -> QuantizationParameters)] = [
+            ("int8", { _ in QuantizationParameters(storage: .int8, axis: 0, hasZeroPoint: false) }),
+            ("uint8 per-tensor", { _ in QuantizationParameters(storage: .uint8, axis: nil, hasZeroPoint: true) }),
+            ("int4 g8", { _ in QuantizationParameters(storage: .int4, axis: 1, blockSize: 8, hasZeroPoint: false) }),
+            ("uint4 g32", { rank in QuantizationParameters(storage: .uint4, axis: rank - 1, blockSize: 32, hasZeroPoint: true) }),
         ]
-        return try schemes.map { ($0.0, try $0.1.apply(base).0) }
+        return try layouts.map { name, params in
+            var model = Model()
+            for t in base.tensors {
+                try model.append(t.dtype == .f32 && t.shape.rank >= 2 ? try quantized(t, params(t.shape.rank)) : t)
+            }
+            model.metadata = base.metadata
+            model.graph = base.graph
+            return (name, model)
+        }
+    }
+
+    /// `t` quantized with `params`: each group's scale from its largest magnitude (and a zero
+    /// point from its minimum when asymmetric), values rounded to the nearest step.
+    func quantized(_ t: Tensor, _ params: QuantizationParameters) throws -> Tensor {
+        let layout = try QuantizedLayout(shape: t.shape, parameters: params)
+        let values = t.floatValues()
+        let storage = params.storage
+        var lo = [Float](repeating: 0, count: layout.scaleCount), hi = lo
+        for (k, v) in values.enumerated() {
+            let s = layout.scaleIndex(k)
+            lo[s] = min(lo[s], v)
+            hi[s] = max(hi[s], v)
+        }
+        var payload = [UInt8](repeating: 0, count: layout.payloadBytes)
+        func store(_ q: Int, at k: Int, base: Int) {
+            if storage.bits == 8 { payload[base + k] = UInt8(truncatingIfNeeded: q) } else {
+                payload[base + k / 2] |= UInt8(q & 0x0F) << (k % 2 == 0 ? 0 : 4)
+            }
+        }
+        var zeroPoints = [Int](repeating: 0, count: layout.scaleCount)
+        var scales = [Float](repeating: 1, count: layout.scaleCount)
+        for s in 0..<layout.scaleCount {
+            let range = params.hasZeroPoint ? hi[s] - lo[s] : 2 * max(-lo[s], hi[s])
+            let scale = range > 0 ? range / Float(storage.qmax - storage.qmin) : 1
+            scales[s] = scale
+            if params.hasZeroPoint { zeroPoints[s] = min(storage.qmax, max(storage.qmin, storage.qmin - Int((lo[s] / scale).rounded()))) }
+            withUnsafeBytes(of: scale.bitPattern.littleEndian) { for (i, b) in $0.enumerated() { payload[layout.scalesOffset + 4 * s + i] = b } }
+            if params.hasZeroPoint { store(zeroPoints[s], at: s, base: layout.zeroPointsOffset) }
+        }
+        for (k, v) in values.enumerated() {
+            let s = layout.scaleIndex(k)
+            let q = Int((v / scales[s]).rounded()) + zeroPoints[s]
+            store(min(storage.qmax, max(storage.qmin, q)), at: k, base: 0)
+        }
+        return try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, encoding: .quantized(params), data: TensorData(bytes: payload))
     }
 
     func testCheckpointRoundTrip() throws {

@@ -124,12 +124,52 @@ final class SafetensorsTests: XCTestCase {
         for file in files { XCTAssertNoThrow(try ModelIO.read(path: dir.appendingPathComponent(file).path), file) }
     }
 
-    func testBrokenShardedSetsAreRefused() throws {
-        let dir = fixturesURL.appendingPathComponent("safetensors/malformed/sharded")
-        let indexes = try FileManager.default.subpathsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".index.json") }
-        XCTAssertFalse(indexes.isEmpty)
-        for index in indexes {
-            XCTAssertThrowsError(try ModelIO.read(path: dir.appendingPathComponent(index).path), index)
+    /// Each broken set in fixtures/safetensors/malformed/sharded gives its exact error, naming
+    /// the index (or, for a missing shard, the shard's path).
+    func testBrokenShardedSetsGiveTheirExactError() throws {
+        let dir = fixturesURL.appendingPathComponent("safetensors/malformed/sharded").path
+        let second = "model-00002-of-00002.safetensors"
+        let expected: [String: SafetensorsError] = [
+            // Shard 1 holds b too, which the map gives to shard 2.
+            "index-duplicate-tensor": .shardUnexpectedTensor(shard: "model-00001-of-00002.safetensors", tensor: "b"),
+            // ../outside.safetensors exists: only the containment check can stop it.
+            "index-escape": .shardEscapes("../outside.safetensors"),
+            "index-tensor-not-in-shard": .shardMissingTensor(shard: second, tensor: "c"),
+        ]
+        let sets = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("index-") }
+        XCTAssertEqual(Set(sets), Set(expected.keys).union(["index-missing-shard"]))
+        for (name, error) in expected {
+            let index = "\(dir)/\(name)/model.safetensors.index.json"
+            XCTAssertThrowsError(try ModelIO.read(path: index), name) {
+                guard let e = $0 as? ModelFileError, case .invalid(let inner) = e.kind else { return XCTFail("\(name): \($0)") }
+                XCTAssertEqual(e.path, index, name)
+                XCTAssertEqual(inner as? SafetensorsError, error, name)
+            }
+        }
+        let missing = "\(dir)/index-missing-shard/\(second)"
+        XCTAssertThrowsError(try ModelIO.read(path: "\(dir)/index-missing-shard/model.safetensors.index.json")) {
+            XCTAssertEqual($0 as? FileError, .cannotOpen(path: missing, errno: ENOENT))
+        }
+    }
+
+    /// Shards are held inside the index's folder by the same realpath check as ONNX external
+    /// data: a link leading out and a backslash are refused like `..`.
+    func testShardLinksAndBackslashesAreRefused() throws {
+        let dir = try temporaryDirectory(self)
+        let set = dir + "/set"
+        try FileManager.default.createDirectory(atPath: set, withIntermediateDirectories: false)
+        let shard = Array(try Data(contentsOf: URL(fileURLWithPath: fixture("safetensors/mlp.safetensors"))))
+        FileManager.default.createFile(atPath: dir + "/outside.safetensors", contents: Data(shard))
+        try FileManager.default.createSymbolicLink(atPath: set + "/link.safetensors", withDestinationPath: "../outside.safetensors")
+        let names = try SafetensorsReader.read(shard.withUnsafeBytes { ByteBuffer.copying($0) }).model.tensors.map(\.name)
+        for file in ["link.safetensors", "a\\b.safetensors"] {
+            let map = names.map { "\(JSONWriter.quote($0)): \(JSONWriter.quote(file))" }.joined(separator: ", ")
+            let index = set + "/model.safetensors.index.json"
+            FileManager.default.createFile(atPath: index, contents: Data("{\"weight_map\": {\(map)}}".utf8))
+            XCTAssertThrowsError(try ModelIO.read(path: index), file) {
+                guard let e = $0 as? ModelFileError, case .invalid(let inner) = e.kind else { return XCTFail("\(file): \($0)") }
+                XCTAssertEqual(inner as? SafetensorsError, .shardEscapes(file), file)
+            }
         }
     }
 

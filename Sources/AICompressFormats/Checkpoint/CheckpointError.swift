@@ -1,3 +1,5 @@
+import AICompressCore
+
 /// Everything that can be wrong with a checkpoint file, one case per check of spec §8.
 /// Offsets are absolute byte offsets in the file.
 public enum CheckpointError: Error, Equatable, Sendable {
@@ -38,10 +40,7 @@ public enum CheckpointError: Error, Equatable, Sendable {
 
 extension CheckpointError: CustomStringConvertible {
     public var description: String {
-        func hex(_ v: UInt32) -> String {
-            let s = String(v, radix: 16)
-            return "0x" + String(repeating: "0", count: 8 - s.count) + s
-        }
+        func hex(_ v: UInt32) -> String { "0x" + Provenance.hex(v) }
         switch self {
         case .truncated(let size):
             return "truncated: \(size) bytes, a checkpoint has at least \(CheckpointLayout.headerSize + CheckpointLayout.footerSize)"
@@ -94,3 +93,4 @@ extension CheckpointError: CustomStringConvertible {
         }
     }
 }
+extension CheckpointError: FormatError {}

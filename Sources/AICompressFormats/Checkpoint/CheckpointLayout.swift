@@ -4,22 +4,58 @@ public enum CheckpointLayout {
     public static let magic: [UInt8] = [0x89, 0x41, 0x49, 0x43, 0x4B, 0x50, 0x54, 0x0A]
     /// `AICKEND\n`
     public static let endMagic: [UInt8] = [0x41, 0x49, 0x43, 0x4B, 0x45, 0x4E, 0x44, 0x0A]
+    /// The major version this tool writes and reads.
     public static let majorVersion: UInt16 = 1
+    /// The minor version this tool writes.
     public static let minorVersion: UInt16 = 0
+    /// Bytes of the file header (§3.1).
     public static let headerSize = 64
+    /// Bytes of the footer (§3.3).
     public static let footerSize = 32
+
+    // Header fields (§3.1), offsets from the start of the file.
+    /// u16 major version, after the magic.
+    static let majorVersionOffset = 8
+    /// u16 minor version.
+    static let minorVersionOffset = 10
+    /// u32 flags (must be 0).
+    static let flagsOffset = 12
+    /// First reserved (zero) byte; reserved to the end of the header.
+    static let headerReservedOffset = 16
+
+    // Footer fields (§3.3), offsets from the start of the footer.
+    /// u64 offset of the index.
+    static let footerIndexOffsetOffset = 0
+    /// u64 length of the index.
+    static let footerIndexLengthOffset = 8
+    /// u32 CRC-32 of the index.
+    static let footerIndexCRCOffset = 16
+    /// u32 reserved (zero).
+    static let footerReservedOffset = 20
+    /// The end magic, to the end of the file.
+    static let footerEndMagicOffset = 24
     /// Alignment of every tensor payload and of the index.
     public static let alignment = 64
 
+    /// MAX_INDEX_BYTES: the largest index.
     public static let maxIndexBytes = 256 << 20
+    /// MAX_TENSORS.
     public static let maxTensors = 1 << 20
+    /// MAX_RANK: dimensions per tensor.
     public static let maxRank = 32
+    /// MAX_DIM: the largest dimension.
     public static let maxDim: UInt64 = 1 << 62
+    /// MAX_NAME_BYTES: tensor names and metadata keys (UTF-8).
     public static let maxNameBytes = 4096
+    /// MAX_STRING_BYTES: metadata values and graph strings.
     public static let maxStringBytes = 16 << 20
+    /// MAX_METADATA_ENTRIES.
     public static let maxMetadataEntries = 65_536
+    /// MAX_ENCODING_PARAM_BYTES.
     public static let maxEncodingParamBytes = 1 << 20
+    /// MAX_GRAPH_DEPTH: subgraphs in attributes.
     public static let maxGraphDepth = 8
+    /// MAX_TYPE_DEPTH: nested value types.
     public static let maxTypeDepth = 8
 
     /// The smallest multiple of the alignment that is >= `x`, or nil on overflow.

@@ -33,20 +33,20 @@ public enum CheckpointReader {
         }
         // Header.
         guard hasMagic(file) else { throw .badMagic }
-        let major = UInt16(littleEndian: file.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
-        let minor = UInt16(littleEndian: file.loadUnaligned(fromByteOffset: 10, as: UInt16.self))
+        let major = UInt16(littleEndian: file.loadUnaligned(fromByteOffset: L.majorVersionOffset, as: UInt16.self))
+        let minor = UInt16(littleEndian: file.loadUnaligned(fromByteOffset: L.minorVersionOffset, as: UInt16.self))
         guard major == L.majorVersion else { throw .unsupportedVersion(major: major, minor: minor) }
-        let flags = UInt32(littleEndian: file.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+        let flags = UInt32(littleEndian: file.loadUnaligned(fromByteOffset: L.flagsOffset, as: UInt32.self))
         guard flags == 0 else { throw .unknownFlags(flags) }
-        if let i = (16..<L.headerSize).first(where: { file[$0] != 0 }) { throw .nonZeroReserved(offset: i) }
+        if let i = (L.headerReservedOffset..<L.headerSize).first(where: { file[$0] != 0 }) { throw .nonZeroReserved(offset: i) }
 
         // Footer.
         let footer = size - L.footerSize
-        guard file[(footer + 24)..<size].elementsEqual(L.endMagic) else { throw .badEndMagic }
-        let indexOffset = UInt64(littleEndian: file.loadUnaligned(fromByteOffset: footer, as: UInt64.self))
-        let indexLength = UInt64(littleEndian: file.loadUnaligned(fromByteOffset: footer + 8, as: UInt64.self))
-        let indexCRC = UInt32(littleEndian: file.loadUnaligned(fromByteOffset: footer + 16, as: UInt32.self))
-        if let i = ((footer + 20)..<(footer + 24)).first(where: { file[$0] != 0 }) { throw .nonZeroReserved(offset: i) }
+        guard file[(footer + L.footerEndMagicOffset)..<size].elementsEqual(L.endMagic) else { throw .badEndMagic }
+        let indexOffset = UInt64(littleEndian: file.loadUnaligned(fromByteOffset: footer + L.footerIndexOffsetOffset, as: UInt64.self))
+        let indexLength = UInt64(littleEndian: file.loadUnaligned(fromByteOffset: footer + L.footerIndexLengthOffset, as: UInt64.self))
+        let indexCRC = UInt32(littleEndian: file.loadUnaligned(fromByteOffset: footer + L.footerIndexCRCOffset, as: UInt32.self))
+        if let i = ((footer + L.footerReservedOffset)..<(footer + L.footerEndMagicOffset)).first(where: { file[$0] != 0 }) { throw .nonZeroReserved(offset: i) }
         guard indexLength <= UInt64(L.maxIndexBytes) else { throw .indexTooLarge(length: indexLength) }
         let (indexEnd, overflow) = indexOffset.addingReportingOverflow(indexLength)
         guard !overflow, indexEnd == UInt64(footer), indexOffset >= UInt64(L.headerSize),
@@ -144,52 +144,6 @@ public enum CheckpointReader {
         var crc: UInt32
     }
 
-    /// The encoding of code `code` with `params` (spec §5), checked against the tensor.
-    static func decodeEncoding(
-        _ code: UInt8, params: [UInt8], tensor: String, dtype: DType, shape: Shape, offset: Int
-    ) throws(CheckpointError) -> TensorEncoding {
-        switch code {
-        case 0:
-            guard params.isEmpty else { throw .invalidEncodingParams(tensor: tensor, offset: offset) }
-            return .dense
-        case 1:
-            guard params.count == 8 else { throw .invalidEncodingParams(tensor: tensor, offset: offset) }
-            let nnz = params.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-            guard nnz <= UInt64(shape.elementCount), (try? SparseLayout(dtype: dtype, count: shape.elementCount, nonZeros: Int(nnz))) != nil else {
-                throw .invalidEncodingParams(tensor: tensor, offset: offset)
-            }
-            return .sparse(nonZeros: Int(nnz))
-        default:
-            guard params.count == 12, let storage = QuantizedStorage(rawValue: params[0]), params[1] & 0xFE == 0,
-                  params[2] == 0, params[3] == 0, dtype.isFloatingPoint else {
-                throw .invalidEncodingParams(tensor: tensor, offset: offset)
-            }
-            let axisRaw = params.withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: Int32.self)) }
-            let block = params.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) }
-            guard axisRaw >= -1, Int(axisRaw) < shape.rank, axisRaw >= 0 || block == 0 else {
-                throw .invalidEncodingParams(tensor: tensor, offset: offset)
-            }
-            let q = QuantizationParameters(storage: storage, axis: axisRaw < 0 ? nil : Int(axisRaw), blockSize: Int(block),
-                                           hasZeroPoint: params[1] & 1 == 1)
-            guard (try? QuantizedLayout(shape: shape, parameters: q)) != nil else {
-                throw .invalidEncodingParams(tensor: tensor, offset: offset)
-            }
-            return .quantized(q)
-        }
-    }
-
-    /// The `encoding_params` bytes of an encoding.
-    static func encodingParams(_ encoding: TensorEncoding) -> [UInt8] {
-        if case .sparse(let nnz) = encoding {
-            return withUnsafeBytes(of: UInt64(nnz).littleEndian) { Array($0) }
-        }
-        guard case .quantized(let q) = encoding else { return [] }
-        var out: [UInt8] = [q.storage.rawValue, q.hasZeroPoint ? 1 : 0, 0, 0]
-        withUnsafeBytes(of: Int32(q.axis ?? -1).littleEndian) { out.append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt32(q.blockSize).littleEndian) { out.append(contentsOf: $0) }
-        return out
-    }
-
     static func checkPadding(_ file: UnsafeRawBufferPointer, from: Int, to: Int) throws(CheckpointError) {
         if let i = (from..<to).first(where: { file[$0] != 0 }) { throw .nonZeroPadding(offset: i) }
     }
@@ -227,7 +181,7 @@ public enum CheckpointReader {
             let crc = try r.u32("CRC-32 of '\(name)'")
             let paramsAt = r.offset
             let params = try r.bytesField("encoding parameters of '\(name)'", limit: L.maxEncodingParamBytes)
-            let encoding = try decodeEncoding(encodingCode, params: params, tensor: name, dtype: dtype, shape: shape, offset: paramsAt)
+            let encoding = try CheckpointEncoding.decode(encodingCode, params: params, tensor: name, dtype: dtype, shape: shape, offset: paramsAt)
             let required = encoding == .dense ? expected : (try? encoding.payloadBytes(dtype: dtype, shape: shape)) ?? -1
             guard required >= 0 else { throw .shapeOverflow(tensor: name, dims: shape.dims.map { UInt64($0) }, offset: at) }
             guard length == UInt64(required) else {

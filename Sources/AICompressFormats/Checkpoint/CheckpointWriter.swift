@@ -58,7 +58,7 @@ public struct CheckpointWriter<Sink: ByteSink> {
         index.u64(UInt64(start))
         index.u64(UInt64(t.data.count))
         index.u32(crc)
-        try index.bytesField(CheckpointReader.encodingParams(t.encoding), "encoding parameters", limit: L.maxEncodingParamBytes)
+        try index.bytesField(CheckpointEncoding.params(t.encoding), "encoding parameters", limit: L.maxEncodingParamBytes)
         tensorCount += 1
     }
 

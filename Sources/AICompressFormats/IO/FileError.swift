@@ -1,3 +1,4 @@
+import AICompressCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -49,6 +50,17 @@ extension FileError: CustomStringConvertible {
         case .writeFailed(let p, let e): return "\(display(p)): write failed: \(reason(e))"
         case .cannotRename(_, let to, let e): return "\(display(to)): cannot move the finished output into place: \(reason(e))"
         case .outputIsInput(let p): return "\(display(p)): output is the input file; aicompress never overwrites its input"
+        }
+    }
+}
+
+extension FileError: DataFault {
+    /// Opening an input, creating an output and I/O part way each have their own exit code.
+    public var faultKind: FaultKind {
+        switch self {
+        case .cannotOpen, .notARegularFile: return .noInput
+        case .cannotMap, .readFailed, .writeFailed, .cannotRename: return .io
+        case .cannotCreate, .outputIsInput: return .cannotCreate
         }
     }
 }

@@ -1,11 +1,10 @@
 import AICompressCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Facts about an ONNX file that are not part of the model.
 public struct ONNXInfo: Sendable {
+    /// ModelProto.ir_version, if present.
     public var irVersion: Int64?
+    /// ModelProto.opset_import, in file order.
     public var opsets: [OpsetImport]
     /// Files holding external data, as mapped.
     public var externalFiles: [InputFile]
@@ -29,13 +28,13 @@ public enum ONNXReader {
         return [0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72].contains(bytes[2])
     }
 
-    /// Reads the ONNX model mapped in `input`; external data is resolved relative to the
-    /// folder of `input.path`.
+    /// Reads the ONNX model in `buffer`; external data files come from `sideFiles` (the model's
+    /// folder; `NoSideFiles()` for a model read from standard input or memory).
     /// - Throws: `ONNXError`, or `FileError` for external data files.
-    public static func read(_ input: InputFile) throws -> (model: Model, info: ONNXInfo) {
-        let record = try ONNXProtobuf.decode(input.buffer.bytes)
+    public static func read(_ buffer: ByteBuffer, sideFiles: any SideFileResolver) throws -> (model: Model, info: ONNXInfo) {
+        let record = try ONNXProtobuf.decode(buffer.bytes)
         guard let graphRecord = record.graph else { throw ONNXError.missingGraph }
-        var context = Context(input: input)
+        var context = Context(buffer: buffer, sideFiles: sideFiles)
         var model = Model()
         var seen = Set<String>()
         for (i, t) in graphRecord.initializers.enumerated() {
@@ -66,13 +65,17 @@ public enum ONNXReader {
         return (model, ONNXInfo(irVersion: record.irVersion, opsets: record.opsets, externalFiles: context.externalOrder))
     }
 
-    /// Conversion state: the input file and the external data files mapped so far.
+    /// Conversion state: the model's bytes and the external data files mapped so far.
     struct Context {
-        let input: InputFile
+        let buffer: ByteBuffer
+        let sideFiles: any SideFileResolver
         var external: [String: InputFile] = [:]
         var externalOrder: [InputFile] = []
 
-        init(input: InputFile) { self.input = input }
+        init(buffer: ByteBuffer, sideFiles: any SideFileResolver) {
+            self.buffer = buffer
+            self.sideFiles = sideFiles
+        }
 
         mutating func graph(_ g: GraphRecord, depth: Int) throws -> Graph {
             guard depth <= ONNXLimits.maxDepth else { throw ONNXError.nestingTooDeep(limit: ONNXLimits.maxDepth) }
@@ -97,25 +100,25 @@ public enum ONNXReader {
             func fail(_ reason: String) -> ONNXError { .invalidAttribute(node: nodeName, attribute: a.name, reason: reason) }
             guard !a.name.isEmpty else { throw fail("attribute without a name") }
             guard a.refAttrName.isEmpty else { throw fail("references a function attribute (functions are not supported)") }
-            switch a.type {
-            case 1: return .float(a.f)
-            case 2: return .int(a.i)
-            case 3: return .string(a.s)
-            case 4:
+            guard let kind = ONNXAttributeKind(rawValue: a.type) else { throw fail("unknown attribute type \(a.type)") }
+            switch kind {
+            case .float: return .float(a.f)
+            case .int: return .int(a.i)
+            case .string: return .string(a.s)
+            case .tensor:
                 guard let t = a.t else { throw fail("TENSOR attribute without a tensor") }
                 return .tensor(try tensor(t))
-            case 5:
+            case .graph:
                 guard let g = a.g.first else { throw fail("GRAPH attribute without a graph") }
                 return .graph(try graph(g, depth: depth + 1))
-            case 6: return .floats(a.floats)
-            case 7: return .ints(a.ints)
-            case 8: return .strings(a.strings)
-            case 9: return .tensors(try a.tensors.map { try tensor($0) })
-            case 10: return .graphs(try a.graphs.map { try graph($0, depth: depth + 1) })
-            case 11, 12: throw fail("sparse tensor attributes are not supported")
-            case 13, 14: throw fail("type attributes are not supported")
-            case 0: throw fail("attribute type is UNDEFINED")
-            default: throw fail("unknown attribute type \(a.type)")
+            case .floats: return .floats(a.floats)
+            case .ints: return .ints(a.ints)
+            case .strings: return .strings(a.strings)
+            case .tensors: return .tensors(try a.tensors.map { try tensor($0) })
+            case .graphs: return .graphs(try a.graphs.map { try graph($0, depth: depth + 1) })
+            case .sparseTensor, .sparseTensors: throw fail("sparse tensor attributes are not supported")
+            case .typeProto, .typeProtos: throw fail("type attributes are not supported")
+            case .undefined: throw fail("attribute type is UNDEFINED")
             }
         }
 
@@ -136,13 +139,13 @@ public enum ONNXReader {
             let (dtype, shape, bytes) = try layout(t, name: name)
             guard !t.hasSegment else { throw ONNXError.segmentedTensor(tensor: name) }
             let data: TensorData
-            if t.dataLocation == 1 || !t.externalData.isEmpty {
+            if t.dataLocation == ONNXTypes.externalDataLocation || !t.externalData.isEmpty {
                 data = try externalData(t, name: name, bytes: bytes)
             } else if let raw = t.raw {
                 switch raw {
                 case .file(let range):
                     guard range.count == bytes else { throw ONNXError.rawDataLengthMismatch(tensor: name, expected: bytes, actual: range.count) }
-                    guard let view = TensorData(buffer: input.buffer, offset: range.lowerBound, count: range.count) else {
+                    guard let view = TensorData(buffer: buffer, offset: range.lowerBound, count: range.count) else {
                         throw ONNXError.decodeFailed
                     }
                     data = view
@@ -182,7 +185,6 @@ public enum ONNXReader {
             if let length, length != bytes {
                 throw invalid("length \(length), but its type and dims need \(bytes) bytes")
             }
-            guard input.path != "-" else { throw ONNXError.externalDataFromStdin(tensor: name) }
             let file = try externalFile(location, tensor: name)
             let (end, overflow) = offset.addingReportingOverflow(bytes)
             guard !overflow, end <= file.size else {
@@ -191,36 +193,26 @@ public enum ONNXReader {
             return TensorData(buffer: file.buffer, offset: offset, count: bytes)!
         }
 
-        /// Maps an external data file once, after checking that it stays inside the model's folder.
+        /// Maps an external data file once, through the resolver (which keeps it inside the
+        /// model's folder).
         mutating func externalFile(_ location: String, tensor: String) throws -> InputFile {
             if let f = external[location] { return f }
-            let components = location.split(separator: "/", omittingEmptySubsequences: false)
-            guard !location.hasPrefix("/"), !location.contains("\\"), !location.contains("\0"), !components.contains("..") else {
-                throw ONNXError.externalDataEscapes(tensor: tensor, location: location)
+            let file: InputFile
+            do { file = try sideFiles.open(location) } catch let e as SideFileError {
+                switch e {
+                case .outsideFolder: throw ONNXError.externalDataEscapes(tensor: tensor, location: location)
+                case .unavailable: throw ONNXError.externalDataFromStdin(tensor: tensor)
+                }
             }
-            let folder = input.path.contains("/") ? String(input.path[...input.path.lastIndex(of: "/")!].dropLast()) : "."
-            let path = (folder.isEmpty ? "/" : folder) + "/" + location
-            // Links may not lead outside the folder: compare real paths.
-            guard let realFolder = realPath(folder.isEmpty ? "/" : folder) else {
-                throw FileError.cannotOpen(path: folder, errno: errno)
-            }
-            guard let realFile = realPath(path) else { throw FileError.cannotOpen(path: path, errno: errno) }
-            let prefix = realFolder.hasSuffix("/") ? realFolder : realFolder + "/"
-            guard realFile.hasPrefix(prefix) else { throw ONNXError.externalDataEscapes(tensor: tensor, location: location) }
-            let file = try InputFile(path: path)
             external[location] = file
             externalOrder.append(file)
             return file
         }
 
-        func realPath(_ p: String) -> String? {
-            guard let r = realpath(p, nil) else { return nil }
-            defer { free(r) }
-            return String(cString: r)
-        }
-
         /// Expands a sparse initializer into a dense tensor (checked indices, bounded size).
-        func densify(_ s: SparseRecord) throws -> Tensor {
+        /// Mutating: external data files mapped for the values or indices are recorded like any
+        /// other, so they count as inputs (and no output may replace them).
+        mutating func densify(_ s: SparseRecord) throws -> Tensor {
             guard let values = s.values else { throw ONNXError.sparseInvalid(tensor: "?", reason: "no values") }
             let name = values.name
             func invalid(_ r: String) -> ONNXError { .sparseInvalid(tensor: name, reason: r) }
@@ -232,13 +224,12 @@ public enum ONNXReader {
             guard bytes <= ONNXLimits.maxDensifiedBytes else { throw ONNXError.tooLargeToDensify(tensor: name, bytes: bytes) }
             var valuesCopy = values
             valuesCopy.name = name
-            var ctx = self
-            let v = try ctx.tensor(valuesCopy)
+            let v = try tensor(valuesCopy)
             guard v.dtype == dtype, v.shape.rank == 1 else { throw invalid("values must be a 1-D tensor") }
             let nnz = v.elementCount
             var idx = indices
             idx.name = name + " (indices)"
-            let ix = try ctx.tensor(idx)
+            let ix = try tensor(idx)
             guard ix.dtype == .i64 else { throw invalid("indices must be int64") }
             let rank = shape.rank
             let linear: Bool

@@ -2,24 +2,29 @@ import AICompressCore
 
 /// The mapping between ONNX `TensorProto.DataType` codes and aicompress dtypes.
 public enum ONNXTypes {
+    private typealias E = ONNXElementType
+
+    /// `TensorProto.data_location` EXTERNAL: the bytes are in a side file named by `external_data`.
+    static let externalDataLocation: Int32 = 1
+
     /// The ONNX code of a dtype.
     public static func code(of dtype: DType) -> Int32 {
         switch dtype {
-        case .f32: return 1
-        case .u8: return 2
-        case .i8: return 3
-        case .u16: return 4
-        case .i16: return 5
-        case .i32: return 6
-        case .i64: return 7
-        case .bool: return 9
-        case .f16: return 10
-        case .f64: return 11
-        case .u32: return 12
-        case .u64: return 13
-        case .bf16: return 16
-        case .u4: return 21
-        case .i4: return 22
+        case .f32: return E.float
+        case .u8: return E.uint8
+        case .i8: return E.int8
+        case .u16: return E.uint16
+        case .i16: return E.int16
+        case .i32: return E.int32
+        case .i64: return E.int64
+        case .bool: return E.bool
+        case .f16: return E.float16
+        case .f64: return E.double
+        case .u32: return E.uint32
+        case .u64: return E.uint64
+        case .bf16: return E.bfloat16
+        case .u4: return E.uint4
+        case .i4: return E.int4
         }
     }
 

@@ -134,7 +134,7 @@ public enum ONNXWriter {
             case .tensors(let ts): for t in ts { m.message(10, try tensorProto(t, external: &external, inline: true)) }
             case .graphs(let gs): for g in gs { m.message(11, try graphProto(g, tensors: [], topLevel: false, external: &external)) }
             }
-            m.int32(20, Int32(a.value.kindCode))
+            m.int32(20, a.value.kind.rawValue)
             return m
         }
 
@@ -157,7 +157,7 @@ public enum ONNXWriter {
                     e.string(2, v)
                     m.message(13, e)
                 }
-                m.int32(14, 1)
+                m.int32(14, ONNXTypes.externalDataLocation)
             } else {
                 m.data(9, t.data)
             }
@@ -187,7 +187,7 @@ public enum ONNXWriter {
             v.bytes(9, values)
             var ix = ProtoMessage()
             ix.int64(1, Int64(positions.count))
-            ix.int32(2, 7)
+            ix.int32(2, ONNXElementType.int64)
             var raw: [UInt8] = []
             raw.reserveCapacity(positions.count * 8)
             for p in positions { withUnsafeBytes(of: p.littleEndian) { raw.append(contentsOf: $0) } }

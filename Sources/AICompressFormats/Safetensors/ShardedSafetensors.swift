@@ -38,7 +38,7 @@ public enum ShardedSafetensors {
 
     /// The index beside `shardPath` that names it, if any (`*.safetensors.index.json`).
     public static func indexNaming(shard shardPath: String) -> String? {
-        let folder = ShardedSafetensors.folder(of: shardPath)
+        let folder = ContainedPath.folder(of: shardPath)
         let base = String(shardPath.split(separator: "/").last ?? "")
         guard let dir = opendir(folder.isEmpty ? "." : folder) else { return nil }
         defer { closedir(dir) }
@@ -50,36 +50,27 @@ public enum ShardedSafetensors {
             if name.hasSuffix(".safetensors.index.json") { candidates.append(name) }
         }
         for name in candidates.sorted() {
-            let path = (folder.isEmpty ? "" : folder + "/") + name
+            let path = ContainedPath.join(folder, name)
             guard let file = try? InputFile(path: path), let index = try? file.buffer.withUnsafeBytes({ try parseIndex($0) }) else { continue }
             if index.shards.contains(base) { return path }
         }
         return nil
     }
 
-    static func folder(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "" }
-        return path[..<slash].isEmpty ? "/" : String(path[..<slash])
-    }
-
-    /// Reads every shard named by the index at `indexPath`.
-    /// - Returns: the model (shards in name order, tensors in buffer order), the input files, and
-    ///   the CRC-32 of the index file.
-    public static func read(indexPath: String) throws -> (model: Model, files: [InputFile], crc32: UInt32) {
-        let indexFile = try InputFile(path: indexPath)
+    /// Reads every shard named by the index in `indexFile`; the shards come from `sideFiles`
+    /// (which keeps them inside the index's folder).
+    /// - Returns: the model (shards in name order, tensors in buffer order), the shard files,
+    ///   and the CRC-32 of the index and its shards in order.
+    /// - Throws: `SafetensorsError`, `FileError`, or a `ModelFileError` naming a broken shard.
+    static func read(index indexFile: InputFile, sideFiles: any SideFileResolver) throws -> (model: Model, shards: [InputFile], crc32: UInt32) {
         let index = try indexFile.buffer.withUnsafeBytes { try parseIndex($0) }
-        let folder = folder(of: indexPath)
         var model = Model()
-        var files = [indexFile]
+        var files: [InputFile] = []
         var metadata = index.metadata
         var crc = CRC32.checksum(indexFile.buffer.bytes)
         for shard in index.shards {
-            let components = shard.split(separator: "/", omittingEmptySubsequences: false)
-            guard !shard.hasPrefix("/"), !components.contains(".."), !shard.contains("\0") else {
-                throw SafetensorsError.shardEscapes(shard)
-            }
-            let path = (folder.isEmpty ? "" : folder + "/") + shard
-            let file = try InputFile(path: path)
+            let file: InputFile
+            do { file = try sideFiles.open(shard) } catch SideFileError.outsideFolder(shard) { throw SafetensorsError.shardEscapes(shard) }
             files.append(file)
             let part: Model
             do {
@@ -87,7 +78,7 @@ public enum ShardedSafetensors {
                 part = m
                 crc = CRC32.combine(crc, shardCRC, lengthB: file.size)
             } catch {
-                throw ModelFileError(path: path, kind: .invalid(error))
+                throw ModelFileError(path: file.path, kind: .invalid(error))
             }
             let expected = Set(index.weightMap.filter { $0.value == shard }.keys)
             for t in part.tensors {

@@ -8,7 +8,7 @@ import AICompressTraining
 // One libFuzzer binary for every reader; AICOMPRESS_FUZZ_TARGET picks one:
 //   ckpt         CheckpointReader, CRC-32 checks off so mutations reach the index parser
 //   ckpt-crc     CheckpointReader as shipped (checksums on)
-//   onnx         ONNXReader (protobuf-c behind the wire-level checks), through a temp file
+//   onnx         ONNXReader (protobuf-c behind the wire-level checks), from the bytes
 //   safetensors  SafetensorsReader
 //   json         JSONParser (safetensors headers and sharded indexes)
 //   csv          Dataset.readCSV with every missing-value strategy
@@ -34,15 +34,9 @@ func runOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     case "ckpt-crc":
         _ = try? CheckpointReader.read(buffer)
     case "onnx":
-        let path = "/tmp/aicompress-fuzz-\(getpid()).onnx"
-        let f = fopen(path, "wb")
-        if let f {
-            if size > 0 { fwrite(data, 1, size, f) }
-            fclose(f)
-            if let loaded = try? ModelIO.read(path: path) {
-                for t in loaded.model.tensors { _ = t.statistics() }
-            }
-            unlink(path)
+        // From bytes: external data has no folder to come from (externalDataFromStdin).
+        if let (model, _) = try? ONNXReader.read(buffer, sideFiles: NoSideFiles()) {
+            for t in model.tensors { _ = t.statistics() }
         }
     case "safetensors":
         if let (model, _) = try? SafetensorsReader.read(buffer) {
@@ -57,17 +51,11 @@ func runOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     case "npy":
         _ = try? NPY.read(Array(bytes), file: "fuzz.npy")
     case "exec":
-        let path = "/tmp/aicompress-fuzz-exec-\(getpid()).onnx"
-        if let f = fopen(path, "wb") {
-            if size > 0 { fwrite(data, 1, size, f) }
-            fclose(f)
-            if let loaded = try? ModelIO.read(path: path), let net = try? Network(model: loaded.model),
-               let task = try? ModelTask(network: net) {
-                let zero = Dataset(featureNames: (0..<task.featureCount).map { "f\($0)" },
-                                   features: [Float](repeating: 0, count: task.featureCount), rows: 1)
-                _ = try? task.predict(zero)
-            }
-            unlink(path)
+        if let (model, _) = try? ONNXReader.read(buffer, sideFiles: NoSideFiles()), let net = try? Network(model: model),
+           let task = try? ModelTask(network: net) {
+            let zero = Dataset(featureNames: (0..<task.featureCount).map { "f\($0)" },
+                               features: [Float](repeating: 0, count: task.featureCount), rows: 1)
+            _ = try? task.predict(zero)
         }
     default:
         print("unknown AICOMPRESS_FUZZ_TARGET \(target)")

@@ -1,0 +1,51 @@
+import AICompressCore
+
+/// Tensor encodings in a checkpoint index (spec §5): the `encoding_params` bytes the writer
+/// puts after each entry and the reader checks against the tensor.
+enum CheckpointEncoding {
+    /// The encoding of code `code` with `params` (spec §5), checked against the tensor.
+    static func decode(
+        _ code: UInt8, params: [UInt8], tensor: String, dtype: DType, shape: Shape, offset: Int
+    ) throws(CheckpointError) -> TensorEncoding {
+        switch code {
+        case 0:
+            guard params.isEmpty else { throw .invalidEncodingParams(tensor: tensor, offset: offset) }
+            return .dense
+        case 1:
+            guard params.count == 8 else { throw .invalidEncodingParams(tensor: tensor, offset: offset) }
+            let nnz = params.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+            guard nnz <= UInt64(shape.elementCount), (try? SparseLayout(dtype: dtype, count: shape.elementCount, nonZeros: Int(nnz))) != nil else {
+                throw .invalidEncodingParams(tensor: tensor, offset: offset)
+            }
+            return .sparse(nonZeros: Int(nnz))
+        default:
+            guard params.count == 12, let storage = QuantizedStorage(rawValue: params[0]), params[1] & 0xFE == 0,
+                  params[2] == 0, params[3] == 0, dtype.isFloatingPoint else {
+                throw .invalidEncodingParams(tensor: tensor, offset: offset)
+            }
+            let axisRaw = params.withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: Int32.self)) }
+            let block = params.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) }
+            guard axisRaw >= -1, Int(axisRaw) < shape.rank, axisRaw >= 0 || block == 0 else {
+                throw .invalidEncodingParams(tensor: tensor, offset: offset)
+            }
+            let q = QuantizationParameters(storage: storage, axis: axisRaw < 0 ? nil : Int(axisRaw), blockSize: Int(block),
+                                           hasZeroPoint: params[1] & 1 == 1)
+            guard (try? QuantizedLayout(shape: shape, parameters: q)) != nil else {
+                throw .invalidEncodingParams(tensor: tensor, offset: offset)
+            }
+            return .quantized(q)
+        }
+    }
+
+    /// The `encoding_params` bytes of an encoding.
+    static func params(_ encoding: TensorEncoding) -> [UInt8] {
+        if case .sparse(let nnz) = encoding {
+            return withUnsafeBytes(of: UInt64(nnz).littleEndian) { Array($0) }
+        }
+        guard case .quantized(let q) = encoding else { return [] }
+        var out: [UInt8] = [q.storage.rawValue, q.hasZeroPoint ? 1 : 0, 0, 0]
+        withUnsafeBytes(of: Int32(q.axis ?? -1).littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(q.blockSize).littleEndian) { out.append(contentsOf: $0) }
+        return out
+    }
+}
