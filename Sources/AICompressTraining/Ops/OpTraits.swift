@@ -2,7 +2,9 @@
 /// names carrying its four traits (`channelPassThrough`, `channelPooling`, `prunableLayer`,
 /// `channelDecision`), so a new op it may walk through is declared once, on its record.
 public struct OpTraits: OptionSet, Sendable, Hashable {
+    /// The trait bits.
     public let rawValue: Int
+    /// The traits of `rawValue`'s bits.
     public init(rawValue: Int) { self.rawValue = rawValue }
 
     /// Applies one scalar function to each element (binary ops: after broadcasting).
