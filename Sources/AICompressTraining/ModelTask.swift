@@ -45,9 +45,9 @@ public struct ModelTask: Sendable {
         }
         rowShape = row
         let outs = g.outputs
-        let labelOut = outs.first { [6, 7].contains($0.elemType) }?.name
+        let labelOut = outs.first { [ElementCode.int32, ElementCode.int64].contains($0.elemType) }?.name
         labelOutput = labelOut
-        let floatOut = outs.first { $0.elemType == 1 || $0.elemType == 0 && $0.name != labelOut }?.name
+        let floatOut = outs.first { $0.elemType == ElementCode.float || $0.elemType == ElementCode.undefined && $0.name != labelOut }?.name
         scoreOutput = floatOut
         // trace the score output back through Identity to a Softmax/LogSoftmax
         var producer: [String: Node] = [:]
@@ -160,4 +160,13 @@ public struct ModelTask: Sendable {
         }
         return out
     }
+}
+
+/// The ONNX element type codes (TensorProto.DataType) that classify a graph's outputs.
+private enum ElementCode {
+    /// No type recorded.
+    static let undefined: Int32 = 0
+    static let float: Int32 = 1
+    static let int32: Int32 = 6
+    static let int64: Int32 = 7
 }

@@ -12,7 +12,7 @@ extension Network {
                                data: TensorData(values: values.map { Float16($0).bitPattern }))
         case .bf16:
             dense = try Tensor(name: original.name, dtype: .bf16, shape: original.shape,
-                               data: TensorData(values: values.map { bfloat16Bits($0) }))
+                               data: TensorData(values: values.map(\.bfloat16Bits)))
         case .f64:
             dense = try Tensor(name: original.name, dtype: .f64, shape: original.shape,
                                data: TensorData(values: values.map { Double($0) }))
@@ -25,13 +25,6 @@ extension Network {
         }
         return try Tensor(name: dense.name, dtype: dense.dtype, shape: dense.shape, encoding: .sparse(nonZeros: nnz),
                           data: TensorData(payload))
-    }
-
-    /// bfloat16 bits of `v`, rounded to nearest even (NaN stays NaN).
-    static func bfloat16Bits(_ v: Float) -> UInt16 {
-        let b = v.bitPattern
-        if v.isNaN { return UInt16(b >> 16) | 0x40 }
-        return UInt16((b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
     }
 
     /// `model` with its trained parameters replaced by this network's values.

@@ -1,26 +1,5 @@
+import AICompressCore
 import Foundation
-
-/// A deterministic pseudo-random generator (SplitMix64): the same seed gives the same
-/// shuffles and initial weights on every machine.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    /// Fisher–Yates shuffle of 0..<n.
-    public mutating func permutation(_ n: Int) -> [Int] {
-        var p = Array(0..<n)
-        if n > 1 { for i in stride(from: n - 1, to: 0, by: -1) { p.swapAt(i, Int(next() % UInt64(i + 1))) } }
-        return p
-    }
-}
 
 public struct TrainingOptions: Sendable {
     public var epochs = 20
@@ -69,6 +48,10 @@ func applyMask(_ mask: [Bool], to values: inout [Float]) {
 
 /// Mini-batch training of a network's parameters.
 public enum Trainer {
+    /// Rows per forward pass when computing the validation loss: bounds the activations' memory,
+    /// and no gradient is kept, so it may exceed the training batch.
+    static let validationBatchRows = 512
+
     /// Trains `task.network` in place on `train`; `validation` (with its objective) drives early
     /// stopping; `accuracy` optionally reports validation accuracy per epoch.
     public static func fit(_ task: inout ModelTask, train: Dataset, objective: Objective,
@@ -119,10 +102,10 @@ public enum Trainer {
                 var vl = 0.0
                 var s = 0
                 while s < vd.rows {
-                    let rows = Array(s..<min(s + 512, vd.rows))
+                    let rows = Array(s..<min(s + validationBatchRows, vd.rows))
                     let env = try task.network.forward([task.inputName: try task.batch(vd, rows: rows)])
                     vl += try vobj(env, rows).0 * Double(rows.count)
-                    s += 512
+                    s += validationBatchRows
                 }
                 log.validationLoss = vl / Double(vd.rows)
             }

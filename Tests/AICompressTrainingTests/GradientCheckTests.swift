@@ -2,8 +2,14 @@ import AICompressCore
 @testable import AICompressTraining
 import XCTest
 
-/// Every differentiable op's gradient against central finite differences.
+/// Every differentiable op of the op table against central finite differences: for a one-node
+/// graph whose float inputs are all parameters, d(Σ y·r)/d(input) from `Network.backward` is
+/// compared with (L(p + ε) − L(p − ε)) / 2ε, ε = 10⁻², and fails when they differ by more than
+/// `tol · max(1, |numeric|)` (tol = 2·10⁻² unless a case states its own).
 final class GradientCheckTests: XCTestCase {
+    /// Draws the test values; uniform in [0, 1). Not SplitMix64: the checks depend on these exact
+    /// values (with others a MaxPool window holds two values within ε, so its finite difference
+    /// straddles the switch of the maximum).
     struct RNG {
         var state: UInt64
         mutating func next() -> Float {
@@ -14,125 +20,162 @@ final class GradientCheckTests: XCTestCase {
         mutating func away() -> Float { (next() + 0.2) * (next() < 0.5 ? -1 : 1) }
     }
 
-    /// Builds a one-node model whose float inputs are all initializers (so all are parameters),
-    /// and checks d(Σ y·r)/d(input) for every input against finite differences.
-    func check(_ op: String, inputs: [(String, [Int])], attributes: [Attribute] = [], extra: [Tensor] = [],
-               extraInputs: [String] = [], opset: Int64 = 17, positive: Bool = false, tol: Float = 2e-2,
-               file: StaticString = #filePath, line: UInt = #line) throws {
+    /// One gradient check: op `op` of `domain` on random float inputs `inputs` (each checked),
+    /// plus constant tensors `extra` fed as `extraInputs`.
+    struct Case {
+        var op: String
+        var domain = ""
+        var inputs: [(String, [Int])]
+        var attributes: [Attribute] = []
+        var extra: [Tensor] = []
+        var extraInputs: [String] = []
+        var opset: Int64 = 17
+        /// Inputs drawn from [0.5, 1.5) instead of ±[0.2, 1.2] (Log, Sqrt, Pow).
+        var positive = false
+        var tol: Float = 2e-2
+
+        var key: String { OpDefinition.key(domain: domain, name: op) }
+    }
+
+    static func int64s(_ name: String, _ values: [Int64]) throws -> Tensor {
+        try Tensor(name: name, dtype: .i64, shape: Shape([values.count]), data: TensorData(values: values))
+    }
+
+    static func attribute(_ name: String, _ value: AttributeValue) -> Attribute { Attribute(name: name, value: value) }
+
+    /// The registered checks. Each differentiable op of `OpTable` needs at least one, and each
+    /// case must name a differentiable op: `testEveryDifferentiableOpHasAGradientCheck`.
+    static func cases() throws -> [Case] {
+        var c = [Case]()
+        // unary
+        for op in ["Relu", "Sigmoid", "Tanh", "Erf", "Neg", "Exp", "Abs", "Identity", "Softplus", "Elu", "Dropout"] {
+            c.append(Case(op: op, inputs: [("x", [2, 3])]))
+        }
+        c.append(Case(op: "LeakyRelu", inputs: [("x", [2, 3])], attributes: [attribute("alpha", .float(0.1))]))
+        c.append(Case(op: "Gelu", inputs: [("x", [2, 3])], opset: 20))
+        c.append(Case(op: "Gelu", inputs: [("x", [2, 3])], attributes: [attribute("approximate", .string(Array("tanh".utf8)))], opset: 20))
+        c.append(Case(op: "Log", inputs: [("x", [2, 3])], positive: true))
+        c.append(Case(op: "Sqrt", inputs: [("x", [2, 3])], positive: true))
+        // Clip: bounds as inputs (opset 11 on) and as attributes (before); values are clipped at both
+        // bounds, none within 0.02 of one
+        c.append(Case(op: "Clip", inputs: [("x", [3, 4])],
+                      extra: [try Tensor(name: "lo", shape: [], floats: [-0.72]), try Tensor(name: "hi", shape: [], floats: [0.58])],
+                      extraInputs: ["lo", "hi"]))
+        c.append(Case(op: "Clip", inputs: [("x", [3, 4])], attributes: [attribute("min", .float(-0.58)), attribute("max", .float(0.59))], opset: 6))
+        // binary, with broadcasting both ways
+        for op in ["Add", "Sub", "Mul", "Div"] {
+            c.append(Case(op: op, inputs: [("a", [2, 3, 4]), ("b", [3, 1])]))
+            c.append(Case(op: op, inputs: [("a", [4]), ("b", [2, 4])]))
+        }
+        c.append(Case(op: "Pow", inputs: [("a", [2, 3]), ("b", [3])], positive: true))
+        // Gemm in all transpositions, MatMul with batch broadcasting
+        for ta in [0, 1] {
+            for tb in [0, 1] {
+                c.append(Case(op: "Gemm", inputs: [("A", ta == 1 ? [4, 3] : [3, 4]), ("B", tb == 1 ? [5, 4] : [4, 5]), ("C", [5])],
+                              attributes: [attribute("transA", .int(Int64(ta))), attribute("transB", .int(Int64(tb))),
+                                           attribute("alpha", .float(0.7)), attribute("beta", .float(1.3))]))
+            }
+        }
+        for (a, b) in [([3, 4], [4, 2]), ([2, 3, 4], [4, 2]), ([2, 3, 4], [2, 4, 2]), ([4], [4, 2]),
+                       ([2, 2, 3, 4], [2, 4, 5]),  // batch broadcast
+                       ([3, 1, 2, 4], [2, 4, 3])] {  // both sides broadcast
+            c.append(Case(op: "MatMul", inputs: [("a", a), ("b", b)]))
+        }
+        // softmax family, both axis semantics
+        c.append(Case(op: "Softmax", inputs: [("x", [2, 5])]))
+        c.append(Case(op: "LogSoftmax", inputs: [("x", [2, 5])]))
+        c.append(Case(op: "Softmax", inputs: [("x", [2, 3, 4])], attributes: [attribute("axis", .int(1))]))
+        c.append(Case(op: "Softmax", inputs: [("x", [2, 3, 4])], attributes: [attribute("axis", .int(1))], opset: 11))
+        // shape ops
+        c.append(Case(op: "Flatten", inputs: [("x", [2, 3, 4])]))
+        c.append(Case(op: "Transpose", inputs: [("x", [2, 3, 4])], attributes: [attribute("perm", .ints([2, 0, 1]))]))
+        c.append(Case(op: "Reshape", inputs: [("x", [2, 3, 4])], extra: [try int64s("s", [-1, 4])], extraInputs: ["s"]))
+        c.append(Case(op: "Squeeze", inputs: [("x", [2, 1, 3])], extra: [try int64s("axes", [1])], extraInputs: ["axes"]))
+        c.append(Case(op: "Squeeze", inputs: [("x", [2, 1, 3])], attributes: [attribute("axes", .ints([1]))], opset: 11))
+        c.append(Case(op: "Unsqueeze", inputs: [("x", [2, 3])], extra: [try int64s("axes", [0, 2])], extraInputs: ["axes"]))
+        c.append(Case(op: "Unsqueeze", inputs: [("x", [2, 3])], attributes: [attribute("axes", .ints([1]))], opset: 11))
+        c.append(Case(op: "Concat", inputs: [("a", [2, 3]), ("b", [2, 2])], attributes: [attribute("axis", .int(1))]))
+        c.append(Case(op: "Gather", inputs: [("x", [4, 3])], extra: [try int64s("i", [2, 0, 2])], extraInputs: ["i"]))
+        c.append(Case(op: "Cast", inputs: [("x", [2, 3])], attributes: [attribute("to", .int(1))]))
+        // convolutions and pooling
+        c.append(Case(op: "Conv", inputs: [("x", [2, 2, 5, 5]), ("w", [3, 2, 3, 3]), ("b", [3])], attributes: [attribute("pads", .ints([1, 1, 1, 1]))]))
+        c.append(Case(op: "Conv", inputs: [("x", [1, 4, 6, 5]), ("w", [4, 2, 2, 3])],
+                      attributes: [attribute("strides", .ints([2, 1])), attribute("group", .int(2)), attribute("dilations", .ints([1, 2]))]))
+        c.append(Case(op: "Conv", inputs: [("x", [2, 2, 7]), ("w", [3, 2, 3]), ("b", [3])],
+                      attributes: [attribute("auto_pad", .string(Array("SAME_UPPER".utf8)))]))
+        c.append(Case(op: "MaxPool", inputs: [("x", [2, 2, 4, 4])], attributes: [attribute("kernel_shape", .ints([2, 2])), attribute("strides", .ints([2, 2]))]))
+        c.append(Case(op: "AveragePool", inputs: [("x", [1, 2, 5, 5])],
+                      attributes: [attribute("kernel_shape", .ints([3, 3])), attribute("pads", .ints([1, 1, 1, 1])), attribute("strides", .ints([2, 2]))]))
+        c.append(Case(op: "GlobalAveragePool", inputs: [("x", [2, 3, 3, 3])]))
+        // BatchNormalization: scale and bias are parameters, the statistics (aicompress.*) frozen
+        c.append(Case(op: "BatchNormalization", inputs: [("x", [2, 3, 2, 2]), ("scale", [3]), ("bias", [3])],
+                      extra: [try Tensor(name: "aicompress.mean", shape: [3], floats: [0.1, -0.2, 0.3]),
+                              try Tensor(name: "aicompress.var", shape: [3], floats: [0.5, 1.5, 2])],
+                      extraInputs: ["aicompress.mean", "aicompress.var"]))
+        return c
+    }
+
+    /// Builds the case's one-node model and checks the gradient of every float input against
+    /// finite differences, and the op's shape traits on its output.
+    func check(_ c: Case) throws {
         var rng = RNG(state: 42)
         var tensors = [Tensor]()
-        for (name, shape) in inputs {
+        for (name, shape) in c.inputs {
             let n = shape.reduce(1, *)
-            tensors.append(try Tensor(name: name, shape: Shape(shape), floats: (0..<n).map { _ in positive ? rng.next() + 0.5 : rng.away() }))
+            tensors.append(try Tensor(name: name, shape: Shape(shape), floats: (0..<n).map { _ in c.positive ? rng.next() + 0.5 : rng.away() }))
         }
-        tensors += extra
-        let node = Node(name: "n", opType: op, inputs: inputs.map(\.0) + extraInputs, outputs: ["y"], attributes: attributes)
-        let graph = Graph(name: "g", opsets: [OpsetImport(domain: "", version: opset)], outputs: [ValueInfo(name: "y", elemType: 1, shape: nil)], nodes: [node])
-        let model = try Model(tensors: tensors, graph: graph)
-        var net = try Network(model: model)
-        let y = try net.forward([:])["y"]!
+        tensors += c.extra
+        let node = Node(name: "n", opType: c.op, domain: c.domain, inputs: c.inputs.map(\.0) + c.extraInputs, outputs: ["y"], attributes: c.attributes)
+        let graph = Graph(name: "g", opsets: [OpsetImport(domain: c.domain, version: c.opset)],
+                          outputs: [ValueInfo(name: "y", elemType: 1, shape: nil)], nodes: [node])
+        var net = try Network(model: try Model(tensors: tensors, graph: graph))
+        // a check that differentiates nothing could not fail
+        XCTAssertEqual(Set(net.parameterNames), Set(c.inputs.map(\.0)), "\(c.key): every float input is a checked parameter")
+        let y = try XCTUnwrap(try net.forward([:])["y"])
+        let shapes = c.inputs.map(\.1)
+        if let traits = OpTable.definition(c.key)?.traits {
+            if traits.contains(.shapePreserving) { XCTAssertEqual(y.shape, shapes.first, "\(c.key) is declared shape-preserving") }
+            if traits.contains(.elementwise) {
+                XCTAssertEqual(y.shape, shapes.dropFirst().reduce(shapes.first) { acc, s in acc.flatMap { Broadcast.shape($0, s) } },
+                               "\(c.key) is declared elementwise")
+            }
+        }
         let r = (0..<y.count).map { _ in rng.next() - 0.5 }
         func loss(_ n: Network) throws -> Double {
-            let v = try n.forward([:])["y"]!.floats
+            let v = try XCTUnwrap(try n.forward([:])["y"]).floats
             return zip(v, r).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
         let grads = try net.backward(try net.forward([:]), seeds: ["y": NDArray(shape: y.shape, floats: r)])
+        let eps: Float = 1e-2
         for name in net.parameterNames {
-            let g = grads[name]!
-            let base = net.parameters[name]!
+            let g = try XCTUnwrap(grads[name])
+            let base = try XCTUnwrap(net.parameters[name])
             for i in 0..<base.count {
-                let eps: Float = 1e-2
                 var p = base; p.floats[i] += eps; net.parameters[name] = p
                 let up = try loss(net)
                 p.floats[i] -= 2 * eps; net.parameters[name] = p
                 let down = try loss(net)
                 net.parameters[name] = base
                 let numeric = Float((up - down) / Double(2 * eps))
-                XCTAssertEqual(g.floats[i], numeric, accuracy: tol * max(1, abs(numeric)),
-                               "\(op): d/d\(name)[\(i)]", file: file, line: line)
+                XCTAssertEqual(g.floats[i], numeric, accuracy: c.tol * max(1, abs(numeric)), "\(c.key) (opset \(c.opset)): d/d\(name)[\(i)]")
             }
         }
     }
 
-    func testUnary() throws {
-        for op in ["Relu", "Sigmoid", "Tanh", "Erf", "Neg", "Exp", "Abs", "Identity", "Softplus"] {
-            try check(op, inputs: [("x", [2, 3])])
+    /// Coverage cannot drift: the checked ops are exactly the table's differentiable ones.
+    func testEveryDifferentiableOpHasAGradientCheck() throws {
+        let checked = Set(try Self.cases().map(\.key))
+        XCTAssertEqual(checked.subtracting(OpTable.differentiableKeys), [], "checks of ops the table does not differentiate")
+        XCTAssertEqual(OpTable.differentiableKeys.subtracting(checked), [], "differentiable ops without a gradient check")
+    }
+
+    /// Runs the checks of every differentiable entry of the table.
+    func testGradientsMatchFiniteDifferences() throws {
+        let cases = try Self.cases()
+        for key in OpTable.differentiableKeys.sorted() {
+            let mine = cases.filter { $0.key == key }
+            if mine.isEmpty { XCTFail("\(key) is differentiable but has no gradient check") }
+            for c in mine { try check(c) }
         }
-        try check("LeakyRelu", inputs: [("x", [2, 3])], attributes: [Attribute(name: "alpha", value: .float(0.1))])
-        try check("Elu", inputs: [("x", [2, 3])])
-        try check("Gelu", inputs: [("x", [2, 3])], opset: 20)
-        try check("Gelu", inputs: [("x", [2, 3])], attributes: [Attribute(name: "approximate", value: .string(Array("tanh".utf8)))], opset: 20)
-        try check("Log", inputs: [("x", [2, 3])], positive: true)
-        try check("Sqrt", inputs: [("x", [2, 3])], positive: true)
-        try check("Dropout", inputs: [("x", [2, 3])])
-    }
-
-    func testBinaryWithBroadcasting() throws {
-        for op in ["Add", "Sub", "Mul", "Div"] {
-            try check(op, inputs: [("a", [2, 3, 4]), ("b", [3, 1])])
-            try check(op, inputs: [("a", [4]), ("b", [2, 4])])
-        }
-        try check("Pow", inputs: [("a", [2, 3]), ("b", [3])], positive: true)
-    }
-
-    func testGemmAllTranspositions() throws {
-        for ta in [0, 1] {
-            for tb in [0, 1] {
-                let a = ta == 1 ? [4, 3] : [3, 4], b = tb == 1 ? [5, 4] : [4, 5]
-                try check("Gemm", inputs: [("A", a), ("B", b), ("C", [5])],
-                          attributes: [Attribute(name: "transA", value: .int(Int64(ta))), Attribute(name: "transB", value: .int(Int64(tb))),
-                                       Attribute(name: "alpha", value: .float(0.7)), Attribute(name: "beta", value: .float(1.3))])
-            }
-        }
-    }
-
-    func testMatMul() throws {
-        try check("MatMul", inputs: [("a", [3, 4]), ("b", [4, 2])])
-        try check("MatMul", inputs: [("a", [2, 3, 4]), ("b", [4, 2])])
-        try check("MatMul", inputs: [("a", [2, 3, 4]), ("b", [2, 4, 2])])
-        try check("MatMul", inputs: [("a", [4]), ("b", [4, 2])])
-        try check("MatMul", inputs: [("a", [2, 2, 3, 4]), ("b", [2, 4, 5])]) // batch broadcast
-        try check("MatMul", inputs: [("a", [3, 1, 2, 4]), ("b", [2, 4, 3])]) // both sides broadcast
-    }
-
-    func testSoftmaxFamily() throws {
-        try check("Softmax", inputs: [("x", [2, 5])])
-        try check("LogSoftmax", inputs: [("x", [2, 5])])
-        try check("Softmax", inputs: [("x", [2, 3, 4])], attributes: [Attribute(name: "axis", value: .int(1))])
-        try check("Softmax", inputs: [("x", [2, 3, 4])], attributes: [Attribute(name: "axis", value: .int(1))], opset: 11)
-    }
-
-    func testShapeOps() throws {
-        try check("Flatten", inputs: [("x", [2, 3, 4])])
-        try check("Transpose", inputs: [("x", [2, 3, 4])], attributes: [Attribute(name: "perm", value: .ints([2, 0, 1]))])
-        try check("Reshape", inputs: [("x", [2, 3, 4])], extra: [try Tensor(name: "s", dtype: .i64, shape: [2], data: TensorData(values: [-1, 4] as [Int64]))], extraInputs: ["s"])
-        try check("Concat", inputs: [("a", [2, 3]), ("b", [2, 2])], attributes: [Attribute(name: "axis", value: .int(1))])
-        try check("Gather", inputs: [("x", [4, 3])], extra: [try Tensor(name: "i", dtype: .i64, shape: [3], data: TensorData(values: [2, 0, 2] as [Int64]))], extraInputs: ["i"])
-    }
-
-    func testConvolutions() throws {
-        try check("Conv", inputs: [("x", [2, 2, 5, 5]), ("w", [3, 2, 3, 3]), ("b", [3])],
-                  attributes: [Attribute(name: "pads", value: .ints([1, 1, 1, 1]))])
-        try check("Conv", inputs: [("x", [1, 4, 6, 5]), ("w", [4, 2, 2, 3])],
-                  attributes: [Attribute(name: "strides", value: .ints([2, 1])), Attribute(name: "group", value: .int(2)),
-                               Attribute(name: "dilations", value: .ints([1, 2]))])
-        try check("Conv", inputs: [("x", [2, 2, 7]), ("w", [3, 2, 3]), ("b", [3])],
-                  attributes: [Attribute(name: "auto_pad", value: .string(Array("SAME_UPPER".utf8)))])
-    }
-
-    func testPooling() throws {
-        try check("MaxPool", inputs: [("x", [2, 2, 4, 4])], attributes: [Attribute(name: "kernel_shape", value: .ints([2, 2])),
-                                                                         Attribute(name: "strides", value: .ints([2, 2]))])
-        try check("AveragePool", inputs: [("x", [1, 2, 5, 5])], attributes: [Attribute(name: "kernel_shape", value: .ints([3, 3])),
-                                                                             Attribute(name: "pads", value: .ints([1, 1, 1, 1])),
-                                                                             Attribute(name: "strides", value: .ints([2, 2]))])
-        try check("GlobalAveragePool", inputs: [("x", [2, 3, 3, 3])])
-    }
-
-    func testBatchNormalization() throws {
-        let mean = try Tensor(name: "aicompress.mean", shape: [3], floats: [0.1, -0.2, 0.3])
-        let v = try Tensor(name: "aicompress.var", shape: [3], floats: [0.5, 1.5, 2])
-        try check("BatchNormalization", inputs: [("x", [2, 3, 2, 2]), ("scale", [3]), ("bias", [3])], extra: [mean, v],
-                  extraInputs: ["aicompress.mean", "aicompress.var"])
     }
 }

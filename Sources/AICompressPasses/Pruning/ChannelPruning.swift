@@ -1,4 +1,5 @@
 import AICompressCore
+import AICompressTraining
 
 /// Structured pruning of whole output channels. With a graph, layers are physically shrunk: the
 /// channel's weights and bias entries go, and so do the matching inputs of the next layer (and
@@ -17,14 +18,13 @@ enum ChannelPruning {
         let block: Int
     }
 
-    static let elementwise: Set<String> = ["Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Softplus", "Softsign",
-                                           "HardSigmoid", "HardSwish", "Identity", "Dropout", "Erf", "Abs", "Neg", "Celu",
-                                           "ThresholdedRelu", "PRelu"]
-    static let pooling: Set<String> = ["MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool"]
-    static let layers: Set<String> = ["Gemm", "MatMul", "Conv"]
+    // The op sets come from the executor's op table (OpTraits), so an op is declared once.
+    static let elementwise = OpTable.names(with: .channelPassThrough)
+    static let pooling = OpTable.names(with: .channelPooling)
+    static let layers = OpTable.names(with: .prunableLayer)
     /// Ops after which a layer's channels are the model's outputs (classes): such a layer keeps
     /// its channels.
-    static let terminal: Set<String> = ["Softmax", "LogSoftmax", "ArgMax", "ArgMin", "TopK"]
+    static let terminal = OpTable.names(with: .channelDecision)
 
     static func plan(model: Model, selected: [Tensor], keep: Double, norm: Prune.Norm,
                      roles: [String: WeightRole]) throws -> any TensorTransform {

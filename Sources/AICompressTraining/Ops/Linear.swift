@@ -1,5 +1,14 @@
 /// Gemm and MatMul through BLAS, with their gradients.
 enum Linear {
+    static let definitions: [OpDefinition] = [
+        OpDefinition("Gemm", traits: .prunableLayer,
+                     forward: { ctx, ins throws(ExecutionError) in [try gemm(ctx, ins)] },
+                     gradient: .init(inputs: [0, 1, 2]) { ctx, ins, _, g, need throws(ExecutionError) in try gemmBackward(ctx, ins, g: g, need: need) }),
+        OpDefinition("MatMul", traits: .prunableLayer,
+                     forward: { ctx, ins throws(ExecutionError) in [try matmul(ctx, ins)] },
+                     gradient: .init(inputs: [0, 1]) { ctx, ins, _, g, need throws(ExecutionError) in try matmulBackward(ctx, ins, g: g, need: need) }),
+    ]
+
     // MARK: Gemm
 
     struct GemmShape {

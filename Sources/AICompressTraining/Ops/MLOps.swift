@@ -1,9 +1,26 @@
 import Foundation
 
 /// The ai.onnx.ml operators scikit-learn exports for linear models (skl2onnx): LinearClassifier,
-/// LinearRegressor, Normalizer, Scaler, and ZipMap (kept as its probability tensor). Forward only:
-/// their parameters are attributes, not trainable tensors.
+/// LinearRegressor, Normalizer, Scaler, ArrayFeatureExtractor, and ZipMap (kept as its
+/// probability tensor). Forward only: their parameters are attributes, not trainable tensors.
 enum MLOps {
+    /// The operator domain of these ops.
+    static let domain = "ai.onnx.ml"
+
+    static let definitions: [OpDefinition] = [
+        OpDefinition("ArrayFeatureExtractor", domain: domain,
+                     forward: { ctx, ins throws(ExecutionError) in [try arrayFeatureExtractor(ctx, try ctx.input(ins, 0), try ctx.input(ins, 1))] }),
+        OpDefinition("LinearClassifier", domain: domain, forward: { ctx, ins throws(ExecutionError) in try linearClassifier(ctx, try ctx.input(ins, 0)) }),
+        OpDefinition("LinearRegressor", domain: domain, forward: { ctx, ins throws(ExecutionError) in try linearRegressor(ctx, try ctx.input(ins, 0)) }),
+        OpDefinition("Normalizer", domain: domain, traits: .shapePreserving,
+                     forward: { ctx, ins throws(ExecutionError) in [try normalizer(ctx, try ctx.input(ins, 0))] }),
+        OpDefinition("Scaler", domain: domain, traits: .shapePreserving,
+                     forward: { ctx, ins throws(ExecutionError) in [try scaler(ctx, try ctx.input(ins, 0))] }),
+        // A sequence of {class: probability} maps in ONNX; here its probability tensor, which is
+        // what evaluate and predict use.
+        OpDefinition("ZipMap", domain: domain, traits: .shapePreserving, forward: { ctx, ins throws(ExecutionError) in [try ctx.floatInput(ins, 0)] }),
+    ]
+
     /// Rows × features of a 1-D or 2-D input.
     static func rows(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> (Int, Int) {
         switch x.rank {
@@ -35,7 +52,7 @@ enum MLOps {
         switch ctx.string("post_transform", "NONE") {
         case "NONE": break
         case "LOGISTIC": for i in y.indices { y[i] = Elementwise.sigmoid(y[i]) }
-        case "SOFTMAX": Structural.softmaxInPlace(&y, outer: n, n: c, inner: 1, log: false)
+        case "SOFTMAX": Normalization.softmaxInPlace(&y, outer: n, n: c, inner: 1, log: false)
         case let other: throw ctx.unsupported("post_transform \(other)")
         }
     }
@@ -103,5 +120,22 @@ enum MLOps {
             y[r * c + j] = (y[r * c + j] - offset[offset.count == 1 ? 0 : j]) * scale[scale.count == 1 ? 0 : j]
         } }
         return NDArray(shape: x.shape, floats: y)
+    }
+
+    /// ai.onnx.ml ArrayFeatureExtractor: picks entries of the last axis.
+    static func arrayFeatureExtractor(_ ctx: OpContext, _ x: NDArray, _ ind: NDArray) throws(ExecutionError) -> NDArray {
+        let n = x.shape.last ?? 1
+        let outer = x.count / max(n, 1)
+        let idx = ind.asInts
+        try ctx.checkSize([outer, idx.count])
+        var src = [Int]()
+        for o in 0..<outer {
+            for j in idx {
+                guard j >= 0, Int(j) < n else { throw ctx.mismatch("index \(j) is out of range for \(n) features") }
+                src.append(o * n + Int(j))
+            }
+        }
+        let shape = x.rank <= 1 ? [1, idx.count] : Array(x.shape.dropLast()) + [idx.count]
+        return x.gathered(src, shape: shape)
     }
 }

@@ -1,6 +1,24 @@
 /// Conv (im2col + GEMM), MaxPool, AveragePool and GlobalAveragePool over 1-D and 2-D images,
 /// with their gradients.
 enum Spatial {
+    static let definitions: [OpDefinition] = [
+        OpDefinition("Conv", traits: .prunableLayer,
+                     forward: { ctx, ins throws(ExecutionError) in [try conv(ctx, ins)] },
+                     gradient: .init(inputs: [0, 1, 2]) { ctx, ins, _, g, need throws(ExecutionError) in try convBackward(ctx, ins, g: g, need: need) }),
+        OpDefinition("MaxPool", traits: .channelPooling,
+                     forward: { ctx, ins throws(ExecutionError) in [try maxPool(ctx, try ctx.floatInput(ins, 0)).0] },
+                     gradient: .init(inputs: [0]) { ctx, ins, _, g, _ throws(ExecutionError) in
+                         let x = try ctx.floatInput(ins, 0)
+                         return [maxPoolBackward(x, argmax: try maxPool(ctx, x).1, g: g)]
+                     }),
+        OpDefinition("AveragePool", traits: .channelPooling,
+                     forward: { ctx, ins throws(ExecutionError) in [try avgPool(ctx, try ctx.floatInput(ins, 0))] },
+                     gradient: .init(inputs: [0]) { ctx, ins, _, g, _ throws(ExecutionError) in [try avgPoolBackward(ctx, try ctx.floatInput(ins, 0), g: g)] }),
+        OpDefinition("GlobalAveragePool", traits: .channelPooling,
+                     forward: { ctx, ins throws(ExecutionError) in [try globalAvgPool(ctx, try ctx.floatInput(ins, 0))] },
+                     gradient: .init(inputs: [0]) { ctx, ins, _, g, _ throws(ExecutionError) in [globalAvgPoolBackward(try ctx.floatInput(ins, 0), g: g)] }),
+    ]
+
     /// Window geometry over an [N, C, H, W] input (1-D inputs use H = 1).
     struct Geometry {
         var n: Int, c: Int, h: Int, w: Int

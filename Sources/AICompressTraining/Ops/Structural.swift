@@ -1,68 +1,75 @@
 import AICompressCore
-import Foundation
 
-/// Softmax, shape and indexing ops, casts, dequantization and batch normalization.
+/// Shape and indexing ops: Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Concat, Gather,
+/// ArgMax, Shape and Constant. The shape ops' gradients reshape, transpose or split the output
+/// gradient back.
 enum Structural {
-    // MARK: Softmax / LogSoftmax
+    static let definitions: [OpDefinition] = [
+        OpDefinition("Flatten",
+                     forward: { ctx, ins throws(ExecutionError) in
+                         let x = try ctx.input(ins, 0)
+                         return [x.reshaped(try flattenShape(ctx, x))]
+                     },
+                     gradient: .init(inputs: [0], reshapedBack)),
+        OpDefinition("Reshape",
+                     forward: { ctx, ins throws(ExecutionError) in
+                         let x = try ctx.input(ins, 0)
+                         let spec: NDArray
+                         if ctx.opset < 5, let s = ctx.ints("shape") { spec = NDArray(shape: [s.count], ints: s.map { Int64($0) }) } else {
+                             spec = try ctx.input(ins, 1)
+                         }
+                         return [x.reshaped(try reshapeShape(ctx, x, spec))]
+                     },
+                     gradient: .init(inputs: [0], reshapedBack)),
+        OpDefinition("Transpose",
+                     forward: { ctx, ins throws(ExecutionError) in
+                         let x = try ctx.input(ins, 0)
+                         return [transpose(x, perm: try transposePerm(ctx, rank: x.rank))]
+                     },
+                     gradient: .init(inputs: [0]) { ctx, _, _, g, _ throws(ExecutionError) in
+                         let perm = try transposePerm(ctx, rank: g.rank)
+                         var inv = [Int](repeating: 0, count: perm.count)
+                         for (i, p) in perm.enumerated() { inv[p] = i }
+                         return [transpose(g, perm: inv)]
+                     }),
+        OpDefinition("Squeeze",
+                     forward: { ctx, ins throws(ExecutionError) in [try squeeze(ctx, try ctx.input(ins, 0), ins)] },
+                     gradient: .init(inputs: [0], reshapedBack)),
+        OpDefinition("Unsqueeze",
+                     forward: { ctx, ins throws(ExecutionError) in [try unsqueeze(ctx, try ctx.input(ins, 0), ins)] },
+                     gradient: .init(inputs: [0], reshapedBack)),
+        OpDefinition("Concat",
+                     forward: { ctx, ins throws(ExecutionError) in [try concat(ctx, try parts(ctx, ins))] },
+                     gradient: .init(inputs: .all) { ctx, ins, _, g, _ throws(ExecutionError) in try concatBackward(ctx, try parts(ctx, ins), g: g) }),
+        OpDefinition("Gather",
+                     forward: { ctx, ins throws(ExecutionError) in
+                         let x = try ctx.input(ins, 0), ind = try ctx.input(ins, 1)
+                         let (src, shape) = try gatherIndices(ctx, x, ind)
+                         return [x.gathered(src, shape: shape)]
+                     },
+                     gradient: .init(inputs: [0]) { ctx, ins, _, g, _ throws(ExecutionError) in
+                         let x = try ctx.input(ins, 0), ind = try ctx.input(ins, 1)
+                         let (src, _) = try gatherIndices(ctx, x, ind)
+                         var dx = [Float](repeating: 0, count: x.count)
+                         for (o, s) in src.enumerated() { dx[s] += g.floats[o] }
+                         return [NDArray(shape: x.shape, floats: dx)]
+                     }),
+        OpDefinition("ArgMax", traits: .channelDecision, forward: { ctx, ins throws(ExecutionError) in [try argmax(ctx, try ctx.input(ins, 0))] }),
+        OpDefinition("Shape", forward: { ctx, ins throws(ExecutionError) in [try shape(ctx, try ctx.input(ins, 0))] }),
+        OpDefinition("Constant", forward: { ctx, _ throws(ExecutionError) in [try constant(ctx)] }),
+    ]
 
-    /// (outer, n, inner) of the softmax axis, following the opset's semantics: before opset 13
-    /// the input is coerced to 2-D at `axis`; from 13 the softmax runs along `axis` alone.
-    static func softmaxGeometry(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> (Int, Int, Int) {
-        let legacy = ctx.opset < 13
-        let axis = try ctx.axis(ctx.int("axis", legacy ? 1 : -1), rank: x.rank)
-        let outer = x.shape[..<axis].reduce(1, *)
-        if legacy { return (outer, x.shape[axis...].reduce(1, *), 1) }
-        return (outer, x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
+    /// The output gradient given input 0's shape (Flatten, Reshape, Squeeze, Unsqueeze).
+    static func reshapedBack(_ ctx: OpContext, _ inputs: [NDArray?], _ y: NDArray, _ g: NDArray,
+                             _ need: [Bool]) throws(ExecutionError) -> [NDArray?] {
+        [g.reshaped(try ctx.input(inputs, 0).shape)]
     }
 
-    static func softmax(_ ctx: OpContext, _ x: NDArray, log: Bool) throws(ExecutionError) -> NDArray {
-        let (outer, n, inner) = try softmaxGeometry(ctx, x)
-        var y = x.floats
-        softmaxInPlace(&y, outer: outer, n: n, inner: inner, log: log)
-        return NDArray(shape: x.shape, floats: y)
-    }
-
-    /// (Log-)softmax over the middle axis of `y` viewed as [outer, n, inner], max-subtracted.
-    static func softmaxInPlace(_ y: inout [Float], outer: Int, n: Int, inner: Int, log: Bool) {
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * n * inner + i
-                var mx = -Float.infinity
-                for j in 0..<n { mx = max(mx, y[base + j * inner]) }
-                var sum: Float = 0
-                for j in 0..<n {
-                    let e = Foundation.exp(y[base + j * inner] - mx)
-                    sum += e
-                    if !log { y[base + j * inner] = e }
-                }
-                if log {
-                    let l = Foundation.log(sum) + mx
-                    for j in 0..<n { y[base + j * inner] -= l }
-                } else {
-                    for j in 0..<n { y[base + j * inner] /= sum }
-                }
-            }
-        }
-    }
-
-    static func softmaxBackward(_ ctx: OpContext, y: NDArray, g: NDArray, log: Bool) throws(ExecutionError) -> NDArray {
-        let (outer, n, inner) = try softmaxGeometry(ctx, y)
-        var dx = [Float](repeating: 0, count: y.count)
-        let yv = y.floats, gv = g.floats
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * n * inner + i
-                var s: Float = 0
-                if log {
-                    for j in 0..<n { s += gv[base + j * inner] }
-                    for j in 0..<n { let k = base + j * inner; dx[k] = gv[k] - Foundation.exp(yv[k]) * s }
-                } else {
-                    for j in 0..<n { s += gv[base + j * inner] * yv[base + j * inner] }
-                    for j in 0..<n { let k = base + j * inner; dx[k] = yv[k] * (gv[k] - s) }
-                }
-            }
-        }
-        return NDArray(shape: y.shape, floats: dx)
+    /// Every input, each required (Concat).
+    static func parts(_ ctx: OpContext, _ inputs: [NDArray?]) throws(ExecutionError) -> [NDArray] {
+        var parts = [NDArray]()
+        for i in inputs.indices { parts.append(try ctx.input(inputs, i)) }
+        return parts
     }
 
     // MARK: Shapes
@@ -237,6 +244,31 @@ enum Structural {
         return (src, shape)
     }
 
+    /// The dimensions of `x` from `start` to `end` (negative counts from the end; both clamped).
+    static func shape(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> NDArray {
+        let r = x.rank
+        var start = ctx.int("start", 0), end = ctx.int("end", r)
+        if start < 0 { start += r }
+        if end < 0 { end += r }
+        start = min(max(start, 0), r)
+        end = min(max(end, start), r)
+        let dims = x.shape[start..<end].map { Int64($0) }
+        return NDArray(shape: [dims.count], ints: dims)
+    }
+
+    /// The value of a Constant node: its tensor, float(s) or int(s) attribute.
+    static func constant(_ ctx: OpContext) throws(ExecutionError) -> NDArray {
+        switch ctx.node.attribute("value") {
+        case .tensor(let t)?: return try NDArray(tensor: t)
+        default: break
+        }
+        if case .float(let v)? = ctx.node.attribute("value_float") { return NDArray(shape: [], floats: [v]) }
+        if case .floats(let v)? = ctx.node.attribute("value_floats") { return NDArray(shape: [v.count], floats: v) }
+        if case .int(let v)? = ctx.node.attribute("value_int") { return NDArray(shape: [], ints: [v]) }
+        if case .ints(let v)? = ctx.node.attribute("value_ints") { return NDArray(shape: [v.count], ints: v) }
+        throw ctx.unsupported("Constant without a tensor, float(s) or int(s) value")
+    }
+
     static func argmax(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> NDArray {
         let axis = try ctx.axis(ctx.int("axis", 0), rank: x.rank)
         let keep = ctx.int("keepdims", 1) != 0, last = ctx.int("select_last_index", 0) != 0
@@ -258,126 +290,5 @@ enum Structural {
         var shape = x.shape
         if keep { shape[axis] = 1 } else { shape.remove(at: axis) }
         return NDArray(shape: shape, ints: out)
-    }
-
-    static func cast(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> NDArray {
-        let to = ctx.int("to", 0)
-        switch to {
-        case 1, 10, 11, 16: // float, float16, double, bfloat16: computed in float32
-            return NDArray(shape: x.shape, floats: x.asFloats)
-        case 9:
-            return NDArray(shape: x.shape, ints: x.isFloat ? x.floats.map { $0 != 0 ? 1 : 0 } : x.ints.map { $0 != 0 ? 1 : 0 },
-                           kind: .bool)
-        case 2, 3, 4, 5, 6, 7, 12, 13:
-            return NDArray(shape: x.shape, ints: x.asInts)
-        default:
-            throw ctx.unsupported("cast to ONNX type \(ONNXElementType.name(Int32(to)))")
-        }
-    }
-
-    /// ai.onnx.ml ArrayFeatureExtractor: picks entries of the last axis.
-    static func arrayFeatureExtractor(_ ctx: OpContext, _ x: NDArray, _ ind: NDArray) throws(ExecutionError) -> NDArray {
-        let n = x.shape.last ?? 1
-        let outer = x.count / max(n, 1)
-        let idx = ind.asInts
-        try ctx.checkSize([outer, idx.count])
-        var src = [Int]()
-        for o in 0..<outer {
-            for j in idx {
-                guard j >= 0, Int(j) < n else { throw ctx.mismatch("index \(j) is out of range for \(n) features") }
-                src.append(o * n + Int(j))
-            }
-        }
-        let shape = x.rank <= 1 ? [1, idx.count] : Array(x.shape.dropLast()) + [idx.count]
-        return x.gathered(src, shape: shape)
-    }
-
-    static func dequantizeLinear(_ ctx: OpContext, _ inputs: [NDArray?]) throws(ExecutionError) -> NDArray {
-        let x = try ctx.input(inputs, 0), scale = try ctx.floatInput(inputs, 1)
-        let zp = inputs.count > 2 ? inputs[2] : nil
-        if let z = zp, z.count != scale.count { throw ctx.mismatch("zero point has \(z.count) values, scale \(scale.count)") }
-        let xv = x.asFloats, sv = scale.floats, zv = zp?.asFloats
-        var y = [Float](repeating: 0, count: x.count)
-        if scale.count == 1 {
-            let z = zv?.first ?? 0
-            for i in 0..<y.count { y[i] = (xv[i] - z) * sv[0] }
-            return NDArray(shape: x.shape, floats: y)
-        }
-        let axis = try ctx.axis(ctx.int("axis", 1), rank: x.rank)
-        let block = ctx.int("block_size", 0)
-        let outer = x.shape[..<axis].reduce(1, *), n = x.shape[axis], inner = x.shape[(axis + 1)...].reduce(1, *)
-        if block > 0 {
-            guard scale.shape.count == x.rank else { throw ctx.mismatch("blocked scale must have the input's rank") }
-            let nb = scale.shape[axis]
-            var expected = x.shape
-            expected[axis] = (n + block - 1) / block
-            guard scale.shape == expected else { throw ctx.mismatch("scale \(scale.shape) does not block \(x.shape) by \(block)") }
-            for o in 0..<outer { for j in 0..<n { for i in 0..<inner {
-                let k = (o * n + j) * inner + i, s = (o * nb + j / block) * inner + i
-                y[k] = (xv[k] - (zv?[s] ?? 0)) * sv[s]
-            } } }
-        } else {
-            guard scale.count == n else { throw ctx.mismatch("scale has \(scale.count) values for axis of size \(n)") }
-            for o in 0..<outer { for j in 0..<n { for i in 0..<inner {
-                let k = (o * n + j) * inner + i
-                y[k] = (xv[k] - (zv?[j] ?? 0)) * sv[j]
-            } } }
-        }
-        return NDArray(shape: x.shape, floats: y)
-    }
-
-    // MARK: BatchNormalization (inference statistics)
-
-    static func batchNormParts(_ ctx: OpContext, _ inputs: [NDArray?]) throws(ExecutionError) -> ([Float], [Float], Int, Int, Int) {
-        let x = try ctx.floatInput(inputs, 0)
-        guard x.rank >= 2 else { throw ctx.mismatch("input must have a channel axis") }
-        let scale = try ctx.floatInput(inputs, 1), bias = try ctx.floatInput(inputs, 2)
-        let mean = try ctx.floatInput(inputs, 3), variance = try ctx.floatInput(inputs, 4)
-        let c = x.shape[1]
-        guard [scale, bias, mean, variance].allSatisfy({ $0.count == c }) else {
-            throw ctx.mismatch("scale, B, mean and var must have \(c) values")
-        }
-        let eps = ctx.float("epsilon", 1e-5)
-        let inv = (0..<c).map { 1 / (variance.floats[$0] + eps).squareRoot() }
-        // y = a·x + b per channel
-        let a = (0..<c).map { scale.floats[$0] * inv[$0] }
-        let b = (0..<c).map { bias.floats[$0] - mean.floats[$0] * a[$0] }
-        return (a, b, x.shape[0], c, x.shape[2...].reduce(1, *))
-    }
-
-    static func batchNorm(_ ctx: OpContext, _ inputs: [NDArray?]) throws(ExecutionError) -> NDArray {
-        let x = try ctx.floatInput(inputs, 0)
-        let (a, b, n, c, s) = try batchNormParts(ctx, inputs)
-        var y = x.floats
-        for i in 0..<n { for j in 0..<c {
-            let base = (i * c + j) * s
-            for k in 0..<s { y[base + k] = a[j] * y[base + k] + b[j] }
-        } }
-        return NDArray(shape: x.shape, floats: y)
-    }
-
-    static func batchNormBackward(_ ctx: OpContext, _ inputs: [NDArray?], g: NDArray,
-                                  need: [Bool]) throws(ExecutionError) -> [NDArray?] {
-        let x = try ctx.floatInput(inputs, 0)
-        let (a, _, n, c, s) = try batchNormParts(ctx, inputs)
-        let mean = try ctx.floatInput(inputs, 3), variance = try ctx.floatInput(inputs, 4)
-        let eps = ctx.float("epsilon", 1e-5)
-        var dx = [Float](repeating: 0, count: x.count)
-        var dscale = [Float](repeating: 0, count: c), dbias = [Float](repeating: 0, count: c)
-        let gv = g.floats, xv = x.floats
-        for i in 0..<n { for j in 0..<c {
-            let base = (i * c + j) * s
-            let inv = 1 / (variance.floats[j] + eps).squareRoot()
-            for k in 0..<s {
-                dx[base + k] = gv[base + k] * a[j]
-                dscale[j] += gv[base + k] * (xv[base + k] - mean.floats[j]) * inv
-                dbias[j] += gv[base + k]
-            }
-        } }
-        var out: [NDArray?] = [nil, nil, nil, nil, nil]
-        if need[0] { out[0] = NDArray(shape: x.shape, floats: dx) }
-        if need.count > 1, need[1] { out[1] = NDArray(shape: [c], floats: dscale) }
-        if need.count > 2, need[2] { out[2] = NDArray(shape: [c], floats: dbias) }
-        return out
     }
 }
