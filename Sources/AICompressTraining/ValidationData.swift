@@ -1,3 +1,4 @@
+import AICompressCore
 /// Which rows measure a training run: none, a separate data set, or a seeded hold-out share of
 /// the training rows. Validation drives early stopping and the per-epoch validation figures.
 public enum ValidationData: Sendable {
