@@ -3,50 +3,52 @@ import Foundation
 import AICompressFormats
 import ArgumentParser
 
-/// `aicompress convert IN OUT`: rewrite a model in another (or the same) format.
-struct Convert: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Convert a model between formats.",
-        discussion: """
-            The input format is detected from its content (a .onnx name also counts); the output \
-            format comes from --format, else from OUT's extension (.ckpt, .onnx), else the native \
-            checkpoint. Tensor values are copied bit for bit and the graph is kept; provenance \
-            (tool version, input size and CRC-32, this step) is added to the metadata (in ONNX, \
-            to metadata_props).
+extension AICompress {
+    /// `aicompress convert IN OUT`: rewrite a model in another (or the same) format.
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Convert a model between formats.",
+            discussion: """
+                The input format is detected from its content (a .onnx name also counts); the output \
+                format comes from --format, else from OUT's extension (.ckpt, .onnx), else the native \
+                checkpoint. Tensor values are copied bit for bit and the graph is kept; provenance \
+                (tool version, input size and CRC-32, this step) is added to the metadata (in ONNX, \
+                to metadata_props).
 
-            ONNX external data is read relative to the model's folder; locations that leave the \
-            folder (absolute, '..', links) are refused. --external-data writes tensor bytes to \
-            OUT.data beside OUT, as models over protobuf's 2 GiB limit need.
+                ONNX external data is read relative to the model's folder; locations that leave the \
+                folder (absolute, '..', links) are refused. --external-data writes tensor bytes to \
+                OUT.data beside OUT, as models over protobuf's 2 GiB limit need.
 
-            Examples:
-              aicompress convert model.onnx model.ckpt
-              aicompress convert model.ckpt model.onnx
-              aicompress convert --external-data big.ckpt big.onnx
-              cat model.ckpt | aicompress convert - - > copy.ckpt
-            """
-    )
+                Examples:
+                  aicompress convert model.onnx model.ckpt
+                  aicompress convert model.ckpt model.onnx
+                  aicompress convert --external-data big.ckpt big.onnx
+                  cat model.ckpt | aicompress convert - - > copy.ckpt
+                """
+        )
 
-    @Argument(help: "Input model file, or - for standard input.")
-    var input: String
+        @Argument(help: "Input model file, or - for standard input.")
+        var input: String
 
-    @Argument(help: "Output file, or - for standard output.")
-    var output: String
+        @Argument(help: "Output file, or - for standard output.")
+        var output: String
 
-    @OptionGroup var out: OutputOptions
+        @OptionGroup var out: OutputOptions
 
-    @Flag(name: .shortAndLong, help: "No progress line on stderr (it appears only when stderr is a terminal).")
-    var quiet = false
+        @Flag(name: .shortAndLong, help: "No progress line on stderr (it appears only when stderr is a terminal).")
+        var quiet = false
 
-    func validate() throws { try out.check(output: output) }
+        func validate() throws { try out.check(output: output) }
 
-    func run() throws {
-        let loaded = try ModelIO.read(path: input)
-        let outputFormat = out.outputFormat(for: output)
-        let model = loaded.withProvenance(step: "convert from=\(loaded.format) to=\(outputFormat)")
-        let progress = Progress(label: "convert", tensors: model.tensors.count, bytes: model.storedBytes, quiet: quiet || output == "-")
-        defer { progress.finish() }
-        try ModelIO.write(model, to: output, format: outputFormat, refusing: loaded.identities, durable: out.sync,
-                          onnx: out.onnx, shardSize: out.shardSize?.bytes, progress: { progress.written($0) })
+        func run() throws {
+            let loaded = try ModelIO.read(path: input)
+            let outputFormat = out.outputFormat(for: output)
+            let model = loaded.withProvenance(step: "convert from=\(loaded.format) to=\(outputFormat)")
+            let progress = Progress(label: "convert", tensors: model.tensors.count, bytes: model.storedBytes, quiet: quiet || output == "-")
+            defer { progress.finish() }
+            try ModelIO.write(model, to: output, format: outputFormat, refusing: loaded.identities, durable: out.sync,
+                              onnx: out.onnx, shardSize: out.shardSize?.bytes, progress: { progress.written($0) })
+        }
     }
 }
 

@@ -2,6 +2,16 @@ import AICompressFormats
 import AICompressPasses
 import ArgumentParser
 
+/// The input model and the output file of a command that turns one model into another
+/// (`prune`, `dequantize`, `apply`).
+struct InputOutputArguments: ParsableArguments {
+    @Argument(help: "Input model, or - for standard input.")
+    var input: String
+
+    @Argument(help: "Output file, or - for standard output.")
+    var output: String
+}
+
 /// Where and how a command writes its output model (shared by every command that writes one).
 struct OutputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Output format (\(FormatRegistry.idList)). Default: from OUT's extension, else \(ModelIO.defaultFormat)."))

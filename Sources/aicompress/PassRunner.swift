@@ -7,6 +7,13 @@ import Foundation
 /// a .ckpt output is streamed (each tensor written and dropped before the next, its mapped
 /// input pages released); other formats are written from the finished model.
 enum PassRunner {
+    /// Runs the one pass of a pass command (prune, quantize, dequantize), recording it as one
+    /// recipe step.
+    static func run<Pass: ConfigurablePass>(_ pass: Pass, input: String, output: String, out: OutputOptions,
+                                            report: ReportOptions) throws {
+        try run(pass, input: input, output: output, out: out, report: report, recipe: [Recipe.Step(pass)])
+    }
+
     /// `recipe` is the pass as recipe steps: they are appended to the recipe recorded in the
     /// input (metadata `aicompress.recipe`), so `aicompress recipe OUT` can reproduce the file.
     static func run(_ pass: any CompressionPass, input: String, output: String, out: OutputOptions,
