@@ -162,7 +162,7 @@ struct TrainingOptionGroup: ParsableArguments {
 
     /// Per-epoch lines: on a terminal, or with --verbose; never with --quiet.
     var showsEpochs: Bool {
-        !quiet && (verbose || (isatty(2) == 1 && ProcessInfo.processInfo.environment["AICOMPRESS_NO_PROGRESS"] == nil))
+        !quiet && (verbose || FileHandleOutput.stderrIsInteractive)
     }
 
     func validate() throws {

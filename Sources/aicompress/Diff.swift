@@ -31,34 +31,27 @@ extension AICompress {
         @Flag(help: "Print JSON (schema aicompress.diff/1).")
         var json = false
 
+        /// One tensor name: its tensor in A and in B (nil where absent), and how B's values
+        /// differ from A's when both are there with the same shape.
         struct Row {
             let name: String
-            let a: Tensor?
-            let b: Tensor?
-            var relativeError: Double?
-            var sqnr: Double?
-            var maxAbs: Double?
-            var sparsityA: Double?
-            var sparsityB: Double?
+            let a: Tensor?, b: Tensor?
+            let sparsityA: Double?, sparsityB: Double?
+            let difference: TensorDifference?
+
+            init(name: String, a: Tensor?, b: Tensor?) {
+                (self.name, self.a, self.b) = (name, a, b)
+                sparsityA = a.map { $0.statistics().sparsity }
+                sparsityB = b.map { $0.statistics().sparsity }
+                if let a, let b { difference = TensorDifference(original: a, changed: b) } else { difference = nil }
+            }
         }
 
         func run() throws {
             let left = try ModelIO.read(path: a).model, right = try ModelIO.read(path: b).model
             var names = left.tensors.map(\.name)
             for t in right.tensors where left.tensor(named: t.name) == nil { names.append(t.name) }
-            var rows: [Row] = []
-            for name in names {
-                let ta = left.tensor(named: name), tb = right.tensor(named: name)
-                var row = Row(name: name, a: ta, b: tb)
-                row.sparsityA = ta.map { $0.statistics().sparsity }
-                row.sparsityB = tb.map { $0.statistics().sparsity }
-                if let ta, let tb, let d = TensorDifference(original: ta, changed: tb) {
-                    row.relativeError = d.relativeError
-                    row.sqnr = d.sqnr
-                    row.maxAbs = d.maxAbs
-                }
-                rows.append(row)
-            }
+            let rows = names.map { Row(name: $0, a: left.tensor(named: $0), b: right.tensor(named: $0)) }
             let bytesA = left.storedBytes, bytesB = right.storedBytes
             if json {
                 try FileHandleOutput.stdout(jsonReport(rows, bytesA, bytesB).rendered() + "\n")
@@ -80,9 +73,9 @@ extension AICompress {
                     r.name, describe(r.a), same ? "=" : describe(r.b),
                     r.a.map { Format.count($0.storedBytes) } ?? "-", r.b.map { Format.count($0.storedBytes) } ?? "-",
                     r.sparsityA.map(Format.percent) ?? "-", r.sparsityB.map(Format.percent) ?? "-",
-                    r.relativeError.map(Format.number) ?? "-",
-                    r.sqnr.map { $0.isFinite ? String(format: "%.1f", $0) : "exact" } ?? "-",
-                    r.maxAbs.map(Format.number) ?? "-",
+                    r.difference.map { Format.number($0.relativeError) } ?? "-",
+                    r.difference.map { $0.sqnr.isFinite ? String(format: "%.1f", $0.sqnr) : "exact" } ?? "-",
+                    r.difference.map { Format.number($0.maxAbs) } ?? "-",
                 ])
             }
             var out = "A: \(a)\nB: \(b)\n\n"
@@ -91,7 +84,7 @@ extension AICompress {
             let onlyA = rows.filter { $0.b == nil }.count, onlyB = rows.filter { $0.a == nil }.count
             out += "\ntotal: \(Format.bytes(bytesA)) -> \(Format.bytes(bytesB)) of tensor data"
                 + (bytesB > 0 ? String(format: " (%.2fx)", Double(bytesA) / Double(bytesB)) : "")
-                + ", \(rows.filter { ($0.relativeError ?? 0) > 0 }.count) tensors with changed values"
+                + ", \(rows.filter { ($0.difference?.relativeError ?? 0) > 0 }.count) tensors with changed values"
                 + ", \(rows.filter { $0.a != nil && $0.b != nil && $0.a!.shape != $0.b!.shape }.count) with changed shapes"
                 + (onlyA + onlyB > 0 ? ", \(onlyA) only in A, \(onlyB) only in B" : "") + "\n"
             return out
@@ -112,7 +105,8 @@ extension AICompress {
                 ("tensors", .array(rows.map { r in
                     .object([
                         ("name", .string(r.name)), ("a", side(r.a, r.sparsityA)), ("b", side(r.b, r.sparsityB)),
-                        ("relative_error", .number(r.relativeError)), ("sqnr_db", .number(r.sqnr)), ("max_abs_diff", .number(r.maxAbs)),
+                        ("relative_error", .number(r.difference?.relativeError)), ("sqnr_db", .number(r.difference?.sqnr)),
+                        ("max_abs_diff", .number(r.difference?.maxAbs)),
                     ])
                 })),
                 ("totals", .object([("bytes_a", .int(bytesA)), ("bytes_b", .int(bytesB)),

@@ -37,10 +37,8 @@ enum PassRunner {
         progress.finish()
         if !options.quiet { FileHandleOutput.stderr(ReportRendering.text(report)) }
         if let path = options.reportJson {
-            try ModelIO.checkNotInput(path, loaded.identities)
-            var file = try OutputFile(path: path)
-            try file.write(Array((ReportRendering.json(report, input: input, output: output).rendered() + "\n").utf8))
-            try file.commit()
+            try FileHandleOutput.save(ReportRendering.json(report, input: input, output: output).rendered() + "\n", to: path,
+                                      refusing: loaded.identities)
         }
     }
 }

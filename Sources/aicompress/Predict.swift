@@ -59,13 +59,7 @@ extension AICompress {
                 }
                 text += cells.joined(separator: ",") + "\n"
             }
-            if let f = file {
-                var sink = try OutputFile(path: f)
-                try sink.write(Array(text.utf8))
-                try sink.commit()
-            } else {
-                try FileHandleOutput.stdout(text)
-            }
+            try FileHandleOutput.save(text, to: file ?? "-")
         }
     }
 }
