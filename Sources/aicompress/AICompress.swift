@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// The `aicompress` command: inspect, convert, compress, evaluate and fine-tune models. Each
-/// subcommand is a type nested in this one (`AICompress.Prune`), one file each, listed below.
+/// subcommand is a type nested in this one, one file each, listed below; its name is the
+/// command's (`AICompress.Prune` is `aicompress prune`).
 @main
 struct AICompress: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -136,8 +136,7 @@ extension AICompress {
                     }
                 }
             }
-            try ModelIO.write(trained, to: output, format: out.outputFormat(for: output), refusing: teacherLoaded.identities,
-                              durable: out.sync, onnx: out.onnx, shardSize: out.shardSize?.bytes)
+            try out.write(trained, to: output, refusing: teacherLoaded.identities)
             if !training.quiet {
                 let tp = report.teacherParameters, sp = report.studentParameters
                 var s = "student: \(Format.count(sp)) parameters (\(Format.percent(Double(sp) / Double(max(tp, 1)))) of the teacher's \(Format.count(tp))), "

@@ -10,7 +10,6 @@ extension AICompress {
     /// `Prune.Parameter`; the pass checks the values.
     struct Prune: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "prune",
             abstract: "Prune weights: by magnitude, N:M semi-structured, or whole channels.",
             discussion: """
                 Magnitude pruning keeps exactly round(keep × n) weights with the largest |w| (ties \
@@ -75,18 +74,6 @@ extension AICompress {
             try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report)
         }
     }
-}
-
-/// An option value that is one of an enum's raw string values.
-struct EnumArgument<Value: RawRepresentable & CaseIterable & Sendable>: ExpressibleByArgument where Value.RawValue == String {
-    let value: Value
-    init(value: Value) { self.value = value }
-    init?(argument: String) {
-        guard let v = Value(rawValue: argument) else { return nil }
-        value = v
-    }
-    var defaultValueDescription: String { value.rawValue }
-    static var allValueStrings: [String] { Value.allCases.map(\.rawValue) }
 }
 
 typealias ScopeArgument = EnumArgument<Prune.Scope>

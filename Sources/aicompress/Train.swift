@@ -71,8 +71,7 @@ extension AICompress {
                     }
                 }
             }
-            try ModelIO.write(final, to: output, format: out.outputFormat(for: output), refusing: loaded.identities,
-                              durable: out.sync, onnx: out.onnx, shardSize: out.shardSize?.bytes)
+            try out.write(final, to: output, refusing: loaded.identities)
             if !training.quiet, let last = report.training.logs.last {
                 let result = report.training
                 var s = "trained \(Format.count(report.parameters)) parameters in \(report.tensors) tensors: "
