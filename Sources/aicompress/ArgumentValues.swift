@@ -2,18 +2,6 @@ import AICompressFormats
 import ArgumentParser
 import Foundation
 
-/// An option value that is one of an enum's raw string values.
-struct EnumArgument<Value: RawRepresentable & CaseIterable & Sendable>: ExpressibleByArgument where Value.RawValue == String {
-    let value: Value
-    init(value: Value) { self.value = value }
-    init?(argument: String) {
-        guard let v = Value(rawValue: argument) else { return nil }
-        value = v
-    }
-    var defaultValueDescription: String { value.rawValue }
-    static var allValueStrings: [String] { Value.allCases.map(\.rawValue) }
-}
-
 /// A `--format` value.
 struct ModelFormatArgument: ExpressibleByArgument {
     let value: ModelFormat

@@ -46,14 +46,7 @@ extension AICompress {
         @OptionGroup var training: TrainingOptionGroup
         @OptionGroup var out: OutputOptions
 
-        @Option(help: "Student model to train (same input and classes as the teacher).")
-        var student: String?
-
-        @Option(help: "Build an MLP student with these hidden widths, e.g. 64,32.")
-        var hidden: HiddenWidths?
-
-        @Option(help: "Make the student from the teacher by keeping this fraction of each hidden layer's channels (L2 norm).")
-        var shrink: Double?
+        @OptionGroup var studentOptions: StudentOptions
 
         @Option(help: "Softmax temperature T of the distillation term.")
         var temperature: Double = 4
@@ -75,10 +68,7 @@ extension AICompress {
 
         func validate() throws {
             try out.check(output: output)
-            let kinds = [student != nil, hidden != nil, shrink != nil].filter { $0 }.count
-            guard kinds == 1 else { throw ValidationError("give exactly one of --student, --hidden, --shrink") }
-            if let h = hidden, !h.isValid { throw ValidationError("--hidden must be positive widths, e.g. 64,32") }
-            if let s = shrink, !(s > 0 && s <= 1) { throw ValidationError("--shrink must be in (0, 1]") }
+            try studentOptions.check()
             guard temperature > 0 && temperature.isFinite else { throw ValidationError("--temperature must be positive") }
             guard alpha >= 0 && alpha <= 1 else { throw ValidationError("--alpha must be between 0 and 1") }
             guard featureWeight >= 0 else { throw ValidationError("--feature-weight must not be negative") }
@@ -89,15 +79,7 @@ extension AICompress {
 
         /// The distillation the flags describe; `student` is the given student model, if any.
         func distillation(student given: LoadedModel?, sources: Distillation.Sources) -> Distillation {
-            let kind: Distillation.Student
-            if let given {
-                kind = .model(given.model)
-            } else if let h = hidden {
-                kind = .mlp(hidden: h.widths)
-            } else {
-                kind = .shrink(keep: shrink ?? 1)
-            }
-            var d = Distillation(student: kind)
+            var d = Distillation(student: studentOptions.kind(given: given))
             d.temperature = temperature
             d.alpha = alpha
             d.features = feature
@@ -118,7 +100,7 @@ extension AICompress {
             }
             let (all, _, dataSHA) = try data.loadHashed(data.data, expectedFeatures: featureCount)
             if let m = all.missingSummary, !training.quiet { FileHandleOutput.stderr(m + "\n") }
-            let given = try student.map { try ModelIO.read(path: $0) }
+            let given = try studentOptions.readGiven()
             let sources = Distillation.Sources(teacherSHA256: teacherLoaded.input.buffer.withUnsafeBytes { SHA256.hex($0) },
                                                dataSHA256: dataSHA,
                                                studentSHA256: given.map { g in g.input.buffer.withUnsafeBytes { SHA256.hex($0) } })
@@ -153,7 +135,7 @@ extension AICompress {
                 switch e {
                 case .teacherNotClassifier: message = "\(teacher): \(e)"
                 case .teacher(let x): message = "\(teacher): \(x)"
-                case .student(let x): message = student.map { "\($0): \(x)" } ?? "\(e)"
+                case .student(let x): message = studentOptions.student.map { "\($0): \(x)" } ?? "\(e)"
                 case .labels(let x, let validation): message = "\(validation ? training.val ?? data.data : data.data): \(x)"
                 default: message = "\(e)"
                 }
@@ -161,20 +143,6 @@ extension AICompress {
             }
         }
     }
-}
-
-/// `--hidden 64,32`: the hidden widths of an MLP student (range-checked in `validate`).
-struct HiddenWidths: ExpressibleByArgument {
-    var widths: [Int]
-
-    init?(argument: String) {
-        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parts.isEmpty, !parts.contains(nil) else { return nil }
-        widths = parts.compactMap { $0 }
-    }
-
-    /// Positive and at most 65,536 each.
-    var isValid: Bool { widths.allSatisfy { $0 > 0 && $0 <= 1 << 16 } }
 }
 
 /// `--input-range LO,HI`: the range of synthesized inputs (checked in `validate`).

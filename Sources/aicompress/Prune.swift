@@ -39,13 +39,13 @@ extension AICompress {
         var sparsity: Double?
 
         @Option(name: .parameter(P.scope), help: ArgumentHelp(P.scope))
-        var scope: ScopeArgument = ScopeArgument(value: .tensor)
+        var scope: AICompressPasses.Prune.Scope = .tensor
 
         @Option(name: .parameter(P.pattern), help: ArgumentHelp(P.pattern))
         var pattern: String?
 
         @Option(name: .parameter(P.norm), help: ArgumentHelp(P.norm))
-        var norm: NormArgument = NormArgument(value: .l2)
+        var norm: AICompressPasses.Prune.Norm = .l2
 
         @OptionGroup var selection: SelectionOptions
         @OptionGroup var report: ReportOptions
@@ -58,9 +58,9 @@ extension AICompress {
             var v = selection.parameters
             v[P.keep] = keep.map { .number($0) }
             v[P.sparsity] = sparsity.map { .number($0) }
-            v[P.scope] = .text(scope.value.rawValue)
+            v[P.scope] = .text(scope.rawValue)
             v[P.pattern] = pattern.map { .text($0) }
-            v[P.norm] = .text(norm.value.rawValue)
+            v[P.norm] = .text(norm.rawValue)
             return v
         }
 
@@ -76,5 +76,5 @@ extension AICompress {
     }
 }
 
-typealias ScopeArgument = EnumArgument<Prune.Scope>
-typealias NormArgument = EnumArgument<Prune.Norm>
+extension Prune.Scope: ExpressibleByArgument {}
+extension Prune.Norm: ExpressibleByArgument {}
