@@ -27,14 +27,14 @@ enum PassRunner {
                                              options: out.writeOptions)
         let report: PassReport
         do {
+            // the progress line is erased before the report or the error is printed
+            defer { progress.finish() }
             report = try driver.run(loaded.model, into: session) { progress.advance(bytes: $0) }
             try session.commit()
         } catch {
             session.abort()
-            progress.finish()
             throw (error as? PassError).map { failure($0, input: input, parameters: parameters) } ?? error
         }
-        progress.finish()
         if !options.quiet { FileHandleOutput.stderr(ReportRendering.text(report)) }
         if let path = options.reportJson {
             try FileHandleOutput.save(ReportRendering.json(report, input: input, output: output).rendered() + "\n", to: path,

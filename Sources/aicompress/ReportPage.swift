@@ -52,11 +52,13 @@ enum ReportPage {
         var before: Double? = nil
     }
 
+    /// `s` safe inside HTML text and attribute values.
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
+    /// Two decimals: SVG coordinates and sizes.
     static func num(_ v: Double) -> String { String(format: "%.2f", v) }
 
     /// At most 34 characters, cut in the middle so both the layer number and the kind survive.
