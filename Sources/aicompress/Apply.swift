@@ -53,6 +53,7 @@ extension AICompress {
             guard let text = file.buffer.withUnsafeBytes({ String(validating: $0, as: UTF8.self) }) else {
                 throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(recipe): not UTF-8 text")
             }
+            // module-qualified: inside `AICompress`, `Recipe` is the `recipe` command
             let parsed: aicompress.Recipe
             let passes: [any CompressionPass]
             do {

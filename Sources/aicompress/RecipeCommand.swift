@@ -21,6 +21,7 @@ extension AICompress {
 
         func run() throws {
             let loaded = try ModelIO.read(path: file)
+            // module-qualified: `Recipe` alone is this command
             guard let text = loaded.model.metadata[aicompress.Recipe.metadataKey] else {
                 throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(file): no recipe recorded (no aicompress pass made this file)")
             }
