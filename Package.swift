@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "AICompressCore", targets: ["AICompressCore"]),
         .library(name: "AICompressFormats", targets: ["AICompressFormats"]),
         .library(name: "AICompressTraining", targets: ["AICompressTraining"]),
+        .library(name: "AICompressPasses", targets: ["AICompressPasses"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -48,8 +49,8 @@ let package = Package(
         ),
         // Graph execution, reverse-mode autodiff, optimizers, losses, data sets, metrics.
         .target(name: "AICompressTraining", dependencies: ["AICompressCore", "COpenBLAS"]),
-        // The pass protocol, the pipeline, tensor selection, Quantization/ (and Pruning/,
-        // Distillation/ as they land).
+        // The pass protocol, the pass driver, typed parameters, tensor selection, and the passes:
+        // Pruning/, Quantization/, Distillation/, FineTuning/.
         .target(name: "AICompressPasses", dependencies: ["AICompressCore", "AICompressTraining", "CKernels"]),
         .executableTarget(
             name: "aicompress",

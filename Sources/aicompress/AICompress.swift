@@ -4,7 +4,9 @@ import ArgumentParser
 import Glibc
 #endif
 
-/// The `aicompress` command: inspect, convert and (as they land) compress models.
+/// The `aicompress` command: inspect, convert, compress, evaluate and fine-tune models. Each
+/// subcommand is a type nested in this one, one file each, listed below; its name is the
+/// command's (`AICompress.Prune` is `aicompress prune`).
 @main
 struct AICompress: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,8 +20,8 @@ struct AICompress: ParsableCommand {
             be opened, 73 output cannot be created, 74 I/O error while reading or writing, 70 internal error.
             """,
         version: AICompressVersion.string,
-        subcommands: [Inspect.self, Verify.self, DiffCommand.self, Convert.self, PruneCommand.self, QuantizeCommand.self, DequantizeCommand.self,
-                      Evaluate.self, Predict.self, Train.self, Distill.self, Apply.self, RecipeCommand.self, ReportCommand.self]
+        subcommands: [Inspect.self, Verify.self, Diff.self, Convert.self, Prune.self, Quantize.self, Dequantize.self,
+                      Evaluate.self, Predict.self, Train.self, Distill.self, Apply.self, Recipe.self, Report.self]
     )
 
     /// Parses, runs, and maps library errors to one-line messages and exit codes (the only place

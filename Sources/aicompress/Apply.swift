@@ -4,68 +4,67 @@ import AICompressPasses
 import ArgumentParser
 import Foundation
 
-/// `aicompress apply recipe.yaml IN OUT`: runs the steps of a recipe.
-struct Apply: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run the compression steps of a YAML recipe.",
-        discussion: """
-            A recipe lists steps — prune, quantize, dequantize — each with the options of that \
-            command as keys (long option names without --; true for a flag, a list repeats an \
-            option):
+extension AICompress {
+    /// `aicompress apply recipe.yaml IN OUT`: runs the steps of a recipe.
+    struct Apply: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the compression steps of a YAML recipe.",
+            discussion: """
+                A recipe lists steps — prune, quantize, dequantize — each with the options of that \
+                command as keys (long option names without --; true for a flag, a list repeats an \
+                option):
 
-              steps:
-                - prune:
-                    keep: 0.5
-                    scope: global
-                    include: "*.weight"
-                - quantize:
-                    int8: true
-                    exclude: ["classifier.*"]
+                  steps:
+                    - prune:
+                        keep: 0.5
+                        scope: global
+                        include: "*.weight"
+                    - quantize:
+                        int8: true
+                        exclude: ["classifier.*"]
 
-            The steps run in order as one pipeline and the output records the recipe (metadata \
-            aicompress.recipe) next to one provenance step per pass; `aicompress recipe OUT` \
-            prints it. Every pass command records its step the same way, so a file made by \
-            `prune … | quantize …` has a recipe too. A recipe error names the file, the line and \
-            the key, and exits with 65 before anything is written.
+                The steps run in order as one pipeline and the output records the recipe (metadata \
+                aicompress.recipe) next to one provenance step per pass; `aicompress recipe OUT` \
+                prints it. Every pass command records its step the same way, so a file made by \
+                `prune … | quantize …` has a recipe too. A recipe error names the file, the line and \
+                the key, and exits with 65 before anything is written.
 
-            Examples:
-              aicompress apply recipe.yaml model.onnx small.onnx
-              aicompress recipe small.onnx > again.yaml && aicompress apply again.yaml model.onnx same.onnx
-            """
-    )
+                Examples:
+                  aicompress apply recipe.yaml model.onnx small.onnx
+                  aicompress recipe small.onnx > again.yaml && aicompress apply again.yaml model.onnx same.onnx
+                """
+        )
 
-    @Argument(help: "The recipe (YAML), or - for standard input.")
-    var recipe: String
+        @Argument(help: "The recipe (YAML), or - for standard input.")
+        var recipe: String
 
-    @Argument(help: "Input model, or - for standard input.")
-    var input: String
+        @OptionGroup var files: InputOutputArguments
 
-    @Argument(help: "Output file, or - for standard output.")
-    var output: String
+        @OptionGroup var report: ReportOptions
+        @OptionGroup var out: OutputOptions
 
-    @OptionGroup var report: ReportOptions
-    @OptionGroup var out: OutputOptions
-
-    func validate() throws {
-        if recipe == "-" && input == "-" { throw ValidationError("the recipe and the model cannot both come from standard input") }
-        try out.check(output: output)
-    }
-
-    func run() throws {
-        let file = try InputFile(path: recipe)
-        guard let text = file.buffer.withUnsafeBytes({ String(validating: $0, as: UTF8.self) }) else {
-            throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(recipe): not UTF-8 text")
+        func validate() throws {
+            if recipe == "-" && files.input == "-" { throw ValidationError("the recipe and the model cannot both come from standard input") }
+            try out.check(output: files.output)
         }
-        let parsed: Recipe
-        let passes: [any CompressionPass]
-        do {
-            parsed = try Recipe.parse(text, file: recipe)
-            passes = try parsed.passes(file: recipe)
-        } catch let e as Recipe.Failure {
-            throw ExitStatus.Failure(code: ExitStatus.dataError, message: e.description)
+
+        func run() throws {
+            let file = try InputFile(path: recipe)
+            guard let text = file.buffer.withUnsafeBytes({ String(validating: $0, as: UTF8.self) }) else {
+                throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(recipe): not UTF-8 text")
+            }
+            // module-qualified: inside `AICompress`, `Recipe` is the `recipe` command
+            let parsed: aicompress.Recipe
+            let passes: [any CompressionPass]
+            do {
+                parsed = try aicompress.Recipe.parse(text, file: recipe)
+                passes = try parsed.passes(file: recipe)
+            } catch let e as aicompress.Recipe.Failure {
+                throw ExitStatus.Failure(code: ExitStatus.dataError, message: e.description)
+            }
+            let pass: any CompressionPass = passes.count == 1 ? passes[0] : Pipeline(passes)
+            try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report, recipe: parsed.steps,
+                               parameters: .recipe(recipe))
         }
-        let pass: any CompressionPass = passes.count == 1 ? passes[0] : Pipeline(passes)
-        try PassRunner.run(pass, input: input, output: output, out: out, report: report, recipe: parsed.steps,
-                           parameters: .recipe(recipe))
     }
 }

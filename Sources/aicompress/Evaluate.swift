@@ -4,156 +4,158 @@ import AICompressTraining
 import ArgumentParser
 import Foundation
 
-/// `aicompress evaluate MODEL --data test.csv`: accuracy, precision, recall, F1, confusion matrix;
-/// MSE/MAE/R² for regression; agreement with another model.
-struct Evaluate: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Measure a model's accuracy (or regression error) on labelled data.",
-        discussion: """
-            Runs the model's graph on every row of the data (float32 on the CPU, BLAS for matrix \
-            products) and compares the predictions with the label column. Classifiers (an \
-            integer label output, or scores with several columns) get accuracy, precision, \
-            recall and F1 per class and macro-averaged, and a confusion matrix; models with one \
-            float output get MSE, MAE and R². --compare runs a second model (say, the \
-            uncompressed original) on the same rows and reports how often the two agree and \
-            the change in accuracy. The --json schema is aicompress.evaluate/1 (spec/cli-json.md).
+extension AICompress {
+    /// `aicompress evaluate MODEL --data test.csv`: accuracy, precision, recall, F1, confusion matrix;
+    /// MSE/MAE/R² for regression; agreement with another model.
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure a model's accuracy (or regression error) on labelled data.",
+            discussion: """
+                Runs the model's graph on every row of the data (float32 on the CPU, BLAS for matrix \
+                products) and compares the predictions with the label column. Classifiers (an \
+                integer label output, or scores with several columns) get accuracy, precision, \
+                recall and F1 per class and macro-averaged, and a confusion matrix; models with one \
+                float output get MSE, MAE and R². --compare runs a second model (say, the \
+                uncompressed original) on the same rows and reports how often the two agree and \
+                the change in accuracy. The --json schema is aicompress.evaluate/1 (spec/cli-json.md).
 
-            Examples:
-              aicompress evaluate small.ckpt --data test.csv
-              aicompress evaluate small.ckpt --data test.csv --compare model.onnx
-              aicompress evaluate model.onnx --data x.npy --labels y.npy --json
-              aicompress evaluate model.ckpt --data test.csv --label species --missing median
-            """
-    )
+                Examples:
+                  aicompress evaluate small.ckpt --data test.csv
+                  aicompress evaluate small.ckpt --data test.csv --compare model.onnx
+                  aicompress evaluate model.onnx --data x.npy --labels y.npy --json
+                  aicompress evaluate model.ckpt --data test.csv --label species --missing median
+                """
+        )
 
-    @Argument(help: "Model file (with a graph), or - for standard input.")
-    var model: String
+        @Argument(help: "Model file (with a graph), or - for standard input.")
+        var model: String
 
-    @OptionGroup var data: DataOptions
+        @OptionGroup var data: DataOptions
 
-    @Option(help: "A second model to run on the same rows: reports agreement and the accuracy change.")
-    var compare: String?
+        @Option(help: "A second model to run on the same rows: reports agreement and the accuracy change.")
+        var compare: String?
 
-    @Option(help: "Rows per forward pass.")
-    var batchSize = 256
+        @Option(help: "Rows per forward pass.")
+        var batchSize = 256
 
-    @Flag(help: "Print JSON (schema aicompress.evaluate/1).")
-    var json = false
+        @Flag(help: "Print JSON (schema aicompress.evaluate/1).")
+        var json = false
 
-    func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-    }
-
-    struct Result {
-        var path: String
-        var predictions: ModelTask.Predictions
-        var classification: ClassificationMetrics?
-        var regression: RegressionMetrics?
-    }
-
-    static func evaluate(_ path: String, task: ModelTask, data: Dataset, batchSize: Int) throws -> Result {
-        let p = try withModel(path) { try task.predict(data, batchSize: batchSize) }
-        guard let truth = data.targets else {
-            throw ExitStatus.Failure(code: ExitStatus.dataError, message: "the data has no label column to evaluate against")
+        func validate() throws {
+            guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         }
-        if p.isClassification {
-            return Result(path: path, predictions: p, classification: ClassificationMetrics(truth: truth, predicted: p.values))
-        }
-        return Result(path: path, predictions: p, regression: RegressionMetrics(truth: truth, predicted: p.values))
-    }
 
-    func run() throws {
-        let (_, task) = try loadTask(model)
-        let (ds, _) = try data.load(data.data, expectedFeatures: task.featureCount)
-        let result = try Evaluate.evaluate(model, task: task, data: ds, batchSize: batchSize)
-        var other: Result? = nil
-        if let c = compare {
-            let (_, t2) = try loadTask(c)
-            guard t2.featureCount == task.featureCount else {
-                throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(c): takes \(t2.featureCount) features per row, \(model) takes \(task.featureCount)")
+        struct Result {
+            var path: String
+            var predictions: ModelTask.Predictions
+            var classification: ClassificationMetrics?
+            var regression: RegressionMetrics?
+        }
+
+        static func evaluate(_ path: String, task: ModelTask, data: Dataset, batchSize: Int) throws -> Result {
+            let p = try withModel(path) { try task.predict(data, batchSize: batchSize) }
+            guard let truth = data.targets else {
+                throw ExitStatus.Failure(code: ExitStatus.dataError, message: "the data has no label column to evaluate against")
             }
-            other = try Evaluate.evaluate(c, task: t2, data: ds, batchSize: batchSize)
-        }
-        if json {
-            try FileHandleOutput.stdout(jsonReport(result, ds, other).rendered() + "\n")
-        } else {
-            try FileHandleOutput.stdout(textReport(result, ds, other))
-        }
-    }
-
-    func agreement(_ a: Result, _ b: Result) -> Double {
-        let same = zip(a.predictions.values, b.predictions.values).filter { $0 == $1 }.count
-        return a.predictions.values.isEmpty ? 0 : Double(same) / Double(a.predictions.values.count)
-    }
-
-    static func classLabel(_ v: Double) -> String {
-        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
-    }
-
-    func textReport(_ r: Result, _ ds: Dataset, _ other: Result?) -> String {
-        var s = "\(model) on \(data.data): \(Format.count(ds.rows)) rows, \(ds.featureCount) features, label '\(ds.labelName ?? "?")'\n"
-        if let m = ds.missingSummary { s += m + "\n" }
-        if let c = r.classification {
-            s += "\naccuracy  \(Format.percent(c.accuracy)) (\(c.correct)/\(c.samples))\n"
-            s += "macro     precision \(String(format: "%.4f", c.macroPrecision))  recall \(String(format: "%.4f", c.macroRecall))  F1 \(String(format: "%.4f", c.macroF1))\n\n"
-            let rows = c.classes.indices.map { i in
-                [Evaluate.classLabel(c.classes[i]), String(format: "%.4f", c.precision(i)), String(format: "%.4f", c.recall(i)),
-                 String(format: "%.4f", c.f1(i)), String(c.support(i))]
+            if p.isClassification {
+                return Result(path: path, predictions: p, classification: ClassificationMetrics(truth: truth, predicted: p.values))
             }
-            s += Format.table(header: ["class", "precision", "recall", "f1", "support"], rows: rows, rightAligned: [1, 2, 3, 4])
-            s += "\nconfusion matrix (rows: true class, columns: predicted):\n"
-            let head = [""] + c.classes.map(Evaluate.classLabel)
-            let body = c.classes.indices.map { i in [Evaluate.classLabel(c.classes[i])] + c.confusion[i].map(String.init) }
-            s += Format.table(header: head, rows: body, rightAligned: Set(1...c.classes.count))
-        } else if let g = r.regression {
-            s += "\nMSE  \(Format.number(g.mse))\nMAE  \(Format.number(g.mae))\nR²   \(String(format: "%.6f", g.r2))\n"
+            return Result(path: path, predictions: p, regression: RegressionMetrics(truth: truth, predicted: p.values))
         }
-        if let o = other {
-            s += "\ncompared with \(o.path):\n"
-            s += "  predictions agree on \(Format.percent(agreement(r, o))) of rows\n"
-            if let a = r.classification, let b = o.classification {
-                s += "  accuracy \(Format.percent(a.accuracy)) vs \(Format.percent(b.accuracy)): change \(String(format: "%+.2f", (a.accuracy - b.accuracy) * 100)) points\n"
-            } else if let a = r.regression, let b = o.regression {
-                s += "  MSE \(Format.number(a.mse)) vs \(Format.number(b.mse))\n"
+
+        func run() throws {
+            let (_, task) = try loadTask(model)
+            let (ds, _) = try data.load(data.data, expectedFeatures: task.featureCount)
+            let result = try Evaluate.evaluate(model, task: task, data: ds, batchSize: batchSize)
+            var other: Result? = nil
+            if let c = compare {
+                let (_, t2) = try loadTask(c)
+                guard t2.featureCount == task.featureCount else {
+                    throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(c): takes \(t2.featureCount) features per row, \(model) takes \(task.featureCount)")
+                }
+                other = try Evaluate.evaluate(c, task: t2, data: ds, batchSize: batchSize)
+            }
+            if json {
+                try FileHandleOutput.stdout(jsonReport(result, ds, other).rendered() + "\n")
+            } else {
+                try FileHandleOutput.stdout(textReport(result, ds, other))
             }
         }
-        return s
-    }
 
-    func jsonMetrics(_ r: Result) -> JSON {
-        if let c = r.classification {
-            return .object([
-                ("task", .string("classification")),
-                ("samples", .int(c.samples)),
-                ("correct", .int(c.correct)),
-                ("accuracy", .double(c.accuracy)),
-                ("macro", .object([("precision", .double(c.macroPrecision)), ("recall", .double(c.macroRecall)), ("f1", .double(c.macroF1))])),
-                ("classes", .array(c.classes.indices.map { i in
-                    .object([("label", .double(c.classes[i])), ("precision", .double(c.precision(i))), ("recall", .double(c.recall(i))),
-                             ("f1", .double(c.f1(i))), ("support", .int(c.support(i)))])
-                })),
-                ("confusion", .array(c.confusion.map { .array($0.map { .int($0) }) })),
-            ])
+        func agreement(_ a: Result, _ b: Result) -> Double {
+            let same = zip(a.predictions.values, b.predictions.values).filter { $0 == $1 }.count
+            return a.predictions.values.isEmpty ? 0 : Double(same) / Double(a.predictions.values.count)
         }
-        let g = r.regression!
-        return .object([("task", .string("regression")), ("samples", .int(g.samples)), ("mse", .double(g.mse)),
-                        ("mae", .double(g.mae)), ("r2", .double(g.r2))])
-    }
 
-    func jsonReport(_ r: Result, _ ds: Dataset, _ other: Result?) -> JSON {
-        var fields: [(String, JSON)] = [
-            ("schema", .string("aicompress.evaluate/1")),
-            ("model", .string(model)),
-            ("data", .object([("file", .string(data.data)), ("rows", .int(ds.rows)), ("features", .int(ds.featureCount)),
-                              ("label", ds.labelName.map { .string($0) } ?? .null),
-                              ("missing", ds.missingSummary.map { .string($0) } ?? .null)])),
-            ("metrics", jsonMetrics(r)),
-        ]
-        if let o = other {
-            var cmp: [(String, JSON)] = [("model", .string(o.path)), ("agreement", .double(agreement(r, o))), ("metrics", jsonMetrics(o))]
-            if let a = r.classification, let b = o.classification { cmp.append(("accuracy_change", .double(a.accuracy - b.accuracy))) }
-            fields.append(("compare", .object(cmp)))
+        static func classLabel(_ v: Double) -> String {
+            v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
         }
-        return .object(fields)
+
+        func textReport(_ r: Result, _ ds: Dataset, _ other: Result?) -> String {
+            var s = "\(model) on \(data.data): \(Format.count(ds.rows)) rows, \(ds.featureCount) features, label '\(ds.labelName ?? "?")'\n"
+            if let m = ds.missingSummary { s += m + "\n" }
+            if let c = r.classification {
+                s += "\naccuracy  \(Format.percent(c.accuracy)) (\(c.correct)/\(c.samples))\n"
+                s += "macro     precision \(String(format: "%.4f", c.macroPrecision))  recall \(String(format: "%.4f", c.macroRecall))  F1 \(String(format: "%.4f", c.macroF1))\n\n"
+                let rows = c.classes.indices.map { i in
+                    [Evaluate.classLabel(c.classes[i]), String(format: "%.4f", c.precision(i)), String(format: "%.4f", c.recall(i)),
+                     String(format: "%.4f", c.f1(i)), String(c.support(i))]
+                }
+                s += Format.table(header: ["class", "precision", "recall", "f1", "support"], rows: rows, rightAligned: [1, 2, 3, 4])
+                s += "\nconfusion matrix (rows: true class, columns: predicted):\n"
+                let head = [""] + c.classes.map(Evaluate.classLabel)
+                let body = c.classes.indices.map { i in [Evaluate.classLabel(c.classes[i])] + c.confusion[i].map(String.init) }
+                s += Format.table(header: head, rows: body, rightAligned: Set(1...c.classes.count))
+            } else if let g = r.regression {
+                s += "\nMSE  \(Format.number(g.mse))\nMAE  \(Format.number(g.mae))\nR²   \(String(format: "%.6f", g.r2))\n"
+            }
+            if let o = other {
+                s += "\ncompared with \(o.path):\n"
+                s += "  predictions agree on \(Format.percent(agreement(r, o))) of rows\n"
+                if let a = r.classification, let b = o.classification {
+                    s += "  accuracy \(Format.percent(a.accuracy)) vs \(Format.percent(b.accuracy)): change \(String(format: "%+.2f", (a.accuracy - b.accuracy) * 100)) points\n"
+                } else if let a = r.regression, let b = o.regression {
+                    s += "  MSE \(Format.number(a.mse)) vs \(Format.number(b.mse))\n"
+                }
+            }
+            return s
+        }
+
+        func jsonMetrics(_ r: Result) -> JSON {
+            if let c = r.classification {
+                return .object([
+                    ("task", .string("classification")),
+                    ("samples", .int(c.samples)),
+                    ("correct", .int(c.correct)),
+                    ("accuracy", .double(c.accuracy)),
+                    ("macro", .object([("precision", .double(c.macroPrecision)), ("recall", .double(c.macroRecall)), ("f1", .double(c.macroF1))])),
+                    ("classes", .array(c.classes.indices.map { i in
+                        .object([("label", .double(c.classes[i])), ("precision", .double(c.precision(i))), ("recall", .double(c.recall(i))),
+                                 ("f1", .double(c.f1(i))), ("support", .int(c.support(i)))])
+                    })),
+                    ("confusion", .array(c.confusion.map { .array($0.map { .int($0) }) })),
+                ])
+            }
+            let g = r.regression!
+            return .object([("task", .string("regression")), ("samples", .int(g.samples)), ("mse", .double(g.mse)),
+                            ("mae", .double(g.mae)), ("r2", .double(g.r2))])
+        }
+
+        func jsonReport(_ r: Result, _ ds: Dataset, _ other: Result?) -> JSON {
+            var fields: [(String, JSON)] = [
+                ("schema", .string("aicompress.evaluate/1")),
+                ("model", .string(model)),
+                ("data", .object([("file", .string(data.data)), ("rows", .int(ds.rows)), ("features", .int(ds.featureCount)),
+                                  ("label", ds.labelName.map { .string($0) } ?? .null),
+                                  ("missing", ds.missingSummary.map { .string($0) } ?? .null)])),
+                ("metrics", jsonMetrics(r)),
+            ]
+            if let o = other {
+                var cmp: [(String, JSON)] = [("model", .string(o.path)), ("agreement", .double(agreement(r, o))), ("metrics", jsonMetrics(o))]
+                if let a = r.classification, let b = o.classification { cmp.append(("accuracy_change", .double(a.accuracy - b.accuracy))) }
+                fields.append(("compare", .object(cmp)))
+            }
+            return .object(fields)
+        }
     }
 }

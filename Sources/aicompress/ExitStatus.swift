@@ -34,25 +34,3 @@ struct ExitStatus {
         }
     }
 }
-
-/// Writes to the standard streams without buffering surprises (stderr is not Sendable in Swift 6).
-enum FileHandleOutput {
-    static func stderr(_ s: String) {
-        FileHandle.standardError.write(Data(s.utf8))
-    }
-
-    /// Writes to standard output; a closed pipe is an I/O error, not a crash.
-    static func stdout(_ s: String) throws {
-        var bytes = Array(s.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(1, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError.writeFailed(path: "-", errno: errno)
-            }
-            done += n
-        }
-        bytes.removeAll()
-    }
-}

@@ -15,6 +15,12 @@ enum Format {
 
     /// `12.3 MiB (12,897,484 bytes)` for large sizes, `512 B` for small ones.
     static func bytes(_ n: Int) -> String {
+        n >= 1024 ? shortBytes(n) + " (\(count(n)) bytes)" : shortBytes(n)
+    }
+
+    /// `12.3 MiB` (binary units, one decimal) for large sizes, `512 B` for small ones: for
+    /// progress lines and chart labels.
+    static func shortBytes(_ n: Int) -> String {
         let units = ["KiB", "MiB", "GiB", "TiB"]
         guard n >= 1024 else { return "\(n) B" }
         var v = Double(n) / 1024
@@ -23,7 +29,7 @@ enum Format {
             v /= 1024
             u += 1
         }
-        return String(format: "%.1f %@ (%@ bytes)", v, units[u], count(n))
+        return String(format: "%.1f %@", v, units[u])
     }
 
     static func percent(_ fraction: Double) -> String { String(format: "%.2f%%", fraction * 100) }

@@ -3,44 +3,46 @@ import AICompressFormats
 import ArgumentParser
 import Foundation
 
-/// `aicompress inspect FILE`: per-tensor statistics, totals, metadata, provenance and graph.
-struct Inspect: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Show a model's tensors, statistics, metadata and graph.",
-        discussion: """
-            Verifies the whole file (every checksum) and prints, per tensor: dtype, shape, \
-            parameters, stored bytes, sparsity (share of exact zeros) and min/max/mean/std of the \
-            finite values; then totals (parameters, bytes, file size, overall sparsity, average \
-            bits per weight), metadata, provenance and a graph summary. The --json schema is \
-            documented in spec/cli-json.md.
+extension AICompress {
+    /// `aicompress inspect FILE`: per-tensor statistics, totals, metadata, provenance and graph.
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a model's tensors, statistics, metadata and graph.",
+            discussion: """
+                Verifies the whole file (every checksum) and prints, per tensor: dtype, shape, \
+                parameters, stored bytes, sparsity (share of exact zeros) and min/max/mean/std of the \
+                finite values; then totals (parameters, bytes, file size, overall sparsity, average \
+                bits per weight), metadata, provenance and a graph summary. The --json schema is \
+                documented in spec/cli-json.md.
 
-            Examples:
-              aicompress inspect model.ckpt
-              aicompress inspect --histogram model.ckpt
-              aicompress inspect --json model.ckpt | jq '.totals'
-            """
-    )
+                Examples:
+                  aicompress inspect model.ckpt
+                  aicompress inspect --histogram model.ckpt
+                  aicompress inspect --json model.ckpt | jq '.totals'
+                """
+        )
 
-    @Argument(help: "Model file, or - for standard input.")
-    var file: String
+        @Argument(help: "Model file, or - for standard input.")
+        var file: String
 
-    @Flag(help: "Print JSON (schema aicompress.inspect/1) instead of tables.")
-    var json = false
+        @Flag(help: "Print JSON (schema aicompress.inspect/1) instead of tables.")
+        var json = false
 
-    @Flag(help: "Add a histogram of each tensor's values.")
-    var histogram = false
+        @Flag(help: "Add a histogram of each tensor's values.")
+        var histogram = false
 
-    @Option(help: "Histogram bins.")
-    var bins = 16
+        @Option(help: "Histogram bins.")
+        var bins = 16
 
-    func validate() throws {
-        guard (1...200).contains(bins) else { throw ValidationError("--bins must be between 1 and 200") }
-    }
+        func validate() throws {
+            guard (1...200).contains(bins) else { throw ValidationError("--bins must be between 1 and 200") }
+        }
 
-    func run() throws {
-        let loaded = try ModelIO.read(path: file)
-        let report = InspectReport(loaded: loaded, histogramBins: histogram ? bins : nil)
-        try FileHandleOutput.stdout(json ? report.json().rendered() + "\n" : report.text())
+        func run() throws {
+            let loaded = try ModelIO.read(path: file)
+            let report = InspectReport(loaded: loaded, histogramBins: histogram ? bins : nil)
+            try FileHandleOutput.stdout(json ? report.json().rendered() + "\n" : report.text())
+        }
     }
 }
 

@@ -1,6 +1,17 @@
+import AICompressCore
 import AICompressFormats
 import AICompressPasses
 import ArgumentParser
+
+/// The input model and the output file of a command that turns one model into another
+/// (`prune`, `dequantize`, `apply`).
+struct InputOutputArguments: ParsableArguments {
+    @Argument(help: "Input model, or - for standard input.")
+    var input: String
+
+    @Argument(help: "Output file, or - for standard output.")
+    var output: String
+}
 
 /// Where and how a command writes its output model (shared by every command that writes one).
 struct OutputOptions: ParsableArguments {
@@ -32,6 +43,14 @@ struct OutputOptions: ParsableArguments {
         ModelWriteOptions(durable: sync, onnx: onnx, shardSize: shardSize?.bytes)
     }
 
+    /// Writes `model` to `path` in the format and with the options these flags choose
+    /// (atomically; `-` is standard output), never over one of `inputs`.
+    func write(_ model: Model, to path: String, refusing inputs: [FileIdentity], progress: ((Int) -> Void)? = nil) throws {
+        try ModelIO.write(model, to: path, format: outputFormat(for: path), refusing: inputs, durable: sync, onnx: onnx,
+                          shardSize: shardSize?.bytes, progress: progress)
+    }
+
+    /// Refuses flags that do not apply to the output format of `output`.
     func check(output: String) throws {
         let f = outputFormat(for: output)
         if shardSize != nil && f != .safetensors { throw ValidationError("--shard-size applies to safetensors output only") }

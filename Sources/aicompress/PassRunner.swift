@@ -7,6 +7,13 @@ import Foundation
 /// a .ckpt output is streamed (each tensor written and dropped before the next, its mapped
 /// input pages released); other formats are written from the finished model.
 enum PassRunner {
+    /// Runs the one pass of a pass command (prune, quantize, dequantize), recording it as one
+    /// recipe step.
+    static func run<Pass: ConfigurablePass>(_ pass: Pass, input: String, output: String, out: OutputOptions,
+                                            report: ReportOptions) throws {
+        try run(pass, input: input, output: output, out: out, report: report, recipe: [Recipe.Step(pass)])
+    }
+
     /// `recipe` is the pass as recipe steps: they are appended to the recipe recorded in the
     /// input (metadata `aicompress.recipe`), so `aicompress recipe OUT` can reproduce the file.
     static func run(_ pass: any CompressionPass, input: String, output: String, out: OutputOptions,
@@ -20,20 +27,18 @@ enum PassRunner {
                                              options: out.writeOptions)
         let report: PassReport
         do {
+            // the progress line is erased before the report or the error is printed
+            defer { progress.finish() }
             report = try driver.run(loaded.model, into: session) { progress.advance(bytes: $0) }
             try session.commit()
         } catch {
             session.abort()
-            progress.finish()
             throw (error as? PassError).map { failure($0, input: input, parameters: parameters) } ?? error
         }
-        progress.finish()
         if !options.quiet { FileHandleOutput.stderr(ReportRendering.text(report)) }
         if let path = options.reportJson {
-            try ModelIO.checkNotInput(path, loaded.identities)
-            var file = try OutputFile(path: path)
-            try file.write(Array((ReportRendering.json(report, input: input, output: output).rendered() + "\n").utf8))
-            try file.commit()
+            try FileHandleOutput.save(ReportRendering.json(report, input: input, output: output).rendered() + "\n", to: path,
+                                      refusing: loaded.identities)
         }
     }
 }

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Progress of long work on stderr — only when stderr is a terminal (never in pipes, logs or
 /// tests) and not `--quiet`: tensors done, bytes per second, time left, redrawn at most 5 times
@@ -17,7 +14,7 @@ final class Progress {
     private var lastDraw = Date.distantPast
 
     init(label: String, tensors: Int, bytes: Int, quiet: Bool) {
-        self.enabled = !quiet && isatty(2) == 1 && ProcessInfo.processInfo.environment["AICOMPRESS_NO_PROGRESS"] == nil
+        self.enabled = !quiet && FileHandleOutput.stderrIsInteractive
         self.total = tensors
         self.totalBytes = bytes
         self.label = label
@@ -35,7 +32,7 @@ final class Progress {
         let rate = Double(bytes) / elapsed
         let left = rate > 0 ? Double(totalBytes - bytes) / rate : 0
         let line = String(format: "%@: %d/%d tensors, %@/s, %.0f s left", label, done, total,
-                          Format.bytes(Int(rate)).components(separatedBy: " (").first ?? "", left)
+                          Format.shortBytes(Int(rate)), left)
         FileHandleOutput.stderr("\r\u{1B}[K" + line)
     }
 
@@ -49,9 +46,8 @@ final class Progress {
         let elapsed = max(now.timeIntervalSince(start), 1e-3)
         let rate = Double(total) / elapsed
         let left = rate > 0 ? max(Double(totalBytes - total), 0) / rate : 0
-        func short(_ n: Int) -> String { Format.bytes(n).components(separatedBy: " (").first ?? "" }
-        let line = String(format: "%@: %@ of about %@ written, %@/s, %.0f s left", label, short(total), short(totalBytes),
-                          short(Int(rate)), left)
+        let line = String(format: "%@: %@ of about %@ written, %@/s, %.0f s left", label, Format.shortBytes(total),
+                          Format.shortBytes(totalBytes), Format.shortBytes(Int(rate)), left)
         FileHandleOutput.stderr("\r\u{1B}[K" + line)
     }
 

@@ -5,81 +5,82 @@ import AICompressTraining
 import ArgumentParser
 import Foundation
 
-/// `aicompress train MODEL --data train.csv OUT`: fine-tunes a model's weights.
-struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Fine-tune a model on labelled data (after pruning or quantization, say).",
-        discussion: """
-            Trains every float tensor the graph uses as a weight (not integer, quantized or \
-            --freeze'd tensors) with cross-entropy from the logits for classifiers (the input \
-            of a final Softmax when the model ends in one) or mean squared error for a single \
-            float output. Optimizers follow PyTorch's update rules: sgd (momentum, Nesterov; \
-            'gd' = full-batch gradient descent), adam and adamw with bias correction; L2 or \
-            decoupled weight decay; step/cosine schedules with warm-up; gradient clipping; \
-            early stopping on a validation set keeps the best epoch's weights.
+extension AICompress {
+    /// `aicompress train MODEL --data train.csv OUT`: fine-tunes a model's weights.
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fine-tune a model on labelled data (after pruning or quantization, say).",
+            discussion: """
+                Trains every float tensor the graph uses as a weight (not integer, quantized or \
+                --freeze'd tensors) with cross-entropy from the logits for classifiers (the input \
+                of a final Softmax when the model ends in one) or mean squared error for a single \
+                float output. Optimizers follow PyTorch's update rules: sgd (momentum, Nesterov; \
+                'gd' = full-batch gradient descent), adam and adamw with bias correction; L2 or \
+                decoupled weight decay; step/cosine schedules with warm-up; gradient clipping; \
+                early stopping on a validation set keeps the best epoch's weights.
 
-            On a pruned model, weights that are exactly zero stay zero (--free-sparsity lets \
-            them change), so fine-tuning recovers accuracy without losing sparsity; tensors \
-            stored sparse are written sparse again. --standardize adds (x − mean)/std of the \
-            training data to the graph itself, so the saved model applies it. BatchNormalization \
-            uses its stored statistics and Dropout is the identity (no training-mode batch \
-            statistics). Training is deterministic for a given --seed.
+                On a pruned model, weights that are exactly zero stay zero (--free-sparsity lets \
+                them change), so fine-tuning recovers accuracy without losing sparsity; tensors \
+                stored sparse are written sparse again. --standardize adds (x − mean)/std of the \
+                training data to the graph itself, so the saved model applies it. BatchNormalization \
+                uses its stored statistics and Dropout is the identity (no training-mode batch \
+                statistics). Training is deterministic for a given --seed.
 
-            Examples:
-              aicompress train pruned.ckpt --data train.csv tuned.ckpt
-              aicompress train model.onnx --data train.csv --optimizer sgd --lr 0.05 --momentum 0.9 --nesterov out.onnx
-              aicompress train model.ckpt --data train.csv --patience 5 --epochs 200 --schedule cosine best.ckpt
-            """
-    )
+                Examples:
+                  aicompress train pruned.ckpt --data train.csv tuned.ckpt
+                  aicompress train model.onnx --data train.csv --optimizer sgd --lr 0.05 --momentum 0.9 --nesterov out.onnx
+                  aicompress train model.ckpt --data train.csv --patience 5 --epochs 200 --schedule cosine best.ckpt
+                """
+        )
 
-    @Argument(help: "Model file (with a graph), or - for standard input.")
-    var model: String
+        @Argument(help: "Model file (with a graph), or - for standard input.")
+        var model: String
 
-    @Argument(help: "Output file, or - for standard output.")
-    var output: String
+        @Argument(help: "Output file, or - for standard output.")
+        var output: String
 
-    @OptionGroup var data: DataOptions
-    @OptionGroup var training: TrainingOptionGroup
-    @OptionGroup var out: OutputOptions
+        @OptionGroup var data: DataOptions
+        @OptionGroup var training: TrainingOptionGroup
+        @OptionGroup var out: OutputOptions
 
-    @Option(help: "Keep tensors whose name matches this glob fixed (repeatable).")
-    var freeze: [String] = []
+        @Option(help: "Keep tensors whose name matches this glob fixed (repeatable).")
+        var freeze: [String] = []
 
-    @Flag(help: "Standardize the features with the training data's mean and std, stored in the graph.")
-    var standardize = false
+        @Flag(help: "Standardize the features with the training data's mean and std, stored in the graph.")
+        var standardize = false
 
-    func validate() throws { try out.check(output: output) }
+        func validate() throws { try out.check(output: output) }
 
-    func run() throws {
-        let tuning = FineTuning(options: training.options, freeze: freeze, standardize: standardize)
-        let loaded: LoadedModel, featureCount: Int
-        do {
-            let (l, task) = try loadTask(model, frozen: tuning.isFrozen)
-            (loaded, featureCount) = (l, task.featureCount)
-        }
-        let (all, crc) = try data.load(data.data, expectedFeatures: featureCount)
-        if let m = all.missingSummary, !training.quiet { FileHandleOutput.stderr(m + "\n") }
-        let validation = try training.validationData(data: data, expectedFeatures: featureCount)
-        let (final, report) = try training.mappingSplitErrors {
-            try withModel(model) {
-                do {
-                    return try tuning.run(loaded.model, data: all, dataName: data.data, validation: validation, input: loaded.facts,
-                                          dataCRC32: crc) { training.report($0, total: training.epochs) }
-                } catch let e as FineTuningError {
-                    throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(model): \(e)")
+        func run() throws {
+            let tuning = FineTuning(options: training.options, freeze: freeze, standardize: standardize)
+            let loaded: LoadedModel, featureCount: Int
+            do {
+                let (l, task) = try loadTask(model, frozen: tuning.isFrozen)
+                (loaded, featureCount) = (l, task.featureCount)
+            }
+            let (all, crc) = try data.load(data.data, expectedFeatures: featureCount)
+            if let m = all.missingSummary, !training.quiet { FileHandleOutput.stderr(m + "\n") }
+            let validation = try training.validationData(data: data, expectedFeatures: featureCount)
+            let (final, report) = try training.mappingSplitErrors {
+                try withModel(model) {
+                    do {
+                        return try tuning.run(loaded.model, data: all, dataName: data.data, validation: validation, input: loaded.facts,
+                                              dataCRC32: crc) { training.report($0, total: training.epochs) }
+                    } catch let e as FineTuningError {
+                        throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(model): \(e)")
+                    }
                 }
             }
-        }
-        try ModelIO.write(final, to: output, format: out.outputFormat(for: output), refusing: loaded.identities,
-                          durable: out.sync, onnx: out.onnx, shardSize: out.shardSize?.bytes)
-        if !training.quiet, let last = report.training.logs.last {
-            let result = report.training
-            var s = "trained \(Format.count(report.parameters)) parameters in \(report.tensors) tensors: "
-            s += "\(result.logs.count) epochs, \(result.steps) steps, loss \(String(format: "%.4f", last.trainLoss))"
-            if result.stoppedEarly || training.patience > 0 { s += "; kept epoch \(result.bestEpoch)" }
-            if let a = report.validationAccuracy { s += " (val_acc \(Format.percent(a)))" }
-            if report.quantizedTensors > 0 { s += "; \(report.quantizedTensors) quantized tensors left as they are" }
-            FileHandleOutput.stderr(s + "\n")
+            try out.write(final, to: output, refusing: loaded.identities)
+            if !training.quiet, let last = report.training.logs.last {
+                let result = report.training
+                var s = "trained \(Format.count(report.parameters)) parameters in \(report.tensors) tensors: "
+                s += "\(result.logs.count) epochs, \(result.steps) steps, loss \(String(format: "%.4f", last.trainLoss))"
+                if result.stoppedEarly || training.patience > 0 { s += "; kept epoch \(result.bestEpoch)" }
+                if let a = report.validationAccuracy { s += " (val_acc \(Format.percent(a)))" }
+                if report.quantizedTensors > 0 { s += "; \(report.quantizedTensors) quantized tensors left as they are" }
+                FileHandleOutput.stderr(s + "\n")
+            }
         }
     }
 }

@@ -6,9 +6,12 @@ import Foundation
 
 private typealias P = Quantize.Parameter
 
+// Nested in `AICompress` like every command; the body keeps its indentation for now (the
+// quantization scheme table lands in this file in parallel): re-indent once both are merged.
+extension AICompress {
 /// `aicompress quantize`: integer or half-precision weights with an error report. Option names
 /// and help come from `Quantize.Parameter`; the pass checks the values.
-struct QuantizeCommand: ParsableCommand {
+struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
         abstract: "Quantize weights: int8, uint8, int4, uint4, fp16 or bf16.",
@@ -35,7 +38,7 @@ struct QuantizeCommand: ParsableCommand {
     )
 
     @Flag(help: ArgumentHelp(P.scheme))
-    var scheme: Quantize.Scheme = .int8
+    var scheme: AICompressPasses.Quantize.Scheme = .int8
 
     @Flag(help: "Print every scheme with its bits per weight and typical error, then exit.")
     var list = false
@@ -71,7 +74,7 @@ struct QuantizeCommand: ParsableCommand {
     func validate() throws {
         if list { return }
         guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
-        _ = try Quantize.fromCommandLine(parameters)
+        _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
         try out.check(output: output)
     }
 
@@ -90,12 +93,12 @@ struct QuantizeCommand: ParsableCommand {
 
     func run() throws {
         if list {
-            try FileHandleOutput.stdout(QuantizeCommand.schemeTable())
+            try FileHandleOutput.stdout(Quantize.schemeTable())
             return
         }
         guard let input, let output else { throw ValidationError("give an input and an output file (or --list)") }
-        let pass = try Quantize.fromCommandLine(parameters)
-        try PassRunner.run(pass, input: input, output: output, out: out, report: report, recipe: [Recipe.Step(pass)])
+        let pass = try AICompressPasses.Quantize.fromCommandLine(parameters)
+        try PassRunner.run(pass, input: input, output: output, out: out, report: report)
     }
 
     /// Every scheme with bits per weight and the SQNR it reaches on N(0, 1) weights, measured
@@ -112,15 +115,15 @@ struct QuantizeCommand: ParsableCommand {
             return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
         }
         let t = try Tensor(name: "w", shape: [rows, cols], floats: values)
-        let configs: [(String, Quantize, String)] = [
-            ("int8", Quantize(scheme: .int8), "symmetric, per output channel (default)"),
-            ("int8 --per-tensor", Quantize(scheme: .int8, granularity: .perTensor), "symmetric, one scale"),
-            ("uint8", Quantize(scheme: .uint8), "asymmetric, per output channel"),
-            ("int4", Quantize(scheme: .int4), "symmetric, groups of 32 along the input"),
-            ("int4 --group-size 128", Quantize(scheme: .int4, granularity: .group(128)), "symmetric, groups of 128"),
-            ("uint4", Quantize(scheme: .uint4), "asymmetric, groups of 32, 4-bit zero points"),
-            ("fp16", Quantize(scheme: .fp16), "IEEE half precision, round to nearest even"),
-            ("bf16", Quantize(scheme: .bf16), "bfloat16, round to nearest even"),
+        let configs: [(String, AICompressPasses.Quantize, String)] = [
+            ("int8", AICompressPasses.Quantize(scheme: .int8), "symmetric, per output channel (default)"),
+            ("int8 --per-tensor", AICompressPasses.Quantize(scheme: .int8, granularity: .perTensor), "symmetric, one scale"),
+            ("uint8", AICompressPasses.Quantize(scheme: .uint8), "asymmetric, per output channel"),
+            ("int4", AICompressPasses.Quantize(scheme: .int4), "symmetric, groups of 32 along the input"),
+            ("int4 --group-size 128", AICompressPasses.Quantize(scheme: .int4, granularity: .group(128)), "symmetric, groups of 128"),
+            ("uint4", AICompressPasses.Quantize(scheme: .uint4), "asymmetric, groups of 32, 4-bit zero points"),
+            ("fp16", AICompressPasses.Quantize(scheme: .fp16), "IEEE half precision, round to nearest even"),
+            ("bf16", AICompressPasses.Quantize(scheme: .bf16), "bfloat16, round to nearest even"),
         ]
         var table: [[String]] = []
         for (name, q, what) in configs {
@@ -133,6 +136,7 @@ struct QuantizeCommand: ParsableCommand {
             + "(bits/weight include scales and zero points; SQNR and error measured now on N(0,1) weights [256, 4096];\n"
             + " 32 bits/weight is f32: int8 is 4x smaller, int4 g32 6.4x.)\n"
     }
+}
 }
 
 extension Quantize.Scheme: EnumerableFlag {
