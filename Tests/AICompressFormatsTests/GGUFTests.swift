@@ -113,6 +113,16 @@ final class GGUFTests: XCTestCase {
         XCTAssertEqual(again.bytes, sink.bytes, "deterministic")
     }
 
+    /// The metadata of a file survives encodeMetadata → decodeMetadata exactly.
+    func testMetadataCoding() throws {
+        let kv = try read("gguf-py-v3.gguf").metadata
+        let bytes = GGUFWriter.encodeMetadata(kv)
+        XCTAssertEqual(try bytes.withUnsafeBytes { try GGUFReader.decodeMetadata($0) }, kv)
+        XCTAssertThrowsError(try (bytes + [0]).withUnsafeBytes { try GGUFReader.decodeMetadata($0) }) {
+            XCTAssertEqual($0 as? GGUFError, .countExceedsFile(what: "metadata", count: UInt64(kv.count), offset: 0, remaining: 1))
+        }
+    }
+
     func testWriterRefusals() {
         func refuse(_ kv: [GGUFKeyValue] = [], _ t: [(name: String, type: GGMLType, shape: [Int])], _ e: GGUFError, line: UInt = #line) {
             XCTAssertThrowsError(try GGUFWriter(metadata: kv, tensors: t), line: line) { XCTAssertEqual($0 as? GGUFError, e, line: line) }

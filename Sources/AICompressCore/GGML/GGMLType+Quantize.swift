@@ -103,12 +103,28 @@ enum GGMLLegacyQuantizer {
         }
     }
 
-    static func q4_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer) {
+    /// The min-offset scale of Q4_1/Q5_1 (`d = (max - min) / levels`): stores d and min, returns
+    /// min and 1/d.
+    @inline(__always)
+    static func storeScaleAndMin(_ x: UnsafePointer<Float>, levels: Float, _ y: UnsafeMutableRawBufferPointer) -> (min: Float, id: Float) {
         let (lo, hi) = minMax(x)
-        let d = (hi - lo) / 15
-        let id: Float = d != 0 ? 1 / d : 0
+        let d = (hi - lo) / levels
         y.ggmlStoreHalf(d, at: 0)
         y.ggmlStoreHalf(lo, at: 2)
+        return (lo, d != 0 ? 1 / d : 0)
+    }
+
+    /// Stores the 5-bit levels q0 (value j) and q1 (value j + 16): low nibbles at `qs + j`, fifth
+    /// bits into `qh`.
+    @inline(__always)
+    static func storeFiveBit(_ q0: UInt8, _ q1: UInt8, _ j: Int, qs: Int, _ y: UnsafeMutableRawBufferPointer, _ qh: inout UInt32) {
+        y[qs + j] = (q0 & 0x0F) | (q1 & 0x0F) << 4
+        qh |= (UInt32(q0 & 0x10) >> 4) << UInt32(j)
+        qh |= (UInt32(q1 & 0x10) >> 4) << UInt32(j + 16)
+    }
+
+    static func q4_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer) {
+        let (lo, id) = storeScaleAndMin(x, levels: 15, y)
         for j in 0..<16 {
             let x0 = (x[j] - lo) * id, x1 = (x[16 + j] - lo) * id
             y[4 + j] = clampedNibble(x0 + 0.5, 15) | clampedNibble(x1 + 0.5, 15) << 4
@@ -122,26 +138,17 @@ enum GGMLLegacyQuantizer {
         var qh: UInt32 = 0
         for j in 0..<16 {
             let x0 = x[j] * id, x1 = x[16 + j] * id
-            let q0 = clampedNibble(x0 + 16.5, 31), q1 = clampedNibble(x1 + 16.5, 31)
-            y[6 + j] = (q0 & 0x0F) | (q1 & 0x0F) << 4
-            qh |= (UInt32(q0 & 0x10) >> 4) << UInt32(j)
-            qh |= (UInt32(q1 & 0x10) >> 4) << UInt32(j + 16)
+            storeFiveBit(clampedNibble(x0 + 16.5, 31), clampedNibble(x1 + 16.5, 31), j, qs: 6, y, &qh)
         }
         y.ggmlStoreU32(qh, at: 2)
     }
 
     static func q5_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer) {
-        let (lo, hi) = minMax(x)
-        let d = (hi - lo) / 31
-        let id: Float = d != 0 ? 1 / d : 0
-        y.ggmlStoreHalf(d, at: 0)
-        y.ggmlStoreHalf(lo, at: 2)
+        let (lo, id) = storeScaleAndMin(x, levels: 31, y)
         var qh: UInt32 = 0
         for j in 0..<16 {
             let q0 = GGMLScalar.cUInt8((x[j] - lo) * id + 0.5), q1 = GGMLScalar.cUInt8((x[16 + j] - lo) * id + 0.5)
-            y[8 + j] = (q0 & 0x0F) | (q1 & 0x0F) << 4
-            qh |= (UInt32(q0 & 0x10) >> 4) << UInt32(j)
-            qh |= (UInt32(q1 & 0x10) >> 4) << UInt32(j + 16)
+            storeFiveBit(q0, q1, j, qs: 8, y, &qh)
         }
         y.ggmlStoreU32(qh, at: 4)
     }

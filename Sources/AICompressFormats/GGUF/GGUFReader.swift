@@ -25,20 +25,7 @@ public enum GGUFReader {
         try checkCount("tensor", tensorCount, minimumBytes: 25, at: tensorCountAt, &c)
         try checkCount("metadata", kvCount, minimumBytes: 14, at: kvCountAt, &c)
 
-        var metadata = [GGUFKeyValue]()
-        metadata.reserveCapacity(Int(kvCount))
-        var keys = Set<String>()
-        for i in 0..<Int(kvCount) {
-            let at = c.offset
-            let keyBytes = try c.string("metadata key \(i)")
-            guard !keyBytes.isEmpty else { throw .emptyKey(index: i, offset: at) }
-            guard let key = String(validating: keyBytes, as: UTF8.self) else { throw .keyNotUTF8(offset: at) }
-            guard keys.insert(key).inserted else { throw .duplicateKey(key, offset: at) }
-            let typeAt = c.offset
-            let raw = try c.u32("type of '\(key)'")
-            guard let type = GGUFValueType(rawValue: raw) else { throw .invalidValueType(key: key, type: raw, offset: typeAt) }
-            metadata.append(GGUFKeyValue(key, try readValue(type, key: key, depth: 0, &c)))
-        }
+        let metadata = try readPairs(Int(kvCount), &c)
         let alignment = try alignment(metadata)
 
         var infos = [GGUFTensorInfo]()
@@ -57,6 +44,37 @@ public enum GGUFReader {
         let tensors = try placeTensors(infos, dataOffset: dataOffset, alignment: alignment, buffer: buffer)
         return GGUFFile(version: version, metadata: metadata, tensors: tensors, alignment: alignment,
                         dataOffset: dataOffset, buffer: buffer)
+    }
+
+    /// Reads `count` metadata pairs (already checked against the remaining bytes).
+    static func readPairs(_ count: Int, _ c: inout GGUFCursor) throws(GGUFError) -> [GGUFKeyValue] {
+        var metadata = [GGUFKeyValue]()
+        metadata.reserveCapacity(count)
+        var keys = Set<String>()
+        for i in 0..<count {
+            let at = c.offset
+            let keyBytes = try c.string("metadata key \(i)")
+            guard !keyBytes.isEmpty else { throw .emptyKey(index: i, offset: at) }
+            guard let key = String(validating: keyBytes, as: UTF8.self) else { throw .keyNotUTF8(offset: at) }
+            guard keys.insert(key).inserted else { throw .duplicateKey(key, offset: at) }
+            let typeAt = c.offset
+            let raw = try c.u32("type of '\(key)'")
+            guard let type = GGUFValueType(rawValue: raw) else { throw .invalidValueType(key: key, type: raw, offset: typeAt) }
+            metadata.append(GGUFKeyValue(key, try readValue(type, key: key, depth: 0, &c)))
+        }
+        return metadata
+    }
+
+    /// Decodes metadata encoded by `GGUFWriter.encodeMetadata` (a u64 count, then the pairs as
+    /// a GGUF file stores them), with the same checks as a file's; offsets are in `bytes`.
+    /// - Throws: `GGUFError`, also `.countExceedsFile` for bytes after the last pair.
+    public static func decodeMetadata(_ bytes: UnsafeRawBufferPointer) throws(GGUFError) -> [GGUFKeyValue] {
+        var c = GGUFCursor(bytes)
+        let count = try c.u64("metadata count")
+        try checkCount("metadata", count, minimumBytes: 14, at: 0, &c)
+        let pairs = try readPairs(Int(count), &c)
+        guard c.remaining == 0 else { throw .countExceedsFile(what: "metadata", count: count, offset: 0, remaining: c.remaining) }
+        return pairs
     }
 
     static func checkCount(_ what: String, _ count: UInt64, minimumBytes: UInt64, at: Int, _ c: inout GGUFCursor) throws(GGUFError) {

@@ -67,11 +67,7 @@ public struct GGUFWriter {
         GGUFEncoding.appendLE(version, to: &out)
         GGUFEncoding.appendLE(UInt64(infos.count), to: &out)
         GGUFEncoding.appendLE(UInt64(metadata.count), to: &out)
-        for kv in metadata {
-            GGUFEncoding.appendString(GGUFString(kv.key), to: &out)
-            GGUFEncoding.appendLE(kv.value.type.rawValue, to: &out)
-            GGUFEncoding.appendValue(kv.value, to: &out)
-        }
+        GGUFWriter.appendPairs(metadata, to: &out)
         for info in infos {
             GGUFEncoding.appendString(GGUFString(info.name), to: &out)
             GGUFEncoding.appendLE(UInt32(info.dims.count), to: &out)
@@ -86,6 +82,24 @@ public struct GGUFWriter {
         self.alignment = alignment
         self.header = out
         self.totalBytes = total
+    }
+
+    static func appendPairs(_ metadata: [GGUFKeyValue], to out: inout [UInt8]) {
+        for kv in metadata {
+            GGUFEncoding.appendString(GGUFString(kv.key), to: &out)
+            GGUFEncoding.appendLE(kv.value.type.rawValue, to: &out)
+            GGUFEncoding.appendValue(kv.value, to: &out)
+        }
+    }
+
+    /// Encodes metadata pairs, typed and in order, as a u64 count followed by the pairs as a
+    /// GGUF file stores them: a lossless form to carry GGUF metadata through other formats
+    /// (`GGUFReader.decodeMetadata` reads it back).
+    public static func encodeMetadata(_ metadata: [GGUFKeyValue]) -> [UInt8] {
+        var out = [UInt8]()
+        GGUFEncoding.appendLE(UInt64(metadata.count), to: &out)
+        appendPairs(metadata, to: &out)
+        return out
     }
 
     /// Zero bytes that bring `count` to a multiple of `alignment`.
