@@ -15,7 +15,7 @@ enum GGMLReferenceTwin {
     }
 
     static func makeQKX2(n: Int, nmax: Int, x: ArraySlice<Float>, weights: [Float], L: inout [UInt8],
-                         rmin: Float, rdelta: Float, nstep: Int) -> (Float, Float) {
+                         rmin: Float, rdelta: Float, nstep: Int, mad: Bool = false) -> (Float, Float) {
         let x = Array(x)
         var minV = x[0], maxV = x[0]
         var sumW = weights[0]
@@ -39,7 +39,7 @@ enum GGMLReferenceTwin {
             let l = nearestInt(iscale * (x[i] - minV))
             L[i] = UInt8(l < 0 ? 0 : (l > nmax ? nmax : l))
             let diff = scale * Float(L[i]) + minV - x[i]
-            bestError += weights[i] * (diff * diff)
+            bestError += weights[i] * (mad ? abs(diff) : diff * diff)
         }
         var laux = [UInt8](repeating: 0, count: n)
         for step in 0...nstep {
@@ -64,7 +64,7 @@ enum GGMLReferenceTwin {
                 var cur: Float = 0
                 for i in 0..<n {
                     let diff = thisScale * Float(laux[i]) + thisMin - x[i]
-                    cur += weights[i] * (diff * diff)
+                    cur += weights[i] * (mad ? abs(diff) : diff * diff)
                 }
                 if cur < bestError {
                     L = laux
@@ -274,6 +274,123 @@ enum GGMLReferenceTwin {
             let id: Float = d != 0 ? 1 / d : 0
             let L = x.map { best(id * $0) }
             for j in 0..<16 { out.append(UInt8(L[j] | (L[16 + j] << 4))) }
+        }
+        return out
+    }
+
+    private static func pack2(_ L: [Int]) -> [UInt8] {
+        var out = [UInt8]()
+        for j in [0, 128] {
+            for l in 0..<32 { out.append(UInt8(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6))) }
+        }
+        return out
+    }
+
+    /// quantize_row_q2_K_ref over a whole row.
+    static func q2K(_ row: [Float]) -> [UInt8] {
+        var out = [UInt8]()
+        for start in stride(from: 0, to: row.count, by: 256) {
+            let x = Array(row[start..<(start + 256)])
+            var L = [Int](repeating: 0, count: 256)
+            var scales = [Float](repeating: 0, count: 16), mins = [Float](repeating: 0, count: 16)
+            var maxScale: Float = 0, maxMin: Float = 0
+            for j in 0..<16 {
+                var sub = [UInt8]()
+                (scales[j], mins[j]) = makeQKX2(n: 16, nmax: 3, x: x[(16 * j)..<(16 * j + 16)], weights: (0..<16).map { abs(x[16 * j + $0]) },
+                                                L: &sub, rmin: -0.5, rdelta: 0.1, nstep: 15, mad: true)
+                for i in 0..<16 { L[16 * j + i] = Int(sub[i]) }
+                maxScale = max(maxScale, scales[j])
+                maxMin = max(maxMin, mins[j])
+            }
+            var sc = [UInt8](repeating: 0, count: 16)
+            let d = half(maxScale > 0 ? maxScale / 15 : 0), dmin = half(maxMin > 0 ? maxMin / 15 : 0)
+            for j in 0..<16 {
+                if maxScale > 0 { sc[j] = UInt8(truncatingIfNeeded: nearestInt(15 / maxScale * scales[j])) }
+                if maxMin > 0 { sc[j] |= UInt8(truncatingIfNeeded: nearestInt(15 / maxMin * mins[j]) << 4) }
+            }
+            for j in 0..<16 {
+                let dd = d.value * Float(sc[j] & 0xF)
+                if dd == 0 { continue }
+                let dm = dmin.value * Float(sc[j] >> 4)
+                for ii in 0..<16 { L[16 * j + ii] = max(0, min(3, nearestInt((x[16 * j + ii] + dm) / dd))) }
+            }
+            out += sc + pack2(L)
+            append16(&out, d.bits)
+            append16(&out, dmin.bits)
+        }
+        return out
+    }
+
+    static func makeQ3(_ x: [Float]) -> (Float, [Int]) {
+        let nmax = 4
+        var maxV: Float = 0, amax: Float = 0
+        for v in x where abs(v) > amax { amax = abs(v); maxV = v }
+        if amax < 1e-15 { return (0, [Int](repeating: 0, count: x.count)) }
+        let iscale = Float(-nmax) / maxV
+        var L = x.map { max(-nmax, min(nmax - 1, nearestInt(iscale * $0))) }
+        var sumlx: Float = 0, suml2: Float = 0
+        for (v, l) in zip(x, L) {
+            sumlx += v * v * v * Float(l)
+            suml2 += v * v * Float(l) * Float(l)
+        }
+        for _ in 0..<5 {
+            var changed = false
+            for i in 0..<x.count {
+                let w = x[i] * x[i]
+                var slx = sumlx - w * x[i] * Float(L[i])
+                if slx <= 0 { continue }
+                var sl2 = suml2 - w * Float(L[i]) * Float(L[i])
+                let newL = max(-nmax, min(nmax - 1, nearestInt(x[i] * sl2 / slx)))
+                if newL == L[i] { continue }
+                slx += w * x[i] * Float(newL)
+                sl2 += w * Float(newL) * Float(newL)
+                if sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
+                    L[i] = newL; sumlx = slx; suml2 = sl2; changed = true
+                }
+            }
+            if !changed { break }
+        }
+        return (suml2 > 0 ? sumlx / suml2 : 0, L.map { $0 + nmax })
+    }
+
+    /// quantize_row_q3_K_ref over a whole row.
+    static func q3K(_ row: [Float]) -> [UInt8] {
+        var out = [UInt8]()
+        for start in stride(from: 0, to: row.count, by: 256) {
+            let x = Array(row[start..<(start + 256)])
+            var L = [Int](), scales = [Float]()
+            for j in 0..<16 {
+                let (s, sub) = makeQ3(Array(x[(16 * j)..<(16 * j + 16)]))
+                scales.append(s)
+                L += sub
+            }
+            var maxScale: Float = 0, amax: Float = 0
+            for s in scales where abs(s) > amax { amax = abs(s); maxScale = s }
+            var sc = [UInt8](repeating: 0, count: 12)
+            var six = [Int](repeating: 0, count: 16)
+            var d = half(0)
+            if maxScale != 0 {
+                let iscale = -32 / maxScale
+                for j in 0..<16 {
+                    let l = Int(max(-32, min(31, Int8(truncatingIfNeeded: nearestInt(iscale * scales[j]))))) + 32
+                    six[j] = l - 32
+                    if j < 8 { sc[j] = UInt8(l & 0xF) } else { sc[j - 8] |= UInt8((l & 0xF) << 4) }
+                    sc[j % 4 + 8] |= UInt8((l >> 4) << (2 * (j / 4)))
+                }
+                d = half(1 / iscale)
+            }
+            for j in 0..<16 {
+                let dd = d.value * Float(six[j])
+                if dd == 0 { continue }
+                for ii in 0..<16 { L[16 * j + ii] = max(-4, min(3, nearestInt(x[16 * j + ii] / dd))) + 4 }
+            }
+            var hmask = [UInt8](repeating: 0, count: 32)
+            for j in 0..<256 where L[j] > 3 {
+                hmask[j % 32] |= UInt8(1 << (j / 32))
+                L[j] -= 4
+            }
+            out += hmask + pack2(L) + sc
+            append16(&out, d.bits)
         }
         return out
     }

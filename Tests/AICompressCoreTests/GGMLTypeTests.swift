@@ -59,8 +59,8 @@ final class GGMLTypeTests: XCTestCase {
         XCTAssertThrowsError(try GGMLType.q4_K.quantize([Float](repeating: 0, count: 32))) {
             XCTAssertEqual($0 as? GGMLError, .valuesNotWholeBlocks(type: .q4_K, values: 32))
         }
-        XCTAssertThrowsError(try GGMLType.q3_K.quantize([Float](repeating: 0, count: 256))) {
-            XCTAssertEqual($0 as? GGMLError, .noQuantizer(.q3_K))
+        XCTAssertThrowsError(try GGMLType.iq4_XS.quantize([Float](repeating: 0, count: 256))) {
+            XCTAssertEqual($0 as? GGMLError, .noQuantizer(.iq4_XS))
         }
     }
 
@@ -95,6 +95,8 @@ final class GGMLTypeTests: XCTestCase {
         XCTAssertEqual(try GGMLType.q5_K.quantize(input), GGMLReferenceTwin.q4q5K(input, q5: true))
         XCTAssertEqual(try GGMLType.q6_K.quantize(input), GGMLReferenceTwin.q6K(input))
         XCTAssertEqual(try GGMLType.iq4_NL.quantize(input), GGMLReferenceTwin.iq4NL(input))
+        XCTAssertEqual(try GGMLType.q2_K.quantize(input), GGMLReferenceTwin.q2K(input))
+        XCTAssertEqual(try GGMLType.q3_K.quantize(input), GGMLReferenceTwin.q3K(input))
     }
 
     /// Every quantizer round-trips within a named error budget (relative RMS error per type).
@@ -106,7 +108,8 @@ final class GGMLTypeTests: XCTestCase {
             input.append(Float(Int64(s >> 33) - (1 << 30)) / Float(1 << 30))
         }
         let budgets: [GGMLType: Double] = [.f32: 0, .f16: 0.001, .bf16: 0.005, .q8_0: 0.01, .q6_K: 0.03, .q5_K: 0.05,
-                                           .q5_0: 0.06, .q5_1: 0.05, .q4_K: 0.1, .q4_0: 0.12, .q4_1: 0.1, .iq4_NL: 0.12]
+                                           .q5_0: 0.06, .q5_1: 0.05, .q4_K: 0.1, .q4_0: 0.12, .q4_1: 0.1, .iq4_NL: 0.12,
+                                           .q3_K: 0.2, .q2_K: 0.35]
         let power = input.reduce(0) { $0 + Double($1) * Double($1) }
         for (t, budget) in budgets {
             let back = try t.dequantize(try t.quantize(input))

@@ -12,7 +12,7 @@ import XCTest
 /// - `<TYPE>.dequantized.f32`: our dequantizer's output for that tensor.
 /// - `roundtrip.gguf`: `ours.gguf` read by our reader and written back.
 final class GGUFInteropExportTests: XCTestCase {
-    static let quantizedTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .iq4_NL]
+    static let quantizedTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL]
 
     func testExportForGGUFPy() throws {
         guard let dir = ProcessInfo.processInfo.environment["AICOMPRESS_GGUF_EXPORT"] else {

@@ -18,8 +18,8 @@ enum GGMLKQuantizer {
     /// `make_qkx2_quants`: fits scale and min of one group by a weighted grid search; writes
     /// the levels to `L`. Returns the scale and the (negated) min, as the C code's `the_min`.
     static func makeQKX2(
-        _ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-        _ L: UnsafeMutablePointer<UInt8>, _ aux: UnsafeMutablePointer<UInt8>,
+        _ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafeMutableBufferPointer<Float>,
+        _ L: UnsafeMutableBufferPointer<UInt8>, _ aux: UnsafeMutableBufferPointer<UInt8>,
         rmin: Float, rdelta: Float, nstep: Int, useMAD: Bool
     ) -> (scale: Float, theMin: Float) {
         var lo = x[0], hi = x[0]
@@ -85,7 +85,7 @@ enum GGMLKQuantizer {
 
     /// `make_qx_quants` without importance weights (`qw == NULL`), for `rmse_type` ≥ 1: a
     /// symmetric scale refined over 18 trial scales; levels (offset by `nmax`) go to `L`.
-    static func makeQX(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>, rmseType: Int) -> Float {
+    static func makeQX(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutableBufferPointer<UInt8>, rmseType: Int) -> Float {
         var maxValue: Float = 0, amax: Float = 0
         for i in 0..<n where abs(x[i]) > amax {
             amax = abs(x[i])
@@ -150,7 +150,7 @@ enum GGMLKQuantizer {
                         for l in 0..<32 { sumX2 += xj[l] * xj[l] }
                         let avX = (sumX2 / 32).squareRoot()
                         for l in 0..<32 { w[l] = avX + abs(xj[l]) }
-                        let (scale, theMin) = makeQKX2(32, nmax, xj, w.baseAddress!, L.baseAddress! + 32 * j, aux.baseAddress!,
+                        let (scale, theMin) = makeQKX2(32, nmax, xj, w, UnsafeMutableBufferPointer(rebasing: L[(32 * j)..<(32 * j + 32)]), aux,
                                                        rmin: rmin, rdelta: 0.1, nstep: nstep, useMAD: false)
                         s.scales[j] = scale
                         s.mins[j] = theMin
@@ -217,7 +217,7 @@ enum GGMLKQuantizer {
         var maxScale: Float = 0, maxAbsScale: Float = 0
         s.levels.withUnsafeMutableBufferPointer { L in
             for ib in 0..<16 {
-                let scale = makeQX(16, 32, x + 16 * ib, L.baseAddress! + 16 * ib, rmseType: 1)
+                let scale = makeQX(16, 32, x + 16 * ib, UnsafeMutableBufferPointer(rebasing: L[(16 * ib)..<(16 * ib + 16)]), rmseType: 1)
                 s.scales[ib] = scale
                 if abs(scale) > maxAbsScale {
                     maxAbsScale = abs(scale)

@@ -3,14 +3,14 @@ extension GGMLType {
     /// quantizer, see `quantize(_:into:)`).
     public var hasQuantizer: Bool {
         switch self {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K, .iq4_NL: return true
-        case .q2_K, .q3_K, .iq4_XS, .f64, .i8, .i16, .i32, .i64: return false
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL: return true
+        case .iq4_XS, .f64, .i8, .i16, .i32, .i64: return false
         }
     }
 
     /// Encodes floats into whole blocks of this type, bit-identically to what llama-quantize
     /// writes without an importance matrix: ggml's `quantize_row_*_ref` for Q4_0, Q4_1, Q5_0,
-    /// Q5_1, Q8_0, Q4_K, Q5_K, Q6_K; `quantize_iq4_nl` (7 scale tries) for IQ4_NL; ggml's
+    /// Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; `quantize_iq4_nl` (7 scale tries) for IQ4_NL; ggml's
     /// fp32→fp16 and fp32→bf16 rounding for F16 and BF16.
     /// - Parameters:
     ///   - values: a whole number of blocks of values (ggml quantizes along the row).
@@ -43,11 +43,13 @@ extension GGMLType {
             case .q5_0: GGMLLegacyQuantizer.q5_0(xb, y)
             case .q5_1: GGMLLegacyQuantizer.q5_1(xb, y)
             case .q8_0: GGMLLegacyQuantizer.q8_0(xb, y)
+            case .q2_K: GGMLLowBitKQuantizer.q2_K(xb, y, &scratch)
+            case .q3_K: GGMLLowBitKQuantizer.q3_K(xb, y, &scratch)
             case .q4_K: GGMLKQuantizer.q4_K(xb, y, &scratch, fifthBits: false)
             case .q5_K: GGMLKQuantizer.q4_K(xb, y, &scratch, fifthBits: true)
             case .q6_K: GGMLKQuantizer.q6_K(xb, y, &scratch)
             case .iq4_NL: GGMLIQ4NLQuantizer.block(xb, y, tries: 7)
-            case .q2_K, .q3_K, .iq4_XS, .f64, .i8, .i16, .i32, .i64: return  // refused by quantize(_:into:)
+            case .iq4_XS, .f64, .i8, .i16, .i32, .i64: return  // refused by quantize(_:into:)
             }
         }
     }
