@@ -27,13 +27,15 @@ enum GGMLScalar {
     @inline(__always)
     static func cUInt8(_ x: Float) -> UInt8 { UInt8(truncatingIfNeeded: truncatingInt32(x)) }
 
-    /// ggml's `MAX(a, b)` macro, `a > b ? a : b` (its NaN behaviour differs from `Swift.max`).
-    @inline(__always)
-    static func cMax<T: Comparable>(_ a: T, _ b: T) -> T { a > b ? a : b }
-
-    /// ggml's `MIN(a, b)` macro, `a < b ? a : b`.
-    @inline(__always)
-    static func cMin<T: Comparable>(_ a: T, _ b: T) -> T { a < b ? a : b }
+    // ggml's `MAX(a, b)` and `MIN(a, b)` macros, `a > b ? a : b` and `a < b ? a : b` (their NaN
+    // behaviour differs from `Swift.max`/`min`). Concrete overloads, not one generic: a generic
+    // across files was left unspecialised and dominated the quantizers' profile.
+    @inline(__always) static func cMax(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
+    @inline(__always) static func cMax(_ a: Int32, _ b: Int32) -> Int32 { a > b ? a : b }
+    @inline(__always) static func cMax(_ a: Int8, _ b: Int8) -> Int8 { a > b ? a : b }
+    @inline(__always) static func cMin(_ a: Int32, _ b: Int32) -> Int32 { a < b ? a : b }
+    @inline(__always) static func cMin(_ a: Int8, _ b: Int8) -> Int8 { a < b ? a : b }
+    @inline(__always) static func cMin(_ a: UInt8, _ b: UInt8) -> UInt8 { a < b ? a : b }
 
     /// ggml `GGML_FP32_TO_FP16` (ggml_compute_fp32_to_fp16): round to nearest even, overflow to
     /// infinity, every NaN to the quiet NaN 0x7E00 with the sign kept.
