@@ -133,6 +133,7 @@ final class GGUFTests: XCTestCase {
         refuse([], [("a", .f32, [1, 1, 1, 1, 1])], .tooManyDimensions(tensor: "a", count: 5, offset: 0))
         refuse([], [("a", .f32, [1 << 40, 1 << 40])], .shapeOverflow(tensor: "a", dims: [1 << 40, 1 << 40]))
         refuse([GGUFKeyValue("general.alignment", .uint32(7))], [], .invalidAlignment(7))
+        refuse([GGUFKeyValue("general.alignment", .uint32(24))], [], .invalidAlignment(24))
         refuse([GGUFKeyValue("k", .uint8(1)), GGUFKeyValue("k", .uint8(2))], [], .duplicateKey("k", offset: 0))
         XCTAssertThrowsError(try GGUFArray(.int32, [.int32(1), .uint8(2)])) {
             XCTAssertEqual($0 as? GGUFError, .unrepresentable("an array of INT32 holds a UINT8 value"))

@@ -58,7 +58,7 @@ extension GGUFError: CustomStringConvertible {
         case .arrayTooDeep(let k, let o): return "metadata key '\(k)': arrays nested deeper than \(GGUFLimits.maxArrayDepth) at offset \(o)"
         case .arrayTooLong(let k, let c, let o): return "metadata key '\(k)': array of \(c) elements at offset \(o) exceeds the limit"
         case .alignmentNotU32(let t): return "general.alignment has type \(t), not uint32"
-        case .invalidAlignment(let a): return "general.alignment \(a) is not a non-zero multiple of 8"
+        case .invalidAlignment(let a): return "general.alignment \(a) is not a non-zero multiple of 8 (and the writer writes only powers of two)"
         case .emptyTensorName(let i, let o): return "tensor \(i) at offset \(o) has an empty name"
         case .tensorNameNotUTF8(let o): return "tensor name at offset \(o) is not valid UTF-8"
         case .tensorNameTooLong(let n, let l, let o): return "tensor '\(n)' at offset \(o): name of \(l) bytes, at most \(GGUFLimits.maxTensorNameBytes)"

@@ -28,7 +28,7 @@ public struct GGUFWriter {
     /// - Parameters:
     ///   - version: 3 (or 2, the same layout).
     ///   - metadata: pairs in the order to write them; `general.alignment`, when present, must be
-    ///     a u32 non-zero multiple of 8.
+    ///     a u32 power of two, at least 8.
     ///   - tensors: name, type and row-major shape of each tensor, in the order to write them.
     /// - Throws: `GGUFError` when a key, name, shape or the alignment cannot be written.
     public init(version: UInt32 = 3, metadata: [GGUFKeyValue], tensors: [(name: String, type: GGMLType, shape: [Int])]) throws(GGUFError) {
@@ -39,6 +39,9 @@ public struct GGUFWriter {
             guard keys.insert(kv.key).inserted else { throw .duplicateKey(kv.key, offset: 0) }
         }
         let alignment = try GGUFReader.alignment(metadata)
+        // The reader accepts any multiple of 8 (gguf.md); llama.cpp loads only powers of two, so
+        // the writer makes nothing else.
+        guard alignment & (alignment - 1) == 0 else { throw .invalidAlignment(UInt32(alignment)) }
         var infos = [GGUFTensorInfo](), names = Set<String>()
         var offset: UInt64 = 0
         for (i, t) in tensors.enumerated() {
