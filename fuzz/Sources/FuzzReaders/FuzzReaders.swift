@@ -13,6 +13,7 @@ import AICompressTraining
 //   json         JSONParser (safetensors headers and sharded indexes)
 //   csv          Dataset.readCSV with every missing-value strategy
 //   npy          NPY.read
+//   gguf         GGUFReader, then every tensor dequantized and the file written back
 //   exec         ONNX model → Network → one forward pass of a zero row (hostile graphs:
 //                huge pads, shapes, indices must be refused, not allocated)
 // Every input must end in a thrown error or a model: a crash, a hang (-timeout) or a huge
@@ -50,6 +51,12 @@ func runOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         }
     case "npy":
         _ = try? NPY.read(Array(bytes), file: "fuzz.npy")
+    case "gguf":
+        if let file = try? GGUFReader.read(buffer) {
+            for t in file.tensors { _ = t.data.withUnsafeBytes { try? t.info.type.dequantize(Array($0)) } }
+            var sink = MemorySink()
+            try? GGUFWriter.write(file, to: &sink)
+        }
     case "exec":
         if let (model, _) = try? ONNXReader.read(buffer, sideFiles: NoSideFiles()), let net = try? Network(model: model),
            let task = try? ModelTask(network: net) {
