@@ -10,10 +10,7 @@ enum ONNXQDQ {
 
     /// The opset DequantizeLinear needs for these parameters and output dtype.
     static func requiredOpset(_ q: QuantizationParameters, dtype: DType) -> Int64 {
-        var v: Int64 = q.axis == nil ? 10 : 13
-        if dtype == .f16 || dtype == .bf16 { v = max(v, 19) }
-        if q.blockSize > 0 || q.storage.bits == 4 { v = max(v, 21) }
-        return v
+        requirement(q, dtype: dtype, tensor: "").opset
     }
 
     /// Replaces every quantized tensor by its QDQ form.
@@ -22,6 +19,7 @@ enum ONNXQDQ {
         // ONNX has no bitmask encoding: sparse tensors are written dense (or as
         // sparse_initializer, which the writer chooses).
         for t in model.tensors { if case .sparse = t.encoding { try model.replace(try t.densified()) } }
+        model = try raiseOpset(model)
         let quantized = model.tensors.filter { !$0.isDense }
         guard !quantized.isEmpty else { return model }
         var taken = Set(model.tensors.map(\.name))
