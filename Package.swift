@@ -63,7 +63,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AICompressCoreTests", dependencies: ["AICompressCore"]),
-        .testTarget(name: "AICompressFormatsTests", dependencies: ["AICompressCore", "AICompressFormats"]),
+        .testTarget(name: "AICompressFormatsTests", dependencies: ["AICompressCore", "AICompressFormats", "AICompressPasses", "AICompressTraining"]),
         .testTarget(name: "AICompressPassesTests", dependencies: ["AICompressCore", "AICompressPasses"]),
         .testTarget(name: "AICompressTrainingTests", dependencies: ["AICompressCore", "AICompressTraining"]),
         .testTarget(

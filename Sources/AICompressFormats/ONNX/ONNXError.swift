@@ -67,8 +67,9 @@ extension ONNXError: CustomStringConvertible {
         case .nestingTooDeep(let limit): return "graphs or types nested more than \(limit) deep"
         case .unrepresentable(let what): return "cannot be written as ONNX: \(what)"
         case .opsetConversion(let node, let op, let from, let to, let needs, let why):
-            return "cannot be written as ONNX: \(needs) needs opset \(to), the model is opset \(from), and node '\(node)' (\(op)) "
-                + "cannot be converted: \(why)"
+            let hint = to == 13 && needs.hasPrefix("per-channel") ? " (int8/uint8 --per-tensor needs only opset 10)" : ""
+            return "cannot be written as ONNX: node '\(node)' (\(op)) cannot be converted from opset \(from) to \(to), "
+                + "which \(needs) needs: \(why)\(hint)"
         }
     }
 }

@@ -10,7 +10,7 @@ extension ONNXQDQ {
             return (21, "\(q.blockSize > 0 ? "blocked" : "4-bit") DequantizeLinear of '\(tensor)'")
         }
         if dtype == .f16 || dtype == .bf16 { return (19, "DequantizeLinear to \(dtype.rawValue) of '\(tensor)'") }
-        if q.axis != nil { return (13, "per-channel DequantizeLinear of '\(tensor)' (int8/uint8 --per-tensor needs only opset 10)") }
+        if q.axis != nil { return (13, "per-channel DequantizeLinear of '\(tensor)'") }
         return (10, "DequantizeLinear of '\(tensor)'")
     }
 

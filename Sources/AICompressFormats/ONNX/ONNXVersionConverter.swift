@@ -60,7 +60,7 @@ struct ONNXVersionConverter {
         guard node.domain.isEmpty || node.domain == "ai.onnx" else { return [node] }
         let op = node.opType
         guard let steps = ONNXOpsetHistory.changes(of: op, from: from, to: to) else {
-            throw refusal(node, "aicompress's version converter does not know \(op), whose semantics may differ between the two")
+            throw refusal(node, "the converter does not know this operator, whose meaning may differ between the two opsets")
         }
         var n = node
         var before: [Node] = [], after: [Node] = []
