@@ -115,4 +115,18 @@ final class OldOpsetTests: XCTestCase {
         XCTAssertEqual(q.metadata["onnx.ir_version"], "7")
         XCTAssertEqual(q.graph?.inputs.map(\.name), ["input"])
     }
+
+    /// An IR 3 model already at the opset its quantized weights need stays IR 3, so the new
+    /// initializers (integers, scales) are listed as graph inputs as IR 3 requires.
+    func testAnIR3ModelThatKeepsItsIRListsTheNewInitializersAsInputs() throws {
+        var float = try load("gemm-ir3-opset9")
+        float.graph!.opsets = [OpsetImport(domain: "", version: 13)]
+        let lowered = try ONNXQDQ.lower(try Quantize(scheme: .int8).apply(float).0)
+        XCTAssertEqual(lowered.metadata["onnx.ir_version"], "3")
+        let listed = Set(lowered.graph!.inputs.map(\.name))
+        XCTAssertEqual(listed, Set(lowered.tensors.map(\.name) + ["input"]))
+        XCTAssertTrue(listed.contains("fc1.weight_quantized"), "\(listed)")
+        XCTAssertTrue(listed.contains("fc1.weight_scale"), "\(listed)")
+        XCTAssertFalse(listed.contains("fc1.weight"), "a node's output is not also a graph input")
+    }
 }

@@ -51,4 +51,13 @@ extension ONNXQDQ {
         }
         return out
     }
+
+    /// IR 3 requires every initializer to be a graph input too: lists the ones that are not.
+    static func listAsInputs(_ tensors: [Tensor], in graph: inout Graph) {
+        let listed = Set(graph.inputs.map(\.name))
+        for t in tensors where !listed.contains(t.name) {
+            graph.inputs.append(ValueInfo(name: t.name, elemType: ONNXTypes.code(of: t.dtype),
+                                          shape: t.shape.dims.map { .fixed(Int64($0)) }))
+        }
+    }
 }

@@ -22,19 +22,10 @@ enum ONNXQDQ {
         model = try raiseOpset(model)
         let quantized = model.tensors.filter { !$0.isDense }
         guard !quantized.isEmpty else { return model }
-        var taken = Set(model.tensors.map(\.name))
+        var names = ONNXNames(taken: Set(model.tensors.map(\.name)))
         var graph = model.graph ?? Graph(name: "aicompress")
-        for n in graph.nodes { taken.formUnion(n.outputs) }
-        func fresh(_ base: String) -> String {
-            var name = base
-            var k = 1
-            while taken.contains(name) {
-                name = "\(base)_\(k)"
-                k += 1
-            }
-            taken.insert(name)
-            return name
-        }
+        for n in graph.nodes { names.taken.formUnion(n.outputs) }
+        func fresh(_ base: String) -> String { names.fresh(base) }
         var out = Model()
         var nodes: [Node] = []
         var opset: Int64 = 0
@@ -82,8 +73,11 @@ enum ONNXQDQ {
         } else {
             graph.opsets.insert(OpsetImport(domain: "", version: max(opset, 17)), at: 0)
         }
-        out.graph = graph
         out.metadata = model.metadata
+        if let ir = model.metadata[ONNXReader.fieldKeys.irVersion].flatMap({ Int64($0) }), ir < 4 {
+            listAsInputs(out.tensors, in: &graph)
+        }
+        out.graph = graph
         return out
     }
 

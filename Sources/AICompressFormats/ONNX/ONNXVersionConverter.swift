@@ -11,10 +11,9 @@ struct ONNXVersionConverter {
     let to: Int64
     /// Why the model needs opset `to` (for the refusal message).
     let needs: String
-    var graph: Graph
     /// Initializers the rewrites add (attribute values that became inputs).
     var added: [Tensor] = []
-    var taken: Set<String>
+    var names: ONNXNames
     /// Ranks of values the graph records (inputs, outputs, value_info, initializers).
     let ranks: [String: Int]
     /// How many nodes read each value (a Dropout mask nobody reads can be dropped).
@@ -38,10 +37,10 @@ struct ONNXVersionConverter {
         var taken = Set(model.tensors.map(\.name))
         for n in graph.nodes { taken.formUnion(n.outputs); taken.insert(n.name) }
         for v in graph.inputs { taken.insert(v.name) }
-        var c = ONNXVersionConverter(from: from, to: to, needs: needs, graph: graph, taken: taken, ranks: ranks, uses: uses)
+        var c = ONNXVersionConverter(from: from, to: to, needs: needs, names: ONNXNames(taken: taken),
+                                     ranks: ranks, uses: uses)
         var nodes: [Node] = []
         for n in graph.nodes { nodes += try c.convert(n) }
-        graph = c.graph
         graph.nodes = nodes
         for i in graph.opsets.indices where graph.opsets[i].domain.isEmpty || graph.opsets[i].domain == "ai.onnx" {
             graph.opsets[i].version = to
@@ -78,16 +77,7 @@ struct ONNXVersionConverter {
     }
 
     /// A fresh value name starting with `base`.
-    mutating func fresh(_ base: String) -> String {
-        var name = base
-        var k = 1
-        while taken.contains(name) {
-            name = "\(base)_\(k)"
-            k += 1
-        }
-        taken.insert(name)
-        return name
-    }
+    mutating func fresh(_ base: String) -> String { names.fresh(base) }
 
     /// A new 1-D int64 initializer holding `values`; returns its name.
     mutating func constant(_ base: String, ints values: [Int64]) throws -> String {
