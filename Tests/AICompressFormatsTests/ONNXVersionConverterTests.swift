@@ -189,6 +189,9 @@ final class ONNXVersionConverterTests: XCTestCase {
         for (node, from) in [(Node(name: "mvn", opType: "MeanVarianceNormalization", inputs: ["x"], outputs: ["y"]), Int64(12)),
                              (Node(name: "r", opType: "Resize", inputs: ["x", "s"], outputs: ["y"]), 10),
                              (Node(name: "u", opType: "Upsample", inputs: ["x", "s"], outputs: ["y"]), 9),
+                             (Node(name: "t", opType: "Resize", inputs: ["x", "roi", "s"], outputs: ["y"],
+                                   attributes: [Attribute(name: "coordinate_transformation_mode",
+                                                          value: .string(Array("tf_half_pixel_for_nn".utf8)))]), 11),
                              (Node(name: "i", opType: "If", inputs: ["c"], outputs: ["y"],
                                    attributes: [Attribute(name: "then_branch", value: .graph(Graph()))]), 11)] {
             XCTAssertThrowsError(try convert(try model([node], opset: from), to: 13), node.opType) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Interop check: quantizing old-opset models (fixtures/onnx/old-opset/, opsets 6-12) keeps them
 valid and computing the same function. For each fixture and each of --int8, --uint8, --int4
-(per-tensor and per-channel), --bf16 and --fp16, aicompress's output must pass
+(per-tensor and per-channel, and int4's default groups), --uint4, --bf16 and --fp16, aicompress's output must pass
 onnx.checker.check_model(full_check=True), run in onnxruntime, and match the float model's
 onnxruntime outputs within the scheme's error (argmax equal for the 8-bit and float schemes);
 it keeps the model's opset when the quantized form exists there (per-tensor 8-bit from opset
@@ -41,6 +41,7 @@ SCHEMES = [
     (["--int4", "--per-tensor"], 21, 0.6, False),
     (["--int4", "--per-channel"], 21, 0.6, False),
     (["--int4"], 21, 0.6, False),  # the default: groups of 32 (per channel where an axis is shorter)
+    (["--uint4", "--per-channel"], 21, 0.6, False),
     (["--bf16"], 13, 0.03, True),
     (["--fp16"], 1, 0.005, True),
 ]

@@ -85,6 +85,10 @@ extension ONNXVersionConverter {
             return try legacySoftmax(&n)
         case ("Resize", 11):
             throw refusal(n, "Resize-10's coordinate mapping is not the default from opset 11; not converted")
+        case ("Resize", 13):
+            if case .string(let mode) = n.attribute("coordinate_transformation_mode"), mode == Array("tf_half_pixel_for_nn".utf8) {
+                throw refusal(n, "Resize's tf_half_pixel_for_nn mode was removed in opset 13")
+            }
         case ("Tile", 6):
             throw refusal(n, "Tile-1 (tiles and axis inputs) is not converted")
         default:
