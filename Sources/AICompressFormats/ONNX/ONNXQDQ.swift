@@ -72,6 +72,11 @@ enum ONNXQDQ {
             graph.opsets[i].version = max(graph.opsets[i].version, opset)
         } else {
             graph.opsets.insert(OpsetImport(domain: "", version: max(opset, 17)), at: 0)
+            // A new ai.onnx import is a raised opset: the IR version goes with it.
+            let key = ONNXReader.fieldKeys.irVersion
+            if let ir = model.metadata[key].flatMap({ Int64($0) }), ir < ONNXWriter.irVersion(forOpset: max(opset, 17)) {
+                model.metadata[key] = String(ONNXWriter.irVersion(forOpset: max(opset, 17)))
+            }
         }
         out.metadata = model.metadata
         if let ir = model.metadata[ONNXReader.fieldKeys.irVersion].flatMap({ Int64($0) }), ir < 4 {
