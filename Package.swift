@@ -65,6 +65,8 @@ let package = Package(
         ),
         .testTarget(name: "AICompressCoreTests", dependencies: ["AICompressCore"]),
         .testTarget(name: "AICompressFormatsTests", dependencies: ["AICompressCore", "AICompressFormats"]),
+        // Across modules: ONNX read and written around a pass, checked by the executor.
+        .testTarget(name: "IntegrationTests", dependencies: ["AICompressCore", "AICompressFormats", "AICompressPasses", "AICompressTraining"]),
         .testTarget(name: "AICompressPassesTests", dependencies: ["AICompressCore", "AICompressPasses"]),
         .testTarget(name: "AICompressTrainingTests", dependencies: ["AICompressCore", "AICompressTraining"]),
         .testTarget(

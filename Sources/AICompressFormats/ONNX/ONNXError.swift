@@ -27,6 +27,8 @@ public enum ONNXError: Error, Equatable, Sendable {
     case nestingTooDeep(limit: Int)
     /// The writer cannot express the model in ONNX (e.g. over protobuf's 2 GiB limit).
     case unrepresentable(String)
+    /// The output needs a newer opset (`needs` says why) and a node cannot be converted to it.
+    case opsetConversion(node: String, op: String, from: Int64, to: Int64, needs: String, why: String)
 }
 
 extension ONNXError: CustomStringConvertible {
@@ -64,6 +66,10 @@ extension ONNXError: CustomStringConvertible {
         case .invalidAttribute(let n, let a, let r): return "node '\(n)': attribute '\(a)': \(r)"
         case .nestingTooDeep(let limit): return "graphs or types nested more than \(limit) deep"
         case .unrepresentable(let what): return "cannot be written as ONNX: \(what)"
+        case .opsetConversion(let node, let op, let from, let to, let needs, let why):
+            let hint = to == 13 && needs.hasPrefix("per-channel") ? " (int8/uint8 --per-tensor needs only opset 10)" : ""
+            return "cannot be written as ONNX: node '\(node)' (\(op)) cannot be converted from opset \(from) to \(to), "
+                + "which \(needs) needs: \(why)\(hint)"
         }
     }
 }

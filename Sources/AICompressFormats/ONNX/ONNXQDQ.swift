@@ -10,10 +10,7 @@ enum ONNXQDQ {
 
     /// The opset DequantizeLinear needs for these parameters and output dtype.
     static func requiredOpset(_ q: QuantizationParameters, dtype: DType) -> Int64 {
-        var v: Int64 = q.axis == nil ? 10 : 13
-        if dtype == .f16 || dtype == .bf16 { v = max(v, 19) }
-        if q.blockSize > 0 || q.storage.bits == 4 { v = max(v, 21) }
-        return v
+        requirement(q, dtype: dtype, tensor: "").opset
     }
 
     /// Replaces every quantized tensor by its QDQ form.
@@ -22,21 +19,13 @@ enum ONNXQDQ {
         // ONNX has no bitmask encoding: sparse tensors are written dense (or as
         // sparse_initializer, which the writer chooses).
         for t in model.tensors { if case .sparse = t.encoding { try model.replace(try t.densified()) } }
+        model = try raiseOpset(model)
         let quantized = model.tensors.filter { !$0.isDense }
         guard !quantized.isEmpty else { return model }
-        var taken = Set(model.tensors.map(\.name))
+        var names = ONNXNames(taken: Set(model.tensors.map(\.name)))
         var graph = model.graph ?? Graph(name: "aicompress")
-        for n in graph.nodes { taken.formUnion(n.outputs) }
-        func fresh(_ base: String) -> String {
-            var name = base
-            var k = 1
-            while taken.contains(name) {
-                name = "\(base)_\(k)"
-                k += 1
-            }
-            taken.insert(name)
-            return name
-        }
+        for n in graph.nodes { names.taken.formUnion(n.outputs) }
+        func fresh(_ base: String) -> String { names.fresh(base) }
         var out = Model()
         var nodes: [Node] = []
         var opset: Int64 = 0
@@ -83,9 +72,17 @@ enum ONNXQDQ {
             graph.opsets[i].version = max(graph.opsets[i].version, opset)
         } else {
             graph.opsets.insert(OpsetImport(domain: "", version: max(opset, 17)), at: 0)
+            // A new ai.onnx import is a raised opset: the IR version goes with it.
+            let key = ONNXReader.fieldKeys.irVersion
+            if let ir = model.metadata[key].flatMap({ Int64($0) }), ir < ONNXWriter.irVersion(forOpset: max(opset, 17)) {
+                model.metadata[key] = String(ONNXWriter.irVersion(forOpset: max(opset, 17)))
+            }
+        }
+        out.metadata = model.metadata
+        if let ir = model.metadata[ONNXReader.fieldKeys.irVersion].flatMap({ Int64($0) }), ir < 4 {
+            listAsInputs(out.tensors, in: &graph)
         }
         out.graph = graph
-        out.metadata = model.metadata
         return out
     }
 

@@ -60,8 +60,9 @@ public enum ONNXWriter {
             var m = ProtoMessage()
             let opset = opsets.filter { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map(\.version).max() ?? 17
             let stored = model.metadata[keys.irVersion].flatMap { Int64($0) }
-            // An opset raised for DequantizeLinear may need a newer IR than the one stored.
-            m.int64(1, max(stored ?? ONNXWriter.irVersion(forOpset: opset), requiredIR, stored == nil ? 0 : ONNXWriter.irVersion(forOpset: opset)))
+            // The stored IR version is kept (ONNXQDQ.raiseOpset raises it with the opset): a newer
+            // one would change how onnxruntime treats initializers listed as graph inputs.
+            m.int64(1, max(stored ?? ONNXWriter.irVersion(forOpset: opset), requiredIR))
             m.string(2, "aicompress")
             m.string(3, AICompressVersion.string)
             if let d = model.metadata[keys.domain] { m.string(4, d) }
