@@ -22,7 +22,7 @@ extension ErrorFigures {
             for (u, v) in zip(x, y) { add(original: u, changed: v) }
             start += step
         }
-        // Elements are the tensor's, whatever the decoder delivered (as before).
+        // Every element of the tensor counts, as it always has, whatever the decoder delivered.
         elements = n
     }
 }

@@ -14,7 +14,9 @@ public enum IntegerReference {
     public static func quantize(_ values: [Float], _ request: QuantizationRequest) throws -> QuantizedValues {
         let p = try request.integerParameters()
         let dims = request.shape.dims
-        guard dims.reduce(1, *) == values.count else { throw PassError.invalidParameter("shape \(dims) does not hold \(values.count) values") }
+        guard dims.reduce(1, *) == values.count else {
+            throw PassError.invalidParameter("shape \(dims) does not hold \(values.count) values")
+        }
         if let axis = p.axis, !(0..<dims.count).contains(axis) { throw PassError.invalidParameter("no axis \(axis) in \(dims)") }
         let type = IntegerType(bits: p.storage.bits, signed: p.storage.isSigned)
 

@@ -141,12 +141,12 @@ public struct Quantize: CompressionPass {
         let params = parameters(for: t.shape, role: role)
         let request = QuantizationRequest(shape: t.shape, parameters: params, symmetric: symmetric, clip: clip)
         let quantized = try scheme.quantize(values, request)
-        let out: Tensor
+        let data = TensorData(quantized.payload), out: Tensor
         if let params {
-            out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, encoding: .quantized(params), data: TensorData(quantized.payload))
+            out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, encoding: .quantized(params), data: data)
         } else {
             // fp16 / bf16: a dense tensor of the narrower type.
-            out = try Tensor(name: t.name, dtype: scheme.floatFormat?.dtype ?? t.dtype, shape: t.shape, data: TensorData(quantized.payload))
+            out = try Tensor(name: t.name, dtype: scheme.floatFormat?.dtype ?? t.dtype, shape: t.shape, data: data)
         }
         let label = params.map { "\($0.storage.name) \($0.granularity)" } ?? scheme.id
         return (out, TensorReport(name: t.name, scheme: label, bytesBefore: t.storedBytes, bytesAfter: quantized.payload.count,
