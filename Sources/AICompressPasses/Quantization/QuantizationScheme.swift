@@ -45,9 +45,10 @@ public struct QuantizationScheme: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// A named lower bound on quality: the SQNR the scheme's default settings must reach on N(0, 1)
-    /// weights (`SchemeListing.weights`, one scale row per output channel, in [rows, 4096]).
-    /// The scheme test fails below it (llama.cpp's `MAX_QUANTIZATION_TOTAL_ERROR_*`).
+    /// A named lower bound on quality: the SQNR the scheme's default settings must reach on the
+    /// N(0, 1) weights of `SchemeListing.weights` shaped [rows, 4096] (SchemeTableTests uses 32
+    /// rows, `quantize --list` 256). The scheme test fails below it, as llama.cpp's
+    /// test-quantize-fns fails above `MAX_QUANTIZATION_TOTAL_ERROR_*`.
     public struct ErrorBudget: Sendable {
         /// A constant-style name that tests and reports quote, e.g. `INT8_PER_CHANNEL_GAUSSIAN_SQNR`.
         public let name: String
