@@ -32,8 +32,9 @@ public struct ErrorFigures: Sendable, Equatable {
         self.elements = elements
     }
 
-    /// Adds one original value `x` and what it became, `changed`, in Double.
-    @inline(__always)
+    /// Adds one original value `x` and what it became, `changed`, in Double. Inlinable: the
+    /// quantizers call it per value from other modules.
+    @inlinable @inline(__always)
     public mutating func add(original x: Double, changed: Double) {
         let d = x - changed
         signal += x * x
@@ -44,6 +45,7 @@ public struct ErrorFigures: Sendable, Equatable {
     }
 
     /// Adds the figures of other values (another chunk of the same tensor).
+    @inlinable
     public mutating func merge(_ other: ErrorFigures) {
         signal += other.signal
         error += other.error

@@ -62,6 +62,8 @@ extension IntegerQuantizer {
         }
         var total = ErrorFigures()
         for p in parts { total.merge(p) }
+        // Every value goes through exactly one run; counting them here keeps the loops as they were.
+        total.elements = n
         return total
     }
 
@@ -79,42 +81,46 @@ extension IntegerQuantizer {
     static func quantizeOne(_ x: Float, scale: Float, zeroPoint: Float, low: Float, high: Float,
                             figures e: inout ErrorFigures) -> Int8 {
         let q = min(max(roundHalfEven(x / scale) + zeroPoint, low), high)
-        e.add(original: Double(x), changed: Double((q - zeroPoint) * scale))
+        let back = (q - zeroPoint) * scale
+        // ErrorFigures.add's arithmetic, but `elements` is counted once for all in quantizeValues.
+        let d = Double(x) - Double(back)
+        e.signal += Double(x) * Double(x)
+        e.error += d * d
+        e.maxAbs = max(e.maxAbs, abs(d))
+        if back == 0 { e.zerosAfter += 1 }
         return Int8(truncatingIfNeeded: Int32(q))
     }
 
-    /// Figures of eight lanes of quantization, kept in float during a run.
-    struct LaneFigures {
-        var signal = SIMD8<Float>(), error = SIMD8<Float>(), maxAbs = SIMD8<Float>(), zeros = SIMD8<Int32>()
-
-        /// Adds the run's lanes, `count` values in all, to the double totals.
-        @inline(__always)
-        func flush(count: Int, into e: inout ErrorFigures) {
-            e.signal += Double(signal.sum())
-            e.error += Double(error.sum())
-            e.maxAbs = max(e.maxAbs, Double(IntegerQuantizer.horizontalMax(maxAbs)))
-            e.zerosAfter += Int(zeros.wrappedSum())
-            e.elements += count
-        }
-    }
-
     /// Eight values at once; the same arithmetic as `quantizeOne`, so results are identical.
-    /// Sums of squares are kept in float per run and added to the double totals at its end.
+    /// Sums of squares are kept in float lanes per run (`signal`, `error`, `maxAbs`, `zeros`)
+    /// and added to the double totals at its end (`flush`). Separate lane variables, not a
+    /// struct, keep them in registers.
     @inline(__always)
     static func quantize8(_ x: SIMD8<Float>, scale: SIMD8<Float>, zeroPoint: SIMD8<Float>, low: SIMD8<Float>,
-                          high: SIMD8<Float>, lanes f: inout LaneFigures) -> SIMD8<Int32> {
+                          high: SIMD8<Float>, signal: inout SIMD8<Float>, error: inout SIMD8<Float>,
+                          maxAbs: inout SIMD8<Float>, zeros: inout SIMD8<Int32>) -> SIMD8<Int32> {
         let magic = SIMD8<Float>(repeating: 12_582_912), limit = SIMD8<Float>(repeating: 4_194_304)
         let y = lanewiseMin(lanewiseMax(x / scale, -limit), limit)
         let q = lanewiseMin(lanewiseMax(((y + magic) - magic) + zeroPoint, low), high)
         let back = (q - zeroPoint) * scale
         let d = x - back
-        f.signal += x * x
-        f.error += d * d
-        f.maxAbs = lanewiseMax(f.maxAbs, lanewiseMax(d, -d))
-        f.zeros &-= unsafeBitCast(back .== 0, to: SIMD8<Int32>.self)
+        signal += x * x
+        error += d * d
+        maxAbs = lanewiseMax(maxAbs, lanewiseMax(d, -d))
+        zeros &-= unsafeBitCast(back .== 0, to: SIMD8<Int32>.self)
         // q is integral and small: adding 1.5 × 2^23 puts it in the low mantissa bits, which an
         // integer subtraction reads out (a float-to-int conversion without a library call).
         return unsafeBitCast(q + magic, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: 0x4B40_0000)
+    }
+
+    /// Adds a run's float lanes to the double totals (all but `elements`).
+    @inline(__always)
+    static func flush(signal: SIMD8<Float>, error: SIMD8<Float>, maxAbs: SIMD8<Float>, zeros: SIMD8<Int32>,
+                      into e: inout ErrorFigures) {
+        e.signal += Double(signal.sum())
+        e.error += Double(error.sum())
+        e.maxAbs = max(e.maxAbs, Double(horizontalMax(maxAbs)))
+        e.zerosAfter += Int(zeros.wrappedSum())
     }
 
     /// Stores eight integers as bytes.
@@ -128,15 +134,15 @@ extension IntegerQuantizer {
     @inline(__always)
     static func quantizeRun(_ v: UnsafePointer<Float>, count n: Int, scale: Float, zeroPoint: Float, low: Float, high: Float,
                             into q: UnsafeMutablePointer<Int8>, figures e: inout ErrorFigures) {
-        var lanes = LaneFigures()
+        var sig = SIMD8<Float>(), err = SIMD8<Float>(), mx = SIMD8<Float>(), zeros = SIMD8<Int32>()
         let vs = SIMD8(repeating: scale), vz = SIMD8(repeating: zeroPoint), lo = SIMD8(repeating: low), hi = SIMD8(repeating: high)
         var i = 0
         while i + 8 <= n {
             let x = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
-            store(quantize8(x, scale: vs, zeroPoint: vz, low: lo, high: hi, lanes: &lanes), q + i)
+            store(quantize8(x, scale: vs, zeroPoint: vz, low: lo, high: hi, signal: &sig, error: &err, maxAbs: &mx, zeros: &zeros), q + i)
             i += 8
         }
-        lanes.flush(count: i, into: &e)
+        flush(signal: sig, error: err, maxAbs: mx, zeros: zeros, into: &e)
         while i < n {
             q[i] = quantizeOne(v[i], scale: scale, zeroPoint: zeroPoint, low: low, high: high, figures: &e)
             i += 1
@@ -147,17 +153,17 @@ extension IntegerQuantizer {
     @inline(__always)
     static func quantizeRun(_ v: UnsafePointer<Float>, count n: Int, scales: UnsafePointer<Float>, zeroPoints: UnsafePointer<Float>,
                             low: Float, high: Float, into q: UnsafeMutablePointer<Int8>, figures e: inout ErrorFigures) {
-        var lanes = LaneFigures()
+        var sig = SIMD8<Float>(), err = SIMD8<Float>(), mx = SIMD8<Float>(), zeros = SIMD8<Int32>()
         let lo = SIMD8(repeating: low), hi = SIMD8(repeating: high)
         var i = 0
         while i + 8 <= n {
             let x = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
             let s = UnsafeRawPointer(scales + i).loadUnaligned(as: SIMD8<Float>.self)
             let z = UnsafeRawPointer(zeroPoints + i).loadUnaligned(as: SIMD8<Float>.self)
-            store(quantize8(x, scale: s, zeroPoint: z, low: lo, high: hi, lanes: &lanes), q + i)
+            store(quantize8(x, scale: s, zeroPoint: z, low: lo, high: hi, signal: &sig, error: &err, maxAbs: &mx, zeros: &zeros), q + i)
             i += 8
         }
-        lanes.flush(count: i, into: &e)
+        flush(signal: sig, error: err, maxAbs: mx, zeros: zeros, into: &e)
         while i < n {
             q[i] = quantizeOne(v[i], scale: scales[i], zeroPoint: zeroPoints[i], low: low, high: high, figures: &e)
             i += 1

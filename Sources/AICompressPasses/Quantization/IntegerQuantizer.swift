@@ -227,15 +227,24 @@ public enum IntegerQuantizer {
     @inline(__always)
     static func horizontalMin(_ v: SIMD8<Float>) -> Float {
         let h = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .< v.lowHalf)
-        return min(min(h[0], h[1]), min(h[2], h[3]))
+        return smaller(smaller(h[0], h[1]), smaller(h[2], h[3]))
     }
 
     /// The largest lane.
     @inline(__always)
     static func horizontalMax(_ v: SIMD8<Float>) -> Float {
         let h = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
-        return max(max(h[0], h[1]), max(h[2], h[3]))
+        return larger(larger(h[0], h[1]), larger(h[2], h[3]))
     }
+
+    /// Swift.min's definition (`y < x ? y : x`, so the same signed zero), forced inline: the
+    /// optimiser left the generic one as a call in the per-run flush.
+    @inline(__always)
+    static func smaller(_ x: Float, _ y: Float) -> Float { y < x ? y : x }
+
+    /// Swift.max's definition (`y >= x ? y : x`), forced inline likewise.
+    @inline(__always)
+    static func larger(_ x: Float, _ y: Float) -> Float { y >= x ? y : x }
 
     /// Widens `n` ranges (one per inner index) by the `n` values at `p`.
     @inline(__always)

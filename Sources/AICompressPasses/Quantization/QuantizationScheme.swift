@@ -104,16 +104,15 @@ public struct QuantizationScheme: Sendable, Hashable, CustomStringConvertible {
                            quantize: IntegerQuantizer.quantize, reference: IntegerReference.quantize)
     }
 
-    /// A float cast to `format`: `encode` rounds a value to the format's bits and `decode` reads them
-    /// back (the fast path, `FloatCast.quantize`); `FloatCastReference` is its reference.
-    public static func float(_ id: String, format: FloatFormat, help: String, budget: ErrorBudget, listing: [Listing],
-                             encode: @escaping @Sendable (Float) -> UInt16,
-                             decode: @escaping @Sendable (UInt16) -> Float) -> QuantizationScheme {
+    /// A float cast to `format`: `coding` rounds a value to the format's bits and reads them back
+    /// (the fast path, `FloatCast.quantize`); `FloatCastReference` is its reference.
+    public static func float<Coding: FloatCoding>(_ id: String, format: FloatFormat, coding: Coding.Type, help: String,
+                                                  budget: ErrorBudget, listing: [Listing]) -> QuantizationScheme {
         // Granularity and symmetry do not apply to a cast; these are the values Quantize has
         // always recorded for one.
         QuantizationScheme(id: id, help: help, representation: .float(format), defaultGranularity: .perChannel,
                            defaultSymmetric: false, budget: budget, listing: listing,
-                           quantize: { values, _ in FloatCast.quantize(values, encode: encode, decode: decode) },
+                           quantize: { values, _ in FloatCast.quantize(values, as: Coding.self) },
                            reference: { values, _ in FloatCastReference.quantize(values, format: format) })
     }
 
