@@ -116,19 +116,15 @@ public enum IntegerReference {
             let sorted = group.sorted()
             return scaleAndZeroPoint(low: sorted[rank(100 - pct)], high: sorted[rank(pct)], type: type, symmetric: false)
         case .mse:
-            // The range shrunk by 0%, 1%, …, 50% with the least squared error; ties keep the wider.
-            var best = scaleAndZeroPoint(low: low, high: high, type: type, symmetric: symmetric)
-            var bestError = squaredError(group, best, type)
-            for percent in 1...50 {
+            // The range shrunk by 0%, 1%, …, 50%: the first (widest) of those with the least
+            // squared error.
+            let candidates = (0...50).map { percent -> (Float, Int) in
                 let r = Float(100 - percent) / 100
-                let candidate = scaleAndZeroPoint(low: low * r, high: high * r, type: type, symmetric: symmetric)
-                let e = squaredError(group, candidate, type)
-                if e < bestError {
-                    best = candidate
-                    bestError = e
-                }
+                return scaleAndZeroPoint(low: low * r, high: high * r, type: type, symmetric: symmetric)
             }
-            return best
+            let errors = candidates.map { squaredError(group, $0, type) }
+            guard let least = errors.min(), let first = errors.firstIndex(of: least) else { return candidates[0] }
+            return candidates[first]
         }
     }
 
