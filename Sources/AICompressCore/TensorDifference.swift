@@ -1,43 +1,28 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// How far a tensor's values moved from an original of the same shape: the figures `diff`,
-/// `report` and the pipeline's per-tensor report show. Any dtype and encoding (sparse tensors
-/// are expanded once, quantized ones dequantized), compared in Double a chunk at a time.
-public struct TensorDifference: Sendable, Equatable {
-    /// Σx² over the original, Σ(x − y)², max |x − y|, and elements of the changed tensor that are zero.
-    public var signal = 0.0, error = 0.0, maxAbs = 0.0, zerosAfter = 0
-    public var elements = 0
+/// `report` and the pipeline's per-tensor report show. It is `ErrorFigures`, made by
+/// `init(original:changed:)`; the name reads better where two tensors are compared.
+public typealias TensorDifference = ErrorFigures
 
-    /// ‖x − y‖ / ‖x‖ (infinite when the original is all zeros and the other is not).
-    public var relativeError: Double { signal > 0 ? (error / signal).squareRoot() : (error > 0 ? .infinity : 0) }
-    /// 10·log10(Σx² / Σ(x − y)²) in dB, infinite when the values are equal.
-    public var sqnr: Double { error > 0 ? 10 * log10(signal / error) : .infinity }
-
+extension ErrorFigures {
+    /// The figures between `original` and `changed`, of any dtype and encoding (sparse tensors
+    /// are expanded once, quantized ones dequantized), compared in Double a chunk at a time;
     /// nil when the shapes differ.
     public init?(original: Tensor, changed: Tensor) {
         guard original.shape == changed.shape else { return nil }
+        self.init()
         func expanded(_ t: Tensor) -> Tensor { t.sparseLayout == nil ? t : (try? t.densified()) ?? t }
         let a = expanded(original), b = expanded(changed)
         let n = a.elementCount, step = 1 << 16
-        elements = n
         var start = 0
         while start < n {
             let range = start..<min(n, start + step)
             var x: [Double] = [], y: [Double] = []
             ElementDecoder.forEachChunk(of: a, range: range, chunk: range.count) { x = $0 }
             ElementDecoder.forEachChunk(of: b, range: range, chunk: range.count) { y = $0 }
-            for (u, v) in zip(x, y) {
-                signal += u * u
-                let d = u - v
-                error += d * d
-                maxAbs = Swift.max(maxAbs, abs(d))
-                if v == 0 { zerosAfter += 1 }
-            }
+            for (u, v) in zip(x, y) { add(original: u, changed: v) }
             start += step
         }
+        // Every element of the tensor counts, as it always has, whatever the decoder delivered.
+        elements = n
     }
 }

@@ -14,7 +14,8 @@ extension AICompress {
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
-        abstract: "Quantize weights: int8, uint8, int4, uint4, fp16 or bf16.",
+        abstract: "Quantize weights: \(QuantizationScheme.all.map(\.id).dropLast().joined(separator: ", ")) "
+            + "or \(QuantizationScheme.all.last?.id ?? "").",
         discussion: """
             Integer schemes store integers plus scales (and zero points for asymmetric ones): \
             int8 is symmetric per output channel by default, uint8 asymmetric per channel, \
@@ -101,56 +102,25 @@ struct Quantize: ParsableCommand {
         try PassRunner.run(pass, input: input, output: output, out: out, report: report)
     }
 
-    /// Every scheme with bits per weight and the SQNR it reaches on N(0, 1) weights, measured
-    /// now on a fixed pseudo-random [256, 4096] tensor (as llama.cpp's quantize lists its types).
+    /// Every scheme of the table with bits per weight and the SQNR it reaches on N(0, 1) weights,
+    /// measured now (`SchemeListing`).
     static func schemeTable() throws -> String {
-        let rows = 256, cols = 4096
-        var state: UInt64 = 0x2545_F491_4F6C_DD1D
-        let values: [Float] = (0..<(rows * cols)).map { _ in
-            // Box–Muller from xorshift64.
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
-            let u1 = Float(state >> 40) / Float(1 << 24) + 1e-7
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
-            let u2 = Float(state >> 40) / Float(1 << 24)
-            return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+        let rows = try SchemeListing.rows().map { row in
+            [row.label, String(format: "%.3f", row.report.bitsPerWeight), String(format: "%.1f", row.report.sqnr),
+             String(format: "%.2e", row.report.relativeError), row.layout]
         }
-        let t = try Tensor(name: "w", shape: [rows, cols], floats: values)
-        let configs: [(String, AICompressPasses.Quantize, String)] = [
-            ("int8", AICompressPasses.Quantize(scheme: .int8), "symmetric, per output channel (default)"),
-            ("int8 --per-tensor", AICompressPasses.Quantize(scheme: .int8, granularity: .perTensor), "symmetric, one scale"),
-            ("uint8", AICompressPasses.Quantize(scheme: .uint8), "asymmetric, per output channel"),
-            ("int4", AICompressPasses.Quantize(scheme: .int4), "symmetric, groups of 32 along the input"),
-            ("int4 --group-size 128", AICompressPasses.Quantize(scheme: .int4, granularity: .group(128)), "symmetric, groups of 128"),
-            ("uint4", AICompressPasses.Quantize(scheme: .uint4), "asymmetric, groups of 32, 4-bit zero points"),
-            ("fp16", AICompressPasses.Quantize(scheme: .fp16), "IEEE half precision, round to nearest even"),
-            ("bf16", AICompressPasses.Quantize(scheme: .bf16), "bfloat16, round to nearest even"),
-        ]
-        var table: [[String]] = []
-        for (name, q, what) in configs {
-            let (_, r) = try q.quantize(t, role: .outputFirst)
-            table.append([name, String(format: "%.3f", r.bitsPerWeight), String(format: "%.1f", r.sqnr),
-                          String(format: "%.2e", r.relativeError), what])
-        }
-        return Format.table(header: ["scheme", "bits/weight", "SQNR dB", "rel. error", "layout"], rows: table,
+        return Format.table(header: ["scheme", "bits/weight", "SQNR dB", "rel. error", "layout"], rows: rows,
                             rightAligned: [1, 2, 3])
-            + "(bits/weight include scales and zero points; SQNR and error measured now on N(0,1) weights [256, 4096];\n"
+            + "(bits/weight include scales and zero points; SQNR and error measured now on N(0,1) weights "
+            + "\(SchemeListing.shape);\n"
             + " 32 bits/weight is f32: int8 is 4x smaller, int4 g32 6.4x.)\n"
     }
 }
 }
 
 extension Quantize.Scheme: EnumerableFlag {
-    public static func name(for value: Self) -> NameSpecification { .customLong(value.rawValue) }
-    public static func help(for value: Self) -> ArgumentHelp? {
-        switch value {
-        case .int8: return "Signed 8-bit integers (default)."
-        case .uint8: return "Unsigned 8-bit integers."
-        case .int4: return "Signed 4-bit integers, two per byte."
-        case .uint4: return "Unsigned 4-bit integers, two per byte."
-        case .fp16: return "IEEE half-precision floats."
-        case .bf16: return "bfloat16 floats."
-        }
-    }
+    public static func name(for value: Self) -> NameSpecification { .customLong(value.id) }
+    public static func help(for value: Self) -> ArgumentHelp? { ArgumentHelp(value.help) }
 }
 
 /// A `--clip` value.

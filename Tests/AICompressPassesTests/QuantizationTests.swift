@@ -2,19 +2,6 @@ import AICompressCore
 @testable import AICompressPasses
 import XCTest
 
-/// Deterministic values: xorshift64 to roughly N(0, scale).
-func testValues(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
-    var s = seed | 1
-    return (0..<n).map { _ in
-        var acc: Float = 0
-        for _ in 0..<4 {
-            s ^= s << 13; s ^= s >> 7; s ^= s << 17
-            acc += Float(s >> 40) / Float(1 << 24) - 0.5
-        }
-        return acc * scale
-    }
-}
-
 final class QuantizedLayoutTests: XCTestCase {
     /// Each layout's size (and so bits per weight) is what the spec says.
     func testLayoutSizes() throws {
@@ -40,7 +27,7 @@ final class QuantizedLayoutTests: XCTestCase {
     /// A group longer than the reduction axis (a depthwise-like conv weight [8, 1, 3, 3]) falls
     /// back to one scale per output channel, so 4-bit quantization never grows the tensor.
     func testShortReductionAxisFallsBackToPerChannel() throws {
-        var m = try Model(tensors: [try Tensor(name: "conv.weight", shape: [8, 1, 3, 3], floats: testValues(72, seed: 3))])
+        var m = try Model(tensors: [try Tensor(name: "conv.weight", shape: [8, 1, 3, 3], floats: gaussianValues(72, seed: 3))])
         m.graph = Graph(nodes: [Node(opType: "Conv", inputs: ["x", "conv.weight"], outputs: ["y"])])
         let (out, report) = try Quantize(scheme: .int4).apply(m)
         let t = out.tensor(named: "conv.weight")!
@@ -115,22 +102,28 @@ final class IntegerQuantizerTests: XCTestCase {
     /// half a step of its original.
     func testFastPathEqualsReferenceAndErrorBound() throws {
         for (index, (shape, params)) in Self.cases.enumerated() {
-            var values = testValues(shape.elementCount, seed: UInt64(index + 1))
+            var values = gaussianValues(shape.elementCount, seed: UInt64(index + 1))
             // Exact ties at half steps, and exact zeros.
             for k in stride(from: 0, to: values.count, by: 7) { values[k] = Float(k % 13) * 0.125 - 0.75 }
             for k in stride(from: 3, to: values.count, by: 11) { values[k] = 0 }
             for symmetric in [true, false] where symmetric || params.storage == .uint8 || params.storage == .uint4 {
                 let layout = try QuantizedLayout(shape: shape, parameters: params)
-                let (payload, qp, errors) = values.withUnsafeBufferPointer {
+                let (payload, qp, figures) = values.withUnsafeBufferPointer {
                     IntegerQuantizer.quantize($0, layout: layout, symmetric: symmetric, clip: .minMax)
                 }
-                let reference = IntegerQuantizer.reference(values, layout: layout, params: qp)
+                // The independent reference derives its own scales; the payloads agree byte for byte.
+                let request = QuantizationRequest(shape: shape, parameters: params, symmetric: symmetric)
+                let referencePayload = try IntegerReference.quantize(values, request).payload
                 let stored = payload.bytes
-                let fast = (0..<values.count).map { QuantizedLayout.integer(stored, base: 0, $0, params.storage) }
-                XCTAssertEqual(fast, reference, "case \(index) symmetric \(symmetric)")
+                XCTAssertEqual(Array(stored), Array(referencePayload.bytes), "case \(index) symmetric \(symmetric)")
+                let referenceBytes = referencePayload.bytes
+                let reference = (0..<values.count).map { QuantizedLayout.integer(referenceBytes, base: 0, $0, params.storage) }
                 var worst = 0.0
                 for k in values.indices {
-                    let p = qp[layout.scaleIndex(k)]
+                    // The reference's own scale, so a step the fast path made too wide cannot widen the bound.
+                    let s = layout.scaleIndex(k)
+                    let p = QuantParams(scale: layout.scale(referenceBytes, s), zeroPoint: layout.zeroPoint(referenceBytes, s))
+                    XCTAssertEqual(p, qp[s], "case \(index) group \(s)")
                     let back = layout.value(stored, k)
                     XCTAssertEqual(back, QuantizationMath.dequantize(reference[k], p))
                     if values[k] == 0 { XCTAssertEqual(back, 0, "zero stays exactly zero") }
@@ -139,7 +132,8 @@ final class IntegerQuantizerTests: XCTestCase {
                     XCTAssertLessThanOrEqual(abs(Double(values[k]) - Double(back)), bound, "case \(index) k \(k)")
                     worst = max(worst, abs(Double(values[k]) - Double(back)))
                 }
-                XCTAssertEqual(errors.maxAbs, worst, accuracy: 1e-12)
+                XCTAssertEqual(figures.maxAbs, worst, accuracy: 1e-12)
+                XCTAssertEqual(figures.elements, values.count)
             }
         }
     }
@@ -154,10 +148,10 @@ final class IntegerQuantizerTests: XCTestCase {
     }
 
     func testClippingMethods() throws {
-        var values = testValues(4096, seed: 9)
+        var values = gaussianValues(4096, seed: 9)
         values[17] = 40  // an outlier
         let layout = try QuantizedLayout(shape: [4096], parameters: .init(storage: .int8, axis: nil, hasZeroPoint: false))
-        func run(_ clip: ClipMethod) -> (QuantParams, IntegerQuantizer.Errors) {
+        func run(_ clip: ClipMethod) -> (QuantParams, ErrorFigures) {
             let (_, qp, e) = values.withUnsafeBufferPointer { IntegerQuantizer.quantize($0, layout: layout, symmetric: true, clip: clip) }
             return (qp[0], e)
         }
@@ -173,9 +167,9 @@ final class IntegerQuantizerTests: XCTestCase {
 
 final class QuantizePassTests: XCTestCase {
     func model() throws -> Model {
-        let w1 = try Tensor(name: "fc1.weight", shape: [16, 64], floats: testValues(1024, seed: 1))
-        let b1 = try Tensor(name: "fc1.bias", shape: [16], floats: testValues(16, seed: 2))
-        let emb = try Tensor(name: "embed.weight", shape: [10, 8], floats: testValues(80, seed: 3))
+        let w1 = try Tensor(name: "fc1.weight", shape: [16, 64], floats: gaussianValues(1024, seed: 1))
+        let b1 = try Tensor(name: "fc1.bias", shape: [16], floats: gaussianValues(16, seed: 2))
+        let emb = try Tensor(name: "embed.weight", shape: [10, 8], floats: gaussianValues(80, seed: 3))
         return try Model(tensors: [w1, b1, emb])
     }
 
@@ -193,7 +187,7 @@ final class QuantizePassTests: XCTestCase {
 
     func testGraphDecidesAxes() throws {
         var m = try model()
-        let w = try Tensor(name: "w", shape: [64, 16], floats: testValues(1024, seed: 4))
+        let w = try Tensor(name: "w", shape: [64, 16], floats: gaussianValues(1024, seed: 4))
         try m.append(w)
         m.graph = Graph(nodes: [Node(opType: "MatMul", inputs: ["x", "w"], outputs: ["y"]),
                                 Node(opType: "Gemm", inputs: ["y", "fc1.weight"], outputs: ["z"], attributes: [Attribute(name: "transB", value: .int(1))])])
@@ -209,7 +203,7 @@ final class QuantizePassTests: XCTestCase {
     }
 
     func testNaNIsAClearError() throws {
-        var v = testValues(64, seed: 5)
+        var v = gaussianValues(64, seed: 5)
         v[3] = .nan
         let m = try Model(tensors: [try Tensor(name: "bad", shape: [8, 8], floats: v)])
         XCTAssertThrowsError(try Quantize(scheme: .int8).apply(m)) {

@@ -2,8 +2,8 @@
 """Quality lane: quantize the demo MLP and CNN (both trained on scikit-learn's digits,
 fixtures/demo/mlp-digits.ckpt and cnn-digits.onnx) with aicompress, run
 the original and the quantized ONNX models in onnxruntime on the digits test set, and report
-top-1 agreement, accuracy and size. int8 per-channel must keep top-1 on at least 99.5% of the
-images; the other schemes are reported.
+top-1 agreement, accuracy and size. Every scheme has a named budget (BUDGETS): the least top-1
+agreement with the float model it must keep on both models, or the lane fails.
 
 Usage: quantize_quality.py BIN. Prints one line per result and a final 'N passed, M failed'."""
 import csv
@@ -21,6 +21,26 @@ BIN = sys.argv[1]
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 report = Report()
 check = report.check
+
+
+# Named budgets: the least top-1 agreement with the float model that each scheme must keep on the
+# 450 digits test images (one image is 0.0022), for both demo models. Measured with onnxruntime
+# 1.32 (mlp / cnn): int8 1.0000 / 0.9956, uint8 1.0000 / 1.0000, int8 per-tensor 1.0000 / 0.9978,
+# int4 g32 0.9844 / 0.9867, int4 g16 0.9889 / 0.9844, uint4 g32 0.9911 / 0.9867,
+# int4 g32 mse 0.9867 / 0.9822, fp16 and bf16 1.0000 / 1.0000. The floors sit 3 to 5 images below
+# the worst measured figure for 4-bit and int8 per-tensor, 2 for uint8/fp16/bf16; int8 keeps the
+# lane's original 0.995 (448 of 450, exactly what the cnn reaches).
+BUDGETS = {
+    "int8": ("INT8_TOP1_AGREEMENT", 0.995),
+    "uint8": ("UINT8_TOP1_AGREEMENT", 0.995),
+    "int8 per-tensor": ("INT8_PER_TENSOR_TOP1_AGREEMENT", 0.99),
+    "int4 g32": ("INT4_G32_TOP1_AGREEMENT", 0.975),
+    "int4 g16": ("INT4_G16_TOP1_AGREEMENT", 0.975),
+    "uint4 g32": ("UINT4_G32_TOP1_AGREEMENT", 0.975),
+    "int4 g32 mse": ("INT4_G32_MSE_TOP1_AGREEMENT", 0.975),
+    "fp16": ("FP16_TOP1_AGREEMENT", 0.995),
+    "bf16": ("BF16_TOP1_AGREEMENT", 0.995),
+}
 
 
 def digits():
@@ -67,10 +87,8 @@ def main():
                 acc = (q.argmax(1) == y).mean()
                 line = (f"{label} {name}: top-1 agreement {agree:.4f} ({fused:.4f} with onnxruntime's fused "
                         f"kernels), accuracy {acc:.4f} (float {ref_acc:.4f}), {os.path.getsize(out)} bytes")
-                if name == "int8":
-                    check(agree >= 0.995, line + " [needs >= 0.995]")
-                else:
-                    print("INFO " + line)
+                budget, floor = BUDGETS[name]
+                check(agree >= floor, line + f" [{budget}: needs >= {floor}]")
     sys.exit(report.finish())
 
 

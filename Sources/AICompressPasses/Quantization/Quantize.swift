@@ -9,31 +9,8 @@ import AICompressCore
 /// let (small, report) = try pass.apply(model)
 /// ```
 public struct Quantize: ConfigurablePass {
-    public enum Scheme: String, Sendable, CaseIterable {
-        case int8, uint8, int4, uint4, fp16, bf16
-
-        /// The integer storage, nil for the float casts.
-        public var storage: QuantizedStorage? {
-            switch self {
-            case .int8: return .int8
-            case .uint8: return .uint8
-            case .int4: return .int4
-            case .uint4: return .uint4
-            case .fp16, .bf16: return nil
-            }
-        }
-
-        /// Symmetric by default for signed types, asymmetric for unsigned.
-        public var defaultSymmetric: Bool { self == .int8 || self == .int4 }
-
-        /// Per output channel for 8-bit, groups of 32 along the input for 4-bit.
-        public var defaultGranularity: Granularity {
-            switch self {
-            case .int4, .uint4: return .group(32)
-            default: return .perChannel
-            }
-        }
-    }
+    /// A scheme of the table (int8, uint8, int4, uint4, fp16, bf16): `QuantizationScheme.all`.
+    public typealias Scheme = QuantizationScheme
 
     public enum Granularity: Sendable, Equatable, CustomStringConvertible {
         case perTensor
@@ -117,8 +94,7 @@ public struct Quantize: ConfigurablePass {
         /// a Cast node back to its original type in front of its consumers, so the model still
         /// runs (in ONNX too) with weights stored at half the size.
         func outputGraph(_ graph: Graph?) throws -> Graph? {
-            guard var g = graph, pass.scheme.storage == nil else { return graph }
-            let onnxType: Int32 = pass.scheme == .fp16 ? 10 : 16
+            guard var g = graph, let onnxType = pass.scheme.floatFormat?.onnxElementType else { return graph }
             var taken = Set(g.nodes.flatMap(\.outputs))
             var casts: [Node] = []
             for name in selected.sorted() where g.nodes.contains(where: { $0.inputs.contains(name) }) {
@@ -159,9 +135,8 @@ public struct Quantize: ConfigurablePass {
                 block = axis == nil ? 0 : n
             }
         }
-        // Symmetric signed schemes have a zero point of 0 everywhere, which need not be stored.
-        let zp = !(symmetric && storage.isSigned)
-        return QuantizationParameters(storage: storage, axis: axis, blockSize: block, hasZeroPoint: zp)
+        return QuantizationParameters(storage: storage, axis: axis, blockSize: block,
+                                      hasZeroPoint: scheme.storesZeroPoints(symmetric: symmetric))
     }
 
     /// Quantizes one tensor.
@@ -172,47 +147,19 @@ public struct Quantize: ConfigurablePass {
         let nonFinite = FloatView.countNonFinite(values)
         guard nonFinite == 0 else { throw PassError.nonFinite(tensor: t.name, count: nonFinite) }
 
-        guard let params = parameters(for: t.shape, role: role) else {
-            return try cast(t, values)
+        let params = parameters(for: t.shape, role: role)
+        let request = QuantizationRequest(shape: t.shape, parameters: params, symmetric: symmetric, clip: clip)
+        let quantized = try scheme.quantize(values, request)
+        let data = TensorData(quantized.payload), out: Tensor
+        if let params {
+            out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, encoding: .quantized(params), data: data)
+        } else {
+            // fp16 / bf16: a dense tensor of the narrower type.
+            out = try Tensor(name: t.name, dtype: scheme.floatFormat?.dtype ?? t.dtype, shape: t.shape, data: data)
         }
-        let layout = try QuantizedLayout(shape: t.shape, parameters: params)
-        let (payload, _, errors) = IntegerQuantizer.quantize(values, layout: layout, symmetric: symmetric, clip: clip)
-        let out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, encoding: .quantized(params), data: TensorData(payload))
-        let report = TensorReport(name: t.name, scheme: "\(params.storage.name) \(params.granularity)", bytesBefore: t.storedBytes,
-                                  bytesAfter: payload.count, elements: t.elementCount, signalEnergy: errors.signal,
-                                  errorEnergy: errors.error, maxAbsError: errors.maxAbs, zerosAfter: errors.zeros)
-        return (out, report)
+        let label = params.map { "\($0.storage.name) \($0.granularity)" } ?? scheme.id
+        return (out, TensorReport(name: t.name, scheme: label, bytesBefore: t.storedBytes, bytesAfter: quantized.payload.count,
+                                  figures: quantized.figures))
     }
 
-    /// fp16 / bf16: a dense tensor of the narrower type, rounded to nearest even.
-    func cast(_ t: Tensor, _ values: UnsafeBufferPointer<Float>) throws -> (Tensor, TensorReport) {
-        let dtype: DType = scheme == .fp16 ? .f16 : .bf16
-        let n = values.count
-        let chunk = 1 << 16
-        nonisolated(unsafe) var partsOut: [IntegerQuantizer.Errors] = []
-        let buffer = ByteBuffer.build(count: 2 * n) { out in
-            nonisolated(unsafe) let dst = out.baseAddress!.assumingMemoryBound(to: UInt16.self)
-            partsOut = Parallel.map((n + chunk - 1) / chunk) { c -> IntegerQuantizer.Errors in
-                var e = IntegerQuantizer.Errors()
-                for k in (c * chunk)..<min(n, (c + 1) * chunk) {
-                    let x = values[k]
-                    let bits = dtype == .f16 ? x.float16Bits : x.bfloat16Bits
-                    dst[k] = bits.littleEndian
-                    let back = dtype == .f16 ? Float(float16Bits: bits) : Float(bfloat16Bits: bits)
-                    let d = Double(x) - Double(back)
-                    e.signal += Double(x) * Double(x)
-                    e.error += d.isFinite ? d * d : .infinity
-                    e.maxAbs = max(e.maxAbs, abs(d))
-                    if back == 0 { e.zeros += 1 }
-                }
-                return e
-            }
-        }
-        var errors = IntegerQuantizer.Errors()
-        for p in partsOut { errors.merge(p) }
-        let out = try Tensor(name: t.name, dtype: dtype, shape: t.shape, data: TensorData(buffer))
-        return (out, TensorReport(name: t.name, scheme: scheme.rawValue, bytesBefore: t.storedBytes, bytesAfter: buffer.count,
-                                  elements: n, signalEnergy: errors.signal, errorEnergy: errors.error,
-                                  maxAbsError: errors.maxAbs, zerosAfter: errors.zeros))
-    }
 }
