@@ -147,13 +147,7 @@ public struct Pipeline: CompressionPass {
             r.scheme = schemes.joined(separator: " + ")
             r.bytesBefore = t.storedBytes
             r.bytesAfter = out.storedBytes
-            if let d = TensorDifference(original: t, changed: out) {
-                r.signalEnergy = d.signal
-                r.errorEnergy = d.error
-                r.maxAbsError = d.maxAbs
-                r.zerosAfter = d.zerosAfter
-                r.elements = d.elements
-            }
+            if let d = TensorDifference(original: t, changed: out) { r.figures = d }
             return (out, r)
         }
         func outputGraph(_ graph: Graph?) throws -> Graph? { try last.outputGraph(before.graph) }

@@ -6,116 +6,114 @@ import Foundation
 
 private typealias P = Quantize.Parameter
 
-// Nested in `AICompress` like every command; the body keeps its indentation for now (the
-// quantization scheme table lands in this file in parallel): re-indent once both are merged.
 extension AICompress {
-/// `aicompress quantize`: integer or half-precision weights with an error report. Option names
-/// and help come from `Quantize.Parameter`; the pass checks the values.
-struct Quantize: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "quantize",
-        abstract: "Quantize weights: \(QuantizationScheme.all.map(\.id).dropLast().joined(separator: ", ")) "
-            + "or \(QuantizationScheme.all.last?.id ?? "").",
-        discussion: """
-            Integer schemes store integers plus scales (and zero points for asymmetric ones): \
-            int8 is symmetric per output channel by default, uint8 asymmetric per channel, \
-            int4/uint4 use groups of 32 along the input dimension. The arithmetic follows \
-            onnxruntime's quantizer (0 exactly representable, round half to even), so int8/uint8 \
-            per-tensor and per-channel results equal its quantize_dynamic bit for bit; zeros \
-            (e.g. from pruning) stay exactly zero. The output channel and input axis come from \
-            the graph (MatMul [K,N], Gemm transB, Conv) or, without one, the [out, in] layout of \
-            PyTorch. 1-D tensors and embeddings are left alone unless selected. ONNX output gets \
-            DequantizeLinear nodes (QDQ) that onnxruntime runs; safetensors output gets \
-            NAME_scale / NAME_zero_point tensors. A report (bits/weight, SQNR, errors, size) \
-            goes to stderr.
+    /// `aicompress quantize`: integer or half-precision weights with an error report. Option names
+    /// and help come from `Quantize.Parameter`; the pass checks the values.
+    struct Quantize: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "quantize",
+            abstract: "Quantize weights: \(QuantizationScheme.all.map(\.id).dropLast().joined(separator: ", ")) "
+                + "or \(QuantizationScheme.all.last?.id ?? "").",
+            discussion: """
+                Integer schemes store integers plus scales (and zero points for asymmetric ones): \
+                int8 is symmetric per output channel by default, uint8 asymmetric per channel, \
+                int4/uint4 use groups of 32 along the input dimension. The arithmetic follows \
+                onnxruntime's quantizer (0 exactly representable, round half to even), so int8/uint8 \
+                per-tensor and per-channel results equal its quantize_dynamic bit for bit; zeros \
+                (e.g. from pruning) stay exactly zero. The output channel and input axis come from \
+                the graph (MatMul [K,N], Gemm transB, Conv) or, without one, the [out, in] layout of \
+                PyTorch. 1-D tensors and embeddings are left alone unless selected. ONNX output gets \
+                DequantizeLinear nodes (QDQ) that onnxruntime runs; safetensors output gets \
+                NAME_scale / NAME_zero_point tensors. A report (bits/weight, SQNR, errors, size) \
+                goes to stderr.
 
-            Examples:
-              aicompress quantize --list
-              aicompress quantize --int8 model.onnx model-int8.onnx
-              aicompress quantize --int4 --group-size 64 model.safetensors q4.ckpt
-              aicompress quantize --uint8 --per-tensor --clip percentile:99.99 in.ckpt out.ckpt
-              aicompress quantize --int8 --exclude 'classifier.*' --report-json r.json in.ckpt out.ckpt
-            """
-    )
+                Examples:
+                  aicompress quantize --list
+                  aicompress quantize --int8 model.onnx model-int8.onnx
+                  aicompress quantize --int4 --group-size 64 model.safetensors q4.ckpt
+                  aicompress quantize --uint8 --per-tensor --clip percentile:99.99 in.ckpt out.ckpt
+                  aicompress quantize --int8 --exclude 'classifier.*' --report-json r.json in.ckpt out.ckpt
+                """
+        )
 
-    @Flag(help: ArgumentHelp(P.scheme))
-    var scheme: AICompressPasses.Quantize.Scheme = .int8
+        @Flag(help: ArgumentHelp(P.scheme))
+        var scheme: AICompressPasses.Quantize.Scheme = .int8
 
-    @Flag(help: "Print every scheme with its bits per weight and typical error, then exit.")
-    var list = false
+        @Flag(help: "Print every scheme with its bits per weight and typical error, then exit.")
+        var list = false
 
-    @Flag(name: .parameter(P.perTensor), help: ArgumentHelp(P.perTensor))
-    var perTensor = false
+        @Flag(name: .parameter(P.perTensor), help: ArgumentHelp(P.perTensor))
+        var perTensor = false
 
-    @Flag(name: .parameter(P.perChannel), help: ArgumentHelp(P.perChannel))
-    var perChannel = false
+        @Flag(name: .parameter(P.perChannel), help: ArgumentHelp(P.perChannel))
+        var perChannel = false
 
-    @Option(name: .parameter(P.groupSize), help: ArgumentHelp(P.groupSize))
-    var groupSize: Int?
+        @Option(name: .parameter(P.groupSize), help: ArgumentHelp(P.groupSize))
+        var groupSize: Int?
 
-    @Flag(name: .parameter(P.symmetric), help: ArgumentHelp(P.symmetric))
-    var symmetric = false
+        @Flag(name: .parameter(P.symmetric), help: ArgumentHelp(P.symmetric))
+        var symmetric = false
 
-    @Flag(name: .parameter(P.asymmetric), help: ArgumentHelp(P.asymmetric))
-    var asymmetric = false
+        @Flag(name: .parameter(P.asymmetric), help: ArgumentHelp(P.asymmetric))
+        var asymmetric = false
 
-    @Option(name: .parameter(P.clip), help: ArgumentHelp(P.clip))
-    var clip: ClipArgument = ClipArgument(value: .minMax)
+        @Option(name: .parameter(P.clip), help: ArgumentHelp(P.clip))
+        var clip: ClipArgument = ClipArgument(value: .minMax)
 
-    @OptionGroup var selection: SelectionOptions
-    @OptionGroup var report: ReportOptions
-    @OptionGroup var out: OutputOptions
+        @OptionGroup var selection: SelectionOptions
+        @OptionGroup var report: ReportOptions
+        @OptionGroup var out: OutputOptions
 
-    @Argument(help: "Input model, or - for standard input.")
-    var input: String?
+        @Argument(help: "Input model, or - for standard input.")
+        var input: String?
 
-    @Argument(help: "Output file, or - for standard output.")
-    var output: String?
+        @Argument(help: "Output file, or - for standard output.")
+        var output: String?
 
-    func validate() throws {
-        if list { return }
-        guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
-        _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
-        try out.check(output: output)
-    }
-
-    /// The command line as the pass's parameter values (checked by `Quantize(parameters:)`).
-    var parameters: PassParameters {
-        var v = selection.parameters
-        v[P.scheme] = .text(scheme.rawValue)
-        v[P.perTensor] = perTensor ? .flag : nil
-        v[P.perChannel] = perChannel ? .flag : nil
-        v[P.groupSize] = groupSize.map { .integer($0) }
-        v[P.symmetric] = symmetric ? .flag : nil
-        v[P.asymmetric] = asymmetric ? .flag : nil
-        v[P.clip] = .text(clip.value.description)
-        return v
-    }
-
-    func run() throws {
-        if list {
-            try FileHandleOutput.stdout(Quantize.schemeTable())
-            return
+        func validate() throws {
+            if list { return }
+            guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
+            _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
+            try out.check(output: output)
         }
-        guard let input, let output else { throw ValidationError("give an input and an output file (or --list)") }
-        let pass = try AICompressPasses.Quantize.fromCommandLine(parameters)
-        try PassRunner.run(pass, input: input, output: output, out: out, report: report)
-    }
 
-    /// Every scheme of the table with bits per weight and the SQNR it reaches on N(0, 1) weights,
-    /// measured now (`SchemeListing`).
-    static func schemeTable() throws -> String {
-        let rows = try SchemeListing.rows().map { row in
-            [row.label, String(format: "%.3f", row.report.bitsPerWeight), String(format: "%.1f", row.report.sqnr),
-             String(format: "%.2e", row.report.relativeError), row.layout]
+        /// The command line as the pass's parameter values (checked by `Quantize(parameters:)`).
+        var parameters: PassParameters {
+            var v = selection.parameters
+            v[P.scheme] = .text(scheme.rawValue)
+            v[P.perTensor] = perTensor ? .flag : nil
+            v[P.perChannel] = perChannel ? .flag : nil
+            v[P.groupSize] = groupSize.map { .integer($0) }
+            v[P.symmetric] = symmetric ? .flag : nil
+            v[P.asymmetric] = asymmetric ? .flag : nil
+            v[P.clip] = .text(clip.value.description)
+            return v
         }
-        return Format.table(header: ["scheme", "bits/weight", "SQNR dB", "rel. error", "layout"], rows: rows,
-                            rightAligned: [1, 2, 3])
-            + "(bits/weight include scales and zero points; SQNR and error measured now on N(0,1) weights "
-            + "\(SchemeListing.shape);\n"
-            + " 32 bits/weight is f32: int8 is 4x smaller, int4 g32 6.4x.)\n"
+
+        func run() throws {
+            if list {
+                try FileHandleOutput.stdout(Quantize.schemeTable())
+                return
+            }
+            guard let input, let output else { throw ValidationError("give an input and an output file (or --list)") }
+            let pass = try AICompressPasses.Quantize.fromCommandLine(parameters)
+            try PassRunner.run(pass, input: input, output: output, out: out, report: report)
+        }
+
+        /// Every scheme of the table with bits per weight and the SQNR it reaches on N(0, 1) weights,
+        /// measured now (`SchemeListing`).
+        static func schemeTable() throws -> String {
+            let rows = try SchemeListing.rows().map { row in
+                [row.label, String(format: "%.3f", row.report.bitsPerWeight), String(format: "%.1f", row.report.sqnr),
+                 String(format: "%.2e", row.report.relativeError), row.layout]
+            }
+            return Format.table(header: ["scheme", "bits/weight", "SQNR dB", "rel. error", "layout"], rows: rows,
+                                rightAligned: [1, 2, 3])
+                + "(bits/weight include scales and zero points; SQNR and error measured now on N(0,1) weights "
+                + "\(SchemeListing.shape);\n"
+                + " 32 bits/weight is f32: int8 is 4x smaller, int4 g32 6.4x.)\n"
+        }
     }
-}
 }
 
 extension Quantize.Scheme: EnumerableFlag {

@@ -4,7 +4,7 @@ import XCTest
 
 final class PruningTests: XCTestCase {
     func tensor(_ name: String, _ shape: Shape, seed: UInt64) throws -> Tensor {
-        try Tensor(name: name, shape: shape, floats: testValues(shape.elementCount, seed: seed))
+        try Tensor(name: name, shape: shape, floats: gaussianValues(shape.elementCount, seed: seed))
     }
 
     func nonZeros(_ t: Tensor) -> Int { t.doubleValues().filter { $0 != 0 }.count }
@@ -21,7 +21,7 @@ final class PruningTests: XCTestCase {
 
     /// The radix-select threshold equals a sort-based oracle; ties go to the earlier weight.
     func testGlobalThresholdEqualsSortOracle() throws {
-        var a = testValues(3000, seed: 3), b = testValues(2000, seed: 4)
+        var a = gaussianValues(3000, seed: 3), b = gaussianValues(2000, seed: 4)
         // Many exact ties in magnitude, of both signs.
         for k in stride(from: 0, to: 3000, by: 5) { a[k] = k % 2 == 0 ? 0.125 : -0.125 }
         for k in stride(from: 0, to: 2000, by: 7) { b[k] = -0.125 }
@@ -43,7 +43,7 @@ final class PruningTests: XCTestCase {
     /// NaN and ±Inf are found by the selection's first histogram and named with their tensor.
     func testNonFiniteWeightsAreRefusedInBothScopes() throws {
         for bad in [Float.nan, .infinity, -.infinity] {
-            var b = testValues(64, seed: 9)
+            var b = gaussianValues(64, seed: 9)
             b[17] = bad
             let m = try Model(tensors: [try tensor("a", [8, 8], seed: 8), try Tensor(name: "b", shape: [8, 8], floats: b)])
             for scope in [Prune.Scope.tensor, .global] {
@@ -57,7 +57,7 @@ final class PruningTests: XCTestCase {
     /// The per-chunk counts the selection's second pass makes (so the writer skips its own
     /// counting pass) equal a brute-force count, across runs and chunk boundaries, with ties.
     func testSelectionChunkCountsEqualBruteForce() {
-        var a = testValues(70_001, seed: 11), b = testValues(1000, seed: 12), c = testValues(140_000, seed: 13)
+        var a = gaussianValues(70_001, seed: 11), b = gaussianValues(1000, seed: 12), c = gaussianValues(140_000, seed: 13)
         for k in stride(from: 0, to: a.count, by: 9) { a[k] = -0.25 }
         for k in stride(from: 3, to: c.count, by: 11) { c[k] = 0.25 }
         b[5] = 0.25
@@ -182,7 +182,7 @@ final class PruningTests: XCTestCase {
 final class PruningKernelTests: XCTestCase {
     /// The SIMD threshold kernel and the plain loop produce the same bytes and figures.
     func testSIMDKernelEqualsPlainLoop() throws {
-        var v = testValues(100_003, seed: 21)
+        var v = gaussianValues(100_003, seed: 21)
         for k in stride(from: 0, to: v.count, by: 9) { v[k] = k % 2 == 0 ? 0.25 : -0.25 }
         for k in stride(from: 1, to: v.count, by: 13) { v[k] = 0 }
         let m = try Model(tensors: [try Tensor(name: "w", shape: [100_003, 1], floats: v)])

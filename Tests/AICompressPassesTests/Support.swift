@@ -14,7 +14,3 @@ func gaussianValues(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
         return acc * scale
     }
 }
-
-/// The old name of `gaussianValues`, kept while PruningTests still calls it.
-@available(*, deprecated, renamed: "gaussianValues")
-func testValues(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] { gaussianValues(n, seed: seed, scale: scale) }

@@ -47,13 +47,13 @@ extension Prune {
             ? try SparseLayout(dtype: t.dtype, count: n, nonZeros: kept) : nil
         let width = t.dtype.bits / 8
         let outBytes = layout?.payloadBytes ?? n * width
-        nonisolated(unsafe) var figures: [Figures] = []
+        nonisolated(unsafe) var figures: [ErrorFigures] = []
         let buffer = ByteBuffer.build(count: outBytes) { out in
             out.initializeMemory(as: UInt8.self, repeating: 0)
             nonisolated(unsafe) let dst = out.baseAddress!
             dense.data.withUnsafeBytes { src in
                 nonisolated(unsafe) let source = src.baseAddress!
-                figures = Parallel.map(chunks) { c -> Figures in
+                figures = Parallel.map(chunks) { c -> ErrorFigures in
                     let range = (c * chunk)..<min(n, (c + 1) * chunk)
                     let w = Writer(dst: dst, source: source, values: v, layout: layout, slot: offsets[c], slotEnd: offsets[c + 1])
                     switch width {
@@ -69,13 +69,13 @@ extension Prune {
                 }
             }
         }
-        var total = Figures()
+        var total = ErrorFigures()
         for f in figures { total.merge(f) }
         let encoding: TensorEncoding = layout.map { .sparse(nonZeros: $0.nonZeros) } ?? .dense
         let out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, encoding: encoding, data: TensorData(buffer))
         return (out, TensorReport(name: t.name, scheme: scheme, bytesBefore: t.storedBytes, bytesAfter: out.storedBytes, elements: n,
                                   signalEnergy: total.signal, errorEnergy: total.error, maxAbsError: total.maxAbs,
-                                  zerosAfter: n - kept + total.keptZeros))
+                                  zerosAfter: n - kept + total.zerosAfter))
     }
 
     /// Elements with |x| above, and equal to, a threshold (bit patterns), eight at a time.
@@ -99,16 +99,8 @@ extension Prune {
         return (a, e)
     }
 
-    /// What one chunk's pruning lost: Σx², Σ(pruned x)², the largest pruned |x|, kept zeros.
-    struct Figures {
-        var signal = 0.0, error = 0.0, maxAbs = 0.0, keptZeros = 0
-        mutating func merge(_ o: Figures) {
-            signal += o.signal
-            error += o.error
-            maxAbs = max(maxAbs, o.maxAbs)
-            keptZeros += o.keptZeros
-        }
-    }
+    // Per-chunk figures are `ErrorFigures`: Σx², Σ(pruned x)², the largest pruned |x|, and in
+    // `zerosAfter` the kept values that are zero (pruned ones are counted from the mask).
 
     /// Pass 2 over one chunk, for elements of `T`'s width.
     struct Writer {
@@ -123,8 +115,8 @@ extension Prune {
         /// The f32 threshold case, eight lanes at a time without data-dependent branches per
         /// element: the keep mask of eight values is one mask byte; kept values are copied by
         /// walking its set bits; lanes tied with the threshold (rare) take the plain path.
-        func runThreshold32(_ range: Range<Int>, _ th: MagnitudeThreshold.Result, _ quota: Int, kernel: PruneKernel) -> Figures {
-            var f = Figures()
+        func runThreshold32(_ range: Range<Int>, _ th: MagnitudeThreshold.Result, _ quota: Int, kernel: PruneKernel) -> ErrorFigures {
+            var f = ErrorFigures()
             var slot = self.slot
             var ties = quota
             let bits = UnsafeRawPointer(values.baseAddress!).assumingMemoryBound(to: UInt32.self)
@@ -198,7 +190,7 @@ extension Prune {
             f.signal += Double(sig.sum())
             f.error += Double(err.sum())
             f.maxAbs = Double(max(max(max(mx[0], mx[1]), max(mx[2], mx[3])), max(max(mx[4], mx[5]), max(mx[6], mx[7]))))
-            f.keptZeros = keptZeros
+            f.zerosAfter = keptZeros
             // The tail (fewer than eight) through the plain loop, continuing the counters.
             if k < range.upperBound {
                 let tail = Writer(dst: dst, source: source, values: values, layout: layout, slot: slot)
@@ -209,8 +201,8 @@ extension Prune {
         }
 
         @inline(__always)
-        func run<T: FixedWidthInteger>(_: T.Type, _ range: Range<Int>, _ decision: Decision, _ quota: Int) -> Figures {
-            var f = Figures()
+        func run<T: FixedWidthInteger>(_: T.Type, _ range: Range<Int>, _ decision: Decision, _ quota: Int) -> ErrorFigures {
+            var f = ErrorFigures()
             var slot = self.slot
             var ties = quota
             let src = source.assumingMemoryBound(to: T.self)
@@ -240,7 +232,7 @@ extension Prune {
                     if keep && m == threshold { ties -= 1 }
                 }
                 if keep {
-                    if x == 0 { f.keptZeros += 1 }
+                    if x == 0 { f.zerosAfter += 1 }
                     if let valuesOut {
                         maskBytes[k >> 3] |= UInt8(1 << (k & 7))
                         valuesOut[slot] = src[k]
