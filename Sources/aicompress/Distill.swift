@@ -135,7 +135,7 @@ struct Distill: ParsableCommand {
                 }
             }
         }
-        try ModelIO.write(trained, to: output, format: out.outputFormat(for: output), refusing: teacherLoaded.identities,
+        try ModelIO.write(trained, to: output, format: try out.outputFormat(for: output), refusing: teacherLoaded.identities,
                           durable: out.sync, onnx: out.onnx, shardSize: out.shardSize?.bytes)
         if !training.quiet {
             let tp = report.teacherParameters, sp = report.studentParameters

@@ -16,7 +16,7 @@ enum PassRunner {
                                 metadata: [(Recipe.metadataKey, Recipe.extended(loaded.model.metadata, with: recipe))])
         let progress = Progress(label: pass.name, tensors: loaded.model.tensors.count, bytes: loaded.model.storedBytes,
                                 quiet: options.quiet)
-        let session = try ModelIO.openWriter(path: output, format: out.outputFormat(for: output), refusing: loaded.identities,
+        let session = try ModelIO.openWriter(path: output, format: try out.outputFormat(for: output), refusing: loaded.identities,
                                              options: out.writeOptions)
         let report: PassReport
         do {

@@ -70,7 +70,7 @@ struct Train: ParsableCommand {
                 }
             }
         }
-        try ModelIO.write(final, to: output, format: out.outputFormat(for: output), refusing: loaded.identities,
+        try ModelIO.write(final, to: output, format: try out.outputFormat(for: output), refusing: loaded.identities,
                           durable: out.sync, onnx: out.onnx, shardSize: out.shardSize?.bytes)
         if !training.quiet, let last = report.training.logs.last {
             let result = report.training
