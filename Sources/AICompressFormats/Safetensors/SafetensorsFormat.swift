@@ -50,6 +50,16 @@ struct SafetensorsFormat: ModelFormatHandler {
         }
     }
 
+    /// Sparse tensors are stored dense; quantized ones as `NAME` + `NAME_scale` (f32) +
+    /// `NAME_zero_point` (`SafetensorsQuantization`).
+    func storedBytes(of tensor: Tensor, options: ModelWriteOptions) -> Int {
+        guard case .quantized(let q) = tensor.encoding, let layout = tensor.quantizedLayout else {
+            return tensor.isDense ? tensor.storedBytes : tensor.denseBytes
+        }
+        // The zero points (packed like the integers) end the checkpoint payload.
+        return layout.integerBytes + layout.scaleCount * 4 + (q.hasZeroPoint ? layout.payloadBytes - layout.zeroPointsOffset : 0)
+    }
+
     func writeSingle(_ model: Model, _ request: WriteRequest, outputs: OutputFiles, progress: ((Int) -> Void)?) throws {
         var out = try outputs.create(request.path, durable: request.options.durable)
         out.onWrite = progress
