@@ -15,7 +15,7 @@ struct Predict: ParsableCommand {
 
             Examples:
               aicompress predict model.onnx --data test.csv > scores.csv
-              aicompress predict model.ckpt --data x.npy --output label -o labels.csv
+              aicompress predict model.onnx --data x.npy --output label -f labels.csv
             """
     )
 
