@@ -97,10 +97,11 @@ public struct PassReport: Sendable {
     public var totalBytesAfter = 0
     public var untouched = 0
     /// Zeros of changed tensors that the output stores densely (its format, unlike the pass's
-    /// sparse encoding, has no room for them), and those tensors' bytes as stored and as the
-    /// sparse encoding (.ckpt) would store them.
+    /// sparse encoding, has no room for them).
     public var denselyStoredZeros = 0
+    /// The bytes the output stores for those tensors.
     public var denselyStoredBytes = 0
+    /// The bytes the sparse encoding (.ckpt) would store for those tensors.
     public var sparseEncodingBytes = 0
 
     public init(pass: String) { self.pass = pass }
