@@ -12,6 +12,15 @@ public protocol ModelSink: AnyObject {
     func append(_ tensor: Tensor, releasing input: TensorData?) throws
     /// Writes what remains (index, metadata, graph). No `append` may follow.
     func finish(metadata: [String: String], graph: Graph?) throws
+    /// The bytes `tensor` takes in what this sink writes (its format may store a tensor
+    /// differently from its in-memory encoding: dense zeros, scales in another type), so that
+    /// reports give the sizes written.
+    func storedBytes(of tensor: Tensor) -> Int
+}
+
+extension ModelSink {
+    /// A sink that keeps tensors as they are stores their in-memory encoding.
+    public func storedBytes(of tensor: Tensor) -> Int { tensor.storedBytes }
 }
 
 /// A sink that builds a `Model` in memory.

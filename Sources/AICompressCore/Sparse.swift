@@ -34,8 +34,7 @@ public struct SparseLayout: Sendable, Equatable {
     /// and NaN payloads survive bit for bit).
     public static func encode(dense raw: UnsafeRawBufferPointer, dtype: DType, count: Int) -> (payload: ByteBuffer, nonZeros: Int) {
         let width = dtype.bits / 8
-        var nnz = 0
-        for k in 0..<count where !isZero(raw, k, width) { nnz += 1 }
+        let nnz = nonZeroCount(dense: raw, dtype: dtype, count: count)
         // nnz <= count and width >= 1 hold by construction, so the layout exists.
         let maskBytes = (count + 7) / 8
         let valuesOffset = (maskBytes + 7) / 8 * 8
@@ -49,6 +48,14 @@ public struct SparseLayout: Sendable, Equatable {
             }
         }
         return (payload, nnz)
+    }
+
+    /// Elements of a dense buffer whose bytes are not all zero (what `encode` would store).
+    public static func nonZeroCount(dense raw: UnsafeRawBufferPointer, dtype: DType, count: Int) -> Int {
+        let width = dtype.bits / 8
+        var nnz = 0
+        for k in 0..<count where !isZero(raw, k, width) { nnz += 1 }
+        return nnz
     }
 
     @inline(__always)

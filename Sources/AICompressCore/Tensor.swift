@@ -99,6 +99,9 @@ public struct Tensor: Sendable {
     /// Bytes the tensor occupies as stored.
     public var storedBytes: Int { data.count }
 
+    /// Bytes of the plain dense form (every element in `dtype`), whatever the encoding.
+    public var denseBytes: Int { dtype.byteCount(elements: elementCount) ?? data.count }
+
     /// The values as `Float` (converting from any dtype), for dense tensors.
     public func floatValues() -> [Float] {
         var out = [Float]()

@@ -6,6 +6,8 @@ public struct ModelFileError: Error, CustomStringConvertible {
     public enum Kind: Sendable {
         /// The file is not in any format aicompress reads.
         case unknownFormat
+        /// The output's extension names no format aicompress writes, and no format was given.
+        case unknownOutputFormat
         /// The file (or stream) has no bytes at all.
         case empty
         /// The content is invalid for its format.
@@ -26,8 +28,10 @@ public struct ModelFileError: Error, CustomStringConvertible {
 
     /// True when the file is an output being written.
     public var isOutput: Bool {
-        if case .unrepresentable = kind { return true }
-        return false
+        switch kind {
+        case .unrepresentable, .unknownOutputFormat: return true
+        case .unknownFormat, .empty, .invalid: return false
+        }
     }
 
     /// The message, naming the file first.
@@ -38,10 +42,19 @@ public struct ModelFileError: Error, CustomStringConvertible {
             return "\(name): empty input, no model to read"
         case .unknownFormat:
             return "\(name): unknown file format (aicompress reads \(FormatRegistry.extensionList))"
+        case .unknownOutputFormat:
+            return "\(name): no output format has this extension (aicompress writes \(FormatRegistry.extensionList)); "
+                + "say which with --format (\(FormatRegistry.idList))"
         case .invalid(let e): return "\(name): \(e)"
         case .unrepresentable(let e): return "\(name): \(e)"
         }
     }
 }
 
-extension ModelFileError: DataFault {}
+extension ModelFileError: DataFault {
+    /// An output format nobody named is the request's fault; everything else is the data's.
+    public var faultKind: FaultKind {
+        if case .unknownOutputFormat = kind { return .usage }
+        return .data
+    }
+}

@@ -31,6 +31,15 @@ public protocol ModelFormatHandler: Sendable {
     /// Opens an output. The writer takes tensors one at a time and says whether it `streams`.
     /// - Throws: the format's `FormatError`, or `FileError`.
     func makeWriter(_ request: WriteRequest) throws -> any FormatWriter
+    /// The tensor bytes `tensor` takes in a file written with `options` (what reports give as
+    /// the size after a pass): a format without sparse storage stores the zeros densely, one
+    /// that lowers quantized tensors stores the pieces it lowers them to.
+    func storedBytes(of tensor: Tensor, options: ModelWriteOptions) -> Int
+}
+
+extension ModelFormatHandler {
+    /// By default a format stores a tensor as plain dense values.
+    public func storedBytes(of tensor: Tensor, options: ModelWriteOptions) -> Int { tensor.denseBytes }
 }
 
 /// The error enum of one format's reader and writer. `ModelIO` wraps these (and only these) in a

@@ -33,10 +33,15 @@ public enum ModelIO {
         if path != "-", let id = FileIdentity(path: path), inputs.contains(id) { throw FileError.outputIsInput(path: path) }
     }
 
-    /// The output format for `path`: `explicit`, else the extension, else (for `-` or an unknown
-    /// extension) the native checkpoint.
-    public static func outputFormat(path: String, explicit: ModelFormat?) -> ModelFormat {
-        explicit ?? ModelFormat.fromExtension(of: path) ?? defaultFormat
+    /// The output format for `path`: `explicit`, else the extension, else (for `-` only) the
+    /// native checkpoint. A file name whose extension names no registered format is refused
+    /// rather than written in a format its name does not say.
+    /// - Throws: `ModelFileError` (`.unknownOutputFormat`, a usage fault).
+    public static func outputFormat(path: String, explicit: ModelFormat?) throws -> ModelFormat {
+        if let explicit { return explicit }
+        if let format = ModelFormat.fromExtension(of: path) { return format }
+        guard path == "-" else { throw ModelFileError(path: path, kind: .unknownOutputFormat) }
+        return defaultFormat
     }
 
     /// Writes `model` to `path` atomically (`-` streams to standard output).

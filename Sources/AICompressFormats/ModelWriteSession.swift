@@ -21,6 +21,7 @@ public final class ModelWriteSession: ModelSink {
     public let path: String
     /// The output format.
     public let format: ModelFormat
+    private let options: ModelWriteOptions
     private let writer: any FormatWriter
     // Streaming writers run behind this queue.
     private let background: BackgroundWriter?
@@ -29,6 +30,7 @@ public final class ModelWriteSession: ModelSink {
     init(path: String, format: ModelFormat, options: ModelWriteOptions, refusing: [FileIdentity]) throws {
         self.path = path
         self.format = format
+        self.options = options
         try ModelIO.checkNotInput(path, refusing)
         writer = try ModelIO.makeWriter(format, WriteRequest(path: path, refusing: refusing, options: options,
                                                               progress: options.progress))
@@ -44,6 +46,12 @@ public final class ModelWriteSession: ModelSink {
         do {
             if let background { try background.append(tensor, thenDrop: input) } else { try writer.append(tensor, releasing: input) }
         } catch { throw ModelIO.naming(error, output: path) }
+    }
+
+    /// The tensor bytes the output format stores for `tensor` (dense zeros in ONNX and
+    /// safetensors, QDQ initializers, ...), as the pass report gives them.
+    public func storedBytes(of tensor: Tensor) -> Int {
+        format.handler.storedBytes(of: tensor, options: options)
     }
 
     /// Writes what remains (for the holding formats: the whole model).

@@ -93,15 +93,36 @@ public struct PassReport: Sendable {
     public var tensors: [TensorReport] = []
     /// Bytes of all tensors, changed or not.
     public var totalBytesBefore = 0
+    /// Bytes of all tensors as the output stores them.
     public var totalBytesAfter = 0
     public var untouched = 0
+    /// Zeros of changed tensors that the output stores densely (its format, unlike the pass's
+    /// sparse encoding, has no room for them).
+    public var denselyStoredZeros = 0
+    /// The bytes the output stores for those tensors.
+    public var denselyStoredBytes = 0
+    /// The bytes the sparse encoding (.ckpt) would store for those tensors.
+    public var sparseEncodingBytes = 0
 
     public init(pass: String) { self.pass = pass }
 
-    public mutating func add(before: Tensor, after: Tensor, _ report: TensorReport?) {
+    /// Counts one tensor. `stored` is what the output stores for `after` (default: its
+    /// in-memory encoding); a tensor's report gets that as its `bytesAfter`.
+    public mutating func add(before: Tensor, after: Tensor, _ report: TensorReport?, stored: Int? = nil) {
+        let stored = stored ?? after.storedBytes
         totalBytesBefore += before.storedBytes
-        totalBytesAfter += after.storedBytes
-        if let report { tensors.append(report) } else { untouched += 1 }
+        totalBytesAfter += stored
+        guard var report else {
+            untouched += 1
+            return
+        }
+        report.bytesAfter = stored
+        if case .sparse = after.encoding, stored > after.storedBytes {
+            denselyStoredZeros += report.zerosAfter
+            denselyStoredBytes += stored
+            sparseEncodingBytes += after.storedBytes
+        }
+        tensors.append(report)
     }
 
     public var compressionRatio: Double { totalBytesAfter > 0 ? Double(totalBytesBefore) / Double(totalBytesAfter) : 0 }

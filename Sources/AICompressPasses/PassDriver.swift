@@ -37,7 +37,8 @@ public struct PassDriver: Sendable {
     }
 
     /// Runs the pass over `model` into `sink`; `onTensor` is called after each tensor with the
-    /// stored bytes of the input tensor (for progress).
+    /// stored bytes of the input tensor (for progress). The report's sizes after the pass are
+    /// what the sink stores (`ModelSink.storedBytes(of:)`), not the in-memory encoding.
     /// - Throws: the pass's `PassError`, or the sink's error.
     public func run(_ model: Model, into sink: any ModelSink, onTensor: (Int) -> Void = { _ in }) throws -> PassReport {
         let transform = try pass.prepare(model)
@@ -52,7 +53,7 @@ public struct PassDriver: Sendable {
             for (t, result) in zip(slice, results) {
                 let (new, r) = try result.get()
                 try sink.append(new, releasing: t.data)
-                report.add(before: t, after: new, r)
+                report.add(before: t, after: new, r, stored: sink.storedBytes(of: new))
                 onTensor(t.storedBytes)
             }
             start += batch

@@ -42,7 +42,7 @@ extension AICompress {
 
         func run() throws {
             let loaded = try ModelIO.read(path: input)
-            let outputFormat = out.outputFormat(for: output)
+            let outputFormat = try out.outputFormat(for: output)
             let model = loaded.withProvenance(step: "convert from=\(loaded.format) to=\(outputFormat)")
             let progress = Progress(label: "convert", tensors: model.tensors.count, bytes: model.storedBytes, quiet: quiet || output == "-")
             defer { progress.finish() }

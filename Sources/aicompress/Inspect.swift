@@ -130,6 +130,10 @@ struct InspectReport {
                 out += "  opsets:  " + g.opsets.map { "\($0.domain.isEmpty ? "ai.onnx" : $0.domain) \($0.version)" }
                     .joined(separator: ", ") + "\n"
             }
+            for s in ONNXStringTensors.stringTensors(in: g) {
+                let shown = s.values.prefix(8).map { "\"\(Format.oneLine($0))\"" }.joined(separator: ", ")
+                out += "  string tensor \(s.name) \(s.shape): \(shown)\(s.values.count > 8 ? ", …" : "")\n"
+            }
         }
         return out
     }

@@ -15,7 +15,7 @@ struct InputOutputArguments: ParsableArguments {
 
 /// Where and how a command writes its output model (shared by every command that writes one).
 struct OutputOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Output format (\(FormatRegistry.idList)). Default: from OUT's extension, else \(ModelIO.defaultFormat)."))
+    @Option(help: ArgumentHelp("Output format (\(FormatRegistry.idList)). Default: from OUT's extension (\(ModelIO.defaultFormat) for -)."))
     var format: ModelFormatArgument?
 
     @Flag(help: "Flush the output to the storage device before moving it into place (survives power loss; slower).")
@@ -30,8 +30,9 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "safetensors output: split into shards of at most SIZE (e.g. 2GB, 500MB, 1GiB) plus an index.json.")
     var shardSize: ByteSize?
 
-    func outputFormat(for path: String) -> ModelFormat {
-        ModelIO.outputFormat(path: path, explicit: format?.value)
+    /// The format OUT is written in; `check(output:)` has refused an OUT that names none.
+    func outputFormat(for path: String) throws -> ModelFormat {
+        try ModelIO.outputFormat(path: path, explicit: format?.value)
     }
 
     var onnx: ONNXWriteOptions {
@@ -46,13 +47,15 @@ struct OutputOptions: ParsableArguments {
     /// Writes `model` to `path` in the format and with the options these flags choose
     /// (atomically; `-` is standard output), never over one of `inputs`.
     func write(_ model: Model, to path: String, refusing inputs: [FileIdentity], progress: ((Int) -> Void)? = nil) throws {
-        try ModelIO.write(model, to: path, format: outputFormat(for: path), refusing: inputs, durable: sync, onnx: onnx,
+        try ModelIO.write(model, to: path, format: try outputFormat(for: path), refusing: inputs, durable: sync, onnx: onnx,
                           shardSize: shardSize?.bytes, progress: progress)
     }
 
-    /// Refuses flags that do not apply to the output format of `output`.
+    /// Refuses, as a usage error, an OUT whose format is unknown (an extension no format has,
+    /// without --format) and options that do not apply to OUT's format.
     func check(output: String) throws {
-        let f = outputFormat(for: output)
+        let f: ModelFormat
+        do { f = try outputFormat(for: output) } catch let e as ModelFileError { throw ValidationError(e.description) }
         if shardSize != nil && f != .safetensors { throw ValidationError("--shard-size applies to safetensors output only") }
         if (externalData || sparseInitializers) && f != .onnx {
             throw ValidationError("--external-data and --sparse-initializers apply to ONNX output only")

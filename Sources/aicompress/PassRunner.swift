@@ -23,8 +23,8 @@ enum PassRunner {
                                 metadata: [(Recipe.metadataKey, Recipe.extended(loaded.model.metadata, with: recipe))])
         let progress = Progress(label: pass.name, tensors: loaded.model.tensors.count, bytes: loaded.model.storedBytes,
                                 quiet: options.quiet)
-        let session = try ModelIO.openWriter(path: output, format: out.outputFormat(for: output), refusing: loaded.identities,
-                                             options: out.writeOptions)
+        let format = try out.outputFormat(for: output)
+        let session = try ModelIO.openWriter(path: output, format: format, refusing: loaded.identities, options: out.writeOptions)
         let report: PassReport
         do {
             // the progress line is erased before the report or the error is printed
@@ -35,7 +35,9 @@ enum PassRunner {
             session.abort()
             throw (error as? PassError).map { failure($0, input: input, parameters: parameters) } ?? error
         }
-        if !options.quiet { FileHandleOutput.stderr(ReportRendering.text(report)) }
+        if !options.quiet {
+            FileHandleOutput.stderr(ReportRendering.text(report) + ReportRendering.denseZerosNote(report, format: format, out: out))
+        }
         if let path = options.reportJson {
             try FileHandleOutput.save(ReportRendering.json(report, input: input, output: output).rendered() + "\n", to: path,
                                       refusing: loaded.identities)
@@ -59,6 +61,19 @@ enum ReportRendering {
             + String(format: "(%.2fx smaller)", r.compressionRatio)
             + ", \(r.tensors.count) tensors changed, \(r.untouched) left as they were\n"
         return out
+    }
+
+    /// Where sparse storage would help: the output's format stored a pruned tensor's zeros
+    /// densely (the sizes above are what it stores), and .ckpt would not.
+    static func denseZerosNote(_ r: PassReport, format: ModelFormat, out: OutputOptions) -> String {
+        guard r.denselyStoredZeros > 0, format != .checkpoint else { return "" }
+        let sizes = "\(Format.bytes(r.denselyStoredBytes)) where .ckpt would store them in \(Format.bytes(r.sparseEncodingBytes))"
+        if format == .onnx && out.sparseInitializers {
+            return "note: as sparse_initializer (8-byte indices) the pruned tensors take \(sizes)\n"
+        }
+        let alternative = format == .onnx ? "; --sparse-initializers writes them as sparse_initializer" : ""
+        return "note: the \(format) output stores the \(Format.count(r.denselyStoredZeros)) zeros of the pruned tensors densely, "
+            + "\(sizes)\(alternative)\n"
     }
 
     static func json(_ r: PassReport, input: String, output: String) -> JSON {

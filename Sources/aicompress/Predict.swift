@@ -16,7 +16,7 @@ extension AICompress {
 
                 Examples:
                   aicompress predict model.onnx --data test.csv > scores.csv
-                  aicompress predict model.ckpt --data x.npy --output label -o labels.csv
+                  aicompress predict model.onnx --data x.npy --output label -f labels.csv
                 """
         )
 

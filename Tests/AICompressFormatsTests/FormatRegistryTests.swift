@@ -25,7 +25,7 @@ final class FormatRegistryTests: XCTestCase {
         return nil
     }
 
-    func testIdsOrderAndTexts() {
+    func testIdsOrderAndTexts() throws {
         // The first three, and the texts made from them, are what they were before the registry
         // (the CLI's help and error messages); a new format is appended after them.
         XCTAssertEqual(ModelFormat.allCases.prefix(3).map(\.rawValue), ["ckpt", "onnx", "safetensors"])
@@ -42,8 +42,18 @@ final class FormatRegistryTests: XCTestCase {
         XCTAssertNil(ModelFormat(rawValue: "CKPT"), "ids are matched as written (the CLI lower-cases first)")
         XCTAssertNil(ModelFormat(rawValue: "gguf"))
         XCTAssertEqual(ModelIO.defaultFormat, .checkpoint)
-        XCTAssertEqual(ModelIO.outputFormat(path: "-", explicit: nil), .checkpoint)
-        XCTAssertEqual(ModelIO.outputFormat(path: "a.onnx", explicit: .safetensors), .safetensors)
+        XCTAssertEqual(try ModelIO.outputFormat(path: "-", explicit: nil), .checkpoint)
+        XCTAssertEqual(try ModelIO.outputFormat(path: "a.onnx", explicit: .safetensors), .safetensors)
+        XCTAssertEqual(try ModelIO.outputFormat(path: "a.xyz", explicit: .checkpoint), .checkpoint)
+        // An extension no format has is refused, not written as the default (issue 15 item 5).
+        for path in ["a.xyz", "a.onnx.gz", "model", "dir.onnx/m"] {
+            XCTAssertThrowsError(try ModelIO.outputFormat(path: path, explicit: nil), path) { error in
+                let e = error as? ModelFileError
+                XCTAssertEqual(e?.faultKind, .usage, path)
+                XCTAssertEqual(e?.isOutput, true, path)
+                XCTAssertEqual(e?.description.contains("--format (\(FormatRegistry.idList))"), true, path)
+            }
+        }
     }
 
     func testExtensionLookupMatchesTheOldSwitch() {

@@ -69,7 +69,7 @@ final class ONNXImportTests: XCTestCase {
         "external-out-of-range": .externalDataOutOfRange(tensor: "w", location: "external-out-of-range.data", offset: 8, length: 24, fileSize: 24),
         "dims-overflow": .shapeOverflow(tensor: "w", dims: [1 << 62, 1 << 62]),
         "negative-dim": .negativeDimension(tensor: "w", dims: [-1, 3]),
-        "unsupported-type": .unsupportedDataType(tensor: "labels", type: 8),
+        "unsupported-type": .unsupportedDataType(tensor: "labels", type: 14),
     ]
 
     func testEveryMalformedFixtureGivesItsExactError() throws {

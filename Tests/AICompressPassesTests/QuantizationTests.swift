@@ -217,15 +217,19 @@ final class QuantizePassTests: XCTestCase {
         let denormal = try Tensor(name: "denormal", shape: [2, 2], floats: [1e-45, -1e-45, 0, 1e-44])
         let oneWide = try Tensor(name: "onewide", shape: [3, 1], floats: [1, -2, 3])
         let m = try Model(tensors: [zeros, constant, denormal, oneWide])
+        // [3, 1] has one dimension longer than 1: a vector, selected only with 1-D tensors.
+        let withVectors = TensorSelection(includeOneDimensional: true)
         for scheme in Quantize.Scheme.allCases {
-            let (out, report) = try Quantize(scheme: scheme).apply(m)
+            let (skipped, _) = try Quantize(scheme: scheme).apply(m)
+            XCTAssertEqual(skipped.tensor(named: "onewide")?.isDense, true, "\(scheme): [3, 1] skipped by default")
+            let (out, report) = try Quantize(scheme: scheme, selection: withVectors).apply(m)
             XCTAssertEqual(report.tensors.count, 4, "\(scheme)")
             XCTAssertEqual(out.tensor(named: "zeros")!.doubleValues(), [Double](repeating: 0, count: 16))
             for v in out.tensor(named: "constant")!.doubleValues() { XCTAssertEqual(v, 0.3, accuracy: 0.3 / 7) }
             XCTAssertEqual(out.tensor(named: "onewide")!.doubleValues().count, 3)
         }
         // Per channel with one element per channel is exact for 8-bit symmetric.
-        let (exact, _) = try Quantize(scheme: .int8).apply(try Model(tensors: [oneWide]))
+        let (exact, _) = try Quantize(scheme: .int8, selection: withVectors).apply(try Model(tensors: [oneWide]))
         XCTAssertEqual(exact.tensor(named: "onewide")!.doubleValues(), [1, -2, 3])
     }
 

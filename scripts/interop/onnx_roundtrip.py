@@ -15,7 +15,8 @@ onnx.load + onnx.checker.check_model (full_check where onnx's shape inference ca
 model), every initializer bit-identical (numpy_helper.to_array bytes + data_type + shape;
 sparse initializers compared densified), nodes (op_type, domain, inputs, outputs), node names
 and attributes, graph inputs/outputs, opset imports, metadata_props kept; for runnable
-fixtures onnxruntime must give bit-identical outputs on the original and the output
+fixtures onnxruntime must give bit-identical outputs on the original and the output (STRING
+tensors and ZipMap outputs compared by their strings, keys and f32 values)
 (numpy default_rng(0) inputs, batch 3, one thread).
 
 Prints one line per check, then `N passed, M failed`; exits 1 if M > 0.
@@ -44,6 +45,9 @@ FIXTURES = [
     ("sparse", "sparse.onnx", True, True),
     ("skl-logreg", "skl-logreg.onnx", True, True),
     ("skl-mlp", "skl-mlp.onnx", True, True),
+    # string class labels (a STRING initializer; ZipMap outputs), skl2onnx defaults
+    ("skl-mlp-strings", "skl-mlp-strings.onnx", True, True),
+    ("skl-logreg-strings", "skl-logreg-strings.onnx", True, True),
     ("all-dtypes", "all-dtypes.onnx", True, True),
     # custom-domain op (com.example::MyOp): structural checks only
     ("metadata", "metadata.onnx", False, False),
@@ -74,15 +78,26 @@ def densify(sp):
     return dense
 
 
+def value_key(a):
+    """Comparable bytes of a value: numeric arrays by their bytes; STRING arrays (object dtype,
+    whose bytes are pointers) by their strings; ZipMap's list of dicts by keys and f32 bytes."""
+    if isinstance(a, list):
+        return repr([sorted((k, np.float32(v).tobytes()) for k, v in d.items()) for d in a]).encode()
+    a = np.asarray(a)
+    if a.dtype.kind in "OUS":
+        return repr((a.shape, [x if isinstance(x, bytes) else str(x) for x in a.ravel().tolist()])).encode()
+    return a.dtype.str.encode() + repr(a.shape).encode() + np.ascontiguousarray(a).tobytes()
+
+
 def initializers(graph):
     """name -> (data_type, shape, bytes, storage) for dense and sparse initializers."""
     out = {}
     for t in graph.initializer:
         a = numpy_helper.to_array(t)
-        out[t.name] = (t.data_type, list(a.shape), np.ascontiguousarray(a).tobytes(), "dense")
+        out[t.name] = (t.data_type, list(a.shape), value_key(a), "dense")
     for sp in graph.sparse_initializer:
         a = densify(sp)
-        out[sp.values.name] = (sp.values.data_type, list(a.shape), a.tobytes(), "sparse")
+        out[sp.values.name] = (sp.values.data_type, list(a.shape), value_key(a), "sparse")
     return out
 
 
@@ -295,11 +310,9 @@ def check_output(rep, label, path, original, original_path, spec, feed, expect_s
         try:
             names_a, ya = run_ort(original_path, feed)
             names_b, yb = run_ort(path, feed)
-            same = names_a == names_b and len(ya) == len(yb) and all(
-                x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes() for x, y in zip(ya, yb))
+            same = names_a == names_b and len(ya) == len(yb) and all(value_key(x) == value_key(y) for x, y in zip(ya, yb))
             detail = "" if same else (f"outputs {names_a} vs {names_b}" if names_a != names_b else
-                                      "; ".join(f"{n}: max |diff| {np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))}"
-                                                for n, x, y in zip(names_a, ya, yb) if x.tobytes() != y.tobytes()))
+                                      "; ".join(f"{n}: differ" for n, x, y in zip(names_a, ya, yb) if value_key(x) != value_key(y)))
             rep.check(same, f"{label}: onnxruntime outputs bit-identical (batch {BATCH})", detail)
         except Exception as e:  # noqa: BLE001
             rep.check(False, f"{label}: onnxruntime outputs bit-identical (batch {BATCH})",

@@ -26,6 +26,14 @@ with two or more tensors is over SIZE, values are identical, and a second run gi
 files. SIZE defaults to 2KB: the MLP has 3496 bytes of tensors, so that makes two or more shards
 whether KB means 1000 or 1024 (at 5KB everything would fit in one shard).
 
+Quantized sharded output: BIN quantize --int8 (and --uint8, which has zero points) --shard-size
+QSIZE mlp.safetensors out/model.safetensors, and the same without --shard-size to one file. The
+index's weight_map must name every tensor of every shard (NAME, NAME_scale, NAME_zero_point)
+and nothing else, every shard loads with safe_open, each quantized NAME has its NAME_scale in
+the same shard, total_size is the sum of the tensor bytes, all shards together hold exactly the
+single file's tensors (names, dtypes, shapes, bytes), and BIN verify accepts the index.
+QSIZE is 600 bytes (the int8 MLP has about 1.2 KB of tensors: three shards or more).
+
 One shard as input: BIN convert sharded/model-00001-of-00002.safetensors all.ckpt must read the
 whole set (the shard's folder has an index naming it): BIN inspect --json all.ckpt lists all
 tensors, and BIN convert all.ckpt all.safetensors gives the original values.
@@ -58,6 +66,7 @@ ONE_SHARD = os.path.join("sharded", "model-00001-of-00002.safetensors")
 INDEX_NAME = "model.safetensors.index.json"
 PROVENANCE_KEY = "aicompress.version"
 TIMEOUT = 300  # seconds per aicompress run
+QUANTIZED_SHARD_SIZE = "600B"  # the int8 MLP has about 1.2 KB of tensors
 
 NUMPY = {
     "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "U16": np.uint16,
@@ -340,6 +349,59 @@ def check_shard_set(rep, label, folder, original, shard_limit):
               f"{label}: all shards together: tensors ({len(names)}) identical to the original", "; ".join(diff[:5]))
 
 
+def check_quantized_shards(rep, binary, fixtures, tmp):
+    """quantize --shard-size: the index names every tensor (scales and zero points included)."""
+    src = os.path.join(fixtures, "mlp.safetensors")
+    for scheme in ("--int8", "--uint8"):
+        label = f"quantized sharded output ({scheme} --shard-size {QUANTIZED_SHARD_SIZE})"
+        d = os.path.join(tmp, "quantized-shards" + scheme)
+        os.makedirs(os.path.join(d, "out"))
+        single, index_path = os.path.join(d, "single.safetensors"), os.path.join(d, "out", INDEX_NAME)
+        if run(rep, label, binary, ["quantize", "-q", scheme, src, single]) is None:
+            continue
+        if run(rep, label, binary, ["quantize", "-q", scheme, "--shard-size", QUANTIZED_SHARD_SIZE, src,
+                                    os.path.join(d, "out", "model.safetensors")]) is None:
+            continue
+        try:
+            expected, problems = load_safetensors(single)
+            assert not problems, "; ".join(problems)
+            with open(index_path, "rb") as f:
+                index = json.loads(f.read().decode("utf-8"), object_pairs_hook=no_duplicates)
+            wm = index["weight_map"]
+        except Exception as e:  # noqa: BLE001
+            rep.check(False, f"{label}: single file and index readable", short(e))
+            continue
+        shards = sorted(set(wm.values()))
+        rep.check(len(shards) >= 2, f"{label}: two or more shards", f"{len(shards)} shard(s)")
+        merged, problems, total = {}, [], 0
+        for shard in shards:
+            try:
+                out, p = load_safetensors(os.path.join(d, "out", shard))
+            except Exception as e:  # noqa: BLE001
+                problems.append(f"{shard}: {short(e)}")
+                continue
+            problems += [f"{shard}: {x}" for x in p]
+            mapped = sorted(k for k, v in wm.items() if v == shard)
+            if sorted(out.tensors) != mapped:
+                problems.append(f"{shard} holds {sorted(out.tensors)}, the index maps {mapped} to it")
+            for name in out.tensors:
+                if name + "_scale" in wm and name + "_scale" not in out.tensors:
+                    problems.append(f"{name} in {shard}, its scale in {wm[name + '_scale']}")
+            total += out.nbytes()
+            merged.update(out.tensors)
+        rep.check(not problems, f"{label}: the index names exactly the tensors of every shard, scales beside their tensor",
+                  "; ".join(problems[:5]))
+        scales = sorted(k for k in expected.tensors if k.endswith("_scale"))
+        rep.check(scales and all(k in wm for k in scales), f"{label}: the index names the scales ({', '.join(scales)})",
+                  f"weight_map {sorted(wm)}")
+        rep.check(index["metadata"].get("total_size") == total, f"{label}: metadata.total_size = sum of tensor bytes ({total})",
+                  f"total_size {index['metadata'].get('total_size')!r}")
+        diff = compare_tensors(expected, Model(merged, {}))
+        rep.check(not diff, f"{label}: all shards together equal the single-file output ({len(expected.tensors)} tensors)",
+                  "; ".join(diff[:5]))
+        run(rep, label, binary, ["verify", "-q", index_path])
+
+
 def compare_folders(a, b):
     fa, fb = sorted(os.listdir(a)), sorted(os.listdir(b))
     if fa != fb:
@@ -404,6 +466,8 @@ def main():
                            os.path.join(outs[1], "model.safetensors")):
                     diff = compare_folders(outs[0], outs[1])
                     rep.check(not diff, f"{label}: deterministic (two runs give identical files)", diff)
+
+            check_quantized_shards(rep, binary, args.fixtures, tmp)
 
             # one shard as input reads the whole set
             label = "one shard as input"

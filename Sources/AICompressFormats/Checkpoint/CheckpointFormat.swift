@@ -18,6 +18,9 @@ struct CheckpointFormat: ModelFormatHandler {
     }
 
     func makeWriter(_ request: WriteRequest) throws -> any FormatWriter { try CheckpointFileWriter(request) }
+
+    /// The checkpoint stores every encoding as it is (sparse bitmask, quantized payload).
+    func storedBytes(of tensor: Tensor, options: ModelWriteOptions) -> Int { tensor.storedBytes }
 }
 
 /// A checkpoint being written to a file, tensor by tensor (the format is one sequential pass).

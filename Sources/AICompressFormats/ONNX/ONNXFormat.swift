@@ -21,6 +21,11 @@ struct ONNXFormat: ModelFormatHandler {
                              sideFiles: info.externalFiles)
     }
 
+    /// Sparse tensors dense (or as sparse_initializer), quantized ones as QDQ initializers.
+    func storedBytes(of tensor: Tensor, options: ModelWriteOptions) -> Int {
+        ONNXStoredSize.bytes(of: tensor, sparseInitializers: options.onnx.sparseInitializers)
+    }
+
     /// With `options.onnx.externalData`, tensor bytes go to `<path>.data`, which goes into place
     /// before the model that refers to it (and is not written at all when no tensor went there).
     func makeWriter(_ request: WriteRequest) throws -> any FormatWriter {

@@ -230,6 +230,7 @@ enum ONNXProtobuf {
         r.doubleData = array(t.double_data, t.n_double_data)
         r.uint64Data = array(t.uint64_data, t.n_uint64_data)
         r.stringCount = t.n_string_data
+        r.stringData = array(t.string_data, t.n_string_data).map(binary)
         r.externalData = entries(t.external_data, t.n_external_data)
         r.dataLocation = t.has_data_location != 0 ? t.data_location : 0
         r.hasSegment = t.segment != nil

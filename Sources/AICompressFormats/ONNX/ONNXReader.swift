@@ -37,10 +37,15 @@ public enum ONNXReader {
         var context = Context(buffer: buffer, sideFiles: sideFiles)
         var model = Model()
         var seen = Set<String>()
+        var stringNodes: [Node] = []
         for (i, t) in graphRecord.initializers.enumerated() {
             guard !t.name.isEmpty else { throw ONNXError.unnamedInitializer(index: i) }
             guard seen.insert(t.name).inserted else { throw ONNXError.duplicateInitializer(t.name) }
-            try model.append(try context.tensor(t))
+            if t.dataType == ONNXStringTensors.elementType {
+                stringNodes.append(try ONNXStringTensors.node(t))  // carried in the graph (ONNXStringTensors)
+            } else {
+                try model.append(try context.tensor(t))
+            }
         }
         for s in graphRecord.sparseInitializers {
             let t = try context.densify(s)
@@ -48,6 +53,7 @@ public enum ONNXReader {
             try model.append(t)
         }
         var graph = try context.graph(graphRecord, depth: 1)
+        graph.nodes = stringNodes + graph.nodes
         graph.opsets = record.opsets
         model.graph = graph
         var meta: [String: String] = [:]
@@ -89,7 +95,13 @@ public enum ONNXReader {
                                       outputs: n.outputs, attributes: attributes))
             }
             if depth > 1 {
-                for t in g.initializers { out.initializers.append(try tensor(t)) }
+                for t in g.initializers {
+                    if t.dataType == ONNXStringTensors.elementType {
+                        out.nodes.insert(try ONNXStringTensors.node(t), at: 0)
+                    } else {
+                        out.initializers.append(try tensor(t))
+                    }
+                }
                 for s in g.sparseInitializers { out.initializers.append(try densify(s)) }
             }
             return out

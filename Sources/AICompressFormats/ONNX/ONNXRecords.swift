@@ -19,6 +19,7 @@ struct TensorRecord {
     var doubleData: [Double] = []
     var uint64Data: [UInt64] = []
     var stringCount = 0
+    var stringData: [[UInt8]] = []
     var externalData: [(key: String, value: String)] = []
     var dataLocation: Int32 = 0
     var hasSegment = false

@@ -91,7 +91,9 @@ public enum ONNXWriter {
             _ g: Graph, tensors: [Tensor], topLevel: Bool, external: inout E?, docString: String? = nil
         ) throws -> ProtoMessage {
             var m = ProtoMessage()
-            for n in g.nodes { m.message(1, try nodeProto(n, external: &external)) }
+            // STRING initializers carried as nodes go back to being initializers.
+            let strings = g.nodes.compactMap(ONNXStringTensors.carried)
+            for n in g.nodes where ONNXStringTensors.carried(n) == nil { m.message(1, try nodeProto(n, external: &external)) }
             m.string(2, g.name.isEmpty ? "aicompress" : g.name)
             var sparse: [ProtoMessage] = []
             for t in (topLevel ? tensors : g.initializers) {
@@ -101,6 +103,7 @@ public enum ONNXWriter {
                     m.message(5, try tensorProto(t, external: &external))
                 }
             }
+            for s in strings { m.message(5, ONNXStringTensors.tensorProto(s)) }
             if let docString { m.string(10, docString) }
             for v in g.inputs { m.message(11, valueInfoProto(v)) }
             for v in g.outputs { m.message(12, valueInfoProto(v)) }

@@ -50,6 +50,16 @@ struct SafetensorsFormat: ModelFormatHandler {
         }
     }
 
+    /// Sparse tensors are stored dense; quantized ones as `NAME` + `NAME_scale` (f32) +
+    /// `NAME_zero_point` (`SafetensorsQuantization`).
+    func storedBytes(of tensor: Tensor, options: ModelWriteOptions) -> Int {
+        guard case .quantized(let q) = tensor.encoding, let layout = tensor.quantizedLayout else {
+            return tensor.isDense ? tensor.storedBytes : tensor.denseBytes
+        }
+        // The zero points (packed like the integers) end the checkpoint payload.
+        return layout.integerBytes + layout.scaleCount * 4 + (q.hasZeroPoint ? layout.payloadBytes - layout.zeroPointsOffset : 0)
+    }
+
     func writeSingle(_ model: Model, _ request: WriteRequest, outputs: OutputFiles, progress: ((Int) -> Void)?) throws {
         var out = try outputs.create(request.path, durable: request.options.durable)
         out.onWrite = progress
@@ -58,16 +68,22 @@ struct SafetensorsFormat: ModelFormatHandler {
 
     /// Shards of at most `maxBytes`, then the index, each file atomically; the index goes into
     /// place last. A model that fits in one shard is written as a single file at the path.
+    /// Quantized tensors are lowered first, so that the shards and the index name the tensors
+    /// that are in the files; each shard's metadata describes the quantized tensors it holds.
     func writeShards(_ model: Model, _ request: WriteRequest, maxBytes: Int, outputs: OutputFiles) throws {
         let path = request.path
-        let groups = ShardedSafetensors.plan(model.tensors, maxBytes: maxBytes)
+        let (lowered, metadata) = try SafetensorsQuantization.lowerGrouped(model.tensors, metadata: model.metadata)
+        let groups = ShardedSafetensors.plan(lowered, maxBytes: maxBytes)
         guard groups.count > 1 else { return try writeSingle(model, request, outputs: outputs, progress: nil) }
         guard path != "-" else { throw SafetensorsError.unrepresentable("a sharded set needs a file name, not standard output") }
         let (names, indexPath) = ShardedSafetensors.names(for: path, count: groups.count)
         for p in names + [indexPath] { try ModelIO.checkNotInput(p, request.refusing) }
+        let prefix = SafetensorsQuantization.keyPrefix
         for (i, group) in groups.enumerated() {
+            let here = Set(group.map { prefix + $0.name })
+            let shardMetadata = metadata.filter { !$0.key.hasPrefix(prefix) || here.contains($0.key) }
             var out = try outputs.create(names[i], durable: request.options.durable)
-            try SafetensorsWriter.write(tensors: group, metadata: model.metadata, to: &out)
+            try SafetensorsWriter.write(tensors: group, metadata: shardMetadata, to: &out)
         }
         var index = try outputs.create(indexPath, durable: request.options.durable)
         try index.write(ShardedSafetensors.indexJSON(shards: groups, shardNames: names))

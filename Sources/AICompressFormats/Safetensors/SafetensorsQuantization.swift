@@ -15,17 +15,24 @@ enum SafetensorsQuantization {
     static let keyPrefix = "aicompress.quantized."
 
     static func lower(_ tensors: [Tensor], metadata: [String: String]) throws -> ([Tensor], [String: String]) {
-        guard tensors.contains(where: { !$0.isDense }) else { return (tensors, metadata) }
-        var out: [Tensor] = []
+        let (groups, meta) = try lowerGrouped(tensors, metadata: metadata)
+        return (groups.flatMap { $0 }, meta)
+    }
+
+    /// `lower`, with the plain tensors of each input tensor kept together (`NAME`, `NAME_scale`,
+    /// `NAME_zero_point`), so that a sharded set never splits a quantized tensor from its scales.
+    static func lowerGrouped(_ tensors: [Tensor], metadata: [String: String]) throws -> ([[Tensor]], [String: String]) {
+        guard tensors.contains(where: { !$0.isDense }) else { return (tensors.map { [$0] }, metadata) }
+        var out: [[Tensor]] = []
         var meta = metadata
         let names = Set(tensors.map(\.name))
         for t in tensors {
             if case .sparse = t.encoding {
-                out.append(try t.densified())  // safetensors has no sparse layout
+                out.append([try t.densified()])  // safetensors has no sparse layout
                 continue
             }
             guard case .quantized(let q) = t.encoding, let layout = t.quantizedLayout else {
-                out.append(t)
+                out.append([t])
                 continue
             }
             for suffix in ["_scale", "_zero_point"] where names.contains(t.name + suffix) {
@@ -34,12 +41,13 @@ enum SafetensorsQuantization {
             let (qData, scales, zps) = ONNXQDQ.parts(t, layout)
             let packed = q.storage.bits == 4
             let qShape = packed ? try Shape([layout.integerBytes]) : t.shape
-            out.append(try Tensor(name: t.name, dtype: packed ? .u8 : q.storage.dtype, shape: qShape, data: qData))
-            out.append(try Tensor(name: t.name + "_scale", shape: try Shape(layout.scaleShape), floats: scales))
+            var group = [try Tensor(name: t.name, dtype: packed ? .u8 : q.storage.dtype, shape: qShape, data: qData)]
+            group.append(try Tensor(name: t.name + "_scale", shape: try Shape(layout.scaleShape), floats: scales))
             if let zps {
                 let zShape = packed ? try Shape([zps.count]) : try Shape(layout.scaleShape)
-                out.append(try Tensor(name: t.name + "_zero_point", dtype: packed ? .u8 : q.storage.dtype, shape: zShape, data: zps))
+                group.append(try Tensor(name: t.name + "_zero_point", dtype: packed ? .u8 : q.storage.dtype, shape: zShape, data: zps))
             }
+            out.append(group)
             meta[keyPrefix + t.name] = "storage=\(q.storage.name) axis=\(q.axis ?? -1) block=\(q.blockSize) dtype=\(t.dtype.name) shape="
                 + t.shape.dims.map(String.init).joined(separator: ",")
         }

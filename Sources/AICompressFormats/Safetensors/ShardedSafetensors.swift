@@ -95,19 +95,21 @@ public enum ShardedSafetensors {
     }
 
     /// Splits tensors, in order, into shards of at most `maxBytes` (a larger tensor gets a
-    /// shard of its own).
-    static func plan(_ tensors: [Tensor], maxBytes: Int) -> [[Tensor]] {
+    /// shard of its own). Each group (a quantized tensor lowered to `NAME`, `NAME_scale`,
+    /// `NAME_zero_point`) goes into one shard whole.
+    static func plan(_ groups: [[Tensor]], maxBytes: Int) -> [[Tensor]] {
         var shards: [[Tensor]] = []
         var current: [Tensor] = []
         var size = 0
-        for t in tensors {
-            if !current.isEmpty && size + t.data.count > maxBytes {
+        for group in groups {
+            let bytes = group.reduce(0) { $0 + $1.data.count }
+            if !current.isEmpty && size + bytes > maxBytes {
                 shards.append(current)
                 current = []
                 size = 0
             }
-            current.append(t)
-            size += t.data.count
+            current.append(contentsOf: group)
+            size += bytes
         }
         if !current.isEmpty || shards.isEmpty { shards.append(current) }
         return shards

@@ -72,10 +72,7 @@ public struct Prune: ConfigurablePass {
         try validate()
         let embeddings = TensorSelection.embeddingNames(in: model.graph)
         let selected = model.tensors.filter { selection.selects($0, embeddings: embeddings) }
-        guard !selected.isEmpty else {
-            throw PassError.nothingSelected("no floating-point tensor of rank 2 or more matches the selection "
-                + "(1-D tensors and embeddings are skipped unless included)")
-        }
+        guard !selected.isEmpty else { throw PassError.nothingSelected(TensorSelection.nothingSelectedReason(model)) }
         let roles = WeightRole.roles(in: model.graph)
         switch method {
         case .magnitude(let keep, .global):

@@ -73,10 +73,7 @@ public struct Quantize: ConfigurablePass {
         try validate()
         let embeddings = TensorSelection.embeddingNames(in: model.graph)
         let selected = Set(model.tensors.filter { selection.selects($0, embeddings: embeddings) }.map(\.name))
-        guard !selected.isEmpty else {
-            throw PassError.nothingSelected("no floating-point tensor of rank 2 or more matches the selection "
-                + "(1-D tensors and embeddings are skipped unless included)")
-        }
+        guard !selected.isEmpty else { throw PassError.nothingSelected(TensorSelection.nothingSelectedReason(model)) }
         return Transform(pass: self, selected: selected, roles: WeightRole.roles(in: model.graph))
     }
 
