@@ -54,6 +54,8 @@ public enum Trainer {
 
     /// Trains `task.network` in place on `train`; `validation` (with its objective) drives early
     /// stopping; `accuracy` optionally reports validation accuracy per epoch.
+    /// - Throws: `ExecutionError` (the graph cannot run, the loss is not finite), or
+    ///   `GradientError.allZero` when no trainable tensor got a non-zero gradient in the first epoch.
     public static func fit(_ task: inout ModelTask, train: Dataset, objective: Objective,
                            validation: (Dataset, Objective)? = nil,
                            accuracy: ((ModelTask) throws -> Double)? = nil,
@@ -75,6 +77,7 @@ public enum Trainer {
         var logs = [EpochLog]()
         var best = (loss: Double.infinity, epoch: 0, params: task.network.parameters)
         var stopped = false
+        var sawGradient = false, seeded = Set<String>()
         for epoch in 0..<options.epochs {
             let t0 = Date()
             let lr = options.schedule.rate(base: options.optimizer.learningRate, epoch: epoch, total: options.epochs)
@@ -85,16 +88,22 @@ public enum Trainer {
                 let rows = Array(order[start..<min(start + batch, train.rows)])
                 let env = try task.network.forward([task.inputName: try task.batch(train, rows: rows)])
                 let (loss, seeds) = try objective(env, rows)
+                if epoch == 0 { seeded.formUnion(seeds.keys) }
                 guard loss.isFinite else {
                     throw ExecutionError.badInput("the loss became \(loss) in epoch \(epoch + 1): lower the learning rate or clip gradients")
                 }
                 total += loss * Double(rows.count)
                 var grads = try task.network.backward(env, seeds: seeds)
+                if !sawGradient { sawGradient = grads.values.contains { $0.floats.contains { $0 != 0 } } }
                 for (name, m) in masks { applyMask(m, to: &grads[name]!.floats) }
                 if options.clipNorm > 0 { clipGradients(&grads, maxNorm: options.clipNorm) }
                 opt.step(&task.network.parameters, grads: grads, lr: lr)
                 for (name, m) in masks { applyMask(m, to: &task.network.parameters[name]!.floats) }
                 start += batch
+            }
+            // a loss without gradient would "train" every epoch and change nothing: say so instead
+            if epoch == 0 && !sawGradient && task.network.parameterCount > 0 && train.rows > 0 {
+                throw GradientError.allZero(values: seeded.sorted())
             }
             var log = EpochLog(epoch: epoch + 1, learningRate: lr, trainLoss: total / Double(max(train.rows, 1)),
                                validationLoss: nil, validationAccuracy: nil, seconds: 0)
