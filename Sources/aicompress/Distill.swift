@@ -154,6 +154,7 @@ struct Distill: ParsableCommand {
             case .teacherNotClassifier: message = "\(teacher): \(e)"
             case .teacher(let x): message = "\(teacher): \(x)"
             case .student(let x): message = student.map { "\($0): \(x)" } ?? "\(e)"
+            case .studentHasNoGradient(let x): message = "\(student ?? teacher): \(x)"
             case .labels(let x, let validation): message = "\(validation ? training.val ?? data.data : data.data): \(x)"
             default: message = "\(e)"
             }

@@ -16,32 +16,16 @@ final class FineTuningGradientTests: XCTestCase {
         return o
     }
 
-    /// The fixture MLP (logits `logits`) with `tail` nodes after it and `outputs` as the graph's outputs.
-    static func model(tail: [Node], outputs: [ValueInfo], seed: UInt64 = 21) throws -> Model {
-        let m = try Distillation.mlpStudent(inputName: "x", rowShape: [F.features], hidden: [12], outputs: F.classes, seed: seed)
-        var g = try XCTUnwrap(m.graph)
-        g.nodes += tail
-        g.outputs = outputs
-        return try Model(tensors: m.tensors, graph: g)
-    }
-
-    /// skl2onnx's default classifier ending: Softmax → ZipMap (a sequence of maps) beside ArgMax labels.
-    static func zipMapModel() throws -> Model {
-        let ml = "ai.onnx.ml"
-        return try model(tail: [
-            Node(name: "softmax", opType: "Softmax", inputs: ["logits"], outputs: ["probabilities"]),
-            Node(name: "argmax", opType: "ArgMax", inputs: ["probabilities"], outputs: ["label"],
-                 attributes: [Attribute(name: "axis", value: .int(1)), Attribute(name: "keepdims", value: .int(0))]),
-            Node(name: "zipmap", opType: "ZipMap", domain: ml, inputs: ["probabilities"], outputs: ["output_probability"],
-                 attributes: [Attribute(name: "classlabels_int64s", value: .ints([0, 1, 2]))]),
-        ], outputs: [ValueInfo(name: "label", elemType: 7, shape: [.symbolic("N")]),
-                     ValueInfo(name: "output_probability", type: .sequence(.map(keyType: 7, value: .tensor(elemType: 1, shape: []))))])
+    /// The fixture's starting MLP (value `logits`), with `tail` after it.
+    static func model(tail: [Node], outputs: [ValueInfo]) throws -> Model {
+        let m = try Distillation.mlpStudent(inputName: "x", rowShape: [F.features], hidden: [12], outputs: F.classes, seed: 21)
+        return try F.withTail(m, tail, outputs: outputs)
     }
 
     /// Before the fix the loss sat on the ZipMap output, which passes no gradient: 0 of the
     /// weights changed and the loss stayed where it started.
     func testZipMapClassifierTrainsThroughItsLogits() throws {
-        let teacher = try F.teacher(), model = try Self.zipMapModel()
+        let teacher = try F.teacher(), model = try F.zipMap(try Self.model(tail: [], outputs: F.logitsOutput()))
         let task = try ModelTask(network: try Network(model: model))
         XCTAssertEqual(task.scoreOutput, "output_probability")
         XCTAssertEqual(task.logitsValue, "logits")
@@ -57,13 +41,7 @@ final class FineTuningGradientTests: XCTestCase {
     /// probabilities, so cross-entropy is taken of log p, and training reaches what it reaches
     /// from the logits.
     func testProbabilitiesWithoutASoftmaxNodeTrainOnTheirLog() throws {
-        let ones = try Tensor(name: "ones", shape: Shape([F.classes, F.classes]), floats: [Float](repeating: 1, count: F.classes * F.classes))
-        let model = try Self.model(tail: [
-            Node(name: "exp", opType: "Exp", inputs: ["logits"], outputs: ["e"]),
-            Node(name: "ones", opType: "Constant", inputs: [], outputs: ["ones"], attributes: [Attribute(name: "value", value: .tensor(ones))]),
-            Node(name: "sum", opType: "MatMul", inputs: ["e", "ones"], outputs: ["s"]),
-            Node(name: "normalize", opType: "Div", inputs: ["e", "s"], outputs: ["p"]),
-        ], outputs: [ValueInfo(name: "p", elemType: 1, shape: [.symbolic("N"), .fixed(Int64(F.classes))])])
+        let model = try F.manualSoftmax(try Self.model(tail: [], outputs: F.logitsOutput()))
         let teacher = try F.teacher()
         let train = try F.data(rows: 400, seed: 22, labeller: teacher), test = try F.data(rows: 300, seed: 23)
         let task = try ModelTask(network: try Network(model: model))
@@ -71,8 +49,7 @@ final class FineTuningGradientTests: XCTestCase {
         XCTAssertFalse(task.logitsValueIsProbabilities)
         XCTAssertTrue(try task.logitsAreProbabilities(on: train))
         let (tuned, report) = try FineTuning(options: options(epochs: 40)).run(model, data: train)
-        let (reference, referenceReport) = try FineTuning(options: options(epochs: 40)).run(try Self.model(tail: [], outputs: [
-            ValueInfo(name: "logits", elemType: 1, shape: [.symbolic("N"), .fixed(Int64(F.classes))])]), data: train)
+        let (reference, referenceReport) = try FineTuning(options: options(epochs: 40)).run(try Self.model(tail: [], outputs: F.logitsOutput()), data: train)
         // the same loss as from the logits, up to float rounding in exp/log
         XCTAssertEqual(report.training.logs.last!.trainLoss, referenceReport.training.logs.last!.trainLoss, accuracy: 1e-3)
         XCTAssertEqual(try F.agreement(tuned, teacher, on: test), try F.agreement(reference, teacher, on: test), accuracy: 0.01)
@@ -100,7 +77,7 @@ final class FineTuningGradientTests: XCTestCase {
     /// Every ReLU dead and no bias after it: the graph has a gradient path, but every gradient
     /// is exactly zero, so the run stops after the first epoch instead of reporting success.
     func testAllZeroGradientsAreRefused() throws {
-        var model = try Self.model(tail: [], outputs: [ValueInfo(name: "logits", elemType: 1, shape: [.symbolic("N"), .fixed(Int64(F.classes))])])
+        var model = try Self.model(tail: [], outputs: F.logitsOutput())
         var g = try XCTUnwrap(model.graph)
         g.nodes[g.nodes.count - 1].inputs.removeLast()  // fc2 without its bias
         var tensors = model.tensors.filter { $0.name != "fc2.bias" }
