@@ -15,6 +15,25 @@ public struct TrainingOptions: Sendable {
     /// Keep exact zeros of weight tensors (rank ≥ 2, not all zero) at zero: a pruned model stays as sparse.
     public var keepSparsity = true
     public init() {}
+
+    /// Epoch cap of a run that trains until converged (`untilConverged`): generous, since early
+    /// stopping ends it. On the digits demo (Adam, lr 0.001, batch 32), `distill --hidden 32`
+    /// stops after 224 epochs and fine-tuning the MLP pruned to 20% after 152; the cap bounds a
+    /// run whose validation loss keeps creeping down.
+    public static let convergenceEpochCap = 500
+    /// Patience of a run that trains until converged: epochs without a lower validation loss.
+    /// Measured on `distill --hidden 32` (teacher 97.78%): 5 stops at 195 epochs, −0.67 points;
+    /// 10 at 224, −0.44; 20 at 440, −0.22 for twice the time.
+    public static let convergencePatience = 10
+
+    /// Options that train until a held-out split stops improving (with `ValidationData.automatic`),
+    /// keeping the best epoch, with at most `convergenceEpochCap` epochs.
+    public static var untilConverged: TrainingOptions {
+        var o = TrainingOptions()
+        o.epochs = convergenceEpochCap
+        o.patience = convergencePatience
+        return o
+    }
 }
 
 /// One epoch's record.
@@ -33,6 +52,11 @@ public struct TrainingResult: Sendable {
     public var bestEpoch: Int
     public var stoppedEarly: Bool
     public var steps: Int
+    /// Whether a validation loss (not the training loss) chose the kept epoch and stopped the run.
+    public var validated = false
+
+    /// The log of the kept epoch (the weights the run returns).
+    public var keptLog: EpochLog? { logs.indices.contains(bestEpoch - 1) ? logs[bestEpoch - 1] : logs.last }
 }
 
 /// The loss of a batch: given the forward values and the batch's row indices, the mean loss and
@@ -131,6 +155,7 @@ public enum Trainer {
             }
         }
         if options.patience > 0 && best.epoch > 0 { task.network.parameters = best.params } else { best.epoch = logs.count }
-        return TrainingResult(logs: logs, bestEpoch: best.epoch, stoppedEarly: stopped, steps: opt.steps)
+        return TrainingResult(logs: logs, bestEpoch: best.epoch, stoppedEarly: stopped, steps: opt.steps,
+                              validated: logs.first?.validationLoss != nil)
     }
 }

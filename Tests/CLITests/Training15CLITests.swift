@@ -96,4 +96,69 @@ final class Training15CLITests: CLITestCase {
         let step = try run(["inspect", try distill("training/mlp-manual-softmax.onnx", "m.ckpt")]).text
         XCTAssertTrue(step.contains(" teacher_logits=log_probabilities "), step)
     }
+
+    /// Item 7, the rules (fast, on 60 rows): no tuning flag trains until a 10% hold-out stops
+    /// improving; --epochs N alone trains exactly N epochs; --epochs N --patience P stops early
+    /// within N; fewer than 20 rows hold nothing out; the summary says why training stopped.
+    func testStoppingRulesAndTheirSummary() throws {
+        let dir = try tempDir()
+        let rows = try String(contentsOfFile: fixture(trainCSV), encoding: .utf8).split(separator: "\n")
+        try (rows.prefix(61).joined(separator: "\n") + "\n").write(toFile: dir + "/small.csv", atomically: true, encoding: .utf8)
+        try (rows.prefix(11).joined(separator: "\n") + "\n").write(toFile: dir + "/tiny.csv", atomically: true, encoding: .utf8)
+        let model = fixture("demo/mlp-digits.ckpt")
+        func train(_ data: String, _ flags: [String]) throws -> String {
+            let r = try run(["train", model, "--data", dir + "/" + data, "--lr", "0.01"] + flags + [dir + "/out.ckpt"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.stderr
+        }
+        let fixed = try train("small.csv", ["--epochs", "3"])
+        XCTAssertTrue(fixed.hasPrefix("trained 2,410 parameters in 4 tensors: 3 epochs, 6 steps, loss "), fixed)
+        XCTAssertTrue(fixed.hasSuffix("; stopped: reached --epochs 3\n"), fixed)
+        let converged = try train("small.csv", [])
+        XCTAssertNotNil(converged.range(of: #"\(val_acc [0-9.]+%\); stopped: validation loss did not improve for 10 epochs; kept epoch [0-9]+\n$"#,
+                                        options: .regularExpression), converged)
+        XCTAssertTrue(try run(["inspect", dir + "/out.ckpt"]).text.contains("epochs=500 batch=32 patience=10 seed=0 data.crc32="))
+        let capped = try train("small.csv", ["--epochs", "4", "--patience", "3"])
+        XCTAssertNotNil(capped.range(of: #"; stopped: reached --epochs 4; kept epoch [1-4] \(lowest validation loss\)\n$"#,
+                                     options: .regularExpression), capped)
+        // 10 rows: nothing held out (a hold-out would have left 1 row), the training loss is watched
+        let tiny = try train("tiny.csv", [])
+        XCTAssertTrue(tiny.contains("stopped: "), tiny)
+        XCTAssertFalse(tiny.contains("val_acc"), tiny)
+        XCTAssertTrue(try run(["inspect", dir + "/out.ckpt"]).text.contains(" rows=10"))
+    }
+
+    /// Item 7, measured (slow): with no tuning flag, `distill --hidden 32` on the digits teacher
+    /// (97.78%) used to stop after a fixed 20 epochs at −2.4 points; now it trains until the
+    /// validation loss stops improving (224 epochs, 97.33%, −0.44) — the same bytes for the same
+    /// seed. Fine-tuning the demo MLP pruned to 20% (69.6%) reaches 95.8% (152 epochs; 20 gave
+    /// 95.1%). Distilling from each kind of teacher output lands within a point of the teacher.
+    func testDefaultsTrainUntilConverged() throws {
+        guard ProcessInfo.processInfo.environment["AICOMPRESS_SLOW"] == "1" else {
+            throw XCTSkip("slow acceptance test: set AICOMPRESS_SLOW=1 to run it (scripts/test.sh does)")
+        }
+        let dir = try tempDir()
+        let args = ["distill", "--teacher", fixture("demo/teacher-digits.ckpt"), "--data", fixture(trainCSV), "--hidden", "32"]
+        let r = try run(args + [dir + "/s.ckpt"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("; stopped: validation loss did not improve for 10 epochs; kept epoch "), r.stderr)
+        XCTAssertGreaterThanOrEqual(try accuracy(dir + "/s.ckpt"), 0.9778 - 0.01)
+        XCTAssertEqual(try run(args + ["-q", dir + "/again.ckpt"]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/s.ckpt")), try Data(contentsOf: URL(fileURLWithPath: dir + "/again.ckpt")))
+
+        XCTAssertEqual(try run(["prune", "--keep", "0.2", "--scope", "global", "-q", fixture("demo/mlp-digits.ckpt"), dir + "/p.ckpt"]).status, 0)
+        let t = try run(["train", dir + "/p.ckpt", "--data", fixture(trainCSV), dir + "/t.ckpt"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssertTrue(t.stderr.contains("; stopped: validation loss did not improve for 10 epochs; kept epoch "), t.stderr)
+        XCTAssertGreaterThan(try accuracy(dir + "/t.ckpt"), 0.95)
+
+        // probabilities without a pre-softmax value (LinearClassifier + Normalizer + ZipMap),
+        // probabilities behind Softmax -> Identity, and a softmax only the values reveal
+        for teacher in ["training/skl-logreg-zipmap.onnx", "onnx/skl-mlp.onnx", "training/mlp-manual-softmax.onnx"] {
+            let d = try run(["distill", "--teacher", fixture(teacher), "--data", fixture(trainCSV), "--hidden", "32", "-q", dir + "/k.ckpt"])
+            XCTAssertEqual(d.status, 0, d.stderr)
+            // measured: 96.89% of 96.89%, 97.11% of 97.33%, 97.11% of 97.33%
+            XCTAssertGreaterThanOrEqual(try accuracy(dir + "/k.ckpt"), try accuracy(fixture(teacher)) - 0.01, teacher)
+        }
+    }
 }
