@@ -11,10 +11,14 @@ public struct ModelTask: Sendable {
     public let labelOutput: String?
     /// The float output giving per-class scores or probabilities, or regression values.
     public let scoreOutput: String?
-    /// The value to train on: the input of a final Softmax/LogSoftmax, else the score output.
+    /// The value to train on: the input of a final Softmax/LogSoftmax (through Identity and
+    /// skl2onnx's ZipMap), else the score output.
     public let logitsValue: String?
     /// Whether `logitsValue` is pre-softmax (cross-entropy from logits applies).
     public let scoresAreProbabilities: Bool
+    /// Whether `logitsValue` itself holds probabilities, with no pre-softmax value in the graph
+    /// (skl2onnx's LinearClassifier + Normalizer): losses take their log (`ProbabilityLogits`).
+    public let logitsValueIsProbabilities: Bool
     /// Class label of each score column, when the graph records them (ArrayFeatureExtractor).
     public let classLabels: [Double]?
 
@@ -49,18 +53,10 @@ public struct ModelTask: Sendable {
         labelOutput = labelOut
         let floatOut = outs.first { $0.elemType == ElementCode.float || $0.elemType == ElementCode.undefined && $0.name != labelOut }?.name
         scoreOutput = floatOut
-        // trace the score output back through Identity to a Softmax/LogSoftmax
-        var producer: [String: Node] = [:]
-        for n in g.nodes { for o in n.outputs { producer[o] = n } }
-        var v = floatOut
-        var probs = false
-        while let name = v, let n = producer[name] {
-            if n.opType == "Identity" { v = n.inputs.first; continue }
-            if n.opType == "Softmax" || n.opType == "LogSoftmax" { v = n.inputs.first; probs = true }
-            break
-        }
-        logitsValue = v
-        scoresAreProbabilities = probs
+        let trace = Self.traceLogits(from: floatOut, in: g)
+        logitsValue = trace.value
+        scoresAreProbabilities = trace.preSoftmax
+        logitsValueIsProbabilities = trace.probabilities
         // class labels: an ArrayFeatureExtractor picking from a constant by the ArgMax of the scores
         var labels: [Double]? = nil
         for n in g.nodes where n.opType == "ArrayFeatureExtractor" {

@@ -23,10 +23,16 @@ extension ModelTask {
         let columns = try scoreColumns()
         if try isClassifier() {
             let classes = try classIndices(targets, classes: columns, file: file)
+            // probabilities without a pre-softmax value: cross-entropy of log p, chained back to p
+            let probabilities = try logitsAreProbabilities(on: data)
             return { env, rows in
                 guard let z = env[logits] else { throw ExecutionError.missingValue(logits) }
-                let (loss, g) = Loss.crossEntropy(logits: z.reshaped([rows.count, columns]), labels: rows.map { classes[$0] })
-                return (loss, [logits: g.reshaped(z.shape)])
+                let p = z.asFloats
+                let input = probabilities ? NDArray(shape: [rows.count, columns], floats: ProbabilityLogits.logits(p))
+                                          : z.reshaped([rows.count, columns])
+                let (loss, g) = Loss.crossEntropy(logits: input, labels: rows.map { classes[$0] })
+                let grad = probabilities ? ProbabilityLogits.gradient(g.floats, probabilities: p) : g.floats
+                return (loss, [logits: NDArray(shape: z.shape, floats: grad)])
             }
         }
         return { env, rows in

@@ -15,6 +15,25 @@ public struct TrainingOptions: Sendable {
     /// Keep exact zeros of weight tensors (rank ≥ 2, not all zero) at zero: a pruned model stays as sparse.
     public var keepSparsity = true
     public init() {}
+
+    /// Epoch cap of a run that trains until converged (`untilConverged`): generous, since early
+    /// stopping ends it. On the digits demo (Adam, lr 0.001, batch 32), `distill --hidden 32`
+    /// stops after 224 epochs and fine-tuning the MLP pruned to 20% after 152; the cap bounds a
+    /// run whose validation loss keeps creeping down.
+    public static let convergenceEpochCap = 500
+    /// Patience of a run that trains until converged: epochs without a lower validation loss.
+    /// Measured on `distill --hidden 32` (teacher 97.78%): 5 stops at 195 epochs, −0.67 points;
+    /// 10 at 224, −0.44; 20 at 440, −0.22 for twice the time.
+    public static let convergencePatience = 10
+
+    /// Options that train until a held-out split stops improving (with `ValidationData.automatic`),
+    /// keeping the best epoch, with at most `convergenceEpochCap` epochs.
+    public static var untilConverged: TrainingOptions {
+        var o = TrainingOptions()
+        o.epochs = convergenceEpochCap
+        o.patience = convergencePatience
+        return o
+    }
 }
 
 /// One epoch's record.
@@ -33,6 +52,11 @@ public struct TrainingResult: Sendable {
     public var bestEpoch: Int
     public var stoppedEarly: Bool
     public var steps: Int
+    /// Whether a validation loss (not the training loss) chose the kept epoch and stopped the run.
+    public var validated = false
+
+    /// The log of the kept epoch (the weights the run returns).
+    public var keptLog: EpochLog? { logs.indices.contains(bestEpoch - 1) ? logs[bestEpoch - 1] : logs.last }
 }
 
 /// The loss of a batch: given the forward values and the batch's row indices, the mean loss and
@@ -54,6 +78,8 @@ public enum Trainer {
 
     /// Trains `task.network` in place on `train`; `validation` (with its objective) drives early
     /// stopping; `accuracy` optionally reports validation accuracy per epoch.
+    /// - Throws: `ExecutionError` (the graph cannot run, the loss is not finite), or
+    ///   `GradientError.allZero` when no trainable tensor got a non-zero gradient in the first epoch.
     public static func fit(_ task: inout ModelTask, train: Dataset, objective: Objective,
                            validation: (Dataset, Objective)? = nil,
                            accuracy: ((ModelTask) throws -> Double)? = nil,
@@ -75,6 +101,7 @@ public enum Trainer {
         var logs = [EpochLog]()
         var best = (loss: Double.infinity, epoch: 0, params: task.network.parameters)
         var stopped = false
+        var sawGradient = false, seeded = Set<String>()
         for epoch in 0..<options.epochs {
             let t0 = Date()
             let lr = options.schedule.rate(base: options.optimizer.learningRate, epoch: epoch, total: options.epochs)
@@ -85,16 +112,22 @@ public enum Trainer {
                 let rows = Array(order[start..<min(start + batch, train.rows)])
                 let env = try task.network.forward([task.inputName: try task.batch(train, rows: rows)])
                 let (loss, seeds) = try objective(env, rows)
+                if epoch == 0 { seeded.formUnion(seeds.keys) }
                 guard loss.isFinite else {
                     throw ExecutionError.badInput("the loss became \(loss) in epoch \(epoch + 1): lower the learning rate or clip gradients")
                 }
                 total += loss * Double(rows.count)
                 var grads = try task.network.backward(env, seeds: seeds)
+                if !sawGradient { sawGradient = grads.values.contains { $0.floats.contains { $0 != 0 } } }
                 for (name, m) in masks { applyMask(m, to: &grads[name]!.floats) }
                 if options.clipNorm > 0 { clipGradients(&grads, maxNorm: options.clipNorm) }
                 opt.step(&task.network.parameters, grads: grads, lr: lr)
                 for (name, m) in masks { applyMask(m, to: &task.network.parameters[name]!.floats) }
                 start += batch
+            }
+            // a loss without gradient would "train" every epoch and change nothing: say so instead
+            if epoch == 0 && !sawGradient && task.network.parameterCount > 0 && train.rows > 0 {
+                throw GradientError.allZero(values: seeded.sorted())
             }
             var log = EpochLog(epoch: epoch + 1, learningRate: lr, trainLoss: total / Double(max(train.rows, 1)),
                                validationLoss: nil, validationAccuracy: nil, seconds: 0)
@@ -122,6 +155,7 @@ public enum Trainer {
             }
         }
         if options.patience > 0 && best.epoch > 0 { task.network.parameters = best.params } else { best.epoch = logs.count }
-        return TrainingResult(logs: logs, bestEpoch: best.epoch, stoppedEarly: stopped, steps: opt.steps)
+        return TrainingResult(logs: logs, bestEpoch: best.epoch, stoppedEarly: stopped, steps: opt.steps,
+                              validated: logs.first?.validationLoss != nil)
     }
 }

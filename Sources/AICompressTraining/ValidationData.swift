@@ -8,6 +8,16 @@ public enum ValidationData: Sendable {
     case rows(Dataset, name: String = "the validation data")
     /// Hold out this fraction (0 < f < 1, at least one row) of the training rows.
     case holdOut(fraction: Double)
+    /// The default of a run that stops early without being told what to validate on: hold out
+    /// `defaultFraction` of the rows when there are at least `automaticMinimumRows`, else none
+    /// (a handful of rows cannot spare a meaningful validation share; the training loss is watched).
+    case automatic
+
+    /// The share `automatic` holds out: 10%, as Keras' and scikit-learn's early-stopping
+    /// examples commonly use (scikit-learn's MLP `validation_fraction` default).
+    public static let defaultFraction = 0.1
+    /// Fewest rows for which `automatic` holds some out: then at least 2 validation rows.
+    public static let automaticMinimumRows = 20
 
     /// Mixed into the training seed for the hold-out permutation, so that the split is not the
     /// same permutation as the first epoch's shuffle.
@@ -21,6 +31,9 @@ public enum ValidationData: Sendable {
             return (data, nil)
         case .rows(let v, _):
             return (data, v)
+        case .automatic:
+            guard data.rows >= Self.automaticMinimumRows else { return (data, nil) }
+            return try ValidationData.holdOut(fraction: Self.defaultFraction).split(data, seed: seed)
         case .holdOut(let fraction):
             guard fraction > 0 && fraction < 1 else { throw .fractionOutOfRange(fraction) }
             var rng = SplitMix64(seed: seed ^ Self.holdOutSeedSalt)

@@ -15,9 +15,16 @@ extension AICompress {
                 number of classes (--hidden 64,32), or cut from the teacher by structured pruning \
                 (--shrink 0.25 keeps a quarter of each hidden layer's channels). It is trained on \
                 α·T²·KL(softmax(teacher/T) ‖ softmax(student/T)) + (1−α)·cross-entropy(labels); \
-                without a label column only the teacher's outputs are targets. --feature S=T adds \
+                without a label column only the teacher's outputs are targets. A teacher whose \
+                output is probabilities (scikit-learn's, with or without ZipMap) is followed \
+                through its pre-softmax value, or the log of its probabilities where the graph has \
+                none. --feature S=T adds \
                 MSE between the student value S and the teacher value T (through a learned linear \
                 projection, dropped afterwards, where their widths differ).
+
+                Training runs until the validation loss stops improving (10% of the rows held \
+                out unless --val / --val-split, --patience 10, at most 500 epochs), keeping the \
+                best epoch; --epochs N alone trains exactly N epochs. The summary says why it stopped.
 
                 --data-free N trains on N inputs drawn uniformly within each feature's range seen in \
                 --data (labels there are ignored) or within --input-range LO,HI. That transfers what \
@@ -30,7 +37,8 @@ extension AICompress {
 
                 Examples:
                   aicompress distill --teacher big.onnx --data train.csv --hidden 64,32 student.ckpt
-                  aicompress distill --teacher big.ckpt --data train.csv --val val.csv --shrink 0.25 --epochs 60 small.onnx
+                  aicompress distill --teacher big.ckpt --data train.csv --val val.csv --shrink 0.25 small.onnx
+                  aicompress distill --teacher big.ckpt --data train.csv --hidden 32 --epochs 60 --lr 0.003 fixed.ckpt
                   aicompress distill --teacher big.ckpt --data train.csv --student pruned.ckpt --alpha 0.5 --temperature 2 out.ckpt
                   aicompress distill --teacher big.onnx --data unlabelled.csv --data-free 20000 --hidden 32 out.ckpt
                 """
@@ -124,6 +132,8 @@ extension AICompress {
                 var s = "student: \(Format.count(sp)) parameters (\(Format.percent(Double(sp) / Double(max(tp, 1)))) of the teacher's \(Format.count(tp))), "
                 s += "\(report.training.logs.count) epochs in \(String(format: "%.1f", report.seconds)) s"
                 if let a = report.validationAccuracy { s += ", val_acc \(Format.percent(a))" }
+            s += "; " + training.stopSummary(report.training)
+            if report.teacherGaveProbabilities { s += "; the teacher gives probabilities: followed through their log" }
                 FileHandleOutput.stderr(s + "\n")
             }
         }
@@ -136,6 +146,7 @@ extension AICompress {
                 case .teacherNotClassifier: message = "\(teacher): \(e)"
                 case .teacher(let x): message = "\(teacher): \(x)"
                 case .student(let x): message = studentOptions.student.map { "\($0): \(x)" } ?? "\(e)"
+                case .studentHasNoGradient(let x): message = "\(studentOptions.student ?? teacher): \(x)"
                 case .labels(let x, let validation): message = "\(validation ? training.val ?? data.data : data.data): \(x)"
                 default: message = "\(e)"
                 }

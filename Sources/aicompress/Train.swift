@@ -13,11 +13,19 @@ extension AICompress {
             discussion: """
                 Trains every float tensor the graph uses as a weight (not integer, quantized or \
                 --freeze'd tensors) with cross-entropy from the logits for classifiers (the input \
-                of a final Softmax when the model ends in one) or mean squared error for a single \
-                float output. Optimizers follow PyTorch's update rules: sgd (momentum, Nesterov; \
-                'gd' = full-batch gradient descent), adam and adamw with bias correction; L2 or \
-                decoupled weight decay; step/cosine schedules with warm-up; gradient clipping; \
-                early stopping on a validation set keeps the best epoch's weights.
+                of a final Softmax, also behind scikit-learn's ZipMap; the log of probabilities \
+                where the graph has no pre-softmax value) or mean squared error for a single float \
+                output. A model whose output has no gradient to its weights is refused. Optimizers \
+                follow PyTorch's update rules: sgd (momentum, Nesterov; 'gd' = full-batch gradient \
+                descent), adam and adamw with bias correction; L2 or decoupled weight decay; \
+                step/cosine schedules with warm-up; gradient clipping.
+
+                By default training runs until the validation loss stops improving: 10% of the \
+                rows are held out (with 20 rows or more; or --val / --val-split), training stops \
+                after 10 epochs without a lower validation loss (--patience) or at 500 epochs, and \
+                the best epoch's weights are kept. --epochs N alone trains exactly N epochs on all \
+                rows, as before; --epochs N --patience P stops early within N. The summary says \
+                why training stopped.
 
                 On a pruned model, weights that are exactly zero stay zero (--free-sparsity lets \
                 them change), so fine-tuning recovers accuracy without losing sparsity; tensors \
@@ -29,7 +37,8 @@ extension AICompress {
                 Examples:
                   aicompress train pruned.ckpt --data train.csv tuned.ckpt
                   aicompress train model.onnx --data train.csv --optimizer sgd --lr 0.05 --momentum 0.9 --nesterov out.onnx
-                  aicompress train model.ckpt --data train.csv --patience 5 --epochs 200 --schedule cosine best.ckpt
+                  aicompress train model.ckpt --data train.csv --epochs 30 --lr 0.003 fixed.ckpt
+                  aicompress train model.ckpt --data train.csv --val val.csv --patience 20 --epochs 200 best.ckpt
                 """
         )
 
@@ -72,12 +81,12 @@ extension AICompress {
                 }
             }
             try out.write(final, to: output, refusing: loaded.identities)
-            if !training.quiet, let last = report.training.logs.last {
+            if !training.quiet, let kept = report.training.keptLog {
                 let result = report.training
                 var s = "trained \(Format.count(report.parameters)) parameters in \(report.tensors) tensors: "
-                s += "\(result.logs.count) epochs, \(result.steps) steps, loss \(String(format: "%.4f", last.trainLoss))"
-                if result.stoppedEarly || training.patience > 0 { s += "; kept epoch \(result.bestEpoch)" }
+                s += "\(result.logs.count) epochs, \(result.steps) steps, loss \(String(format: "%.4f", kept.trainLoss))"
                 if let a = report.validationAccuracy { s += " (val_acc \(Format.percent(a)))" }
+                s += "; " + training.stopSummary(result)
                 if report.quantizedTensors > 0 { s += "; \(report.quantizedTensors) quantized tensors left as they are" }
                 FileHandleOutput.stderr(s + "\n")
             }

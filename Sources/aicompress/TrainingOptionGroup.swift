@@ -44,8 +44,9 @@ struct TrainingOptionGroup: ParsableArguments {
     @Option(help: "L2 regularization (sgd, adam) or decoupled weight decay (adamw).")
     var weightDecay: Float = 0
 
-    @Option(help: "Passes over the training data.")
-    var epochs = 20
+    @Option(name: .customLong("epochs"),
+            help: "Passes over the training data: at most this many while early stopping (default 500); given without --patience, exactly this many.")
+    var epochsOption: Int?
 
     @Option(help: "Rows per step.")
     var batchSize = 32
@@ -65,13 +66,14 @@ struct TrainingOptionGroup: ParsableArguments {
     @Option(help: "Clip the global gradient norm to this (0 = off).")
     var clipNorm: Float = 0
 
-    @Option(help: "Early stopping: stop after this many epochs without a lower validation loss and keep the best weights (0 = off).")
-    var patience = 0
+    @Option(name: .customLong("patience"),
+            help: "Early stopping: stop after this many epochs without a lower validation loss and keep the best epoch's weights (default 10, unless --epochs is given alone; 0 = off).")
+    var patienceOption: Int?
 
     @Option(help: "Validation data (same columns as --data).")
     var val: String?
 
-    @Option(help: "Hold out this fraction of the training rows for validation (default 0.1 when --patience is set without --val).")
+    @Option(help: "Hold out this fraction of the training rows for validation (default 0.1 while early stopping without --val, with at least 20 rows).")
     var valSplit: Double?
 
     @Option(help: "Seed for shuffling, the validation split and initial weights.")
@@ -85,6 +87,13 @@ struct TrainingOptionGroup: ParsableArguments {
 
     @Flag(help: "One line per epoch on stderr even when it is not a terminal (for logs).")
     var verbose = false
+
+    /// The epoch count: --epochs, else the cap of a run that trains until converged.
+    var epochs: Int { epochsOption ?? TrainingOptions.convergenceEpochCap }
+
+    /// The patience: --patience, else early stopping unless --epochs alone asked for a fixed
+    /// number of epochs (what a user who types --epochs 30 expects: 30 epochs).
+    var patience: Int { patienceOption ?? (epochsOption == nil ? TrainingOptions.convergencePatience : 0) }
 
     /// Per-epoch lines: on a terminal, or with --verbose; never with --quiet.
     var showsEpochs: Bool {
@@ -131,11 +140,24 @@ struct TrainingOptionGroup: ParsableArguments {
         return o
     }
 
-    /// Where validation rows come from: --val (read here), --val-split, or 10% when --patience needs them.
+    /// Where validation rows come from: --val (read here), --val-split, or (`automatic`) 10%
+    /// of 20 or more rows when early stopping needs them.
     func validationData(data: DataOptions, expectedFeatures: Int) throws -> ValidationData {
         if let v = val { return .rows(try data.load(v, expectedFeatures: expectedFeatures).0, name: v) }
-        guard let fraction = valSplit ?? (patience > 0 ? 0.1 : nil) else { return .none }
-        return .holdOut(fraction: fraction)
+        if let fraction = valSplit { return .holdOut(fraction: fraction) }
+        return patience > 0 ? .automatic : .none
+    }
+
+    /// Why training stopped, for the summary line: "stopped: validation loss did not improve
+    /// for 10 epochs; kept epoch 57", or "stopped: reached --epochs 500".
+    func stopSummary(_ result: TrainingResult) -> String {
+        let watched = result.validated ? "validation" : "training"
+        if result.stoppedEarly {
+            return "stopped: \(watched) loss did not improve for \(patience) epochs; kept epoch \(result.bestEpoch)"
+        }
+        var s = "stopped: reached --epochs \(epochs)"
+        if patience > 0 { s += "; kept epoch \(result.bestEpoch) (lowest \(watched) loss)" }
+        return s
     }
 
     /// Runs `body`, turning a hold-out that leaves no training rows into the usage error it is.

@@ -163,6 +163,8 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(r.logs.count, r.bestEpoch + 3)
         let best = r.logs[r.bestEpoch - 1].validationLoss!
         XCTAssertTrue(r.logs.allSatisfy { $0.validationLoss! >= best })
+        XCTAssertTrue(r.validated)
+        XCTAssertEqual(r.keptLog?.epoch, r.bestEpoch)
     }
 
     /// skl2onnx's default classifier output: ZipMap over the probabilities, kept as the tensor.

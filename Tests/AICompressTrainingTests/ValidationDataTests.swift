@@ -32,6 +32,21 @@ final class ValidationDataTests: XCTestCase {
         XCTAssertEqual(ValidationData.holdOut(fraction: 0.5).name(trainingData: "t.csv"), "t.csv")
     }
 
+    /// The default of a run that stops early: 10% of 20 or more rows, none of fewer.
+    func testAutomaticHoldsOutATenthOfEnoughRows() throws {
+        let (train, val) = try ValidationData.automatic.split(rows(40), seed: 3)
+        XCTAssertEqual(train.rows, 36)
+        XCTAssertEqual(val?.features, try ValidationData.holdOut(fraction: 0.1).split(rows(40), seed: 3).validation?.features)
+        XCTAssertEqual(try ValidationData.automatic.split(rows(20), seed: 0).validation?.rows, 2)
+        let (all, none) = try ValidationData.automatic.split(rows(19), seed: 0)
+        XCTAssertNil(none)
+        XCTAssertEqual(all.rows, 19)
+        XCTAssertEqual(ValidationData.automatic.name(trainingData: "t.csv"), "t.csv")
+        let o = TrainingOptions.untilConverged
+        XCTAssertEqual([o.epochs, o.patience], [500, 10])
+        XCTAssertTrue(o.summary.contains("epochs=500 batch=32 patience=10 seed=0"), o.summary)
+    }
+
     func testSummarySpellsOutWhatDiffersFromAPlainRun() {
         var o = TrainingOptions()
         XCTAssertEqual(o.summary, "optimizer=adam lr=0.001 beta1=0.9 beta2=0.999 eps=1e-08 epochs=20 batch=32 seed=0")

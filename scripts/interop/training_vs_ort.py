@@ -7,6 +7,9 @@ and onnxruntime computes what our executor computes on them.
 - train --standardize: the (x - mean)/std nodes are in the graph and ORT applies them.
 - distill --hidden 32 from the teacher, and --shrink 0.25: same checks.
 - a pruned then fine-tuned model keeps its exact zeros in the ONNX initializers.
+- scikit-learn's default export (fixtures/training/skl-mlp-zipmap.onnx, Softmax -> ZipMap),
+  pruned and fine-tuned: the weights changed, the file keeps its ZipMap, and ORT's labels and
+  probabilities equal `aicompress predict`'s (issue 15, item 3).
 
 Usage: training_vs_ort.py BIN. Prints one line per check and a final 'N passed, M failed'."""
 import json
@@ -88,6 +91,29 @@ with tempfile.TemporaryDirectory() as tmp:
         same = all(np.array_equal(before[n] == 0, pruned[n] == 0) for n in pruned if pruned[n].ndim == 2)
         check(same, "prune + train: every weight matrix keeps exactly the pruned zeros in ONNX")
         verify("prune + train", p("pt.onnx"))
+        zipmap = os.path.join(ROOT, "fixtures", "training", "skl-mlp-zipmap.onnx")
+        aic("prune", "--keep", "0.3", "-q", zipmap, p("zp.onnx"))
+        aic("train", p("zp.onnx"), "--data", TRAIN, "--epochs", "10", "-q", p("zt.onnx"))
+        before = {t.name: numpy_helper.to_array(t) for t in onnx.load(p("zp.onnx")).graph.initializer}
+        tuned = onnx.load(p("zt.onnx"))
+        after = {t.name: numpy_helper.to_array(t) for t in tuned.graph.initializer}
+        check(all(not np.array_equal(before[n], after[n]) for n in ["coefficient", "coefficient1"]),
+              "train on a ZipMap classifier: the weights changed")
+        check([n.op_type for n in tuned.graph.node].count("ZipMap") == 1, "train on a ZipMap classifier: the ZipMap is kept")
+        sess = ort.InferenceSession(p("zt.onnx"), providers=["CPUExecutionProvider"])
+        labels, maps = sess.run(None, {sess.get_inputs()[0].name: x})
+        ort_p = np.array([[m[k] for k in range(10)] for m in maps], dtype=np.float32)
+        lines = aic("predict", p("zt.onnx"), "--data", TEST).strip().split("\n")
+        header = lines[0].split(",")
+        ours = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+        prob_cols = [i for i, h in enumerate(header) if h.startswith("output_probability")]
+        label_col = header.index("output_label") if "output_label" in header else None
+        err = float(np.max(np.abs(ours[:, prob_cols] - ort_p))) if len(prob_cols) == 10 else float("inf")
+        check(err <= 1e-5, "train on a ZipMap classifier: probabilities equal onnxruntime's (max abs err %.1e)" % err)
+        check(label_col is not None and np.array_equal(ours[:, label_col].astype(np.int64), labels),
+              "train on a ZipMap classifier: labels equal onnxruntime's")
+        acc = float(np.mean(labels == y))
+        check(acc > 0.93, "train on a ZipMap classifier: onnxruntime accuracy %.4f > 0.93 (pruned to 30%%: 0.70)" % acc)
     except Exception as e:  # noqa: BLE001
         check(False, "lane aborted: %s" % e)
 

@@ -133,6 +133,9 @@ public struct Distillation: Sendable {
     ///   - dataName: names the data in label errors (a file path, say).
     ///   - events: called when labels are missing and after every epoch.
     /// - Returns: the trained student (projections removed, provenance stamped) and a report.
+    /// A teacher whose output is probabilities (a Softmax with no pre-softmax value in the
+    /// graph, skl2onnx's LinearClassifier + Normalizer, or rows in [0, 1] summing to 1) is
+    /// followed through log p, clamped (`ProbabilityLogits`).
     /// - Throws: `DistillationError`, `ValidationSplitError`, `PassError` (shrinking), `ModelError`.
     public func run(teacher: Model, data: Dataset, dataName: String = "the data", validation: ValidationData = .none,
                     events: (Event) -> Void = { _ in }) throws -> (Model, DistillationReport) {
@@ -171,10 +174,19 @@ public struct Distillation: Sendable {
             guard let t = targets[name] else { throw DistillationError.teacher(.missingValue(name)) }
             return t
         }
+        // a teacher giving probabilities is followed through log p: softmax(log p / T) is the
+        // softened distribution its logits would give, where p itself as logits is near uniform
+        let teacherScores = try target(teacherLogits)
+        let teacherProbabilities = teacherTask.logitsValueIsProbabilities
+            || ProbabilityLogits.areProbabilities(teacherScores.values, perRow: classes)
+        func teacherLogitValues(_ v: [Float]) -> [Float] { teacherProbabilities ? ProbabilityLogits.logits(v) : v }
         let (studentForTraining, featureTargets) = try projected(studentModel, plainStudent, trainSet: trainSet, target: target)
         var task = try Self.attributed(DistillationError.student) { try ModelTask(network: try Network(model: studentForTraining)) }
-        let trainObjective = objective(logitsValue: studentLogits, classes: classes, teacherLogits: try target(teacherLogits).values,
-                                  labels: trainLabels, features: featureTargets)
+        do { try task.checkGradientPath() } catch { throw DistillationError.studentHasNoGradient(error) }
+        let readout = StudentReadout(value: studentLogits, classes: classes,
+                                     probabilities: try Self.attributed(DistillationError.student) { try plainStudent.logitsAreProbabilities(on: trainSet) })
+        let trainObjective = objective(readout, teacherLogits: teacherLogitValues(teacherScores.values),
+                                       labels: trainLabels, features: featureTargets)
         var validationObjective: (Dataset, Objective)? = nil
         var accuracy: ((ModelTask) throws -> Double)? = nil
         if let v = valSet {
@@ -183,7 +195,7 @@ public struct Distillation: Sendable {
             }
             guard let vLogits = vt[teacherLogits] else { throw DistillationError.teacher(.missingValue(teacherLogits)) }
             let vl = try labels(v, validation.name(trainingData: dataName), validation: true)
-            validationObjective = (v, objective(logitsValue: studentLogits, classes: classes, teacherLogits: vLogits.values, labels: vl))
+            validationObjective = (v, objective(readout, teacherLogits: teacherLogitValues(vLogits.values), labels: vl))
             if let vl {
                 // a student without class labels of its own predicts indices in the teacher's order
                 accuracy = { t in
@@ -194,17 +206,24 @@ public struct Distillation: Sendable {
         }
 
         let started = Date()
-        let result = try Self.attributed(DistillationError.student) {
-            try Trainer.fit(&task, train: trainSet, objective: trainObjective, validation: validationObjective, accuracy: accuracy,
-                            options: training) { events(.epoch($0)) }
+        let result: TrainingResult
+        do {
+            result = try Self.attributed(DistillationError.student) {
+                try Trainer.fit(&task, train: trainSet, objective: trainObjective, validation: validationObjective, accuracy: accuracy,
+                                options: training) { events(.epoch($0)) }
+            }
+        } catch let e as GradientError {
+            throw DistillationError.studentHasNoGradient(e)
         }
         let seconds = Date().timeIntervalSince(started)
         var trained = try Self.strippingProjections(try task.network.updating(studentForTraining))
-        stamp(&trained.metadata, studentKind: studentKind, usedLabels: trainLabels != nil, rows: trainSet.rows)
+        stamp(&trained.metadata, studentKind: studentKind, usedLabels: trainLabels != nil, rows: trainSet.rows,
+              teacherProbabilities: teacherProbabilities)
         let teacherParameters = teacherTask.network.parameterCount
             + teacherTask.network.constants.values.filter(\.isFloat).reduce(0) { $0 + $1.count }
         let report = DistillationReport(training: result, seconds: seconds, teacherParameters: teacherParameters,
-                                        studentParameters: trained.parameterCount, rows: trainSet.rows, usedLabels: trainLabels != nil)
+                                        studentParameters: trained.parameterCount, rows: trainSet.rows, usedLabels: trainLabels != nil,
+                                        teacherGaveProbabilities: teacherProbabilities)
         return (trained, report)
     }
 
@@ -278,11 +297,13 @@ public struct Distillation: Sendable {
 
     /// The provenance of spec §4.2 for a distilled student: the tool version, the teacher's and
     /// the data's SHA-256 and one `distill …` step with every setting and the seed.
-    func stamp(_ metadata: inout [String: String], studentKind: String, usedLabels: Bool, rows: Int) {
+    func stamp(_ metadata: inout [String: String], studentKind: String, usedLabels: Bool, rows: Int,
+               teacherProbabilities: Bool = false) {
         var words = ["distill"]
         if let t = sources.teacherSHA256 { words.append("teacher.sha256=\(t)") }
         if let d = sources.dataSHA256 { words.append("data.sha256=\(d)") }
         words += [studentKind, "temperature=\(temperature)", "alpha=\(usedLabels ? alpha : 1)"]
+        if teacherProbabilities { words.append("teacher_logits=log_probabilities") }
         if !features.isEmpty {
             words += ["features=\(features.map(\.description).joined(separator: ","))", "feature_weight=\(featureWeight)"]
         }

@@ -19,6 +19,8 @@ public enum DistillationError: Error, Sendable, Equatable, CustomStringConvertib
     case teacher(ExecutionError)
     /// Building or running the student failed (training included).
     case student(ExecutionError)
+    /// The student's loss has no gradient to its trainable tensors.
+    case studentHasNoGradient(GradientError)
     /// The labels of the training (or, with `validation`, the validation) data do not fit the teacher's classes.
     case labels(ExecutionError, validation: Bool)
 
@@ -34,6 +36,7 @@ public enum DistillationError: Error, Sendable, Equatable, CustomStringConvertib
         case .teacher(let e): return "the teacher: \(e)"
         case .student(let e): return "the student: \(e)"
         case .labels(let e, _): return "\(e)"
+        case .studentHasNoGradient(let e): return "the student: \(e)"
         }
     }
 }

@@ -14,6 +14,8 @@ public struct DistillationReport: Sendable {
     public var rows: Int
     /// Whether the data's labels took part (false: the teacher's outputs were the only targets).
     public var usedLabels: Bool
+    /// Whether the teacher's output was probabilities, followed through their log.
+    public var teacherGaveProbabilities = false
 
     /// Validation accuracy of the kept epoch, when it was measured.
     public var validationAccuracy: Double? {

@@ -35,8 +35,8 @@ public struct FineTuning: Sendable {
     ///   - dataCRC32: CRC-32 of the data file, recorded in the step (nil: left out).
     ///   - progress: called after every epoch.
     /// - Returns: the trained model with provenance, and a report.
-    /// - Throws: `ExecutionError` (the model cannot run, the labels do not fit), `FineTuningError`,
-    ///   `ValidationSplitError`.
+    /// - Throws: `ExecutionError` (the model cannot run, the labels do not fit), `FineTuningError`
+    ///   (`.noGradient` when the loss cannot change any trainable tensor), `ValidationSplitError`.
     public func run(_ model: Model, data: Dataset, dataName: String = "the data", validation: ValidationData = .none,
                     input: InputFacts? = nil, dataCRC32: UInt32? = nil,
                     progress: (EpochLog) -> Void = { _ in }) throws -> (Model, FineTuningReport) {
@@ -49,6 +49,7 @@ public struct FineTuning: Sendable {
             task = try ModelTask(network: try Network(model: modelValue, frozen: frozen))
         }
         guard task.network.parameterCount > 0 else { throw FineTuningError.nothingToTrain }
+        do { try task.checkGradientPath() } catch { throw FineTuningError.noGradient(error) }
         let (trainSet, valSet) = try validation.split(data, seed: options.seed)
         let objective = try task.supervisedObjective(trainSet, file: dataName)
         let validationName = validation.name(trainingData: dataName)
@@ -57,8 +58,13 @@ public struct FineTuning: Sendable {
         if let v = valSet, let truth = v.targets, try task.isClassifier() {
             accuracy = { t in ClassificationMetrics(truth: truth, predicted: try t.predict(v).values).accuracy }
         }
-        let result = try Trainer.fit(&task, train: trainSet, objective: objective, validation: validationObjective,
+        let result: TrainingResult
+        do {
+            result = try Trainer.fit(&task, train: trainSet, objective: objective, validation: validationObjective,
                                      accuracy: accuracy, options: options, progress: progress)
+        } catch let e as GradientError {
+            throw FineTuningError.noGradient(e)
+        }
         var updated = try task.network.updating(modelValue)
         let report = FineTuningReport(training: result, parameters: task.network.parameterCount,
                                       tensors: task.network.parameterNames.count,
