@@ -6,7 +6,7 @@ import Darwin
 
 /// How far a tensor's values moved from an original of the same shape: the figures `diff`,
 /// `report` and the pipeline's per-tensor report show. Any dtype and encoding (sparse tensors
-/// are expanded once, quantized ones dequantized), compared in Double a chunk at a time.
+/// and ggml ones are expanded once, quantized ones dequantized), compared in Double a chunk at a time.
 public struct TensorDifference: Sendable, Equatable {
     /// Σx² over the original, Σ(x − y)², max |x − y|, and elements of the changed tensor that are zero.
     public var signal = 0.0, error = 0.0, maxAbs = 0.0, zerosAfter = 0
@@ -20,7 +20,12 @@ public struct TensorDifference: Sendable, Equatable {
     /// nil when the shapes differ.
     public init?(original: Tensor, changed: Tensor) {
         guard original.shape == changed.shape else { return nil }
-        func expanded(_ t: Tensor) -> Tensor { t.sparseLayout == nil ? t : (try? t.densified()) ?? t }
+        func expanded(_ t: Tensor) -> Tensor {
+            switch t.encoding {
+            case .sparse, .ggml: return (try? t.densified()) ?? t
+            case .dense, .quantized: return t
+            }
+        }
         let a = expanded(original), b = expanded(changed)
         let n = a.elementCount, step = 1 << 16
         elements = n
