@@ -36,20 +36,13 @@ struct GGUFFormat: ModelFormatHandler {
 
     func makeWriter(_ request: WriteRequest) throws -> any FormatWriter { try GGUFFileWriter(request) }
 
+    /// The plain ggml types and the dense dtypes they hold (ggml has no unsigned or 4-bit types).
+    static let plainTypes: [(type: GGMLType, dtype: DType)] = [
+        (.f32, .f32), (.f16, .f16), (.bf16, .bf16), (.f64, .f64), (.i8, .i8), (.i16, .i16), (.i32, .i32), (.i64, .i64),
+    ]
+
     /// The dense dtype a plain ggml type holds (nil for the block types).
-    static func dtype(of type: GGMLType) -> DType? {
-        switch type {
-        case .f32: return .f32
-        case .f16: return .f16
-        case .bf16: return .bf16
-        case .f64: return .f64
-        case .i8: return .i8
-        case .i16: return .i16
-        case .i32: return .i32
-        case .i64: return .i64
-        default: return nil
-        }
-    }
+    static func dtype(of type: GGMLType) -> DType? { plainTypes.first { $0.type == type }?.dtype }
 
     /// The ggml type a tensor is written as.
     /// - Throws: `GGUFError.unrepresentable` for dtypes and encodings GGUF cannot hold.
@@ -59,17 +52,10 @@ struct GGUFFormat: ModelFormatHandler {
         case .quantized:
             throw .unrepresentable("tensor '\(t.name)' is quantized as \(t.encoding), which GGUF has no type for; dequantize it first (aicompress dequantize), or quantize into a ggml type (quantize --gguf)")
         case .dense, .sparse:
-            switch t.dtype {
-            case .f32: return .f32
-            case .f16: return .f16
-            case .bf16: return .bf16
-            case .f64: return .f64
-            case .i8: return .i8
-            case .i16: return .i16
-            case .i32: return .i32
-            case .i64: return .i64
-            default: throw .unrepresentable("tensor '\(t.name)' has dtype \(t.dtype), which ggml has no type for")
+            guard let type = plainTypes.first(where: { $0.dtype == t.dtype })?.type else {
+                throw .unrepresentable("tensor '\(t.name)' has dtype \(t.dtype), which ggml has no type for")
             }
+            return type
         }
     }
 }
