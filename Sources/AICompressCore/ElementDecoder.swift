@@ -17,6 +17,10 @@ public enum ElementDecoder {
             forEachChunk(dtype: tensor.dtype, count: tensor.elementCount, data: TensorData(dense), range: range, chunk: chunk, body)
             return
         }
+        if let type = tensor.ggmlType {
+            tensor.data.withUnsafeBytes { GGMLLayout.forEachChunk(type, $0, range: range, chunk: chunk, body) }
+            return
+        }
         guard let layout = tensor.quantizedLayout else {
             forEachChunk(dtype: tensor.dtype, count: tensor.elementCount, data: tensor.data, range: range, chunk: chunk, body)
             return

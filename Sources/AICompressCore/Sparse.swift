@@ -92,11 +92,13 @@ public struct SparseLayout: Sendable, Equatable {
 
 extension Tensor {
     /// The same values stored densely (a no-op for dense tensors; sparse ones are expanded;
-    /// quantized ones are dequantized to their dtype).
+    /// quantized ones are dequantized to their dtype; ggml blocks decode to f32).
     public func densified() throws(ModelError) -> Tensor {
         switch encoding {
         case .dense:
             return self
+        case .ggml(let type):
+            return try Tensor(name: name, dtype: .f32, shape: shape, data: TensorData(GGMLLayout.decode(type, data, count: elementCount)))
         case .sparse:
             let layout = sparseLayout!
             let buffer = data.withUnsafeBytes { layout.decode($0) }

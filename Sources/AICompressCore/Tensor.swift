@@ -7,6 +7,9 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
     /// Integers with scales and optional zero points (code 2); the tensor's dtype is the type
     /// the values dequantize to.
     case quantized(QuantizationParameters)
+    /// ggml (llama.cpp) blocks of a quantized `GGMLType` along the last, row-major axis (code 3),
+    /// stored exactly as a GGUF file stores them; the dtype is f32, what ggml decodes them to.
+    case ggml(GGMLType)
 
     /// The code in the checkpoint format.
     public var code: UInt8 {
@@ -14,6 +17,7 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         case .dense: return 0
         case .sparse: return 1
         case .quantized: return 2
+        case .ggml: return 3
         }
     }
 
@@ -22,6 +26,7 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         case .dense: return "dense"
         case .sparse(let nnz): return "sparse (\(nnz) non-zero)"
         case .quantized(let q): return "\(q.storage.name) \(q.granularity)"
+        case .ggml(let type): return "ggml \(type.name)"
         }
     }
 
@@ -36,6 +41,8 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         case .quantized(let q):
             guard dtype.isFloatingPoint else { throw .invalidQuantization("a quantized tensor decodes to a floating-point dtype, not \(dtype)") }
             return try QuantizedLayout(shape: shape, parameters: q).payloadBytes
+        case .ggml(let type):
+            return try GGMLLayout.payloadBytes(type, dtype: dtype, shape: shape)
         }
     }
 }
@@ -86,6 +93,12 @@ public struct Tensor: Sendable {
     public var quantizedLayout: QuantizedLayout? {
         guard case .quantized(let q) = encoding else { return nil }
         return try? QuantizedLayout(shape: shape, parameters: q)
+    }
+
+    /// The ggml block type, for tensors stored in ggml blocks.
+    public var ggmlType: GGMLType? {
+        guard case .ggml(let type) = encoding else { return nil }
+        return type
     }
 
     /// A dense f32 tensor holding `values` (row-major).

@@ -10,7 +10,12 @@ extension ErrorFigures {
     public init?(original: Tensor, changed: Tensor) {
         guard original.shape == changed.shape else { return nil }
         self.init()
-        func expanded(_ t: Tensor) -> Tensor { t.sparseLayout == nil ? t : (try? t.densified()) ?? t }
+        func expanded(_ t: Tensor) -> Tensor {
+            switch t.encoding {
+            case .sparse, .ggml: return (try? t.densified()) ?? t
+            case .dense, .quantized: return t
+            }
+        }
         let a = expanded(original), b = expanded(changed)
         let n = a.elementCount, step = 1 << 16
         var start = 0

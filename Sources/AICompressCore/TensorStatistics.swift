@@ -71,7 +71,11 @@ public struct TensorStatistics: Sendable, Equatable {
 extension Tensor {
     /// Statistics of the values, computed in parallel over chunks for large tensors.
     public func statistics() -> TensorStatistics {
-        if case .sparse = encoding, let dense = try? densified() { return dense.statistics() }
+        // Sparse and ggml tensors are expanded once (one tensor's f32), then take the dense path.
+        switch encoding {
+        case .sparse, .ggml: if let dense = try? densified() { return dense.statistics() }
+        case .dense, .quantized: break
+        }
         let n = elementCount
         let chunk = 1 << 12
         let chunkCount = (n + chunk - 1) / chunk

@@ -7,6 +7,7 @@ public enum FormatRegistry {
         .checkpoint,
         .onnx,
         .safetensors,
+        .gguf,
     ]
 
     /// The `--format` values, comma-separated (`ckpt, onnx, safetensors`).

@@ -29,10 +29,14 @@ public protocol TensorTransform: Sendable {
     func transform(_ tensor: Tensor) throws -> (Tensor, TensorReport?)
     /// The graph of the output model (passes that change shapes rewrite it).
     func outputGraph(_ graph: Graph?) throws -> Graph?
+    /// Adds what the pass says about the whole output to its metadata (before provenance).
+    func outputMetadata(_ metadata: inout [String: String])
 }
 
 extension TensorTransform {
     public func outputGraph(_ graph: Graph?) throws -> Graph? { graph }
+    /// Most passes add nothing.
+    public func outputMetadata(_ metadata: inout [String: String]) {}
 }
 
 extension CompressionPass {

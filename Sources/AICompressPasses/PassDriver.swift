@@ -43,6 +43,7 @@ public struct PassDriver: Sendable {
     public func run(_ model: Model, into sink: any ModelSink, onTensor: (Int) -> Void = { _ in }) throws -> PassReport {
         let transform = try pass.prepare(model)
         var metadata = model.metadata
+        transform.outputMetadata(&metadata)
         Provenance.stamp(&metadata, input: input, steps: steps, extra: self.metadata)
         var report = PassReport(pass: pass.stepDescription)
         let tensors = model.tensors

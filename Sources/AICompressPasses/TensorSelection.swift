@@ -39,7 +39,10 @@ public struct TensorSelection: Sendable, Equatable {
     /// Whether the pass should touch `tensor`.
     public func selects(_ tensor: Tensor, embeddings: Set<String> = []) -> Bool {
         // Dense or sparse (pruned) float tensors; already-quantized ones are left alone.
-        if case .quantized = tensor.encoding { return false }
+        switch tensor.encoding {
+        case .quantized, .ggml: return false
+        case .dense, .sparse: break
+        }
         guard tensor.dtype.isFloatingPoint, tensor.elementCount > 0 else { return false }
         if !include.isEmpty && !include.contains(where: { Self.glob($0, tensor.name) }) { return false }
         if exclude.contains(where: { Self.glob($0, tensor.name) }) { return false }

@@ -80,11 +80,12 @@ extension NDArray {
     public init(tensor: Tensor) throws(ExecutionError) {
         let shape = tensor.shape.dims
         let t: Tensor
-        if case .sparse = tensor.encoding {
+        switch tensor.encoding {
+        case .sparse, .ggml:
             do { t = try tensor.densified() } catch {
                 throw ExecutionError.badTensor(tensor.name, "\(error)")
             }
-        } else {
+        case .dense, .quantized:
             t = tensor
         }
         if let layout = t.quantizedLayout {

@@ -30,6 +30,7 @@ extension AICompress {
                 Examples:
                   aicompress quantize --list
                   aicompress quantize --int8 model.onnx model-int8.onnx
+                  aicompress quantize --gguf Q4_K_M model.gguf model-q4_k_m.gguf
                   aicompress quantize --int4 --group-size 64 model.safetensors q4.ckpt
                   aicompress quantize --uint8 --per-tensor --clip percentile:99.99 in.ckpt out.ckpt
                   aicompress quantize --int8 --exclude 'classifier.*' --report-json r.json in.ckpt out.ckpt
@@ -60,6 +61,18 @@ extension AICompress {
         @Option(name: .parameter(P.clip), help: ArgumentHelp(P.clip))
         var clip: ClipArgument = ClipArgument(value: .minMax)
 
+        @Option(name: .parameter(GGUFQuantize.Parameter.gguf), help: ArgumentHelp(GGUFQuantize.Parameter.gguf))
+        var gguf: String?
+
+        @Flag(name: .parameter(GGUFQuantize.Parameter.pure), help: ArgumentHelp(GGUFQuantize.Parameter.pure))
+        var pure = false
+
+        @Option(name: .parameter(GGUFQuantize.Parameter.tensorType), help: ArgumentHelp(GGUFQuantize.Parameter.tensorType))
+        var tensorType: [String] = []
+
+        @Flag(help: "With --gguf: print the per-tensor plan and the final size; write nothing (no output argument needed).")
+        var dryRun = false
+
         @OptionGroup var selection: SelectionOptions
         @OptionGroup var report: ReportOptions
         @OptionGroup var out: OutputOptions
@@ -72,10 +85,20 @@ extension AICompress {
 
         func validate() throws {
             if list { return }
+            if let ggufQuantize {
+                guard input != nil, dryRun || output != nil else { throw ValidationError("give an input and an output file (or --dry-run)") }
+                _ = try ggufQuantize.pass()
+                if let output { try out.check(output: output) }
+                return
+            }
+            if pure || !tensorType.isEmpty || dryRun { throw ValidationError("--pure, --tensor-type and --dry-run go with --gguf TYPE") }
             guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
             _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
             try out.check(output: output)
         }
+
+        /// The llama.cpp file-type quantization, when `--gguf` is given.
+        var ggufQuantize: QuantizeGGUF? { gguf.map { QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType) } }
 
         /// The command line as the pass's parameter values (checked by `Quantize(parameters:)`).
         var parameters: PassParameters {
@@ -95,10 +118,16 @@ extension AICompress {
                 try FileHandleOutput.stdout(Quantize.schemeTable())
                 return
             }
+            if let ggufQuantize, let input {
+                if dryRun { return try FileHandleOutput.stdout(try ggufQuantize.dryRun(input: input)) }
+                guard let output else { throw ValidationError("give an input and an output file (or --dry-run)") }
+                return try ggufQuantize.run(input: input, output: output, out: out, report: report)
+            }
             guard let input, let output else { throw ValidationError("give an input and an output file (or --list)") }
             let pass = try AICompressPasses.Quantize.fromCommandLine(parameters)
             try PassRunner.run(pass, input: input, output: output, out: out, report: report)
         }
+
 
         /// Every scheme of the table with bits per weight and the SQNR it reaches on N(0, 1) weights,
         /// measured now (`SchemeListing`).

@@ -12,6 +12,7 @@ final class FormatRegistryTests: XCTestCase {
         case "ckpt": return "ckpt"
         case "onnx": return "onnx"
         case "safetensors": return "safetensors"
+        case "gguf": return "gguf"  // added with the GGUF format
         case "json" where path.hasSuffix(".safetensors.index.json"): return "safetensors"
         default: return nil
         }
@@ -40,7 +41,7 @@ final class FormatRegistryTests: XCTestCase {
         XCTAssertEqual(Set(ModelFormat.allCases.map(\.rawValue)).count, ModelFormat.allCases.count, "ids are unique")
         for f in ModelFormat.allCases { XCTAssertEqual(ModelFormat(rawValue: f.rawValue), f) }
         XCTAssertNil(ModelFormat(rawValue: "CKPT"), "ids are matched as written (the CLI lower-cases first)")
-        XCTAssertNil(ModelFormat(rawValue: "gguf"))
+        XCTAssertNil(ModelFormat(rawValue: "tflite"))
         XCTAssertEqual(ModelIO.defaultFormat, .checkpoint)
         XCTAssertEqual(try ModelIO.outputFormat(path: "-", explicit: nil), .checkpoint)
         XCTAssertEqual(try ModelIO.outputFormat(path: "a.onnx", explicit: .safetensors), .safetensors)
@@ -94,15 +95,15 @@ final class FormatRegistryTests: XCTestCase {
         }
     }
 
-    /// Streaming is each writer's declaration: only the checkpoint streams.
+    /// Streaming is each writer's declaration: the checkpoint and GGUF (through its spool) stream.
     func testWritersDeclareWhetherTheyStream() throws {
         let dir = try temporaryDirectory(self)
         for f in ModelFormat.allCases {
             let writer = try f.handler.makeWriter(WriteRequest(path: dir + "/x." + f.rawValue))
-            XCTAssertEqual(writer.streams, f == .checkpoint, f.rawValue)
+            XCTAssertEqual(writer.streams, f == .checkpoint || f == .gguf, f.rawValue)
             writer.abort()
             let session = try ModelIO.openWriter(path: dir + "/y." + f.rawValue, format: f)
-            XCTAssertEqual(session.streams, f == .checkpoint, f.rawValue)
+            XCTAssertEqual(session.streams, f == .checkpoint || f == .gguf, f.rawValue)
             session.abort()
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "aborted writers leave nothing")

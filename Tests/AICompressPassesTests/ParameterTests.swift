@@ -76,6 +76,7 @@ final class ParameterTests: XCTestCase {
             Quantize(scheme: .int4, granularity: .group(64), symmetric: false, clip: .percentile(99.5),
                      selection: TensorSelection(exclude: ["fc2.*"], includeOneDimensional: true)),
             Quantize(scheme: .uint8), Quantize(scheme: .bf16), Dequantize(),
+            GGUFQuantize(fileType: GGUFFileType.named("Q4_K_M")!, pure: true, overrides: [("attn_v", .q8_0)]),
         ]
         for pass in passes {
             let again = try type(of: pass).init(parameters: pass.parameterValues)
@@ -88,7 +89,7 @@ final class ParameterTests: XCTestCase {
     }
 
     func testCatalogNamesEveryPassOnce() {
-        XCTAssertEqual(PassCatalog.passes.map { $0.stepName }, ["prune", "quantize", "dequantize"])
+        XCTAssertEqual(PassCatalog.passes.map { $0.stepName }, ["prune", "quantize", "dequantize", "quantize-gguf"])
         for pass in PassCatalog.passes {
             let keys = pass.declaredParameters.flatMap(\.keys)
             XCTAssertEqual(Set(keys).count, keys.count, "\(pass.stepName) declares a key twice")

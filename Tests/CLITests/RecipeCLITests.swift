@@ -70,7 +70,7 @@ final class RecipeCLITests: CLITestCase {
              ":4: step 1 (prune): key 'scop': not a key of prune (keys: keep, sparsity, scope, pattern, norm, include, exclude, "
                 + "include-1d, include-embeddings)"),
             ("steps:\n  - prune:\n      keep: 1.5\n", ":3: step 1 (prune): key 'keep': keep must be between 0 and 1"),
-            ("steps:\n  - prune: {keep: 0.5}\n  - squash: {}\n", ":3: step 2: unknown step 'squash' (steps: prune, quantize, dequantize)"),
+            ("steps:\n  - prune: {keep: 0.5}\n  - squash: {}\n", ":3: step 2: unknown step 'squash' (steps: prune, quantize, dequantize, quantize-gguf)"),
             ("steps:\n  - quantize:\n      int8: true\n      quiet: true\n", ":4: step 1 (quantize): key 'quiet' is an option of apply itself, not of a step"),
             ("stesp:\n  - prune: {keep: 0.5}\n", ":1: unknown key 'stesp' (keys: steps, version, name, description)"),
             ("steps: []\n", ":1: key 'steps' is empty"),

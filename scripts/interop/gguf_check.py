@@ -2,8 +2,8 @@
 """GGUF interop check: gguf-py (pip install gguf) judges the files aicompress's GGUF writer and
 ggml quantizers produce.
 
-Usage: gguf_check.py [BIN] [--export DIR]   (BIN, the CLI that scripts/interop.sh passes, is unused:
-the CLI does not speak GGUF yet)
+Usage: gguf_check.py [BIN] [--export DIR]   (BIN: the CLI that scripts/interop.sh passes; when it is
+given, the `quantize --gguf` checks below run too)
 
 Without --export it builds nothing itself: it runs the Swift test GGUFInteropExportTests with
 AICOMPRESS_GGUF_EXPORT set to a temporary folder (the package must be built with
@@ -16,6 +16,11 @@ AICOMPRESS_GGUF_EXPORT set to a temporary folder (the package must be built with
   - for the types gguf-py quantizes (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1): gguf-py's
     quantize of the same input gives exactly our bytes;
   - roundtrip.gguf (ours.gguf read by our reader and written back) is byte-identical.
+With BIN, on a LLaMA-shaped F32 model made here with gguf-py (random weights, 8 blocks, n_embd 256,
+n_ff 512, a tokenizer list): `BIN quantize --gguf TYPE --pure` for every TYPE and `--gguf Q4_K_M`;
+gguf-py reads each output, finds the per-tensor types llama-quantize's rules give, every input key
+unchanged, general.file_type and general.quantization_version set, our bytes equal to gguf-py's
+quantizer where it has one, and the dequantized weights within each type's error budget.
 Prints one line per check and `N passed, M failed`; exits 1 on any failure.
 """
 import os
@@ -103,8 +108,92 @@ def main() -> int:
             check(q.shape == raw.shape and bool(np.all(q == raw)), f"{name}: gguf-py's quantizer gives our bytes")
     with open(os.path.join(folder, "ours.gguf"), "rb") as a, open(os.path.join(folder, "roundtrip.gguf"), "rb") as b:
         check(a.read() == b.read(), "read -> write is byte-identical")
+    binary = next((a for a in sys.argv[1:] if not a.startswith("--") and os.access(a, os.X_OK) and os.path.isfile(a)), None)
+    if binary:
+        check_quantize(binary, folder)
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
+
+
+FTYPES = {"Q4_0": 2, "Q4_1": 3, "Q5_0": 8, "Q5_1": 9, "IQ4_NL": 25, "Q4_K": 15, "Q5_K": 17, "Q6_K": 18, "Q8_0": 7,
+          "F16": 1, "BF16": 32, "Q4_K_M": 15}
+BUDGET = {"Q4_0": 0.09, "Q4_1": 0.08, "Q5_0": 0.045, "Q5_1": 0.04, "IQ4_NL": 0.09, "Q4_K": 0.08, "Q5_K": 0.04,
+          "Q6_K": 0.02, "Q8_0": 0.01, "F16": 0.001, "BF16": 0.005, "Q4_K_M": 0.08}
+
+
+def make_llama(path: str, n_layer: int = 8, embd: int = 256, ff: int = 512, vocab: int = 64) -> dict:
+    rng = np.random.default_rng(16)
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_block_count(n_layer); w.add_embedding_length(embd); w.add_feed_forward_length(ff)
+    w.add_head_count(4); w.add_head_count_kv(2); w.add_context_length(128); w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_dimension_count(embd // 4); w.add_file_type(0); w.add_tokenizer_model("llama")
+    w.add_token_list([f"t{i}" for i in range(vocab)])
+    weights = {}
+
+    def t(name, shape):
+        a = (rng.standard_normal(shape) * 0.02).astype(np.float32)
+        weights[name] = a
+        w.add_tensor(name, a)
+    t("token_embd.weight", (vocab, embd))
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        w.add_tensor(p + "attn_norm.weight", np.ones(embd, np.float32))
+        t(p + "attn_q.weight", (embd, embd)); t(p + "attn_k.weight", (embd // 2, embd)); t(p + "attn_v.weight", (embd // 2, embd))
+        t(p + "attn_output.weight", (embd, embd))
+        w.add_tensor(p + "ffn_norm.weight", np.ones(embd, np.float32))
+        t(p + "ffn_gate.weight", (ff, embd)); t(p + "ffn_up.weight", (ff, embd)); t(p + "ffn_down.weight", (embd, ff))
+    w.add_tensor("output_norm.weight", np.ones(embd, np.float32))
+    t("output.weight", (vocab, embd))
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+    return weights
+
+
+def expected_type(mix: str, name: str, n_layer: int = 8) -> str:
+    base = {"Q4_K": "Q4_K", "Q5_K": "Q5_K", "Q4_K_M": "Q4_K"}.get(mix, mix)
+    if mix != "Q4_K_M":
+        return base
+    i = int(name.split(".")[1]) if name.startswith("blk.") else -1
+    bump = i < n_layer // 8 or i >= 7 * n_layer // 8 or (i - n_layer // 8) % 3 == 2
+    if name == "output.weight" or (bump and (name.endswith("attn_v.weight") or name.endswith("ffn_down.weight"))):
+        return "Q6_K"
+    return base
+
+
+def check_quantize(binary: str, folder: str) -> None:
+    src = os.path.join(folder, "llama-f32.gguf")
+    weights = make_llama(src)
+    source = gguf.GGUFReader(src)
+    for mix in list(FTYPES):
+        out = os.path.join(folder, f"llama-{mix}.gguf")
+        args = [binary, "quantize", "--gguf", mix] + ([] if mix == "Q4_K_M" else ["--pure"]) + [src, out]
+        r = subprocess.run(args, capture_output=True, text=True)
+        check(r.returncode == 0, f"quantize --gguf {mix}: exit 0")
+        if r.returncode != 0:
+            print(r.stderr[-1000:])
+            continue
+        q = gguf.GGUFReader(out)
+        fields_ok = all(key in q.fields and q.fields[key].types == f.types and q.fields[key].contents() == f.contents()
+                        for key, f in source.fields.items() if not key.startswith("GGUF.") and key != "general.file_type")
+        check(fields_ok, f"{mix}: every input key kept, typed")
+        check(q.fields["general.file_type"].contents() == FTYPES[mix], f"{mix}: general.file_type {FTYPES[mix]}")
+        if mix not in ("F16", "BF16"):
+            check(q.fields["general.quantization_version"].contents() == 2, f"{mix}: general.quantization_version 2")
+        types_ok = bytes_ok = err_ok = True
+        for t in q.tensors:
+            want = "F32" if t.name.endswith("_norm.weight") else expected_type(mix, t.name)
+            types_ok &= t.tensor_type.name == want
+            if t.name not in weights:
+                continue
+            raw = np.ascontiguousarray(t.data).view(np.uint8).reshape(-1)
+            x = weights[t.name]
+            y = quants.dequantize(raw, t.tensor_type).reshape(x.shape).astype(np.float64)
+            err_ok &= float(np.linalg.norm(y - x) / np.linalg.norm(x)) < BUDGET[mix]
+            if t.tensor_type.name in PY_QUANTIZES:
+                mine = np.ascontiguousarray(quants.quantize(x, t.tensor_type)).view(np.uint8).reshape(-1)
+                bytes_ok &= mine.shape == raw.shape and bool(np.all(mine == raw))
+        check(types_ok, f"{mix}: per-tensor types follow llama-quantize's rules")
+        check(err_ok, f"{mix}: gguf-py dequantizes within the {BUDGET[mix]} relative-error budget")
+        check(bytes_ok, f"{mix}: bytes equal gguf-py's quantizer where it has one")
 
 
 if __name__ == "__main__":

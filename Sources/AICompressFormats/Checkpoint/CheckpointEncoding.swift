@@ -18,6 +18,14 @@ enum CheckpointEncoding {
                 throw .invalidEncodingParams(tensor: tensor, offset: offset)
             }
             return .sparse(nonZeros: Int(nnz))
+        case 3:
+            // u32 ggml type id (spec §5.3); the tensor init checks dtype, rows and length.
+            guard params.count == 4 else { throw .invalidEncodingParams(tensor: tensor, offset: offset) }
+            let id = params.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+            guard let type = try? GGMLType(id: id), (try? GGMLLayout.payloadBytes(type, dtype: dtype, shape: shape)) != nil else {
+                throw .invalidEncodingParams(tensor: tensor, offset: offset)
+            }
+            return .ggml(type)
         default:
             guard params.count == 12, let storage = QuantizedStorage(rawValue: params[0]), params[1] & 0xFE == 0,
                   params[2] == 0, params[3] == 0, dtype.isFloatingPoint else {
@@ -41,6 +49,9 @@ enum CheckpointEncoding {
     static func params(_ encoding: TensorEncoding) -> [UInt8] {
         if case .sparse(let nnz) = encoding {
             return withUnsafeBytes(of: UInt64(nnz).littleEndian) { Array($0) }
+        }
+        if case .ggml(let type) = encoding {
+            return withUnsafeBytes(of: type.rawValue.littleEndian) { Array($0) }
         }
         guard case .quantized(let q) = encoding else { return [] }
         var out: [UInt8] = [q.storage.rawValue, q.hasZeroPoint ? 1 : 0, 0, 0]

@@ -164,7 +164,7 @@ public enum CheckpointReader {
             guard let dtype = DType(rawValue: code) else { throw .unknownDType(tensor: name, code: code, offset: dtypeAt) }
             let encodingAt = r.offset
             let encodingCode = try r.u8("encoding of '\(name)'")
-            guard encodingCode <= 2 else {
+            guard encodingCode <= 3 else {
                 throw .unknownEncoding(tensor: name, code: encodingCode, offset: encodingAt)
             }
             let rankAt = r.offset

@@ -16,6 +16,9 @@ enum ONNXQDQ {
     /// Replaces every quantized tensor by its QDQ form.
     static func lower(_ model: Model) throws -> Model {
         var model = model
+        if let t = model.tensors.first(where: { $0.ggmlType != nil }) {
+            throw ONNXError.unrepresentable("tensor '\(t.name)' is stored in \(t.encoding) blocks, which ONNX has no operator for; dequantize the model first (aicompress dequantize), or write GGUF or .ckpt")
+        }
         // ONNX has no bitmask encoding: sparse tensors are written dense (or as
         // sparse_initializer, which the writer chooses).
         for t in model.tensors { if case .sparse = t.encoding { try model.replace(try t.densified()) } }

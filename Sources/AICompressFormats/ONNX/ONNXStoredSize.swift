@@ -42,6 +42,9 @@ enum ONNXStoredSize {
                                               dtype: t.dtype, count: nnz)
                 }
             }
+        case .ggml:
+            // ONNX cannot hold ggml blocks: the writer refuses such a tensor.
+            return t.storedBytes
         case .dense:
             guard sparseInitializers else { return t.storedBytes }
             return written(t.dtype, count: t.elementCount, dense: t.storedBytes) {

@@ -23,6 +23,9 @@ enum SafetensorsQuantization {
     /// `NAME_zero_point`), so that a sharded set never splits a quantized tensor from its scales.
     static func lowerGrouped(_ tensors: [Tensor], metadata: [String: String]) throws -> ([[Tensor]], [String: String]) {
         guard tensors.contains(where: { !$0.isDense }) else { return (tensors.map { [$0] }, metadata) }
+        if let t = tensors.first(where: { $0.ggmlType != nil }) {
+            throw SafetensorsError.unrepresentable("tensor '\(t.name)' is stored in \(t.encoding) blocks, which safetensors has no dtype for; dequantize the model first (aicompress dequantize), or write GGUF or .ckpt")
+        }
         var out: [[Tensor]] = []
         var meta = metadata
         let names = Set(tensors.map(\.name))

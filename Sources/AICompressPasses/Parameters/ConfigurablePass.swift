@@ -23,7 +23,7 @@ extension ConfigurablePass {
 /// Every pass that recipes and pass commands can name: registering a pass is one line here.
 public enum PassCatalog {
     /// The passes in the order help lists them.
-    public static let passes: [any ConfigurablePass.Type] = [Prune.self, Quantize.self, Dequantize.self]
+    public static let passes: [any ConfigurablePass.Type] = [Prune.self, Quantize.self, Dequantize.self, GGUFQuantize.self]
 
     /// The pass whose step name is `name`.
     public static func pass(named name: String) -> (any ConfigurablePass.Type)? {

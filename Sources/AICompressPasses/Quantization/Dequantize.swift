@@ -21,6 +21,12 @@ public struct Dequantize: ConfigurablePass {
 
     struct Transform: TensorTransform {
         func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
+            if t.ggmlType != nil {
+                let out = try t.densified()
+                return (out, TensorReport(name: t.name, scheme: "dequantize \(t.encoding)", bytesBefore: t.storedBytes,
+                                          bytesAfter: out.storedBytes, elements: t.elementCount, signalEnergy: 0,
+                                          errorEnergy: 0, maxAbsError: 0, zerosAfter: 0))
+            }
             guard let layout = t.quantizedLayout else { return (t, nil) }
             let n = t.elementCount
             let width = t.dtype.bits / 8

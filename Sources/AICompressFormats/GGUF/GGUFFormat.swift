@@ -1,0 +1,61 @@
+import AICompressCore
+
+extension ModelFormat {
+    /// llama.cpp's GGUF (ggml docs/gguf.md), versions 2 and 3.
+    public static let gguf = ModelFormat(GGUFFormat())
+}
+
+extension GGUFError: FormatError {}
+
+/// GGUF in the format registry: sniffed by its magic; plain tensor types read as dense tensors,
+/// block types as `.ggml(type)` tensors; every metadata pair kept losslessly
+/// (`GGUFModelMetadata`); written as a stream through a spool (`GGUFFileWriter`).
+struct GGUFFormat: ModelFormatHandler {
+    let id = "gguf"
+    let extensions = [".gguf"]
+
+    func sniff(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count >= 4 && bytes.loadUnaligned(as: UInt32.self) == GGUFReader.magic.littleEndian
+    }
+
+    func read(_ input: InputFile, sideFiles: any SideFileResolver) throws -> FormatReading {
+        let file = try GGUFReader.read(input.buffer)
+        var model = Model()
+        for t in file.tensors {
+            let shape = try Shape(t.info.shape)
+            if let dtype = GGUFFormat.dtype(of: t.info.type) {
+                try model.append(try Tensor(name: t.info.name, dtype: dtype, shape: shape, data: t.data))
+            } else {
+                try model.append(try Tensor(name: t.info.name, dtype: .f32, shape: shape, encoding: .ggml(t.info.type), data: t.data))
+            }
+        }
+        model.metadata = GGUFModelMetadata.modelMetadata(file.metadata)
+        let crc = input.buffer.withUnsafeBytes { CRC32.checksum($0) }
+        return FormatReading(model: model, formatVersion: "GGUF v\(file.version)", fileCRC32: crc)
+    }
+
+    func makeWriter(_ request: WriteRequest) throws -> any FormatWriter { try GGUFFileWriter(request) }
+
+    /// The plain ggml types and the dense dtypes they hold (ggml has no unsigned or 4-bit types).
+    static let plainTypes: [(type: GGMLType, dtype: DType)] = [
+        (.f32, .f32), (.f16, .f16), (.bf16, .bf16), (.f64, .f64), (.i8, .i8), (.i16, .i16), (.i32, .i32), (.i64, .i64),
+    ]
+
+    /// The dense dtype a plain ggml type holds (nil for the block types).
+    static func dtype(of type: GGMLType) -> DType? { plainTypes.first { $0.type == type }?.dtype }
+
+    /// The ggml type a tensor is written as.
+    /// - Throws: `GGUFError.unrepresentable` for dtypes and encodings GGUF cannot hold.
+    static func ggmlType(of t: Tensor) throws(GGUFError) -> GGMLType {
+        switch t.encoding {
+        case .ggml(let type): return type
+        case .quantized:
+            throw .unrepresentable("tensor '\(t.name)' is quantized as \(t.encoding), which GGUF has no type for; dequantize it first (aicompress dequantize), or quantize into a ggml type (quantize --gguf)")
+        case .dense, .sparse:
+            guard let type = plainTypes.first(where: { $0.dtype == t.dtype })?.type else {
+                throw .unrepresentable("tensor '\(t.name)' has dtype \(t.dtype), which ggml has no type for")
+            }
+            return type
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import AICompressCore
+
+/// `quantize --gguf TYPE`: every tensor gets the ggml type llama-quantize would give it for
+/// that file type (`GGUFTypePlanner`), encoded bit-identically to ggml's reference quantizers
+/// (`GGMLType.quantize`), row block by row block from the source tensor, so at most a chunk of
+/// one tensor is ever held as f32. Block types become `.ggml(type)` tensors, F16/BF16 dense
+/// ones; the output's metadata gets `gguf.file_type` (the llama_ftype), which the GGUF writer
+/// puts in `general.file_type`. Already-quantized inputs are dequantized and requantized
+/// (llama-quantize's `--allow-requantize`), or copied when the type is already the one chosen.
+public struct GGUFQuantize: ConfigurablePass {
+    /// The parameters, declared once.
+    public enum Parameter {
+        /// The file type (`Q4_K_M`, `Q8_0`, …).
+        public static let gguf = PassParameter("gguf", .choice(GGUFFileType.names),
+                                               help: "llama.cpp file type: \(GGUFFileType.names.joined(separator: ", ")).")
+        /// One type everywhere it can go.
+        public static let pure = PassParameter("pure", .flag, help: "With `gguf`: one type for every quantizable tensor (no mix rules; fallbacks still apply).")
+        /// `REGEX=TYPE` overrides.
+        public static let tensorType = PassParameter("tensor-type", .list,
+                                                     help: "With `gguf`: REGEX=TYPE, the ggml type of tensors whose name matches REGEX (first match wins; repeatable).")
+        /// In help order.
+        public static let all = [gguf, pure, tensorType]
+    }
+
+    /// `quantize-gguf`.
+    public static let stepName = "quantize-gguf"
+    /// The parameters.
+    public static let declaredParameters = Parameter.all
+
+    /// The planner (file type, pure, overrides).
+    public let planner: GGUFTypePlanner
+    private let values: PassParameters
+
+    /// The pass for `fileType`.
+    public init(fileType: GGUFFileType, pure: Bool = false, overrides: [(pattern: String, type: GGMLType)] = []) {
+        planner = GGUFTypePlanner(fileType: fileType, pure: pure, overrides: overrides)
+        var v = PassParameters()
+        v[Parameter.gguf] = .text(fileType.name)
+        if pure { v[Parameter.pure] = .flag }
+        if !overrides.isEmpty { v[Parameter.tensorType] = .list(overrides.map { "\($0.pattern)=\($0.type.name)" }) }
+        values = v
+    }
+
+    /// The pass these values describe.
+    /// - Throws: `PassError.invalidParameter` naming the parameter at fault.
+    public init(parameters given: PassParameters) throws {
+        try given.check(Self.declaredParameters)
+        guard let word = given.text(Parameter.gguf) else { throw Parameter.gguf.invalid("", "`gguf` needs a file type") }
+        guard let fileType = GGUFFileType.named(word) else {
+            throw Parameter.gguf.invalid(word, "`gguf` must be one of \(GGUFFileType.names.joined(separator: ", ")) (got \(word))")
+        }
+        var overrides: [(pattern: String, type: GGMLType)] = []
+        for item in given.list(Parameter.tensorType) {
+            guard let eq = item.lastIndex(of: "="), case let pattern = String(item[..<eq]), !pattern.isEmpty,
+                  let type = GGMLType(name: String(item[item.index(after: eq)...])) else {
+                throw Parameter.tensorType.invalid(item, "`tensor-type` takes REGEX=TYPE with a ggml type aicompress encodes (got \(item))")
+            }
+            guard type.hasQuantizer else { throw Parameter.tensorType.invalid(item, "no quantizer for \(type)") }
+            overrides.append((pattern, type))
+        }
+        self.init(fileType: fileType, pure: given.flag(Parameter.pure), overrides: overrides)
+    }
+
+    /// The values that rebuild this pass.
+    public var parameterValues: PassParameters { values }
+
+    /// Provenance words.
+    public var parameters: [(String, String)] {
+        var p = [("type", planner.fileType.name)]
+        if planner.pure { p.append(("pure", "true")) }
+        for o in planner.overrides { p.append(("tensor-type", "\(o.pattern)=\(o.type.name)")) }
+        return p
+    }
+
+    /// Each tensor's decision and its size after the pass (nil type: unchanged).
+    public func plan(_ model: Model) throws -> [(decision: GGUFTypePlanner.Decision, bytesBefore: Int, bytesAfter: Int)] {
+        let decisions = try planner.plan(model.tensors.map { ($0.name, $0.shape.dims) })
+        return zip(model.tensors, decisions).map { t, d in
+            (d, t.storedBytes, d.type.flatMap { $0.byteCount(elements: t.elementCount) } ?? t.storedBytes)
+        }
+    }
+
+    public func prepare(_ model: Model) throws -> any TensorTransform {
+        let decisions = try planner.plan(model.tensors.map { ($0.name, $0.shape.dims) })
+        var types = [String: GGMLType]()
+        for d in decisions { if let t = d.type { types[d.name] = t } }
+        return Transform(types: types, fileType: planner.fileType)
+    }
+
+    struct Transform: TensorTransform {
+        let types: [String: GGMLType]
+        let fileType: GGUFFileType
+
+        func outputMetadata(_ metadata: inout [String: String]) {
+            metadata["gguf.file_type"] = String(fileType.id)
+        }
+
+        func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
+            guard let type = types[t.name] else { return (t, nil) }
+            if t.ggmlType == type || (t.isDense && GGUFQuantize.plainType(t.dtype) == type) { return (t, nil) }
+            guard t.dtype.isFloatingPoint else { return (t, nil) }
+            let source: Tensor
+            if case .sparse = t.encoding { source = try t.densified() } else { source = t }
+            return try GGMLRowQuantizer.quantize(source, to: type)
+        }
+    }
+
+    /// The plain ggml type of a dense dtype, if any.
+    static func plainType(_ dtype: DType) -> GGMLType? {
+        switch dtype {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        default: return nil
+        }
+    }
+}
