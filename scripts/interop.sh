@@ -14,7 +14,7 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 passed=0
 failed=0
-for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality old_opset prune_vs_mask executor_vs_ort training_vs_ort report_chromium gguf_check; do
+for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality old_opset prune_vs_mask executor_vs_ort training_vs_ort report_chromium gguf_check llama_cpp; do
     rc=0
     if [ "$lane" = report_chromium ]; then
         # the HTML report rendered in headless Chromium (installs Debian's chromium)
