@@ -37,6 +37,6 @@ for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_qualit
     passed=$((passed + lane_passed))
     failed=$((failed + lane_failed))
 done
-echo "interop total (onnx, safetensors, quantization vs onnxruntime, quantization quality, old-opset quantization, pruning, executor vs onnxruntime, trained models in onnxruntime, HTML report in Chromium):"
+echo "interop total (onnx, safetensors, quantization vs onnxruntime, quantization quality, old-opset quantization, pruning, executor vs onnxruntime, trained models in onnxruntime, HTML report in Chromium, GGUF read back by gguf-py, llama.cpp as judge):"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
