@@ -42,4 +42,14 @@ final class GGUFQuantizeCLITests: CLITestCase {
         XCTAssertEqual(try run(["quantize", "--gguf", "Q4_0", "--pure", "--tensor-type", "attn_q=Q8_0", input, dir + "/x.gguf"]).status, 0)
         XCTAssertEqual(try ModelIO.read(path: dir + "/x.gguf").model.tensor(named: "blk.1.attn_q.weight")?.encoding, .ggml(.q8_0))
     }
+
+    /// A model in which no tensor gets a ggml type (an skl2onnx MLP: its weights are called
+    /// coefficients, not `…weight`) is refused, not written as a "Q4_0" file with nothing quantized.
+    func testModelWithNothingToQuantizeIsRefused() throws {
+        let dir = try tempDir()
+        let r = try run(["quantize", "--gguf", "Q4_0", fixture("onnx/skl-mlp.onnx"), dir + "/x.gguf"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("no weight matrix in the model gets a ggml type"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
+    }
 }

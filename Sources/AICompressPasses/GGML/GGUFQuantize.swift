@@ -84,6 +84,12 @@ public struct GGUFQuantize: ConfigurablePass {
         let decisions = try planner.plan(model.tensors.map { ($0.name, $0.shape.dims) })
         var types = [String: GGMLType]()
         for d in decisions { if let t = d.type { types[d.name] = t } }
+        // Writing a "quantized" file in which nothing was quantized would report success for a
+        // model this pass does not apply to (weights held as graph inputs or attributes, say).
+        guard !types.isEmpty else {
+            throw PassError.nothingSelected("no weight matrix in the model gets a ggml type (1-D tensors, norms and "
+                + "tensors whose name does not end in 'weight' are left as they are)")
+        }
         return Transform(types: types, fileType: planner.fileType)
     }
 
