@@ -61,10 +61,29 @@ enum ReportPage {
     /// Two decimals: SVG coordinates and sizes.
     static func num(_ v: Double) -> String { String(format: "%.2f", v) }
 
-    /// At most 34 characters, cut in the middle so both the layer number and the kind survive.
-    static func shortName(_ s: String) -> String {
-        guard s.count > 34 else { return s }
-        return String(s.prefix(14)) + "…" + String(s.suffix(19))
+    /// At most `limit` characters. A dotted name keeps its last number (the layer) and what
+    /// follows it (the kind), dropping components before and, if needed, after the number:
+    /// `model.encoder.layer.11.attention.self.query.weight` → `…11.…self.query.weight`. A name
+    /// without a numbered component is cut in the middle.
+    static func shortName(_ s: String, limit: Int = 34) -> String {
+        guard s.count > limit else { return s }
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        if let n = parts.lastIndex(where: { !$0.isEmpty && $0.allSatisfy(\.isNumber) }), n > 0 {
+            let tail = parts[(n + 1)...]
+            // Longest form first: head, number and the whole tail; then fewer tail components.
+            var candidates = [parts[0] + ".…" + parts[n...].joined(separator: "."), "…" + parts[n...].joined(separator: ".")]
+            let marker = "…" + parts[n] + ".…"
+            for keep in stride(from: tail.count - 1, through: 2, by: -1) {
+                candidates.append(marker + tail.suffix(keep).joined(separator: "."))
+            }
+            if let fit = candidates.first(where: { $0.count <= limit }) { return fit }
+            // The kind alone is too long: as much of its end as fits after the number.
+            if marker.count < limit - 8 {
+                return marker + String(tail.joined(separator: ".").suffix(limit - marker.count))
+            }
+        }
+        let head = min(14, limit / 2)
+        return String(s.prefix(head)) + "…" + String(s.suffix(limit - 1 - head))
     }
 
     /// The last component of a path (the whole string when it has none), for the page title.
