@@ -1,0 +1,106 @@
+/// SparseGPT (Frantar & Alistarh, 2023) for one linear layer: the same column sweep as GPTQ,
+/// where each block's mask is chosen by w²/U[j][j]² (the weight's saliency given the inverse
+/// Hessian) and the pruned weights' error is moved onto the weights not yet fixed. With a grid
+/// the kept weights are also quantized in the same sweep (sparse + quantized in one pass).
+public struct SparseGPT: Sendable {
+    /// Dampening fraction of the mean Hessian diagonal.
+    public var dampFraction: Double
+    /// Columns per block: the mask of an unstructured pattern is chosen per block.
+    public var blockSize: Int
+
+    /// SparseGPT with the paper's defaults (1% dampening, blocks of 128).
+    public init(dampFraction: Double = 0.01, blockSize: Int = 128) {
+        self.dampFraction = dampFraction
+        self.blockSize = blockSize
+    }
+
+    /// What one layer's pruning gave.
+    public struct Result: Sendable {
+        /// The new weights, `rows × columns` (pruned ones exactly 0).
+        public var weights: [Float]
+        /// The keep mask.
+        public var mask: [Bool]
+        /// The grid, when the kept weights were quantized.
+        public var grid: IntegerGrid?
+        /// Σ e²/2 of the sweep.
+        public var loss: Double
+    }
+
+    /// Prunes `weights` (`rows × statistics.columns`) to `pattern`, quantizing onto `grid` when given.
+    /// - Throws: `PassError.unsupported` when the statistics have no XᵀX or are not finite.
+    public func prune(_ weights: [Float], rows: Int, statistics: LayerStatistics, pattern: SparsityPattern,
+                      grid: IntegerGrid? = nil, layer: String) throws -> Result {
+        let n = statistics.columns
+        guard statistics.hasGram else {
+            throw PassError.unsupported(tensor: layer, reason: "SparseGPT needs the calibration Gram matrix XᵀX of the layer's input")
+        }
+        let factor = try HessianFactor(gram: statistics.symmetricGram, columns: n, dampFraction: dampFraction, layer: layer)
+        var block = blockSize
+        if let g = grid, g.groupSize > 0 { block = max(block, g.groupSize) / g.groupSize * g.groupSize }
+        if case .nOfM(_, let m) = pattern { block = max(block, m) / m * m }
+        var w = weights
+        var rule = SparseGPTRule(pattern: pattern, grid: grid, rows: rows, columns: n)
+        let loss = OBSSweep(blockSize: block).run(&w, rows: rows, factor: factor, rule: &rule)
+        return Result(weights: w, mask: rule.keep, grid: rule.grid, loss: loss)
+    }
+}
+
+/// SparseGPT's decision per column: at a block's (or N:M group's) first column choose which of
+/// its weights go, by w²/U[j][j]²; then fix a weight to 0 when it goes, else to itself or its
+/// grid point.
+struct SparseGPTRule: OBSColumnRule {
+    let pattern: SparsityPattern
+    var grid: IntegerGrid?
+    var keep: [Bool]
+    let columns: Int
+
+    init(pattern: SparsityPattern, grid: IntegerGrid?, rows: Int, columns: Int) {
+        self.pattern = pattern
+        self.grid = grid
+        self.columns = columns
+        keep = [Bool](repeating: true, count: rows * columns)
+    }
+
+    mutating func begin(column c: Int, blockStart: Int, blockEnd: Int, weights: UnsafeBufferPointer<Float>,
+                        rows: Int, columns n: Int, diagonal: [Double]) {
+        func score(_ r: Int, _ j: Int) -> Double {
+            let w = Double(weights[r * n + j]), d = diagonal[j]
+            return w * w / (d * d)
+        }
+        switch pattern {
+        case .unstructured(let f) where c == blockStart:
+            let width = blockEnd - blockStart
+            var scores: [Double] = []
+            scores.reserveCapacity(rows * width)
+            for r in 0..<rows { for j in blockStart..<blockEnd { scores.append(score(r, j)) } }
+            for i in SparsityPattern.smallest(scores, count: Int((f * Double(scores.count)).rounded(.down))) {
+                keep[(i / width) * n + blockStart + i % width] = false
+            }
+        case .nOfM(let k, let m) where c % m == 0:
+            let width = min(m, n - c)
+            let drop = width == m ? m - k : (m - k) * width / m
+            for r in 0..<rows {
+                let window = (c..<(c + width)).map { score(r, $0) }
+                for j in SparsityPattern.smallest(window, count: drop) { keep[r * n + c + j] = false }
+            }
+        default: break
+        }
+        if var g = grid {
+            let width = g.groupSize > 0 ? g.groupSize : n
+            if c % width == 0 {
+                // The group's kept weights set its range (pruned ones will be 0, always on the grid).
+                let hi = min(n, c + width)
+                for r in 0..<rows {
+                    g.fit(row: r, group: g.group(of: c), values: (c..<hi).compactMap { keep[r * n + $0] ? weights[r * n + $0] : nil })
+                }
+                grid = g
+            }
+        }
+    }
+
+    func fix(row: Int, column c: Int, value: Float) -> Float {
+        guard keep[row * columns + c] else { return 0 }
+        guard let g = grid else { return value }
+        return g.round(row: row, group: g.group(of: c), value: value)
+    }
+}
