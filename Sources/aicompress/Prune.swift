@@ -29,6 +29,14 @@ extension AICompress {
                   aicompress prune --pattern 2:4 model.safetensors sparse24.safetensors
                   aicompress prune --pattern channels --keep 0.5 --norm l2 model.onnx thin.onnx
                   aicompress prune --keep 0.5 model.onnx - | aicompress quantize --int8 - small.ckpt
+                  aicompress prune --method sparsegpt --sparsity 0.5 --calibration train.csv model.onnx sparse.ckpt
+
+                Data-aware methods (--method wanda or sparsegpt, with --calibration) prune the \
+                weights of Gemm and MatMul nodes one layer at a time, each layer seeing the outputs \
+                of the layers already pruned: Wanda removes the smallest |w|·‖x‖ of each output row; \
+                SparseGPT chooses by saliency and updates the remaining weights of the row to make \
+                up for the removed ones. --sparsity/--keep apply to each output row (Wanda) or to \
+                each block of 128 inputs over all rows (SparseGPT); --pattern N:M to every row.
                 """
         )
 
@@ -46,6 +54,11 @@ extension AICompress {
 
         @Option(name: .parameter(P.norm), help: ArgumentHelp(P.norm))
         var norm: AICompressPasses.Prune.Norm = .l2
+
+        @Option(help: "magnitude; or wanda or sparsegpt, which need --calibration.")
+        var method: PruneMethod = .magnitude
+
+        @OptionGroup var calibration: CalibrationOptions
 
         @OptionGroup var selection: SelectionOptions
         @OptionGroup var report: ReportOptions
@@ -66,15 +79,46 @@ extension AICompress {
 
         func validate() throws {
             _ = try AICompressPasses.Prune.fromCommandLine(parameters)
+            try calibration.check(needed: method != .magnitude, method: method.rawValue)
+            if method != .magnitude { _ = try calibratedPattern() }
             try out.check(output: files.output)
         }
 
         func run() throws {
-            let pass = try AICompressPasses.Prune.fromCommandLine(parameters)
-            try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report)
+            guard let data = calibration.data, let calibrated = method.calibrated else {
+                let pass = try AICompressPasses.Prune.fromCommandLine(parameters)
+                try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report)
+                return
+            }
+            let pass = CalibratedPrune(method: calibrated, pattern: try calibratedPattern(),
+                                       selection: TensorSelection(parameters: selection.parameters), calibration: data)
+            try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report,
+                               recipe: [calibration.recipeStep(pass)])
+        }
+
+        /// What a data-aware method removes, from --keep/--sparsity or --pattern N:M.
+        func calibratedPattern() throws -> SparsityPattern {
+            if scope == .global { throw ValidationError("--method \(method.rawValue) prunes each layer by its own calibration data; --scope global is for magnitude pruning") }
+            if let p = pattern {
+                let parts = p.split(separator: ":").compactMap { Int($0) }
+                guard p != "channels", parts.count == 2, parts[1] >= 1, parts[0] >= 0, parts[0] <= parts[1] else {
+                    throw ValidationError("--method \(method.rawValue) takes --pattern N:M (e.g. 2:4), not '\(p)'")
+                }
+                return .nOfM(keep: parts[0], group: parts[1])
+            }
+            guard let f = sparsity ?? keep.map({ 1 - $0 }) else { throw ValidationError("give --keep, --sparsity or --pattern N:M") }
+            return .unstructured(fraction: f)
         }
     }
 }
 
 extension Prune.Scope: ExpressibleByArgument {}
+
+/// `prune --method`: magnitude (the pass's own), or a data-aware `CalibratedPrune` method.
+enum PruneMethod: String, CaseIterable, ExpressibleByArgument {
+    case magnitude, wanda, sparsegpt
+
+    /// The calibrated method, or nil for magnitude.
+    var calibrated: CalibratedPrune.Method? { CalibratedPrune.Method(rawValue: rawValue) }
+}
 extension Prune.Norm: ExpressibleByArgument {}

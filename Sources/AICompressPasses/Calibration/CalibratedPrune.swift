@@ -1,0 +1,112 @@
+import AICompressCore
+import AICompressTraining
+
+/// Pruning that looks at calibration data: Wanda (|W|·‖X‖, no update) or SparseGPT (mask by
+/// saliency, remaining weights updated), applied to the `Gemm`/`MatMul` weights of a graph one
+/// layer at a time (`LayerwiseCalibration`). Other tensors are left alone. Pruned tensors are
+/// stored sparse when that is smaller, as magnitude pruning stores them.
+public struct CalibratedPrune: CompressionPass {
+    /// The calibrated methods.
+    public enum Method: String, Sendable, CaseIterable {
+        case wanda, sparsegpt
+    }
+
+    /// Which method.
+    public var method: Method
+    /// What to remove.
+    public var pattern: SparsityPattern
+    /// Which weights (of linear layers) to prune.
+    public var selection: TensorSelection
+    /// The calibration data.
+    public var calibration: CalibrationData
+    /// SparseGPT's dampening fraction.
+    public var dampFraction: Double
+
+    /// A calibrated pruning pass.
+    public init(method: Method, pattern: SparsityPattern, selection: TensorSelection = TensorSelection(),
+                calibration: CalibrationData, dampFraction: Double = 0.01) {
+        self.method = method
+        self.pattern = pattern
+        self.selection = selection
+        self.calibration = calibration
+        self.dampFraction = dampFraction
+    }
+
+    public var name: String { "prune" }
+
+    public var parameters: [(String, String)] {
+        var p: [(String, String)] = [("method", method.rawValue)]
+        switch pattern {
+        case .unstructured(let f): p.append(("sparsity", "\(f)"))
+        case .nOfM(let k, let m): p.append(("pattern", "\(k):\(m)"))
+        }
+        p.append(("calibration-rows", "\(calibration.maxRows)"))
+        return p + selection.parameters
+    }
+
+    /// The scheme word in reports: `wanda 2:4`, `sparsegpt sparsity 0.5`.
+    var scheme: String {
+        switch pattern {
+        case .unstructured(let f): "\(method.rawValue) sparsity \(f)"
+        case .nOfM(let k, let m): "\(method.rawValue) \(k):\(m)"
+        }
+    }
+
+    public func prepare(_ model: Model) throws -> any TensorTransform {
+        let embeddings = TensorSelection.embeddingNames(in: model.graph)
+        let layers = CalibratedLayer.find(in: model) { selection.selects($0, embeddings: embeddings) }
+        guard !layers.isEmpty else {
+            throw PassError.nothingSelected("calibrated pruning (`method` \(method.rawValue)) prunes the weights of Gemm and MatMul nodes; no selected tensor is one")
+        }
+        for layer in layers {
+            guard model.tensors.first(where: { $0.name == layer.weight })?.dtype == .f32 else {
+                throw PassError.unsupported(tensor: layer.weight, reason: "calibrated pruning works on f32 weights")
+            }
+        }
+        let run = LayerwiseCalibration(batches: try calibration.batches(for: model), needsGram: method == .sparsegpt)
+        let scheme = self.scheme
+        let results = try run.run(model, layers: layers) { layer, stats, weights in
+            let rows = layer.outputs
+            let values: [Float], keep: [Bool]
+            switch method {
+            case .wanda:
+                keep = Wanda.mask(weights, rows: rows, norms: stats.columnNorms, pattern: pattern)
+                values = zip(weights, keep).map { $1 ? $0 : 0 }
+            case .sparsegpt:
+                let r = try SparseGPT(dampFraction: dampFraction).prune(weights, rows: rows, statistics: stats, pattern: pattern, layer: layer.weight)
+                (values, keep) = (r.weights, r.mask)
+            }
+            return try Self.stored(layer, original: weights, values: values, keep: keep, scheme: scheme)
+        }
+        return Replacement(tensors: results.mapValues { ($0.tensor, $0.report) })
+    }
+
+    /// The pruned tensor in stored order (sparse when smaller) and its report against `original`.
+    static func stored(_ layer: CalibratedLayer, original: [Float], values: [Float], keep: [Bool], scheme: String) throws -> LayerwiseCalibration.Compressed {
+        let storedValues = layer.storedOrder(values)
+        let storedMask = layer.storedOrder(keep.map { $0 ? 1 : 0 }).map { $0 != 0 }
+        let shape = try Shape(layer.inputMajor ? [layer.inputs, layer.outputs] : [layer.outputs, layer.inputs])
+        let dense = try Tensor(name: layer.weight, shape: shape, floats: storedValues)
+        var (tensor, report) = try storedValues.withUnsafeBufferPointer {
+            try Prune.masked(dense, $0, scheme: scheme, decision: .mask(storedMask))
+        }
+        var figures = ErrorFigures()
+        for (x, y) in zip(original, values) { figures.add(original: Double(x), changed: Double(y)) }
+        report.figures = figures
+        report.bytesBefore = original.count * 4
+        tensor = try Tensor(name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, encoding: tensor.encoding, data: tensor.data)
+        return LayerwiseCalibration.Compressed(tensor: tensor, report: report, effective: values)
+    }
+}
+
+/// A transform that swaps in tensors computed by `prepare` and leaves the rest alone.
+struct Replacement: TensorTransform {
+    let tensors: [String: (Tensor, TensorReport)]
+
+    func transform(_ tensor: Tensor) throws -> (Tensor, TensorReport?) {
+        guard let (t, r) = tensors[tensor.name] else { return (tensor, nil) }
+        var report = r
+        report.bytesBefore = tensor.storedBytes
+        return (t, report)
+    }
+}

@@ -1,0 +1,69 @@
+import AICompressCore
+import AICompressTraining
+
+/// Runs calibration one layer at a time: the calibration inputs go through the model up to
+/// layer i, that layer's input statistics are gathered, the layer is compressed, and the next
+/// layer sees the outputs of the layers already compressed (so each layer corrects for the
+/// errors before it, as GPTQ and SparseGPT are meant to run). Only one layer's statistics are
+/// held at a time; activations are those of one batch.
+public struct LayerwiseCalibration: Sendable {
+    /// Calibration batches, each the model's feeds by input name.
+    public let batches: [[String: NDArray]]
+    /// Whether the methods need XᵀX (GPTQ, SparseGPT) or only Σx² (Wanda).
+    public let needsGram: Bool
+
+    /// Calibration over `batches`.
+    public init(batches: [[String: NDArray]], needsGram: Bool) {
+        self.batches = batches
+        self.needsGram = needsGram
+    }
+
+    /// One compressed layer: the tensor to store and its values as the next layers see them
+    /// (dequantized), in `outputs × inputs` order.
+    public struct Compressed: Sendable {
+        public var tensor: Tensor
+        public var report: TensorReport
+        public var effective: [Float]
+
+        /// A compressed layer.
+        public init(tensor: Tensor, report: TensorReport, effective: [Float]) {
+            self.tensor = tensor
+            self.report = report
+            self.effective = effective
+        }
+    }
+
+    /// Compresses `layers` of `model` in order with `compress(layer, statistics, weights)`,
+    /// where weights are `outputs × inputs`; returns the new tensors by name.
+    /// - Throws: `PassError.unsupported` when the graph cannot run on the calibration data
+    ///   (naming the op or value), or what `compress` throws.
+    public func run(_ model: Model, layers: [CalibratedLayer],
+                    compress: (CalibratedLayer, LayerStatistics, [Float]) throws -> Compressed) throws -> [String: Compressed] {
+        var network: Network
+        do { network = try Network(model: model) } catch {
+            throw PassError.unsupported(tensor: layers.first?.weight ?? "model", reason: "calibration runs the model, which failed: \(error)")
+        }
+        let tensors = Dictionary(model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var done: [String: Compressed] = [:]
+        for layer in layers {
+            var stats = LayerStatistics(columns: layer.inputs, gram: needsGram)
+            for feeds in batches {
+                let env: [String: NDArray]
+                do { env = try network.forward(feeds) } catch {
+                    throw PassError.unsupported(tensor: layer.weight, reason: "calibration could not run the model: \(error)")
+                }
+                guard let x = env[layer.input], x.isFloat, x.count % layer.inputs == 0, x.shape.last == layer.inputs else {
+                    throw PassError.unsupported(tensor: layer.weight, reason: "the input '\(layer.input)' of node '\(layer.node)' is not a float [.., \(layer.inputs)] value on the calibration data")
+                }
+                stats.add(x.floats, rows: x.count / layer.inputs)
+            }
+            guard let t = tensors[layer.weight] else { continue }
+            let dense = try t.encoding == .dense ? t : t.densified()
+            let result = try compress(layer, stats, layer.rowsByOutput(dense.floatValues()))
+            let stored = NDArray(shape: t.shape.dims, floats: layer.storedOrder(result.effective))
+            if network.parameters[layer.weight] != nil { network.parameters[layer.weight] = stored } else { network.constants[layer.weight] = stored }
+            done[layer.weight] = result
+        }
+        return done
+    }
+}

@@ -1,0 +1,45 @@
+import AICompressCore
+import AICompressFormats
+import AICompressPasses
+import AICompressTraining
+import ArgumentParser
+
+/// The calibration data of the data-aware methods (`prune --method wanda|sparsegpt`).
+struct CalibrationOptions: ParsableArguments {
+    @Option(help: "Calibration data for a data-aware --method: a CSV with a header row (a label column, if any, is ignored) or a .npy of features, rows first.")
+    var calibration: String?
+
+    @Option(help: "Calibration rows used at most (the first ones).")
+    var calibrationRows = 1024
+
+    /// Checks the options for a method that needs data (`needed`) or not.
+    func check(needed: Bool, method: String) throws {
+        if needed && calibration == nil { throw ValidationError("--method \(method) needs --calibration DATA (a CSV or .npy of inputs)") }
+        if !needed && calibration != nil { throw ValidationError("--calibration goes with a data-aware --method (wanda, sparsegpt)") }
+        guard calibrationRows >= 1 else { throw ValidationError("--calibration-rows must be at least 1") }
+    }
+
+    /// The data, read when the pass knows the model's input width.
+    var data: CalibrationData? {
+        guard let path = calibration else { return nil }
+        return CalibrationData(maxRows: calibrationRows) { expected in
+            let input = try InputFile(path: path)
+            return try input.buffer.withUnsafeBytes { bytes in
+                if bytes.starts(with: [0x93] + Array("NUMPY".utf8)) {
+                    return try NPY.dataset(features: bytes, file: path, labels: nil, labelsFile: "", missing: .error)
+                }
+                return try Dataset.readCSV(bytes, file: path, label: .auto, missing: .error, expectedFeatures: expected)
+            }
+        }
+    }
+
+    /// The recipe step of a calibrated `pass`: its provenance words, then the data.
+    func recipeStep(_ pass: any CompressionPass) -> Recipe.Step {
+        var options = pass.parameters.filter { $0.0 != "calibration-rows" }.map { Recipe.Option(key: $0.0, values: [$0.1], isFlag: false) }
+        if let c = calibration {
+            options += [Recipe.Option(key: "calibration", values: [c], isFlag: false),
+                        Recipe.Option(key: "calibration-rows", values: ["\(calibrationRows)"], isFlag: false)]
+        }
+        return Recipe.Step(command: pass.name, options: options)
+    }
+}
