@@ -4,7 +4,7 @@ import AICompressPasses
 import AICompressTraining
 import ArgumentParser
 
-/// The calibration data of the data-aware methods (`prune --method wanda|sparsegpt`).
+/// The calibration data of the data-aware methods (`prune --method wanda|sparsegpt`, `quantize --method gptq`).
 struct CalibrationOptions: ParsableArguments {
     @Option(help: "Calibration data for a data-aware --method: a CSV with a header row (a label column, if any, is ignored) or a .npy of features, rows first.")
     var calibration: String?
@@ -15,7 +15,7 @@ struct CalibrationOptions: ParsableArguments {
     /// Checks the options for a method that needs data (`needed`) or not.
     func check(needed: Bool, method: String) throws {
         if needed && calibration == nil { throw ValidationError("--method \(method) needs --calibration DATA (a CSV or .npy of inputs)") }
-        if !needed && calibration != nil { throw ValidationError("--calibration goes with a data-aware --method (wanda, sparsegpt)") }
+        if !needed && calibration != nil { throw ValidationError("--calibration goes with a data-aware --method (prune: wanda, sparsegpt; quantize: gptq)") }
         guard calibrationRows >= 1 else { throw ValidationError("--calibration-rows must be at least 1") }
     }
 

@@ -34,6 +34,14 @@ extension AICompress {
                   aicompress quantize --int4 --group-size 64 model.safetensors q4.ckpt
                   aicompress quantize --uint8 --per-tensor --clip percentile:99.99 in.ckpt out.ckpt
                   aicompress quantize --int8 --exclude 'classifier.*' --report-json r.json in.ckpt out.ckpt
+                  aicompress quantize --int4 --method gptq --calibration train.csv model.onnx q4.onnx
+
+                --method gptq (with --calibration) quantizes the weights of Gemm and MatMul nodes \
+                one layer at a time with GPTQ: each column is rounded in turn and the columns not \
+                yet rounded are moved to make up for its error on the calibration inputs (each \
+                layer seeing the outputs of the layers already quantized). The layout and range \
+                rule are the scheme's, so the file is read as any quantized file; other selected \
+                tensors are rounded to nearest.
                 """
         )
 
@@ -73,6 +81,17 @@ extension AICompress {
         @Flag(help: "With --gguf: print the per-tensor plan and the final size; write nothing (no output argument needed).")
         var dryRun = false
 
+        @Option(help: "rtn (round to nearest); or gptq, which needs --calibration.")
+        var method: QuantizeMethod = .rtn
+
+        @Flag(help: "--method gptq: quantize columns in order of decreasing input energy (groups fitted up front).")
+        var actOrder = false
+
+        @Option(help: "--method gptq: dampening, this fraction of the mean Hessian diagonal added to it.")
+        var damp = 0.01
+
+        @OptionGroup var calibration: CalibrationOptions
+
         @OptionGroup var selection: SelectionOptions
         @OptionGroup var report: ReportOptions
         @OptionGroup var out: OutputOptions
@@ -94,6 +113,9 @@ extension AICompress {
             if pure || !tensorType.isEmpty || dryRun { throw ValidationError("--pure, --tensor-type and --dry-run go with --gguf TYPE") }
             guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
             _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
+            try calibration.check(needed: method == .gptq, method: method.rawValue)
+            if method == .rtn && (actOrder || damp != 0.01) { throw ValidationError("--act-order and --damp go with --method gptq") }
+            guard damp >= 0, damp < 1 else { throw ValidationError("--damp must be in [0, 1)") }
             try out.check(output: output)
         }
 
@@ -125,6 +147,11 @@ extension AICompress {
             }
             guard let input, let output else { throw ValidationError("give an input and an output file (or --list)") }
             let pass = try AICompressPasses.Quantize.fromCommandLine(parameters)
+            if method == .gptq, let data = calibration.data {
+                let gptq = GPTQQuantize(base: pass, calibration: data, gptq: GPTQ(dampFraction: damp, actOrder: actOrder))
+                return try PassRunner.run(gptq, input: input, output: output, out: out, report: report,
+                                          recipe: [calibration.recipeStep(gptq)])
+            }
             try PassRunner.run(pass, input: input, output: output, out: out, report: report)
         }
 
@@ -143,6 +170,11 @@ extension AICompress {
                 + " 32 bits/weight is f32: int8 is 4x smaller, int4 g32 6.4x.)\n"
         }
     }
+}
+
+/// `quantize --method`.
+enum QuantizeMethod: String, CaseIterable, ExpressibleByArgument {
+    case rtn, gptq
 }
 
 extension Quantize.Scheme: EnumerableFlag {

@@ -76,3 +76,35 @@ final class CalibratedPruneCLITests: CLITestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.ckpt"))
     }
 }
+
+/// `quantize --method gptq --calibration`: what it refuses, and that its output runs.
+final class GPTQQuantizeCLITests: CLITestCase {
+    func testGPTQRefusesWhatItCannotDo() throws {
+        let dir = try tempDir()
+        let model = fixture("demo/mlp-digits.ckpt"), data = fixture("demo/digits-train.csv")
+        let cases: [([String], Int32, String)] = [
+            (["--int4", "--method", "gptq"], 64, "needs --calibration"),
+            (["--int4", "--act-order"], 64, "go with --method gptq"),
+            (["--fp16", "--method", "gptq", "--calibration", data], 64, "integer scheme"),
+            (["--int8", "--per-tensor", "--method", "gptq", "--calibration", data], 64, "per-channel or group"),
+        ]
+        for (args, status, message) in cases {
+            let r = try run(["quantize"] + args + [model, dir + "/x.ckpt"])
+            XCTAssertEqual(r.status, status, args.joined(separator: " ") + ": " + r.stderr)
+            XCTAssertTrue(r.stderr.contains(message), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.ckpt"))
+        }
+    }
+
+    func testGPTQOutputIsDeterministicAndEvaluates() throws {
+        let dir = try tempDir()
+        let args = ["quantize", "-q", "--int4", "--method", "gptq", "--act-order", "--calibration", fixture("demo/digits-train.csv"),
+                    fixture("demo/mlp-digits.ckpt")]
+        XCTAssertEqual(try run(args + [dir + "/a.ckpt"]).status, 0)
+        XCTAssertEqual(try run(args + [dir + "/b.ckpt"]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/a.ckpt")), try Data(contentsOf: URL(fileURLWithPath: dir + "/b.ckpt")))
+        let r = try run(["evaluate", dir + "/a.ckpt", "--data", fixture("demo/digits-test.csv"), "--json"])
+        let accuracy = try XCTUnwrap((try jsonObject(r.stdout)["metrics"] as? [String: Any])?["accuracy"] as? Double)
+        XCTAssertGreaterThan(accuracy, 0.96)
+    }
+}
