@@ -3,18 +3,20 @@
 
 Usage: hf_llama.py [BIN] [--keep]   (BIN default .build/debug/aicompress)
 
-Makes the checkpoints of fixtures/llm/make_hf_llama.py (an F32 single-file LlamaForCausalLM, and
-a tied-embedding BF16 one in two shards), then for each:
+Makes the checkpoints of fixtures/llm/make_hf_llama.py (an F32 single-file LlamaForCausalLM, a
+tied-embedding BF16 one in two shards, and an F16 Qwen2ForCausalLM with q/k/v biases), then for
+each:
   - `BIN convert CHECKPOINT out.gguf`; gguf-py reads it: llama.cpp's tensor names and shapes, no
     output.weight when tied, the architecture keys equal to config.json, every tensor's values
-    equal to the checkpoint's, attn_q/attn_k equal to the checkpoint's rows permuted by the
-    converter's formula (numpy here, not our code);
+    equal to the checkpoint's, for llama attn_q/attn_k equal to the checkpoint's rows permuted by
+    the converter's formula (numpy here, not our code);
   - llama-tokenize gives the same ids as `tokenizers` on the text (so tokenizer.ggml.pre and the
     merges are right);
   - llama-perplexity's PPL equals that of a numpy forward pass of the Hugging Face model
-    (rotate_half rope, GQA, SwiGLU, RMSNorm, in float64) within 1%; and the same numpy model with
-    llama.cpp's interleaved rope on the unpermuted rows (what a converter that forgot the
-    permutation would make llama.cpp compute) is more than 5% away, so the check can fail;
+    (rotate_half rope, GQA, SwiGLU, RMSNorm, biases, in float64) within 1%; and for llama the same
+    numpy model with llama.cpp's interleaved rope on the unpermuted rows (what a converter that
+    forgot the permutation would make llama.cpp compute) is more than 5% away, so the check can
+    fail;
   - `BIN quantize --gguf Q4_K_M CHECKPOINT` against `llama-quantize out.gguf Q4_K_M`: the same
     per-tensor types, the same bytes, and a mean KL divergence against the float model
     (llama-perplexity --kl-divergence) no higher.
@@ -40,7 +42,7 @@ N_CTX, CHUNKS = int(PPL_ARGS[PPL_ARGS.index("-c") + 1]), int(PPL_ARGS[PPL_ARGS.i
 
 
 def load_safetensors(folder):
-    """{name: float64 array} of a checkpoint folder (single file or index), F32 and BF16 decoded here."""
+    """{name: float64 array} of a checkpoint folder (single file or index), F32/F16/BF16 decoded here."""
     index = os.path.join(folder, "model.safetensors.index.json")
     files = sorted(set(json.load(open(index))["weight_map"].values())) if os.path.exists(index) else ["model.safetensors"]
     out = {}
@@ -56,6 +58,8 @@ def load_safetensors(folder):
             data = raw[base + b:base + e]
             if v["dtype"] == "F32":
                 a = np.frombuffer(data, np.float32)
+            elif v["dtype"] == "F16":
+                a = np.frombuffer(data, np.float16)
             elif v["dtype"] == "BF16":
                 a = (np.frombuffer(data, np.uint16).astype(np.uint32) << 16).view(np.float32)
             else:
@@ -110,9 +114,11 @@ def forward(W, cfg, tokens, interleaved=False):
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         h = rms(x, W[p + "input_layernorm.weight"], eps)
-        q = rope((h @ W[p + "self_attn.q_proj.weight"].T).reshape(T, H, hd))
-        k = np.repeat(rope((h @ W[p + "self_attn.k_proj.weight"].T).reshape(T, KV, hd)), H // KV, axis=1)
-        v = np.repeat((h @ W[p + "self_attn.v_proj.weight"].T).reshape(T, KV, hd), H // KV, axis=1)
+        def proj(name):
+            return h @ W[p + name + ".weight"].T + W.get(p + name + ".bias", 0)
+        q = rope(proj("self_attn.q_proj").reshape(T, H, hd))
+        k = np.repeat(rope(proj("self_attn.k_proj").reshape(T, KV, hd)), H // KV, axis=1)
+        v = np.repeat(proj("self_attn.v_proj").reshape(T, KV, hd), H // KV, axis=1)
         s = np.einsum("thd,shd->hts", q, k) / np.sqrt(hd) + mask
         s = np.exp(s - s.max(-1, keepdims=True))
         s /= s.sum(-1, keepdims=True)
@@ -126,11 +132,12 @@ def forward(W, cfg, tokens, interleaved=False):
 
 def numpy_ppl(W, cfg, tokens, bos, interleaved=False):
     """llama-perplexity's procedure: chunks of N_CTX from a fresh context, the first token set to
-    BOS, the second half of each chunk scored."""
+    BOS (when the tokenizer adds one), the second half of each chunk scored."""
     nll, first = [], N_CTX // 2
     for c in range(min(CHUNKS, len(tokens) // N_CTX)):
         t = np.array(tokens[c * N_CTX:(c + 1) * N_CTX])
-        t[0] = bos
+        if bos is not None:
+            t[0] = bos
         z = forward(W, cfg, t, interleaved)
         z = z - z.max(-1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
@@ -152,29 +159,31 @@ def check_file(rep, label, path, W, cfg):
               f"only ours {sorted(set(tensors) - expected)[:3]}, missing {sorted(expected - set(tensors))[:3]}"
               if set(tensors) != expected else f"{len(tensors)} tensors" + ("" if "lm_head.weight" in W else ", no output.weight (tied)"))
     H, KV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    qwen = cfg["architectures"] == ["Qwen2ForCausalLM"]
     bad = []
     for hf, w in W.items():
         t = tensors.get(gguf_name(hf))
         if t is None:
             continue
         got = np.array(gguf.dequantize(t.data, t.tensor_type), np.float64).reshape(w.shape)
-        want = permute(w, H) if ".q_proj." in hf else permute(w, KV) if ".k_proj." in hf else w
+        want = w if qwen else permute(w, H) if ".q_proj." in hf else permute(w, KV) if ".k_proj." in hf else w
         if not np.array_equal(got, want):
             bad.append(hf)
-    rep.check(not bad, f"{label}: every tensor's values equal the checkpoint's (q/k permuted by the converter's formula)",
+    rep.check(not bad, f"{label}: every tensor's values equal the checkpoint's" + ("" if qwen else " (q/k permuted by the converter's formula)"),
               f"differ: {bad[:3]}" if bad else "")
     def field(key):
         f = reader.get_field(key)
         return None if f is None else f.contents()
-    a = "llama"
-    want = {"general.architecture": "llama", f"{a}.block_count": cfg["num_hidden_layers"],
+    a = "qwen2" if qwen else "llama"
+    want = {"general.architecture": a, f"{a}.block_count": cfg["num_hidden_layers"],
             f"{a}.context_length": cfg["max_position_embeddings"], f"{a}.embedding_length": cfg["hidden_size"],
             f"{a}.feed_forward_length": cfg["intermediate_size"], f"{a}.attention.head_count": H,
             f"{a}.attention.head_count_kv": KV, f"{a}.rope.freq_base": np.float32(cfg["rope_theta"]),
             f"{a}.attention.layer_norm_rms_epsilon": np.float32(cfg["rms_norm_eps"]),
             f"{a}.rope.dimension_count": cfg["hidden_size"] // H, f"{a}.vocab_size": cfg["vocab_size"],
-            "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "llama-bpe", "tokenizer.ggml.bos_token_id": 0,
-            "tokenizer.ggml.eos_token_id": 1, "tokenizer.ggml.add_bos_token": True}
+            "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": a if qwen else "llama-bpe",
+            "tokenizer.ggml.bos_token_id": None if qwen else 0, "tokenizer.ggml.eos_token_id": 1,
+            "tokenizer.ggml.add_bos_token": not qwen}
     wrong = {k: (field(k), v) for k, v in want.items() if field(k) != v}
     rep.check(not wrong, f"{label}: architecture and tokenizer keys from config.json / tokenizer_config.json",
               f"(ours, expected): {wrong}" if wrong else "")
@@ -217,16 +226,20 @@ def lane_model(rep, binary, binaries, tmp, folder, entry, text, rows):
     rep.check(got == want, f"{label}: llama-tokenize ids equal tokenizers' ({len(want)} tokens)",
               "" if got == want else f"first difference at {next((i for i, (a, b) in enumerate(zip(got or [], want)) if a != b), None)}")
     ppl, why = perplexity(binaries, out, text)
-    ref = numpy_ppl(W, cfg, want, 0)
-    wrong = numpy_ppl(W, cfg, want, 0, interleaved=True)
+    qwen = cfg["architectures"] == ["Qwen2ForCausalLM"]
+    bos = None if qwen else 0
+    ref = numpy_ppl(W, cfg, want, bos)
+    wrong = numpy_ppl(W, cfg, want, bos, interleaved=True)
     row = {"model": label, "ppl": ppl, "numpy": ref, "wrong": wrong}
     rows.append(row)
     if rep.check(ppl is not None, f"{label}: llama-perplexity runs on our GGUF", why):
         rel = abs(ppl - ref) / ref
         rep.check(rel <= 0.01, f"{label}: llama.cpp's PPL equals the numpy HF forward pass's within 1%", f"{ppl:.4f} vs {ref:.4f} ({100 * rel:.4f}%)")
         rel_wrong = abs(ppl - wrong) / wrong
-        rep.check(rel_wrong > 0.05, f"{label}: without the q/k permutation the PPL would be off by more than 5%",
-                  f"numpy with llama.cpp's rope on unpermuted rows: {wrong:.4f} ({100 * rel_wrong:.1f}% away)")
+        what = ("rope on adjacent pairs instead of halves: the check sees the layout" if qwen
+                else "llama.cpp's rope on unpermuted rows: what a missing q/k permutation gives")
+        rep.check(rel_wrong > 0.05, f"{label}: with the other rope layout ({what}) the PPL is off by more than 5%",
+                  f"numpy with adjacent-pair rope: {wrong:.4f} ({100 * rel_wrong:.1f}% away)")
     ours_q, ref_q = os.path.join(tmp, f"{label}-q4km-ours.gguf"), os.path.join(tmp, f"{label}-q4km-ref.gguf")
     r = run([binary, "quantize", "--gguf", "Q4_K_M", src, ours_q])
     ok_ours = rep.check(r.returncode == 0, f"{label}: aicompress quantize --gguf Q4_K_M {entry}", r.stderr.strip()[-300:] if r.returncode else "")
@@ -294,9 +307,10 @@ def main():
         text, rows = os.path.join(tmp, "text.txt"), []
         lane_model(rep, binary, binaries, tmp, os.path.join(tmp, "llama"), "model.safetensors", text, rows)
         lane_model(rep, binary, binaries, tmp, os.path.join(tmp, "llama-tied"), "model.safetensors.index.json", text, rows)
+        lane_model(rep, binary, binaries, tmp, os.path.join(tmp, "qwen2"), "model.safetensors", text, rows)
         refusals(rep, binary, tmp, os.path.join(tmp, "llama"))
         llama_converter(rep)
-        print("model | llama.cpp PPL | numpy PPL | numpy PPL without the permutation | Q4_K_M KLD ours | llama-quantize's | sizes")
+        print("model | llama.cpp PPL | numpy PPL | numpy PPL, other rope layout | Q4_K_M mean KLD ours | llama-quantize's | Q4_K_M file bytes ours vs llama-quantize's")
         for r in rows:
             print(f"{r['model']} | {r['ppl']} | {r['numpy']:.4f} | {r['wrong']:.4f} | {r.get('kld_ours')} | {r.get('kld_ref')} | "
                   f"{r.get('size_ours')} vs {r.get('size_ref')}")
