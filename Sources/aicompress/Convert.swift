@@ -46,8 +46,9 @@ extension AICompress {
         func validate() throws { try out.check(output: output) }
 
         func run() throws {
+            let read = try ModelIO.read(path: input)
             let outputFormat = try out.outputFormat(for: output)
-            let loaded = try HFLlamaConversion.prepared(try ModelIO.read(path: input), for: outputFormat)
+            let loaded = try HFLlamaConversion.prepared(read, for: outputFormat)
             let model = loaded.withProvenance(step: "convert from=\(loaded.format) to=\(outputFormat)")
             let progress = Progress(label: "convert", tensors: model.tensors.count, bytes: model.storedBytes, quiet: quiet || output == "-")
             defer { progress.finish() }

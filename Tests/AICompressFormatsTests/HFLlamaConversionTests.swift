@@ -142,6 +142,9 @@ final class HFLlamaConversionTests: XCTestCase {
         XCTAssertEqual(error { $0.replacing("[\"a\", \"b\"]", with: "[\"a\"]") }?.contains("neither"), true)
         XCTAssertEqual(error { $0.replacing("\"normalizer\": null", with: "\"normalizer\": {\"type\": \"Lowercase\"}") }?.contains("normalizer"), true)
         XCTAssertEqual(error { $0.replacing("{\"id\": 4, \"content\": \"<|tool|>\"", with: "{\"id\": 9, \"content\": \"<|tool|>\"") }?.contains("added token"), true)
+        let unk = HFLlamaMappingTests.configText.replacing("\"bos_token_id\": 0", with: "\"unk_token_id\": 9, \"bos_token_id\": 0")
+        XCTAssertEqual(conversionError { try Self.converted(model, config: unk) },
+                       .invalidValue(file: "config.json", key: "unk_token_id", reason: "is 9, outside the 6 tokens"))
     }
 
     /// Side files through `prepared`: found beside a safetensors file, checked for size and

@@ -34,8 +34,8 @@ import sys
 
 import numpy as np
 
-from common import Report, executable, scratch_folder
-from llama_cpp import PPL_ARGS, ROOT, compare, llama_binaries, llama_quantize, perplexity, pip_install, type_counts
+from common import Report, scratch_folder
+from llama_cpp import PPL_ARGS, ROOT, compare, llama_quantize, perplexity, start_lane, type_counts
 
 # numpy scores what llama-perplexity scores with llama_cpp.PPL_ARGS (-c 128 --chunks 16)
 N_CTX, CHUNKS = int(PPL_ARGS[PPL_ARGS.index("-c") + 1]), int(PPL_ARGS[PPL_ARGS.index("--chunks") + 1])
@@ -286,18 +286,8 @@ def llama_converter(rep):
 
 def main():
     rep = Report()
-    if os.environ.get("AICOMPRESS_SKIP_LLAMA") == "1":
-        print("SKIP hf_llama: AICOMPRESS_SKIP_LLAMA=1 (llama.cpp is not built or run)")
-        return rep.finish()
-    args = [a for a in sys.argv[1:] if a != "--keep"]
-    binary = executable(rep, args[0] if args else os.path.join(ROOT, ".build", "debug", "aicompress"))
-    try:
-        import gguf  # noqa: F401
-        import safetensors  # noqa: F401
-        import tokenizers  # noqa: F401
-    except ImportError:
-        pip_install("gguf", "numpy", "safetensors", "tokenizers")
-    binaries = llama_binaries(rep)
+    binary, binaries = start_lane(rep, "hf_llama", ["gguf", "safetensors", "tokenizers"],
+                                  ["gguf", "numpy", "safetensors", "tokenizers"])
     if binary is None or binaries is None:
         return rep.finish()
     with scratch_folder("aicompress-hfllama-", keep="--keep" in sys.argv) as tmp:

@@ -28,11 +28,13 @@ public enum HFLlamaTokenizer {
 
     /// The side files, parsed.
     public struct Input {
-        /// tokenizer.json and its path (for messages).
+        /// tokenizer.json.
         public var tokenizer: JSONValue
+        /// Its path, for messages.
         public var tokenizerFile: String
         /// tokenizer_config.json, when present.
         public var tokenizerConfig: JSONValue?
+        /// Its path, for messages.
         public var tokenizerConfigFile: String
         /// chat_template.jinja, when present (tokenizer_config's `chat_template` wins).
         public var chatTemplate: String?
@@ -138,9 +140,10 @@ public enum HFLlamaTokenizer {
         var out = [GGUFKeyValue]()
         for typ in specialTypes {
             guard let key = idKeys[typ] else { continue }
+            // added-token ids are already checked against the vocabulary; config.json's are not
             guard let id = content(typ).flatMap({ added[$0] }) ?? input.configTokenIDs[typ] else { continue }
             guard id < input.vocabSize else {
-                throw .invalidValue(file: input.tokenizerConfigFile, key: "\(typ)_token", reason: "is id \(id), outside the \(input.vocabSize) tokens")
+                throw .invalidValue(file: "config.json", key: "\(typ)_token_id", reason: "is \(id), outside the \(input.vocabSize) tokens")
             }
             out.append(GGUFKeyValue(key, .uint32(UInt32(id))))
         }
