@@ -19,10 +19,15 @@ extension AICompress {
                 folder (absolute, '..', links) are refused. --external-data writes tensor bytes to \
                 OUT.data beside OUT, as models over protobuf's 2 GiB limit need.
 
+                A Hugging Face LLaMA, Mistral or Qwen2 safetensors checkpoint with config.json and \
+                tokenizer.json beside it, written as .gguf, gets llama.cpp's tensor names, q/k \
+                layout, architecture keys and vocabulary, so llama.cpp runs it.
+
                 Examples:
                   aicompress convert model.onnx model.ckpt
                   aicompress convert model.ckpt model.onnx
                   aicompress convert --external-data big.ckpt big.onnx
+                  aicompress convert llama/model.safetensors.index.json llama.gguf
                   cat model.ckpt | aicompress convert - - > copy.ckpt
                 """
         )
@@ -41,8 +46,9 @@ extension AICompress {
         func validate() throws { try out.check(output: output) }
 
         func run() throws {
-            let loaded = try ModelIO.read(path: input)
+            let read = try ModelIO.read(path: input)
             let outputFormat = try out.outputFormat(for: output)
+            let loaded = try HFLlamaConversion.prepared(read, for: outputFormat)
             let model = loaded.withProvenance(step: "convert from=\(loaded.format) to=\(outputFormat)")
             let progress = Progress(label: "convert", tensors: model.tensors.count, bytes: model.storedBytes, quiet: quiet || output == "-")
             defer { progress.finish() }

@@ -18,12 +18,14 @@ enum PassRunner {
     /// input (metadata `aicompress.recipe`), so `aicompress recipe OUT` can reproduce the file.
     static func run(_ pass: any CompressionPass, input: String, output: String, out: OutputOptions,
                     report options: ReportOptions, recipe: [Recipe.Step], parameters: ParameterSource = .commandLine) throws {
-        let loaded = try ModelIO.read(path: input)
+        let read = try ModelIO.read(path: input)
+        let format = try out.outputFormat(for: output)
+        // A Hugging Face LLaMA-family checkpoint written as GGUF gets llama.cpp's names first.
+        let loaded = try HFLlamaConversion.prepared(read, for: format)
         let driver = PassDriver(pass: pass, input: loaded.facts,
                                 metadata: [(Recipe.metadataKey, Recipe.extended(loaded.model.metadata, with: recipe))])
         let progress = Progress(label: pass.name, tensors: loaded.model.tensors.count, bytes: loaded.model.storedBytes,
                                 quiet: options.quiet)
-        let format = try out.outputFormat(for: output)
         let session = try ModelIO.openWriter(path: output, format: format, refusing: loaded.identities, options: out.writeOptions)
         let report: PassReport
         do {

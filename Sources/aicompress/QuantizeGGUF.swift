@@ -32,7 +32,8 @@ struct QuantizeGGUF {
     /// Prints the plan (per tensor: old type, new type, sizes) and the final size; writes nothing.
     func dryRun(input: String) throws -> String {
         let pass = try pass()
-        let model = try ModelIO.read(path: input).model
+        // The plan is for a GGUF: a Hugging Face checkpoint is planned under llama.cpp's names.
+        let model = try HFLlamaConversion.prepared(try ModelIO.read(path: input), for: .gguf).model
         let plan = try pass.plan(model)
         var rows: [[String]] = []
         var before = 0, after = 0, fallbacks = 0

@@ -19,6 +19,7 @@ bytes with the same types. Prints a table of sizes and perplexities, one PASS/FA
 then `N passed, M failed`; exit 1 on any failure.
 AICOMPRESS_SKIP_LLAMA=1 skips the lane (one line saying so, `0 passed, 0 failed`, exit 0).
 """
+import importlib
 import os
 import re
 import subprocess
@@ -201,18 +202,26 @@ def print_table(rows):
               f"{ours_ppl} | {r['types']}")
 
 
-def main():
-    rep = Report()
+def start_lane(rep, lane, modules, packages):
+    """(BIN, llama.cpp's binary folder) of a lane run as `LANE.py [BIN] [--keep]`, with `packages`
+    pip-installed when one of `modules` does not import; None for either after its FAIL line, and
+    (None, None) after a SKIP line when AICOMPRESS_SKIP_LLAMA=1."""
     if os.environ.get("AICOMPRESS_SKIP_LLAMA") == "1":
-        print("SKIP llama_cpp: AICOMPRESS_SKIP_LLAMA=1 (llama.cpp is not built or run)")
-        return rep.finish()
+        print(f"SKIP {lane}: AICOMPRESS_SKIP_LLAMA=1 (llama.cpp is not built or run)")
+        return None, None
     args = [a for a in sys.argv[1:] if a != "--keep"]
     binary = executable(rep, args[0] if args else os.path.join(ROOT, ".build", "debug", "aicompress"))
     try:
-        import gguf  # noqa: F401
+        for module in modules:
+            importlib.import_module(module)
     except ImportError:
-        pip_install("gguf", "numpy")
-    binaries = llama_binaries(rep)
+        pip_install(*packages)
+    return binary, llama_binaries(rep)
+
+
+def main():
+    rep = Report()
+    binary, binaries = start_lane(rep, "llama_cpp", ["gguf"], ["gguf", "numpy"])
     if binary is None or binaries is None:
         return rep.finish()
     gguf_cli = binary if has_gguf_quantize(binary) else None

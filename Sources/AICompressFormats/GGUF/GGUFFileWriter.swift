@@ -46,6 +46,8 @@ final class GGUFFileWriter: FormatWriter {
     }
 
     func finish(metadata: [String: String], graph: Graph?) throws {
+        // A converted Hugging Face checkpoint names the q/k tensors whose rows are permuted here.
+        let (permute, metadata) = try HFLlamaPermutation.take(from: metadata)
         let pairs = try GGUFModelMetadata.filePairs(metadata, types: entries.map(\.type))
         var writer = try GGUFWriter(metadata: pairs, tensors: entries)
         var sink = file
@@ -56,7 +58,11 @@ final class GGUFFileWriter: FormatWriter {
             guard let data = TensorData(buffer: buffer, offset: at, count: info.byteCount) else {
                 throw GGUFError.writeOrder("spool holds \(buffer.count) bytes, fewer than the tensors need")
             }
-            try writer.append(data, to: &sink)
+            if let heads = permute[info.name], let rows = info.shape.first {
+                try writer.append(try HFLlamaPermutation.permuted(data, tensor: info.name, rows: rows, heads: heads), to: &sink)
+            } else {
+                try writer.append(data, to: &sink)
+            }
             data.dropPages()
             at += info.byteCount
         }

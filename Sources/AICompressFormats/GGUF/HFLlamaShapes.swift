@@ -1,0 +1,33 @@
+/// The row-major shape config.json implies for each llama.cpp tensor role, and the tensors
+/// llama.cpp's loader requires (llama-model.cpp, `LLM_ARCH_LLAMA` / `LLM_ARCH_QWEN2`).
+struct HFLlamaShapes {
+    let config: HFLlamaConfig
+
+    init(_ config: HFLlamaConfig) { self.config = config }
+
+    /// `[out, in]` of a weight, `[out]` of a bias or norm.
+    func shape(_ role: HFLlamaTensorNames.Role, bias: Bool) -> [Int] {
+        let c = config
+        let e = c.embeddingLength, q = c.headCount * c.headDim, kv = c.headCountKV * c.headDim, ff = c.feedForwardLength
+        let w: [Int]
+        switch role {
+        case .tokenEmbd, .output: w = [c.vocabSize, e]
+        case .outputNorm, .attnNorm, .ffnNorm: return [e]
+        case .attnQ: w = [q, e]
+        case .attnK, .attnV: w = [kv, e]
+        case .attnOutput: w = [e, q]
+        case .ffnGate, .ffnUp: w = [ff, e]
+        case .ffnDown: w = [e, ff]
+        }
+        return bias ? [w[0]] : w
+    }
+
+    /// The weights every file needs (biases are optional); `output` unless tied to the embedding.
+    func requiredNames(tied: Bool) -> [String] {
+        var names = ["token_embd.weight", "output_norm.weight"] + (tied ? [] : ["output.weight"])
+        for layer in 0..<config.blockCount {
+            for (_, role) in HFLlamaTensorNames.blockModules { names.append("blk.\(layer).\(role.rawValue).weight") }
+        }
+        return names
+    }
+}
