@@ -9,6 +9,12 @@ public struct LanguageModel: Sendable {
     /// The tokenizer.
     public let tokenizer: Tokenizer
 
+    /// A language model of its parts.
+    public init(decoder: Decoder, tokenizer: Tokenizer) {
+        self.decoder = decoder
+        self.tokenizer = tokenizer
+    }
+
     /// The language model of a model read from GGUF (or a .ckpt holding GGUF metadata).
     /// - Throws: `LLMError` naming the key or tensor at fault, `GGUFError` for bad metadata.
     public init(model: Model) throws {

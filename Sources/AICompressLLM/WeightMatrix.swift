@@ -79,10 +79,11 @@ public struct WeightMatrix: Sendable {
         return out
     }
 
-    /// `y[t × rows] = x[t × columns] · Wᵀ`, for `t` input rows.
-    public func multiply(_ x: UnsafePointer<Float>, rows t: Int, into y: UnsafeMutablePointer<Float>) {
+    /// `y[t × rows] = x[t × columns] · Wᵀ`, for `t` input rows; `panelRows` overrides the
+    /// panel height (tests use it to cross panel edges on small matrices).
+    public func multiply(_ x: UnsafePointer<Float>, rows t: Int, into y: UnsafeMutablePointer<Float>, panelRows: Int? = nil) {
         guard t > 0, rows > 0 else { return }
-        if type == .f32 {
+        if type == .f32 && panelRows == nil {
             let aligned = data.withUnsafeBytes { Int(bitPattern: $0.baseAddress) % MemoryLayout<Float>.alignment == 0 }
             if aligned {
                 data.withUnsafeBytes { raw in
@@ -92,7 +93,7 @@ public struct WeightMatrix: Sendable {
                 return
             }
         }
-        let panel = max(16, min(rows, WeightMatrix.panelFloats / max(1, columns)))
+        let panel = panelRows.map { max(1, min(rows, $0)) } ?? max(16, min(rows, WeightMatrix.panelFloats / max(1, columns)))
         let w = UnsafeMutablePointer<Float>.allocate(capacity: panel * columns)
         let part = UnsafeMutablePointer<Float>.allocate(capacity: t * panel)
         defer {
