@@ -8,11 +8,8 @@ extension MissingStrategy: ExpressibleByArgument {}
 
 /// Where the data comes from: CSV (with a header) or .npy, and how to treat missing values.
 struct DataOptions: ParsableArguments {
-    @Option(name: .customLong("data"), help: "Data: a CSV file with a header row, or a .npy array of features (rows first); - for standard input.")
-    var dataFile: String?
-
-    /// The --data path; empty when absent (only `evaluate --text` goes without, and `load` refuses it).
-    var data: String { dataFile ?? "" }
+    @Option(help: "Data: a CSV file with a header row, or a .npy array of features (rows first); - for standard input.")
+    var data: String
 
     @Option(help: "Label column of the CSV, by name or 0-based index (default: a column called label, target, y or class, else the last).")
     var label: String?
@@ -37,7 +34,6 @@ struct DataOptions: ParsableArguments {
     }
 
     private func load(_ path: String, expectedFeatures: Int?, sha256: Bool) throws -> (Dataset, UInt32, String?) {
-        guard dataFile != nil else { throw ValidationError("Missing expected argument '--data <data>'") }
         let input = try InputFile(path: path)
         return try input.buffer.withUnsafeBytes { bytes in
             let crc = CRC32.checksums([bytes])[0]

@@ -31,7 +31,7 @@ extension AICompress {
         @Argument(help: "Model file (with a graph), or - for standard input.")
         var model: String
 
-        @OptionGroup var data: DataOptions
+        @OptionGroup var data: EvaluateDataOptions
 
         @Option(help: "A second model to run on the same rows: reports agreement and the accuracy change.")
         var compare: String?

@@ -186,7 +186,7 @@ def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench):
         qpath = os.path.join(tmp, f"{name}-{q}.gguf")
         if not os.path.exists(qpath):
             r = run([os.path.join(binaries, "llama-quantize"), f32, qpath, q])
-            if not rep.check(r.returncode == 0, f"{name}: llama-quantize {q}", r.stderr.strip()[-200:]):
+            if not rep.check(r.returncode == 0, f"{name}: llama-quantize {q}", "" if r.returncode == 0 else r.stderr.strip()[-200:]):
                 continue
         log, _, rc = llama_ppl(binaries, qpath, text, ["--kl-divergence-base", kld_base, "--kl-divergence"])
         ref_ppl = number(r"Mean PPL\(Q\)\s*:\s*([0-9.]+)", log)
