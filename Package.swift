@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "AICompressFormats", targets: ["AICompressFormats"]),
         .library(name: "AICompressTraining", targets: ["AICompressTraining"]),
         .library(name: "AICompressPasses", targets: ["AICompressPasses"]),
+        .library(name: "AICompressLLM", targets: ["AICompressLLM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -52,6 +53,9 @@ let package = Package(
         // The pass protocol, the pass driver, typed parameters, tensor selection, and the passes:
         // Pruning/, Quantization/, Distillation/, FineTuning/.
         .target(name: "AICompressPasses", dependencies: ["AICompressCore", "AICompressTraining", "CKernels"]),
+        // LLaMA-family decoders from GGUF (weights decoded block by block inside the matrix
+        // product), their tokenizers from GGUF metadata, perplexity and KL divergence.
+        .target(name: "AICompressLLM", dependencies: ["AICompressCore", "AICompressFormats", "AICompressTraining"]),
         .executableTarget(
             name: "aicompress",
             dependencies: [
@@ -59,6 +63,7 @@ let package = Package(
                 "AICompressFormats",
                 "AICompressPasses",
                 "AICompressTraining",
+                "AICompressLLM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -69,6 +74,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["AICompressCore", "AICompressFormats", "AICompressPasses", "AICompressTraining"]),
         .testTarget(name: "AICompressPassesTests", dependencies: ["AICompressCore", "AICompressPasses"]),
         .testTarget(name: "AICompressTrainingTests", dependencies: ["AICompressCore", "AICompressTraining"]),
+        .testTarget(name: "AICompressLLMTests", dependencies: ["AICompressCore", "AICompressFormats", "AICompressLLM"]),
         .testTarget(
             name: "CLITests",
             dependencies: ["AICompressCore", "AICompressFormats", "aicompress"],

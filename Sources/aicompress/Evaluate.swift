@@ -24,13 +24,14 @@ extension AICompress {
                   aicompress evaluate small.ckpt --data test.csv --compare model.onnx
                   aicompress evaluate model.onnx --data x.npy --labels y.npy --json
                   aicompress evaluate model.ckpt --data test.csv --label species --missing median
+                  aicompress evaluate model-q4.gguf --text wiki.txt --compare model-f16.gguf
                 """
         )
 
         @Argument(help: "Model file (with a graph), or - for standard input.")
         var model: String
 
-        @OptionGroup var data: DataOptions
+        @OptionGroup var data: EvaluateDataOptions
 
         @Option(help: "A second model to run on the same rows: reports agreement and the accuracy change.")
         var compare: String?
@@ -38,8 +39,10 @@ extension AICompress {
         @Option(help: "Rows per forward pass.")
         var batchSize = 256
 
-        @Flag(help: "Print JSON (schema aicompress.evaluate/1).")
+        @Flag(help: "Print JSON (schema aicompress.evaluate/1; aicompress.evaluate-text/1 with --text).")
         var json = false
+
+        @OptionGroup var text: TextEvaluationOptions
 
         func validate() throws {
             guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
@@ -64,6 +67,7 @@ extension AICompress {
         }
 
         func run() throws {
+            if let file = text.text { return try runText(file) }
             let (_, task) = try loadTask(model)
             let (ds, _) = try data.load(data.data, expectedFeatures: task.featureCount)
             let result = try Evaluate.evaluate(model, task: task, data: ds, batchSize: batchSize)

@@ -1,0 +1,119 @@
+import AICompressCore
+import AICompressFormats
+
+/// The hyperparameters of a LLaMA-family decoder, read from GGUF metadata the way llama.cpp's
+/// `llama_model_llama` / `llama_model_qwen2` load them (`<arch>.*` keys, llama.cpp's defaults).
+public struct DecoderConfig: Sendable, Equatable {
+    /// How rotary embeddings pair the dimensions of a head (llama.cpp's `llama_rope_type`).
+    public enum RopeStyle: Sendable, Equatable {
+        /// LLAMA_ROPE_TYPE_NORM: dimensions (2i, 2i+1) rotate together — GGUF llama files store
+        /// q/k rows permuted for this (convert_hf_to_gguf.py `permute`).
+        case adjacentPairs
+        /// LLAMA_ROPE_TYPE_NEOX: dimensions (i, i + n_rot/2) rotate together (qwen2).
+        case halves
+    }
+
+    /// `general.architecture`.
+    public var architecture: String
+    /// Transformer blocks.
+    public var layers: Int
+    /// Width of the residual stream.
+    public var embedding: Int
+    /// Hidden width of the SwiGLU feed-forward network.
+    public var feedForward: Int
+    /// Query heads.
+    public var heads: Int
+    /// Key/value heads (grouped-query attention: each serves heads / kvHeads query heads).
+    public var kvHeads: Int
+    /// Dimensions per head.
+    public var headDimension: Int
+    /// RMSNorm epsilon.
+    public var rmsEpsilon: Float
+    /// Rotary base (`rope.freq_base`).
+    public var ropeBase: Float
+    /// Rotated dimensions per head (`rope.dimension_count`).
+    public var ropeDimensions: Int
+    /// Position scale of linear rope scaling (1 / `rope.scaling.factor`; 1 without scaling).
+    public var ropeFrequencyScale: Float
+    /// Pairing of the rotated dimensions.
+    public var ropeStyle: RopeStyle
+    /// Tokens in the vocabulary (rows of the embedding).
+    public var vocabulary: Int
+    /// The context the model was trained with (`context_length`; 0 when absent).
+    public var trainedContext: Int
+
+    /// A configuration given field by field (tests, other formats).
+    public init(architecture: String = "llama", layers: Int, embedding: Int, feedForward: Int, heads: Int, kvHeads: Int,
+                headDimension: Int? = nil, rmsEpsilon: Float = 1e-5, ropeBase: Float = 10000, ropeDimensions: Int? = nil,
+                ropeFrequencyScale: Float = 1, ropeStyle: RopeStyle = .adjacentPairs, vocabulary: Int, trainedContext: Int = 0) {
+        self.architecture = architecture
+        self.layers = layers
+        self.embedding = embedding
+        self.feedForward = feedForward
+        self.heads = heads
+        self.kvHeads = kvHeads
+        let hd = headDimension ?? (heads > 0 ? embedding / heads : 0)
+        self.headDimension = hd
+        self.rmsEpsilon = rmsEpsilon
+        self.ropeBase = ropeBase
+        self.ropeDimensions = ropeDimensions ?? hd
+        self.ropeFrequencyScale = ropeFrequencyScale
+        self.ropeStyle = ropeStyle
+        self.vocabulary = vocabulary
+        self.trainedContext = trainedContext
+    }
+
+    /// The architectures the decoder runs and their rope pairing (Mistral and SmolLM GGUF files
+    /// are `llama`).
+    public static let architectures: [String: RopeStyle] = ["llama": .adjacentPairs, "qwen2": .halves]
+
+    /// Reads the configuration of a GGUF model from its metadata.
+    /// - Throws: `LLMError.unsupportedArchitecture`, `.missingKey`, `.badKey`.
+    public init(gguf m: GGUFMetadataTable) throws(LLMError) {
+        let arch = try m.string("general.architecture") ?? ""
+        guard let style = DecoderConfig.architectures[arch] else { throw .unsupportedArchitecture(arch) }
+        func key(_ s: String) -> String { "\(arch).\(s)" }
+        let limit = 1...(1 << 20)
+        let layers = try m.required(key("block_count")) { k throws(LLMError) in try m.integer(k, in: 1...4096) }
+        let embedding = try m.required(key("embedding_length")) { k throws(LLMError) in try m.integer(k, in: limit) }
+        let ff = try m.required(key("feed_forward_length")) { k throws(LLMError) in try m.integer(k, in: limit) }
+        let heads = try m.required(key("attention.head_count")) { k throws(LLMError) in try m.integer(k, in: 1...65536) }
+        let kv = try m.integer(key("attention.head_count_kv"), in: 1...65536) ?? heads
+        guard heads % kv == 0 else { throw .badKey(key: key("attention.head_count_kv"), reason: "\(kv) does not divide the \(heads) query heads") }
+        guard embedding % heads == 0 || m.values[key("attention.key_length")] != nil else {
+            throw .badKey(key: key("attention.head_count"), reason: "\(heads) heads do not divide the embedding width \(embedding)")
+        }
+        let hd = try m.integer(key("attention.key_length"), in: 1...65536) ?? embedding / heads
+        if let v = try m.integer(key("attention.value_length"), in: 1...65536), v != hd {
+            throw .badKey(key: key("attention.value_length"), reason: "\(v) differs from the key length \(hd)")
+        }
+        if let e = try m.integer(key("expert_count"), in: 0...65536), e > 0 {
+            throw .badKey(key: key("expert_count"), reason: "\(e) experts: mixture-of-experts models are not supported")
+        }
+        let eps = try m.required(key("attention.layer_norm_rms_epsilon")) { k throws(LLMError) in try m.float(k) }
+        let base = try m.float(key("rope.freq_base")) ?? 10000
+        let rot = try m.integer(key("rope.dimension_count"), in: 0...hd) ?? hd
+        guard rot % 2 == 0 else { throw .badKey(key: key("rope.dimension_count"), reason: "\(rot) is odd") }
+        var scale: Float = 1
+        let scaling = try m.string(key("rope.scaling.type")) ?? "none"
+        switch scaling {
+        case "none": break
+        case "linear":
+            let f = try m.float(key("rope.scaling.factor")) ?? 1
+            guard f > 0 else { throw .badKey(key: key("rope.scaling.factor"), reason: "is \(f)") }
+            scale = 1 / f
+        default: throw .badKey(key: key("rope.scaling.type"), reason: "rope scaling '\(scaling)' is not supported (none and linear are)")
+        }
+        let tokens = try m.array("tokenizer.ggml.tokens")?.count ?? 0
+        let vocab = try m.integer(key("vocab_size"), in: 1...(1 << 24)) ?? tokens
+        let trained = try m.integer(key("context_length"), in: 0...Int(Int32.max)) ?? 0
+        self.init(architecture: arch, layers: layers, embedding: embedding, feedForward: ff, heads: heads, kvHeads: kv,
+                  headDimension: hd, rmsEpsilon: eps, ropeBase: base, ropeDimensions: rot, ropeFrequencyScale: scale,
+                  ropeStyle: style, vocabulary: vocab, trainedContext: trained)
+    }
+
+    /// Width of all query heads together.
+    public var queryWidth: Int { heads * headDimension }
+    /// Width of all key (or value) heads together.
+    public var kvWidth: Int { kvHeads * headDimension }
+}

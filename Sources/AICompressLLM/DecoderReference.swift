@@ -1,0 +1,94 @@
+import Foundation
+
+/// The plain twin of `Decoder`: one token at a time, every matrix row decoded on its own and
+/// dotted in a loop, attention as explicit sums, rotary angles from `pow` in double — no BLAS,
+/// no panels, no threads. Slow; for testing the fast path on tiny models.
+public struct DecoderReference: Sendable {
+    /// The decoder whose weights and configuration it runs.
+    public let decoder: Decoder
+
+    /// The twin of `decoder`.
+    public init(_ decoder: Decoder) { self.decoder = decoder }
+
+    /// Logits `[tokens.count × vocabulary]` of a sequence starting at position 0.
+    /// - Throws: `LLMError.tokenOutOfRange`.
+    public func logits(_ tokens: [Int32]) throws(LLMError) -> [Float] {
+        let c = decoder.config, w = decoder.weights
+        for id in tokens where id < 0 || Int(id) >= c.vocabulary { throw .tokenOutOfRange(id: id, vocabulary: c.vocabulary) }
+        var keys = [[[Float]]](repeating: [], count: c.layers), values = keys
+        var out = [Float]()
+        for (pos, id) in tokens.enumerated() {
+            var x = w.embedding.row(Int(id))
+            for (li, l) in w.layers.enumerated() {
+                let h = norm(x, l.attentionNorm)
+                var q = matvec(l.query, h, l.queryBias), k = matvec(l.key, h, l.keyBias)
+                let v = matvec(l.value, h, l.valueBias)
+                rotate(&q, heads: c.heads, position: pos)
+                rotate(&k, heads: c.kvHeads, position: pos)
+                keys[li].append(k)
+                values[li].append(v)
+                var att = [Float](repeating: 0, count: c.queryWidth)
+                let hd = c.headDimension, group = c.heads / c.kvHeads
+                for head in 0..<c.heads {
+                    let g = head / group
+                    var scores = [Double]()
+                    for j in 0...pos {
+                        var dot = 0.0
+                        for d in 0..<hd { dot += Double(q[head * hd + d]) * Double(keys[li][j][g * hd + d]) }
+                        scores.append(dot / Double(hd).squareRoot())
+                    }
+                    let m = scores.max() ?? 0
+                    let e = scores.map { Foundation.exp($0 - m) }
+                    let sum = e.reduce(0, +)
+                    for d in 0..<hd {
+                        var acc = 0.0
+                        for j in 0...pos { acc += e[j] / sum * Double(values[li][j][g * hd + d]) }
+                        att[head * hd + d] = Float(acc)
+                    }
+                }
+                let o = matvec(l.output, att, l.outputBias)
+                for i in 0..<x.count { x[i] += o[i] }
+                let f = norm(x, l.ffnNorm)
+                let gate = matvec(l.gate, f, l.gateBias), up = matvec(l.up, f, l.upBias)
+                var act = [Float](repeating: 0, count: gate.count)
+                for i in 0..<gate.count {
+                    let g = Double(gate[i])
+                    act[i] = Float(g / (1 + Foundation.exp(-g))) * up[i]
+                }
+                let d = matvec(l.down, act, l.downBias)
+                for i in 0..<x.count { x[i] += d[i] }
+            }
+            out.append(contentsOf: matvec(w.output, norm(x, w.outputNorm), nil))
+        }
+        return out
+    }
+
+    func norm(_ x: [Float], _ w: [Float]) -> [Float] {
+        let ms = x.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(x.count)
+        let s = 1 / (ms + Double(decoder.config.rmsEpsilon)).squareRoot()
+        return (0..<x.count).map { Float(Double(x[$0]) * s) * w[$0] }
+    }
+
+    func matvec(_ m: WeightMatrix, _ x: [Float], _ bias: [Float]?) -> [Float] {
+        (0..<m.rows).map { r in
+            let row = m.row(r)
+            var acc = 0.0
+            for j in 0..<m.columns { acc += Double(row[j]) * Double(x[j]) }
+            return Float(acc) + (bias?[r] ?? 0)
+        }
+    }
+
+    func rotate(_ x: inout [Float], heads: Int, position: Int) {
+        let c = decoder.config, hd = c.headDimension, n = c.ropeDimensions
+        for h in 0..<heads {
+            for i in 0..<(n / 2) {
+                let ff = Double(decoder.weights.ropeFactors?[i] ?? 1)
+                let angle = Double(c.ropeFrequencyScale) * Double(position) * Foundation.pow(Double(c.ropeBase), -2 * Double(i) / Double(n)) / ff
+                let (a, b) = c.ropeStyle == .adjacentPairs ? (h * hd + 2 * i, h * hd + 2 * i + 1) : (h * hd + i, h * hd + i + n / 2)
+                let x0 = Double(x[a]), x1 = Double(x[b])
+                x[a] = Float(x0 * Foundation.cos(angle) - x1 * Foundation.sin(angle))
+                x[b] = Float(x0 * Foundation.sin(angle) + x1 * Foundation.cos(angle))
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import AICompressCore
+
+/// The tensors of one transformer block, by llama.cpp's GGUF names (`blk.N.*`); biases are
+/// optional (qwen2 has them on q, k and v).
+public struct DecoderLayer: Sendable {
+    /// RMSNorm weights before attention.
+    public let attentionNorm: [Float]
+    /// Query, key, value and output projections.
+    public let query: WeightMatrix, key: WeightMatrix, value: WeightMatrix, output: WeightMatrix
+    /// Optional biases of the projections.
+    public let queryBias: [Float]?, keyBias: [Float]?, valueBias: [Float]?, outputBias: [Float]?
+    /// RMSNorm weights before the feed-forward network.
+    public let ffnNorm: [Float]
+    /// SwiGLU: down(silu(gate(x)) · up(x)).
+    public let gate: WeightMatrix, up: WeightMatrix, down: WeightMatrix
+    /// Optional biases of the feed-forward projections.
+    public let gateBias: [Float]?, upBias: [Float]?, downBias: [Float]?
+}
+
+/// Every weight of a decoder, checked against its configuration; matrices stay in their stored
+/// encoding (views of the mapped file).
+public struct DecoderWeights: Sendable {
+    /// Token embedding `[vocabulary × embedding]`.
+    public let embedding: WeightMatrix
+    /// The blocks in order.
+    public let layers: [DecoderLayer]
+    /// Final RMSNorm weights.
+    public let outputNorm: [Float]
+    /// Output projection `[vocabulary × embedding]` (the embedding itself when tied).
+    public let output: WeightMatrix
+    /// Per-pair rotary frequency divisors (`rope_freqs.weight`, llama 3.1), or nil.
+    public let ropeFactors: [Float]?
+
+    /// The weights of `model` (GGUF tensor names) for `config`.
+    /// - Throws: `LLMError.missingTensor`, `.tensorShape`, `.tensorEncoding`.
+    public init(model: Model, config c: DecoderConfig) throws(LLMError) {
+        func tensor(_ name: String) throws(LLMError) -> Tensor {
+            guard let t = model.tensor(named: name) else { throw .missingTensor(name) }
+            return t
+        }
+        func matrix(_ name: String, _ rows: Int, _ cols: Int) throws(LLMError) -> WeightMatrix {
+            let m = try WeightMatrix(try tensor(name))
+            guard m.rows == rows, m.columns == cols, model.tensor(named: name)?.shape.dims.count == 2 else {
+                throw .tensorShape(tensor: name, expected: [rows, cols], actual: model.tensor(named: name)?.shape.dims ?? [])
+            }
+            return m
+        }
+        func vector(_ name: String, _ n: Int, optional: Bool = false) throws(LLMError) -> [Float]? {
+            guard let t = model.tensor(named: name) else {
+                if optional { return nil }
+                throw .missingTensor(name)
+            }
+            let m = try WeightMatrix(t)
+            guard t.shape.dims == [n] else { throw .tensorShape(tensor: name, expected: [n], actual: t.shape.dims) }
+            return m.row(0)
+        }
+        let e = c.embedding
+        embedding = try matrix("token_embd.weight", c.vocabulary, e)
+        outputNorm = try vector("output_norm.weight", e) ?? []
+        output = model.tensor(named: "output.weight") == nil ? embedding : try matrix("output.weight", c.vocabulary, e)
+        ropeFactors = try vector("rope_freqs.weight", c.ropeDimensions / 2, optional: true)
+        var layers = [DecoderLayer]()
+        for i in 0..<c.layers {
+            let p = "blk.\(i)."
+            layers.append(DecoderLayer(
+                attentionNorm: try vector(p + "attn_norm.weight", e) ?? [],
+                query: try matrix(p + "attn_q.weight", c.queryWidth, e),
+                key: try matrix(p + "attn_k.weight", c.kvWidth, e),
+                value: try matrix(p + "attn_v.weight", c.kvWidth, e),
+                output: try matrix(p + "attn_output.weight", e, c.queryWidth),
+                queryBias: try vector(p + "attn_q.bias", c.queryWidth, optional: true),
+                keyBias: try vector(p + "attn_k.bias", c.kvWidth, optional: true),
+                valueBias: try vector(p + "attn_v.bias", c.kvWidth, optional: true),
+                outputBias: try vector(p + "attn_output.bias", e, optional: true),
+                ffnNorm: try vector(p + "ffn_norm.weight", e) ?? [],
+                gate: try matrix(p + "ffn_gate.weight", c.feedForward, e),
+                up: try matrix(p + "ffn_up.weight", c.feedForward, e),
+                down: try matrix(p + "ffn_down.weight", e, c.feedForward),
+                gateBias: try vector(p + "ffn_gate.bias", c.feedForward, optional: true),
+                upBias: try vector(p + "ffn_up.bias", c.feedForward, optional: true),
+                downBias: try vector(p + "ffn_down.bias", e, optional: true)))
+        }
+        self.layers = layers
+    }
+}

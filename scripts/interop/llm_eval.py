@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""llama.cpp as the judge of `aicompress evaluate MODEL.gguf --text FILE [--compare BASE]`.
+
+Usage: llm_eval.py [BIN] [--keep] [--bench]   (BIN default .build/debug/aicompress)
+
+Gets llama.cpp's tools from scripts/llama-cpp.sh (LLAMA_CPP_BIN=DIR uses the binaries in DIR),
+then makes, with gguf-py and a fixed seed, two small random-weight decoders whose tokenizers are
+real: the vocabulary (and merges) of llama.cpp's own vocab-only test files (models/ggml-vocab-*
+.gguf in the same llama.cpp tree):
+  spm   general.architecture llama, SentencePiece (ggml-vocab-llama-spm, 32000 tokens), output
+        tied to the token embedding, adjacent-pair rotary embeddings
+  qwen2 general.architecture qwen2, byte-level BPE with the qwen2 pre-tokenizer
+        (ggml-vocab-qwen2), q/k/v biases, half-split rotary embeddings, separate output
+Weights are scaled so that attention and the output are peaky (logits with a standard deviation
+of a few nats), so perplexity and KL divergence depend on every part of the forward pass. The
+spm model is quantized with llama-quantize to Q8_0 and Q4_K_M. The text is the repository's
+README.md, and the seed document ../shared/seed/*.txt (Chinese) when present.
+Checks, per model and text: the token count equals llama-tokenize's; our perplexity is within 1%
+of llama-perplexity's (F32, and each quantization); our mean KL divergence of Q4_K_M and Q8_0
+against F32 is within 10% of `llama-perplexity --kl-divergence`, our same-top-token rate within
+2 points of its. It also runs the tokenizer tests (swift test --filter TokenizerTests) against
+llama.cpp's test strings with AICOMPRESS_LLAMA_VOCAB set, when the test binary is built.
+--bench prints our and llama-perplexity's tokens/s on the F32 spm model (2 threads each).
+AICOMPRESS_SKIP_LLAMA=1 skips the lane (one line saying so, `0 passed, 0 failed`, exit 0).
+"""
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from common import Report, executable, scratch_folder
+from llama_cpp import llama_binaries, pip_install
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SEED = 17
+CONTEXT = 256
+PPL_TOLERANCE = 0.01
+KLD_TOLERANCE = 0.10
+SAME_TOP_POINTS = 2.0
+
+
+def vocab_folder(binaries):
+    """models/ of the llama.cpp tree the binaries were built from."""
+    src = os.path.join(os.path.dirname(os.path.dirname(binaries)), "src")
+    hits = glob.glob(os.path.join(src, "*", "vendor", "llama.cpp", "models"))
+    return hits[0] if hits else None
+
+
+def copy_tokenizer(writer, vocab_path):
+    """Every tokenizer.* key of a vocab-only GGUF file, into `writer`."""
+    import gguf
+    r = gguf.GGUFReader(vocab_path)
+    for field in r.fields.values():
+        if not field.name.startswith("tokenizer."):
+            continue
+        vtype = field.types[0]
+        if vtype == gguf.GGUFValueType.ARRAY:
+            sub = field.types[1]
+            if sub == gguf.GGUFValueType.STRING:
+                values = [bytes(field.parts[i]).decode("utf-8", errors="surrogateescape") for i in field.data]
+            else:
+                values = [field.parts[i].tolist()[0] for i in field.data]
+            writer.add_array(field.name, values)
+        elif vtype == gguf.GGUFValueType.STRING:
+            writer.add_string(field.name, bytes(field.parts[field.data[0]]).decode("utf-8"))
+        else:
+            writer.add_key_value(field.name, field.parts[field.data[0]].tolist()[0], vtype)
+    return len(r.fields["tokenizer.ggml.tokens"].data)
+
+
+def write_model(path, arch, vocab_path, n_embd=256, n_ff=512, n_layer=4, n_head=4, n_kv=2, tied=True, biases=False):
+    """A random decoder with peaky outputs and a real tokenizer."""
+    import gguf
+    rng = np.random.default_rng(SEED)
+    w = gguf.GGUFWriter(path, arch)
+    n_vocab = copy_tokenizer(w, vocab_path)
+    hd = n_embd // n_head
+    w.add_name(f"llm-eval-{arch}")
+    w.add_context_length(4096)
+    w.add_embedding_length(n_embd)
+    w.add_block_count(n_layer)
+    w.add_feed_forward_length(n_ff)
+    w.add_head_count(n_head)
+    w.add_head_count_kv(n_kv)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_freq_base(10000.0)
+    w.add_rope_dimension_count(hd)
+    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+
+    def m(rows, cols, scale):
+        return (rng.standard_normal((rows, cols)) * scale).astype(np.float32)
+
+    def v(n, scale, mean=0.0):
+        return (mean + rng.standard_normal(n) * scale).astype(np.float32)
+
+    # token_embd 0.15: tied logits = embedding · h with |h| ≈ 16 spread over ~2.4 nats;
+    # q/k 0.12: attention scores with a spread of ~3; the rest moderate so the residual grows slowly.
+    w.add_tensor("token_embd.weight", m(n_vocab, n_embd, 0.15))
+    for i in range(n_layer):
+        b = f"blk.{i}."
+        w.add_tensor(b + "attn_norm.weight", v(n_embd, 0.1, 1.0))
+        w.add_tensor(b + "attn_q.weight", m(n_head * hd, n_embd, 0.12))
+        w.add_tensor(b + "attn_k.weight", m(n_kv * hd, n_embd, 0.12))
+        w.add_tensor(b + "attn_v.weight", m(n_kv * hd, n_embd, 0.08))
+        if biases:
+            w.add_tensor(b + "attn_q.bias", v(n_head * hd, 0.5))
+            w.add_tensor(b + "attn_k.bias", v(n_kv * hd, 0.5))
+            w.add_tensor(b + "attn_v.bias", v(n_kv * hd, 0.1))
+        w.add_tensor(b + "attn_output.weight", m(n_embd, n_head * hd, 0.08))
+        w.add_tensor(b + "ffn_norm.weight", v(n_embd, 0.1, 1.0))
+        w.add_tensor(b + "ffn_gate.weight", m(n_ff, n_embd, 0.1))
+        w.add_tensor(b + "ffn_up.weight", m(n_ff, n_embd, 0.1))
+        w.add_tensor(b + "ffn_down.weight", m(n_embd, n_ff, 0.06))
+    w.add_tensor("output_norm.weight", v(n_embd, 0.1, 1.0))
+    if not tied:
+        w.add_tensor("output.weight", m(n_vocab, n_embd, 0.15))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def llama_ppl(binaries, model, text, extra=()):
+    """(stdout+stderr, seconds) of llama-perplexity with our context on 2 threads."""
+    t0 = time.time()
+    r = run([os.path.join(binaries, "llama-perplexity"), "-m", model, "-f", text, "-c", str(CONTEXT), "-t", "2",
+             "-b", str(CONTEXT), *extra])
+    return r.stdout + r.stderr, time.time() - t0, r.returncode
+
+
+def number(pattern, log):
+    m = re.search(pattern, log)
+    return float(m.group(1)) if m else None
+
+
+def llama_token_count(binaries, model, text):
+    r = run([os.path.join(binaries, "llama-tokenize"), "-m", model, "-f", text, "--ids", "--log-disable"])
+    m = re.search(r"\[([0-9, ]*)\]", r.stdout)
+    return len(m.group(1).split(",")) if m and m.group(1).strip() else None
+
+
+def ours(binary, model, text, base=None):
+    cmd = [binary, "evaluate", model, "--text", text, "--context", str(CONTEXT), "--json"]
+    if base:
+        cmd += ["--compare", base]
+    t0 = time.time()
+    r = run(cmd, env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
+    if r.returncode != 0:
+        return None, r.stderr.strip()[-300:], time.time() - t0
+    return json.loads(r.stdout), r.stderr, time.time() - t0
+
+
+def rel(a, b):
+    return abs(a - b) / max(abs(b), 1e-12)
+
+
+def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench):
+    label = f"{name} on {os.path.basename(text)}"
+    count = llama_token_count(binaries, f32, text)
+    got, why, secs = ours(binary, f32, text)
+    if not rep.check(got is not None, f"{label}: aicompress evaluate --text runs", why):
+        return
+    rep.check(count == got["text"]["tokens"], f"{label}: token count equals llama-tokenize's", f"{got['text']['tokens']} vs {count}")
+    log, lsecs, rc = llama_ppl(binaries, f32, text)
+    ref = number(r"Final estimate: PPL = ([0-9.]+)", log)
+    if rep.check(ref is not None, f"{label}: llama-perplexity runs", log.strip()[-200:] if ref is None else ""):
+        p = got["perplexity"]["value"]
+        rep.check(rel(p, ref) <= PPL_TOLERANCE, f"{label} F32: perplexity within 1% of llama-perplexity's",
+                  f"{p:.4f} vs {ref:.4f} ({100 * rel(p, ref):.3f}%)")
+    if bench:
+        tokens = got["text"]["chunks"] * CONTEXT
+        print(f"BENCH {label} F32: ours {tokens / secs:.1f} tokens/s ({secs:.1f} s), llama-perplexity {tokens / lsecs:.1f} tokens/s "
+              f"({lsecs:.1f} s), ratio {lsecs / secs:.2f}x")
+    kld_base = os.path.join(tmp, f"{name}-{os.path.basename(text)}.kld")
+    log, _, rc = llama_ppl(binaries, f32, text, ["--kl-divergence-base", kld_base])
+    for q in quants:
+        qpath = os.path.join(tmp, f"{name}-{q}.gguf")
+        if not os.path.exists(qpath):
+            r = run([os.path.join(binaries, "llama-quantize"), f32, qpath, q])
+            if not rep.check(r.returncode == 0, f"{name}: llama-quantize {q}", "" if r.returncode == 0 else r.stderr.strip()[-200:]):
+                continue
+        log, _, rc = llama_ppl(binaries, qpath, text, ["--kl-divergence-base", kld_base, "--kl-divergence"])
+        ref_ppl = number(r"Mean PPL\(Q\)\s*:\s*([0-9.]+)", log)
+        ref_kld = number(r"Mean    KLD:\s*([0-9.]+)", log)
+        ref_same = number(r"Same top p:\s*([0-9.]+)", log)
+        got, why, _ = ours(binary, qpath, text, base=f32)
+        if not rep.check(got is not None and ref_kld is not None, f"{label} {q}: both --compare runs", why if got is None else log.strip()[-200:]):
+            continue
+        p, k, s = got["perplexity"]["value"], got["kl_divergence"]["mean"], 100 * got["same_top"]["value"]
+        rep.check(rel(p, ref_ppl) <= PPL_TOLERANCE, f"{label} {q}: perplexity within 1% of llama-perplexity's",
+                  f"{p:.4f} vs {ref_ppl:.4f} ({100 * rel(p, ref_ppl):.3f}%)")
+        rep.check(rel(k, ref_kld) <= KLD_TOLERANCE, f"{label} {q}: mean KL divergence within 10% of llama-perplexity's",
+                  f"{k:.6f} vs {ref_kld:.6f} ({100 * rel(k, ref_kld):.2f}%)")
+        rep.check(abs(s - ref_same) <= SAME_TOP_POINTS, f"{label} {q}: same-top-token rate within 2 points",
+                  f"{s:.3f}% vs {ref_same:.3f}%")
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    keep, bench = "--keep" in sys.argv, "--bench" in sys.argv
+    rep = Report()
+    if os.environ.get("AICOMPRESS_SKIP_LLAMA") == "1":
+        print("llm_eval: skipped (AICOMPRESS_SKIP_LLAMA=1)")
+        return rep.finish()
+    binary = executable(rep, args[0] if args else os.path.join(ROOT, ".build", "debug", "aicompress"))
+    if binary is None:
+        return rep.finish()
+    try:
+        import gguf  # noqa: F401
+    except ImportError:
+        pip_install("gguf", "numpy")
+    binaries = llama_binaries(rep)
+    if binaries is None:
+        return rep.finish()
+    vocabs = vocab_folder(binaries)
+    if not rep.check(vocabs is not None, "llama.cpp models/ folder with the vocab test files", str(vocabs)):
+        return rep.finish()
+    with scratch_folder("aicompress-llm-", keep) as tmp:
+        texts = [os.path.join(ROOT, "README.md")]
+        seed = sorted(glob.glob(os.path.join(os.path.dirname(ROOT), "shared", "seed", "*.txt")))
+        texts += seed[:1]
+        spm = os.path.join(tmp, "spm-f32.gguf")
+        write_model(spm, "llama", os.path.join(vocabs, "ggml-vocab-llama-spm.gguf"), tied=True)
+        qwen = os.path.join(tmp, "qwen2-f32.gguf")
+        write_model(qwen, "qwen2", os.path.join(vocabs, "ggml-vocab-qwen2.gguf"), n_embd=128, n_ff=256, n_head=4, n_kv=2,
+                    tied=False, biases=True)
+        for i, text in enumerate(texts):
+            check_model(rep, binary, binaries, tmp, "spm", spm, text, ["Q4_K_M", "Q8_0"], bench and i == 0)
+            check_model(rep, binary, binaries, tmp, "qwen2", qwen, text, ["Q8_0"] if i == 0 else [], False)
+        test_bin = glob.glob(os.path.join(ROOT, ".build", "debug", "aicompressPackageTests.xctest"))
+        if test_bin:
+            r = run(["swift", "test", "--skip-build", "--disable-swift-testing", "--filter", "TokenizerTests"], cwd=ROOT,
+                    env=dict(os.environ, AICOMPRESS_LLAMA_VOCAB=vocabs))
+            passed = len(re.findall(r"Test Case .* passed", r.stdout + r.stderr))
+            rep.check(r.returncode == 0 and passed >= 8 and "skipped" not in (r.stdout + r.stderr),
+                      "tokenizer: token ids equal llama.cpp's on its vocab test files (8 vocabularies)", f"{passed} test cases passed")
+    return rep.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
