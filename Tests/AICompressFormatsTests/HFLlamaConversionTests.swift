@@ -115,6 +115,9 @@ final class HFLlamaConversionTests: XCTestCase {
                        .unmappedTensor("model.layers.0.mlp.experts.0.w1.weight"))
         XCTAssertEqual(conversionError { try Self.converted(try Self.model(dropping: "model.layers.0.mlp.up_proj.weight")) },
                        .missingTensor("model.layers.0.mlp.up_proj.weight"))
+        // A config claiming 2^31 - 1 layers: refused at the first missing layer, nothing sized from the claim.
+        XCTAssertEqual(conversionError { try Self.converted(try Self.model(), config: HFLlamaMappingTests.configText.replacing("\"num_hidden_layers\": 1", with: "\"num_hidden_layers\": 2147483647")) },
+                       .missingTensor("model.layers.1.input_layernorm.weight"))
         XCTAssertEqual(conversionError { try Self.converted(try Self.model(dropping: "lm_head.weight")) },
                        .missingTensor("lm_head.weight (tie_word_embeddings is false)"))
         // Tied: no lm_head is fine, and no output tensor is written.

@@ -90,9 +90,7 @@ public enum HFLlamaConversion {
             seen.insert(name)
             try out.append(renamed)
         }
-        for name in shapes.requiredNames(tied: config.tiedEmbeddings) where !seen.contains(name) {
-            throw HFLlamaError.missingTensor(hfName(name))
-        }
+        if let name = shapes.firstMissing(seen, tied: config.tiedEmbeddings) { throw HFLlamaError.missingTensor(hfName(name)) }
         let fileType = fileTypeID(weightTypes)
         var pairs = HFLlamaKeys.pairs(config, name: name, fileType: fileType)
         pairs += try HFLlamaTokenizer.pairs(HFLlamaTokenizer.Input(

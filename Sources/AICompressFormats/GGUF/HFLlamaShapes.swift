@@ -22,12 +22,18 @@ struct HFLlamaShapes {
         return bias ? [w[0]] : w
     }
 
-    /// The weights every file needs (biases are optional); `output` unless tied to the embedding.
-    func requiredNames(tied: Bool) -> [String] {
-        var names = ["token_embd.weight", "output_norm.weight"] + (tied ? [] : ["output.weight"])
-        for layer in 0..<config.blockCount {
-            for (_, role) in HFLlamaTensorNames.blockModules { names.append("blk.\(layer).\(role.rawValue).weight") }
+    /// The first weight llama.cpp needs that `present` lacks (biases are optional); `output`
+    /// unless tied to the embedding. Stops at the first gap, so a config claiming billions of
+    /// layers costs one pass over the layers the checkpoint has.
+    func firstMissing(_ present: Set<String>, tied: Bool) -> String? {
+        for name in ["token_embd.weight", "output_norm.weight"] + (tied ? [] : ["output.weight"]) where !present.contains(name) {
+            return name
         }
-        return names
+        for layer in 0..<config.blockCount {
+            for (_, role) in HFLlamaTensorNames.blockModules where !present.contains("blk.\(layer).\(role.rawValue).weight") {
+                return "blk.\(layer).\(role.rawValue).weight"
+            }
+        }
+        return nil
     }
 }
