@@ -2,7 +2,8 @@
 # Installs the system packages aicompress builds against (Debian/Ubuntu). Swift itself must
 # already be installed (https://www.swift.org/install/).
 set -euo pipefail
-packages=(zlib1g-dev libprotobuf-c-dev libopenblas-dev pkg-config)
+# groff-base: the release lane renders the man page (scripts/test-package.sh).
+packages=(zlib1g-dev libprotobuf-c-dev libopenblas-dev pkg-config groff-base)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,3 +9,6 @@ AICOMPRESS_SLOW=1 swift test --skip-build --disable-swift-testing
 # Interop lane: files we write are read back by the reference tools (pip installs onnx,
 # onnxruntime, numpy).
 scripts/interop.sh .build/debug/aicompress
+# Release lane: the self-contained archive (a static release build, ~5 CPU-minutes) is packed twice,
+# unpacked and run with an empty environment. AICOMPRESS_SKIP_PACKAGE=1 skips it.
+[ "${AICOMPRESS_SKIP_PACKAGE:-}" = 1 ] || scripts/test-package.sh
