@@ -59,7 +59,13 @@ extension AICompress {
         var asymmetric = false
 
         @Option(name: .parameter(P.clip), help: ArgumentHelp(P.clip))
-        var clip: ClipArgument = ClipArgument(value: .minMax)
+        var clip: ClipArgument?
+
+        @Option(name: .parameter(P.scaleType), help: ArgumentHelp(P.scaleType))
+        var scaleType: String?
+
+        @Option(name: .parameter(P.imatrix), help: ArgumentHelp(P.imatrix))
+        var imatrix: String?
 
         @Option(name: .parameter(GGUFQuantize.Parameter.gguf), help: ArgumentHelp(GGUFQuantize.Parameter.gguf))
         var gguf: String?
@@ -86,6 +92,8 @@ extension AICompress {
         func validate() throws {
             if list { return }
             if let ggufQuantize {
+                // The GGML block quantizers (Core/GGML) do not take importance weights yet.
+                if imatrix != nil { throw ValidationError("--imatrix weights the integer schemes' least-squares scale search; --gguf types do not use it yet") }
                 guard input != nil, dryRun || output != nil else { throw ValidationError("give an input and an output file (or --dry-run)") }
                 _ = try ggufQuantize.pass()
                 if let output { try out.check(output: output) }
@@ -109,7 +117,9 @@ extension AICompress {
             v[P.groupSize] = groupSize.map { .integer($0) }
             v[P.symmetric] = symmetric ? .flag : nil
             v[P.asymmetric] = asymmetric ? .flag : nil
-            v[P.clip] = .text(clip.value.description)
+            v[P.clip] = clip.map { .text($0.value.description) }
+            v[P.scaleType] = scaleType.map { .text($0) }
+            v[P.imatrix] = imatrix.map { .text($0) }
             return v
         }
 
@@ -124,7 +134,11 @@ extension AICompress {
                 return try ggufQuantize.run(input: input, output: output, out: out, report: report)
             }
             guard let input, let output else { throw ValidationError("give an input and an output file (or --list)") }
-            let pass = try AICompressPasses.Quantize.fromCommandLine(parameters)
+            var pass = try AICompressPasses.Quantize.fromCommandLine(parameters)
+            if let imatrix {
+                let matrix = try ImportanceMatrix(tensors: ModelIO.read(path: imatrix).model.tensors, source: imatrix)
+                do { pass = try pass.withImportance(matrix) } catch let e as PassError { throw ValidationError(e.commandLineMessage) }
+            }
             try PassRunner.run(pass, input: input, output: output, out: out, report: report)
         }
 
@@ -138,9 +152,10 @@ extension AICompress {
             }
             return Format.table(header: ["scheme", "bits/weight", "SQNR dB", "rel. error", "layout"], rows: rows,
                                 rightAligned: [1, 2, 3])
-                + "(bits/weight include scales and zero points; SQNR and error measured now on N(0,1) weights "
-                + "\(SchemeListing.shape);\n"
-                + " 32 bits/weight is f32: int8 is 4x smaller, int4 g32 6.4x.)\n"
+                + "(bits/weight: computed from the stored layout, scales and zero points included; SQNR and relative\n"
+                + " error: measured now on fixed pseudo-random N(0,1) weights \(SchemeListing.shape); the gguf rows are\n"
+                + " llama.cpp's block types on the same weights, for comparison (quantize --gguf TYPE).\n"
+                + " 32 bits/weight is f32: int8 is 4x smaller, int4 g32 7.1x.)\n"
         }
     }
 }
