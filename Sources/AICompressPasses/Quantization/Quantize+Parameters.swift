@@ -79,9 +79,12 @@ extension Quantize {
         let granularity: Granularity? = perTensor ? .perTensor : perChannel ? .perChannel : groupSize.map { .group($0) }
         self.init(scheme: scheme, granularity: granularity, symmetric: symmetric ? true : asymmetric ? false : nil, clip: clip,
                   scaleType: scaleType, selection: TensorSelection(parameters: given))
-        // A recipe records the scheme always and the range method only when given.
+        // A recipe records the scheme always, and the range method and scale type when they are
+        // not the scheme's defaults.
         values = given
         values[P.scheme] = .text(scheme.rawValue)
+        if clip == scheme.defaultClip { values[P.clip] = nil }
+        if scaleType == scheme.defaultScaleType { values[P.scaleType] = nil }
     }
 
     /// The values of this pass: as given when it was built from values, else from its settings.
@@ -99,8 +102,8 @@ extension Quantize {
         case nil: break
         }
         if let symmetric { v[symmetric ? Parameter.symmetric : Parameter.asymmetric] = .flag }
-        if let clip { v[Parameter.clip] = .text(clip.description) }
-        if let scaleType { v[Parameter.scaleType] = .text(scaleType.rawValue) }
+        if let clip, clip != scheme.defaultClip { v[Parameter.clip] = .text(clip.description) }
+        if let scaleType, scaleType != scheme.defaultScaleType { v[Parameter.scaleType] = .text(scaleType.rawValue) }
         return v
     }
 }

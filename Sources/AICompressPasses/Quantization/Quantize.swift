@@ -83,7 +83,9 @@ public struct Quantize: ConfigurablePass {
         var p: [(String, String)] = [(Parameter.scheme.name, scheme.rawValue)]
         if scheme.storage != nil {
             p += [("granularity", granularity.description), (Parameter.symmetric.name, String(symmetric)),
-                  (Parameter.clip.name, clip.description), (Parameter.scaleType.name, scaleType.rawValue)]
+                  (Parameter.clip.name, clip.description)]
+            // f32 scales were the only kind before `scale-type`: named only when they are not.
+            if scaleType != .f32 { p.append((Parameter.scaleType.name, scaleType.rawValue)) }
             if let importance { p.append((Parameter.imatrix.name, importance.source)) }
         }
         return p + selection.parameters
