@@ -49,6 +49,17 @@ def initializers(path):
     return {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}, m
 
 
+def run_both(path, k, seed):
+    """Inputs x [5, k], onnxruntime's output without and with graph optimisations, and the
+    output's range."""
+    plain = ort.SessionOptions()
+    plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    x = np.random.default_rng(seed).standard_normal((5, k)).astype(np.float32)
+    y = ort.InferenceSession(path, plain).run(None, {"x": x})[0]
+    y_opt = ort.InferenceSession(path).run(None, {"x": x})[0]
+    return x, y, y_opt, max(float(np.abs(y).max()), 1e-30)
+
+
 def weights():
     rng = np.random.default_rng(0)
     yield "normal", rng.standard_normal((64, 48)).astype(np.float32)
@@ -100,12 +111,7 @@ def main():
                         # float MatMul, which must match our dequantized weights closely; with them
                         # it may fuse into integer kernels (dynamic activation quantization), which
                         # only has to be near.
-                        plain = ort.SessionOptions()
-                        plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-                        x = np.random.default_rng(1).standard_normal((5, w.shape[0])).astype(np.float32)
-                        y = ort.InferenceSession(out, plain).run(None, {"x": x})[0]
-                        y_opt = ort.InferenceSession(out).run(None, {"x": x})[0]
-                        scale_y = max(float(np.abs(y).max()), 1e-30)
+                        x, y, y_opt, scale_y = run_both(out, w.shape[0], seed=1)
                         check(float(np.abs(y_opt - y).max()) <= 0.05 * scale_y + 1e-4,
                               f"{what}: optimised onnxruntime session agrees within 5% of the output range")
                         zf = z.astype(np.float32).reshape(1, -1) if per_channel else np.float32(z)
@@ -142,12 +148,7 @@ def int4_checks(tmp):
         deq = q * np.repeat(s, 32, axis=0)[: w.shape[0]]
         try:
             onnx.checker.check_model(model, full_check=True)
-            plain = ort.SessionOptions()
-            plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-            x = np.random.default_rng(3).standard_normal((5, w.shape[0])).astype(np.float32)
-            y = ort.InferenceSession(out, plain).run(None, {"x": x})[0]
-            y_opt = ort.InferenceSession(out).run(None, {"x": x})[0]
-            scale_y = max(float(np.abs(y).max()), 1e-30)
+            x, y, y_opt, scale_y = run_both(out, w.shape[0], seed=3)
             check(np.allclose(y, x @ deq, rtol=1e-4, atol=1e-5 * scale_y), f"{what}: onnxruntime computes x @ W with the decoded weights")
             # The fused path (MatMulNBits) quantizes the activations too: about 0.6% of the output
             # range apart, the same with the previous min-max default and positive scales.

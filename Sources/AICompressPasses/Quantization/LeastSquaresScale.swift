@@ -42,6 +42,25 @@ enum LeastSquaresScale {
         return e
     }
 
+    /// The sums of the least-squares scale Σwxl / Σwl² for the levels l = `level(x)` (zero point
+    /// taken off): weighted first when there are weights, then unweighted.
+    @inline(__always)
+    static func fits(_ x: UnsafeBufferPointer<Float>, _ w: UnsafeBufferPointer<Float>?,
+                     _ level: (Float) -> Float) -> [(Double, Double)] {
+        var wlx = 0.0, wl2 = 0.0, lx = 0.0, l2 = 0.0
+        for i in 0..<x.count {
+            let q = Double(level(x[i]))
+            let v = Double(x[i])
+            if let w {
+                wlx += Double(w[i]) * v * q
+                wl2 += Double(w[i]) * q * q
+            }
+            lx += v * q
+            l2 += q * q
+        }
+        return w == nil ? [(lx, l2)] : [(wlx, wl2), (lx, l2)]
+    }
+
     static func signedMaximum(_ x: UnsafeBufferPointer<Float>, weights w: UnsafeBufferPointer<Float>?,
                               storage: QuantizedStorage, scaleType: QuantizedScale) -> QuantParams {
         let nmax = 1 << (storage.bits - 1)
@@ -59,18 +78,7 @@ enum LeastSquaresScale {
         var bestError = error(x, w, scale: best, zeroPoint: 0, low: low, high: high)
         for k in tenths {
             let inverse = -Float(10 * nmax + k) / (10 * m)
-            var wlx = 0.0, wl2 = 0.0, lx = 0.0, l2 = 0.0
-            for i in 0..<x.count {
-                let q = Double(min(max((x[i] * inverse).rounded(.toNearestOrEven), low), high))
-                let v = Double(x[i])
-                if let w {
-                    wlx += Double(w[i]) * v * q
-                    wl2 += Double(w[i]) * q * q
-                }
-                lx += v * q
-                l2 += q * q
-            }
-            for (a, b) in (w == nil ? [(lx, l2)] : [(wlx, wl2), (lx, l2)]) where b > 0 {
+            for (a, b) in fits(x, w, { min(max(($0 * inverse).rounded(.toNearestOrEven), low), high) }) where b > 0 {
                 let s = scaleType.rounded(Float(a / b))
                 guard s != 0, s.isFinite else { continue }
                 let e = error(x, w, scale: s, zeroPoint: 0, low: low, high: high)
@@ -109,18 +117,7 @@ enum LeastSquaresScale {
             let c = QuantizationMath.parameters(rmin: lo * r, rmax: hi * r, storage: storage, symmetric: symmetric)
             let z = Float(c.zeroPoint)
             consider(scaleType.rounded(c.scale), c.zeroPoint)
-            var wlx = 0.0, wl2 = 0.0, lx = 0.0, l2 = 0.0
-            for i in 0..<x.count {
-                let d = Double(min(max((x[i] / c.scale).rounded(.toNearestOrEven) + z, low), high) - z)
-                let v = Double(x[i])
-                if let w {
-                    wlx += Double(w[i]) * v * d
-                    wl2 += Double(w[i]) * d * d
-                }
-                lx += v * d
-                l2 += d * d
-            }
-            for (a, b) in (w == nil ? [(lx, l2)] : [(wlx, wl2), (lx, l2)]) where b > 0 {
+            for (a, b) in fits(x, w, { min(max(($0 / c.scale).rounded(.toNearestOrEven) + z, low), high) - z }) where b > 0 {
                 consider(scaleType.rounded(Float(a / b)), c.zeroPoint)
             }
         }
