@@ -27,6 +27,26 @@ public enum QuantizedStorage: UInt8, Sendable, Hashable, CaseIterable, CustomStr
     }
 }
 
+/// The type scales are stored in (spec/checkpoint-format.md §5.1, flag bit 1): binary32, or
+/// binary16 as llama.cpp's Q4_0 stores its block scale (half the scale bits: 4.5 bits per weight
+/// for int4 in groups of 32 instead of 5.0).
+public enum QuantizedScale: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case f32
+    case f16
+
+    /// Bytes per stored scale.
+    public var bytes: Int { self == .f32 ? 4 : 2 }
+    /// Bits per stored scale.
+    public var bits: Int { 8 * bytes }
+    /// `x` as this type stores it (binary16: round to nearest even; overflow gives infinity).
+    @inline(__always)
+    public func rounded(_ x: Float) -> Float {
+        self == .f32 ? x : Float(Float16(x))
+    }
+    /// `f32` or `f16`.
+    public var description: String { rawValue }
+}
+
 /// How a tensor's values were quantized: storage type, granularity and zero points. Granularity
 /// follows ONNX DequantizeLinear: per tensor (`axis == nil`), per axis (one scale per index of
 /// `axis`), or blocked (`blockSize > 0`: blocks of `blockSize` consecutive indices along `axis`,
@@ -36,23 +56,30 @@ public struct QuantizationParameters: Sendable, Hashable {
     public var axis: Int?
     public var blockSize: Int
     public var hasZeroPoint: Bool
+    /// The type of the stored scales.
+    public var scaleType: QuantizedScale
 
-    public init(storage: QuantizedStorage, axis: Int?, blockSize: Int = 0, hasZeroPoint: Bool) {
+    /// Parameters of a quantized tensor; scales are binary32 unless `scaleType` says otherwise.
+    public init(storage: QuantizedStorage, axis: Int?, blockSize: Int = 0, hasZeroPoint: Bool, scaleType: QuantizedScale = .f32) {
         self.storage = storage
         self.axis = axis
         self.blockSize = blockSize
         self.hasZeroPoint = hasZeroPoint
+        self.scaleType = scaleType
     }
 
-    /// `per-tensor`, `per-channel(axis 0)` or `group 32 (axis 1)`.
+    /// `per-tensor`, `per-channel(axis 0)` or `group 32 (axis 1)`, with `, f16 scales` when
+    /// the scales are binary16.
     public var granularity: String {
-        guard let axis else { return "per-tensor" }
-        return blockSize > 0 ? "group \(blockSize) (axis \(axis))" : "per-channel (axis \(axis))"
+        let scales = scaleType == .f16 ? ", f16 scales" : ""
+        guard let axis else { return "per-tensor" + scales }
+        return (blockSize > 0 ? "group \(blockSize) (axis \(axis))" : "per-channel (axis \(axis))") + scales
     }
 }
 
 /// Where the parts of a quantized payload are, for a given shape (spec §5, encoding 2):
-/// the integers, zero padding to a multiple of 4, `scaleCount` f32 scales, then (optionally)
+/// the integers, zero padding to a multiple of 4, `scaleCount` scales (f32, or f16 when the
+/// parameters say so), then (optionally)
 /// `scaleCount` zero points in the storage type.
 public struct QuantizedLayout: Sendable, Equatable {
     public let parameters: QuantizationParameters
@@ -104,8 +131,9 @@ public struct QuantizedLayout: Sendable, Equatable {
         guard let q = packed(shape.elementCount), let z = packed(scaleCount) else { throw .shapeOverflow(dims) }
         integerBytes = q
         scalesOffset = (q + 3) / 4 * 4
-        let (scalesEnd, o1) = scalesOffset.addingReportingOverflow(scaleCount &* 4)
-        guard !o1, scaleCount <= Int.max / 4 else { throw .shapeOverflow(dims) }
+        guard scaleCount <= Int.max / 4 else { throw .shapeOverflow(dims) }
+        let (scalesEnd, o1) = scalesOffset.addingReportingOverflow(scaleCount * params.scaleType.bytes)
+        guard !o1 else { throw .shapeOverflow(dims) }
         zeroPointsOffset = scalesEnd
         let (end, o2) = scalesEnd.addingReportingOverflow(params.hasZeroPoint ? z : 0)
         guard !o2 else { throw .shapeOverflow(dims) }
@@ -147,7 +175,21 @@ public struct QuantizedLayout: Sendable, Equatable {
     /// Scale `s` of a payload.
     @inline(__always)
     public func scale(_ raw: UnsafeRawBufferPointer, _ s: Int) -> Float {
-        Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: scalesOffset + 4 * s, as: UInt32.self)))
+        if parameters.scaleType == .f16 {
+            return Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: scalesOffset + 2 * s, as: UInt16.self))))
+        }
+        return Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: scalesOffset + 4 * s, as: UInt32.self)))
+    }
+
+    /// Writes scale `s` into a payload being built, in the parameters' scale type (`value` must
+    /// already be representable in it: `QuantizedScale.rounded`).
+    @inline(__always)
+    public func storeScale(_ value: Float, _ s: Int, into out: UnsafeMutableRawBufferPointer) {
+        if parameters.scaleType == .f16 {
+            out.storeBytes(of: Float16(value).bitPattern.littleEndian, toByteOffset: scalesOffset + 2 * s, as: UInt16.self)
+        } else {
+            out.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: scalesOffset + 4 * s, as: UInt32.self)
+        }
     }
 
     /// Zero point `s` of a payload (0 without zero points).

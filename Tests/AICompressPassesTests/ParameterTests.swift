@@ -31,7 +31,11 @@ final class ParameterTests: XCTestCase {
         invalid(try Quantize(parameters: values([(Quantize.Parameter.clip, .text("percentile:20"))])), name: "clip",
                 reason: "clip percentile:P needs 50 < P <= 100")
         invalid(try Quantize(parameters: values([(Quantize.Parameter.scheme, .text("fp16")), (Quantize.Parameter.perTensor, .flag)])),
-                name: "scheme", reason: "fp16 is a plain cast: granularity, symmetry and clipping do not apply")
+                name: "scheme", reason: "fp16 is a plain cast: granularity, symmetry, clipping, scale type and importance do not apply")
+        invalid(try Quantize(parameters: values([(Quantize.Parameter.scaleType, .text("f64"))])), name: "scale-type",
+                reason: "scale-type must be one of f32, f16 (got f64)")
+        invalid(try Quantize(parameters: values([(Quantize.Parameter.imatrix, .text("m.gguf"))])), name: "imatrix",
+                reason: "imatrix weights the least-squares scale search: it needs clip lsq (the default for int4)")
         // a typed pass is checked by the same declaration when it runs
         invalid(try Prune(method: .magnitude(keep: 1.5, scope: .tensor)).validate(), name: "keep", reason: "keep must be between 0 and 1")
         invalid(try Quantize(scheme: .int4, granularity: .group(0)).validate(), name: "group-size", reason: "group-size must be at least 1")
@@ -76,6 +80,7 @@ final class ParameterTests: XCTestCase {
             Quantize(scheme: .int4, granularity: .group(64), symmetric: false, clip: .percentile(99.5),
                      selection: TensorSelection(exclude: ["fc2.*"], includeOneDimensional: true)),
             Quantize(scheme: .uint8), Quantize(scheme: .bf16), Dequantize(),
+            Quantize(scheme: .int8, clip: .leastSquares, scaleType: .f16), Quantize(scheme: .int4, clip: .mse, scaleType: .f32),
             GGUFQuantize(fileType: GGUFFileType.named("Q4_K_M")!, pure: true, overrides: [("attn_v", .q8_0)]),
         ]
         for pass in passes {
@@ -84,8 +89,16 @@ final class ParameterTests: XCTestCase {
             XCTAssertEqual(again.parameterValues, pass.parameterValues, pass.stepDescription)
         }
         let q = try Quantize(parameters: values([(Quantize.Parameter.clip, .text("minmax"))]))
-        XCTAssertEqual(q.parameterValues, values([(Quantize.Parameter.scheme, .text("int8"))]), "scheme always, minmax never")
+        XCTAssertEqual(q.parameterValues, values([(Quantize.Parameter.scheme, .text("int8"))]), "scheme always, a default clip never")
         XCTAssertEqual(q.stepDescription, "quantize scheme=int8 granularity=per-channel symmetric=true clip=minmax")
+        // int4's defaults are lsq and f16 scales: minmax and f32 are then recorded, and f16 named.
+        let int4 = try Quantize(parameters: values([(Quantize.Parameter.scheme, .text("int4"))]))
+        XCTAssertEqual(int4.stepDescription, "quantize scheme=int4 granularity=group-32 symmetric=true clip=lsq scale-type=f16")
+        let old = try Quantize(parameters: values([(Quantize.Parameter.scheme, .text("int4")), (Quantize.Parameter.clip, .text("minmax")),
+                                                   (Quantize.Parameter.scaleType, .text("f32"))]))
+        XCTAssertEqual(old.parameterValues, values([(Quantize.Parameter.scheme, .text("int4")), (Quantize.Parameter.clip, .text("minmax")),
+                                                    (Quantize.Parameter.scaleType, .text("f32"))]))
+        XCTAssertEqual(old.stepDescription, "quantize scheme=int4 granularity=group-32 symmetric=true clip=minmax")
     }
 
     func testCatalogNamesEveryPassOnce() {

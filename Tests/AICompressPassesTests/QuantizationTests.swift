@@ -34,7 +34,7 @@ final class QuantizedLayoutTests: XCTestCase {
         XCTAssertEqual(t.quantizedLayout?.parameters.axis, 0)
         XCTAssertEqual(t.quantizedLayout?.parameters.blockSize, 0)
         XCTAssertLessThan(t.storedBytes, 288)
-        XCTAssertEqual(report.tensors.first?.scheme, "int4 per-channel (axis 0)")
+        XCTAssertEqual(report.tensors.first?.scheme, "int4 per-channel (axis 0), f16 scales")
     }
 
     func testScaleIndexing() throws {

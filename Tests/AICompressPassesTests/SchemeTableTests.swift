@@ -55,14 +55,27 @@ final class SchemeTableTests: XCTestCase {
                 for (index, layout) in Self.layouts.enumerated() {
                     let values = Self.values(layout.shape.elementCount, seed: UInt64(index + 1))
                     for symmetric in [true, false] {
-                        let params = QuantizationParameters(storage: storage, axis: layout.axis, blockSize: layout.blockSize,
-                                                            hasZeroPoint: scheme.storesZeroPoints(symmetric: symmetric))
-                        // Clipping gathers groups on another path; MSE (51 trial ranges) on the small layouts.
-                        var clips: [ClipMethod] = [.minMax, .percentile(symmetric ? 99 : 97.5)]
-                        if layout.shape.elementCount <= 300 { clips.append(.mse) }
-                        for clip in clips {
-                            let request = QuantizationRequest(shape: layout.shape, parameters: params, symmetric: symmetric, clip: clip)
-                            try compare(scheme, values, request, "\(scheme) \(layout.name) symmetric=\(symmetric) clip=\(clip)")
+                        for scaleType in QuantizedScale.allCases {
+                            let params = QuantizationParameters(storage: storage, axis: layout.axis, blockSize: layout.blockSize,
+                                                                hasZeroPoint: scheme.storesZeroPoints(symmetric: symmetric),
+                                                                scaleType: scaleType)
+                            // Clipping gathers groups on another path; MSE (51 trial ranges) on the small
+                            // layouts, the least-squares search (about 40 trials, slow in the plain
+                            // reference of a debug build) with f16 scales on all but the per-tensor ones.
+                            var clips: [ClipMethod] = [.minMax, .percentile(symmetric ? 99 : 97.5)]
+                            if layout.shape.elementCount <= 300 { clips.append(.mse) }
+                            if (layout.axis != nil && scaleType == .f16) || layout.shape.elementCount <= 300 { clips.append(.leastSquares) }
+                            for clip in clips {
+                                var request = QuantizationRequest(shape: layout.shape, parameters: params, symmetric: symmetric, clip: clip)
+                                let what = "\(scheme) \(layout.name) symmetric=\(symmetric) clip=\(clip) scales=\(scaleType)"
+                                try compare(scheme, values, request, what)
+                                // Importance weights along the last axis (zeros among them), for the weighted search.
+                                guard clip == .leastSquares, layout.shape.elementCount <= 2000 else { continue }
+                                let axis = layout.shape.rank - 1, n = layout.shape.dims[axis]
+                                request.importance = try .init((0..<n).map { Float(($0 * 7) % 5) * 0.5 }, axis: axis,
+                                                               shape: layout.shape, tensor: "w")
+                                try compare(scheme, values, request, what + " weighted")
+                            }
                         }
                     }
                 }
@@ -109,7 +122,8 @@ final class SchemeTableTests: XCTestCase {
         case .perChannel: weightsPerScale = weights.shape.dims[1]
         case .group(let n): weightsPerScale = n
         }
-        XCTAssertEqual(report.bitsPerWeight, scheme.bitsPerWeight(weightsPerScale: weightsPerScale, symmetric: pass.symmetric),
+        XCTAssertEqual(report.bitsPerWeight, scheme.bitsPerWeight(weightsPerScale: weightsPerScale, symmetric: pass.symmetric,
+                                                                  scaleType: pass.scaleType),
                        accuracy: 1e-12, "\(scheme) bits per weight")
     }
 }

@@ -60,7 +60,7 @@ final class GPTQDigitsTests: XCTestCase {
                 let type = IntegerReference.IntegerType(bits: storage.bits, signed: storage.isSigned)
                 let grid = IntegerGrid(qmin: storage.qmin, qmax: storage.qmax, groupSize: params.axis == 0 ? 0 : params.blockSize,
                                        rows: layer.outputs, columns: layer.inputs) {
-                    IntegerReference.groupScale($0, type: type, symmetric: base.symmetric, clip: base.clip)
+                    IntegerReference.groupScale($0, weights: nil, type: type, symmetric: base.symmetric, clip: base.clip, scaleType: params.scaleType)
                 }
                 let r = try GPTQ().quantize(weights, rows: layer.outputs, statistics: stats, grid: grid, layer: layer.weight)
                 let c = try GPTQQuantize.encoded(layer, shape: shape, params: params, original: weights, result: r, label: "gptq")

@@ -4,6 +4,12 @@ bit for bit (integers, scales, zero points), per tensor and per channel, on MatM
 varied shapes and distributions (ties at .5, zeros, constant and all-zero tensors); and the
 QDQ models aicompress writes run in onnxruntime.
 
+int4 is not onnxruntime's quantizer (its default searches each group's scale by least squares,
+ours alone): for it the lane checks that the QDQ model (int4 blocked DequantizeLinear, opset 21,
+f32 scales holding the f16 values .ckpt stores, negative where the signed maximum is positive) is
+valid, runs in onnxruntime with and without its fused kernels, and computes x @ W with the weights
+decoded from its initializers; and that those weights have less error than gguf-py's Q4_0.
+
 Usage: quantize_vs_ort.py BIN. Prints one line per check and a final 'N passed, M failed'."""
 import os
 import subprocess
@@ -41,6 +47,17 @@ def matmul_model(w, path):
 def initializers(path):
     m = onnx.load(path)
     return {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}, m
+
+
+def run_both(path, k, seed):
+    """Inputs x [5, k], onnxruntime's output without and with graph optimisations, and the
+    output's range."""
+    plain = ort.SessionOptions()
+    plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    x = np.random.default_rng(seed).standard_normal((5, k)).astype(np.float32)
+    y = ort.InferenceSession(path, plain).run(None, {"x": x})[0]
+    y_opt = ort.InferenceSession(path).run(None, {"x": x})[0]
+    return x, y, y_opt, max(float(np.abs(y).max()), 1e-30)
 
 
 def weights():
@@ -94,12 +111,7 @@ def main():
                         # float MatMul, which must match our dequantized weights closely; with them
                         # it may fuse into integer kernels (dynamic activation quantization), which
                         # only has to be near.
-                        plain = ort.SessionOptions()
-                        plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-                        x = np.random.default_rng(1).standard_normal((5, w.shape[0])).astype(np.float32)
-                        y = ort.InferenceSession(out, plain).run(None, {"x": x})[0]
-                        y_opt = ort.InferenceSession(out).run(None, {"x": x})[0]
-                        scale_y = max(float(np.abs(y).max()), 1e-30)
+                        x, y, y_opt, scale_y = run_both(out, w.shape[0], seed=1)
                         check(float(np.abs(y_opt - y).max()) <= 0.05 * scale_y + 1e-4,
                               f"{what}: optimised onnxruntime session agrees within 5% of the output range")
                         zf = z.astype(np.float32).reshape(1, -1) if per_channel else np.float32(z)
@@ -108,7 +120,48 @@ def main():
                         check(np.allclose(y, x @ deq, rtol=1e-4, atol=1e-6 * scale_y), f"{what}: QDQ model runs in onnxruntime with the dequantized weights")
                     except Exception as e:  # noqa: BLE001
                         check(False, f"{what}: QDQ model: {e}")
+        int4_checks(tmp)
     sys.exit(report.finish())
+
+
+def int4_checks(tmp):
+    from gguf import GGMLQuantizationType, quants
+    rng = np.random.default_rng(2)
+    cases = [("normal", rng.standard_normal((128, 48)).astype(np.float32)),
+             ("heavy-tailed", (rng.standard_t(4, (256, 64)) * 0.02).astype(np.float32)),
+             ("70%-zeros", np.where(rng.random((64, 32)) < 0.7, 0, rng.standard_normal((64, 32))).astype(np.float32))]
+    for label, w in cases:
+        src, out = os.path.join(tmp, "m4.onnx"), os.path.join(tmp, "ours4.onnx")
+        matmul_model(w, src)
+        what = f"{label} {w.shape} --int4 (default: groups of 32 along K, least squares, f16 scales)"
+        r = subprocess.run([BIN, "quantize", "-q", "--int4", src, out], capture_output=True, text=True)
+        if not check(r.returncode == 0, f"{what}: aicompress quantizes", r.stderr.strip()):
+            continue
+        ours, model = initializers(out)
+        q, s = ours["W_quantized"].astype(np.float32), ours["W_scale"].astype(np.float32)
+        node = next(n for n in model.graph.node if n.op_type == "DequantizeLinear")
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        check(attrs.get("axis") == 0 and attrs.get("block_size") == 32 and len(node.input) == 2,
+              f"{what}: blocked DequantizeLinear along axis 0, no zero point ({attrs})")
+        check(s.astype(np.float16).astype(np.float32).tobytes() == s.tobytes(), f"{what}: every scale is an f16 value")
+        check(q.min() >= -8 and q.max() <= 7, f"{what}: integers in [-8, 7] (min {q.min():.0f}, max {q.max():.0f})")
+        deq = q * np.repeat(s, 32, axis=0)[: w.shape[0]]
+        try:
+            onnx.checker.check_model(model, full_check=True)
+            x, y, y_opt, scale_y = run_both(out, w.shape[0], seed=3)
+            check(np.allclose(y, x @ deq, rtol=1e-4, atol=1e-5 * scale_y), f"{what}: onnxruntime computes x @ W with the decoded weights")
+            # The fused path (MatMulNBits) quantizes the activations too: about 0.6% of the output
+            # range apart, the same with the previous min-max default and positive scales.
+            check(float(np.abs(y_opt - y).max()) <= 0.02 * scale_y,
+                  f"{what}: onnxruntime's fused kernels agree within 2% of the output range "
+                  f"({float(np.abs(y_opt - y).max()) / scale_y:.4f})")
+        except Exception as e:  # noqa: BLE001
+            check(False, f"{what}: QDQ model: {e}")
+        # gguf-py's Q4_0 quantizes rows of 32 along the last axis: W's columns are the K axis.
+        wt = np.ascontiguousarray(w.T)
+        ref = quants.dequantize(quants.quantize(wt, GGMLQuantizationType.Q4_0), GGMLQuantizationType.Q4_0).T
+        e_ours, e_ref = float(((w - deq) ** 2).sum()), float(((w - ref) ** 2).sum())
+        check(e_ours <= e_ref, f"{what}: squared error {e_ours:.4g} <= gguf-py Q4_0's {e_ref:.4g} (ratio {e_ours / e_ref:.3f})")
 
 
 main()

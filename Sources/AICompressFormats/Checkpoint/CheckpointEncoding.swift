@@ -27,7 +27,7 @@ enum CheckpointEncoding {
             }
             return .ggml(type)
         default:
-            guard params.count == 12, let storage = QuantizedStorage(rawValue: params[0]), params[1] & 0xFE == 0,
+            guard params.count == 12, let storage = QuantizedStorage(rawValue: params[0]), params[1] & 0xFC == 0,
                   params[2] == 0, params[3] == 0, dtype.isFloatingPoint else {
                 throw .invalidEncodingParams(tensor: tensor, offset: offset)
             }
@@ -37,7 +37,7 @@ enum CheckpointEncoding {
                 throw .invalidEncodingParams(tensor: tensor, offset: offset)
             }
             let q = QuantizationParameters(storage: storage, axis: axisRaw < 0 ? nil : Int(axisRaw), blockSize: Int(block),
-                                           hasZeroPoint: params[1] & 1 == 1)
+                                           hasZeroPoint: params[1] & 1 == 1, scaleType: params[1] & 2 == 2 ? .f16 : .f32)
             guard (try? QuantizedLayout(shape: shape, parameters: q)) != nil else {
                 throw .invalidEncodingParams(tensor: tensor, offset: offset)
             }
@@ -54,7 +54,8 @@ enum CheckpointEncoding {
             return withUnsafeBytes(of: type.rawValue.littleEndian) { Array($0) }
         }
         guard case .quantized(let q) = encoding else { return [] }
-        var out: [UInt8] = [q.storage.rawValue, q.hasZeroPoint ? 1 : 0, 0, 0]
+        // flags: bit 0 zero points, bit 1 binary16 scales (spec §5.1)
+        var out: [UInt8] = [q.storage.rawValue, (q.hasZeroPoint ? 1 : 0) | (q.scaleType == .f16 ? 2 : 0), 0, 0]
         withUnsafeBytes(of: Int32(q.axis ?? -1).littleEndian) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: UInt32(q.blockSize).littleEndian) { out.append(contentsOf: $0) }
         return out

@@ -59,16 +59,21 @@ public struct GPTQQuantize: CompressionPass {
             let outputAxis = layer.inputMajor ? 1 : 0
             let groupSize = params.axis == outputAxis ? 0 : params.blockSize
             let grid = IntegerGrid(qmin: storage.qmin, qmax: storage.qmax, groupSize: groupSize, rows: layer.outputs, columns: layer.inputs) {
-                let (s, z) = IntegerReference.groupScale($0, type: type, symmetric: symmetric, clip: clip)
+                let (s, z) = IntegerReference.groupScale($0, weights: nil, type: type, symmetric: symmetric, clip: clip,
+                                                         scaleType: params.scaleType)
                 return (s, z)
             }
             let r = try gptq.quantize(weights, rows: layer.outputs, statistics: stats, grid: grid, layer: layer.weight)
+            if params.scaleType == .f16, let big = r.grid.scales.first(where: { !Float16($0).isFinite }) {
+                throw PassError.unsupported(tensor: layer.weight, reason: "a scale of \(big) does not fit f16; use `scale-type` f32")
+            }
             return try Self.encoded(layer, shape: shape, params: params, original: weights, result: r, label: "\(label) \(storage.name) \(params.granularity)")
         }
         return GPTQTransform(rtn: rtn, calibrated: results.mapValues { ($0.tensor, $0.report) })
     }
 
-    /// The quantized tensor (spec §5 encoding 2, f32 scales) of a GPTQ result, and its report.
+    /// The quantized tensor (spec §5 encoding 2, scales in the parameters' type) of a GPTQ result,
+    /// and its report.
     static func encoded(_ layer: CalibratedLayer, shape: Shape, params: QuantizationParameters, original: [Float],
                         result r: GPTQ.Result, label: String) throws -> LayerwiseCalibration.Compressed {
         let layout = try QuantizedLayout(shape: shape, parameters: params)
@@ -93,10 +98,7 @@ public struct GPTQQuantize: CompressionPass {
             bytes[base + k >> 1] |= k & 1 == 0 ? nibble : nibble << 4
         }
         for (k, c) in codes.enumerated() { put(c, at: k, base: 0) }
-        for (s, v) in scales.enumerated() {
-            let b = v.bitPattern
-            for j in 0..<4 { bytes[layout.scalesOffset + 4 * s + j] = UInt8((b >> (8 * UInt32(j))) & 0xFF) }
-        }
+        bytes.withUnsafeMutableBytes { out in for (s, v) in scales.enumerated() { layout.storeScale(v, s, into: out) } }
         if params.hasZeroPoint { for (s, z) in zeros.enumerated() { put(z, at: s, base: layout.zeroPointsOffset) } }
         let data = TensorData(bytes.withUnsafeBytes { ByteBuffer.copying($0) })
         let tensor = try Tensor(name: layer.weight, dtype: .f32, shape: shape, encoding: .quantized(params), data: data)

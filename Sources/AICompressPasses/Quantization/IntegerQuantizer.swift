@@ -20,19 +20,31 @@ public enum IntegerQuantizer {
 
     /// The record's fast implementation: `values` quantized as `request.parameters` say.
     /// - Throws: `PassError.invalidParameter` without parameters, `ModelError` for a layout that
-    ///   does not fit the shape.
+    ///   does not fit the shape, `PassError.unsupported` for a scale too large for the scale type.
     public static func quantize(_ values: UnsafeBufferPointer<Float>, _ request: QuantizationRequest) throws -> QuantizedValues {
         let layout = try QuantizedLayout(shape: request.shape, parameters: request.integerParameters())
-        let q = quantize(values, layout: layout, symmetric: request.symmetric, clip: request.clip)
+        let params = groupParameters(values, layout: layout, symmetric: request.symmetric, clip: request.clip,
+                                     importance: request.importance)
+        try QuantizationRequest.checkScales(params.map(\.scale), layout: layout)
+        let q = encode(values, layout: layout, params: params)
         return QuantizedValues(payload: q.payload, figures: q.figures)
     }
 
     /// The quantized payload of `values` (row-major over `layout.shape`), with every group's
-    /// scale and zero point and the error figures.
+    /// scale and zero point and the error figures. A scale that overflows the scale type is
+    /// stored as infinity here; `quantize(_:_:)` refuses it.
     public static func quantize(
-        _ values: UnsafeBufferPointer<Float>, layout: QuantizedLayout, symmetric: Bool, clip: ClipMethod
+        _ values: UnsafeBufferPointer<Float>, layout: QuantizedLayout, symmetric: Bool, clip: ClipMethod,
+        importance: QuantizationRequest.Importance? = nil
     ) -> (payload: ByteBuffer, params: [QuantParams], figures: ErrorFigures) {
-        let params = groupParameters(values, layout: layout, symmetric: symmetric, clip: clip)
+        let params = groupParameters(values, layout: layout, symmetric: symmetric, clip: clip, importance: importance)
+        let q = encode(values, layout: layout, params: params)
+        return (q.payload, params, q.figures)
+    }
+
+    /// The payload of `values` with these group parameters.
+    static func encode(_ values: UnsafeBufferPointer<Float>, layout: QuantizedLayout,
+                       params: [QuantParams]) -> (payload: ByteBuffer, figures: ErrorFigures) {
         let n = values.count
         let storage = layout.parameters.storage
         var figures = ErrorFigures()
@@ -45,9 +57,8 @@ public enum IntegerQuantizer {
             defer { if !eightBit { q.deallocate() } }
             figures = quantizeValues(values, layout: layout, params: params, into: q)
             if !eightBit { packNibbles(q, count: n, into: out.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
-            for (s, p) in params.enumerated() {
-                out.storeBytes(of: p.scale.bitPattern.littleEndian, toByteOffset: layout.scalesOffset + 4 * s, as: UInt32.self)
-            }
+            let raw = UnsafeMutableRawBufferPointer(start: out.baseAddress, count: out.count)
+            for (s, p) in params.enumerated() { layout.storeScale(p.scale, s, into: raw) }
             if layout.parameters.hasZeroPoint {
                 for (s, p) in params.enumerated() {
                     let z = UInt8(truncatingIfNeeded: p.zeroPoint)
@@ -59,7 +70,7 @@ public enum IntegerQuantizer {
                 }
             }
         }
-        return (payload, params, figures)
+        return (payload, figures)
     }
 
     /// Two values per byte, element 2k in the low nibble; in parallel chunks.
@@ -84,45 +95,62 @@ public enum IntegerQuantizer {
         if n % 2 == 1 { dst[pairs] = src[n - 1] & 0x0F }
     }
 
-    /// Scale and zero point of every group.
+    /// Scale and zero point of every group, the scale rounded to the layout's scale type.
     public static func groupParameters(
-        _ values: UnsafeBufferPointer<Float>, layout: QuantizedLayout, symmetric: Bool, clip: ClipMethod
+        _ values: UnsafeBufferPointer<Float>, layout: QuantizedLayout, symmetric: Bool, clip: ClipMethod,
+        importance: QuantizationRequest.Importance? = nil
     ) -> [QuantParams] {
-        let storage = layout.parameters.storage
+        let storage = layout.parameters.storage, scaleType = layout.parameters.scaleType
         if clip == .minMax {
             let (lo, hi) = ranges(values, layout: layout)
-            return zip(lo, hi).map { QuantizationMath.parameters(rmin: $0, rmax: $1, storage: storage, symmetric: symmetric) }
+            return zip(lo, hi).map {
+                QuantizationMath.stored(QuantizationMath.parameters(rmin: $0, rmax: $1, storage: storage, symmetric: symmetric), scaleType)
+            }
         }
-        // Percentile and MSE need each group's values together: gather them, groups in parallel.
+        if layout.parameters.axis == nil {
+            // One group: the values themselves, without a copy.
+            let weights = importance.map { imp in (0..<values.count).map { imp.weight(ofElement: $0) } }
+            return [(weights ?? []).withUnsafeBufferPointer { w in
+                QuantizationMath.parameters(group: values, weights: weights == nil ? nil : w, storage: storage,
+                                            symmetric: symmetric, clip: clip, scaleType: scaleType)
+            }]
+        }
+        // The other methods need each group's values together: gather them, groups in parallel.
         let groups = layout.scaleCount
         let chunk = max(1, groups / maximumPieces)
         let parts = Parallel.map((groups + chunk - 1) / chunk) { c -> [QuantParams] in
-            var scratch: [Float] = []
+            var scratch: [Float] = [], weights: [Float] = [], indices: [Int] = []
             return (c * chunk..<min(groups, (c + 1) * chunk)).map { s in
-                gather(values, layout: layout, group: s, into: &scratch)
-                return scratch.withUnsafeBufferPointer {
-                    QuantizationMath.parameters(group: $0, storage: storage, symmetric: symmetric, clip: clip)
+                gather(values.count, layout: layout, group: s, into: &indices)
+                scratch.removeAll(keepingCapacity: true)
+                for k in indices { scratch.append(values[k]) }
+                if let importance {
+                    weights.removeAll(keepingCapacity: true)
+                    for k in indices { weights.append(importance.weight(ofElement: k)) }
+                }
+                return scratch.withUnsafeBufferPointer { x in
+                    weights.withUnsafeBufferPointer { w in
+                        QuantizationMath.parameters(group: x, weights: importance == nil ? nil : w, storage: storage,
+                                                    symmetric: symmetric, clip: clip, scaleType: scaleType)
+                    }
                 }
             }
         }
         return parts.flatMap { $0 }
     }
 
-    /// The values of group `s`.
-    static func gather(_ v: UnsafeBufferPointer<Float>, layout: QuantizedLayout, group s: Int, into out: inout [Float]) {
+    /// The flat indices of the elements of group `s` (of a per-axis or blocked layout), in
+    /// row-major order.
+    static func gather(_ count: Int, layout: QuantizedLayout, group s: Int, into out: inout [Int]) {
         out.removeAll(keepingCapacity: true)
         let axisLength = layout.axisLength, inner = layout.inner, blockSize = layout.parameters.blockSize
-        guard layout.parameters.axis != nil else {
-            out.append(contentsOf: v)
-            return
-        }
         if blockSize == 0 {
-            for o in 0..<layout.outer { for i in 0..<inner { out.append(v[(o * axisLength + s) * inner + i]) } }
+            for o in 0..<layout.outer { for i in 0..<inner { out.append((o * axisLength + s) * inner + i) } }
             return
         }
         let blocks = (axisLength + blockSize - 1) / blockSize
         let i = s % inner, block = (s / inner) % blocks, o = s / (inner * blocks)
-        for a in (block * blockSize)..<min(axisLength, (block + 1) * blockSize) { out.append(v[(o * axisLength + a) * inner + i]) }
+        for a in (block * blockSize)..<min(axisLength, (block + 1) * blockSize) { out.append((o * axisLength + a) * inner + i) }
     }
 
     /// Minimum and maximum of every group, in one pass over runs, spread over the cores in

@@ -23,6 +23,7 @@ public enum IntegerReference {
         // Every element's group, and every group's values in row-major order.
         let groupDims = scaleShape(dims, axis: p.axis, block: p.blockSize)
         var members = [[Float]](repeating: [], count: groupDims.reduce(1, *))
+        var weights = [[Float]](repeating: [], count: members.count)
         var groupOf = [Int](repeating: 0, count: values.count)
         var index = [Int](repeating: 0, count: dims.count)  // of element k, counted up like an odometer
         for k in values.indices {
@@ -32,6 +33,7 @@ public enum IntegerReference {
             }
             groupOf[k] = g
             members[g].append(values[k])
+            if let imp = request.importance { weights[g].append(imp.values[index[imp.axis]]) }
             var d = dims.count - 1
             while d >= 0 {
                 index[d] += 1
@@ -40,7 +42,11 @@ public enum IntegerReference {
                 d -= 1
             }
         }
-        let scales = members.map { groupScale($0, type: type, symmetric: request.symmetric, clip: request.clip) }
+        let scales = members.indices.map { g in
+            groupScale(members[g], weights: request.importance == nil ? nil : weights[g], type: type,
+                       symmetric: request.symmetric, clip: request.clip, scaleType: p.scaleType)
+        }
+        try QuantizationRequest.checkScales(scales.map(\.0), layout: QuantizedLayout(shape: request.shape, parameters: p))
 
         var integers: [Int] = []
         var figures = ErrorFigures()
@@ -51,12 +57,17 @@ public enum IntegerReference {
             figures.add(original: Double(x), changed: Double(Float(q - z) * s))
         }
 
-        // Integers, zero padding to a multiple of 4, f32 scales, then zero points.
+        // Integers, zero padding to a multiple of 4, f32 or f16 scales, then zero points.
         var bytes = pack(integers, bits: type.bits)
         while bytes.count % 4 != 0 { bytes.append(0) }
         for (s, _) in scales {
-            let b = s.bitPattern
-            bytes += [UInt8(b & 0xFF), UInt8((b >> 8) & 0xFF), UInt8((b >> 16) & 0xFF), UInt8(b >> 24)]
+            if p.scaleType == .f16 {
+                let b = Float16(s).bitPattern
+                bytes += [UInt8(b & 0xFF), UInt8(b >> 8)]
+            } else {
+                let b = s.bitPattern
+                bytes += [UInt8(b & 0xFF), UInt8((b >> 8) & 0xFF), UInt8((b >> 16) & 0xFF), UInt8(b >> 24)]
+            }
         }
         if p.hasZeroPoint { bytes += pack(scales.map(\.1), bits: type.bits) }
         return QuantizedValues(payload: bytes.withUnsafeBytes { ByteBuffer.copying($0) }, figures: figures)
@@ -95,8 +106,18 @@ public enum IntegerReference {
         return g
     }
 
-    /// Scale and zero point of one group's values under `clip`.
-    static func groupScale(_ group: [Float], type: IntegerType, symmetric: Bool, clip: ClipMethod) -> (Float, Int) {
+    /// Scale and zero point of one group's values under `clip`, the scale as `scaleType`
+    /// stores it (one that rounds to zero becomes 1).
+    static func groupScale(_ group: [Float], weights: [Float]?, type: IntegerType, symmetric: Bool, clip: ClipMethod,
+                           scaleType: QuantizedScale) -> (Float, Int) {
+        if clip == .leastSquares { return leastSquares(group, weights: weights, type: type, symmetric: symmetric, scaleType: scaleType) }
+        let (s, z) = rangeScale(group, type: type, symmetric: symmetric, clip: clip)
+        let stored = scaleType == .f16 ? Float(Float16(s)) : s
+        return (stored == 0 ? 1 : stored, z)
+    }
+
+    /// Scale and zero point of one group's values under a range method, in f32.
+    static func rangeScale(_ group: [Float], type: IntegerType, symmetric: Bool, clip: ClipMethod) -> (Float, Int) {
         guard !group.isEmpty else { return scaleAndZeroPoint(low: 0, high: 0, type: type, symmetric: symmetric) }
         var low = Float.infinity, high = -Float.infinity
         for x in group {
@@ -125,6 +146,8 @@ public enum IntegerReference {
             let errors = candidates.map { squaredError(group, $0, type) }
             guard let least = errors.min(), let first = errors.firstIndex(of: least) else { return candidates[0] }
             return candidates[first]
+        case .leastSquares:
+            return leastSquares(group, weights: nil, type: type, symmetric: symmetric, scaleType: .f32)
         }
     }
 

@@ -2,7 +2,9 @@ import AICompressCore
 
 /// Scale and zero point of one quantization group.
 public struct QuantParams: Sendable, Equatable {
+    /// The scale (negative for a signed maximum, `ClipMethod.leastSquares`).
     public var scale: Float
+    /// The zero point, in the storage type's range.
     public var zeroPoint: Int
 }
 
@@ -44,12 +46,35 @@ public enum QuantizationMath {
         Float(q - p.zeroPoint) * p.scale
     }
 
-    /// Parameters for a group under a clipping method.
+    /// `p` with its scale as `scaleType` stores it; a scale that rounds to zero becomes 1 (the
+    /// values are then too small to be anything but 0, as onnxruntime's convention for a range
+    /// below the smallest normal float). Overflow stays infinite, for the caller to refuse.
+    public static func stored(_ p: QuantParams, _ scaleType: QuantizedScale) -> QuantParams {
+        let s = scaleType.rounded(p.scale)
+        return QuantParams(scale: s == 0 ? 1 : s, zeroPoint: p.zeroPoint)
+    }
+
+    /// Parameters for a group under a clipping method, the scale as `scaleType` stores it.
+    /// `weights` (one per value) weight the error that `leastSquares` minimises; the range
+    /// methods ignore them.
     public static func parameters(
+        group: UnsafeBufferPointer<Float>, weights: UnsafeBufferPointer<Float>? = nil, storage: QuantizedStorage,
+        symmetric: Bool, clip: ClipMethod, scaleType: QuantizedScale = .f32
+    ) -> QuantParams {
+        if clip == .leastSquares {
+            return LeastSquaresScale.parameters(group, weights: weights, storage: storage, symmetric: symmetric, scaleType: scaleType)
+        }
+        return stored(rangeParameters(group: group, storage: storage, symmetric: symmetric, clip: clip), scaleType)
+    }
+
+    /// Parameters for a group under a range method, the scale in f32.
+    static func rangeParameters(
         group: UnsafeBufferPointer<Float>, storage: QuantizedStorage, symmetric: Bool, clip: ClipMethod
     ) -> QuantParams {
         guard !group.isEmpty else { return parameters(rmin: 0, rmax: 0, storage: storage, symmetric: symmetric) }
         switch clip {
+        case .leastSquares:
+            return LeastSquaresScale.parameters(group, weights: nil, storage: storage, symmetric: symmetric, scaleType: .f32)
         case .minMax:
             var lo = group[0], hi = group[0]
             for v in group {
@@ -111,12 +136,17 @@ public enum ClipMethod: Sendable, Equatable, CustomStringConvertible {
     case percentile(Double)
     /// The range, shrunk in 1% steps down to 50%, that minimises the squared error.
     case mse
+    /// A least-squares scale search (`LeastSquaresScale`, after llama.cpp's make_qx_quants):
+    /// symmetric signed storage uses all 2^b levels with a signed maximum, as Q4_0 does; the
+    /// error minimised is weighted by an importance matrix when one is given.
+    case leastSquares
 
     public var description: String {
         switch self {
         case .minMax: return "minmax"
         case .percentile(let p): return "percentile:\(p)"
         case .mse: return "mse"
+        case .leastSquares: return "lsq"
         }
     }
 }

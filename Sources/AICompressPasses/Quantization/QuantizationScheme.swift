@@ -27,20 +27,30 @@ public struct QuantizationScheme: Sendable, Hashable, CustomStringConvertible {
         case float(FloatFormat)
     }
 
-    /// One row of `quantize --list`: the scheme with `flags` added, measured with `granularity`
-    /// (nil: the scheme's default).
+    /// One row of `quantize --list`: the scheme with `flags` added, measured with `granularity`,
+    /// `symmetric`, `clip` and `scaleType` (nil: the scheme's default).
     public struct Listing: Sendable {
         /// What follows the scheme's flag, e.g. ` --per-tensor`.
         public let flags: String
         /// The granularity the row is measured with; nil for the default.
         public let granularity: Quantize.Granularity?
+        /// The symmetry the row is measured with; nil for the default.
+        public let symmetric: Bool?
+        /// The range method the row is measured with; nil for the default.
+        public let clip: ClipMethod?
+        /// The scale type the row is measured with; nil for the default.
+        public let scaleType: QuantizedScale?
         /// The layout column, e.g. `symmetric, one scale`.
         public let layout: String
 
         /// A row of the listing.
-        public init(flags: String = "", granularity: Quantize.Granularity? = nil, layout: String) {
+        public init(flags: String = "", granularity: Quantize.Granularity? = nil, symmetric: Bool? = nil,
+                    clip: ClipMethod? = nil, scaleType: QuantizedScale? = nil, layout: String) {
             self.flags = flags
             self.granularity = granularity
+            self.symmetric = symmetric
+            self.clip = clip
+            self.scaleType = scaleType
             self.layout = layout
         }
     }
@@ -72,6 +82,10 @@ public struct QuantizationScheme: Sendable, Hashable, CustomStringConvertible {
     public let defaultGranularity: Quantize.Granularity
     /// Symmetric range when neither `--symmetric` nor `--asymmetric` is given.
     public let defaultSymmetric: Bool
+    /// How each group's scale is chosen when `--clip` is not given.
+    public let defaultClip: ClipMethod
+    /// The scale type when `--scale-type` is not given.
+    public let defaultScaleType: QuantizedScale
     /// The quality floor of the default settings.
     public let budget: ErrorBudget
     /// The rows this scheme adds to `quantize --list`.
@@ -83,13 +97,16 @@ public struct QuantizationScheme: Sendable, Hashable, CustomStringConvertible {
 
     /// A record; see the files in Schemes/ and `integer(…)`/`float(…)` for the usual ones.
     public init(id: String, help: String, representation: Representation, defaultGranularity: Quantize.Granularity,
-                defaultSymmetric: Bool, budget: ErrorBudget, listing: [Listing],
+                defaultSymmetric: Bool, defaultClip: ClipMethod = .minMax, defaultScaleType: QuantizedScale = .f32,
+                budget: ErrorBudget, listing: [Listing],
                 quantize: @escaping Implementation, reference: @escaping Reference) {
         self.id = id
         self.help = help
         self.representation = representation
         self.defaultGranularity = defaultGranularity
         self.defaultSymmetric = defaultSymmetric
+        self.defaultClip = defaultClip
+        self.defaultScaleType = defaultScaleType
         self.budget = budget
         self.listing = listing
         self.quantize = quantize
@@ -98,9 +115,10 @@ public struct QuantizationScheme: Sendable, Hashable, CustomStringConvertible {
 
     /// An integer scheme: `IntegerQuantizer` is its fast path, `IntegerReference` its reference.
     public static func integer(_ id: String, storage: QuantizedStorage, help: String, granularity: Quantize.Granularity,
-                               symmetric: Bool, budget: ErrorBudget, listing: [Listing]) -> QuantizationScheme {
+                               symmetric: Bool, clip: ClipMethod = .minMax, scaleType: QuantizedScale = .f32,
+                               budget: ErrorBudget, listing: [Listing]) -> QuantizationScheme {
         QuantizationScheme(id: id, help: help, representation: .integer(storage), defaultGranularity: granularity,
-                           defaultSymmetric: symmetric, budget: budget, listing: listing,
+                           defaultSymmetric: symmetric, defaultClip: clip, defaultScaleType: scaleType, budget: budget, listing: listing,
                            quantize: IntegerQuantizer.quantize, reference: IntegerReference.quantize)
     }
 
@@ -135,14 +153,15 @@ public struct QuantizationScheme: Sendable, Hashable, CustomStringConvertible {
         return !(symmetric && storage.isSigned)
     }
 
-    /// Bits per weight with `weightsPerScale` weights sharing each f32 scale (and zero point of the
-    /// storage's width, when stored): value bits + (32 + zero-point bits) / weightsPerScale. Equals
-    /// `QuantizedLayout.bitsPerWeight` when the groups divide the tensor evenly.
-    public func bitsPerWeight(weightsPerScale: Int, symmetric: Bool) -> Double {
+    /// Bits per weight with `weightsPerScale` weights sharing each scale of `scaleType` (and zero
+    /// point of the storage's width, when stored): value bits + (scale bits + zero-point bits) /
+    /// weightsPerScale. Equals `QuantizedLayout.bitsPerWeight` when the groups divide the tensor
+    /// evenly.
+    public func bitsPerWeight(weightsPerScale: Int, symmetric: Bool, scaleType: QuantizedScale = .f32) -> Double {
         switch representation {
         case .float(let f): return Double(f.dtype.bits)
         case .integer(let s):
-            let perGroup = 32 + (storesZeroPoints(symmetric: symmetric) ? s.bits : 0)
+            let perGroup = scaleType.bits + (storesZeroPoints(symmetric: symmetric) ? s.bits : 0)
             return Double(s.bits) + Double(perGroup) / Double(max(weightsPerScale, 1))
         }
     }

@@ -1,3 +1,5 @@
+import AICompressCore
+
 extension Quantize {
     /// The quantization parameters, declared once (recipe keys, CLI flags, help and ranges).
     public enum Parameter {
@@ -18,12 +20,21 @@ extension Quantize {
         /// Asymmetric range.
         public static let asymmetric = PassParameter("asymmetric", .flag,
                                                      help: "Asymmetric range with a zero point (default for uint8/uint4).")
-        /// How ranges are chosen: `minmax`, `percentile:P` or `mse`.
+        /// How scales are chosen: `minmax`, `percentile:P`, `mse` or `lsq`.
         public static let clip = PassParameter(
-            "clip", .text, default: ClipMethod.minMax.description,
-            help: "Range of each group: minmax (default), percentile:P (e.g. percentile:99.99), or mse.")
+            "clip", .text,
+            help: "Scale of each group: minmax (default for 8-bit and uint4), percentile:P (e.g. percentile:99.99), mse, "
+                + "or lsq (least-squares search, all 2^b levels; default for int4).")
+        /// The type of the stored scales.
+        public static let scaleType = PassParameter(
+            "scale-type", .choice(QuantizedScale.allCases.map(\.rawValue)),
+            help: "Type of the stored scales: f32 or f16 (default f16 for int4, f32 otherwise; ONNX and safetensors store the f16 values as f32).")
+        /// A llama.cpp importance matrix weighting the least-squares scale search.
+        public static let imatrix = PassParameter(
+            "imatrix", .text,
+            help: "llama.cpp importance matrix (.gguf from llama-imatrix): weights each input column's error in the lsq scale search.")
         /// The pass's own parameters, in help order.
-        public static let all = [scheme, perTensor, perChannel, groupSize, symmetric, asymmetric, clip]
+        public static let all = [scheme, perTensor, perChannel, groupSize, symmetric, asymmetric, clip, scaleType, imatrix]
     }
 
     /// `quantize`.
@@ -44,31 +55,44 @@ extension Quantize {
             throw P.perTensor.invalid("", "choose one of `per-tensor`, `per-channel` and `group-size`")
         }
         if symmetric && asymmetric { throw P.symmetric.invalid("", "choose `symmetric` or `asymmetric`, not both") }
-        let clipWord = given.text(P.clip) ?? ClipMethod.minMax.description
-        guard let clip = ClipMethod(parameter: clipWord) else {
-            throw P.clip.invalid(clipWord, "`clip` must be minmax, percentile:P or mse (got \(clipWord))")
+        let clipWord = given.text(P.clip)
+        var clip: ClipMethod? = nil
+        if let clipWord {
+            guard let c = ClipMethod(parameter: clipWord) else {
+                throw P.clip.invalid(clipWord, "`clip` must be minmax, percentile:P, mse or lsq (got \(clipWord))")
+            }
+            clip = c
         }
-        if scheme.storage == nil && (perTensor || perChannel || groupSize != nil || symmetric || asymmetric || clip != .minMax) {
-            throw P.scheme.invalid(scheme.rawValue, "`\(scheme.rawValue)` is a plain cast: granularity, symmetry and clipping do not apply")
+        let scaleWord = given.text(P.scaleType)
+        let scaleType = scaleWord.flatMap { QuantizedScale(rawValue: $0) }
+        if let scaleWord, scaleType == nil { throw P.scaleType.invalid(scaleWord, "`scale-type` must be f32 or f16 (got \(scaleWord))") }
+        if scheme.storage == nil && (perTensor || perChannel || groupSize != nil || symmetric || asymmetric || clip != nil
+                                     || scaleType != nil || given.text(P.imatrix) != nil) {
+            throw P.scheme.invalid(scheme.rawValue, "`\(scheme.rawValue)` is a plain cast: granularity, symmetry, clipping, scale type and importance do not apply")
         }
-        if case .percentile(let p) = clip, !(p > 50 && p <= 100) {
-            throw P.clip.invalid(clipWord, "`clip` percentile:P needs 50 < P <= 100")
+        if case .percentile(let p)? = clip, !(p > 50 && p <= 100) {
+            throw P.clip.invalid(clipWord ?? "", "`clip` percentile:P needs 50 < P <= 100")
+        }
+        if let path = given.text(P.imatrix), (clip ?? scheme.defaultClip) != .leastSquares {
+            throw P.imatrix.invalid(path, "`imatrix` weights the least-squares scale search: it needs `clip` lsq (the default for int4)")
         }
         let granularity: Granularity? = perTensor ? .perTensor : perChannel ? .perChannel : groupSize.map { .group($0) }
         self.init(scheme: scheme, granularity: granularity, symmetric: symmetric ? true : asymmetric ? false : nil, clip: clip,
-                  selection: TensorSelection(parameters: given))
-        // A recipe records the scheme always and the range method only when it is not minmax.
+                  scaleType: scaleType, selection: TensorSelection(parameters: given))
+        // A recipe records the scheme always, and the range method and scale type when they are
+        // not the scheme's defaults.
         values = given
         values[P.scheme] = .text(scheme.rawValue)
-        if clip == .minMax { values[P.clip] = nil }
+        if clip == scheme.defaultClip { values[P.clip] = nil }
+        if scaleType == scheme.defaultScaleType { values[P.scaleType] = nil }
     }
 
     /// The values of this pass: as given when it was built from values, else from its settings.
     public var parameterValues: PassParameters { values }
 
     /// The values a recipe records for these settings (nil: the scheme's default).
-    static func values(scheme: Scheme, granularity: Granularity?, symmetric: Bool?, clip: ClipMethod,
-                       selection: TensorSelection) -> PassParameters {
+    static func values(scheme: Scheme, granularity: Granularity?, symmetric: Bool?, clip: ClipMethod?,
+                       scaleType: QuantizedScale?, selection: TensorSelection) -> PassParameters {
         var v = selection.parameterValues
         v[Parameter.scheme] = .text(scheme.rawValue)
         switch granularity {
@@ -78,7 +102,8 @@ extension Quantize {
         case nil: break
         }
         if let symmetric { v[symmetric ? Parameter.symmetric : Parameter.asymmetric] = .flag }
-        if clip != .minMax { v[Parameter.clip] = .text(clip.description) }
+        if let clip, clip != scheme.defaultClip { v[Parameter.clip] = .text(clip.description) }
+        if let scaleType, scaleType != scheme.defaultScaleType { v[Parameter.scaleType] = .text(scaleType.rawValue) }
         return v
     }
 }
@@ -89,6 +114,7 @@ extension ClipMethod {
         switch text {
         case "minmax": self = .minMax
         case "mse": self = .mse
+        case "lsq": self = .leastSquares
         default:
             guard text.hasPrefix("percentile:"), let p = Double(text.dropFirst("percentile:".count)) else { return nil }
             self = .percentile(p)

@@ -35,21 +35,41 @@ public struct Quantize: ConfigurablePass {
     public let symmetric: Bool
     /// How each group's range is chosen.
     public let clip: ClipMethod
+    /// The type of the stored scales.
+    public let scaleType: QuantizedScale
     /// Which tensors it touches.
     public let selection: TensorSelection
+    /// Per-column weights of the scale search (`withImportance`); nil: unweighted.
+    public private(set) var importance: ImportanceMatrix?
     /// What a recipe records for this pass (the settings given, not the defaults they imply).
     var values: PassParameters
 
-    /// A pass with these settings; nil granularity and symmetry take the scheme's defaults
-    /// (checked when it runs, or by `validate()`).
-    public init(scheme: Scheme, granularity: Granularity? = nil, symmetric: Bool? = nil, clip: ClipMethod = .minMax,
-                selection: TensorSelection = TensorSelection()) {
+    /// A pass with these settings; nil granularity, symmetry, clip and scale type take the
+    /// scheme's defaults (checked when it runs, or by `validate()`).
+    public init(scheme: Scheme, granularity: Granularity? = nil, symmetric: Bool? = nil, clip: ClipMethod? = nil,
+                scaleType: QuantizedScale? = nil, selection: TensorSelection = TensorSelection()) {
         self.scheme = scheme
         self.granularity = granularity ?? scheme.defaultGranularity
         self.symmetric = symmetric ?? scheme.defaultSymmetric
-        self.clip = clip
+        self.clip = clip ?? scheme.defaultClip
+        self.scaleType = scaleType ?? scheme.defaultScaleType
         self.selection = selection
-        values = Quantize.values(scheme: scheme, granularity: granularity, symmetric: symmetric, clip: clip, selection: selection)
+        values = Quantize.values(scheme: scheme, granularity: granularity, symmetric: symmetric, clip: clip,
+                                 scaleType: scaleType, selection: selection)
+    }
+
+    /// This pass with its least-squares scale search weighted by `matrix` (tensors it names;
+    /// others stay unweighted). The recipe records the file it came from.
+    /// - Throws: `PassError.invalidParameter` when the pass does not search scales by least
+    ///   squares (the range methods have no weighted form).
+    public func withImportance(_ matrix: ImportanceMatrix) throws -> Quantize {
+        guard scheme.storage != nil, clip == .leastSquares else {
+            throw Parameter.imatrix.invalid(matrix.source, "`imatrix` weights the least-squares scale search: it needs an integer scheme and `clip` lsq (got \(scheme.id), \(clip))")
+        }
+        var q = self
+        q.importance = matrix
+        q.values[Parameter.imatrix] = .text(matrix.source)
+        return q
     }
 
     /// Checks the parameters (the same checks as `init(parameters:)`).
@@ -64,6 +84,9 @@ public struct Quantize: ConfigurablePass {
         if scheme.storage != nil {
             p += [("granularity", granularity.description), (Parameter.symmetric.name, String(symmetric)),
                   (Parameter.clip.name, clip.description)]
+            // f32 scales were the only kind before `scale-type`: named only when they are not.
+            if scaleType != .f32 { p.append((Parameter.scaleType.name, scaleType.rawValue)) }
+            if let importance { p.append((Parameter.imatrix.name, importance.source)) }
         }
         return p + selection.parameters
     }
@@ -71,9 +94,15 @@ public struct Quantize: ConfigurablePass {
     /// Checks the parameters and the selection; the transform quantizes each selected tensor.
     public func prepare(_ model: Model) throws -> any TensorTransform {
         try validate()
+        if let path = values.text(Parameter.imatrix), importance == nil {
+            throw Parameter.imatrix.invalid(path, "`imatrix` \(path) was not loaded: the caller reads the file (ImportanceMatrix) and gives it with withImportance")
+        }
         let embeddings = TensorSelection.embeddingNames(in: model.graph)
         let selected = Set(model.tensors.filter { selection.selects($0, embeddings: embeddings) }.map(\.name))
         guard !selected.isEmpty else { throw PassError.nothingSelected(TensorSelection.nothingSelectedReason(model)) }
+        if let importance, selected.isDisjoint(with: importance.columns.keys) {
+            throw Parameter.imatrix.invalid(importance.source, "the importance matrix \(importance.source) names none of the \(selected.count) selected tensors (its names must be the model's tensor names)")
+        }
         return Transform(pass: self, selected: selected, roles: WeightRole.roles(in: model.graph))
     }
 
@@ -133,7 +162,7 @@ public struct Quantize: ConfigurablePass {
             }
         }
         return QuantizationParameters(storage: storage, axis: axis, blockSize: block,
-                                      hasZeroPoint: scheme.storesZeroPoints(symmetric: symmetric))
+                                      hasZeroPoint: scheme.storesZeroPoints(symmetric: symmetric), scaleType: scaleType)
     }
 
     /// Quantizes one tensor.
@@ -145,8 +174,20 @@ public struct Quantize: ConfigurablePass {
         guard nonFinite == 0 else { throw PassError.nonFinite(tensor: t.name, count: nonFinite) }
 
         let params = parameters(for: t.shape, role: role)
-        let request = QuantizationRequest(shape: t.shape, parameters: params, symmetric: symmetric, clip: clip)
-        let quantized = try scheme.quantize(values, request)
+        var request = QuantizationRequest(shape: t.shape, parameters: params, symmetric: symmetric, clip: clip)
+        if let importance, let columns = importance.columns[t.name], params != nil {
+            guard !importance.multiMatrix.contains(t.name) else {
+                throw PassError.unsupported(tensor: t.name, reason: "its importance entry in \(importance.source) holds several matrices (experts), which `imatrix` does not use")
+            }
+            let axis = t.shape.rank >= 1 ? min(role.reductionAxis, t.shape.rank - 1) : -1
+            request.importance = try QuantizationRequest.Importance(columns, axis: axis, shape: t.shape, tensor: t.name)
+        }
+        let quantized: QuantizedValues
+        do {
+            quantized = try scheme.quantize(values, request)
+        } catch PassError.unsupported(let name, let reason) where name.isEmpty {
+            throw PassError.unsupported(tensor: t.name, reason: reason)
+        }
         let data = TensorData(quantized.payload), out: Tensor
         if let params {
             out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, encoding: .quantized(params), data: data)

@@ -34,16 +34,40 @@ public enum SchemeListing {
         }
     }
 
-    /// Every row of every scheme in `schemes`, in table order.
+    /// llama.cpp block types measured beside the schemes, for comparison (`quantize --gguf`).
+    public static let comparedGGMLTypes: [(GGMLType, String)] = [
+        (.q4_0, "llama.cpp Q4_0: blocks of 32, f16 scale, signed max over [-8, 7]"),
+        (.q4_1, "llama.cpp Q4_1: blocks of 32, f16 scale and min"),
+        (.q5_0, "llama.cpp Q5_0: blocks of 32, f16 scale, 5 bits"),
+    ]
+
+    /// Every row of every scheme in `schemes`, in table order, then (with `ggml`) the rows of
+    /// `comparedGGMLTypes`.
     /// - Throws: what `Quantize.quantize` throws (nothing for these weights).
-    public static func rows(of schemes: [QuantizationScheme] = QuantizationScheme.all) throws -> [Row] {
-        let t = try Tensor(name: "w", shape: shape, floats: weights(count: shape.elementCount))
+    public static func rows(of schemes: [QuantizationScheme] = QuantizationScheme.all, ggml: Bool = true) throws -> [Row] {
+        let values = weights(count: shape.elementCount)
+        let t = try Tensor(name: "w", shape: shape, floats: values)
         var rows: [Row] = []
         for scheme in schemes {
             for listing in scheme.listing {
-                let (_, report) = try Quantize(scheme: scheme, granularity: listing.granularity).quantize(t, role: .outputFirst)
+                let pass = Quantize(scheme: scheme, granularity: listing.granularity, symmetric: listing.symmetric,
+                                    clip: listing.clip, scaleType: listing.scaleType)
+                let (_, report) = try pass.quantize(t, role: .outputFirst)
                 rows.append(Row(label: scheme.id + listing.flags, layout: listing.layout, report: report))
             }
+        }
+        guard ggml else { return rows }
+        for (type, layout) in comparedGGMLTypes {
+            let bytes = try type.quantize(values)
+            let back = GGMLLayout.decode(type, TensorData(bytes: bytes), count: values.count)
+            var figures = ErrorFigures()
+            back.withUnsafeBytes { raw in
+                for (k, x) in values.enumerated() {
+                    figures.add(original: Double(x), changed: Double(raw.loadUnaligned(fromByteOffset: 4 * k, as: Float.self)))
+                }
+            }
+            let report = TensorReport(name: "w", scheme: type.name, bytesBefore: 4 * values.count, bytesAfter: bytes.count, figures: figures)
+            rows.append(Row(label: "gguf " + type.name, layout: layout, report: report))
         }
         return rows
     }
