@@ -7,8 +7,9 @@ Gets llama.cpp's tools from scripts/llama-cpp.sh (LLAMA_CPP_BIN=DIR uses the bin
 then makes, with gguf-py and a fixed seed, two small random-weight decoders whose tokenizers are
 real: the vocabulary (and merges) of llama.cpp's own vocab-only test files (models/ggml-vocab-*
 .gguf in the same llama.cpp tree):
-  spm   general.architecture llama, SentencePiece (ggml-vocab-llama-spm, 32000 tokens), output
-        tied to the token embedding, adjacent-pair rotary embeddings
+  spm   general.architecture llama, SentencePiece (ggml-vocab-llama-spm, 32000 tokens),
+        adjacent-pair rotary embeddings, separate output (a tied output would make the model
+        predict the token it was given, every time; the tied path is checked in DecoderTests)
   qwen2 general.architecture qwen2, byte-level BPE with the qwen2 pre-tokenizer
         (ggml-vocab-qwen2), q/k/v biases, half-split rotary embeddings, separate output
 Weights are scaled so that attention and the output are peaky (logits with a standard deviation
@@ -100,7 +101,7 @@ def write_model(path, arch, vocab_path, n_embd=256, n_ff=512, n_layer=4, n_head=
     def v(n, scale, mean=0.0):
         return (mean + rng.standard_normal(n) * scale).astype(np.float32)
 
-    # token_embd 0.15: tied logits = embedding · h with |h| ≈ 16 spread over ~2.4 nats;
+    # output 0.15: logits = output · h with |h| ≈ 16 spread over ~2.4 nats;
     # q/k 0.12: attention scores with a spread of ~3; v/o and the FFN small, so that each block
     # adds about a third of the residual: a random model with large updates is chaotic (any
     # rounding, even llama.cpp's own Q8 activations, would change its predictions).
@@ -239,10 +240,12 @@ def main():
         return rep.finish()
     with scratch_folder("aicompress-llm-", keep) as tmp:
         texts = [os.path.join(ROOT, "README.md")]
-        seed = sorted(glob.glob(os.path.join(os.path.dirname(ROOT), "shared", "seed", "*.txt")))
+        # ../shared/seed from the main checkout, ../../shared/seed from a worktree under wt/
+        seed = sorted(glob.glob(os.path.join(os.path.dirname(ROOT), "shared", "seed", "*.txt"))
+                      or glob.glob(os.path.join(os.path.dirname(os.path.dirname(ROOT)), "shared", "seed", "*.txt")))
         texts += seed[:1]
         spm = os.path.join(tmp, "spm-f32.gguf")
-        write_model(spm, "llama", os.path.join(vocabs, "ggml-vocab-llama-spm.gguf"), tied=True)
+        write_model(spm, "llama", os.path.join(vocabs, "ggml-vocab-llama-spm.gguf"), tied=False)
         qwen = os.path.join(tmp, "qwen2-f32.gguf")
         write_model(qwen, "qwen2", os.path.join(vocabs, "ggml-vocab-qwen2.gguf"), n_embd=128, n_ff=256, n_head=4, n_kv=2,
                     tied=False, biases=True)
