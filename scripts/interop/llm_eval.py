@@ -148,7 +148,7 @@ def number(pattern, log):
 
 
 def llama_token_count(binaries, model, text):
-    r = run([os.path.join(binaries, "llama-tokenize"), "-m", model, "-f", text, "--ids", "--log-disable"])
+    r = run([os.path.join(binaries, "llama-tokenize"), "-m", model, "-f", text, "--ids", "--no-escape", "--log-disable"])
     m = re.search(r"\[([0-9, ]*)\]", r.stdout)
     return len(m.group(1).split(",")) if m and m.group(1).strip() else None
 
