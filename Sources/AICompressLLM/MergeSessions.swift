@@ -14,6 +14,17 @@ func mergeSymbols(_ bytes: [UInt8]) -> [MergeSymbol] {
     return symbols
 }
 
+/// Merges symbol `right` into its left neighbour `left` (unlinking it); returns the merged
+/// symbol's new neighbours (prev, next), whose pairs with it are the next candidates.
+func mergeRight(_ symbols: inout [MergeSymbol], _ left: Int, _ right: Int) -> (Int, Int) {
+    let r = symbols[right]
+    symbols[left].count += r.count
+    symbols[right].count = 0
+    symbols[left].next = r.next
+    if r.next >= 0 { symbols[r.next].prev = left }
+    return (symbols[left].prev, r.next)
+}
+
 /// `llm_tokenizer_bpe_session` for one pre-tokenized, byte-encoded word: merges by rank (lowest
 /// first, leftmost on ties), then each symbol's id, or its single bytes' ids when it has none.
 struct BytePairSession {
@@ -42,12 +53,9 @@ struct BytePairSession {
             let l = symbols[g.left], r = symbols[g.right]
             guard l.count > 0, r.count > 0, l.start + l.count == r.start,
                   word[l.start..<(r.start + r.count)].elementsEqual(g.text) else { continue }
-            symbols[g.left].count += r.count
-            symbols[g.right].count = 0
-            symbols[g.left].next = r.next
-            if r.next >= 0 { symbols[r.next].prev = g.left }
-            add(symbols[g.left].prev, g.left)
-            add(g.left, symbols[g.left].next)
+            let (p, n) = mergeRight(&symbols, g.left, g.right)
+            add(p, g.left)
+            add(g.left, n)
         }
         for s in symbols where s.count > 0 {
             let text = Array(word[s.start..<(s.start + s.count)])
@@ -87,12 +95,9 @@ struct SentencePieceSession {
         while let g = queue.pop() {
             let l = symbols[g.left], r = symbols[g.right]
             guard l.count > 0, r.count > 0, l.count + r.count == g.size else { continue }
-            symbols[g.left].count += r.count
-            symbols[g.right].count = 0
-            symbols[g.left].next = r.next
-            if r.next >= 0 { symbols[r.next].prev = g.left }
-            add(symbols[g.left].prev, g.left)
-            add(g.left, symbols[g.left].next)
+            let (p, n) = mergeRight(&symbols, g.left, g.right)
+            add(p, g.left)
+            add(g.left, n)
         }
         var i = 0
         while i != -1 {

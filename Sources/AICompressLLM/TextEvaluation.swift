@@ -1,3 +1,4 @@
+import AICompressCore
 import Foundation
 
 /// Perplexity of a language model on a text, and its divergence from a base model, computed as
@@ -63,19 +64,25 @@ public struct TextEvaluation: Sendable {
                 let n = min(logitRows, context - 1 - row)
                 let logits = Self.logits(model.decoder, hidden, rows: row..<(row + n))
                 let baseLogits = base.map { Self.logits($0.decoder, baseHidden ?? [], rows: row..<(row + n)) }
-                logits.withUnsafeBufferPointer { lp in
-                    for k in 0..<n {
-                        let target = Int(tokens[c * context + row + k + 1])
-                        let l = lp.baseAddress! + k * vocab
-                        if let bl = baseLogits {
-                            bl.withUnsafeBufferPointer { bp in
-                                let baseRow = TokenScores.BaseRow(bp.baseAddress! + k * vocab, vocab)
-                                acc.add(TokenScores.compare(l, vocab, base: baseRow, tok: target))
+                // Rows are scored on both cores and summed in row order (deterministic).
+                let base0 = c * context + row + 1
+                if let bl = baseLogits {
+                    let scores = logits.withUnsafeBufferPointer { lp in
+                        bl.withUnsafeBufferPointer { bp in
+                            nonisolated(unsafe) let (l, b) = (lp.baseAddress!, bp.baseAddress!)
+                            return Parallel.map(n) { k in
+                                TokenScores.compare(l + k * vocab, vocab, base: TokenScores.BaseRow(b + k * vocab, vocab),
+                                                    tok: Int(tokens[base0 + k]))
                             }
-                        } else {
-                            acc.add(nll: TokenScores.nll(l, vocab, target))
                         }
                     }
+                    for s in scores { acc.add(s) }
+                } else {
+                    let nlls = logits.withUnsafeBufferPointer { lp in
+                        nonisolated(unsafe) let l = lp.baseAddress!
+                        return Parallel.map(n) { k in TokenScores.nll(l + k * vocab, vocab, Int(tokens[base0 + k])) }
+                    }
+                    for v in nlls { acc.add(nll: v) }
                 }
                 row += n
             }
