@@ -9,14 +9,14 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-static int32_t lanes[256][8];
+int32_t aic_prune_lanes[256][8];  // shared with prune_nm_avx2.c
 static int lanes_ready = 0;
 
 static void build_lanes(void) {
     for (int b = 0; b < 256; b++) {
         int n = 0;
-        for (int j = 0; j < 8; j++) if (b & (1 << j)) lanes[b][n++] = j;
-        for (; n < 8; n++) lanes[b][n] = 0;
+        for (int j = 0; j < 8; j++) if (b & (1 << j)) aic_prune_lanes[b][n++] = j;
+        for (; n < 8; n++) aic_prune_lanes[b][n] = 0;
     }
     lanes_ready = 1;
 }
@@ -66,7 +66,7 @@ void aic_prune_f32_sparse_avx2(const uint32_t *bits, int64_t end, uint32_t thres
         err = _mm256_add_ps(err, _mm256_mul_ps(lost, lost));
         mx = _mm256_max_ps(mx, _mm256_and_ps(lost, signMask));
         maskBytes[k >> 3] = (uint8_t)byte;
-        __m256i packed = _mm256_permutevar8x32_epi32(raw, _mm256_loadu_si256((const __m256i *)lanes[byte]));
+        __m256i packed = _mm256_permutevar8x32_epi32(raw, _mm256_loadu_si256((const __m256i *)aic_prune_lanes[byte]));
         _mm256_storeu_si256((__m256i *)(values + slot), packed);
         int zeroBits = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(m, _mm256_setzero_si256())));
         keptZeros += __builtin_popcount((unsigned)(byte & zeroBits));
