@@ -18,7 +18,7 @@ final class QuantizedFormatsTests: XCTestCase {
         return try layouts.map { name, params in
             var model = Model()
             for t in base.tensors {
-                try model.append(t.dtype == .f32 && t.shape.rank >= 2 ? try quantized(t, params(t.shape.rank)) : t)
+                try model.append(t.dtype == .f32 && t.shape.rank >= 2 ? try Self.quantized(t, params(t.shape.rank)) : t)
             }
             model.metadata = base.metadata
             model.graph = base.graph
@@ -28,7 +28,7 @@ final class QuantizedFormatsTests: XCTestCase {
 
     /// `t` quantized with `params`: each group's scale from its largest magnitude (and a zero
     /// point from its minimum when asymmetric), values rounded to the nearest step.
-    func quantized(_ t: Tensor, _ params: QuantizationParameters) throws -> Tensor {
+    static func quantized(_ t: Tensor, _ params: QuantizationParameters) throws -> Tensor {
         let layout = try QuantizedLayout(shape: t.shape, parameters: params)
         let values = t.floatValues()
         let storage = params.storage
