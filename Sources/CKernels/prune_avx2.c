@@ -8,6 +8,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "prune_lanes.h"
 
 int32_t aic_prune_lanes[256][8];  // shared with prune_nm_avx2.c
 static int lanes_ready = 0;
@@ -25,14 +26,6 @@ int aic_avx2_available(void) {
     int ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
     if (ok && !lanes_ready) build_lanes();
     return ok;
-}
-
-__attribute__((target("avx2,popcnt")))
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
 }
 
 __attribute__((target("avx2,popcnt")))
@@ -73,25 +66,14 @@ void aic_prune_f32_sparse_avx2(const uint32_t *bits, int64_t end, uint32_t thres
         slot += __builtin_popcount((unsigned)byte);
         k += 8;
         if ((k & 4095) == 0) {
-            signal += (double)hsum(sig);
-            error += (double)hsum(err);
+            signal += (double)aic_hsum(sig);
+            error += (double)aic_hsum(err);
             sig = _mm256_setzero_ps();
             err = _mm256_setzero_ps();
         }
     }
-    signal += (double)hsum(sig);
-    error += (double)hsum(err);
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
-    float localMax = _mm_cvtss_f32(m4);
-    if (localMax > st->maxAbs) st->maxAbs = localMax;
-    st->k = k;
-    st->slot = slot;
+    aic_prune_finish(st, sig, err, mx, k, slot, keptZeros, signal, error);
     st->ties = ties;
-    st->keptZeros = keptZeros;
-    st->signal = signal;
-    st->error = error;
 }
 #else
 int aic_avx2_available(void) { return 0; }

@@ -10,18 +10,11 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "prune_lanes.h"
 
 // Lane j's index for packing the set bits of byte b first (built by aic_avx2_available, in
 // prune_avx2.c, and shared here).
 extern int32_t aic_prune_lanes[256][8];
-
-__attribute__((target("avx2,popcnt")))
-static inline float hsum_nm(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
 
 __attribute__((target("avx2,popcnt")))
 void aic_prune_nm_f32_sparse_avx2(const uint32_t *bits, int64_t end, int32_t n, int32_t m,
@@ -71,24 +64,13 @@ void aic_prune_nm_f32_sparse_avx2(const uint32_t *bits, int64_t end, int32_t n, 
         slot += __builtin_popcount((unsigned)byte);
         k += 8;
         if ((k & 4095) == 0) {
-            signal += (double)hsum_nm(sig);
-            error += (double)hsum_nm(err);
+            signal += (double)aic_hsum(sig);
+            error += (double)aic_hsum(err);
             sig = _mm256_setzero_ps();
             err = _mm256_setzero_ps();
         }
     }
-    signal += (double)hsum_nm(sig);
-    error += (double)hsum_nm(err);
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
-    float localMax = _mm_cvtss_f32(m4);
-    if (localMax > st->maxAbs) st->maxAbs = localMax;
-    st->k = k;
-    st->slot = slot;
-    st->keptZeros = keptZeros;
-    st->signal = signal;
-    st->error = error;
+    aic_prune_finish(st, sig, err, mx, k, slot, keptZeros, signal, error);
 }
 #else
 void aic_prune_nm_f32_sparse_avx2(const uint32_t *bits, int64_t end, int32_t n, int32_t m,

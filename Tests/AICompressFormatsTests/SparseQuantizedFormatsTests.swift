@@ -11,13 +11,7 @@ final class SparseQuantizedFormatsTests: XCTestCase {
     /// quantized in four layouts and repacked sparse + quantized where that is smaller.
     func prunedQuantizedModels() throws -> [(String, Model)] {
         let base = try ModelIO.read(path: fixture("onnx/cnn.onnx")).model
-        let layouts: [(String, (Int) -> QuantizationParameters)] = [
-            ("int8", { _ in QuantizationParameters(storage: .int8, axis: 0, hasZeroPoint: false) }),
-            ("uint8 per-tensor", { _ in QuantizationParameters(storage: .uint8, axis: nil, hasZeroPoint: true) }),
-            ("int4 g8", { _ in QuantizationParameters(storage: .int4, axis: 1, blockSize: 8, hasZeroPoint: false) }),
-            ("uint4 g32", { rank in QuantizationParameters(storage: .uint4, axis: rank - 1, blockSize: 32, hasZeroPoint: true) }),
-        ]
-        return try layouts.map { name, params in
+        return try QuantizedFormatsTests.layouts.map { name, params in
             var model = Model()
             for t in base.tensors {
                 guard t.dtype == .f32, t.shape.rank >= 2 else {
