@@ -17,6 +17,11 @@ public enum ElementDecoder {
             forEachChunk(dtype: tensor.dtype, count: tensor.elementCount, data: TensorData(dense), range: range, chunk: chunk, body)
             return
         }
+        if tensor.sparseQuantizedLayout != nil, let quantized = try? tensor.expandedQuantized() {
+            // Expanded once to the quantized integers (one byte or half a byte per element).
+            forEachChunk(of: quantized, range: range, chunk: chunk, body)
+            return
+        }
         if let type = tensor.ggmlType {
             tensor.data.withUnsafeBytes { GGMLLayout.forEachChunk(type, $0, range: range, chunk: chunk, body) }
             return

@@ -97,6 +97,8 @@ extension Tensor {
         switch encoding {
         case .dense:
             return self
+        case .sparseQuantized:
+            return try expandedQuantized().densified()
         case .ggml(let type):
             return try Tensor(name: name, dtype: .f32, shape: shape, data: TensorData(GGMLLayout.decode(type, data, count: elementCount)))
         case .sparse:

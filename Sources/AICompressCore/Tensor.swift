@@ -10,6 +10,10 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
     /// ggml (llama.cpp) blocks of a quantized `GGMLType` along the last, row-major axis (code 3),
     /// stored exactly as a GGUF file stores them; the dtype is f32, what ggml decodes them to.
     case ggml(GGMLType)
+    /// A bitmask of the elements whose integers are stored, those integers, then the scales and
+    /// zero points of `.quantized` (code 4, spec §5.4): a pruned tensor, quantized. Unmasked
+    /// elements hold their zero point; the dtype is the type the values dequantize to.
+    case sparseQuantized(nonZeros: Int, QuantizationParameters)
 
     /// The code in the checkpoint format.
     public var code: UInt8 {
@@ -18,6 +22,7 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         case .sparse: return 1
         case .quantized: return 2
         case .ggml: return 3
+        case .sparseQuantized: return 4
         }
     }
 
@@ -27,6 +32,7 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         case .sparse(let nnz): return "sparse (\(nnz) non-zero)"
         case .quantized(let q): return "\(q.storage.name) \(q.granularity)"
         case .ggml(let type): return "ggml \(type.name)"
+        case .sparseQuantized(let nnz, let q): return "sparse \(q.storage.name) \(q.granularity) (\(nnz) stored)"
         }
     }
 
@@ -43,6 +49,9 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
             return try QuantizedLayout(shape: shape, parameters: q).payloadBytes
         case .ggml(let type):
             return try GGMLLayout.payloadBytes(type, dtype: dtype, shape: shape)
+        case .sparseQuantized(let nnz, let q):
+            guard dtype.isFloatingPoint else { throw .invalidQuantization("a quantized tensor decodes to a floating-point dtype, not \(dtype)") }
+            return try SparseQuantizedLayout(shape: shape, parameters: q, nonZeros: nnz).payloadBytes
         }
     }
 }

@@ -12,7 +12,7 @@ extension ErrorFigures {
         self.init()
         func expanded(_ t: Tensor) -> Tensor {
             switch t.encoding {
-            case .sparse, .ggml: return (try? t.densified()) ?? t
+            case .sparse, .ggml, .sparseQuantized: return (try? t.densified()) ?? t
             case .dense, .quantized: return t
             }
         }

@@ -73,7 +73,7 @@ extension Tensor {
     public func statistics() -> TensorStatistics {
         // Sparse and ggml tensors are expanded once (one tensor's f32), then take the dense path.
         switch encoding {
-        case .sparse, .ggml: if let dense = try? densified() { return dense.statistics() }
+        case .sparse, .ggml, .sparseQuantized: if let dense = try? densified() { return dense.statistics() }
         case .dense, .quantized: break
         }
         let n = elementCount

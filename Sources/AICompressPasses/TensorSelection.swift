@@ -40,7 +40,7 @@ public struct TensorSelection: Sendable, Equatable {
     public func selects(_ tensor: Tensor, embeddings: Set<String> = []) -> Bool {
         // Dense or sparse (pruned) float tensors; already-quantized ones are left alone.
         switch tensor.encoding {
-        case .quantized, .ggml: return false
+        case .quantized, .ggml, .sparseQuantized: return false
         case .dense, .sparse: break
         }
         guard tensor.dtype.isFloatingPoint, tensor.elementCount > 0 else { return false }

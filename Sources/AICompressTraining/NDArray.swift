@@ -81,7 +81,7 @@ extension NDArray {
         let shape = tensor.shape.dims
         let t: Tensor
         switch tensor.encoding {
-        case .sparse, .ggml:
+        case .sparse, .ggml, .sparseQuantized:
             do { t = try tensor.densified() } catch {
                 throw ExecutionError.badTensor(tensor.name, "\(error)")
             }

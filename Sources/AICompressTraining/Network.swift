@@ -50,7 +50,8 @@ public struct Network: Sendable {
         var params: [String: NDArray] = [:], names: [String] = [], consts: [String: NDArray] = [:]
         for t in model.tensors {
             let a = try NDArray(tensor: t)
-            if a.isFloat && diffUse.contains(t.name) && !frozen(t.name) && !t.name.hasPrefix("aicompress.") && t.quantizedLayout == nil && t.ggmlType == nil {
+            if a.isFloat && diffUse.contains(t.name) && !frozen(t.name) && !t.name.hasPrefix("aicompress.") && t.quantizedLayout == nil && t.ggmlType == nil
+                && t.sparseQuantizedLayout == nil {
                 params[t.name] = a
                 names.append(t.name)
             } else {

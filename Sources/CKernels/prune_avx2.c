@@ -8,15 +8,16 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "prune_lanes.h"
 
-static int32_t lanes[256][8];
+int32_t aic_prune_lanes[256][8];  // shared with prune_nm_avx2.c
 static int lanes_ready = 0;
 
 static void build_lanes(void) {
     for (int b = 0; b < 256; b++) {
         int n = 0;
-        for (int j = 0; j < 8; j++) if (b & (1 << j)) lanes[b][n++] = j;
-        for (; n < 8; n++) lanes[b][n] = 0;
+        for (int j = 0; j < 8; j++) if (b & (1 << j)) aic_prune_lanes[b][n++] = j;
+        for (; n < 8; n++) aic_prune_lanes[b][n] = 0;
     }
     lanes_ready = 1;
 }
@@ -25,14 +26,6 @@ int aic_avx2_available(void) {
     int ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
     if (ok && !lanes_ready) build_lanes();
     return ok;
-}
-
-__attribute__((target("avx2,popcnt")))
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
 }
 
 __attribute__((target("avx2,popcnt")))
@@ -66,32 +59,21 @@ void aic_prune_f32_sparse_avx2(const uint32_t *bits, int64_t end, uint32_t thres
         err = _mm256_add_ps(err, _mm256_mul_ps(lost, lost));
         mx = _mm256_max_ps(mx, _mm256_and_ps(lost, signMask));
         maskBytes[k >> 3] = (uint8_t)byte;
-        __m256i packed = _mm256_permutevar8x32_epi32(raw, _mm256_loadu_si256((const __m256i *)lanes[byte]));
+        __m256i packed = _mm256_permutevar8x32_epi32(raw, _mm256_loadu_si256((const __m256i *)aic_prune_lanes[byte]));
         _mm256_storeu_si256((__m256i *)(values + slot), packed);
         int zeroBits = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(m, _mm256_setzero_si256())));
         keptZeros += __builtin_popcount((unsigned)(byte & zeroBits));
         slot += __builtin_popcount((unsigned)byte);
         k += 8;
         if ((k & 4095) == 0) {
-            signal += (double)hsum(sig);
-            error += (double)hsum(err);
+            signal += (double)aic_hsum(sig);
+            error += (double)aic_hsum(err);
             sig = _mm256_setzero_ps();
             err = _mm256_setzero_ps();
         }
     }
-    signal += (double)hsum(sig);
-    error += (double)hsum(err);
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
-    float localMax = _mm_cvtss_f32(m4);
-    if (localMax > st->maxAbs) st->maxAbs = localMax;
-    st->k = k;
-    st->slot = slot;
+    aic_prune_finish(st, sig, err, mx, k, slot, keptZeros, signal, error);
     st->ties = ties;
-    st->keptZeros = keptZeros;
-    st->signal = signal;
-    st->error = error;
 }
 #else
 int aic_avx2_available(void) { return 0; }

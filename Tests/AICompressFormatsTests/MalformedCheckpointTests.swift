@@ -40,6 +40,15 @@ final class MalformedCheckpointTests: XCTestCase {
         "metadata-duplicate-key": .metadataKeyOrder("demo.a", offset: 313),
         "graph-too-deep": .limitExceeded(what: "graph nesting depth", value: 9, limit: 8, offset: 972),
         "graph-bad-attribute-kind": .invalidGraph(reason: "attribute 'transB' has unknown kind 42", offset: 485),
+        // Encoding 4, sparse + quantized (fixtures/make_sparse_quantized.py).
+        "sq-params-length": .invalidEncodingParams(tensor: "w8", offset: 182),
+        "sq-nnz-over-count": .invalidEncodingParams(tensor: "w8", offset: 182),
+        "sq-bad-storage": .invalidEncodingParams(tensor: "w8", offset: 182),
+        "sq-bad-axis": .invalidEncodingParams(tensor: "w8", offset: 182),
+        "sq-not-float": .invalidEncodingParams(tensor: "w8", offset: 182),
+        "sq-length-mismatch": .dataLengthMismatch(tensor: "w8", expected: 56, actual: 48, offset: 170),
+        "sq-mask-count": .sparseMaskMismatch(tensor: "w8", offset: 64),
+        "sq-mask-past-count": .sparseMaskMismatch(tensor: "w8", offset: 64),
     ]
 
     func testEveryMalformedFixtureGivesItsExactError() throws {

@@ -9,16 +9,10 @@ final class QuantizedFormatsTests: XCTestCase {
     /// channel, per tensor with zero points, 4-bit groups), built here from Core types.
     func quantizedModels() throws -> [(String, Model)] {
         let base = try ModelIO.read(path: fixture("onnx/cnn.onnx")).model
-        let layouts: [(String, (Int) -> QuantizationParameters)] = [
-            ("int8", { _ in QuantizationParameters(storage: .int8, axis: 0, hasZeroPoint: false) }),
-            ("uint8 per-tensor", { _ in QuantizationParameters(storage: .uint8, axis: nil, hasZeroPoint: true) }),
-            ("int4 g8", { _ in QuantizationParameters(storage: .int4, axis: 1, blockSize: 8, hasZeroPoint: false) }),
-            ("uint4 g32", { rank in QuantizationParameters(storage: .uint4, axis: rank - 1, blockSize: 32, hasZeroPoint: true) }),
-        ]
-        return try layouts.map { name, params in
+        return try Self.layouts.map { name, params in
             var model = Model()
             for t in base.tensors {
-                try model.append(t.dtype == .f32 && t.shape.rank >= 2 ? try quantized(t, params(t.shape.rank)) : t)
+                try model.append(t.dtype == .f32 && t.shape.rank >= 2 ? try Self.quantized(t, params(t.shape.rank)) : t)
             }
             model.metadata = base.metadata
             model.graph = base.graph
@@ -26,9 +20,17 @@ final class QuantizedFormatsTests: XCTestCase {
         }
     }
 
+    /// The four layouts, by tensor rank.
+    static let layouts: [(String, @Sendable (Int) -> QuantizationParameters)] = [
+        ("int8", { _ in QuantizationParameters(storage: .int8, axis: 0, hasZeroPoint: false) }),
+        ("uint8 per-tensor", { _ in QuantizationParameters(storage: .uint8, axis: nil, hasZeroPoint: true) }),
+        ("int4 g8", { _ in QuantizationParameters(storage: .int4, axis: 1, blockSize: 8, hasZeroPoint: false) }),
+        ("uint4 g32", { rank in QuantizationParameters(storage: .uint4, axis: rank - 1, blockSize: 32, hasZeroPoint: true) }),
+    ]
+
     /// `t` quantized with `params`: each group's scale from its largest magnitude (and a zero
     /// point from its minimum when asymmetric), values rounded to the nearest step.
-    func quantized(_ t: Tensor, _ params: QuantizationParameters) throws -> Tensor {
+    static func quantized(_ t: Tensor, _ params: QuantizationParameters) throws -> Tensor {
         let layout = try QuantizedLayout(shape: t.shape, parameters: params)
         let values = t.floatValues()
         let storage = params.storage

@@ -10,7 +10,8 @@ final class PruneCLITests: CLITestCase {
         let j = try JSONSerialization.jsonObject(with: try run(["inspect", "--json", dir + "/small.ckpt"]).stdout) as! [String: Any]
         let tensors = j["tensors"] as! [[String: Any]]
         let w = tensors.first { $0["name"] as? String == "fc1.weight" }!
-        XCTAssertEqual(w["encoding"] as? String, "int8 per-channel (axis 0)")
+        // Half the integers are zero: stored sparse + quantized (spec §5.4), 256 of 512 integers.
+        XCTAssertEqual(w["encoding"] as? String, "sparse int8 per-channel (axis 0) (256 stored)")
         XCTAssertEqual(w["zeros"] as? Int, 256, "exactly half of 512 weights are zero, before and after quantization")
         let meta = j["metadata"] as! [String: String]
         XCTAssertTrue(meta["aicompress.step.000"]!.hasPrefix("prune method=magnitude keep=0.5 scope=tensor"))

@@ -26,6 +26,17 @@ enum CheckpointEncoding {
                 throw .invalidEncodingParams(tensor: tensor, offset: offset)
             }
             return .ggml(type)
+        case 4:
+            // u64 nnz, then the quantized parameters (spec §5.4).
+            guard params.count == 20 else { throw .invalidEncodingParams(tensor: tensor, offset: offset) }
+            let nnz = params.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+            guard nnz <= UInt64(shape.elementCount),
+                  case .quantized(let q) = try decode(2, params: Array(params[8...]), tensor: tensor, dtype: dtype, shape: shape,
+                                                      offset: offset),
+                  (try? SparseQuantizedLayout(shape: shape, parameters: q, nonZeros: Int(nnz))) != nil else {
+                throw .invalidEncodingParams(tensor: tensor, offset: offset)
+            }
+            return .sparseQuantized(nonZeros: Int(nnz), q)
         default:
             guard params.count == 12, let storage = QuantizedStorage(rawValue: params[0]), params[1] & 0xFC == 0,
                   params[2] == 0, params[3] == 0, dtype.isFloatingPoint else {
@@ -53,9 +64,17 @@ enum CheckpointEncoding {
         if case .ggml(let type) = encoding {
             return withUnsafeBytes(of: type.rawValue.littleEndian) { Array($0) }
         }
-        guard case .quantized(let q) = encoding else { return [] }
+        var out: [UInt8] = []
+        let q: QuantizationParameters
+        switch encoding {
+        case .quantized(let p): q = p
+        case .sparseQuantized(let nnz, let p):
+            withUnsafeBytes(of: UInt64(nnz).littleEndian) { out.append(contentsOf: $0) }
+            q = p
+        default: return []
+        }
         // flags: bit 0 zero points, bit 1 binary16 scales (spec §5.1)
-        var out: [UInt8] = [q.storage.rawValue, (q.hasZeroPoint ? 1 : 0) | (q.scaleType == .f16 ? 2 : 0), 0, 0]
+        out += [q.storage.rawValue, (q.hasZeroPoint ? 1 : 0) | (q.scaleType == .f16 ? 2 : 0), 0, 0]
         withUnsafeBytes(of: Int32(q.axis ?? -1).littleEndian) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: UInt32(q.blockSize).littleEndian) { out.append(contentsOf: $0) }
         return out

@@ -7,7 +7,7 @@ public enum CheckpointLayout {
     /// The major version this tool writes and reads.
     public static let majorVersion: UInt16 = 1
     /// The minor version this tool writes.
-    public static let minorVersion: UInt16 = 1
+    public static let minorVersion: UInt16 = 2
     /// Bytes of the file header (§3.1).
     public static let headerSize = 64
     /// Bytes of the footer (§3.3).

@@ -100,6 +100,10 @@ public enum CheckpointReader {
                !sparse.maskIsConsistent(ranges[i]) {
                 throw .sparseMaskMismatch(tensor: e.name, offset: Int(e.offset))
             }
+            if case .sparseQuantized(let nnz, let q) = e.encoding,
+               (try? SparseQuantizedLayout(shape: e.shape, parameters: q, nonZeros: nnz))?.maskIsConsistent(ranges[i]) != true {
+                throw .sparseMaskMismatch(tensor: e.name, offset: Int(e.offset))
+            }
             guard let data = TensorData(buffer: buffer, offset: Int(e.offset), count: Int(e.length), knownCRC32: e.crc),
                   let tensor = try? Tensor(name: e.name, dtype: e.dtype, shape: e.shape, encoding: e.encoding, data: data) else {
                 // Unreachable after the checks above; reported rather than trapped.
@@ -164,7 +168,7 @@ public enum CheckpointReader {
             guard let dtype = DType(rawValue: code) else { throw .unknownDType(tensor: name, code: code, offset: dtypeAt) }
             let encodingAt = r.offset
             let encodingCode = try r.u8("encoding of '\(name)'")
-            guard encodingCode <= 3 else {
+            guard encodingCode <= 4 else {
                 throw .unknownEncoding(tensor: name, code: encodingCode, offset: encodingAt)
             }
             let rankAt = r.offset

@@ -49,7 +49,7 @@ struct GGUFFormat: ModelFormatHandler {
     static func ggmlType(of t: Tensor) throws(GGUFError) -> GGMLType {
         switch t.encoding {
         case .ggml(let type): return type
-        case .quantized:
+        case .quantized, .sparseQuantized:
             throw .unrepresentable("tensor '\(t.name)' is quantized as \(t.encoding), which GGUF has no type for; dequantize it first (aicompress dequantize), or quantize into a ggml type (quantize --gguf)")
         case .dense, .sparse:
             guard let type = plainTypes.first(where: { $0.dtype == t.dtype })?.type else {

@@ -22,6 +22,8 @@ enum ONNXQDQ {
         // ONNX has no bitmask encoding: sparse tensors are written dense (or as
         // sparse_initializer, which the writer chooses).
         for t in model.tensors { if case .sparse = t.encoding { try model.replace(try t.densified()) } }
+        // Nor for a sparse + quantized one: its integers are expanded to the quantized form.
+        for t in model.tensors { if case .sparseQuantized = t.encoding { try model.replace(try t.expandedQuantized()) } }
         model = try raiseOpset(model)
         let quantized = model.tensors.filter { !$0.isDense }
         guard !quantized.isEmpty else { return model }

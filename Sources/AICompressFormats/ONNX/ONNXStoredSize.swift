@@ -42,6 +42,10 @@ enum ONNXStoredSize {
                                               dtype: t.dtype, count: nnz)
                 }
             }
+        case .sparseQuantized:
+            // Written as the quantized form it repacks.
+            guard let q = try? t.expandedQuantized(), q.sparseQuantizedLayout == nil else { return t.storedBytes }
+            return bytes(of: q, sparseInitializers: sparseInitializers)
         case .ggml:
             // ONNX cannot hold ggml blocks: the writer refuses such a tensor.
             return t.storedBytes

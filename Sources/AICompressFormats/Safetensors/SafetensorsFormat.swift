@@ -52,7 +52,8 @@ struct SafetensorsFormat: ModelFormatHandler {
 
     /// Sparse tensors are stored dense; quantized ones as `NAME` + `NAME_scale` (f32) +
     /// `NAME_zero_point` (`SafetensorsQuantization`).
-    func storedBytes(of tensor: Tensor, options: ModelWriteOptions) -> Int {
+    func storedBytes(of stored: Tensor, options: ModelWriteOptions) -> Int {
+        let tensor = (try? stored.expandedQuantized()) ?? stored
         guard case .quantized(let q) = tensor.encoding, let layout = tensor.quantizedLayout else {
             return tensor.isDense ? tensor.storedBytes : tensor.denseBytes
         }

@@ -29,7 +29,9 @@ enum SafetensorsQuantization {
         var out: [[Tensor]] = []
         var meta = metadata
         let names = Set(tensors.map(\.name))
-        for t in tensors {
+        for stored in tensors {
+            // A sparse + quantized tensor goes out as the quantized form it repacks.
+            let t = try stored.expandedQuantized()
             if case .sparse = t.encoding {
                 out.append([try t.densified()])  // safetensors has no sparse layout
                 continue

@@ -7,6 +7,8 @@ extension Prune {
         let selected: Set<String>
         let roles: [String: WeightRole]
         let n: Int, m: Int
+        /// The dedicated writer's kernel (`NMKernel`); all give the same bytes.
+        var kernel: PruneKernel = .fastest
 
         func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
             guard selected.contains(t.name) else { return (t, nil) }
@@ -17,6 +19,11 @@ extension Prune {
             let axis = min((roles[t.name] ?? .outputFirst).reductionAxis, t.shape.rank - 1)
             let dims = t.shape.dims
             let outer = dims[..<axis].reduce(1, *), length = dims[axis], inner = dims[(axis + 1)...].reduce(1, *)
+            let scheme = "\(n):\(m) along axis \(axis)"
+            if NMKernel.applies(dtype: t.dtype, count: v.count, inner: inner, length: length, n: n, m: m) {
+                return try NMKernel.prune(t, v, n: n, m: m, scheme: scheme, kernel: kernel)
+            }
+            // The general path: any dtype, strided groups, a short last group, dense output.
             var keepMask = [Bool](repeating: false, count: v.count)
             let (n, m) = (self.n, self.m)
             keepMask.withUnsafeMutableBufferPointer { maskBuf in
@@ -50,7 +57,7 @@ extension Prune {
                     }
                 }
             }
-            return try Prune.masked(t, v, scheme: "\(n):\(m) along axis \(axis)", decision: .mask(keepMask))
+            return try Prune.masked(t, v, scheme: scheme, decision: .mask(keepMask))
         }
     }
 }

@@ -30,7 +30,8 @@ public struct Prune: ConfigurablePass {
     public let method: Method
     /// Which tensors it touches.
     public let selection: TensorSelection
-    /// The f32 threshold writer; every kernel gives the same bytes, so this only picks speed.
+    /// The f32 threshold and N:M writers; every kernel gives the same bytes, so this only picks
+    /// speed.
     public var kernel: PruneKernel = .fastest
     /// What a recipe records for this pass (as given, e.g. `sparsity` rather than `keep`).
     let values: PassParameters
@@ -109,7 +110,7 @@ public struct Prune: ConfigurablePass {
             return MagnitudeTransform(selected: Set(selected.map(\.name)), global: nil, tieQuota: [:], keep: keep, chunkCounts: [:],
                                       kernel: kernel)
         case .nm(let n, let m):
-            return NMTransform(selected: Set(selected.map(\.name)), roles: roles, n: n, m: m)
+            return NMTransform(selected: Set(selected.map(\.name)), roles: roles, n: n, m: m, kernel: kernel)
         case .channels(let keep, let norm):
             return try ChannelPruning.plan(model: model, selected: selected, keep: keep, norm: norm, roles: roles)
         }

@@ -41,4 +41,16 @@ enum PruneKernels {
         state = State(k: Int(st.k), slot: Int(st.slot), ties: Int(st.ties), keptZeros: Int(st.keptZeros),
                       signal: st.signal, error: st.error, maxAbs: st.maxAbs)
     }
+
+    /// The N:M writer for m = 1, 2, 4 or 8 (see `aic_prune_nm_f32_sparse_avx2`): groups of eight
+    /// elements from `state.k` (a multiple of 8) while they fit before `end` and `slotEnd`.
+    /// Requires `avx2Available`.
+    static func nmSparseF32(bits: UnsafePointer<UInt32>, end: Int, n: Int, m: Int, maskBytes: UnsafeMutablePointer<UInt8>,
+                            values: UnsafeMutablePointer<UInt32>, slotEnd: Int, state: inout State) {
+        var st = aic_prune_state(k: Int64(state.k), slot: Int64(state.slot), ties: 0, keptZeros: Int64(state.keptZeros),
+                                 signal: state.signal, error: state.error, maxAbs: state.maxAbs)
+        aic_prune_nm_f32_sparse_avx2(bits, Int64(end), Int32(n), Int32(m), maskBytes, values, Int64(slotEnd), &st)
+        state = State(k: Int(st.k), slot: Int(st.slot), ties: 0, keptZeros: Int(st.keptZeros),
+                      signal: st.signal, error: st.error, maxAbs: st.maxAbs)
+    }
 }

@@ -20,13 +20,16 @@ public struct Dequantize: ConfigurablePass {
     public func prepare(_ model: Model) throws -> any TensorTransform { Transform() }
 
     struct Transform: TensorTransform {
-        func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
-            if t.ggmlType != nil {
-                let out = try t.densified()
+        func transform(_ stored: Tensor) throws -> (Tensor, TensorReport?) {
+            if stored.ggmlType != nil {
+                let t = stored, out = try t.densified()
                 return (out, TensorReport(name: t.name, scheme: "dequantize \(t.encoding)", bytesBefore: t.storedBytes,
                                           bytesAfter: out.storedBytes, elements: t.elementCount, signalEnergy: 0,
                                           errorEnergy: 0, maxAbsError: 0, zerosAfter: 0))
             }
+            // A sparse + quantized tensor: its quantized form, and sparse f32 again when smaller.
+            let wasSparse = stored.sparseQuantizedLayout != nil
+            let t = try stored.expandedQuantized()
             guard let layout = t.quantizedLayout else { return (t, nil) }
             let n = t.elementCount
             let width = t.dtype.bits / 8
@@ -48,9 +51,16 @@ public struct Dequantize: ConfigurablePass {
                     }
                 }
             }
-            let out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, data: TensorData(buffer))
-            let report = TensorReport(name: t.name, scheme: "dequantize \(t.encoding)", bytesBefore: t.storedBytes,
-                                      bytesAfter: buffer.count, elements: n, signalEnergy: 0, errorEnergy: 0,
+            var out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, data: TensorData(buffer))
+            if wasSparse {
+                let sparse = out.data.withUnsafeBytes { SparseLayout.encode(dense: $0, dtype: out.dtype, count: n) }
+                if SparseLayout.isWorthIt(dtype: out.dtype, count: n, nonZeros: sparse.nonZeros) {
+                    out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, encoding: .sparse(nonZeros: sparse.nonZeros),
+                                     data: TensorData(sparse.payload))
+                }
+            }
+            let report = TensorReport(name: t.name, scheme: "dequantize \(stored.encoding)", bytesBefore: stored.storedBytes,
+                                      bytesAfter: out.storedBytes, elements: n, signalEnergy: 0, errorEnergy: 0,
                                       maxAbsError: 0, zerosAfter: 0)
             return (out, report)
         }

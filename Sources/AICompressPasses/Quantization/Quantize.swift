@@ -190,13 +190,15 @@ public struct Quantize: ConfigurablePass {
         }
         let data = TensorData(quantized.payload), out: Tensor
         if let params {
+            // A pruned tensor is stored sparse + quantized when that is smaller (spec §5.4).
             out = try Tensor(name: t.name, dtype: t.dtype, shape: t.shape, encoding: .quantized(params), data: data)
+                .sparseQuantizedIfSmaller()
         } else {
             // fp16 / bf16: a dense tensor of the narrower type.
             out = try Tensor(name: t.name, dtype: scheme.floatFormat?.dtype ?? t.dtype, shape: t.shape, data: data)
         }
         let label = params.map { "\($0.storage.name) \($0.granularity)" } ?? scheme.id
-        return (out, TensorReport(name: t.name, scheme: label, bytesBefore: t.storedBytes, bytesAfter: quantized.payload.count,
+        return (out, TensorReport(name: t.name, scheme: label, bytesBefore: t.storedBytes, bytesAfter: out.storedBytes,
                                   figures: quantized.figures))
     }
 

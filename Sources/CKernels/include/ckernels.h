@@ -24,4 +24,11 @@ int aic_avx2_available(void);
 void aic_prune_f32_sparse_avx2(const uint32_t *bits, int64_t end, uint32_t threshold,
                                uint8_t *maskBytes, uint32_t *values, int64_t slotEnd, aic_prune_state *state);
 
+/// The N:M writer (m = 1, 2, 4 or 8; `state->k` a multiple of 8, so lanes hold whole groups):
+/// groups of eight elements from `state->k` while a whole group fits before `end` and its kept
+/// values before `slotEnd`. In each group of m the n elements of largest magnitude (bit pattern
+/// without the sign; ties to the lower index) are kept. Requires aic_avx2_available().
+void aic_prune_nm_f32_sparse_avx2(const uint32_t *bits, int64_t end, int32_t n, int32_t m,
+                                  uint8_t *maskBytes, uint32_t *values, int64_t slotEnd, aic_prune_state *state);
+
 #endif
