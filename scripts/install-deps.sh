@@ -2,7 +2,8 @@
 # Installs the system packages aicompress builds against (Debian/Ubuntu). Swift itself must
 # already be installed (https://www.swift.org/install/).
 set -euo pipefail
-packages=(zlib1g-dev libprotobuf-c-dev libopenblas-dev pkg-config)
+# time: /usr/bin/time -v measures peak RSS (scripts/bench-*.sh, scripts/test-memory-limit.sh).
+packages=(zlib1g-dev libprotobuf-c-dev libopenblas-dev pkg-config time)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

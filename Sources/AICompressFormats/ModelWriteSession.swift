@@ -104,6 +104,7 @@ extension ModelIO {
     /// - Throws: `FileError` or `ModelFileError`.
     public static func openWriter(path: String, format: ModelFormat, refusing inputs: [FileIdentity] = [],
                                   options: ModelWriteOptions = ModelWriteOptions()) throws -> ModelWriteSession {
-        try ModelWriteSession(path: path, format: format, options: options, refusing: inputs)
+        HeapTuning.returnLargeBuffersToTheSystem()
+        return try ModelWriteSession(path: path, format: format, options: options, refusing: inputs)
     }
 }
