@@ -149,16 +149,26 @@ public final class OutputFile: ByteSink {
     }
 
     private func flush() throws(FileError) {
+        try OutputFile.drain(&pending, to: fd, path: path)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+        try OutputFile.writeAll(bytes, to: fd, path: path)
+    }
+
+    /// Writes and empties `pending` (shared with `SpillFile`).
+    static func drain(_ pending: inout [UInt8], to fd: Int32, path: String) throws(FileError) {
         guard !pending.isEmpty else { return }
         let failure: FileError? = pending.withUnsafeBytes { b in
-            do throws(FileError) { try writeAll(b) } catch { return error }
+            do throws(FileError) { try writeAll(b, to: fd, path: path) } catch { return error }
             return nil
         }
         if let failure { throw failure }
         pending.removeAll(keepingCapacity: true)
     }
 
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+    /// Writes all of `bytes` to `fd`, retrying short writes and interruptions.
+    static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32, path: String) throws(FileError) {
         var done = 0
         while done < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)

@@ -81,25 +81,9 @@ final class SpillFile {
         return try InputFile.map(fd: fd, size: size, path: label)
     }
 
-    private func flush() throws(FileError) {
-        guard !pending.isEmpty else { return }
-        let failure: FileError? = pending.withUnsafeBytes { b in
-            do throws(FileError) { try writeAll(b) } catch { return error }
-            return nil
-        }
-        if let failure { throw failure }
-        pending.removeAll(keepingCapacity: true)
-    }
+    private func flush() throws(FileError) { try OutputFile.drain(&pending, to: fd, path: label) }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .writeFailed(path: label, errno: errno)
-            }
-            done += n
-        }
+        try OutputFile.writeAll(bytes, to: fd, path: label)
     }
 }
