@@ -3,7 +3,8 @@
 # already be installed (https://www.swift.org/install/).
 set -euo pipefail
 # groff-base: the release lane renders the man page (scripts/test-package.sh).
-packages=(zlib1g-dev libprotobuf-c-dev libopenblas-dev pkg-config groff-base)
+# time: /usr/bin/time -v measures peak RSS (scripts/bench-*.sh, scripts/test-memory-limit.sh).
+packages=(zlib1g-dev libprotobuf-c-dev libopenblas-dev pkg-config groff-base time)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
 AICOMPRESS_SLOW=1 swift test --skip-build --disable-swift-testing
+# A model larger than the memory it is given (a memory cgroup; skipped where none can be made).
+scripts/test-memory-limit.sh .build/debug/aicompress
 # Interop lane: files we write are read back by the reference tools (pip installs onnx,
 # onnxruntime, numpy).
 scripts/interop.sh .build/debug/aicompress

@@ -18,12 +18,19 @@ public final class ByteBuffer: @unchecked Sendable {
     /// True when the bytes are a read-only memory map of a file (pages can be dropped and come
     /// back from the file).
     public let isFileMapping: Bool
+    /// An open descriptor of the mapped file, whose byte 0 is the buffer's first byte, when the
+    /// mapping keeps one: writers then copy these bytes file to file in the kernel
+    /// (`copy_file_range`) instead of faulting the pages in. Owned by `release`.
+    public let fileDescriptor: Int32?
 
-    /// Wraps memory owned elsewhere; `release` runs once, when the buffer is freed.
-    public init(wrapping base: UnsafeRawPointer?, count: Int, fileMapping: Bool = false, release: (@Sendable () -> Void)?) {
+    /// Wraps memory owned elsewhere; `release` runs once, when the buffer is freed (and closes
+    /// `fileDescriptor`, if it is given).
+    public init(wrapping base: UnsafeRawPointer?, count: Int, fileMapping: Bool = false, fileDescriptor: Int32? = nil,
+                release: (@Sendable () -> Void)?) {
         self.baseAddress = count == 0 ? nil : base
         self.count = count
         self.isFileMapping = fileMapping
+        self.fileDescriptor = fileMapping ? fileDescriptor : nil
         self.release = release
     }
 

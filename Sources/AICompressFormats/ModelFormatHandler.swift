@@ -42,6 +42,19 @@ extension ModelFormatHandler {
     public func storedBytes(of tensor: Tensor, options: ModelWriteOptions) -> Int { tensor.denseBytes }
 }
 
+extension ModelFormatHandler {
+    /// How a format without sparse storage (ONNX, safetensors) keeps a tensor it was handed:
+    /// sparse ones dense and sparse + quantized ones as plain quantized tensors, as its writer
+    /// would expand them, everything else as it is.
+    static func storedForm(_ t: Tensor) throws -> Tensor {
+        switch t.encoding {
+        case .sparse: return try t.densified()
+        case .sparseQuantized: return try t.expandedQuantized()
+        default: return t
+        }
+    }
+}
+
 /// The error enum of one format's reader and writer. `ModelIO` wraps these (and only these) in a
 /// `ModelFileError` that names the file; every other error passes through as it is.
 public protocol FormatError: DataFault {}

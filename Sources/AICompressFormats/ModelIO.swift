@@ -9,6 +9,7 @@ public enum ModelIO {
     /// Reads the model at `path` (`-` for standard input).
     /// - Throws: `FileError` or `ModelFileError`.
     public static func read(path: String) throws -> LoadedModel {
+        HeapTuning.returnLargeBuffersToTheSystem()  // tensors freed after writing leave memory
         let input = try InputFile(path: path)
         guard input.size > 0 else { throw ModelFileError(path: path, kind: .empty) }
         // Content decides; a file named .ckpt that does not look like one gets the checkpoint

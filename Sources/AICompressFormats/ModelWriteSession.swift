@@ -3,10 +3,12 @@ import AICompressCore
 /// An output file being written, as a `ModelSink`: tensors go in one at a time, then `finish`,
 /// then `commit` moves the file into place (or `abort` removes every trace of it).
 ///
-/// Whether it streams is the format writer's declaration (`FormatWriter.streams`). A streaming
-/// writer (the native checkpoint) gets each tensor on a background queue while the next one is
-/// computed, and the mapped input pages it came from are released. The other formats need every
-/// size before the first byte, so their writers hold the tensors until `finish`.
+/// Whether it streams is the format writer's declaration (`FormatWriter.streams`); every
+/// registered format does. A streaming writer gets each tensor on a background queue while the
+/// next one is computed, and the mapped input pages it came from are released. Formats that
+/// need every size before the first byte (ONNX, safetensors) take each tensor as a file view
+/// (`WholeModelWriter`: untouched input tensors as they are, results parked in a scratch file)
+/// and lay the file out at `finish`.
 ///
 /// ```swift
 /// let session = try ModelIO.openWriter(path: "out.ckpt", format: .checkpoint)
@@ -102,6 +104,7 @@ extension ModelIO {
     /// - Throws: `FileError` or `ModelFileError`.
     public static func openWriter(path: String, format: ModelFormat, refusing inputs: [FileIdentity] = [],
                                   options: ModelWriteOptions = ModelWriteOptions()) throws -> ModelWriteSession {
-        try ModelWriteSession(path: path, format: format, options: options, refusing: inputs)
+        HeapTuning.returnLargeBuffersToTheSystem()
+        return try ModelWriteSession(path: path, format: format, options: options, refusing: inputs)
     }
 }

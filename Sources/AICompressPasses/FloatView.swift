@@ -5,6 +5,8 @@ struct FloatView {
     let values: UnsafeBufferPointer<Float>
     private let owned: UnsafeMutableBufferPointer<Float>?
     private let keepAlive: TensorData
+    /// True when `values` are the tensor's own bytes (f32 in place), not a decoded copy.
+    var isView: Bool { owned == nil }
 
     init(_ t: Tensor) throws {
         keepAlive = t.data

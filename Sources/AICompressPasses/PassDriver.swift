@@ -20,15 +20,20 @@ public struct PassDriver: Sendable {
     public var input: InputFacts?
     /// Extra metadata entries for the output (e.g. the recipe that made it).
     public var metadata: [(String, String)]
-    /// Tensors transformed at once (the cores, by default).
+    /// Tensors transformed at once at most (the cores, by default).
     public var batch: Int
+    /// What the run may hold itself, if bounded: fewer tensors are transformed at once when
+    /// their working sets would not fit (`MemoryBudget`).
+    public var memory: MemoryBudget?
 
+    /// A driver for `pass`; `input` and `metadata` go into the output's provenance.
     public init(pass: any CompressionPass, input: InputFacts? = nil, metadata: [(String, String)] = [],
-                batch: Int = Parallel.defaultWorkers) {
+                batch: Int = Parallel.defaultWorkers, memory: MemoryBudget? = nil) {
         self.pass = pass
         self.input = input
         self.metadata = metadata
         self.batch = max(1, batch)
+        self.memory = memory
     }
 
     /// The provenance steps this pass records, in order.
@@ -39,17 +44,19 @@ public struct PassDriver: Sendable {
     /// Runs the pass over `model` into `sink`; `onTensor` is called after each tensor with the
     /// stored bytes of the input tensor (for progress). The report's sizes after the pass are
     /// what the sink stores (`ModelSink.storedBytes(of:)`), not the in-memory encoding.
-    /// - Throws: the pass's `PassError`, or the sink's error.
+    /// - Throws: the pass's `PassError`, `MemoryBudgetError` (before any work) when a tensor
+    ///   cannot fit `memory`, or the sink's error.
     public func run(_ model: Model, into sink: any ModelSink, onTensor: (Int) -> Void = { _ in }) throws -> PassReport {
+        let tensors = model.tensors
+        let batches = try memory?.batches(tensors, maxBatch: batch)
+            ?? stride(from: 0, to: tensors.count, by: batch).map { $0..<min(tensors.count, $0 + batch) }
         let transform = try pass.prepare(model)
         var metadata = model.metadata
         transform.outputMetadata(&metadata)
         Provenance.stamp(&metadata, input: input, steps: steps, extra: self.metadata)
         var report = PassReport(pass: pass.stepDescription)
-        let tensors = model.tensors
-        var start = 0
-        while start < tensors.count {
-            let slice = Array(tensors[start..<min(tensors.count, start + batch)])
+        for range in batches {
+            let slice = Array(tensors[range])
             let results = Parallel.map(slice.count) { i in Result { try transform.transform(slice[i]) } }
             for (t, result) in zip(slice, results) {
                 let (new, r) = try result.get()
@@ -57,7 +64,6 @@ public struct PassDriver: Sendable {
                 report.add(before: t, after: new, r, stored: sink.storedBytes(of: new))
                 onTensor(t.storedBytes)
             }
-            start += batch
         }
         try sink.finish(metadata: metadata, graph: try transform.outputGraph(model.graph))
         return report

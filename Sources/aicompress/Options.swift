@@ -30,6 +30,9 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "safetensors output: split into shards of at most SIZE (e.g. 2GB, 500MB, 1GiB) plus an index.json.")
     var shardSize: ByteSize?
 
+    @Option(help: "Hold at most about SIZE in memory (tensors transformed at once, write buffers; mapped input pages are not counted). A tensor that cannot fit is refused (exit 64).")
+    var maxMemory: ByteSize?
+
     /// The format OUT is written in; `check(output:)` has refused an OUT that names none.
     func outputFormat(for path: String) throws -> ModelFormat {
         try ModelIO.outputFormat(path: path, explicit: format?.value)

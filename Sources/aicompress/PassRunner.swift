@@ -4,8 +4,8 @@ import AICompressPasses
 import Foundation
 
 /// Runs one pass from an input file to an output file through the library's `PassDriver`:
-/// a .ckpt output is streamed (each tensor written and dropped before the next, its mapped
-/// input pages released); other formats are written from the finished model.
+/// every output streams (each tensor written, or parked in a scratch file, and dropped before
+/// the next, its mapped input pages released), within `--max-memory` when it is given.
 enum PassRunner {
     /// Runs the one pass of a pass command (prune, quantize, dequantize), recording it as one
     /// recipe step.
@@ -23,7 +23,8 @@ enum PassRunner {
         // A Hugging Face LLaMA-family checkpoint written as GGUF gets llama.cpp's names first.
         let loaded = try HFLlamaConversion.prepared(read, for: format)
         let driver = PassDriver(pass: pass, input: loaded.facts,
-                                metadata: [(Recipe.metadataKey, Recipe.extended(loaded.model.metadata, with: recipe))])
+                                metadata: [(Recipe.metadataKey, Recipe.extended(loaded.model.metadata, with: recipe))],
+                                memory: out.maxMemory.map { MemoryBudget(bytes: $0.bytes) })
         let progress = Progress(label: pass.name, tensors: loaded.model.tensors.count, bytes: loaded.model.storedBytes,
                                 quiet: options.quiet)
         let session = try ModelIO.openWriter(path: output, format: format, refusing: loaded.identities, options: out.writeOptions)

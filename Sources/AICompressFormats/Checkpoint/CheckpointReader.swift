@@ -90,7 +90,7 @@ public enum CheckpointReader {
 
         // Payload checksums, over all cores.
         let ranges = entries.map { UnsafeRawBufferPointer(rebasing: file[Int($0.offset)..<Int($0.offset + $0.length)]) }
-        let crcs = CRC32.checksums(ranges)
+        let crcs = CRC32.checksums(ranges, releasing: buffer)  // checked pages need not stay resident
         var model = Model()
         for (i, e) in entries.enumerated() {
             guard crcs[i] == e.crc || !verifyChecksums else {

@@ -46,7 +46,7 @@ public struct CheckpointWriter<Sink: ByteSink> {
         let start = L.align(position)!
         if start > position { try sink.write(Array(Self.zeros[0..<(start - position)])) }
         let crc = t.data.knownCRC32 ?? t.data.withUnsafeBytes { CRC32.checksums([$0])[0] }
-        try t.data.withUnsafeBytes { try sink.write($0) }
+        try sink.write(t.data)
         position = start + t.data.count
 
         try index.string(t.name, "tensor name", limit: L.maxNameBytes)

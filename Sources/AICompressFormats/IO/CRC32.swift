@@ -27,7 +27,9 @@ public enum CRC32 {
 
     /// CRC-32s of many byte ranges at once, spread over the cores; large ranges are split into
     /// chunks whose CRCs are combined in order, so the result equals the sequential one.
-    public static func checksums(_ ranges: [UnsafeRawBufferPointer]) -> [UInt32] {
+    /// - Parameter releasing: the mapped file the ranges lie in, if they do: each chunk's pages
+    ///   are dropped once summed, so checking a model never makes it all resident.
+    public static func checksums(_ ranges: [UnsafeRawBufferPointer], releasing mapping: ByteBuffer? = nil) -> [UInt32] {
         struct Item { let range: Int; let start: Int; let count: Int }
         var items: [Item] = []
         for (r, buffer) in ranges.enumerated() {
@@ -42,7 +44,13 @@ public enum CRC32 {
             let item = items[i]
             let buffer = ranges[item.range]
             guard item.count > 0 else { return 0 }
-            return checksum(UnsafeRawBufferPointer(rebasing: buffer[item.start..<(item.start + item.count)]))
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[item.start..<(item.start + item.count)])
+            let crc = checksum(chunk)
+            if let mapping, let base = mapping.baseAddress, let start = chunk.baseAddress,
+               start >= base, start + chunk.count <= base + mapping.count {
+                mapping.dropPages((start - base)..<(start - base + chunk.count))
+            }
+            return crc
         }
         var out = [UInt32](repeating: 0, count: ranges.count)
         var first = [Bool](repeating: true, count: ranges.count)

@@ -59,8 +59,13 @@ public struct InputFile: Sendable {
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else { throw .cannotMap(path: path, errno: errno) }
         let address = UInt(bitPattern: p)
-        return ByteBuffer(wrapping: UnsafeRawPointer(p), count: size, fileMapping: true) {
+        // A descriptor of its own stays open with the mapping, so that writers can copy the
+        // bytes file to file in the kernel (`OutputFile.write(_: TensorData)`).
+        let kept = dup(fd)
+        return ByteBuffer(wrapping: UnsafeRawPointer(p), count: size, fileMapping: true,
+                          fileDescriptor: kept >= 0 ? kept : nil) {
             munmap(UnsafeMutableRawPointer(bitPattern: address), size)
+            if kept >= 0 { close(kept) }
         }
     }
 

@@ -1,3 +1,4 @@
+import AICompressCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,9 +9,16 @@ import Darwin
 public protocol ByteSink {
     /// Appends bytes.
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws
+    /// Appends a tensor's bytes; a file sink copies mapped input file to file in the kernel.
+    mutating func write(_ data: TensorData) throws
 }
 
 extension ByteSink {
+    /// Appends a tensor's bytes through `write(_: UnsafeRawBufferPointer)`.
+    public mutating func write(_ data: TensorData) throws {
+        try data.withUnsafeBytes { try write($0) }
+    }
+
     /// Appends a byte array.
     public mutating func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
@@ -96,17 +104,71 @@ public final class OutputFile: ByteSink {
         }
     }
 
+    /// Appends a tensor's bytes. A large view of a mapped file that keeps its descriptor is
+    /// copied by the kernel (`sendfile`, file to file): its pages are never faulted into this
+    /// process, so resident memory does not grow with the model. Anything else, or a target
+    /// that cannot take it (a pipe on an old kernel), is written from memory, and mapped
+    /// pages read that way are dropped again once written.
+    public func write(_ data: TensorData) throws {
+        guard data.count > 0 else { return }
+        if data.count >= OutputFile.bufferSize / 2, let source = data.buffer.fileDescriptor {
+            try flush()
+            if try kernelCopy(from: source, offset: data.offset, count: data.count) {
+                bytesWritten += data.count
+                onWrite?(bytesWritten)
+                return
+            }
+        }
+        try data.withUnsafeBytes { try write($0) }
+        data.dropPages()
+    }
+
+    /// Copies `count` bytes from `source` at `offset` to the end of the output; false (with
+    /// nothing written) when the kernel cannot copy between these two files.
+    private func kernelCopy(from source: Int32, offset: Int, count: Int) throws(FileError) -> Bool {
+        #if canImport(Glibc)
+        var position = off_t(offset)
+        var done = 0
+        while done < count {
+            // sendfile moves at most about 2 GiB per call.
+            let n = sendfile(fd, source, &position, min(count - done, 1 << 30))
+            if n < 0 {
+                let e = errno
+                if e == EINTR { continue }
+                if done == 0 && (e == EINVAL || e == ENOSYS || e == EOPNOTSUPP || e == EXDEV) { return false }
+                throw .writeFailed(path: path, errno: e)
+            }
+            // A source shorter than its mapping (truncated under us) must not pass silently.
+            guard n > 0 else { throw .writeFailed(path: path, errno: EIO) }
+            done += n
+        }
+        return true
+        #else
+        return false
+        #endif
+    }
+
     private func flush() throws(FileError) {
+        try OutputFile.drain(&pending, to: fd, path: path)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+        try OutputFile.writeAll(bytes, to: fd, path: path)
+    }
+
+    /// Writes and empties `pending` (shared with `SpillFile`).
+    static func drain(_ pending: inout [UInt8], to fd: Int32, path: String) throws(FileError) {
         guard !pending.isEmpty else { return }
         let failure: FileError? = pending.withUnsafeBytes { b in
-            do throws(FileError) { try writeAll(b) } catch { return error }
+            do throws(FileError) { try writeAll(b, to: fd, path: path) } catch { return error }
             return nil
         }
         if let failure { throw failure }
         pending.removeAll(keepingCapacity: true)
     }
 
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+    /// Writes all of `bytes` to `fd`, retrying short writes and interruptions.
+    static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32, path: String) throws(FileError) {
         var done = 0
         while done < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)

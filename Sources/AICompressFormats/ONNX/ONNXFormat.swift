@@ -6,7 +6,7 @@ extension ModelFormat {
 }
 
 /// ONNX in the format registry: sniffed by its first ModelProto field, read with external data
-/// from the model's folder, written whole at `finish` (protobuf needs every size first).
+/// from the model's folder, written at `finish` (protobuf needs every size first) from tensors taken one at a time (`WholeModelWriter`).
 struct ONNXFormat: ModelFormatHandler {
     let id = "onnx"
     let extensions = [".onnx"]
@@ -17,7 +17,7 @@ struct ONNXFormat: ModelFormatHandler {
         let (model, info) = try ONNXReader.read(input.buffer, sideFiles: sideFiles)
         let opset = info.opsets.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }?.version
         let version = "IR \(info.irVersion.map(String.init) ?? "?")" + (opset.map { ", opset \($0)" } ?? "")
-        return FormatReading(model: model, formatVersion: version, fileCRC32: CRC32.checksums([input.buffer.bytes])[0],
+        return FormatReading(model: model, formatVersion: version, fileCRC32: CRC32.checksums([input.buffer.bytes], releasing: input.buffer)[0],
                              sideFiles: info.externalFiles)
     }
 
@@ -29,7 +29,7 @@ struct ONNXFormat: ModelFormatHandler {
     /// With `options.onnx.externalData`, tensor bytes go to `<path>.data`, which goes into place
     /// before the model that refers to it (and is not written at all when no tensor went there).
     func makeWriter(_ request: WriteRequest) throws -> any FormatWriter {
-        WholeModelWriter { model, outputs in
+        WholeModelWriter(path: request.path, storedForm: Self.storedForm) { model, outputs in
             let path = request.path, options = request.options.onnx, durable = request.options.durable
             var side: OutputFile? = nil
             if options.externalData {

@@ -153,7 +153,7 @@ public enum ONNXWriter {
                let location = externalLocation {
                 let start = (externalOffset + ONNXWriter.externalAlignment - 1) / ONNXWriter.externalAlignment * ONNXWriter.externalAlignment
                 if start > externalOffset { try external!.write([UInt8](repeating: 0, count: start - externalOffset)) }
-                try t.data.withUnsafeBytes { try external!.write($0) }
+                try external!.write(t.data)
                 externalOffset = start + t.data.count
                 for (k, v) in [("location", location), ("offset", String(start)), ("length", String(t.data.count))] {
                     var e = ProtoMessage()

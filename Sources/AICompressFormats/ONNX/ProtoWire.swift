@@ -168,7 +168,7 @@ struct ProtoMessage {
                 ProtoWire.appendVarint(UInt64(field << 3 | ProtoWire.lengthDelimited), to: &head)
                 ProtoWire.appendVarint(UInt64(d.count), to: &head)
                 try sink.write(head)
-                try d.withUnsafeBytes { try sink.write($0) }
+                try sink.write(d)
             case .message(let field, let m):
                 var head: [UInt8] = []
                 ProtoWire.appendVarint(UInt64(field << 3 | ProtoWire.lengthDelimited), to: &head)

@@ -7,7 +7,8 @@ extension ModelFormat {
 
 /// safetensors in the format registry. An index, or one shard of a set whose index names it,
 /// reads the whole set (the shards through the side-file resolver); everything else is one
-/// file. Written whole at `finish` (the header needs every size), optionally as shards.
+/// file. Written at `finish` (the header needs every size) from tensors taken one at a time
+/// (`WholeModelWriter`), optionally as shards.
 struct SafetensorsFormat: ModelFormatHandler {
     let id = "safetensors"
     let extensions = [".safetensors", ".safetensors.index.json"]
@@ -41,7 +42,7 @@ struct SafetensorsFormat: ModelFormatHandler {
 
     /// With `options.shardSize`, a model over that size is written as shards plus an index.
     func makeWriter(_ request: WriteRequest) throws -> any FormatWriter {
-        WholeModelWriter { model, outputs in
+        WholeModelWriter(path: request.path, storedForm: Self.storedForm) { model, outputs in
             if let maxBytes = request.options.shardSize {
                 try writeShards(model, request, maxBytes: maxBytes, outputs: outputs)
             } else {

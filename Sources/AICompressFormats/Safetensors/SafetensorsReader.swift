@@ -69,7 +69,7 @@ public enum SafetensorsReader {
             throw .trailingBytes(dataEnd: end, bufferSize: dataSize)
         }
         let ranges = entries.map { UnsafeRawBufferPointer(rebasing: file[(headerEnd + $0.begin)..<(headerEnd + $0.end)]) }
-        let crcs = CRC32.checksums(ranges)
+        let crcs = CRC32.checksums(ranges, releasing: buffer)  // checked pages need not stay resident
         var model = Model()
         var fileCRC = CRC32.checksum(UnsafeRawBufferPointer(rebasing: file[0..<headerEnd]))
         for (i, e) in entries.enumerated() {

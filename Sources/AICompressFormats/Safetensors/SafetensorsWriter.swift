@@ -44,6 +44,6 @@ public enum SafetensorsWriter {
     public static func write<S: ByteSink>(tensors: [Tensor], metadata: [String: String], to sink: inout S) throws {
         let (plain, meta) = try SafetensorsQuantization.lower(tensors, metadata: metadata)
         try sink.write(try header(tensors: plain, metadata: meta))
-        for t in plain { try t.data.withUnsafeBytes { try sink.write($0) } }
+        for t in plain { try sink.write(t.data) }
     }
 }

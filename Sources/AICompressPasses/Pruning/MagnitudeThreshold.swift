@@ -38,10 +38,13 @@ public enum MagnitudeThreshold {
 
     /// `select`, also giving the per-chunk counts when the second pass ran (nil when the answer
     /// was found without it: keep none or all, or non-finite values).
+    /// - Parameter release: called with a run and an element range once both passes are done
+    ///   with it, so that a caller reading mapped files can drop those pages as it goes.
     public static func selectCounting(_ runs: [UnsafeBufferPointer<Float>], keep k: Int,
-                                      chunkSize: Int = 1 << 16) -> (Result, ChunkCounts?) {
+                                      chunkSize: Int = 1 << 16,
+                                      release: (@Sendable (Int, Range<Int>) -> Void)? = nil) -> (Result, ChunkCounts?) {
         var counts: ChunkCounts? = nil
-        let r = select(runs, keep: k, chunkSize: chunkSize, counts: &counts)
+        let r = select(runs, keep: k, chunkSize: chunkSize, counts: &counts, release: release)
         return (r, counts)
     }
 
@@ -51,10 +54,11 @@ public enum MagnitudeThreshold {
         return select(runs, keep: k, chunkSize: 0, counts: &counts)
     }
 
-    static func select(_ runs: [UnsafeBufferPointer<Float>], keep k: Int, chunkSize: Int, counts: inout ChunkCounts?) -> Result {
+    static func select(_ runs: [UnsafeBufferPointer<Float>], keep k: Int, chunkSize: Int, counts: inout ChunkCounts?,
+                       release: (@Sendable (Int, Range<Int>) -> Void)? = nil) -> Result {
         let total = runs.reduce(0) { $0 + $1.count }
         // Pass 1: the high 16 bits; NaN and ±Inf land in buckets 0x7F80 and above.
-        let high = histogram(runs)
+        let high = histogram(runs, release: release)
         let nonFinite = high[0x7F80...].reduce(0, +)
         guard nonFinite == 0 else {
             return Result(bits: 0, greater: 0, tiesToKeep: 0, keepNone: false, ties: 0, nonFinite: nonFinite)
@@ -70,8 +74,8 @@ public enum MagnitudeThreshold {
         }
         // Pass 2: the low 16 bits inside that bucket (and, per chunk, what lies above it).
         let b = UInt32(bucket)
-        let second = chunkSize > 0 ? secondPass(runs, bucket: b, chunkSize: chunkSize) : nil
-        let low = second?.low ?? histogram(runs, only: b)
+        let second = chunkSize > 0 ? secondPass(runs, bucket: b, chunkSize: chunkSize, release: release) : nil
+        let low = second?.low ?? histogram(runs, only: b, release: release)
         var greater = above
         var l = 0xFFFF
         while l >= 0 {
@@ -100,7 +104,8 @@ public enum MagnitudeThreshold {
     /// the count of values whose high bits exceed `b`, and (chunk, low bits) of each value in
     /// `b` — few, since one bucket spans 1/128 of an octave. Eight lanes at a time; the rare
     /// lanes in the bucket take a scalar path.
-    static func secondPass(_ runs: [UnsafeBufferPointer<Float>], bucket b: UInt32, chunkSize: Int)
+    static func secondPass(_ runs: [UnsafeBufferPointer<Float>], bucket b: UInt32, chunkSize: Int,
+                           release: (@Sendable (Int, Range<Int>) -> Void)? = nil)
         -> (low: [Int], above: [Int], inBucket: [(Int32, UInt16)]) {
         // global chunk index of each run's first chunk
         var firstChunk = [Int]()
@@ -153,6 +158,7 @@ public enum MagnitudeThreshold {
                     k += 1
                 }
                 above.append((item.chunk, n))
+                release?(item.run, item.start..<item.end)
             }
             return (h, above, list)
         }
@@ -169,7 +175,8 @@ public enum MagnitudeThreshold {
 
     /// A 65,536-bucket histogram of the high 16 bits of |x| (or, with `only`, of the low 16 bits
     /// of the values whose high bits are `only`), counted in a few large pieces in parallel.
-    static func histogram(_ runs: [UnsafeBufferPointer<Float>], only: UInt32? = nil) -> [Int] {
+    static func histogram(_ runs: [UnsafeBufferPointer<Float>], only: UInt32? = nil,
+                          release: (@Sendable (Int, Range<Int>) -> Void)? = nil) -> [Int] {
         // Split the concatenation of all runs into a few spans, one histogram each.
         let total = runs.reduce(0) { $0 + $1.count }
         // One histogram per core: merging 65,536 buckets per span costs more than it saves.
@@ -180,17 +187,24 @@ public enum MagnitudeThreshold {
             let lo = total * s / spans, hi = total * (s + 1) / spans
             h.withUnsafeMutableBufferPointer { h in
                 var offset = 0
-                for run in runsCopy {
+                for (r, run) in runsCopy.enumerated() {
                     let start = max(lo - offset, 0), end = min(hi - offset, run.count)
                     if start < end, let base = run.baseAddress {
                         let bits = UnsafeRawPointer(base).assumingMemoryBound(to: UInt32.self)
-                        if let only {
-                            for k in start..<end {
-                                let b = bits[k] & 0x7FFF_FFFF
-                                if b >> 16 == only { h[Int(b & 0xFFFF)] &+= 1 }
+                        // In blocks, so that `release` can drop what has been counted.
+                        var blockStart = start
+                        while blockStart < end {
+                            let blockEnd = min(end, blockStart + (1 << 20))
+                            if let only {
+                                for k in blockStart..<blockEnd {
+                                    let b = bits[k] & 0x7FFF_FFFF
+                                    if b >> 16 == only { h[Int(b & 0xFFFF)] &+= 1 }
+                                }
+                            } else {
+                                for k in blockStart..<blockEnd { h[Int((bits[k] & 0x7FFF_FFFF) >> 16)] &+= 1 }
                             }
-                        } else {
-                            for k in start..<end { h[Int((bits[k] & 0x7FFF_FFFF) >> 16)] &+= 1 }
+                            release?(r, blockStart..<blockEnd)
+                            blockStart = blockEnd
                         }
                     }
                     offset += run.count

@@ -84,7 +84,13 @@ public struct Prune: ConfigurablePass {
             for t in selected { views.append(try FloatView(t)) }
             let total = selected.reduce(0) { $0 + $1.elementCount }
             let k = Prune.keepCount(keep, of: total)
-            let (threshold, counts) = MagnitudeThreshold.selectCounting(views.map(\.values), keep: k, chunkSize: Prune.chunkSize)
+            // Pages of mapped tensors are dropped as they are counted: the statistics of a model
+            // larger than memory never need it all resident.
+            let mapped = zip(selected, views).map { $0.1.isView ? $0.0.data : nil }
+            let (threshold, counts) = MagnitudeThreshold.selectCounting(views.map(\.values), keep: k, chunkSize: Prune.chunkSize) { r, range in
+                guard let d = mapped[r] else { return }
+                d.buffer.dropPages((d.offset + range.lowerBound * 4)..<(d.offset + range.upperBound * 4))
+            }
             if threshold.nonFinite > 0 {
                 for (t, v) in zip(selected, views) { try Prune.checkFinite(t, v.values) }
             }
