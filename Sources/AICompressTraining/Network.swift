@@ -30,13 +30,20 @@ public struct Network: Sendable {
     public init(model: Model, frozen: (String) -> Bool = { _ in false }) throws(ExecutionError) {
         guard let graph = model.graph else { throw ExecutionError.noGraph }
         var nodeOps = [OpDefinition]()
+        // every missing op at once, in first-use order: one refusal lists the whole gap
+        var missing = [ExecutionError.MissingOp]()
         for n in graph.nodes {
             guard let op = OpTable.executable(n) else {
-                throw ExecutionError.unsupportedOp(node: n.name.isEmpty ? (n.outputs.first ?? "?") : n.name,
-                                                   op: OpDefinition.key(domain: n.domain, name: n.opType))
+                let key = OpDefinition.key(domain: n.domain, name: n.opType)
+                if let i = missing.firstIndex(where: { $0.op == key }) { missing[i].nodes += 1 } else {
+                    missing.append(.init(op: key, nodes: 1, firstNode: n.name.isEmpty ? (n.outputs.first ?? "?") : n.name))
+                }
+                continue
             }
             nodeOps.append(op)
         }
+        if missing.count == 1, missing[0].nodes == 1 { throw ExecutionError.unsupportedOp(node: missing[0].firstNode, op: missing[0].op) }
+        if !missing.isEmpty { throw ExecutionError.unsupportedOps(missing) }
         self.graph = graph
         self.ops = nodeOps
         var imported: [String: Int64] = [:]
