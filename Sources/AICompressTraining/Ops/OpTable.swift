@@ -21,6 +21,9 @@ public enum OpTable {
         + Indexing.definitions
         + GroupNorm.definitions
         + Einsum.definitions
+        + ConvTranspose.definitions
+        + Resize.definitions
+        + Microsoft.definitions
         + RecognizedOps.definitions
 
     /// Records by key; the first record of a key wins (a test asserts keys are unique).
