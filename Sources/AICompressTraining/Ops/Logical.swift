@@ -3,11 +3,11 @@
 /// (its gradient flows to the selected side). Integers compare exactly, never through Float.
 enum Logical {
     static let definitions: [OpDefinition] = [
-        compare("Equal", ==, ==),
-        compare("Less", <, <),
-        compare("LessOrEqual", <=, <=),
-        compare("Greater", >, >),
-        compare("GreaterOrEqual", >=, >=),
+        compare("Equal", { $0 == $1 }, { $0 == $1 }),
+        compare("Less", { $0 < $1 }, { $0 < $1 }),
+        compare("LessOrEqual", { $0 <= $1 }, { $0 <= $1 }),
+        compare("Greater", { $0 > $1 }, { $0 > $1 }),
+        compare("GreaterOrEqual", { $0 >= $1 }, { $0 >= $1 }),
         logic("And") { $0 && $1 },
         logic("Or") { $0 || $1 },
         logic("Xor") { $0 != $1 },
