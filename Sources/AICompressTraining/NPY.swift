@@ -13,6 +13,69 @@ public enum NPY {
 
     /// The same from bytes in place (a mapped file), without copying them.
     public static func read(_ b: UnsafeRawBufferPointer, file: String) throws(DataError) -> (shape: [Int], values: [Double]) {
+        let h = try header(b, file: file)
+        let count = h.count, width = h.width, data = h.data
+        var out = [Double](repeating: 0, count: count)
+        // One loop per dtype (the dtype test stays out of the per-element work).
+        func decode<T>(_: T.Type, _ convert: (T) -> Double) {
+            out.withUnsafeMutableBufferPointer { o in
+                for i in 0..<count { o[i] = convert(b.loadUnaligned(fromByteOffset: data + i * width, as: T.self)) }
+            }
+        }
+        switch h.kind {
+        case "<f4": decode(UInt32.self) { Double(Float(bitPattern: $0)) }
+        case "<f8": decode(UInt64.self) { Double(bitPattern: $0) }
+        case "<f2": decode(UInt16.self) { Double(Float(Float16(bitPattern: $0))) }
+        case "<i4": decode(Int32.self) { Double($0) }
+        case "<u4": decode(UInt32.self) { Double($0) }
+        case "<i8": decode(Int64.self) { Double($0) }
+        case "<u8": decode(UInt64.self) { Double($0) }
+        case "<i2": decode(Int16.self) { Double($0) }
+        case "<u2": decode(UInt16.self) { Double($0) }
+        case "|i1": decode(Int8.self) { Double($0) }
+        default: decode(UInt8.self) { Double($0) }  // |u1, |b1
+        }
+        if h.fortran { out = rowMajor(out, shape: h.shape) }
+        return (h.shape, out)
+    }
+
+    /// An .npy file as an executor array: float dtypes as float32, integer dtypes as exact int64
+    /// (uint64 above 2^63 wraps, as a cast would), booleans as bool.
+    public static func array(_ b: UnsafeRawBufferPointer, file: String) throws(DataError) -> NDArray {
+        let h = try header(b, file: file)
+        let count = h.count, width = h.width, data = h.data
+        func ints<T: BinaryInteger>(_: T.Type) -> [Int64] {
+            (0..<count).map { Int64(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: data + $0 * width, as: T.self)) }
+        }
+        var a: NDArray
+        switch h.kind {
+        case "<f4": a = NDArray(shape: h.shape, floats: (0..<count).map { Float(bitPattern: b.loadUnaligned(fromByteOffset: data + $0 * 4, as: UInt32.self)) })
+        case "<f8": a = NDArray(shape: h.shape, floats: (0..<count).map { Float(Double(bitPattern: b.loadUnaligned(fromByteOffset: data + $0 * 8, as: UInt64.self))) })
+        case "<f2": a = NDArray(shape: h.shape, floats: (0..<count).map { Float(Float16(bitPattern: b.loadUnaligned(fromByteOffset: data + $0 * 2, as: UInt16.self))) })
+        case "<i8": a = NDArray(shape: h.shape, ints: ints(Int64.self))
+        case "<u8": a = NDArray(shape: h.shape, ints: ints(UInt64.self))
+        case "<i4": a = NDArray(shape: h.shape, ints: ints(Int32.self))
+        case "<u4": a = NDArray(shape: h.shape, ints: ints(UInt32.self))
+        case "<i2": a = NDArray(shape: h.shape, ints: ints(Int16.self))
+        case "<u2": a = NDArray(shape: h.shape, ints: ints(UInt16.self))
+        case "|i1": a = NDArray(shape: h.shape, ints: ints(Int8.self))
+        case "|b1": a = NDArray(shape: h.shape, ints: ints(UInt8.self).map { $0 != 0 ? 1 : 0 }, kind: .bool)
+        default: a = NDArray(shape: h.shape, ints: ints(UInt8.self))  // |u1
+        }
+        if h.fortran {
+            if a.isFloat { a.floats = rowMajor(a.floats, shape: h.shape) } else { a.ints = rowMajor(a.ints, shape: h.shape) }
+        }
+        return a
+    }
+
+    /// What the header says: shape, dtype, order, and where the data starts (checked to fill the
+    /// rest of the file exactly).
+    struct Header {
+        var shape: [Int], kind: String, width: Int, fortran: Bool, data: Int
+        var count: Int { shape.reduce(1, *) }
+    }
+
+    static func header(_ b: UnsafeRawBufferPointer, file: String) throws(DataError) -> Header {
         func fail(_ m: String) -> DataError { DataError(file: file, "not a valid .npy file: \(m)") }
         guard b.count >= 10, b[0] == 0x93, Array(b[1...5]) == Array("NUMPY".utf8) else { throw fail("bad magic") }
         let major = b[6]
@@ -55,7 +118,7 @@ public enum NPY {
             guard !o, m <= 1 << 40 else { throw fail("shape \(shape) is too large") }
             count = m
         }
-        let fortran = fortranText.trimmingCharacters(in: .whitespaces) == "True"
+        let fortran = fortranText.trimmingCharacters(in: .whitespaces) == "True" && shape.count > 1
         let kind = String(descr)
         let width: Int
         switch kind {
@@ -69,39 +132,21 @@ public enum NPY {
         guard b.count - data == count * width else {
             throw fail("data holds \(b.count - data) bytes, shape \(shape) of \(kind) needs \(count * width)")
         }
-        var out = [Double](repeating: 0, count: count)
-        // One loop per dtype (the dtype test stays out of the per-element work).
-        func decode<T>(_: T.Type, _ convert: (T) -> Double) {
-            out.withUnsafeMutableBufferPointer { o in
-                for i in 0..<count { o[i] = convert(b.loadUnaligned(fromByteOffset: data + i * width, as: T.self)) }
-            }
+        return Header(shape: shape, kind: kind, width: width, fortran: fortran, data: data)
+    }
+
+    /// Column-major values reordered to row-major.
+    static func rowMajor<T>(_ values: [T], shape: [Int]) -> [T] {
+        var reordered = values
+        let rs = NDArray.strides(shape)
+        var cs = [Int](repeating: 1, count: shape.count)
+        for i in 1..<shape.count { cs[i] = cs[i - 1] * shape[i - 1] }
+        for i in 0..<values.count {
+            var rem = i, src = 0
+            for d in 0..<shape.count { src += (rem / rs[d]) * cs[d]; rem %= rs[d] }
+            reordered[i] = values[src]
         }
-        switch kind {
-        case "<f4": decode(UInt32.self) { Double(Float(bitPattern: $0)) }
-        case "<f8": decode(UInt64.self) { Double(bitPattern: $0) }
-        case "<f2": decode(UInt16.self) { Double(Float(Float16(bitPattern: $0))) }
-        case "<i4": decode(Int32.self) { Double($0) }
-        case "<u4": decode(UInt32.self) { Double($0) }
-        case "<i8": decode(Int64.self) { Double($0) }
-        case "<u8": decode(UInt64.self) { Double($0) }
-        case "<i2": decode(Int16.self) { Double($0) }
-        case "<u2": decode(UInt16.self) { Double($0) }
-        case "|i1": decode(Int8.self) { Double($0) }
-        default: decode(UInt8.self) { Double($0) }  // |u1, |b1
-        }
-        if fortran && shape.count > 1 { // column-major: reorder to row-major
-            var reordered = out
-            let rs = NDArray.strides(shape)
-            var cs = [Int](repeating: 1, count: shape.count)
-            for i in 1..<shape.count { cs[i] = cs[i - 1] * shape[i - 1] }
-            for i in 0..<count {
-                var rem = i, src = 0
-                for d in 0..<shape.count { src += (rem / rs[d]) * cs[d]; rem %= rs[d] }
-                reordered[i] = out[src]
-            }
-            out = reordered
-        }
-        return (shape, out)
+        return reordered
     }
 
     /// A data set from a features array (first axis = rows) and an optional labels array.

@@ -30,13 +30,20 @@ public struct Network: Sendable {
     public init(model: Model, frozen: (String) -> Bool = { _ in false }) throws(ExecutionError) {
         guard let graph = model.graph else { throw ExecutionError.noGraph }
         var nodeOps = [OpDefinition]()
+        // every missing op at once, in first-use order: one refusal lists the whole gap
+        var missing = [ExecutionError.MissingOp]()
         for n in graph.nodes {
             guard let op = OpTable.executable(n) else {
-                throw ExecutionError.unsupportedOp(node: n.name.isEmpty ? (n.outputs.first ?? "?") : n.name,
-                                                   op: OpDefinition.key(domain: n.domain, name: n.opType))
+                let key = OpDefinition.key(domain: n.domain, name: n.opType)
+                if let i = missing.firstIndex(where: { $0.op == key }) { missing[i].nodes += 1 } else {
+                    missing.append(.init(op: key, nodes: 1, firstNode: n.name.isEmpty ? (n.outputs.first ?? "?") : n.name))
+                }
+                continue
             }
             nodeOps.append(op)
         }
+        if missing.count == 1, missing[0].nodes == 1 { throw ExecutionError.unsupportedOp(node: missing[0].firstNode, op: missing[0].op) }
+        if !missing.isEmpty { throw ExecutionError.unsupportedOps(missing) }
         self.graph = graph
         self.ops = nodeOps
         var imported: [String: Int64] = [:]
@@ -76,10 +83,21 @@ public struct Network: Sendable {
 
     /// Every value computed for `feeds` (graph inputs by name), keyed by name.
     public func forward(_ feeds: [String: NDArray]) throws(ExecutionError) -> [String: NDArray] {
+        try run(feeds, keeping: nil)
+    }
+
+    /// Runs the graph; with `keeping`, each computed value is dropped after its last use unless
+    /// it is kept, so memory holds the live values only (an encoder's dozens of activations per
+    /// layer are not all alive at once).
+    func run(_ feeds: [String: NDArray], keeping: Set<String>?) throws(ExecutionError) -> [String: NDArray] {
         var env = constants
         for (k, v) in parameters { env[k] = v }
         for (k, v) in feeds { env[k] = v }
-        for (n, op) in zip(graph.nodes, ops) {
+        var lastUse: [String: Int] = [:]
+        if keeping != nil {
+            for (i, n) in graph.nodes.enumerated() { for name in n.inputs where !name.isEmpty { lastUse[name] = i } }
+        }
+        for (index, (n, op)) in zip(graph.nodes, ops).enumerated() {
             let ctx = context(n)
             var ins = [NDArray?]()
             for name in n.inputs {
@@ -90,15 +108,22 @@ public struct Network: Sendable {
             guard let run = op.forward else { throw ExecutionError.unsupportedOp(node: ctx.name, op: op.key) }
             let outs = try run(ctx, ins)
             for (i, name) in n.outputs.enumerated() where !name.isEmpty && i < outs.count { env[name] = outs[i] }
+            if let keep = keeping {
+                for name in Set(n.inputs + n.outputs) where !keep.contains(name) && (lastUse[name] ?? -1) <= index
+                    && parameters[name] == nil && constants[name] == nil {
+                    env[name] = nil
+                }
+            }
         }
         return env
     }
 
     /// The graph outputs (or `names`) for `feeds`.
     public func predict(_ feeds: [String: NDArray], outputs names: [String]? = nil) throws(ExecutionError) -> [String: NDArray] {
-        let env = try forward(feeds)
+        let wanted = names ?? graph.outputs.map(\.name)
+        let env = try run(feeds, keeping: Set(wanted))
         var out: [String: NDArray] = [:]
-        for name in names ?? graph.outputs.map(\.name) {
+        for name in wanted {
             guard let v = env[name] else { throw ExecutionError.missingValue(name) }
             out[name] = v
         }

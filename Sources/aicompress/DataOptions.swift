@@ -11,14 +11,18 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Data: a CSV file with a header row, or a .npy array of features (rows first); - for standard input.")
     var data: String
 
-    @Option(help: "Label column of the CSV, by name or 0-based index (default: a column called label, target, y or class, else the last).")
+    @Option(help: ArgumentHelp(DataOptions.labelHelp))
     var label: String?
 
-    @Option(help: ".npy file of labels, one per row of a .npy --data.")
+    @Option(help: ArgumentHelp(DataOptions.labelsHelp))
     var labels: String?
 
-    @Option(help: "Missing values (empty, NA, NaN, ?, null): error, drop (the rows), mean, median, zero, or interpolate (linearly along the rows).")
+    @Option(help: ArgumentHelp(DataOptions.missingHelp))
     var missing: MissingStrategy = .error
+
+    static let labelHelp = "Label column of the CSV, by name or 0-based index (default: a column called label, target, y or class, else the last)."
+    static let labelsHelp = ".npy file of labels, one per row of a .npy --data."
+    static let missingHelp = "Missing values (empty, NA, NaN, ?, null): error, drop (the rows), mean, median, zero, or interpolate (linearly along the rows)."
 
     /// Reads `path` (CSV or .npy by content) with the options' label and missing-value rules,
     /// from the mapped file (no copy of a .npy; one of a CSV), with the file's CRC-32.
@@ -34,6 +38,12 @@ struct DataOptions: ParsableArguments {
     }
 
     private func load(_ path: String, expectedFeatures: Int?, sha256: Bool) throws -> (Dataset, UInt32, String?) {
+        try Self.load(path, label: label, labels: labels, missing: missing, expectedFeatures: expectedFeatures, sha256: sha256)
+    }
+
+    /// The loader behind the group, for commands that declare the same options themselves (predict).
+    static func load(_ path: String, label: String?, labels: String?, missing: MissingStrategy, expectedFeatures: Int?,
+                     sha256: Bool) throws -> (Dataset, UInt32, String?) {
         let input = try InputFile(path: path)
         return try input.buffer.withUnsafeBytes { bytes in
             let crc = CRC32.checksums([bytes])[0]

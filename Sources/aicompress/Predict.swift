@@ -11,55 +11,150 @@ extension AICompress {
             abstract: "Run a model on data and print its outputs as CSV.",
             discussion: """
                 Writes one CSV row per data row: the columns of the chosen output flattened (all \
-                float outputs by default), values printed so they read back exactly. A label column \
-                in the data is ignored when the model takes one feature fewer.
+                outputs by default), values printed so they read back exactly, batch by batch as \
+                they are computed. A label column in the data is ignored when the model takes one \
+                feature fewer. A model with several inputs (input_ids, attention_mask …) takes an \
+                .npz with one array per input name, or one --input NAME=FILE.npy per input; \
+                integer inputs are fed as exact integers.
 
                 Examples:
                   aicompress predict model.onnx --data test.csv > scores.csv
                   aicompress predict model.onnx --data x.npy --output label -f labels.csv
+                  aicompress predict bert.onnx --data tokens.npz --output sentence_embedding
+                  aicompress predict bert.onnx --input input_ids=ids.npy --input attention_mask=mask.npy
                 """
         )
 
         @Argument(help: "Model file (with a graph), or - for standard input.")
         var model: String
 
-        @OptionGroup var data: DataOptions
+        @Option(help: "Data: a CSV file with a header row, a .npy array of features (rows first), or an .npz of one array per model input; - for standard input.")
+        var data: String?
+
+        @Option(name: .customLong("input"), help: ArgumentHelp("NAME=FILE.npy: the array for model input NAME (repeatable, instead of --data).", valueName: "name=file"))
+        var inputs: [String] = []
+
+        @Option(help: ArgumentHelp(DataOptions.labelHelp))
+        var label: String?
+
+        @Option(help: ArgumentHelp(DataOptions.labelsHelp))
+        var labels: String?
+
+        @Option(help: ArgumentHelp(DataOptions.missingHelp))
+        var missing: MissingStrategy = .error
 
         @Option(name: .customLong("output"), help: "Graph output to print (repeatable; default: every output).")
         var outputs: [String] = []
 
+        @Option(help: "Rows per forward pass.")
+        var batchSize = 256
+
         @Option(name: .shortAndLong, help: "Write the CSV here instead of standard output.")
         var file: String?
 
+        func validate() throws {
+            guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+            guard (data == nil) != inputs.isEmpty else { throw ValidationError("give --data or --input NAME=FILE.npy (not both)") }
+            for i in inputs where !i.contains("=") { throw ValidationError("--input '\(i)' must be NAME=FILE.npy") }
+        }
+
         func run() throws {
-            let (_, task) = try loadTask(model)
-            let (ds, _) = try data.load(data.data, expectedFeatures: task.featureCount)
-            let names = outputs.isEmpty ? task.network.graph.outputs.map(\.name) : outputs
-            for n in names where !task.network.graph.outputs.contains(where: { $0.name == n }) {
-                throw ValidationError("the model has no output '\(n)' (outputs: \(task.network.graph.outputs.map(\.name).joined(separator: ", ")))")
+            let loaded = try ModelIO.read(path: model)
+            let network = try withModel(model) { try Network(model: loaded.model) }
+            let outs = network.graph.outputs.map(\.name)
+            let names = outputs.isEmpty ? outs : outputs
+            for n in names where !outs.contains(n) {
+                throw ValidationError("the model has no output '\(n)' (outputs: \(outs.joined(separator: ", ")))")
             }
-            let p = try withModel(model) { try task.predict(ds, keepOutputs: true) }
-            var header = [String]()
-            var cols = [(NDArray, Int)]()
-            for n in names {
-                guard let v = p.outputs[n] else {
-                    throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(model): \(ExecutionError.missingValue(n))")
-                }
-                let per = ds.rows == 0 ? 0 : v.count / ds.rows
-                cols.append((v, per))
-                header += per == 1 ? [n] : (0..<per).map { "\(n)_\($0)" }
-            }
-            var text = header.joined(separator: ",") + "\n"
-            for r in 0..<ds.rows {
-                var cells = [String]()
-                for (v, per) in cols {
-                    for j in 0..<per {
-                        cells.append(v.isFloat ? "\(v.floats[r * per + j])" : "\(v.ints[r * per + j])")
+            let sink = try OutputFile(path: file ?? "-")
+            do {
+                let writer = PredictionWriter(outputs: names, sink: sink)
+                if let arrays = try namedArrays() {
+                    let feeds = try withModel(model) { try GraphFeeds(arrays.list, network: network, source: arrays.source) }
+                    try forEachBatch(rows: feeds.rows) { range in
+                        try writer.write(try withModel(model) { try network.predict(feeds.batch(range), outputs: names) }, rows: range.count)
+                    }
+                } else {
+                    let task = try withModel(model) { try ModelTask(network: network) }
+                    let (ds, _, _) = try DataOptions.load(data ?? "-", label: label, labels: labels, missing: missing,
+                                                          expectedFeatures: task.featureCount, sha256: false)
+                    try forEachBatch(rows: ds.rows) { range in
+                        let x = try withModel(model) { try task.batch(ds, rows: Array(range)) }
+                        try writer.write(try withModel(model) { try network.predict([task.inputName: x], outputs: names) }, rows: range.count)
                     }
                 }
-                text += cells.joined(separator: ",") + "\n"
+                try sink.commit()
+            } catch {
+                sink.abort()
+                throw error
             }
-            try FileHandleOutput.save(text, to: file ?? "-")
         }
+
+        /// Batches of `batchSize` rows (one empty batch for no rows, so the header is written).
+        func forEachBatch(rows: Int, _ body: (Range<Int>) throws -> Void) throws {
+            var start = 0
+            repeat {
+                try body(start..<min(start + batchSize, rows))
+                start += batchSize
+            } while start < rows
+        }
+
+        /// The arrays of an .npz --data or of the --input files, or nil for a table.
+        func namedArrays() throws -> (list: [(name: String, array: NDArray)], source: String)? {
+            if !inputs.isEmpty {
+                var list = [(name: String, array: NDArray)]()
+                for spec in inputs {
+                    let name = String(spec.prefix { $0 != "=" }), path = String(spec.drop { $0 != "=" }.dropFirst())
+                    let f = try InputFile(path: path)
+                    list.append((name, try f.buffer.withUnsafeBytes { try NPY.array($0, file: path) }))
+                }
+                return (list, inputs.joined(separator: " "))
+            }
+            guard let path = data else { return nil }
+            let f = try InputFile(path: path)
+            return try f.buffer.withUnsafeBytes { b in NPZ.sniff(b) ? (try NPZ.read(b, file: path), path) : nil }
+        }
+    }
+}
+
+/// Writes predict's CSV: the header from the first batch, then each batch's rows as they come.
+final class PredictionWriter {
+    let outputs: [String]
+    let sink: OutputFile
+    /// Values per row of each output, fixed by the first batch.
+    var perRow: [Int]? = nil
+
+    init(outputs: [String], sink: OutputFile) {
+        self.outputs = outputs
+        self.sink = sink
+    }
+
+    func write(_ values: [String: NDArray], rows: Int) throws {
+        var cols = [NDArray]()
+        var per = [Int]()
+        for n in outputs {
+            guard let v = values[n] else { throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(ExecutionError.missingValue(n))") }
+            let k = rows == 0 ? 0 : v.count / rows
+            if rows > 0, v.rank == 0 || v.shape[0] != rows || (perRow.map { $0[cols.count] != k } ?? false) {
+                throw ExitStatus.Failure(code: ExitStatus.dataError, message: "output '\(n)' has shape \(v.shape) for \(rows) rows: predict prints outputs with one entry per row")
+            }
+            cols.append(v)
+            per.append(k)
+        }
+        var text = ""
+        if perRow == nil {
+            perRow = per
+            var header = [String]()
+            for (n, k) in zip(outputs, per) { header += k == 1 ? [n] : (0..<k).map { "\(n)_\($0)" } }
+            text = header.joined(separator: ",") + "\n"
+        }
+        for r in 0..<rows {
+            var cells = [String]()
+            for (v, k) in zip(cols, per) {
+                for j in 0..<k { cells.append(v.isFloat ? "\(v.floats[r * k + j])" : "\(v.ints[r * k + j])") }
+            }
+            text += cells.joined(separator: ",") + "\n"
+        }
+        try Array(text.utf8).withUnsafeBytes { try sink.write($0) }
     }
 }

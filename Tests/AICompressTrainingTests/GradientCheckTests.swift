@@ -29,6 +29,8 @@ final class GradientCheckTests: XCTestCase {
         var attributes: [Attribute] = []
         var extra: [Tensor] = []
         var extraInputs: [String] = []
+        /// Node inputs in this order when given (a constant before the checked inputs: Where).
+        var order: [String]? = nil
         var opset: Int64 = 17
         /// Inputs drawn from [0.5, 1.5) instead of ±[0.2, 1.2] (Log, Sqrt, Pow).
         var positive = false
@@ -42,6 +44,10 @@ final class GradientCheckTests: XCTestCase {
     }
 
     static func attribute(_ name: String, _ value: AttributeValue) -> Attribute { Attribute(name: name, value: value) }
+
+    static func bools(_ name: String, _ shape: [Int], _ values: [UInt8]) throws -> Tensor {
+        try Tensor(name: name, dtype: .bool, shape: Shape(shape), data: TensorData(values: values))
+    }
 
     /// The registered checks. Each differentiable op of `OpTable` needs at least one, and each
     /// case must name a differentiable op: `testEveryDifferentiableOpHasAGradientCheck`.
@@ -112,6 +118,79 @@ final class GradientCheckTests: XCTestCase {
                       extra: [try Tensor(name: "aicompress.mean", shape: [3], floats: [0.1, -0.2, 0.3]),
                               try Tensor(name: "aicompress.var", shape: [3], floats: [0.5, 1.5, 2])],
                       extraInputs: ["aicompress.mean", "aicompress.var"]))
+        c += try Self.newerCases()
+        return c
+    }
+
+    /// The checks of the transformer and CNN ops (issue 17).
+    static func newerCases() throws -> [Case] {
+        var c = [Case]()
+        for op in ["Reciprocal", "Sin", "Cos", "HardSigmoid", "HardSwish", "Selu", "Softsign"] {
+            c.append(Case(op: op, inputs: [("x", [2, 3])]))
+        }
+        c.append(Case(op: "PRelu", inputs: [("x", [2, 3, 2]), ("slope", [3, 1])]))
+        c.append(Case(op: "Where", inputs: [("a", [2, 3]), ("b", [3])], extra: [try bools("c", [2, 1], [1, 0])],
+                      order: ["c", "a", "b"]))
+        let reductions = ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+                          "ReduceSumSquare", "ReduceLogSumExp"]
+        for op in reductions {
+            // axes as an attribute (opset 13; ReduceSum's is an input from 13) and as an input (opset 18)
+            if op != "ReduceSum" { c.append(Case(op: op, inputs: [("x", [2, 3, 2])], attributes: [attribute("axes", .ints([1]))], opset: 13)) }
+            c.append(Case(op: op, inputs: [("x", [2, 3, 2])], attributes: [attribute("keepdims", .int(0))],
+                          extra: [try int64s("axes", [0, -1])], extraInputs: ["axes"], opset: 18))
+        }
+        c.append(Case(op: "ReduceMean", inputs: [("x", [2, 3])], opset: 18))  // no axes: all of them
+        for op in ["Sum", "Mean", "Max", "Min"] {
+            c.append(Case(op: op, inputs: [("a", [2, 3]), ("b", [3]), ("c", [2, 1])]))
+        }
+        c.append(Case(op: "Expand", inputs: [("x", [3, 1])], extra: [try int64s("s", [2, 1, 4])], extraInputs: ["s"]))
+        c.append(Case(op: "Tile", inputs: [("x", [2, 3])], extra: [try int64s("r", [2, 2])], extraInputs: ["r"]))
+        c.append(Case(op: "Slice", inputs: [("x", [4, 5])], extra: [try int64s("st", [1, -1]), try int64s("en", [100, 0]),
+                                                                  try int64s("ax", [0, 1]), try int64s("sp", [2, -2])],
+                      extraInputs: ["st", "en", "ax", "sp"]))
+        for mode in ["constant", "reflect", "edge"] {
+            c.append(Case(op: "Pad", inputs: [("x", [3, 4])], attributes: [attribute("mode", .string(Array(mode.utf8)))],
+                          extra: [try int64s("p", [1, 2, 2, 1])], extraInputs: ["p"]))
+        }
+        c.append(Case(op: "Trilu", inputs: [("x", [2, 3, 4])], extra: [try int64s("k", [1])], extraInputs: ["k"]))
+        c.append(Case(op: "Trilu", inputs: [("x", [3, 3])], attributes: [attribute("upper", .int(0))]))
+        c.append(Case(op: "CumSum", inputs: [("x", [2, 4])], extra: [try int64s("a", [1])], extraInputs: ["a"]))
+        c.append(Case(op: "CumSum", inputs: [("x", [3, 2])], attributes: [attribute("exclusive", .int(1)), attribute("reverse", .int(1))],
+                      extra: [try int64s("a", [0])], extraInputs: ["a"]))
+        c.append(Case(op: "GatherElements", inputs: [("x", [3, 2])], attributes: [attribute("axis", .int(0))],
+                      extra: [try Tensor(name: "i", dtype: .i64, shape: Shape([2, 2]), data: TensorData(values: [Int64(2), 0, -1, 2]))],
+                      extraInputs: ["i"]))
+        c.append(Case(op: "TopK", inputs: [("x", [2, 5])], extra: [try int64s("k", [3])], extraInputs: ["k"]))
+        c.append(Case(op: "LayerNormalization", inputs: [("x", [2, 3, 4]), ("s", [4]), ("b", [4])]))
+        c.append(Case(op: "LayerNormalization", inputs: [("x", [2, 3, 2]), ("s", [3, 2])], attributes: [attribute("axis", .int(1))]))
+        c.append(Case(op: "InstanceNormalization", inputs: [("x", [2, 3, 4]), ("s", [3]), ("b", [3])]))
+        c.append(Case(op: "GroupNormalization", inputs: [("x", [2, 4, 3]), ("s", [4]), ("b", [4])],
+                      attributes: [attribute("num_groups", .int(2))], opset: 21))
+        c.append(Case(op: "GroupNormalization", inputs: [("x", [2, 4, 3]), ("s", [2]), ("b", [2])],
+                      attributes: [attribute("num_groups", .int(2))], opset: 18))
+        c.append(Case(op: "LRN", inputs: [("x", [2, 4, 3])], attributes: [attribute("size", .int(3)), attribute("alpha", .float(0.5))]))
+        for (eq, a, b) in [("bij,bjk->bik", [2, 3, 4], [2, 4, 2]), ("bhid,bhjd->bhij", [2, 2, 3, 4], [2, 2, 2, 4]),
+                           ("ij,kj->ik", [3, 4], [2, 4]), ("bi,bi->b", [3, 4], [3, 4])] {
+            c.append(Case(op: "Einsum", inputs: [("a", a), ("b", b)], attributes: [attribute("equation", .string(Array(eq.utf8)))], opset: 12))
+        }
+        c.append(Case(op: "Einsum", inputs: [("a", [2, 3, 4])], attributes: [attribute("equation", .string(Array("bij->jbi".utf8)))], opset: 12))
+        // CNN ops
+        c.append(Case(op: "ConvTranspose", inputs: [("x", [2, 2, 3, 3]), ("w", [2, 3, 3, 3]), ("b", [3])],
+                      attributes: [attribute("strides", .ints([2, 2])), attribute("pads", .ints([1, 0, 1, 1])), attribute("output_padding", .ints([1, 0]))]))
+        c.append(Case(op: "ConvTranspose", inputs: [("x", [1, 4, 5]), ("w", [4, 1, 3])],
+                      attributes: [attribute("group", .int(2)), attribute("dilations", .ints([2]))]))
+        c.append(Case(op: "GlobalMaxPool", inputs: [("x", [2, 3, 2, 2])]))
+        for (mode, transform) in [("linear", "half_pixel"), ("linear", "align_corners"), ("nearest", "asymmetric")] {
+            c.append(Case(op: "Resize", inputs: [("x", [1, 2, 3, 2])],
+                          attributes: [attribute("mode", .string(Array(mode.utf8))), attribute("coordinate_transformation_mode", .string(Array(transform.utf8)))],
+                          extra: [try Tensor(name: "scales", shape: [4], floats: [1, 1, 2, 1.5])], extraInputs: ["", "scales"], opset: 13))
+        }
+        // com.microsoft ops onnxruntime's transformer optimizer writes
+        c.append(Case(op: "FastGelu", domain: "com.microsoft", inputs: [("x", [2, 3]), ("b", [3])], opset: 1))
+        c.append(Case(op: "BiasGelu", domain: "com.microsoft", inputs: [("x", [2, 3]), ("b", [3])], opset: 1))
+        c.append(Case(op: "SkipLayerNormalization", domain: "com.microsoft",
+                      inputs: [("x", [2, 3, 4]), ("skip", [2, 3, 4]), ("gamma", [4]), ("beta", [4]), ("bias", [4])],
+                      attributes: [attribute("epsilon", .float(1e-5))], opset: 1))
         return c
     }
 
@@ -125,7 +204,7 @@ final class GradientCheckTests: XCTestCase {
             tensors.append(try Tensor(name: name, shape: Shape(shape), floats: (0..<n).map { _ in c.positive ? rng.next() + 0.5 : rng.away() }))
         }
         tensors += c.extra
-        let node = Node(name: "n", opType: c.op, domain: c.domain, inputs: c.inputs.map(\.0) + c.extraInputs, outputs: ["y"], attributes: c.attributes)
+        let node = Node(name: "n", opType: c.op, domain: c.domain, inputs: c.order ?? (c.inputs.map(\.0) + c.extraInputs), outputs: ["y"], attributes: c.attributes)
         let graph = Graph(name: "g", opsets: [OpsetImport(domain: c.domain, version: c.opset)],
                           outputs: [ValueInfo(name: "y", elemType: 1, shape: nil)], nodes: [node])
         var net = try Network(model: try Model(tensors: tensors, graph: graph))

@@ -22,14 +22,14 @@ final class OpTableTests: XCTestCase {
         XCTAssertTrue(OpTable.differentiableKeys.isSubset(of: OpTable.executableKeys))
     }
 
-    /// Ops recorded only for their traits (channel pruning walks through Selu) are not run.
+    /// Ops recorded only for their traits (channel pruning walks through Celu) are not run.
     func testRecognizedOpsAreRefusedByTheExecutor() throws {
-        XCTAssertNotNil(OpTable.definition("Selu"))
+        XCTAssertNotNil(OpTable.definition("Celu"))
         let g = Graph(name: "g", opsets: [OpsetImport(domain: "", version: 17)], inputs: [ValueInfo(name: "x", elemType: 1, shape: [.fixed(1)])],
                       outputs: [ValueInfo(name: "y", elemType: 1, shape: nil)],
-                      nodes: [Node(name: "act", opType: "Selu", inputs: ["x"], outputs: ["y"])])
+                      nodes: [Node(name: "act", opType: "Celu", inputs: ["x"], outputs: ["y"])])
         XCTAssertThrowsError(try Network(model: try Model(tensors: [], graph: g))) {
-            XCTAssertEqual("\($0)", "node 'act': op Selu is not supported by the executor")
+            XCTAssertEqual("\($0)", "node 'act': op Celu is not supported by the executor")
         }
     }
 }

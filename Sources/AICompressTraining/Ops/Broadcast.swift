@@ -114,3 +114,40 @@ enum Broadcast {
         return NDArray(shape: out, ints: y)
     }
 }
+
+extension Broadcast {
+    /// The output shape of broadcasting every one of `shapes`, refused when they do not fit.
+    static func shape(of shapes: [[Int]], ctx: OpContext) throws(ExecutionError) -> [Int] {
+        var out = shapes.first ?? []
+        for s in shapes.dropFirst() {
+            guard let o = shape(out, s) else { throw ctx.mismatch("shapes \(shapes) do not broadcast") }
+            out = o
+        }
+        try ctx.checkSize(out)
+        return out
+    }
+
+    /// For each element of `out`, the flat index of the element of an array of `shape` that
+    /// broadcasting reads.
+    static func sourceIndices(_ shape: [Int], to out: [Int]) -> [Int] {
+        var idx = [Int](repeating: 0, count: out.reduce(1, *))
+        if shape == out { for i in idx.indices { idx[i] = i }; return idx }
+        forEachRun(out: out, a: shape, b: out) { o, ia, _, n, sa, _ in
+            for j in 0..<n { idx[o + j] = ia + j * sa }
+        }
+        return idx
+    }
+
+    /// `f` of elements of `a` and `b` (any kinds, as `T` through `read`) with broadcasting.
+    static func map2<T, R>(_ a: NDArray, _ b: NDArray, ctx: OpContext, read: (NDArray) -> [T],
+                           _ f: (T, T) -> R) throws(ExecutionError) -> ([Int], [R]) {
+        let out = try shape(of: [a.shape, b.shape], ctx: ctx)
+        let va = read(a), vb = read(b)
+        var y = [R]()
+        y.reserveCapacity(out.reduce(1, *))
+        forEachRun(out: out, a: a.shape, b: b.shape) { _, ia, ib, n, sa, sb in
+            for j in 0..<n { y.append(f(va[ia + j * sa], vb[ib + j * sb])) }
+        }
+        return (out, y)
+    }
+}

@@ -13,6 +13,17 @@ public enum OpTable {
         + Structural.definitions
         + Conversion.definitions
         + MLOps.definitions
+        + Activations.definitions
+        + Logical.definitions
+        + Reduce.definitions
+        + Variadic.definitions
+        + ShapeOps.definitions
+        + Indexing.definitions
+        + GroupNorm.definitions
+        + Einsum.definitions
+        + ConvTranspose.definitions
+        + Resize.definitions
+        + Microsoft.definitions
         + RecognizedOps.definitions
 
     /// Records by key; the first record of a key wins (a test asserts keys are unique).

@@ -2,15 +2,9 @@
 /// walks through them (or stops at them) in graphs that are only transformed, never executed.
 enum RecognizedOps {
     static let definitions: [OpDefinition] = [
-        OpDefinition(recognized: "Selu", traits: [.unary, .channelPassThrough]),
-        OpDefinition(recognized: "Softsign", traits: [.unary, .channelPassThrough]),
-        OpDefinition(recognized: "HardSigmoid", traits: [.unary, .channelPassThrough]),
-        OpDefinition(recognized: "HardSwish", traits: [.unary, .channelPassThrough]),
         OpDefinition(recognized: "Celu", traits: [.unary, .channelPassThrough]),
         OpDefinition(recognized: "ThresholdedRelu", traits: [.unary, .channelPassThrough]),
-        OpDefinition(recognized: "GlobalMaxPool", traits: .channelPooling),
         OpDefinition(recognized: "LpPool", traits: .channelPooling),
         OpDefinition(recognized: "ArgMin", traits: .channelDecision),
-        OpDefinition(recognized: "TopK", traits: .channelDecision),
     ]
 }

@@ -44,6 +44,7 @@ enum Structural {
         OpDefinition("Gather",
                      forward: { ctx, ins throws(ExecutionError) in
                          let x = try ctx.input(ins, 0), ind = try ctx.input(ins, 1)
+                         if x.isFloat { return [try gatherRows(ctx, x, ind)] }
                          let (src, shape) = try gatherIndices(ctx, x, ind)
                          return [x.gathered(src, shape: shape)]
                      },
@@ -153,23 +154,30 @@ enum Structural {
 
     static func transpose(_ x: NDArray, perm: [Int]) -> NDArray {
         let outShape = perm.map { x.shape[$0] }
+        if perm == Array(0..<perm.count) || x.count == 0 { return x.reshaped(outShape) }
+        // axes of size 1 move no data: then only the shape changes
+        let moved = perm.filter { x.shape[$0] != 1 }
+        if moved == moved.sorted() { return x.reshaped(outShape) }
         let inStrides = NDArray.strides(x.shape)
-        let total = x.count
-        var idx = [Int](repeating: 0, count: total)
-        var counter = [Int](repeating: 0, count: outShape.count)
-        var src = 0
-        for o in 0..<total {
-            idx[o] = src
-            var d = outShape.count - 1
-            while d >= 0 {
-                counter[d] += 1
-                src += inStrides[perm[d]]
-                if counter[d] < outShape[d] { break }
-                src -= inStrides[perm[d]] * outShape[d]
-                counter[d] = 0
-                d -= 1
+        // the trailing run that stays contiguous (axes kept in place at the end) is copied whole
+        var run = 1, r = perm.count
+        while r > 0 && perm[r - 1] == r - 1 { r -= 1; run *= x.shape[r] }
+        let offsets = (0..<r).map { d in (0..<outShape[d]).map { $0 * inStrides[perm[d]] } }
+        let starts = IndexMap.indices(Array(outShape[..<r]), offsets)
+        if x.isFloat {
+            var y = [Float](repeating: 0, count: x.count)
+            y.withUnsafeMutableBufferPointer { py in
+                x.floats.withUnsafeBufferPointer { px in
+                    for (o, src) in starts.enumerated() {
+                        (py.baseAddress! + o * run).update(from: px.baseAddress! + src, count: run)
+                    }
+                }
             }
+            return NDArray(shape: outShape, floats: y)
         }
+        var idx = [Int]()
+        idx.reserveCapacity(x.count)
+        for src in starts { for j in 0..<run { idx.append(src + j) } }
         return x.gathered(idx, shape: outShape)
     }
 
@@ -242,6 +250,35 @@ enum Structural {
         }
         let shape = Array(x.shape[..<axis]) + ind.shape + Array(x.shape[(axis + 1)...])
         return (src, shape)
+    }
+
+    /// Gather of float data by copying whole rows after the axis (embedding lookups).
+    static func gatherRows(_ ctx: OpContext, _ x: NDArray, _ ind: NDArray) throws(ExecutionError) -> NDArray {
+        let axis = try ctx.axis(ctx.int("axis", 0), rank: x.rank)
+        let n = x.shape[axis]
+        let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *)
+        let idx = ind.asInts
+        try ctx.checkSize([outer, idx.count, inner])
+        var rows = [Int]()
+        rows.reserveCapacity(idx.count)
+        for raw in idx {
+            let j = raw < 0 ? Int(raw) + n : Int(clamping: raw)
+            guard j >= 0, j < n else { throw ctx.mismatch("index \(raw) is out of range for axis \(axis) of size \(n)") }
+            rows.append(j)
+        }
+        let shape = Array(x.shape[..<axis]) + ind.shape + Array(x.shape[(axis + 1)...])
+        var y = [Float](repeating: 0, count: outer * idx.count * inner)
+        if y.isEmpty { return NDArray(shape: shape, floats: y) }
+        y.withUnsafeMutableBufferPointer { py in
+            x.floats.withUnsafeBufferPointer { px in
+                var o = 0
+                for b in 0..<outer { for j in rows {
+                    (py.baseAddress! + o).update(from: px.baseAddress! + (b * n + j) * inner, count: inner)
+                    o += inner
+                } }
+            }
+        }
+        return NDArray(shape: shape, floats: y)
     }
 
     /// The dimensions of `x` from `start` to `end` (negative counts from the end; both clamped).
