@@ -1,20 +1,26 @@
 @testable import AICompressCore
 
 extension GGMLReferenceTwin {
+    private static let iq4Values = GGMLScalar.iq4nlValues.map { Float($0) }
+
+    /// best_index_int8 over the IQ4_NL table: the nearest value's index, ties to the upper one.
+    static func iq4Best(_ x: Float) -> Int {
+        let values = iq4Values
+        if x <= values[0] { return 0 }
+        if x >= values[15] { return 15 }
+        var ml = 0, mu = 15
+        while mu - ml > 1 {
+            let mav = (ml + mu) / 2
+            if x < values[mav] { mu = mav } else { ml = mav }
+        }
+        return x - values[mu - 1] < values[mu] - x ? mu - 1 : mu
+    }
+
     /// quantize_iq4_xs without importance weights (ntry 7) over a whole row, written from the C
     /// code separately from the library's block code: arrays and indices throughout.
     static func iq4XS(_ row: [Float]) -> [UInt8] {
         let values = GGMLScalar.iq4nlValues.map { Float($0) }
-        func best(_ x: Float) -> Int {
-            if x <= values[0] { return 0 }
-            if x >= values[15] { return 15 }
-            var ml = 0, mu = 15
-            while mu - ml > 1 {
-                let mav = (ml + mu) / 2
-                if x < values[mav] { mu = mav } else { ml = mav }
-            }
-            return x - values[mu - 1] < values[mu] - x ? mu - 1 : mu
-        }
+        let best = iq4Best
         func sums(_ x: [Float], _ id: Float) -> (Float, Float) {
             var sumqx: Float = 0, sumq2: Float = 0
             for v in x {
