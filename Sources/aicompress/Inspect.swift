@@ -86,6 +86,27 @@ struct InspectReport {
 
     // MARK: Text
 
+    /// A metadata value as one line; GGUF's typed pairs (`gguf.kv`, base64 in the model) one per
+    /// line, arrays as their length and element type (`[32000 strings]`), long strings cut.
+    func metadataLine(_ key: String, _ value: String) -> String {
+        guard key == GGUFModelMetadata.kvKey, let pairs = try? GGUFModelMetadata.pairs(loaded.model.metadata) else {
+            return Format.oneLine(value)
+        }
+        func show(_ v: GGUFValue) -> String {
+            switch v {
+            case .array(let a): return "[\(a.count) \(a.elementType == .string ? "strings" : a.elementType.description)]"
+            case .string(let s):
+                let text = Format.oneLine(s.description)
+                return text.count <= 80 ? "\"\(text)\"" : "\"\(text.prefix(77))...\" (\(s.bytes.count) bytes)"
+            case .float32(let f): return "\(f)"
+            case .float64(let d): return "\(d)"
+            case .bool(let b): return "\(b)"
+            default: return v.integerValue.map(String.init) ?? "\(v)"
+            }
+        }
+        return "\(pairs.count) typed GGUF pairs\n" + pairs.map { "    \($0.key) = \(show($0.value))" }.joined(separator: "\n")
+    }
+
     func text() -> String {
         let m = loaded.model
         var out = "\(displayPath): \(loaded.format) \(loaded.formatVersion), \(m.tensors.count) tensors, "
@@ -115,7 +136,7 @@ struct InspectReport {
         if totalNonFinite > 0 { out += ", \(Format.count(totalNonFinite)) NaN/Inf values" }
         out += "\n"
         if !userMetadata.isEmpty {
-            out += "\nmetadata:\n" + userMetadata.map { "  \($0.0) = \(Format.oneLine($0.1))\n" }.joined()
+            out += "\nmetadata:\n" + userMetadata.map { "  \($0.0) = \(metadataLine($0.0, $0.1))\n" }.joined()
         }
         if !provenance.isEmpty {
             out += "\nprovenance:\n" + provenance.map { "  \($0.0) = \(Format.oneLine($0.1))\n" }.joined()

@@ -233,16 +233,7 @@ enum GGMLReferenceTwin {
     /// quantize_iq4_nl without importance weights (ntry 7) over a whole row.
     static func iq4NL(_ row: [Float]) -> [UInt8] {
         let values = GGMLScalar.iq4nlValues.map { Float($0) }
-        func best(_ x: Float) -> Int {
-            if x <= values[0] { return 0 }
-            if x >= values[15] { return 15 }
-            var ml = 0, mu = 15
-            while mu - ml > 1 {
-                let mav = (ml + mu) / 2
-                if x < values[mav] { mu = mav } else { ml = mav }
-            }
-            return x - values[mu - 1] < values[mu] - x ? mu - 1 : mu
-        }
+        let best = iq4Best
         var out = [UInt8]()
         for start in stride(from: 0, to: row.count, by: 32) {
             let x = Array(row[start..<(start + 32)])

@@ -59,8 +59,8 @@ final class GGMLTypeTests: XCTestCase {
         XCTAssertThrowsError(try GGMLType.q4_K.quantize([Float](repeating: 0, count: 32))) {
             XCTAssertEqual($0 as? GGMLError, .valuesNotWholeBlocks(type: .q4_K, values: 32))
         }
-        XCTAssertThrowsError(try GGMLType.iq4_XS.quantize([Float](repeating: 0, count: 256))) {
-            XCTAssertEqual($0 as? GGMLError, .noQuantizer(.iq4_XS))
+        XCTAssertThrowsError(try GGMLType.f64.quantize([Float](repeating: 0, count: 4))) {
+            XCTAssertEqual($0 as? GGMLError, .noQuantizer(.f64))
         }
     }
 
@@ -81,7 +81,7 @@ final class GGMLTypeTests: XCTestCase {
         XCTAssertEqual(GGMLScalar.cInt8(-1e20), 0)
     }
 
-    /// The library's K-quant and IQ4_NL quantizers agree byte for byte with the plain twin.
+    /// The library's K-quant, IQ4_NL and IQ4_XS quantizers agree byte for byte with the plain twin.
     func testKQuantsMatchThePlainTwin() throws {
         var input = try oracleInput()
         // More random rows beyond the oracle's, with a fixed seed.
@@ -95,8 +95,42 @@ final class GGMLTypeTests: XCTestCase {
         XCTAssertEqual(try GGMLType.q5_K.quantize(input), GGMLReferenceTwin.q4q5K(input, q5: true))
         XCTAssertEqual(try GGMLType.q6_K.quantize(input), GGMLReferenceTwin.q6K(input))
         XCTAssertEqual(try GGMLType.iq4_NL.quantize(input), GGMLReferenceTwin.iq4NL(input))
+        XCTAssertEqual(try GGMLType.iq4_XS.quantize(input), GGMLReferenceTwin.iq4XS(input))
         XCTAssertEqual(try GGMLType.q2_K.quantize(input), GGMLReferenceTwin.q2K(input))
         XCTAssertEqual(try GGMLType.q3_K.quantize(input), GGMLReferenceTwin.q3K(input))
+    }
+
+    /// The SIMD K-quant searches (Q4_K, Q5_K, Q6_K) give the scalar reference's bytes on random
+    /// rows and on the edge cases of their selects: all-zero, constant, positive-only and
+    /// negative-only sub-blocks, a lone spike, tiny and huge magnitudes.
+    func testSIMDKQuantsMatchTheScalarReference() throws {
+        var input = [Float]()
+        var s: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next() -> Float {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(s >> 40) / Float(1 << 24) - 0.5
+        }
+        for block in 0..<96 {
+            let scale: Float = [1, 0.02, 1e-3, 1e-20, 3e4, 1e-12][block % 6]
+            for sub in 0..<8 {
+                for _ in 0..<32 {
+                    var v = next() * scale
+                    switch (block / 6 + sub) % 9 {
+                    case 0: v = 0
+                    case 1: v = scale * 0.25
+                    case 2: v = abs(v)
+                    case 3: v = -abs(v)
+                    case 4: v = next() > 0.45 ? scale : 0
+                    default: break
+                    }
+                    input.append(v)
+                }
+            }
+        }
+        input += [Float](repeating: 0, count: 256) + [Float](repeating: -1, count: 256)
+        for t in [GGMLType.q4_K, .q5_K, .q6_K] {
+            XCTAssertEqual(try t.quantize(input), try t.quantizeReference(input), "\(t)")
+        }
     }
 
     /// Every quantizer round-trips within a named error budget (relative RMS error per type).
@@ -108,7 +142,7 @@ final class GGMLTypeTests: XCTestCase {
             input.append(Float(Int64(s >> 33) - (1 << 30)) / Float(1 << 30))
         }
         let budgets: [GGMLType: Double] = [.f32: 0, .f16: 0.001, .bf16: 0.005, .q8_0: 0.01, .q6_K: 0.03, .q5_K: 0.05,
-                                           .q5_0: 0.06, .q5_1: 0.05, .q4_K: 0.1, .q4_0: 0.12, .q4_1: 0.1, .iq4_NL: 0.12,
+                                           .q5_0: 0.06, .q5_1: 0.05, .q4_K: 0.1, .q4_0: 0.12, .q4_1: 0.1, .iq4_NL: 0.12, .iq4_XS: 0.12,
                                            .q3_K: 0.2, .q2_K: 0.35]
         let power = input.reduce(0) { $0 + Double($1) * Double($1) }
         for (t, budget) in budgets {

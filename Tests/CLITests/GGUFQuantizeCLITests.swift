@@ -34,6 +34,28 @@ final class GGUFQuantizeCLITests: CLITestCase {
         XCTAssertEqual(back.status, 0, back.stderr)
     }
 
+    /// The report's sizes are what the GGUF file stores (blocks, not f32); IQ4_XS falls back to
+    /// IQ4_NL on rows of 64; `inspect` lists the GGUF pairs one a line, arrays by their length.
+    func testReportSizesIQ4XSAndInspect() throws {
+        let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf")
+        let r = try run(["quantize", "--gguf", "IQ4_XS", input, dir + "/x.gguf"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let model = try ModelIO.read(path: dir + "/x.gguf").model
+        XCTAssertEqual(model.tensor(named: "blk.0.attn_q.weight")?.encoding, .ggml(.iq4_NL))
+        let stored = model.tensors.reduce(0) { $0 + $1.storedBytes }
+        var digits = String(stored), grouped = ""
+        while digits.count > 3 {
+            grouped = "," + digits.suffix(3) + grouped
+            digits.removeLast(3)
+        }
+        XCTAssertTrue(r.stderr.contains("(\(digits + grouped) bytes) of tensor data"), "\(stored): \(r.stderr)")
+        let shown = try run(["inspect", input])
+        XCTAssertEqual(shown.status, 0, shown.stderr)
+        XCTAssertTrue(shown.text.contains("    tokenizer.ggml.tokens = [") && shown.text.contains(" strings]"), shown.text)
+        XCTAssertTrue(shown.text.contains("    general.architecture = \"llama\""), shown.text)
+        XCTAssertFalse(shown.text.split(separator: "\n").contains { $0.count > 200 }, "no base64 line")
+    }
+
     func testRefusesBadTypesAndStrayFlags() throws {
         let input = fixture("gguf/llama/tiny-llama.gguf"), dir = try tempDir()
         XCTAssertEqual(try run(["quantize", "--gguf", "Q3_K_XL", input, dir + "/x.gguf"]).status, 64)

@@ -37,6 +37,16 @@ F32, F16, FF352 = "tiny-llama-f32.gguf", "tiny-llama-f16.gguf", "tiny-llama-ff35
 CASES = ([(F32, t, True) for t in PURE_TYPES] + [(F32, t, False) for t in MIXES]
          + [(FF352, t, True) for t in ["Q4_K", "Q5_K", "Q6_K"]] + [(FF352, t, False) for t in MIXES]
          + [(F16, "Q4_K_M", False)])
+
+
+def iq4_xs_cases():
+    """IQ4_XS (quantize_iq4_xs, 256-value super-blocks): pure and as llama-quantize's IQ4_XS file
+    type (ffn_down Q5_K on the first eighth of the layers, output Q6_K) on the F32 model, and on
+    the ff352 model where ffn_down's 352-wide rows fall back to IQ4_NL."""
+    return [(F32, "IQ4_XS", True), (F32, "IQ4_XS", False), (FF352, "IQ4_XS", True), (FF352, "IQ4_XS", False)]
+
+
+CASES += iq4_xs_cases()
 PPL_TOLERANCE = 0.01
 PPL_ARGS = ["-c", "128", "--chunks", "16", "-t", "2"]
 

@@ -4,6 +4,9 @@
 /// `quantize_row_iq4_nl_ref` runs the same code with no trials (`ntry = -1`), which leaves the
 /// levels of an all-zero block uninitialised in C; aicompress follows `quantize_iq4_nl` only.
 enum GGMLIQ4NLQuantizer {
+    /// Trial scales on each side of the first guess (`ntry` of `quantize_iq4_nl`/`_xs`).
+    static let tries = 7
+
     /// ggml `best_index_int8`: the index of the table value nearest `x` (binary search; ties to
     /// the upper value).
     @inline(__always)
@@ -19,53 +22,56 @@ enum GGMLIQ4NLQuantizer {
         return x - Float(values[mu - 1]) < Float(values[mu]) - x ? mu - 1 : mu
     }
 
-    static func block(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer, tries ntry: Int) {
+    /// The scale search of `quantize_row_iq4_nl_impl` for one sub-block of 32 (weights x², no
+    /// importance matrix, `tries` trials each side): the scale, 0 for an all-zero sub-block
+    /// (amax below GROUP_MAX_EPS). The levels the C code keeps from the search are recomputed by
+    /// both callers from the final scale, so they are not returned.
+    @inline(__always)
+    static func fitScale(_ x: UnsafePointer<Float>, _ values: UnsafeBufferPointer<Int8>) -> Float {
+        var maxValue: Float = 0, amax: Float = 0
+        for j in 0..<32 where abs(x[j]) > amax {
+            amax = abs(x[j])
+            maxValue = x[j]
+        }
+        guard amax >= GGMLKQuantizer.groupMaxEps else { return 0 }
+        let v0 = Float(values[0])
+        var d = -maxValue / v0
+        var id = 1 / d
+        var sumQX: Float = 0, sumQ2: Float = 0
+        for j in 0..<32 {
+            let q = Float(values[bestIndex(values, id * x[j])]), w = x[j] * x[j]
+            sumQX += w * q * x[j]
+            sumQ2 += w * q * q
+        }
+        d = sumQ2 > 0 ? sumQX / sumQ2 : 0
+        var best = d * sumQX
+        for trial in -tries...tries {
+            id = Float(trial + Int(values[0])) / maxValue
+            sumQX = 0
+            sumQ2 = 0
+            for j in 0..<32 {
+                let q = Float(values[bestIndex(values, id * x[j])]), w = x[j] * x[j]
+                sumQX += w * q * x[j]
+                sumQ2 += w * q * q
+            }
+            if sumQ2 > 0 && sumQX * sumQX > best * sumQ2 {
+                d = sumQX / sumQ2
+                best = d * sumQX
+            }
+        }
+        return d
+    }
+
+    /// One IQ4_NL block: f16 scale, then 16 bytes of nibble pairs (value j low, j + 16 high).
+    static func block(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer) {
         GGMLScalar.iq4nlValues.withUnsafeBufferPointer { values in
-            var levels = (0..<32).map { _ in 0 }
-            var maxValue: Float = 0, amax: Float = 0
-            for j in 0..<32 where abs(x[j]) > amax {
-                amax = abs(x[j])
-                maxValue = x[j]
-            }
-            var scale: Float = 0
-            if amax >= GGMLKQuantizer.groupMaxEps {
-                let v0 = Float(values[0])
-                var d = ntry > 0 ? -maxValue / v0 : maxValue / v0
-                var id = 1 / d
-                var sumQX: Float = 0, sumQ2: Float = 0
-                for j in 0..<32 {
-                    let l = bestIndex(values, id * x[j])
-                    levels[j] = l
-                    let q = Float(values[l]), w = x[j] * x[j]
-                    sumQX += w * q * x[j]
-                    sumQ2 += w * q * q
-                }
-                d = sumQ2 > 0 ? sumQX / sumQ2 : 0
-                var best = d * sumQX
-                if ntry >= 1 {
-                    for trial in -ntry...ntry {
-                        id = Float(trial + Int(values[0])) / maxValue
-                        sumQX = 0
-                        sumQ2 = 0
-                        for j in 0..<32 {
-                            let q = Float(values[bestIndex(values, id * x[j])]), w = x[j] * x[j]
-                            sumQX += w * q * x[j]
-                            sumQ2 += w * q * q
-                        }
-                        if sumQ2 > 0 && sumQX * sumQX > best * sumQ2 {
-                            d = sumQX / sumQ2
-                            best = d * sumQX
-                        }
-                    }
-                }
-                scale = d
-            }
+            let scale = fitScale(x, values)
             y.ggmlStoreHalf(scale, at: 0)
-            if ntry > 0 {
-                let id: Float = scale != 0 ? 1 / scale : 0
-                for j in 0..<32 { levels[j] = bestIndex(values, id * x[j]) }
+            let id: Float = scale != 0 ? 1 / scale : 0
+            for j in 0..<16 {
+                let lo = bestIndex(values, id * x[j]), hi = bestIndex(values, id * x[16 + j])
+                y[2 + j] = UInt8(lo | hi << 4)
             }
-            for j in 0..<16 { y[2 + j] = UInt8(levels[j] | levels[16 + j] << 4) }
         }
     }
 }

@@ -138,9 +138,15 @@ enum GGMLKQuantizer {
 
     /// `quantize_row_q4_K_ref`, or `quantize_row_q5_K_ref` when `fifthBits`.
     static func q4_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer, _ s: inout Scratch, fifthBits: Bool) {
+        fitQ4K(x, &s, fifthBits: fifthBits)
+        packQ4K(x, y, &s, fifthBits: fifthBits)
+    }
+
+    /// The first half of `quantize_row_q4_K_ref`/`_q5_K_ref`: each sub-block's scale and min by
+    /// `make_qkx2_quants` into `s.scales`, `s.mins`, its levels into `s.levels`.
+    static func fitQ4K(_ x: UnsafePointer<Float>, _ s: inout Scratch, fifthBits: Bool) {
         let nmax: Int32 = fifthBits ? 31 : 15
         let rmin: Float = fifthBits ? -0.5 : -1, nstep = fifthBits ? 15 : 20
-        var maxScale: Float = 0, maxMin: Float = 0
         s.levels.withUnsafeMutableBufferPointer { L in
             s.aux.withUnsafeMutableBufferPointer { aux in
                 s.weights.withUnsafeMutableBufferPointer { w in
@@ -154,11 +160,21 @@ enum GGMLKQuantizer {
                                                        rmin: rmin, rdelta: 0.1, nstep: nstep, useMAD: false)
                         s.scales[j] = scale
                         s.mins[j] = theMin
-                        if scale > maxScale { maxScale = scale }
-                        if theMin > maxMin { maxMin = theMin }
                     }
                 }
             }
+        }
+    }
+
+    /// The second half of `quantize_row_q4_K_ref`/`_q5_K_ref`, from the fitted `s.scales`,
+    /// `s.mins` and `s.levels`: the 6-bit scales and mins against the super-block's, the levels
+    /// again from the rounded scales (kept from the fit where a scale rounds to 0), the packing.
+    static func packQ4K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer, _ s: inout Scratch, fifthBits: Bool) {
+        let nmax: Int32 = fifthBits ? 31 : 15
+        var maxScale: Float = 0, maxMin: Float = 0
+        for j in 0..<8 {
+            if s.scales[j] > maxScale { maxScale = s.scales[j] }
+            if s.mins[j] > maxMin { maxMin = s.mins[j] }
         }
         let invScale: Float = maxScale > 0 ? 63 / maxScale : 0
         let invMin: Float = maxMin > 0 ? 63 / maxMin : 0
@@ -214,16 +230,22 @@ enum GGMLKQuantizer {
 
     /// `quantize_row_q6_K_ref`.
     static func q6_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer, _ s: inout Scratch) {
-        var maxScale: Float = 0, maxAbsScale: Float = 0
         s.levels.withUnsafeMutableBufferPointer { L in
             for ib in 0..<16 {
-                let scale = makeQX(16, 32, x + 16 * ib, UnsafeMutableBufferPointer(rebasing: L[(16 * ib)..<(16 * ib + 16)]), rmseType: 1)
-                s.scales[ib] = scale
-                if abs(scale) > maxAbsScale {
-                    maxAbsScale = abs(scale)
-                    maxScale = scale
-                }
+                s.scales[ib] = makeQX(16, 32, x + 16 * ib, UnsafeMutableBufferPointer(rebasing: L[(16 * ib)..<(16 * ib + 16)]), rmseType: 1)
             }
+        }
+        packQ6K(x, y, &s)
+    }
+
+    /// The second half of `quantize_row_q6_K_ref`, from the 16 fitted scales in `s.scales`
+    /// (levels of `make_qx_quants` in `s.levels`): the 8-bit scales against the super-block's,
+    /// the levels again from the rounded scales, the packing.
+    static func packQ6K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer, _ s: inout Scratch) {
+        var maxScale: Float = 0, maxAbsScale: Float = 0
+        for ib in 0..<16 where abs(s.scales[ib]) > maxAbsScale {
+            maxAbsScale = abs(s.scales[ib])
+            maxScale = s.scales[ib]
         }
         if maxAbsScale < groupMaxEps {
             for k in 0..<y.count { y[k] = 0 }

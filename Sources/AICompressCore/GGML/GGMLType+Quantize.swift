@@ -3,14 +3,14 @@ extension GGMLType {
     /// quantizer, see `quantize(_:into:)`).
     public var hasQuantizer: Bool {
         switch self {
-        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL: return true
-        case .iq4_XS, .f64, .i8, .i16, .i32, .i64: return false
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS: return true
+        case .f64, .i8, .i16, .i32, .i64: return false
         }
     }
 
     /// Encodes floats into whole blocks of this type, bit-identically to what llama-quantize
     /// writes without an importance matrix: ggml's `quantize_row_*_ref` for Q4_0, Q4_1, Q5_0,
-    /// Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; `quantize_iq4_nl` (7 scale tries) for IQ4_NL; ggml's
+    /// Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; `quantize_iq4_nl` (7 scale tries) for IQ4_NL, `quantize_iq4_xs` for IQ4_XS; ggml's
     /// fp32→fp16 and fp32→bf16 rounding for F16 and BF16.
     /// - Parameters:
     ///   - values: a whole number of blocks of values (ggml quantizes along the row).
@@ -25,8 +25,10 @@ extension GGMLType {
         encodeBlocks(values, out)
     }
 
-    /// The loop of `quantize(_:into:)`, once the type and sizes are checked.
-    func encodeBlocks(_ values: UnsafeBufferPointer<Float>, _ out: UnsafeMutableRawBufferPointer) {
+    /// The loop of `quantize(_:into:)`, once the type and sizes are checked. `reference` runs
+    /// the plain scalar K-quant searches instead of their SIMD twins (`GGMLKQuantizerSIMD`;
+    /// the same bytes, tested against each other).
+    func encodeBlocks(_ values: UnsafeBufferPointer<Float>, _ out: UnsafeMutableRawBufferPointer, reference: Bool = false) {
         let n = blockSize, size = bytesPerBlock
         guard let x = values.baseAddress else { return }
         let blocks = values.count / n
@@ -45,13 +47,33 @@ extension GGMLType {
             case .q8_0: GGMLLegacyQuantizer.q8_0(xb, y)
             case .q2_K: GGMLLowBitKQuantizer.q2_K(xb, y, &scratch)
             case .q3_K: GGMLLowBitKQuantizer.q3_K(xb, y, &scratch)
-            case .q4_K: GGMLKQuantizer.q4_K(xb, y, &scratch, fifthBits: false)
-            case .q5_K: GGMLKQuantizer.q4_K(xb, y, &scratch, fifthBits: true)
-            case .q6_K: GGMLKQuantizer.q6_K(xb, y, &scratch)
-            case .iq4_NL: GGMLIQ4NLQuantizer.block(xb, y, tries: 7)
-            case .iq4_XS, .f64, .i8, .i16, .i32, .i64: return  // refused by quantize(_:into:)
+            case .q4_K, .q5_K:
+                let fifthBits = self == .q5_K
+                if reference {
+                    GGMLKQuantizer.fitQ4K(xb, &scratch, fifthBits: fifthBits)
+                } else {
+                    GGMLKQuantizerSIMD.fitQ4K(xb, &scratch, fifthBits: fifthBits)
+                }
+                GGMLKQuantizer.packQ4K(xb, y, &scratch, fifthBits: fifthBits)
+            case .q6_K:
+                if reference { GGMLKQuantizer.q6_K(xb, y, &scratch) } else {
+                    GGMLKQuantizerSIMD.fitQ6K(xb, &scratch)
+                    GGMLKQuantizer.packQ6K(xb, y, &scratch)
+                }
+            case .iq4_NL: GGMLIQ4NLQuantizer.block(xb, y)
+            case .iq4_XS: GGMLIQ4XSQuantizer.superBlock(xb, y)
+            case .f64, .i8, .i16, .i32, .i64: return  // refused by quantize(_:into:)
             }
         }
+    }
+
+    /// `quantize(_:)` through the plain scalar searches (the reference twin of the SIMD ones).
+    func quantizeReference(_ values: [Float]) throws(GGMLError) -> [UInt8] {
+        guard hasQuantizer else { throw .noQuantizer(self) }
+        guard values.count % blockSize == 0 else { throw .valuesNotWholeBlocks(type: self, values: values.count) }
+        var out = [UInt8](repeating: 0, count: values.count / blockSize * bytesPerBlock)
+        values.withUnsafeBufferPointer { x in out.withUnsafeMutableBytes { encodeBlocks(x, $0, reference: true) } }
+        return out
     }
 
     /// Encodes floats into a new byte array (see `quantize(_:into:)`).

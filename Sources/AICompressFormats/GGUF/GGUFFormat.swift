@@ -36,6 +36,13 @@ struct GGUFFormat: ModelFormatHandler {
 
     func makeWriter(_ request: WriteRequest) throws -> any FormatWriter { try GGUFFileWriter(request) }
 
+    /// GGUF keeps ggml blocks and dense tensors as they are and densifies sparse ones (the
+    /// default, dense bytes, would report a ggml tensor at f32 size).
+    func storedBytes(of tensor: Tensor, options: ModelWriteOptions) -> Int {
+        if case .sparse = tensor.encoding { return tensor.denseBytes }
+        return tensor.storedBytes
+    }
+
     /// The plain ggml types and the dense dtypes they hold (ggml has no unsigned or 4-bit types).
     static let plainTypes: [(type: GGMLType, dtype: DType)] = [
         (.f32, .f32), (.f16, .f16), (.bf16, .bf16), (.f64, .f64), (.i8, .i8), (.i16, .i16), (.i32, .i32), (.i64, .i64),

@@ -20,6 +20,7 @@ public struct GGUFFileType: Sendable, Hashable, CustomStringConvertible {
         GGUFFileType(name: "Q5_0", id: 8, defaultType: .q5_0),
         GGUFFileType(name: "Q5_1", id: 9, defaultType: .q5_1),
         GGUFFileType(name: "IQ4_NL", id: 25, defaultType: .iq4_NL),
+        GGUFFileType(name: "IQ4_XS", id: 30, defaultType: .iq4_XS),
         GGUFFileType(name: "Q4_K_S", id: 14, defaultType: .q4_K),
         GGUFFileType(name: "Q4_K_M", id: 15, defaultType: .q4_K),
         GGUFFileType(name: "Q5_K_S", id: 16, defaultType: .q5_K),

@@ -97,7 +97,7 @@ public struct GGUFTypePlanner: Sendable {
         case .tokenEmbd:
             break
         case .attnV, .attnQKV, .attnKVB:
-            if f == "IQ4_NL" && s.gqa >= 4 {
+            if (f == "IQ4_NL" || f == "IQ4_XS") && s.gqa >= 4 {
                 type = .q5_K
             } else if (f == "Q4_K_M" || f == "Q5_K_M") && moreBits(s.iAttnV, s.nAttnV) {
                 type = .q6_K
@@ -111,7 +111,7 @@ public struct GGUFTypePlanner: Sendable {
             let i = s.iFfnDown, n = s.nLayer
             if f == "Q4_K_M" {
                 if moreBits(i, n) { type = .q6_K }
-            } else if i < n / 8 && f == "IQ4_NL" {
+            } else if i < n / 8 && (f == "IQ4_NL" || f == "IQ4_XS") {
                 type = .q5_K
             } else if f == "Q5_K_M" && moreBits(i, n) {
                 type = .q6_K
