@@ -87,14 +87,14 @@ public struct CalibratedPrune: CompressionPass {
         let storedMask = layer.storedOrder(keep.map { $0 ? 1 : 0 }).map { $0 != 0 }
         let shape = try Shape(layer.inputMajor ? [layer.inputs, layer.outputs] : [layer.outputs, layer.inputs])
         let dense = try Tensor(name: layer.weight, shape: shape, floats: storedValues)
-        var (tensor, report) = try storedValues.withUnsafeBufferPointer {
+        let (tensor, initialReport) = try storedValues.withUnsafeBufferPointer {
             try Prune.masked(dense, $0, scheme: scheme, decision: .mask(storedMask))
         }
         var figures = ErrorFigures()
         for (x, y) in zip(original, values) { figures.add(original: Double(x), changed: Double(y)) }
+        var report = initialReport
         report.figures = figures
         report.bytesBefore = original.count * 4
-        tensor = try Tensor(name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, encoding: tensor.encoding, data: tensor.data)
         return LayerwiseCalibration.Compressed(tensor: tensor, report: report, effective: values)
     }
 }
