@@ -18,6 +18,7 @@ passed=0
 failed=0
 for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality old_opset prune_vs_mask executor_vs_ort training_vs_ort report_chromium gguf_check llama_cpp hf_llama llm_eval; do
     rc=0
+    lane_start=$(date +%s)
     if [ "$lane" = report_chromium ]; then
         # the HTML report rendered in headless Chromium (installs Debian's chromium)
         scripts/report-check.sh "$bin" | tee "$logs/$lane.txt" || rc=$?
@@ -36,6 +37,7 @@ for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_qualit
         else echo "FAIL $lane: exit $rc without a summary line"; fi
         lane_failed=1
     fi
+    echo "== lane $lane: $(( $(date +%s) - lane_start )) s"
     passed=$((passed + lane_passed))
     failed=$((failed + lane_failed))
 done

@@ -2,6 +2,12 @@
 # Builds llama.cpp's own tools (the judge of scripts/interop/llama_cpp.py) from the llama.cpp
 # sources that ship inside the PyPI sdist of llama-cpp-python, in a cache folder outside the clone.
 # Usage: scripts/llama-cpp.sh        prints the folder holding the binaries as its last stdout line
+#        scripts/llama-cpp.sh --background LOG
+#                                    installs what the build needs, then builds in the background at
+#                                    low priority (nice 10), output to LOG, and returns at once: CI
+#                                    starts it early so the build uses the core that the
+#                                    single-threaded fuzz runs and tests leave idle. A later plain call
+#                                    waits for it (a lock in the cache folder) and reuses its build.
 #
 #   cache  ${AICOMPRESS_CACHE:-$HOME/.cache/aicompress}/llama.cpp-VERSION/
 #            src/      the extracted sdist (vendor/llama.cpp is the llama.cpp tree)
@@ -36,19 +42,37 @@ if built; then
     exit 0
 fi
 
-missing=()
-command -v cmake >/dev/null || missing+=(cmake)
-command -v g++ >/dev/null || missing+=(g++)
-command -v make >/dev/null || missing+=(make)
-if [ ${#missing[@]} -gt 0 ]; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "llama.cpp: installing ${missing[*]} (apt)" >&2
-    $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
-fi
+# cmake, g++ and make from apt when missing (before any background build: one apt at a time).
+install_tools() {
+    missing=()
+    command -v cmake >/dev/null || missing+=(cmake)
+    command -v g++ >/dev/null || missing+=(g++)
+    command -v make >/dev/null || missing+=(make)
+    if [ ${#missing[@]} -gt 0 ]; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        echo "llama.cpp: installing ${missing[*]} (apt)" >&2
+        $sudo apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+    fi
+}
+install_tools
 
 mkdir -p "$root"
+if [ "${1:-}" = "--background" ]; then
+    log="${2:?--background LOG}"
+    nice -n 10 "$0" > "$log" 2>&1 < /dev/null &
+    echo "llama.cpp $version: building in the background (pid $!, log $log)" >&2
+    exit 0
+fi
+# One build at a time: a second call waits here for the first one, then finds its binaries.
+exec 9> "$root/.lock"
+flock 9
+if built; then
+    echo "llama.cpp $version: reusing the build in $build (made while this call waited)" >&2
+    echo "$build/bin"
+    exit 0
+fi
 if [ ! -f "$src/CMakeLists.txt" ]; then
     # Download and extract into temporary folders, then rename: an interrupted run leaves no
     # half-extracted tree that a later run would take for the real one.
