@@ -53,11 +53,12 @@ public enum ModelIO {
     /// - Throws: `FileError` or `ModelFileError`; no partial output is left behind.
     public static func write(
         _ model: Model, to path: String, format: ModelFormat, refusing inputs: [FileIdentity] = [], durable: Bool = false,
-        onnx: ONNXWriteOptions = ONNXWriteOptions(), shardSize: Int? = nil, progress: ((Int) -> Void)? = nil
+        onnx: ONNXWriteOptions = ONNXWriteOptions(), shardSize: Int? = nil, shardPart: ShardPart? = nil,
+        progress: ((Int) -> Void)? = nil
     ) throws {
         try checkNotInput(path, inputs)
         let request = WriteRequest(path: path, refusing: inputs,
-                                   options: ModelWriteOptions(durable: durable, onnx: onnx, shardSize: shardSize),
+                                   options: ModelWriteOptions(durable: durable, onnx: onnx, shardSize: shardSize, shardPart: shardPart),
                                    progress: progress)
         let writer = try makeWriter(format, request)
         do {
