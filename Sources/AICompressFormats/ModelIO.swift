@@ -50,6 +50,8 @@ public enum ModelIO {
     ///   - refusing: the identity of the input, so that it is never replaced.
     ///   - durable: `fsync` the file before moving it into place.
     ///   - onnx: options for ONNX output; external data goes to `<path>.data`.
+    ///   - shardSize, shardPart: safetensors output as shards of at most that size, or as that
+    ///     one shard of a scale-out run plus its partial index (spec/sharded-runs.md).
     /// - Throws: `FileError` or `ModelFileError`; no partial output is left behind.
     public static func write(
         _ model: Model, to path: String, format: ModelFormat, refusing inputs: [FileIdentity] = [], durable: Bool = false,

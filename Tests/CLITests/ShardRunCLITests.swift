@@ -134,6 +134,14 @@ final class ShardRunCLITests: CLITestCase {
         try savedPart.replacingOccurrences(of: "\"shards\": 3", with: "\"shards\": 4").write(toFile: stray, atomically: true, encoding: .utf8)
         expect(try merge(), 65, "part-00004-of-00004: a part of 4 shards, but")
         try FileManager.default.removeItem(atPath: stray)
+        let misnamed = out + "/model.safetensors.index.json.part-00004-of-00003"
+        try savedPart.write(toFile: misnamed, atomically: true, encoding: .utf8)
+        expect(try merge(), 65, "part-00004-of-00003: its content says shard 2/3, which is \(part2)")
+        try FileManager.default.removeItem(atPath: misnamed)
+        try savedPart.replacingOccurrences(of: "model-00002-of-00003.safetensors", with: "model-00009-of-00003.safetensors")
+            .write(toFile: part2, atomically: true, encoding: .utf8)
+        expect(try merge(), 65, "names file 'model-00009-of-00003.safetensors', shard 2/3 is model-00002-of-00003.safetensors")
+        try restore()
 
         let merged = try merge()
         XCTAssertEqual(merged.status, 0, merged.stderr)
