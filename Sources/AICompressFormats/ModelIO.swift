@@ -50,14 +50,17 @@ public enum ModelIO {
     ///   - refusing: the identity of the input, so that it is never replaced.
     ///   - durable: `fsync` the file before moving it into place.
     ///   - onnx: options for ONNX output; external data goes to `<path>.data`.
+    ///   - shardSize, shardPart: safetensors output as shards of at most that size, or as that
+    ///     one shard of a scale-out run plus its partial index (spec/sharded-runs.md).
     /// - Throws: `FileError` or `ModelFileError`; no partial output is left behind.
     public static func write(
         _ model: Model, to path: String, format: ModelFormat, refusing inputs: [FileIdentity] = [], durable: Bool = false,
-        onnx: ONNXWriteOptions = ONNXWriteOptions(), shardSize: Int? = nil, progress: ((Int) -> Void)? = nil
+        onnx: ONNXWriteOptions = ONNXWriteOptions(), shardSize: Int? = nil, shardPart: ShardPart? = nil,
+        progress: ((Int) -> Void)? = nil
     ) throws {
         try checkNotInput(path, inputs)
         let request = WriteRequest(path: path, refusing: inputs,
-                                   options: ModelWriteOptions(durable: durable, onnx: onnx, shardSize: shardSize),
+                                   options: ModelWriteOptions(durable: durable, onnx: onnx, shardSize: shardSize, shardPart: shardPart),
                                    progress: progress)
         let writer = try makeWriter(format, request)
         do {

@@ -86,15 +86,18 @@ public struct ModelWriteOptions: Sendable {
     public var onnx: ONNXWriteOptions
     /// Largest shard of a sharded safetensors set, if the output is to be sharded.
     public var shardSize: Int?
+    /// Write only this shard of a sharded set, and its partial index (`ShardPart`).
+    public var shardPart: ShardPart?
     /// Called with the bytes written so far.
     public var progress: (@Sendable (Int) -> Void)?
 
     /// Options as given; the defaults write one file, not synced.
     public init(durable: Bool = false, onnx: ONNXWriteOptions = ONNXWriteOptions(), shardSize: Int? = nil,
-                progress: (@Sendable (Int) -> Void)? = nil) {
+                shardPart: ShardPart? = nil, progress: (@Sendable (Int) -> Void)? = nil) {
         self.durable = durable
         self.onnx = onnx
         self.shardSize = shardSize
+        self.shardPart = shardPart
         self.progress = progress
     }
 }

@@ -28,6 +28,7 @@ extension AICompress {
                   aicompress convert model.ckpt model.onnx
                   aicompress convert --external-data big.ckpt big.onnx
                   aicompress convert llama/model.safetensors.index.json llama.gguf
+                  aicompress convert --shard 2/4 in/model.safetensors.index.json out/model.safetensors
                   cat model.ckpt | aicompress convert - - > copy.ckpt
                 """
         )
@@ -39,20 +40,25 @@ extension AICompress {
         var output: String
 
         @OptionGroup var out: OutputOptions
+        @OptionGroup var shard: ShardOptions
 
         @Flag(name: .shortAndLong, help: "No progress line on stderr (it appears only when stderr is a terminal).")
         var quiet = false
 
-        func validate() throws { try out.check(output: output) }
+        func validate() throws {
+            try out.check(output: output)
+            try shard.check(output: output, out: out)
+        }
 
         func run() throws {
             let read = try ModelIO.read(path: input)
             let outputFormat = try out.outputFormat(for: output)
-            let loaded = try HFLlamaConversion.prepared(read, for: outputFormat)
+            let prepared = try HFLlamaConversion.prepared(read, for: outputFormat)
+            let loaded = try shard.part.map { try prepared.restricted(toShard: $0, input: input) } ?? prepared
             let model = loaded.withProvenance(step: "convert from=\(loaded.format) to=\(outputFormat)")
             let progress = Progress(label: "convert", tensors: model.tensors.count, bytes: model.storedBytes, quiet: quiet || output == "-")
             defer { progress.finish() }
-            try out.write(model, to: output, refusing: loaded.identities, progress: { progress.written($0) })
+            try out.write(model, to: output, refusing: loaded.identities, shard: shard.part, progress: { progress.written($0) })
         }
     }
 }

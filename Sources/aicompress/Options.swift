@@ -49,9 +49,10 @@ struct OutputOptions: ParsableArguments {
 
     /// Writes `model` to `path` in the format and with the options these flags choose
     /// (atomically; `-` is standard output), never over one of `inputs`.
-    func write(_ model: Model, to path: String, refusing inputs: [FileIdentity], progress: ((Int) -> Void)? = nil) throws {
+    func write(_ model: Model, to path: String, refusing inputs: [FileIdentity], shard: ShardPart? = nil,
+               progress: ((Int) -> Void)? = nil) throws {
         try ModelIO.write(model, to: path, format: try outputFormat(for: path), refusing: inputs, durable: sync, onnx: onnx,
-                          shardSize: shardSize?.bytes, progress: progress)
+                          shardSize: shardSize?.bytes, shardPart: shard, progress: progress)
     }
 
     /// Refuses, as a usage error, an OUT whose format is unknown (an extension no format has,

@@ -8,26 +8,30 @@ import Foundation
 /// the next, its mapped input pages released), within `--max-memory` when it is given.
 enum PassRunner {
     /// Runs the one pass of a pass command (prune, quantize, dequantize), recording it as one
-    /// recipe step.
+    /// recipe step; with `shard`, over that input shard only (`--shard K/N`).
     static func run<Pass: ConfigurablePass>(_ pass: Pass, input: String, output: String, out: OutputOptions,
-                                            report: ReportOptions) throws {
-        try run(pass, input: input, output: output, out: out, report: report, recipe: [Recipe.Step(pass)])
+                                            report: ReportOptions, shard: ShardPart? = nil) throws {
+        try run(pass, input: input, output: output, out: out, report: report, recipe: [Recipe.Step(pass)], shard: shard)
     }
 
     /// `recipe` is the pass as recipe steps: they are appended to the recipe recorded in the
     /// input (metadata `aicompress.recipe`), so `aicompress recipe OUT` can reproduce the file.
     static func run(_ pass: any CompressionPass, input: String, output: String, out: OutputOptions,
-                    report options: ReportOptions, recipe: [Recipe.Step], parameters: ParameterSource = .commandLine) throws {
+                    report options: ReportOptions, recipe: [Recipe.Step], parameters: ParameterSource = .commandLine,
+                    shard: ShardPart? = nil) throws {
         let read = try ModelIO.read(path: input)
         let format = try out.outputFormat(for: output)
         // A Hugging Face LLaMA-family checkpoint written as GGUF gets llama.cpp's names first.
-        let loaded = try HFLlamaConversion.prepared(read, for: format)
+        let prepared = try HFLlamaConversion.prepared(read, for: format)
+        let loaded = try shard.map { try prepared.restricted(toShard: $0, input: input) } ?? prepared
         let driver = PassDriver(pass: pass, input: loaded.facts,
                                 metadata: [(Recipe.metadataKey, Recipe.extended(loaded.model.metadata, with: recipe))],
                                 memory: out.maxMemory.map { MemoryBudget(bytes: $0.bytes) })
         let progress = Progress(label: pass.name, tensors: loaded.model.tensors.count, bytes: loaded.model.storedBytes,
                                 quiet: options.quiet)
-        let session = try ModelIO.openWriter(path: output, format: format, refusing: loaded.identities, options: out.writeOptions)
+        var writeOptions = out.writeOptions
+        writeOptions.shardPart = shard
+        let session = try ModelIO.openWriter(path: output, format: format, refusing: loaded.identities, options: writeOptions)
         let report: PassReport
         do {
             // the progress line is erased before the report or the error is printed

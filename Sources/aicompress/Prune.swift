@@ -63,6 +63,7 @@ extension AICompress {
         @OptionGroup var selection: SelectionOptions
         @OptionGroup var report: ReportOptions
         @OptionGroup var out: OutputOptions
+        @OptionGroup var shard: ShardOptions
 
         @OptionGroup var files: InputOutputArguments
 
@@ -82,12 +83,20 @@ extension AICompress {
             try calibration.check(needed: method != .magnitude, method: method.rawValue)
             if method != .magnitude { _ = try calibratedPattern() }
             try out.check(output: files.output)
+            if let part = shard.part {
+                if method != .magnitude { throw ValidationError("--shard goes with --method magnitude: \(method.rawValue) needs the whole graph") }
+                if scope == .global {
+                    throw ValidationError("--shard \(part) with --scope global needs the threshold of the whole model; run it in one process")
+                }
+                if pattern == "channels" { throw ValidationError("--shard does not go with --pattern channels, which plans across tensors") }
+            }
+            try shard.check(output: files.output, out: out)
         }
 
         func run() throws {
             guard let data = calibration.data, let calibrated = method.calibrated else {
                 let pass = try AICompressPasses.Prune.fromCommandLine(parameters)
-                try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report)
+                try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report, shard: shard.part)
                 return
             }
             let pass = CalibratedPrune(method: calibrated, pattern: try calibratedPattern(),

@@ -105,6 +105,7 @@ extension AICompress {
         @OptionGroup var selection: SelectionOptions
         @OptionGroup var report: ReportOptions
         @OptionGroup var out: OutputOptions
+        @OptionGroup var shard: ShardOptions
 
         @Argument(help: "Input model, or - for standard input.")
         var input: String?
@@ -119,6 +120,7 @@ extension AICompress {
                 if imatrix != nil { throw ValidationError("--imatrix weights the integer schemes' least-squares scale search; --gguf types do not use it yet") }
                 guard input != nil, dryRun || output != nil else { throw ValidationError("give an input and an output file (or --dry-run)") }
                 _ = try ggufQuantize.pass()
+                try shard.check(output: output ?? "-", out: out)
                 if let output { try out.check(output: output) }
                 return
             }
@@ -126,6 +128,8 @@ extension AICompress {
             guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
             _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
             try calibration.check(needed: method == .gptq, method: method.rawValue)
+            if shard.part != nil && method == .gptq { throw ValidationError("--shard goes with --method rtn: GPTQ needs the whole graph") }
+            try shard.check(output: output, out: out)
             if method == .rtn && (actOrder || damp != 0.01) { throw ValidationError("--act-order and --damp go with --method gptq") }
             if method == .gptq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; GPTQ weighs columns by its own calibration statistics") }
             guard damp >= 0, damp < 1 else { throw ValidationError("--damp must be in [0, 1)") }
@@ -171,7 +175,7 @@ extension AICompress {
                 return try PassRunner.run(gptq, input: input, output: output, out: out, report: report,
                                           recipe: [calibration.recipeStep(gptq)])
             }
-            try PassRunner.run(pass, input: input, output: output, out: out, report: report)
+            try PassRunner.run(pass, input: input, output: output, out: out, report: report, shard: shard.part)
         }
 
 

@@ -40,10 +40,13 @@ struct SafetensorsFormat: ModelFormatHandler {
         }
     }
 
-    /// With `options.shardSize`, a model over that size is written as shards plus an index.
+    /// With `options.shardSize`, a model over that size is written as shards plus an index;
+    /// with `options.shardPart`, as that one shard plus its partial index.
     func makeWriter(_ request: WriteRequest) throws -> any FormatWriter {
         WholeModelWriter(path: request.path, storedForm: Self.storedForm) { model, outputs in
-            if let maxBytes = request.options.shardSize {
+            if let part = request.options.shardPart {
+                try ShardedSafetensors.writePart(model, request, part: part, outputs: outputs)
+            } else if let maxBytes = request.options.shardSize {
                 try writeShards(model, request, maxBytes: maxBytes, outputs: outputs)
             } else {
                 try writeSingle(model, request, outputs: outputs, progress: request.progress)

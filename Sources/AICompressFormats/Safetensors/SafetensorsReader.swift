@@ -29,30 +29,8 @@ public enum SafetensorsReader {
     /// - Throws: `SafetensorsError`.
     public static func read(_ buffer: ByteBuffer, foldQuantized: Bool = true) throws(SafetensorsError) -> (model: Model, fileCRC32: UInt32) {
         let file = buffer.bytes
-        guard file.count >= 8 else { throw .tooShort(fileSize: file.count) }
-        let n = UInt64(littleEndian: file.loadUnaligned(as: UInt64.self))
-        guard n <= UInt64(SafetensorsLayout.maxHeaderBytes) else { throw .headerTooLarge(length: n) }
-        guard n <= UInt64(file.count - 8) else { throw .headerPastEnd(length: n, fileSize: file.count) }
-        let headerEnd = 8 + Int(n)
-        let header = UnsafeRawBufferPointer(rebasing: file[8..<headerEnd])
-        guard String(validating: header, as: UTF8.self) != nil else { throw .headerNotUTF8 }
-        guard header.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") else {
-            throw .headerNotAnObject
-        }
-        let json: JSONValue
-        do { json = try JSONParser.parse(header) } catch { throw .invalidJSON(error) }
-        guard case .object(let members) = json else { throw .headerNotAnObject }
-
-        var metadata: [String: String] = [:]
-        var entries: [Entry] = []
-        entries.reserveCapacity(members.count)
-        for (key, value) in members {
-            if key == "__metadata__" {
-                metadata = try readMetadata(value)
-                continue
-            }
-            entries.append(try readEntry(key, value))
-        }
+        let (headerEnd, metadata, parsed) = try parseHeader(file)
+        var entries = parsed
         // Sorted by offset, the tensors must tile the data buffer exactly.
         entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
         let dataSize = file.count - headerEnd
@@ -82,6 +60,41 @@ public enum SafetensorsReader {
         }
         model.metadata = metadata
         return (foldQuantized ? try SafetensorsQuantization.fold(model) : model, fileCRC)
+    }
+
+    /// The header of the safetensors file in `file`, checked entry by entry (not yet that the
+    /// tensors tile the buffer): where the data begins, the metadata, the entries in file order.
+    static func parseHeader(_ file: UnsafeRawBufferPointer) throws(SafetensorsError) -> (headerEnd: Int, metadata: [String: String], entries: [Entry]) {
+        guard file.count >= 8 else { throw .tooShort(fileSize: file.count) }
+        let n = UInt64(littleEndian: file.loadUnaligned(as: UInt64.self))
+        guard n <= UInt64(SafetensorsLayout.maxHeaderBytes) else { throw .headerTooLarge(length: n) }
+        guard n <= UInt64(file.count - 8) else { throw .headerPastEnd(length: n, fileSize: file.count) }
+        let headerEnd = 8 + Int(n)
+        let header = UnsafeRawBufferPointer(rebasing: file[8..<headerEnd])
+        guard String(validating: header, as: UTF8.self) != nil else { throw .headerNotUTF8 }
+        guard header.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") else {
+            throw .headerNotAnObject
+        }
+        let json: JSONValue
+        do { json = try JSONParser.parse(header) } catch { throw .invalidJSON(error) }
+        guard case .object(let members) = json else { throw .headerNotAnObject }
+
+        var metadata: [String: String] = [:]
+        var entries: [Entry] = []
+        entries.reserveCapacity(members.count)
+        for (key, value) in members {
+            if key == "__metadata__" {
+                metadata = try readMetadata(value)
+                continue
+            }
+            entries.append(try readEntry(key, value))
+        }
+        return (headerEnd, metadata, entries)
+    }
+
+    /// The tensor names in the header of the safetensors file in `bytes` (the data is not read).
+    static func tensorNames(_ bytes: UnsafeRawBufferPointer) throws(SafetensorsError) -> Set<String> {
+        Set(try parseHeader(bytes).entries.map(\.name))
     }
 
     static func readMetadata(_ value: JSONValue) throws(SafetensorsError) -> [String: String] {

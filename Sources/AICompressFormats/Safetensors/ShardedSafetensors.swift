@@ -40,21 +40,25 @@ public enum ShardedSafetensors {
     public static func indexNaming(shard shardPath: String) -> String? {
         let folder = ContainedPath.folder(of: shardPath)
         let base = String(shardPath.split(separator: "/").last ?? "")
-        guard let dir = opendir(folder.isEmpty ? "." : folder) else { return nil }
-        defer { closedir(dir) }
-        var candidates: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name.hasSuffix(".safetensors.index.json") { candidates.append(name) }
-        }
-        for name in candidates.sorted() {
+        for name in entries(in: folder).filter({ $0.hasSuffix(".safetensors.index.json") }) {
             let path = ContainedPath.join(folder, name)
             guard let file = try? InputFile(path: path), let index = try? file.buffer.withUnsafeBytes({ try parseIndex($0) }) else { continue }
             if index.shards.contains(base) { return path }
         }
         return nil
+    }
+
+    /// The names in `folder` (`""`: the current one), sorted; none when it cannot be listed.
+    static func entries(in folder: String) -> [String] {
+        guard let dir = opendir(folder.isEmpty ? "." : folder) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            names.append(withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            })
+        }
+        return names.sorted()
     }
 
     /// Reads every shard named by the index in `indexFile`; the shards come from `sideFiles`
@@ -119,12 +123,14 @@ public enum ShardedSafetensors {
     /// `dir/model-00001-of-00003.safetensors`) and its index path.
     static func names(for path: String, count: Int) -> (shards: [String], index: String) {
         let stem = path.hasSuffix(".safetensors") ? String(path.dropLast(".safetensors".count)) : path
-        func pad(_ n: Int) -> String {
-            let s = String(n)
-            return String(repeating: "0", count: max(0, 5 - s.count)) + s
-        }
         let shards = (1...max(count, 1)).map { "\(stem)-\(pad($0))-of-\(pad(count)).safetensors" }
         return (shards, stem + ".safetensors.index.json")
+    }
+
+    /// `n` in at least five digits, as shard names number their files.
+    static func pad(_ n: Int) -> String {
+        let s = String(n)
+        return String(repeating: "0", count: max(0, 5 - s.count)) + s
     }
 
     /// The index JSON for shards written by `write`.
@@ -138,6 +144,13 @@ public enum ShardedSafetensors {
                 map.append((t.name, base))
             }
         }
+        return indexJSON(weightMap: map, totalSize: total)
+    }
+
+    /// The index JSON for `weightMap` (tensor, shard file name) pairs, sorted here, and the
+    /// tensor bytes of all shards: one process (`write`) and `merge` write the same bytes.
+    static func indexJSON(weightMap: [(String, String)], totalSize total: Int) -> [UInt8] {
+        var map = weightMap
         map.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
         var json = "{\n  \"metadata\": {\n    \"total_size\": \(total)\n  },\n  \"weight_map\": {\n"
         json += map.map { "    \(JSONWriter.quote($0.0)): \(JSONWriter.quote($0.1))" }.joined(separator: ",\n")

@@ -1,0 +1,47 @@
+import AICompressFormats
+import ArgumentParser
+
+extension AICompress {
+    /// `aicompress merge OUT/model.safetensors.index.json`: the last step of a scale-out run,
+    /// joining the partial indexes that `--shard K/N` runs wrote (spec/sharded-runs.md).
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the index of a sharded safetensors output from the parts that --shard K/N runs wrote.",
+            discussion: """
+                Each `quantize`, `prune` or `convert` run with --shard K/N writes output shard K \
+                (NAME-0000K-of-0000N.safetensors) and a partial index (NAME.safetensors.index.json.part-0000K-of-0000N) \
+                beside it. merge checks that every part 1..N is there and agrees on N, that each names \
+                its own shard, that the shard file exists with the recorded size and holds exactly the \
+                recorded tensors, and that no tensor is in two parts; then it writes the index \
+                atomically (the same bytes one process writes) and removes the parts. A missing part \
+                or shard exits 66, an inconsistent one 65, naming the file.
+
+                Examples:
+                  parallel aicompress quantize --int8 --shard {}/2 m.safetensors.index.json o/m.safetensors ::: 1 2
+                  aicompress merge o/m.safetensors.index.json
+                """
+        )
+
+        @Argument(help: "The index to write, e.g. OUT/model.safetensors.index.json.")
+        var index: String
+
+        @Flag(help: "Flush the index to the storage device before moving it into place.")
+        var sync = false
+
+        @Flag(name: .shortAndLong, help: "Print nothing on success.")
+        var quiet = false
+
+        func validate() throws {
+            guard index.hasSuffix(".safetensors.index.json") else {
+                throw ValidationError("give the index to write, NAME.safetensors.index.json")
+            }
+        }
+
+        func run() throws {
+            let s = try ShardedSafetensors.merge(index: index, durable: sync)
+            if !quiet {
+                FileHandleOutput.stderr("\(s.index): \(s.shards) shards, \(s.tensors) tensors, \(Format.bytes(s.totalSize)) of tensor data\n")
+            }
+        }
+    }
+}
