@@ -125,12 +125,15 @@ def perplexity(binaries, model, text):
     llama.cpp's logger writes from a thread that the program does not flush before it exits
     (common/log.cpp, common_log_main), so on a busy machine the closing lines, the final estimate
     among them, are sometimes lost from a run that succeeded: such a run is repeated (the result
-    is deterministic), up to three times.
+    is deterministic), up to five times. The running estimate after the last chunk (`[16]…`) is
+    the final estimate too, printed earlier: it serves when only the closing line is lost.
     """
-    for _ in range(3):
+    chunks = PPL_ARGS[PPL_ARGS.index("--chunks") + 1]
+    for _ in range(5):
         r = subprocess.run([os.path.join(binaries, "llama-perplexity"), "-m", model, "-f", text, *PPL_ARGS],
                            capture_output=True, text=True)
-        m = re.search(r"Final estimate: PPL = ([0-9.]+)", r.stdout + r.stderr)
+        log = r.stdout + r.stderr
+        m = re.search(r"Final estimate: PPL = ([0-9.]+)", log) or re.search(rf"\[{chunks}\]([0-9.]+)", log)
         if m or r.returncode != 0:
             break
     if r.returncode != 0 or not m:
