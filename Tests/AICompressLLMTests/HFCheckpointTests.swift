@@ -37,13 +37,8 @@ final class HFCheckpointTests: XCTestCase {
 
     /// Random HF-named tensors: 2-D BF16 (as many checkpoints ship), norms F32, tied embedding.
     static func checkpoint(seed: UInt64) throws -> Model {
-        var rng = SplitMix64(seed: seed)
-        func gauss(_ n: Int, _ scale: Float, _ mean: Float = 0) -> [Float] {
-            (0..<n).map { _ in
-                let u1 = max(1e-12, Double(rng.next() >> 11) / Double(1 << 53)), u2 = Double(rng.next() >> 11) / Double(1 << 53)
-                return mean + scale * Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * .pi * u2))
-            }
-        }
+        var source = GaussianSource(seed: seed)
+        func gauss(_ n: Int, _ scale: Float, _ mean: Float = 0) -> [Float] { source.values(n, scale, mean) }
         var tensors = [Tensor]()
         func matrix(_ name: String, _ rows: Int, _ cols: Int, _ scale: Float) throws {
             let bits = gauss(rows * cols, scale).map { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
