@@ -24,19 +24,20 @@ public struct Decoder: Sendable {
     /// The decoder of a GGUF model (configuration from its metadata, tensors by GGUF names).
     /// - Throws: `LLMError` naming the key or tensor at fault.
     public init(model: Model, metadata: GGUFMetadataTable) throws(LLMError) {
-        var c = try DecoderConfig(gguf: metadata)
-        if let t = model.tensor(named: "token_embd.weight"), t.shape.dims.count == 2 {
-            if c.vocabulary == 0 { c.vocabulary = t.shape.dims[0] }
-        }
+        let c = try DecoderConfig(gguf: metadata, model: model)
         self.init(config: c, weights: try DecoderWeights(model: model, config: c))
     }
 
     /// The final normalised hidden states `[tokens.count × embedding]` of a sequence starting at
     /// position 0 (an empty cache).
-    /// - Throws: `LLMError.tokenOutOfRange`.
+    /// - Throws: `LLMError.tokenOutOfRange`, `.unsupportedConfig` past the attention window.
     public func hiddenStates(_ tokens: [Int32]) throws(LLMError) -> [Float] {
         let c = config, t = tokens.count, e = c.embedding
         for id in tokens where id < 0 || Int(id) >= c.vocabulary { throw .tokenOutOfRange(id: id, vocabulary: c.vocabulary) }
+        if let w = c.attentionWindow, t > w {
+            throw .unsupportedConfig(file: "config.json", key: "sliding_window",
+                                     reason: "is \(w): sliding-window attention is not run; this sequence has \(t) tokens (use a context of at most \(w))")
+        }
         guard t > 0 else { return [] }
         var x = [Float](repeating: 0, count: t * e)
         x.withUnsafeMutableBufferPointer { xp in

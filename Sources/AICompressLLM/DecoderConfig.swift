@@ -41,6 +41,9 @@ public struct DecoderConfig: Sendable, Equatable {
     public var vocabulary: Int
     /// The context the model was trained with (`context_length`; 0 when absent).
     public var trainedContext: Int
+    /// Sliding-window attention span (a Hugging Face config's `sliding_window`), or nil. The
+    /// decoder refuses longer sequences rather than attend past the window (GGUF has no key).
+    public var attentionWindow: Int? = nil
 
     /// A configuration given field by field (tests, other formats).
     public init(architecture: String = "llama", layers: Int, embedding: Int, feedForward: Int, heads: Int, kvHeads: Int,
@@ -110,6 +113,14 @@ public struct DecoderConfig: Sendable, Equatable {
         self.init(architecture: arch, layers: layers, embedding: embedding, feedForward: ff, heads: heads, kvHeads: kv,
                   headDimension: hd, rmsEpsilon: eps, ropeBase: base, ropeDimensions: rot, ropeFrequencyScale: scale,
                   ropeStyle: style, vocabulary: vocab, trainedContext: trained)
+    }
+
+    /// The configuration of a GGUF model: its metadata, the vocabulary from the embedding's
+    /// rows when no key gives it.
+    /// - Throws: as `init(gguf:)`.
+    public init(gguf m: GGUFMetadataTable, model: Model) throws(LLMError) {
+        try self.init(gguf: m)
+        if vocabulary == 0, let t = model.tensor(named: "token_embd.weight"), t.shape.dims.count == 2 { vocabulary = t.shape.dims[0] }
     }
 
     /// Width of all query heads together.

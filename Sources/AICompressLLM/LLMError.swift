@@ -27,6 +27,10 @@ public enum LLMError: Error, Equatable, Sendable {
     case vocabularyMismatch(String)
     /// A parameter out of range (named as the library names it).
     case invalidParameter(name: String, reason: String)
+    /// A Hugging Face config.json feature the decoder does not run (`file` is its path).
+    case unsupportedConfig(file: String, key: String, reason: String)
+    /// A side file a Hugging Face checkpoint needs (config.json, tokenizer.json) is absent.
+    case missingSideFile(String)
 }
 
 extension LLMError: DataFault {
@@ -51,6 +55,8 @@ extension LLMError: DataFault {
             return "the text has \(n) tokens; a context of \(c) needs at least \(needed) (two chunks' worth, as llama-perplexity requires)"
         case .vocabularyMismatch(let r): return "the models do not share a vocabulary: \(r)"
         case .invalidParameter(let n, let r): return "`\(n)` \(r)"
+        case .unsupportedConfig(let f, let k, let r): return "\(f): '\(k)' \(r)"
+        case .missingSideFile(let f): return "\(f) is missing; a Hugging Face decoder needs config.json and tokenizer.json beside its safetensors"
         }
     }
 }

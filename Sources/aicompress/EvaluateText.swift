@@ -5,10 +5,10 @@ import AICompressTraining
 import ArgumentParser
 import Foundation
 
-/// `evaluate MODEL.gguf --text FILE`: perplexity (and, with --compare, KL divergence against a
+/// `evaluate MODEL.gguf|HF_FOLDER --text FILE`: perplexity (and, with --compare, KL divergence against a
 /// base model) the way llama-perplexity computes them.
 struct TextEvaluationOptions: ParsableArguments {
-    @Option(help: "A UTF-8 text file: evaluate a GGUF language model's perplexity on it (as llama-perplexity does) instead of --data.")
+    @Option(help: "A UTF-8 text file: evaluate a GGUF or Hugging Face language model's perplexity on it (as llama-perplexity does) instead of --data.")
     var text: String?
 
     @Option(help: "Tokens per chunk with --text (llama-perplexity's -c).")
@@ -51,12 +51,28 @@ struct EvaluateDataOptions: ParsableArguments {
 }
 
 extension AICompress.Evaluate {
-    /// Loads a GGUF language model, naming the file in any error.
+    /// Loads a language model — a GGUF file, or a Hugging Face checkpoint (a folder, its
+    /// model.safetensors or its .safetensors.index.json) — naming the file in any error.
     static func languageModel(_ path: String) throws -> LanguageModel {
-        let loaded = try ModelIO.read(path: path)
-        do { return try LanguageModel(model: loaded.model) } catch let e as any DataFault {
+        let loaded = try ModelIO.read(path: try checkpointEntry(path))
+        do {
+            if loaded.format == .safetensors { return try LanguageModel(huggingFace: loaded) }
+            return try LanguageModel(model: loaded.model)
+        } catch let e as any DataFault {
             throw ExitStatus.Failure(code: e.faultKind == .usage ? ExitStatus.usage : ExitStatus.dataError, message: "\(path): \(e)")
         }
+    }
+
+    /// A folder's checkpoint file: model.safetensors.index.json, else model.safetensors; any
+    /// other path as it is.
+    static func checkpointEntry(_ path: String) throws -> String {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else { return path }
+        let folder = path.hasSuffix("/") ? path : path + "/"
+        for name in ["model.safetensors.index.json", "model.safetensors"] where FileManager.default.fileExists(atPath: folder + name) {
+            return folder + name
+        }
+        throw ExitStatus.Failure(code: ExitStatus.noInput, message: "\(path): a folder without model.safetensors or model.safetensors.index.json")
     }
 
     func runText(_ file: String) throws {

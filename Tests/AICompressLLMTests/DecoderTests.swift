@@ -10,13 +10,8 @@ import XCTest
 final class DecoderTests: XCTestCase {
     /// A tiny model: `type` for the 2-D weights (f32, f16 or a ggml block type), norms f32.
     static func model(_ c: DecoderConfig, type: GGMLType, tied: Bool, biases: Bool, seed: UInt64) throws -> Model {
-        var rng = SplitMix64(seed: seed)
-        func gauss(_ n: Int, _ scale: Float, _ mean: Float = 0) -> [Float] {
-            (0..<n).map { _ in
-                let u1 = max(1e-12, Double(rng.next() >> 11) / Double(1 << 53)), u2 = Double(rng.next() >> 11) / Double(1 << 53)
-                return mean + scale * Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * .pi * u2))
-            }
-        }
+        var source = GaussianSource(seed: seed)
+        func gauss(_ n: Int, _ scale: Float, _ mean: Float = 0) -> [Float] { source.values(n, scale, mean) }
         var tensors = [Tensor]()
         func matrix(_ name: String, _ rows: Int, _ cols: Int, _ scale: Float) throws {
             let v = gauss(rows * cols, scale)

@@ -20,6 +20,13 @@ each:
   - `BIN quantize --gguf Q4_K_M CHECKPOINT` against `llama-quantize out.gguf Q4_K_M`: the same
     per-tensor types, the same bytes, and a mean KL divergence against the float model
     (llama-perplexity --kl-divergence) no higher.
+  - `BIN evaluate FOLDER --text` runs the checkpoint itself: its PPL equals that of `BIN evaluate`
+    on the converted GGUF and on the GGUF converted from an F32 copy within 0.1%, llama-perplexity's and the numpy
+    model's within 1%, the same token count as `tokenizers`; `--compare` across the two paths
+    (either way round) finds identical token ids and logits (mean KLD < 1e-5, same top token 100%);
+    config.json features the decoder does not run (rope scaling llama3/yarn, another activation,
+    partial rotary, a sliding window shorter than the context) and missing side files exit 65
+    with one line naming config.json and the key.
 And the refusals: an unmapped architecture, and no tokenizer.json, exit 65 with one line; without
 config.json the names are kept. llama.cpp's own convert_hf_to_gguf.py needs torch: run against
 it only when torch imports (SKIP line otherwise).
@@ -240,6 +247,7 @@ def lane_model(rep, binary, binaries, tmp, folder, entry, text, rows):
                 else "llama.cpp's rope on unpermuted rows: what a missing q/k permutation gives")
         rep.check(rel_wrong > 0.05, f"{label}: with the other rope layout ({what}) the PPL is off by more than 5%",
                   f"numpy with adjacent-pair rope: {wrong:.4f} ({100 * rel_wrong:.1f}% away)")
+    evaluate_checks(rep, binary, tmp, folder, src, out, text, want, ppl, ref, row)
     ours_q, ref_q = os.path.join(tmp, f"{label}-q4km-ours.gguf"), os.path.join(tmp, f"{label}-q4km-ref.gguf")
     r = run([binary, "quantize", "--gguf", "Q4_K_M", src, ours_q])
     ok_ours = rep.check(r.returncode == 0, f"{label}: aicompress quantize --gguf Q4_K_M {entry}", r.stderr.strip()[-300:] if r.returncode else "")
@@ -253,6 +261,88 @@ def lane_model(rep, binary, binaries, tmp, folder, entry, text, rows):
     row.update(kld_ours=k_ours, kld_ref=k_ref, size_ours=os.path.getsize(ours_q), size_ref=os.path.getsize(ref_q))
     if rep.check(k_ours is not None and k_ref is not None, f"{label}: llama-perplexity --kl-divergence runs on both"):
         rep.check(k_ours <= k_ref, f"{label}: mean KLD vs the float model no higher than llama-quantize's", f"{k_ours:.6f} vs {k_ref:.6f}")
+
+
+def ours_eval(binary, model, text, base=None):
+    """(JSON, tokens/s, error) of `BIN evaluate MODEL --text` with llama-perplexity's context and chunks."""
+    cmd = [binary, "evaluate", model, "--text", text, "--context", str(N_CTX), "--chunks", str(CHUNKS), "--json"]
+    r = run(cmd + (["--compare", base] if base else []))
+    if r.returncode != 0:
+        return None, None, f"exit {r.returncode}: {r.stderr.strip()[-300:]}"
+    m = re.search(r"([0-9.]+) tokens/s", r.stderr)
+    return json.loads(r.stdout), float(m.group(1)) if m else None, ""
+
+
+def evaluate_checks(rep, binary, tmp, folder, src, gguf_file, text, want, llama_ppl, numpy_ref, row):
+    """`evaluate` on the checkpoint itself (folder and entry file) against our GGUF path on the
+    converted file (and on an F32 copy converted), llama.cpp and the numpy forward pass."""
+    label = os.path.basename(folder)
+    hf, hf_rate, why = ours_eval(binary, folder, text)
+    if not rep.check(hf is not None, f"{label}: aicompress evaluate FOLDER --text runs the checkpoint", why):
+        return
+    gg, gg_rate, why = ours_eval(binary, gguf_file, text)
+    if not rep.check(gg is not None, f"{label}: aicompress evaluate on the converted GGUF", why):
+        return
+    p_hf, p_gg = hf["perplexity"]["value"], gg["perplexity"]["value"]
+    row.update(ours_hf=p_hf, ours_gguf=p_gg, rate_hf=hf_rate, rate_gguf=gg_rate)
+    rep.check(hf["text"]["tokens"] == len(want) == gg["text"]["tokens"], f"{label}: evaluate tokenizes to tokenizers' count on both paths",
+              f"HF {hf['text']['tokens']}, GGUF {gg['text']['tokens']}, tokenizers {len(want)}")
+    rep.check(abs(p_hf - p_gg) / p_gg <= 0.001, f"{label}: HF evaluate PPL equals GGUF evaluate PPL within 0.1%",
+              f"{p_hf:.4f} vs {p_gg:.4f} ({100 * abs(p_hf - p_gg) / p_gg:.5f}%)")
+    if llama_ppl is not None:
+        rep.check(abs(p_hf - llama_ppl) / llama_ppl <= 0.01, f"{label}: HF evaluate PPL equals llama-perplexity's within 1%",
+                  f"{p_hf:.4f} vs {llama_ppl:.4f} ({100 * abs(p_hf - llama_ppl) / llama_ppl:.4f}%)")
+    rep.check(abs(p_hf - numpy_ref) / numpy_ref <= 0.01, f"{label}: HF evaluate PPL equals the numpy HF forward pass's within 1%",
+              f"{p_hf:.4f} vs {numpy_ref:.4f} ({100 * abs(p_hf - numpy_ref) / numpy_ref:.4f}%)")
+    # an F32 copy of the checkpoint (numpy widens BF16/F16 exactly), converted to GGUF by us
+    f32_folder, f32 = os.path.join(tmp, f"{label}-f32"), os.path.join(tmp, f"{label}-f32.gguf")
+    from safetensors.numpy import save_file
+    shutil.copytree(folder, f32_folder, ignore=shutil.ignore_patterns("*.safetensors", "*.index.json"))
+    save_file({k: v.astype(np.float32) for k, v in load_safetensors(folder).items()}, os.path.join(f32_folder, "model.safetensors"))
+    r = run([binary, "convert", os.path.join(f32_folder, "model.safetensors"), f32])
+    if rep.check(r.returncode == 0, f"{label}: an F32 copy of the checkpoint, aicompress convert -> F32 .gguf", r.stderr.strip()[-300:]):
+        g32, _, why = ours_eval(binary, f32, text)
+        if rep.check(g32 is not None, f"{label}: aicompress evaluate on the F32 GGUF", why):
+            p32 = g32["perplexity"]["value"]
+            row.update(ours_f32=p32)
+            rep.check(abs(p_hf - p32) / p32 <= 0.001, f"{label}: HF evaluate PPL equals the F32 GGUF's within 0.1%", f"{p_hf:.4f} vs {p32:.4f}")
+    # --compare across the two paths, each way round: same tokens (else exit 65), same logits.
+    for model, base in [(folder, gguf_file), (gguf_file, src)]:
+        c, _, why = ours_eval(binary, model, text, base)
+        if rep.check(c is not None, f"{label}: evaluate {os.path.basename(model)} --compare {os.path.basename(base)} (identical token ids)", why):
+            kl, top = c["kl_divergence"]["mean"], c["same_top"]["value"]
+            rep.check(abs(kl) < 1e-5 and top == 1.0, f"{label}: HF and GGUF logits agree (mean KLD < 1e-5, same top token everywhere)",
+                      f"mean KLD {kl:.3g}, same top {100 * top:.3f}%")
+
+
+def evaluate_refusals(rep, binary, tmp, folder, text):
+    """config.json features the decoder does not run: exit 65, one line naming config.json and the key."""
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    cases = [("rope_scaling", {"rope_scaling": {"rope_type": "llama3", "factor": 8.0}}),
+             ("rope_scaling", {"rope_scaling": {"type": "yarn", "factor": 4.0}}),
+             ("hidden_act", {"hidden_act": "gelu"}),
+             ("partial_rotary_factor", {"partial_rotary_factor": 0.5}),
+             ("sliding_window", {"sliding_window": N_CTX // 2})]
+    bad = os.path.join(tmp, "hf-refused")
+    shutil.copytree(folder, bad)
+    for key, change in cases:
+        json.dump(dict(cfg, **change), open(os.path.join(bad, "config.json"), "w"))
+        r = run([binary, "evaluate", bad, "--text", text, "--context", str(N_CTX), "--chunks", "1"])
+        lines = r.stderr.strip().splitlines()
+        rep.check(r.returncode == 65 and len(lines) == 1 and "config.json" in r.stderr and f"'{key}'" in r.stderr,
+                  f"evaluate refuses {json.dumps(change)} (exit 65, one line naming config.json and '{key}')", f"exit {r.returncode}: {r.stderr.strip()}")
+    # a window no shorter than the context changes nothing: it runs
+    json.dump(dict(cfg, sliding_window=N_CTX), open(os.path.join(bad, "config.json"), "w"))
+    r = run([binary, "evaluate", bad, "--text", text, "--context", str(N_CTX), "--chunks", "1"])
+    rep.check(r.returncode == 0, "a sliding_window as long as the context runs", f"exit {r.returncode}: {r.stderr.strip()}")
+    json.dump(cfg, open(os.path.join(bad, "config.json"), "w"))
+    os.remove(os.path.join(bad, "tokenizer.json"))
+    r = run([binary, "evaluate", bad, "--text", text])
+    rep.check(r.returncode == 65 and "tokenizer.json" in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+              "evaluate without tokenizer.json refused (exit 65, one line)", f"exit {r.returncode}: {r.stderr.strip()}")
+    os.remove(os.path.join(bad, "config.json"))
+    r = run([binary, "evaluate", bad, "--text", text])
+    rep.check(r.returncode == 65 and "config.json" in r.stderr, "evaluate without config.json refused (exit 65)", f"exit {r.returncode}: {r.stderr.strip()}")
 
 
 def refusals(rep, binary, tmp, folder):
@@ -299,11 +389,16 @@ def main():
         lane_model(rep, binary, binaries, tmp, os.path.join(tmp, "llama-tied"), "model.safetensors.index.json", text, rows)
         lane_model(rep, binary, binaries, tmp, os.path.join(tmp, "qwen2"), "model.safetensors", text, rows)
         refusals(rep, binary, tmp, os.path.join(tmp, "llama"))
+        evaluate_refusals(rep, binary, tmp, os.path.join(tmp, "llama"), text)
         llama_converter(rep)
         print("model | llama.cpp PPL | numpy PPL | numpy PPL, other rope layout | Q4_K_M mean KLD ours | llama-quantize's | Q4_K_M file bytes ours vs llama-quantize's")
         for r in rows:
             print(f"{r['model']} | {r['ppl']} | {r['numpy']:.4f} | {r['wrong']:.4f} | {r.get('kld_ours')} | {r.get('kld_ref')} | "
                   f"{r.get('size_ours')} vs {r.get('size_ref')}")
+        print("model | evaluate PPL: checkpoint | converted GGUF | F32 GGUF | llama.cpp | numpy | tokens/s checkpoint vs GGUF")
+        for r in rows:
+            print(f"{r['model']} | {r.get('ours_hf')} | {r.get('ours_gguf')} | {r.get('ours_f32')} | {r['ppl']} | {r['numpy']:.4f} | "
+                  f"{r.get('rate_hf')} vs {r.get('rate_gguf')}")
     return rep.finish()
 
 
