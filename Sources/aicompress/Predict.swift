@@ -60,7 +60,8 @@ extension AICompress {
                 throw ValidationError("the model has no output '\(n)' (outputs: \(outs.joined(separator: ", ")))")
             }
             let strings = try withModel(model) { try network.stringLabels() }
-            for o in network.graph.outputs where names.contains(o.name) && o.elemType == 8 && strings[o.name] == nil {
+            let stringElement: Int32 = 8  // ONNX TensorProto.STRING
+            for o in network.graph.outputs where names.contains(o.name) && o.elemType == stringElement && strings[o.name] == nil {
                 throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(model): output '\(o.name)' is a string tensor that is not a class label")
             }
             let sink = try OutputFile(path: file ?? "-")

@@ -50,6 +50,21 @@ final class StringLabelsCLITests: CLITestCase {
         XCTAssertEqual(try XCTUnwrap(cmp["accuracy_change"] as? Double), (146.0 - 147.0) / 150, accuracy: 1e-12)
     }
 
+    /// A name only the data has is a class the model never predicts: its rows count wrong.
+    func testANameTheModelLacksIsAClassOfItsOwn() throws {
+        let dir = try tempDir()
+        var iris = try String(contentsOfFile: fixture("onnx/iris-strings.csv"), encoding: .utf8)
+        iris.replaceSubrange(try XCTUnwrap(iris.range(of: ",setosa\n")), with: ",lion\n")  // row 1, which the model gets right
+        try iris.write(toFile: dir + "/lion.csv", atomically: true, encoding: .utf8)
+        let r = try run(["evaluate", fixture("onnx/skl-logreg-strings.onnx"), "--data", dir + "/lion.csv", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let metrics = try XCTUnwrap(try jsonObject(r.stdout)["metrics"] as? [String: Any])
+        XCTAssertEqual(metrics["correct"] as? Int, 145)
+        let classes = try XCTUnwrap(metrics["classes"] as? [[String: Any]])
+        XCTAssertEqual(classes.compactMap { $0["label"] as? String }, ["setosa", "versicolor", "virginica", "lion"])
+        XCTAssertEqual(classes.compactMap { $0["support"] as? Int }, [49, 50, 50, 1])
+    }
+
     func testPredictPrintsClassNames() throws {
         for model in ["skl-logreg-strings", "skl-mlp-strings"] {
             let r = try run(["predict", fixture("onnx/\(model).onnx"), "--data", fixture("onnx/iris-strings.csv"), "--output", "output_label"])
