@@ -21,6 +21,9 @@ public struct ModelTask: Sendable {
     public let logitsValueIsProbabilities: Bool
     /// Class label of each score column, when the graph records them (ArrayFeatureExtractor).
     public let classLabels: [Double]?
+    /// Class names when the label output is a string tensor (skl2onnx classifiers trained on
+    /// text labels): the label output's values, and so `Predictions.values`, are indices into them.
+    public let classNames: [String]?
 
     public var featureCount: Int { rowShape.reduce(1, *) }
 
@@ -49,8 +52,12 @@ public struct ModelTask: Sendable {
         }
         rowShape = row
         let outs = g.outputs
-        let labelOut = outs.first { [ElementCode.int32, ElementCode.int64].contains($0.elemType) }?.name
+        let strings = try network.stringLabels()
+        let labelOut = outs.first {
+            [ElementCode.int32, ElementCode.int64].contains($0.elemType) || $0.elemType == ElementCode.string && strings[$0.name] != nil
+        }?.name
         labelOutput = labelOut
+        classNames = labelOut.flatMap { strings[$0] }
         let floatOut = outs.first { $0.elemType == ElementCode.float || $0.elemType == ElementCode.undefined && $0.name != labelOut }?.name
         scoreOutput = floatOut
         let trace = Self.traceLogits(from: floatOut, in: g)
@@ -143,6 +150,9 @@ public struct ModelTask: Sendable {
     /// Class index of each target value for training: via the recorded class labels, or the
     /// value itself when it is an integer in 0..<classes.
     public func classIndices(_ targets: [Double], classes: Int, file: String) throws(ExecutionError) -> [Int] {
+        if let names = classNames {
+            throw ExecutionError.badInput("\(file): the label column holds numbers; the model's classes are text (\(names.prefix(4).joined(separator: ", "))\(names.count > 4 ? ", …" : ""))")
+        }
         var map: [Double: Int] = [:]
         if let cl = classLabels { for (i, c) in cl.enumerated() { map[c] = i } }
         var out = [Int]()
@@ -165,4 +175,5 @@ private enum ElementCode {
     static let float: Int32 = 1
     static let int32: Int32 = 6
     static let int64: Int32 = 7
+    static let string: Int32 = 8
 }

@@ -151,13 +151,13 @@ public enum NPY {
 
     /// A data set from a features array (first axis = rows) and an optional labels array.
     public static func dataset(features: [UInt8], file: String, labels: [UInt8]?, labelsFile: String,
-                               missing: MissingStrategy) throws(DataError) -> Dataset {
+                               missing: MissingStrategy, statistics: MissingStatistics? = nil) throws(DataError) -> Dataset {
         try features.withUnsafeBytes { f in
             Result { () throws(DataError) -> Dataset in
-                guard let labels else { return try dataset(features: f, file: file, labels: nil, labelsFile: labelsFile, missing: missing) }
+                guard let labels else { return try dataset(features: f, file: file, labels: nil, labelsFile: labelsFile, missing: missing, statistics: statistics) }
                 return try labels.withUnsafeBytes { l in
                     Result { () throws(DataError) -> Dataset in
-                        try dataset(features: f, file: file, labels: l, labelsFile: labelsFile, missing: missing)
+                        try dataset(features: f, file: file, labels: l, labelsFile: labelsFile, missing: missing, statistics: statistics)
                     }
                 }.get()
             }
@@ -166,7 +166,7 @@ public enum NPY {
 
     /// A data set from mapped bytes, without copying them.
     public static func dataset(features: UnsafeRawBufferPointer, file: String, labels: UnsafeRawBufferPointer?, labelsFile: String,
-                               missing: MissingStrategy) throws(DataError) -> Dataset {
+                               missing: MissingStrategy, statistics: MissingStatistics? = nil) throws(DataError) -> Dataset {
         let (shape, values) = try read(features, file: file)
         guard let rows = shape.first, shape.count >= 1 else { throw DataError(file: file, "a scalar is not a data set") }
         let cols = shape.count == 1 ? 1 : shape[1...].reduce(1, *)
@@ -179,8 +179,19 @@ public enum NPY {
             targets = lv
         }
         var d = try Dataset.fillMissing(values: values, rows: rows, names: (0..<cols).map { "f\($0)" }, targets: targets,
-                                        strategy: missing, file: file)
+                                        strategy: missing, statistics: statistics, file: file)
         d.labelName = labels == nil ? nil : "labels"
         return d
+    }
+
+    /// The fill values `strategy` (mean or median) computes from a features array, for use on
+    /// another file (its columns are named f0, f1, …).
+    public static func missingStatistics(features: UnsafeRawBufferPointer, file: String,
+                                         strategy: MissingStrategy) throws(DataError) -> MissingStatistics {
+        let (shape, values) = try read(features, file: file)
+        guard let rows = shape.first, shape.count >= 1 else { throw DataError(file: file, "a scalar is not a data set") }
+        let cols = shape.count == 1 ? 1 : shape[1...].reduce(1, *)
+        return try Dataset.statistics(values: values, rows: rows, names: (0..<cols).map { "f\($0)" }, targets: nil,
+                                      strategy: strategy, file: file)
     }
 }

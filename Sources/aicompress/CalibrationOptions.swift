@@ -12,6 +12,8 @@ struct CalibrationOptions: ParsableArguments {
     @Option(help: "Calibration rows used at most (the first ones).")
     var calibrationRows = 1024
 
+    @OptionGroup var layout: CSVLayoutOptions
+
     /// Checks the options for a method that needs data (`needed`) or not.
     func check(needed: Bool, method: String) throws {
         if needed && calibration == nil { throw ValidationError("--method \(method) needs --calibration DATA (a CSV or .npy of inputs)") }
@@ -22,13 +24,18 @@ struct CalibrationOptions: ParsableArguments {
     /// The data, read when the pass knows the model's input width.
     var data: CalibrationData? {
         guard let path = calibration else { return nil }
-        return CalibrationData(maxRows: calibrationRows) { expected in
+        var csv = CSVOptions()
+        csv.textLabels = true  // a label column is not used
+        layout.apply(to: &csv)
+        let npyRefusal = layout.npyRefusal(path)
+        return CalibrationData(maxRows: calibrationRows) { [csv] expected in
             let input = try InputFile(path: path)
             return try input.buffer.withUnsafeBytes { bytes in
-                if bytes.starts(with: [0x93] + Array("NUMPY".utf8)) {
+                if DataReadingOptions.isNPY(bytes) {
+                    if let e = npyRefusal { throw e }
                     return try NPY.dataset(features: bytes, file: path, labels: nil, labelsFile: "", missing: .error)
                 }
-                return try Dataset.readCSV(bytes, file: path, label: .auto, missing: .error, expectedFeatures: expected)
+                return try Dataset.readCSV(bytes, file: path, options: csv, expectedFeatures: expected)
             }
         }
     }
@@ -38,7 +45,7 @@ struct CalibrationOptions: ParsableArguments {
         var options = pass.parameters.filter { $0.0 != "calibration-rows" }.map { Recipe.Option(key: $0.0, values: [$0.1], isFlag: false) }
         if let c = calibration {
             options += [Recipe.Option(key: "calibration", values: [c], isFlag: false),
-                        Recipe.Option(key: "calibration-rows", values: ["\(calibrationRows)"], isFlag: false)]
+                        Recipe.Option(key: "calibration-rows", values: ["\(calibrationRows)"], isFlag: false)] + layout.recipeOptions
         }
         return Recipe.Step(command: pass.name, options: options)
     }

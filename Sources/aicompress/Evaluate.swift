@@ -31,7 +31,7 @@ extension AICompress {
         @Argument(help: "Model file (with a graph), or - for standard input.")
         var model: String
 
-        @OptionGroup var data: EvaluateDataOptions
+        @OptionGroup var data: OptionalDataOptions
 
         @Option(help: "A second model to run on the same rows: reports agreement and the accuracy change.")
         var compare: String?
@@ -53,12 +53,27 @@ extension AICompress {
             var predictions: ModelTask.Predictions
             var classification: ClassificationMetrics?
             var regression: RegressionMetrics?
+            /// Class names by code, when the classes are text.
+            var names: [String]? = nil
         }
 
-        static func evaluate(_ path: String, task: ModelTask, data: Dataset, batchSize: Int) throws -> Result {
-            let p = try withModel(path) { try task.predict(data, batchSize: batchSize) }
-            guard let truth = data.targets else {
+        /// Runs `task` on `data` and measures it; text classes are coded in `space` (shared by
+        /// the models compared on the same data).
+        static func evaluate(_ path: String, task: ModelTask, data: Dataset, file: String, batchSize: Int,
+                             space: inout ClassNameSpace?) throws -> Result {
+            var p = try withModel(path) { try task.predict(data, batchSize: batchSize) }
+            guard var truth = data.targets else {
                 throw ExitStatus.Failure(code: ExitStatus.dataError, message: "the data has no label column to evaluate against")
+            }
+            try ClassNameSpace.check(model: path, task: task, isClassification: p.isClassification, data: data, file: file)
+            if let modelNames = task.classNames, let dataNames = data.targetNames {
+                var s = space ?? ClassNameSpace(modelNames)
+                truth = try s.codes(truth, within: dataNames, what: file)
+                p.values = try s.codes(p.values, within: modelNames, what: path)
+                space = s
+                var r = Result(path: path, predictions: p, classification: ClassificationMetrics(truth: truth, predicted: p.values))
+                r.names = s.names
+                return r
             }
             if p.isClassification {
                 return Result(path: path, predictions: p, classification: ClassificationMetrics(truth: truth, predicted: p.values))
@@ -69,15 +84,20 @@ extension AICompress {
         func run() throws {
             if let file = text.text { return try runText(file) }
             let (_, task) = try loadTask(model)
-            let (ds, _) = try data.load(data.data, expectedFeatures: task.featureCount)
-            let result = try Evaluate.evaluate(model, task: task, data: ds, batchSize: batchSize)
+            guard let file = data.file else { throw ValidationError("Missing expected argument '--data <data>' (or --text for a GGUF language model)") }
+            let (ds, _, _) = try data.reading.load(file, expectedFeatures: task.featureCount, sha256: false, textLabels: true)
+            var space: ClassNameSpace? = nil
+            var result = try Evaluate.evaluate(model, task: task, data: ds, file: file, batchSize: batchSize, space: &space)
             var other: Result? = nil
             if let c = compare {
                 let (_, t2) = try loadTask(c)
                 guard t2.featureCount == task.featureCount else {
                     throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(c): takes \(t2.featureCount) features per row, \(model) takes \(task.featureCount)")
                 }
-                other = try Evaluate.evaluate(c, task: t2, data: ds, batchSize: batchSize)
+                other = try Evaluate.evaluate(c, task: t2, data: ds, file: file, batchSize: batchSize, space: &space)
+                // the second model may have added names: both reports print the same space
+                result.names = space?.names
+                other?.names = space?.names
             }
             if json {
                 try FileHandleOutput.stdout(jsonReport(result, ds, other).rendered() + "\n")
@@ -95,6 +115,12 @@ extension AICompress {
             v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
         }
 
+        /// How class `v` is printed: its name when the classes are text.
+        static func classLabel(_ v: Double, names: [String]?) -> String {
+            guard let n = names, v >= 0, Int(v) < n.count else { return classLabel(v) }
+            return n[Int(v)]
+        }
+
         func textReport(_ r: Result, _ ds: Dataset, _ other: Result?) -> String {
             var s = "\(model) on \(data.data): \(Format.count(ds.rows)) rows, \(ds.featureCount) features, label '\(ds.labelName ?? "?")'\n"
             if let m = ds.missingSummary { s += m + "\n" }
@@ -102,13 +128,13 @@ extension AICompress {
                 s += "\naccuracy  \(Format.percent(c.accuracy)) (\(c.correct)/\(c.samples))\n"
                 s += "macro     precision \(String(format: "%.4f", c.macroPrecision))  recall \(String(format: "%.4f", c.macroRecall))  F1 \(String(format: "%.4f", c.macroF1))\n\n"
                 let rows = c.classes.indices.map { i in
-                    [Evaluate.classLabel(c.classes[i]), String(format: "%.4f", c.precision(i)), String(format: "%.4f", c.recall(i)),
+                    [Evaluate.classLabel(c.classes[i], names: r.names), String(format: "%.4f", c.precision(i)), String(format: "%.4f", c.recall(i)),
                      String(format: "%.4f", c.f1(i)), String(c.support(i))]
                 }
                 s += Format.table(header: ["class", "precision", "recall", "f1", "support"], rows: rows, rightAligned: [1, 2, 3, 4])
                 s += "\nconfusion matrix (rows: true class, columns: predicted):\n"
-                let head = [""] + c.classes.map(Evaluate.classLabel)
-                let body = c.classes.indices.map { i in [Evaluate.classLabel(c.classes[i])] + c.confusion[i].map(String.init) }
+                let head = [""] + c.classes.map { Evaluate.classLabel($0, names: r.names) }
+                let body = c.classes.indices.map { i in [Evaluate.classLabel(c.classes[i], names: r.names)] + c.confusion[i].map(String.init) }
                 s += Format.table(header: head, rows: body, rightAligned: Set(1...c.classes.count))
             } else if let g = r.regression {
                 s += "\nMSE  \(Format.number(g.mse))\nMAE  \(Format.number(g.mae))\nR²   \(String(format: "%.6f", g.r2))\n"
@@ -134,7 +160,7 @@ extension AICompress {
                     ("accuracy", .double(c.accuracy)),
                     ("macro", .object([("precision", .double(c.macroPrecision)), ("recall", .double(c.macroRecall)), ("f1", .double(c.macroF1))])),
                     ("classes", .array(c.classes.indices.map { i in
-                        .object([("label", .double(c.classes[i])), ("precision", .double(c.precision(i))), ("recall", .double(c.recall(i))),
+                        .object([("label", r.names == nil ? .double(c.classes[i]) : .string(Evaluate.classLabel(c.classes[i], names: r.names))), ("precision", .double(c.precision(i))), ("recall", .double(c.recall(i))),
                                  ("f1", .double(c.f1(i))), ("support", .int(c.support(i)))])
                     })),
                     ("confusion", .array(c.confusion.map { .array($0.map { .int($0) }) })),

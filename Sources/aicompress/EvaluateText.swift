@@ -18,38 +18,6 @@ struct TextEvaluationOptions: ParsableArguments {
     var chunks: Int?
 }
 
-/// `evaluate`'s data options: `DataOptions` with --data optional, because `--text` replaces it.
-/// The tabular path turns them into a `DataOptions` (parsed from the same flags), so loading
-/// stays in one place and the other commands keep --data required.
-struct EvaluateDataOptions: ParsableArguments {
-    @Option(name: .customLong("data"), help: "Data: a CSV file with a header row, or a .npy array of features (rows first); - for standard input.")
-    var file: String?
-    @Option(help: "Label column of the CSV, by name or 0-based index (default: a column called label, target, y or class, else the last).")
-    var label: String?
-    @Option(help: ".npy file of labels, one per row of a .npy --data.")
-    var labels: String?
-    @Option(help: "Missing values (empty, NA, NaN, ?, null): error, drop (the rows), mean, median, zero, or interpolate (linearly along the rows).")
-    var missing: MissingStrategy = .error
-
-    /// The --data path (empty only with --text, where it is not used).
-    var data: String { file ?? "" }
-
-    /// The same flags as a `DataOptions`.
-    /// - Throws: `ValidationError` when --data is missing.
-    func options() throws -> DataOptions {
-        guard let f = file else { throw ValidationError("Missing expected argument '--data <data>' (or --text for a GGUF language model)") }
-        var args = ["--data", f, "--missing", missing.rawValue]
-        if let l = label { args += ["--label", l] }
-        if let l = labels { args += ["--labels", l] }
-        return try DataOptions.parse(args)
-    }
-
-    /// `DataOptions.load` for these flags.
-    func load(_ path: String, expectedFeatures: Int?) throws -> (Dataset, crc32: UInt32) {
-        try options().load(path, expectedFeatures: expectedFeatures)
-    }
-}
-
 extension AICompress.Evaluate {
     /// Loads a language model — a GGUF file, or a Hugging Face checkpoint (a folder, its
     /// model.safetensors or its .safetensors.index.json) — naming the file in any error.

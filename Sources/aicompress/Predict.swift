@@ -34,14 +34,7 @@ extension AICompress {
         @Option(name: .customLong("input"), help: ArgumentHelp("NAME=FILE.npy: the array for model input NAME (repeatable, instead of --data).", valueName: "name=file"))
         var inputs: [String] = []
 
-        @Option(help: ArgumentHelp(DataOptions.labelHelp))
-        var label: String?
-
-        @Option(help: ArgumentHelp(DataOptions.labelsHelp))
-        var labels: String?
-
-        @Option(help: ArgumentHelp(DataOptions.missingHelp))
-        var missing: MissingStrategy = .error
+        @OptionGroup var reading: DataReadingOptions
 
         @Option(name: .customLong("output"), help: "Graph output to print (repeatable; default: every output).")
         var outputs: [String] = []
@@ -66,9 +59,14 @@ extension AICompress {
             for n in names where !outs.contains(n) {
                 throw ValidationError("the model has no output '\(n)' (outputs: \(outs.joined(separator: ", ")))")
             }
+            let strings = try withModel(model) { try network.stringLabels() }
+            let stringElement: Int32 = 8  // ONNX TensorProto.STRING
+            for o in network.graph.outputs where names.contains(o.name) && o.elemType == stringElement && strings[o.name] == nil {
+                throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(model): output '\(o.name)' is a string tensor that is not a class label")
+            }
             let sink = try OutputFile(path: file ?? "-")
             do {
-                let writer = PredictionWriter(outputs: names, sink: sink)
+                let writer = PredictionWriter(outputs: names, strings: strings, sink: sink)
                 if let arrays = try namedArrays() {
                     let feeds = try withModel(model) { try GraphFeeds(arrays.list, network: network, source: arrays.source) }
                     try forEachBatch(rows: feeds.rows) { range in
@@ -76,8 +74,7 @@ extension AICompress {
                     }
                 } else {
                     let task = try withModel(model) { try ModelTask(network: network) }
-                    let (ds, _, _) = try DataOptions.load(data ?? "-", label: label, labels: labels, missing: missing,
-                                                          expectedFeatures: task.featureCount, sha256: false)
+                    let (ds, _, _) = try reading.load(data ?? "-", expectedFeatures: task.featureCount, sha256: false, textLabels: true)
                     try forEachBatch(rows: ds.rows) { range in
                         let x = try withModel(model) { try task.batch(ds, rows: Array(range)) }
                         try writer.write(try withModel(model) { try network.predict([task.inputName: x], outputs: names) }, rows: range.count)
@@ -120,13 +117,24 @@ extension AICompress {
 /// Writes predict's CSV: the header from the first batch, then each batch's rows as they come.
 final class PredictionWriter {
     let outputs: [String]
+    /// The strings of outputs computed as string indices (text class labels), printed by name.
+    let strings: [String: [String]]
     let sink: OutputFile
     /// Values per row of each output, fixed by the first batch.
     var perRow: [Int]? = nil
 
-    init(outputs: [String], sink: OutputFile) {
+    init(outputs: [String], strings: [String: [String]] = [:], sink: OutputFile) {
         self.outputs = outputs
+        self.strings = strings
         self.sink = sink
+    }
+
+    /// A CSV field for `s`: quoted (RFC 4180) when it holds a comma, quote or line break, or
+    /// has blanks at its ends (which the reader would trim).
+    static func field(_ s: String) -> String {
+        let special = s.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }
+        guard special || s.first?.isWhitespace == true || s.last?.isWhitespace == true || s.isEmpty else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     func write(_ values: [String: NDArray], rows: Int) throws {
@@ -148,10 +156,19 @@ final class PredictionWriter {
             for (n, k) in zip(outputs, per) { header += k == 1 ? [n] : (0..<k).map { "\(n)_\($0)" } }
             text = header.joined(separator: ",") + "\n"
         }
+        let names = outputs.map { strings[$0] }
         for r in 0..<rows {
             var cells = [String]()
-            for (v, k) in zip(cols, per) {
-                for j in 0..<k { cells.append(v.isFloat ? "\(v.floats[r * k + j])" : "\(v.ints[r * k + j])") }
+            for ((v, k), text) in zip(zip(cols, per), names) {
+                for j in 0..<k {
+                    if let text, !v.isFloat {
+                        let i = v.ints[r * k + j]
+                        guard i >= 0, i < text.count else { throw ExitStatus.Failure(code: ExitStatus.dataError, message: "string index \(i) is out of range for \(text.count) strings") }
+                        cells.append(Self.field(text[Int(i)]))
+                    } else {
+                        cells.append(v.isFloat ? "\(v.floats[r * k + j])" : "\(v.ints[r * k + j])")
+                    }
+                }
             }
             text += cells.joined(separator: ",") + "\n"
         }

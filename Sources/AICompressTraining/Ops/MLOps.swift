@@ -58,8 +58,12 @@ enum MLOps {
     }
 
     static func linearClassifier(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> [NDArray] {
-        guard case .ints(let labels)? = ctx.node.attribute("classlabels_ints") else {
-            throw ctx.unsupported("only integer class labels (classlabels_ints) are supported")
+        // string labels are computed as their indices (Network.stringLabels maps them back)
+        let labels: [Int64]
+        if case .ints(let l)? = ctx.node.attribute("classlabels_ints") { labels = l } else if case .strings(let l)? = ctx.node.attribute("classlabels_strings") {
+            labels = (0..<Int64(l.count)).map { $0 }
+        } else {
+            throw ctx.unsupported("no class labels (classlabels_ints or classlabels_strings)")
         }
         let classes = labels.count
         guard let w = ctx.floats("coefficients"), classes >= 2, w.count % classes == 0, w.count / classes == (try rows(ctx, x)).1 else {

@@ -293,7 +293,7 @@ enum Structural {
         return NDArray(shape: [dims.count], ints: dims)
     }
 
-    /// The value of a Constant node: its tensor, float(s) or int(s) attribute.
+    /// The value of a Constant node: its tensor, float(s), int(s) or string(s) attribute.
     static func constant(_ ctx: OpContext) throws(ExecutionError) -> NDArray {
         switch ctx.node.attribute("value") {
         case .tensor(let t)?: return try NDArray(tensor: t)
@@ -303,7 +303,16 @@ enum Structural {
         if case .floats(let v)? = ctx.node.attribute("value_floats") { return NDArray(shape: [v.count], floats: v) }
         if case .int(let v)? = ctx.node.attribute("value_int") { return NDArray(shape: [], ints: [v]) }
         if case .ints(let v)? = ctx.node.attribute("value_ints") { return NDArray(shape: [v.count], ints: v) }
-        throw ctx.unsupported("Constant without a tensor, float(s) or int(s) value")
+        if case .strings(let v)? = ctx.node.attribute("value_strings") {
+            // strings are computed as their indices (class labels: Network.stringLabels says which)
+            var shape = [v.count]
+            if case .ints(let dims)? = ctx.node.attribute("aicompress.dims"), dims.allSatisfy({ $0 >= 0 }),
+               dims.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? -1 : $0 * $1 }) == Int64(v.count) {
+                shape = dims.map { Int($0) }
+            }
+            return NDArray(shape: shape, ints: (0..<Int64(v.count)).map { $0 })
+        }
+        throw ctx.unsupported("Constant without a tensor, float(s), int(s) or string(s) value")
     }
 
     static func argmax(_ ctx: OpContext, _ x: NDArray) throws(ExecutionError) -> NDArray {

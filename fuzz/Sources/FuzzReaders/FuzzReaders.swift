@@ -11,7 +11,7 @@ import AICompressTraining
 //   onnx         ONNXReader (protobuf-c behind the wire-level checks), from the bytes
 //   safetensors  SafetensorsReader
 //   json         JSONParser (safetensors headers and sharded indexes)
-//   csv          Dataset.readCSV with every missing-value strategy
+//   csv          Dataset.readCSV with every missing-value strategy, other delimiters, chosen columns
 //   npy          NPY.read
 //   gguf         GGUFReader, then every tensor dequantized and the file written back
 //   exec         ONNX model → Network → one forward pass of a zero row (hostile graphs:
@@ -48,6 +48,14 @@ func runOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     case "csv":
         for m in MissingStrategy.allCases {
             _ = try? Dataset.readCSV(Array(bytes), file: "fuzz.csv", label: .auto, missing: m)
+        }
+        // other delimiters (tab is also a blank), chosen columns, text labels
+        for (d, features) in [(UInt8(0x3B), FeatureSelection.dropping([.index(0)])), (0x09, .only([.index(-1), .name("a")]))] {
+            var o = CSVOptions(missing: .mean)
+            o.delimiter = d
+            o.features = features
+            o.textLabels = true
+            _ = try? Dataset.readCSV(Array(bytes), file: "fuzz.csv", options: o)
         }
     case "npy":
         _ = try? NPY.read(Array(bytes), file: "fuzz.npy")
