@@ -210,7 +210,7 @@ def kld(binaries, base, model, text, tmp):
     saved = os.path.join(tmp, os.path.basename(base) + ".kld")
     if not os.path.exists(saved):
         run([os.path.join(binaries, "llama-perplexity"), "-m", base, "-f", text, *PPL_ARGS, "--kl-divergence-base", saved])
-    for _ in range(3):  # the closing lines are sometimes lost (see llama_cpp.perplexity)
+    for _ in range(5):  # the closing lines are sometimes lost (see llama_cpp.perplexity)
         r = run([os.path.join(binaries, "llama-perplexity"), "-m", model, *PPL_ARGS, "--kl-divergence-base", saved, "--kl-divergence"])
         m = re.search(r"Mean\s+KLD:\s+([0-9.]+)", r.stdout + r.stderr)
         if m:
