@@ -10,7 +10,7 @@
 #include <immintrin.h>
 #include "prune_lanes.h"
 
-int32_t aic_prune_lanes[256][8];  // shared with prune_nm_avx2.c
+int32_t aic_prune_lanes[256][8];  // declared in prune_lanes.h
 static int lanes_ready = 0;
 
 static void build_lanes(void) {
@@ -33,12 +33,10 @@ void aic_prune_f32_sparse_avx2(const uint32_t *bits, int64_t end, uint32_t thres
                                uint8_t *maskBytes, uint32_t *values, int64_t slotEnd, aic_prune_state *st) {
     const __m256i absMask = _mm256_set1_epi32(0x7FFFFFFF);
     const __m256i tv = _mm256_set1_epi32((int32_t)threshold);  // magnitudes are < 2^31: signed compare is exact
-    const __m256 signMask = _mm256_castsi256_ps(absMask);
-    __m256 sig = _mm256_setzero_ps(), err = _mm256_setzero_ps(), mx = _mm256_setzero_ps();
-    int64_t k = st->k, slot = st->slot, ties = st->ties, keptZeros = st->keptZeros;
-    double signal = st->signal, error = st->error;
-    while (k + 8 <= end && slot + 8 <= slotEnd) {
-        __m256i raw = _mm256_loadu_si256((const __m256i *)(bits + k));
+    aic_prune_run r = aic_prune_start(st);
+    int64_t ties = st->ties;
+    while (r.k + 8 <= end && r.slot + 8 <= slotEnd) {
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(bits + r.k));
         __m256i m = _mm256_and_si256(raw, absMask);
         __m256i keep = _mm256_cmpgt_epi32(m, tv);
         __m256i tie = _mm256_cmpeq_epi32(m, tv);
@@ -53,26 +51,9 @@ void aic_prune_f32_sparse_avx2(const uint32_t *bits, int64_t end, uint32_t thres
                                                        _mm256_set1_epi32(1)),
                                       _mm256_setzero_si256());
         }
-        __m256 x = _mm256_castsi256_ps(raw);
-        __m256 lost = _mm256_andnot_ps(_mm256_castsi256_ps(keep), x);
-        sig = _mm256_add_ps(sig, _mm256_mul_ps(x, x));
-        err = _mm256_add_ps(err, _mm256_mul_ps(lost, lost));
-        mx = _mm256_max_ps(mx, _mm256_and_ps(lost, signMask));
-        maskBytes[k >> 3] = (uint8_t)byte;
-        __m256i packed = _mm256_permutevar8x32_epi32(raw, _mm256_loadu_si256((const __m256i *)aic_prune_lanes[byte]));
-        _mm256_storeu_si256((__m256i *)(values + slot), packed);
-        int zeroBits = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(m, _mm256_setzero_si256())));
-        keptZeros += __builtin_popcount((unsigned)(byte & zeroBits));
-        slot += __builtin_popcount((unsigned)byte);
-        k += 8;
-        if ((k & 4095) == 0) {
-            signal += (double)aic_hsum(sig);
-            error += (double)aic_hsum(err);
-            sig = _mm256_setzero_ps();
-            err = _mm256_setzero_ps();
-        }
+        aic_prune_group(&r, raw, m, keep, byte, maskBytes, values);
     }
-    aic_prune_finish(st, sig, err, mx, k, slot, keptZeros, signal, error);
+    aic_prune_finish(st, &r);
     st->ties = ties;
 }
 #else

@@ -12,10 +12,6 @@
 #include <immintrin.h>
 #include "prune_lanes.h"
 
-// Lane j's index for packing the set bits of byte b first (built by aic_avx2_available, in
-// prune_avx2.c, and shared here).
-extern int32_t aic_prune_lanes[256][8];
-
 __attribute__((target("avx2,popcnt")))
 void aic_prune_nm_f32_sparse_avx2(const uint32_t *bits, int64_t end, int32_t n, int32_t m,
                                   uint8_t *maskBytes, uint32_t *values, int64_t slotEnd, aic_prune_state *st) {
@@ -35,12 +31,9 @@ void aic_prune_nm_f32_sparse_avx2(const uint32_t *bits, int64_t end, int32_t n, 
     }
     const __m256i absMask = _mm256_set1_epi32(0x7FFFFFFF);
     const __m256i minusN = _mm256_set1_epi32(-n);
-    const __m256 signMask = _mm256_castsi256_ps(absMask);
-    __m256 sig = _mm256_setzero_ps(), err = _mm256_setzero_ps(), mx = _mm256_setzero_ps();
-    int64_t k = st->k, slot = st->slot, keptZeros = st->keptZeros;
-    double signal = st->signal, error = st->error;
-    while (k + 8 <= end && slot + 8 <= slotEnd) {
-        __m256i raw = _mm256_loadu_si256((const __m256i *)(bits + k));
+    aic_prune_run r = aic_prune_start(st);
+    while (r.k + 8 <= end && r.slot + 8 <= slotEnd) {
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(bits + r.k));
         __m256i mag = _mm256_and_si256(raw, absMask);  // < 2^31: signed compares are exact
         __m256i negRank = _mm256_setzero_si256();
         for (int d = 0; d < m - 1; d++) {
@@ -51,26 +44,9 @@ void aic_prune_nm_f32_sparse_avx2(const uint32_t *bits, int64_t end, int32_t n, 
         }
         __m256i keep = _mm256_cmpgt_epi32(negRank, minusN);  // rank < n
         int byte = _mm256_movemask_ps(_mm256_castsi256_ps(keep));
-        __m256 x = _mm256_castsi256_ps(raw);
-        __m256 lost = _mm256_andnot_ps(_mm256_castsi256_ps(keep), x);
-        sig = _mm256_add_ps(sig, _mm256_mul_ps(x, x));
-        err = _mm256_add_ps(err, _mm256_mul_ps(lost, lost));
-        mx = _mm256_max_ps(mx, _mm256_and_ps(lost, signMask));
-        maskBytes[k >> 3] = (uint8_t)byte;
-        __m256i packed = _mm256_permutevar8x32_epi32(raw, _mm256_loadu_si256((const __m256i *)aic_prune_lanes[byte]));
-        _mm256_storeu_si256((__m256i *)(values + slot), packed);
-        int zeroBits = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(mag, _mm256_setzero_si256())));
-        keptZeros += __builtin_popcount((unsigned)(byte & zeroBits));
-        slot += __builtin_popcount((unsigned)byte);
-        k += 8;
-        if ((k & 4095) == 0) {
-            signal += (double)aic_hsum(sig);
-            error += (double)aic_hsum(err);
-            sig = _mm256_setzero_ps();
-            err = _mm256_setzero_ps();
-        }
+        aic_prune_group(&r, raw, mag, keep, byte, maskBytes, values);
     }
-    aic_prune_finish(st, sig, err, mx, k, slot, keptZeros, signal, error);
+    aic_prune_finish(st, &r);
 }
 #else
 void aic_prune_nm_f32_sparse_avx2(const uint32_t *bits, int64_t end, int32_t n, int32_t m,

@@ -33,6 +33,15 @@ final class CheckpointRoundTripTests: XCTestCase {
         XCTAssertEqual(try checkpointBytes(model), bytes)
     }
 
+    /// The header and footer offsets, derived field by field, are spec §3.1's and §3.3's.
+    func testLayoutOffsetsAreTheSpecs() {
+        typealias L = CheckpointLayout
+        XCTAssertEqual([L.majorVersionOffset, L.minorVersionOffset, L.flagsOffset, L.headerReservedOffset], [8, 10, 12, 16])
+        XCTAssertEqual([L.footerIndexOffsetOffset, L.footerIndexLengthOffset, L.footerIndexCRCOffset, L.footerReservedOffset,
+                        L.footerEndMagicOffset], [0, 8, 16, 20, 24])
+        XCTAssertEqual(L.footerEndMagicOffset + L.endMagic.count, L.footerSize)
+    }
+
     func testEmptyModel() throws {
         let bytes = try checkpointBytes(Model())
         XCTAssertEqual(bytes.count, 64 + 17 + 32, "header, index of tensor_count + metadata_count + has_graph, footer")

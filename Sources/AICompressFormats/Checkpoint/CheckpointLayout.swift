@@ -13,27 +13,22 @@ public enum CheckpointLayout {
     /// Bytes of the footer (§3.3).
     public static let footerSize = 32
 
-    // Header fields (§3.1), offsets from the start of the file.
-    /// u16 major version, after the magic.
-    static let majorVersionOffset = 8
-    /// u16 minor version.
-    static let minorVersionOffset = 10
-    /// u32 flags (must be 0).
-    static let flagsOffset = 12
-    /// First reserved (zero) byte; reserved to the end of the header.
-    static let headerReservedOffset = 16
+    // Header fields (§3.1), offsets from the start of the file, each field after the one before:
+    // the magic, u16 major version, u16 minor version, u32 flags (must be 0), then reserved
+    // (zero) bytes to the end of the header.
+    static let majorVersionOffset = magic.count
+    static let minorVersionOffset = majorVersionOffset + MemoryLayout<UInt16>.size
+    static let flagsOffset = minorVersionOffset + MemoryLayout<UInt16>.size
+    static let headerReservedOffset = flagsOffset + MemoryLayout<UInt32>.size
 
-    // Footer fields (§3.3), offsets from the start of the footer.
-    /// u64 offset of the index.
+    // Footer fields (§3.3), offsets from the start of the footer, likewise: u64 offset of the
+    // index, u64 length of the index, u32 CRC-32 of the index, u32 reserved (zero), and the end
+    // magic to the end of the file (`footerSize` in all).
     static let footerIndexOffsetOffset = 0
-    /// u64 length of the index.
-    static let footerIndexLengthOffset = 8
-    /// u32 CRC-32 of the index.
-    static let footerIndexCRCOffset = 16
-    /// u32 reserved (zero).
-    static let footerReservedOffset = 20
-    /// The end magic, to the end of the file.
-    static let footerEndMagicOffset = 24
+    static let footerIndexLengthOffset = footerIndexOffsetOffset + MemoryLayout<UInt64>.size
+    static let footerIndexCRCOffset = footerIndexLengthOffset + MemoryLayout<UInt64>.size
+    static let footerReservedOffset = footerIndexCRCOffset + MemoryLayout<UInt32>.size
+    static let footerEndMagicOffset = footerReservedOffset + MemoryLayout<UInt32>.size
     /// Alignment of every tensor payload and of the index.
     public static let alignment = 64
 

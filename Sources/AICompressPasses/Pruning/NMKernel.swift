@@ -77,7 +77,7 @@ extension Prune {
                               mask: UnsafeMutablePointer<UInt8>, values: UnsafeMutablePointer<UInt32>, slot: Int) -> ErrorFigures {
             var f = ErrorFigures()
             var slot = slot
-            var sig: Float = 0, err: Float = 0
+            var sums = PartialSquares<Float>()
             var g = range.lowerBound
             while g < range.upperBound {
                 for j in 0..<m {
@@ -89,27 +89,21 @@ extension Prune {
                         if other > mine || (other == mine && i < j) { rank += 1 }
                     }
                     let x = Float(bitPattern: bits[k])
-                    sig += x * x
+                    sums.add(x)
                     if rank < n {
                         mask[k >> 3] |= UInt8(1 << (k & 7))
                         values[slot] = bits[k]
                         slot += 1
                         if mine == 0 { f.zerosAfter += 1 }
                     } else {
-                        err += x * x
+                        sums.addLost(x)
                         f.maxAbs = max(f.maxAbs, Double(abs(x)))
                     }
-                    // Float sums flushed to double every 4096 elements, as the other writers do.
-                    if k & 4095 == 4095 {
-                        f.signal += Double(sig)
-                        f.error += Double(err)
-                        (sig, err) = (0, 0)
-                    }
+                    sums.flush(into: &f, before: k + 1)
                 }
                 g += m
             }
-            f.signal += Double(sig)
-            f.error += Double(err)
+            sums.flush(into: &f)
             return f
         }
 
@@ -132,7 +126,7 @@ extension Prune {
             }
             let absMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF), lane = SIMD8<UInt32>(1, 2, 4, 8, 16, 32, 64, 128)
             let minusN = SIMD8<Int32>(repeating: Int32(-n))
-            var sig = SIMD8<Float>(), err = SIMD8<Float>(), mx = SIMD8<Float>()
+            var sums = PartialSquares<SIMD8<Float>>(), mx = SIMD8<Float>()
             var keptZeros = 0
             var k = range.lowerBound
             while k + 8 <= range.upperBound {
@@ -148,8 +142,7 @@ extension Prune {
                 let keep = negRank .> minusN
                 let x = unsafeBitCast(raw, to: SIMD8<Float>.self)
                 let lost = x.replacing(with: 0, where: keep)
-                sig += x * x
-                err += lost * lost
+                sums.add(x, lost: lost)
                 mx = lanewiseMax(mx, lost.replacing(with: -lost, where: lost .< 0))
                 let byte = UInt8(truncatingIfNeeded: SIMD8<UInt32>(repeating: 0).replacing(with: lane, where: keep).wrappedSum())
                 mask[k >> 3] = byte
@@ -162,14 +155,9 @@ extension Prune {
                     b &= b - 1
                 }
                 k += 8
-                if k & 4095 == 0 {
-                    f.signal += Double(sig.sum())
-                    f.error += Double(err.sum())
-                    (sig, err) = (SIMD8(), SIMD8())
-                }
+                sums.flush(into: &f, before: k)
             }
-            f.signal += Double(sig.sum())
-            f.error += Double(err.sum())
+            sums.flush(into: &f)
             f.maxAbs = Double(mx.max())
             f.zerosAfter = keptZeros
             return (f, k, slot)

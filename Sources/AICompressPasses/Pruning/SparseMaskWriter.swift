@@ -126,7 +126,7 @@ extension Prune {
             let denseOut = dst.assumingMemoryBound(to: UInt32.self)
             let tv = SIMD8<UInt32>(repeating: th.bits), absMask = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
             let lane = SIMD8<UInt32>(1, 2, 4, 8, 16, 32, 64, 128)
-            var sig = SIMD8<Float>(), err = SIMD8<Float>(), mx = SIMD8<Float>()
+            var sums = PartialSquares<SIMD8<Float>>(), mx = SIMD8<Float>()
             var keptZeros = 0
             var k = range.lowerBound
             // AVX2 (C, runtime dispatch) for the sparse output while whole groups fit; this
@@ -157,8 +157,7 @@ extension Prune {
                     }
                 }
                 let lost = x.replacing(with: 0, where: keep)
-                sig += x * x
-                err += lost * lost
+                sums.add(x, lost: lost)
                 mx = lanewiseMax(mx, lost.replacing(with: -lost, where: lost .< 0))
                 let selected = SIMD8<UInt32>(repeating: 0).replacing(with: lane, where: keep)
                 let byte = UInt8(truncatingIfNeeded: selected.wrappedSum())
@@ -180,15 +179,9 @@ extension Prune {
                         .replacing(with: lane, where: keep .& (m .!= 0)).wrappedSum()).nonzeroBitCount)
                 }
                 k += 8
-                if k & 4095 == 0 {
-                    f.signal += Double(sig.sum())
-                    f.error += Double(err.sum())
-                    sig = SIMD8()
-                    err = SIMD8()
-                }
+                sums.flush(into: &f, before: k)
             }
-            f.signal += Double(sig.sum())
-            f.error += Double(err.sum())
+            sums.flush(into: &f)
             f.maxAbs = Double(max(max(max(mx[0], mx[1]), max(mx[2], mx[3])), max(max(mx[4], mx[5]), max(mx[6], mx[7]))))
             f.zerosAfter = keptZeros
             // The tail (fewer than eight) through the plain loop, continuing the counters.
@@ -219,10 +212,10 @@ extension Prune {
             let denseOut = dst.assumingMemoryBound(to: T.self)
             let maskBytes = dst.assumingMemoryBound(to: UInt8.self)
             let valuesOut = layout.map { (dst + $0.valuesOffset).assumingMemoryBound(to: T.self) }
-            var sig: Float = 0, err: Float = 0
+            var sums = PartialSquares<Float>()
             for k in range {
                 let x = values[k]
-                sig += x * x
+                sums.add(x)
                 var keep: Bool
                 if useMask {
                     keep = mask[k]
@@ -241,19 +234,12 @@ extension Prune {
                         denseOut[k] = src[k]
                     }
                 } else {
-                    err += x * x
+                    sums.addLost(x)
                     f.maxAbs = max(f.maxAbs, Double(abs(x)))
                 }
-                // Float sums flushed to double every 4096 elements keep the rounding small.
-                if k & 4095 == 4095 {
-                    f.signal += Double(sig)
-                    f.error += Double(err)
-                    sig = 0
-                    err = 0
-                }
+                sums.flush(into: &f, before: k + 1)
             }
-            f.signal += Double(sig)
-            f.error += Double(err)
+            sums.flush(into: &f)
             return f
         }
     }

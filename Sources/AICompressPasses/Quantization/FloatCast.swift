@@ -3,6 +3,8 @@ import AICompressCore
 /// A float format's fast conversions, as static functions so that `FloatCast.quantize` is
 /// specialised (and its loop inlined) for each format.
 public protocol FloatCoding {
+    /// The format these conversions are for.
+    static var format: FloatFormat { get }
     /// The format's bits of `x`, rounded to nearest even.
     static func encode(_ x: Float) -> UInt16
     /// The value `bits` stand for, exactly.

@@ -122,13 +122,14 @@ public struct QuantizationScheme: Sendable, Hashable, CustomStringConvertible {
                            quantize: IntegerQuantizer.quantize, reference: IntegerReference.quantize)
     }
 
-    /// A float cast to `format`: `coding` rounds a value to the format's bits and reads them back
-    /// (the fast path, `FloatCast.quantize`); `FloatCastReference` is its reference.
-    public static func float<Coding: FloatCoding>(_ id: String, format: FloatFormat, coding: Coding.Type, help: String,
+    /// A float cast to `coding.format`: `coding` rounds a value to the format's bits and reads
+    /// them back (the fast path, `FloatCast.quantize`); `FloatCastReference` is its reference.
+    public static func float<Coding: FloatCoding>(_ id: String, coding: Coding.Type, help: String,
                                                   budget: ErrorBudget, listing: [Listing]) -> QuantizationScheme {
+        let format = Coding.format
         // Granularity and symmetry do not apply to a cast; these are the values Quantize has
         // always recorded for one.
-        QuantizationScheme(id: id, help: help, representation: .float(format), defaultGranularity: .perChannel,
+        return QuantizationScheme(id: id, help: help, representation: .float(format), defaultGranularity: .perChannel,
                            defaultSymmetric: false, budget: budget, listing: listing,
                            quantize: { values, _ in FloatCast.quantize(values, as: Coding.self) },
                            reference: { values, _ in FloatCastReference.quantize(values, format: format) })

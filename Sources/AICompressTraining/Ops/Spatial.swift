@@ -91,44 +91,49 @@ enum Spatial {
         return max(1, min(g.n, (16 << 20) / max(perImage, 1)))
     }
 
-    /// col[(c·KH + kh)·KW + kw, img·OHW + p] for images [first, first + count).
-    static func im2col(_ x: UnsafePointer<Float>, _ g: Geometry, first: Int, count: Int, into col: UnsafeMutablePointer<Float>) {
+    /// The im2col correspondence, walked the same way in both directions: for each column row
+    /// (c·KH + kh)·KW + kw, image img of [first, first + count) and output row oy, `body` gets
+    /// `column`, the offset of that output row's first column in the column buffer
+    /// (col[(c·KH + kh)·KW + kw, img·OHW + oy·OW]); `row`, the offset in the images of the input
+    /// row iy it reads (nil when iy is in the padding); and `ix0`, the input column of ox = 0
+    /// (output column ox reads ix0 + ox·SW, inside the image when 0 <= that < W).
+    @inline(__always)
+    static func forEachWindowRow(_ g: Geometry, first: Int, count: Int, _ body: (_ column: Int, _ row: Int?, _ ix0: Int) -> Void) {
         let cols = count * g.outSpatial
         for c in 0..<g.c { for kh in 0..<g.kh { for kw in 0..<g.kw {
-            let row = col + ((c * g.kh + kh) * g.kw + kw) * cols
+            let columnRow = ((c * g.kh + kh) * g.kw + kw) * cols
             for img in 0..<count {
-                let plane = x + ((first + img) * g.c + c) * g.h * g.w
+                let plane = ((first + img) * g.c + c) * g.h * g.w
                 for oy in 0..<g.oh {
                     let iy = oy * g.sh - g.pt + kh * g.dh
-                    let dst = row + img * g.outSpatial + oy * g.ow
-                    if iy < 0 || iy >= g.h { dst.update(repeating: 0, count: g.ow); continue }
-                    for ox in 0..<g.ow {
-                        let ix = ox * g.sw - g.pl + kw * g.dw
-                        dst[ox] = ix >= 0 && ix < g.w ? plane[iy * g.w + ix] : 0
-                    }
+                    body(columnRow + img * g.outSpatial + oy * g.ow, iy >= 0 && iy < g.h ? plane + iy * g.w : nil, kw * g.dw - g.pl)
                 }
             }
         } } }
     }
 
+    /// col[(c·KH + kh)·KW + kw, img·OHW + p] for images [first, first + count).
+    static func im2col(_ x: UnsafePointer<Float>, _ g: Geometry, first: Int, count: Int, into col: UnsafeMutablePointer<Float>) {
+        forEachWindowRow(g, first: first, count: count) { column, row, ix0 in
+            let dst = col + column
+            guard let row else { return dst.update(repeating: 0, count: g.ow) }
+            for ox in 0..<g.ow {
+                let ix = ix0 + ox * g.sw
+                dst[ox] = ix >= 0 && ix < g.w ? x[row + ix] : 0
+            }
+        }
+    }
+
     /// The reverse of im2col: adds columns back into image gradients.
     static func col2im(_ col: UnsafePointer<Float>, _ g: Geometry, first: Int, count: Int, into dx: UnsafeMutablePointer<Float>) {
-        let cols = count * g.outSpatial
-        for c in 0..<g.c { for kh in 0..<g.kh { for kw in 0..<g.kw {
-            let row = col + ((c * g.kh + kh) * g.kw + kw) * cols
-            for img in 0..<count {
-                let plane = dx + ((first + img) * g.c + c) * g.h * g.w
-                for oy in 0..<g.oh {
-                    let iy = oy * g.sh - g.pt + kh * g.dh
-                    if iy < 0 || iy >= g.h { continue }
-                    let src = row + img * g.outSpatial + oy * g.ow
-                    for ox in 0..<g.ow {
-                        let ix = ox * g.sw - g.pl + kw * g.dw
-                        if ix >= 0 && ix < g.w { plane[iy * g.w + ix] += src[ox] }
-                    }
-                }
+        forEachWindowRow(g, first: first, count: count) { column, row, ix0 in
+            guard let row else { return }
+            let src = col + column
+            for ox in 0..<g.ow {
+                let ix = ix0 + ox * g.sw
+                if ix >= 0 && ix < g.w { dx[row + ix] += src[ox] }
             }
-        } } }
+        }
     }
 
     struct ConvSetup {
