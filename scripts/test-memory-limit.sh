@@ -7,8 +7,7 @@
 # The cgroup is, in order: `systemd-run --scope -p MemoryMax=` when systemd runs, a child of
 # this process's cgroup v2 (memory.max) or v1 memory cgroup (memory.limit_in_bytes, and
 # memory.memsw.limit_in_bytes when swap accounting is on). Where none can be made the test is
-# skipped with a message saying why (exit 0). Exit 1 when an output differs or a run fails;
-# dequantize, still over the limit (issue 19), is reported as OPEN unless STRICT=1.
+# skipped with a message saying why (exit 0). Exit 1 when an output differs or a run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$(realpath "${1:-.build/debug/aicompress}")"
@@ -89,7 +88,6 @@ model_bytes=$(stat -c %s "$work/model.ckpt")
 [ "$limit" -lt $((model_bytes / 2)) ] || { echo "test-memory-limit: the limit must be under half the model" >&2; exit 1; }
 
 failures=0
-open=0
 checks=0
 for ext in ckpt safetensors onnx; do
     for job in "quantize -q --int8 model.ckpt" "prune -q --keep 0.3 --scope global model.ckpt" \
@@ -102,11 +100,7 @@ for ext in ckpt safetensors onnx; do
         run_limited "$bin" "${args[@]}" "$input" "$work/limited.$ext" || rc=$?
         checks=$((checks + 1))
         shown="${peak:+, cgroup peak $((peak >> 20)) MiB}"
-        if [ "$rc" -ne 0 ] && [ "${args[0]}" = dequantize ] && [ "${STRICT:-0}" != 1 ]; then
-            # Known open (issue 19): dequantize holds more than the writers explain. STRICT=1 counts it.
-            echo "OPEN ${args[*]} -> .$ext: exit $rc under the limit$shown (known, issue 19)"
-            open=$((open + 1))
-        elif [ "$rc" -ne 0 ]; then
+        if [ "$rc" -ne 0 ]; then
             echo "FAIL ${args[*]} -> .$ext: exit $rc under the limit$shown"
             failures=$((failures + 1))
         elif ! cmp -s "$work/free.$ext" "$work/limited.$ext"; then
@@ -118,5 +112,5 @@ for ext in ckpt safetensors onnx; do
         rm -f "$work/free.$ext" "$work/limited.$ext"
     done
 done
-echo "test-memory-limit: $((checks - failures - open)) of $checks identical under $limit_mib MiB, $failures failed, $open known open"
+echo "test-memory-limit: $((checks - failures)) of $checks identical under $limit_mib MiB, $failures failed"
 [ "$failures" -eq 0 ]

@@ -1,4 +1,7 @@
 #include "csystem.h"
+// Any libc header defines __GLIBC__ (through <features.h>); without one the test below is
+// always false and the setting is silently never made.
+#include <stdlib.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif

@@ -1,4 +1,9 @@
 import CCRC32
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CZlib
 import AICompressCore
 
@@ -25,10 +30,34 @@ public enum CRC32 {
     /// a single big tensor over the cores.
     public static let parallelChunk = 8 << 20
 
+    /// Bytes read at once by `readChecksum`: they stay in the core's cache for the CRC.
+    static let readBlock = 256 << 10
+
+    /// The CRC-32 of `count` bytes of the file `fd` from `offset`, read with `pread` through a
+    /// small buffer; nil (fall back to the mapping) when the file cannot give them all. For a
+    /// file that is mapped anyway this is cheaper than summing the mapping: no page is mapped
+    /// into the process (nothing to fault in, then to drop again), and each block is summed
+    /// while it is in cache. The bytes are the mapping's: the file is mapped read-only.
+    static func readChecksum(_ fd: Int32, offset: Int, count: Int) -> UInt32? {
+        let block = UnsafeMutableRawPointer.allocate(byteCount: min(count, readBlock), alignment: 64)
+        defer { block.deallocate() }
+        var crc: UInt32 = 0
+        var done = 0
+        while done < count {
+            let n = pread(fd, block, min(readBlock, count - done), off_t(offset + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return nil }
+            crc = checksum(UnsafeRawBufferPointer(start: block, count: n), initial: crc)
+            done += n
+        }
+        return crc
+    }
+
     /// CRC-32s of many byte ranges at once, spread over the cores; large ranges are split into
     /// chunks whose CRCs are combined in order, so the result equals the sequential one.
-    /// - Parameter releasing: the mapped file the ranges lie in, if they do: each chunk's pages
-    ///   are dropped once summed, so checking a model never makes it all resident.
+    /// - Parameter releasing: the mapped file the ranges lie in, if they do: a chunk is read from
+    ///   the file's descriptor when the mapping keeps one (`readChecksum`), else summed in the
+    ///   mapping and its pages dropped once summed, so checking a model never makes it all resident.
     public static func checksums(_ ranges: [UnsafeRawBufferPointer], releasing mapping: ByteBuffer? = nil) -> [UInt32] {
         struct Item { let range: Int; let start: Int; let count: Int }
         var items: [Item] = []
@@ -45,11 +74,13 @@ public enum CRC32 {
             let buffer = ranges[item.range]
             guard item.count > 0 else { return 0 }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[item.start..<(item.start + item.count)])
-            let crc = checksum(chunk)
-            if let mapping, let base = mapping.baseAddress, let start = chunk.baseAddress,
-               start >= base, start + chunk.count <= base + mapping.count {
-                mapping.dropPages((start - base)..<(start - base + chunk.count))
+            guard let mapping, let base = mapping.baseAddress, let start = chunk.baseAddress,
+                  start >= base, start + chunk.count <= base + mapping.count else { return checksum(chunk) }
+            if let fd = mapping.fileDescriptor, let crc = readChecksum(fd, offset: start - base, count: chunk.count) {
+                return crc
             }
+            let crc = checksum(chunk)
+            mapping.dropPages((start - base)..<(start - base + chunk.count))
             return crc
         }
         var out = [UInt32](repeating: 0, count: ranges.count)
