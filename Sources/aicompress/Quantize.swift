@@ -115,10 +115,9 @@ extension AICompress {
         func validate() throws {
             if list { return }
             if let ggufQuantize {
-                // The GGML block quantizers (Core/GGML) do not take importance weights yet.
-                if imatrix != nil { throw ValidationError("--imatrix weights the integer schemes' least-squares scale search; --gguf types do not use it yet") }
                 guard input != nil, dryRun || output != nil else { throw ValidationError("give an input and an output file (or --dry-run)") }
-                _ = try ggufQuantize.pass()
+                // The values only: the imatrix file is read (and its faults reported) by run().
+                _ = try QuantizeGGUF(type: ggufQuantize.type, pure: pure, tensorTypes: tensorType).pass()
                 if let output { try out.check(output: output) }
                 return
             }
@@ -133,7 +132,7 @@ extension AICompress {
         }
 
         /// The llama.cpp file-type quantization, when `--gguf` is given.
-        var ggufQuantize: QuantizeGGUF? { gguf.map { QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType) } }
+        var ggufQuantize: QuantizeGGUF? { gguf.map { QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType, imatrix: imatrix) } }
 
         /// The command line as the pass's parameter values (checked by `Quantize(parameters:)`).
         var parameters: PassParameters {
