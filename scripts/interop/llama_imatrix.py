@@ -19,7 +19,11 @@ PURE = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL"
 # Q2_K and Q3_K have no file type here: they are reached by --tensor-type on a Q4_K_M file.
 LOW_BIT = ["--tensor-type", "ffn_up=q2_k", "--tensor-type", "ffn_gate=q3_k", "--tensor-type", "attn_q=q2_k",
            "--tensor-type", "attn_k=q3_k"]
-SUM2_RTOL = 1e-4
+# Per column, relative. llama.cpp keeps the KV cache in f16 (we attend in f32), so from the first
+# attention on the activations differ by ~1e-3; the inputs before it (blk.0 attn_q/k/v) are the
+# embedding rows through one RMSNorm and must agree bit for bit (the same float sums in order).
+SUM2_RTOL_MAX, SUM2_RTOL_MEAN = 5e-3, 1e-3
+EXACT = ["blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight"]
 
 
 def cases(f32, ff352):
@@ -122,17 +126,25 @@ def check_collection(rep, lane, binary, binaries, tmp, model, text, reference):
     counts_eq = all(np.array_equal(ref[n][1], got[n][1]) for n in common)
     rep.check(counts_eq, f"imatrix on {model}: counts equal llama-imatrix's",
               f"e.g. {ref[common[0]][1]} vs {got[common[0]][1]}" if common else "")
-    worst, worst_name = 0.0, ""
+    worst, worst_name, means = 0.0, "", []
     for n in common:
         a, b = ref[n][0], got[n][0]
         if a.shape != b.shape:
             worst, worst_name = float("inf"), n
             break
-        rel = float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-30)))
-        if rel > worst:
-            worst, worst_name = rel, n
-    rep.check(worst <= SUM2_RTOL, f"imatrix on {model}: in_sum2 within {SUM2_RTOL} (relative) of llama-imatrix's",
-              f"largest relative difference {worst:.3g} ({worst_name})")
+        rel = np.abs(a - b) / np.maximum(np.abs(a), 1e-30)
+        means.append(float(rel.mean()))
+        if float(rel.max()) > worst:
+            worst, worst_name = float(rel.max()), n
+    mean = max(means) if means else float("inf")
+    rep.check(worst <= SUM2_RTOL_MAX and mean <= SUM2_RTOL_MEAN,
+              f"imatrix on {model}: in_sum2 within {SUM2_RTOL_MAX} (per column) and {SUM2_RTOL_MEAN} (per tensor mean) of llama-imatrix's",
+              f"largest relative difference {worst:.3g} ({worst_name}), largest per-tensor mean {mean:.3g}")
+    exact = [n for n in EXACT if n in common and np.array_equal(ref[n][0], got[n][0])]
+    rep.check(len(exact) == len(EXACT), f"imatrix on {model}: in_sum2 of the first block's q/k/v (before any attention) bit-exact",
+              f"{len(exact)} of {len(EXACT)}")
+    print(f"imatrix agreement on {model}: {len(common)} entries, counts equal {counts_eq}, "
+          f"max relative in_sum2 difference {worst:.3g}, max per-tensor mean {mean:.3g}, bit-exact q/k/v of blk.0 {len(exact)}/3")
     rep.check({"imatrix.chunk_count", "imatrix.chunk_size", "imatrix.datasets"} <= got_keys,
               f"imatrix on {model}: the imatrix.* keys are there", str(sorted(k for k in got_keys if k.startswith("imatrix"))))
     out = os.path.join(tmp, "ours-imatrix-read.gguf")
