@@ -65,6 +65,8 @@ def main():
                 kld = re.search(r"Mean    KLD:\s*([0-9.]+)\s*±\s*([0-9.]+)", log)
                 if kld and "Same top p" in log.split("Mean    KLD")[-1]:
                     break
+            if not kld:
+                sys.exit(f"{label}: llama-perplexity exit {r.returncode}: " + "\n".join(log.strip().splitlines()[-5:]))
             p99 = re.search(r"99\.0%   KLD:\s*([0-9.]+)", log)
             same = re.search(r"Same top p:\s*([0-9.]+)", log.split("Mean    KLD")[-1])
             import gguf

@@ -72,21 +72,32 @@ enum GGMLWeightedQuantizer {
         if let qh { store32(y, high, at: qh) }
     }
 
+    /// The legacy types' row loop: σ² of the row, then per block of 32 its weights and `fit`
+    /// (which writes the block at `yb`, given its values, weights and 64 bytes of level space).
+    static func legacyRow(_ x: UnsafePointer<Float>, _ n: Int, _ qw: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer,
+                          blockBytes: Int,
+                          _ fit: (_ xb: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>,
+                                  _ yb: UnsafeMutableRawPointer) -> Void) {
+        let sigma2 = rowSigma2(x, n)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { w in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { levels in
+                guard let w = w.baseAddress, let L = levels.baseAddress else { return }
+                for b in 0..<(n / 32) {
+                    weights(x + 32 * b, qw + 32 * b, sigma2, 32, w)
+                    fit(x + 32 * b, w, L, y + blockBytes * b)
+                }
+            }
+        }
+    }
+
     /// `quantize_row_q4_0_impl` / `quantize_row_q5_0_impl`: `make_qx_quants(32, 8 or 16, …)`.
     static func legacySymmetric(_ type: GGMLType, _ x: UnsafePointer<Float>, _ n: Int, _ qw: UnsafePointer<Float>,
                                 _ y: UnsafeMutableRawPointer) {
-        let sigma2 = rowSigma2(x, n)
-        let five = type == .q5_0, size = five ? 22 : 18
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { w in
-            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { L in
-                guard let w = w.baseAddress, let L = L.baseAddress else { return }
-                for b in 0..<(n / 32) {
-                    let xb = x + 32 * b, yb = y + size * b
-                    weights(xb, qw + 32 * b, sigma2, 32, w)
-                    let d = GGMLWeightedSearch.makeQX(32, five ? 16 : 8, xb, L, w)
-                    storeHalf(yb, d, at: 0)
-                    packLegacy(UnsafePointer(L), yb, qs: five ? 6 : 2, qh: five ? 2 : nil)
-                }
+        let five = type == .q5_0
+        legacyRow(x, n, qw, y, blockBytes: five ? 22 : 18) { xb, w, L, yb in
+            L.withMemoryRebound(to: Int8.self, capacity: 32) { levels in
+                storeHalf(yb, GGMLWeightedSearch.makeQX(32, five ? 16 : 8, xb, levels, w), at: 0)
+                packLegacy(UnsafePointer(levels), yb, qs: five ? 6 : 2, qh: five ? 2 : nil)
             }
         }
     }
@@ -95,21 +106,12 @@ enum GGMLWeightedQuantizer {
     /// -0.9, 0.05, 36)`; d and -min as f16.
     static func legacyWithMin(_ type: GGMLType, _ x: UnsafePointer<Float>, _ n: Int, _ qw: UnsafePointer<Float>,
                               _ y: UnsafeMutableRawPointer) {
-        let sigma2 = rowSigma2(x, n)
-        let five = type == .q5_1, size = five ? 24 : 20
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { w in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { levels in
-                guard let w = w.baseAddress, let L = levels.baseAddress else { return }
-                for b in 0..<(n / 32) {
-                    let xb = x + 32 * b, yb = y + size * b
-                    weights(xb, qw + 32 * b, sigma2, 32, w)
-                    let (d, theMin) = GGMLWeightedSearch.makeQKX3(32, five ? 31 : 15, xb, w, L, L + 32,
-                                                                 rmin: -0.9, rdelta: 0.05, nstep: 36)
-                    storeHalf(yb, d, at: 0)
-                    storeHalf(yb, -theMin, at: 2)
-                    packLegacy(UnsafePointer(L), yb, qs: five ? 8 : 4, qh: five ? 4 : nil)
-                }
-            }
+        let five = type == .q5_1
+        legacyRow(x, n, qw, y, blockBytes: five ? 24 : 20) { xb, w, L, yb in
+            let (d, theMin) = GGMLWeightedSearch.makeQKX3(32, five ? 31 : 15, xb, w, L, L + 32, rmin: -0.9, rdelta: 0.05, nstep: 36)
+            storeHalf(yb, d, at: 0)
+            storeHalf(yb, -theMin, at: 2)
+            packLegacy(UnsafePointer(L), yb, qs: five ? 8 : 4, qh: five ? 4 : nil)
         }
     }
 
