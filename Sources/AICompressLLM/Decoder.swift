@@ -14,6 +14,9 @@ public struct Decoder: Sendable {
     public let config: DecoderConfig
     /// The weights, in their stored encodings.
     public let weights: DecoderWeights
+    /// Sees each block projection's input (`ActivationObserver`); nil (the default) costs one
+    /// test per projection.
+    public var observer: (any ActivationObserver)?
 
     /// A decoder of `weights` with `config`.
     public init(config: DecoderConfig, weights: DecoderWeights) {
@@ -45,7 +48,7 @@ public struct Decoder: Sendable {
             Parallel.forEach(t) { i in weights.embedding.decodeRows(Int(tokens[i])..<(Int(tokens[i]) + 1), into: base + i * e) }
         }
         var s = Scratch(c, tokens: t)
-        for layer in weights.layers { block(layer, &x, &s, t) }
+        for (i, layer) in weights.layers.enumerated() { block(layer, &x, &s, t, i) }
         DecoderMath.rmsNorm(x, weights.outputNorm, c.rmsEpsilon, rows: t, into: &s.norm)
         return s.norm
     }
@@ -70,9 +73,10 @@ public struct Decoder: Sendable {
         }
     }
 
-    func block(_ l: DecoderLayer, _ x: inout [Float], _ s: inout Scratch, _ t: Int) {
+    func block(_ l: DecoderLayer, _ x: inout [Float], _ s: inout Scratch, _ t: Int, _ index: Int = 0) {
         let c = config
         DecoderMath.rmsNorm(x, l.attentionNorm, c.rmsEpsilon, rows: t, into: &s.norm)
+        if observer != nil { observe(index, [.query, .key, .value], s.norm, t, c.embedding) }
         project(l.query, l.queryBias, s.norm, t, &s.q)
         project(l.key, l.keyBias, s.norm, t, &s.k)
         project(l.value, l.valueBias, s.norm, t, &s.v)
@@ -80,14 +84,26 @@ public struct Decoder: Sendable {
         rope.apply(&s.q, heads: c.heads, headDimension: c.headDimension, style: c.ropeStyle)
         rope.apply(&s.k, heads: c.kvHeads, headDimension: c.headDimension, style: c.ropeStyle)
         attend(s.q, s.k, s.v, t, &s.attention)
+        if observer != nil { observe(index, [.output], s.attention, t, c.queryWidth) }
         project(l.output, l.outputBias, s.attention, t, &s.projected)
         for i in 0..<x.count { x[i] += s.projected[i] }
         DecoderMath.rmsNorm(x, l.ffnNorm, c.rmsEpsilon, rows: t, into: &s.norm)
+        if observer != nil { observe(index, [.gate, .up], s.norm, t, c.embedding) }
         project(l.gate, l.gateBias, s.norm, t, &s.gate)
         project(l.up, l.upBias, s.norm, t, &s.up)
         for i in 0..<s.gate.count { s.gate[i] = DecoderMath.silu(s.gate[i]) * s.up[i] }
+        if observer != nil { observe(index, [.down], s.gate, t, c.feedForward) }
         project(l.down, l.downBias, s.gate, t, &s.projected)
         for i in 0..<x.count { x[i] += s.projected[i] }
+    }
+
+    /// Shows `input` (`rows × columns`) to the observer, once per weight it multiplies (called
+    /// only when there is one, so the list of kinds is never built otherwise).
+    func observe(_ layer: Int, _ kinds: [ActivationSite.Kind], _ input: [Float], _ rows: Int, _ columns: Int) {
+        guard let observer else { return }
+        input.withUnsafeBufferPointer { p in
+            for k in kinds { observer.observe(ActivationSite(layer: layer, kind: k), input: p.baseAddress!, rows: rows, columns: columns) }
+        }
     }
 
     func project(_ w: WeightMatrix, _ bias: [Float]?, _ input: [Float], _ t: Int, _ out: inout [Float]) {

@@ -21,7 +21,7 @@ struct AICompress: ParsableCommand {
             """,
         version: AICompressVersion.string,
         subcommands: [Inspect.self, Verify.self, Diff.self, Convert.self, Prune.self, Quantize.self, Dequantize.self,
-                      Evaluate.self, Predict.self, Train.self, Distill.self, Apply.self, Recipe.self, Report.self, Merge.self]
+                      Evaluate.self, Imatrix.self, Predict.self, Train.self, Distill.self, Apply.self, Recipe.self, Report.self, Merge.self]
     )
 
     /// Parses, runs, and maps library errors to one-line messages and exit codes (the only place

@@ -20,7 +20,9 @@ extension AICompress {
                 int4/uint4 use groups of 32 along the input dimension. int4 stores f16 scales and \
                 searches each group's scale by least squares over all 16 levels (4.5 bits/weight, \
                 less error than llama.cpp's Q4_0 at its size); --imatrix FILE (llama-imatrix output) \
-                weights that search by each input column's importance. For int8/uint8 the arithmetic follows \
+                weights that search by each input column's importance; with --gguf TYPE it weights \
+                llama.cpp's block quantizers exactly as llama-quantize --imatrix does (aicompress \
+                imatrix makes such a file). For int8/uint8 the arithmetic follows \
                 onnxruntime's quantizer (0 exactly representable, round half to even), so int8/uint8 \
                 per-tensor and per-channel results equal its quantize_dynamic bit for bit; zeros \
                 (e.g. from pruning) stay exactly zero. The output channel and input axis come from \
@@ -34,6 +36,7 @@ extension AICompress {
                   aicompress quantize --list
                   aicompress quantize --int8 model.onnx model-int8.onnx
                   aicompress quantize --gguf Q4_K_M model.gguf model-q4_k_m.gguf
+                  aicompress quantize --gguf Q4_K_M --imatrix imatrix.gguf model.gguf model-q4_k_m.gguf
                   aicompress quantize --int4 --group-size 64 model.safetensors q4.ckpt
                   aicompress quantize --int4 --imatrix imatrix.gguf model.gguf q4.ckpt
                   aicompress quantize --uint8 --per-tensor --clip percentile:99.99 in.ckpt out.ckpt
@@ -116,10 +119,12 @@ extension AICompress {
         func validate() throws {
             if list { return }
             if let ggufQuantize {
-                // The GGML block quantizers (Core/GGML) do not take importance weights yet.
-                if imatrix != nil { throw ValidationError("--imatrix weights the integer schemes' least-squares scale search; --gguf types do not use it yet") }
                 guard input != nil, dryRun || output != nil else { throw ValidationError("give an input and an output file (or --dry-run)") }
-                _ = try ggufQuantize.pass()
+                if method != .rtn || calibration.data != nil || actOrder || damp != 0.01 {
+                    throw ValidationError("--method gptq, --calibration, --act-order and --damp do not go with --gguf (GPTQ into the GGUF block types is not built); for data-aware GGUF types give --imatrix FILE (made by `aicompress imatrix`)")
+                }
+                // The values only: the imatrix file is read (and its faults reported) by run().
+                _ = try QuantizeGGUF(type: ggufQuantize.type, pure: pure, tensorTypes: tensorType).pass()
                 try shard.check(output: output ?? "-", out: out)
                 if let output { try out.check(output: output) }
                 return
@@ -137,7 +142,7 @@ extension AICompress {
         }
 
         /// The llama.cpp file-type quantization, when `--gguf` is given.
-        var ggufQuantize: QuantizeGGUF? { gguf.map { QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType) } }
+        var ggufQuantize: QuantizeGGUF? { gguf.map { QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType, imatrix: imatrix) } }
 
         /// The command line as the pass's parameter values (checked by `Quantize(parameters:)`).
         var parameters: PassParameters {

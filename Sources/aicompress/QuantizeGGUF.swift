@@ -6,11 +6,13 @@ import Foundation
 private typealias G = GGUFQuantize.Parameter
 
 /// The `--gguf` side of `aicompress quantize`: llama.cpp file types with llama-quantize's
-/// per-tensor rules (`GGUFQuantize`), `--pure`, `--tensor-type REGEX=TYPE` and `--dry-run`.
+/// per-tensor rules (`GGUFQuantize`), `--pure`, `--tensor-type REGEX=TYPE`, `--imatrix FILE`
+/// (llama-quantize --imatrix, bit for bit) and `--dry-run`.
 struct QuantizeGGUF {
     let type: String
     let pure: Bool
     let tensorTypes: [String]
+    var imatrix: String? = nil
 
     /// The pass's parameter values.
     var parameters: PassParameters {
@@ -22,7 +24,11 @@ struct QuantizeGGUF {
     }
 
     /// The pass (checks the values).
-    func pass() throws -> GGUFQuantize { try GGUFQuantize.fromCommandLine(parameters) }
+    func pass() throws -> GGUFQuantize {
+        let pass = try GGUFQuantize.fromCommandLine(parameters)
+        guard let imatrix else { return pass }
+        return pass.withImportance(try ImportanceMatrix(tensors: ModelIO.read(path: imatrix).model.tensors, source: imatrix))
+    }
 
     /// Quantizes `input` into `output`.
     func run(input: String, output: String, out: OutputOptions, report: ReportOptions) throws {

@@ -17,6 +17,8 @@ first, on llama-quantize's files only: a file against itself must be equal, Q4_K
 must differ in types, and Q4_0 from the F32 model against Q4_0 from the F16 model must differ in
 bytes with the same types. Prints a table of sizes and perplexities, one PASS/FAIL line per check,
 then `N passed, M failed`; exit 1 on any failure.
+Then the importance-matrix cases (llama_imatrix.py): llama-quantize --imatrix against quantize --gguf
+--imatrix, bit-exact per tensor for every type, and our `imatrix` command against llama-imatrix.
 AICOMPRESS_SKIP_LLAMA=1 skips the lane (one line saying so, `0 passed, 0 failed`, exit 0).
 """
 import importlib
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import time
 
+import llama_imatrix
 from common import Report, executable, scratch_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -251,6 +254,8 @@ def main():
         for model, qtype, pure in CASES:
             run_case(rep, gguf_cli, binaries, tmp, model, qtype, pure, rows)
         print_table(rows)
+        if gguf_cli is not None:
+            llama_imatrix.run(rep, sys.modules[__name__], gguf_cli, binaries, tmp, F32, FF352)
     return rep.finish()
 
 

@@ -7,7 +7,9 @@ enum GGMLRowQuantizer {
     /// Values per chunk (whole rows, at least one).
     static let chunkValues = 1 << 16
 
-    static func quantize(_ t: Tensor, to type: GGMLType) throws -> (Tensor, TensorReport) {
+    /// `importance` (one value per column, `GGMLType.usesImportance` types only) weights the
+    /// scale searches as llama-quantize --imatrix does.
+    static func quantize(_ t: Tensor, to type: GGMLType, importance: [Float]? = nil) throws -> (Tensor, TensorReport) {
         let n = t.elementCount
         let row = t.shape.dims.last ?? 1
         guard row > 0, n > 0, row % type.blockSize == 0, let bytes = type.byteCount(elements: n) else {
@@ -24,7 +26,13 @@ enum GGMLRowQuantizer {
                 var x = [Float](repeating: 0, count: (r1 - r0) * row)
                 readValues(t, from: r0 * row, into: &x)
                 let part = UnsafeMutableRawBufferPointer(rebasing: dst[(r0 * rowBytes)..<(r1 * rowBytes)])
-                x.withUnsafeBufferPointer { try? type.quantize($0, into: part) }
+                x.withUnsafeBufferPointer { values in
+                    if let importance {
+                        importance.withUnsafeBufferPointer { try? type.quantize(values, rowLength: row, importance: $0, into: part) }
+                    } else {
+                        try? type.quantize(values, into: part)
+                    }
+                }
                 var y = [Float](repeating: 0, count: x.count)
                 y.withUnsafeMutableBufferPointer { try? type.dequantize(UnsafeRawBufferPointer(part), into: $0) }
                 var s = 0.0, e = 0.0, m = 0.0, z = 0

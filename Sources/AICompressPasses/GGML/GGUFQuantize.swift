@@ -28,8 +28,10 @@ public struct GGUFQuantize: ConfigurablePass {
     public static let declaredParameters = Parameter.all
 
     /// The planner (file type, pure, overrides).
-    public let planner: GGUFTypePlanner
-    private let values: PassParameters
+    public private(set) var planner: GGUFTypePlanner
+    private var values: PassParameters
+    /// The importance matrix weighting the scale searches (`withImportance`); nil: none.
+    public private(set) var importance: ImportanceMatrix?
 
     /// The pass for `fileType`.
     public init(fileType: GGUFFileType, pure: Bool = false, overrides: [(pattern: String, type: GGMLType)] = []) {
@@ -64,11 +66,22 @@ public struct GGUFQuantize: ConfigurablePass {
     /// The values that rebuild this pass.
     public var parameterValues: PassParameters { values }
 
+    /// This pass as llama-quantize --imatrix runs: every tensor `matrix` names whose type reads
+    /// importance weights (`GGMLType.usesImportance`) is encoded with them, and the type rules
+    /// that depend on an imatrix apply (`GGUFTypePlanner.hasImportance`).
+    public func withImportance(_ matrix: ImportanceMatrix) -> GGUFQuantize {
+        var q = self
+        q.importance = matrix
+        q.planner = GGUFTypePlanner(fileType: planner.fileType, pure: planner.pure, overrides: planner.overrides, hasImportance: true)
+        return q
+    }
+
     /// Provenance words.
     public var parameters: [(String, String)] {
         var p = [("type", planner.fileType.name)]
         if planner.pure { p.append(("pure", "true")) }
         for o in planner.overrides { p.append(("tensor-type", "\(o.pattern)=\(o.type.name)")) }
+        if let importance { p.append(("imatrix", importance.source)) }
         return p
     }
 
@@ -90,12 +103,13 @@ public struct GGUFQuantize: ConfigurablePass {
             throw PassError.nothingSelected("no weight matrix in the model gets a ggml type (1-D tensors, norms and "
                 + "tensors whose name does not end in 'weight' are left as they are)")
         }
-        return Transform(types: types, fileType: planner.fileType)
+        return Transform(types: types, fileType: planner.fileType, importance: importance)
     }
 
     struct Transform: TensorTransform {
         let types: [String: GGMLType]
         let fileType: GGUFFileType
+        let importance: ImportanceMatrix?
 
         func outputMetadata(_ metadata: inout [String: String]) {
             metadata["gguf.file_type"] = String(fileType.id)
@@ -107,7 +121,21 @@ public struct GGUFQuantize: ConfigurablePass {
             guard t.dtype.isFloatingPoint else { return (t, nil) }
             let source: Tensor
             if case .sparse = t.encoding { source = try t.densified() } else { source = t }
-            return try GGMLRowQuantizer.quantize(source, to: type)
+            return try GGMLRowQuantizer.quantize(source, to: type, importance: try columns(of: t, type))
+        }
+
+        /// The importance of `t`'s columns, as llama-quantize looks it up: none for a type that
+        /// ignores it or a tensor the matrix does not name; a size mismatch is an error except
+        /// for token_embd (never a matmul input, llama.cpp skips it silently).
+        func columns(of t: Tensor, _ type: GGMLType) throws -> [Float]? {
+            guard let importance, type.usesImportance, let values = importance.columns[t.name] else { return nil }
+            let row = t.shape.dims.last ?? 1
+            if importance.multiMatrix.contains(t.name) || values.count != row {
+                if t.name.hasPrefix("token_embd") { return nil }
+                throw PassError.unsupported(tensor: t.name, reason: "the importance matrix \(importance.source) has \(values.count) "
+                    + "values for it; its rows have \(row) (one matrix)")
+            }
+            return values
         }
     }
 

@@ -8,7 +8,9 @@ import AICompressCore
 /// block first), because the attn_v counter follows that order. The layer count is the number of
 /// `blk.N` blocks, the grouped-query factor is attn_q's rows over attn_k's, and a 80-layer model
 /// with grouped-query attention is llama.cpp's "70B". Not modelled: mixture-of-experts rules
-/// (n_expert > 1), Falcon's, and importance matrices.
+/// (n_expert > 1) and Falcon's. With an importance matrix (`hasImportance`, llama.cpp's
+/// `qs.has_imatrix`) the IQ4_NL/IQ4_XS ffn_down rule is off and Q4_0/Q5_0 files give the first
+/// eighth of the ffn_down layers Q4_1/Q5_1.
 public struct GGUFTypePlanner: Sendable {
     /// The file type.
     public let fileType: GGUFFileType
@@ -16,12 +18,16 @@ public struct GGUFTypePlanner: Sendable {
     public let pure: Bool
     /// `REGEX=TYPE` overrides, first match wins (searched anywhere in the name).
     public let overrides: [(pattern: String, type: GGMLType)]
+    /// An importance matrix is given (it changes llama-quantize's ffn_down rules).
+    public let hasImportance: Bool
 
     /// A planner.
-    public init(fileType: GGUFFileType, pure: Bool = false, overrides: [(pattern: String, type: GGMLType)] = []) {
+    public init(fileType: GGUFFileType, pure: Bool = false, overrides: [(pattern: String, type: GGMLType)] = [],
+                hasImportance: Bool = false) {
         self.fileType = fileType
         self.pure = pure
         self.overrides = overrides
+        self.hasImportance = hasImportance
     }
 
     /// One tensor's decision.
@@ -111,12 +117,15 @@ public struct GGUFTypePlanner: Sendable {
             let i = s.iFfnDown, n = s.nLayer
             if f == "Q4_K_M" {
                 if moreBits(i, n) { type = .q6_K }
-            } else if i < n / 8 && (f == "IQ4_NL" || f == "IQ4_XS") {
+            } else if i < n / 8 && (f == "IQ4_NL" || f == "IQ4_XS") && !hasImportance {
                 type = .q5_K
             } else if f == "Q5_K_M" && moreBits(i, n) {
                 type = .q6_K
             } else if f == "Q4_K_S" && i < n / 8 {
                 type = .q5_K
+            } else if (f == "Q4_0" || f == "Q5_0") && hasImportance && i < n / 8 {
+                // llama.cpp: a guard against bad first ffn_down layers, only with an imatrix.
+                type = f == "Q4_0" ? .q4_1 : .q5_1
             }
             s.iFfnDown += 1
         case .attnQ, .attnK, .attnOutput, .ffnUp, .ffnGate, .other:

@@ -1,0 +1,31 @@
+/// Sees the input of every matrix product of a transformer block as the decoder runs
+/// (`Decoder.observer`): the rows of activations that multiply one weight matrix. The importance
+/// matrix (`ImportanceCollector`) is one; calibrated methods can be others.
+public protocol ActivationObserver: AnyObject, Sendable {
+    /// `rows` activation rows of `columns` values (row-major at `input`) about to multiply the
+    /// weight `site` names. Called in the decoder's order, from one thread at a time.
+    func observe(_ site: ActivationSite, input: UnsafePointer<Float>, rows: Int, columns: Int)
+}
+
+/// A block's weight matrix, named as in a GGUF file (`blk.N.attn_q.weight`, …).
+public struct ActivationSite: Sendable, Hashable {
+    /// The block index.
+    public let layer: Int
+    /// The matrix within the block.
+    public let kind: Kind
+
+    /// The projections of a LLaMA block, by their GGUF names.
+    public enum Kind: String, Sendable, CaseIterable {
+        case query = "attn_q", key = "attn_k", value = "attn_v", output = "attn_output"
+        case gate = "ffn_gate", up = "ffn_up", down = "ffn_down"
+    }
+
+    /// A site.
+    public init(layer: Int, kind: Kind) {
+        self.layer = layer
+        self.kind = kind
+    }
+
+    /// The weight's GGUF tensor name.
+    public var tensorName: String { "blk.\(layer).\(kind.rawValue).weight" }
+}

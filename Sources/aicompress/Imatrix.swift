@@ -1,0 +1,67 @@
+import AICompressCore
+import AICompressFormats
+import AICompressLLM
+import ArgumentParser
+import Foundation
+
+extension AICompress {
+    /// `aicompress imatrix MODEL.gguf --text FILE -o imatrix.gguf`: llama-imatrix's importance
+    /// matrix, in its GGUF format, from our own forward pass.
+    struct Imatrix: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "imatrix",
+            abstract: "Compute an importance matrix (llama-imatrix's GGUF format) of a GGUF language model on a text.",
+            discussion: """
+                Runs the model over the text as llama-imatrix does (tokenized once, chunks of \
+                --context tokens from an empty cache, BOS first) and sums, for every matrix of the \
+                transformer blocks, each input column's squared activation over all tokens. The file \
+                (NAME.in_sum2, NAME.counts, imatrix.* keys) is what llama-quantize --imatrix and \
+                quantize --imatrix read; the sums agree with llama-imatrix's to float rounding.
+
+                Examples:
+                  aicompress imatrix model-f16.gguf --text calibration.txt -o imatrix.gguf --chunks 100
+                  aicompress quantize --gguf Q4_K_M --imatrix imatrix.gguf model-f16.gguf model-q4_k_m.gguf
+                """
+        )
+
+        @Argument(help: "A GGUF language model (llama architecture).")
+        var model: String
+
+        @Option(help: "The calibration text (UTF-8).")
+        var text: String
+
+        @Option(name: [.customShort("o"), .customLong("output")], help: "The importance matrix file to write.")
+        var output: String
+
+        @Option(help: "Tokens per chunk (llama-imatrix's -c).")
+        var context = 512
+
+        @Option(help: "At most this many chunks (default: all).")
+        var chunks: Int?
+
+        func validate() throws {
+            guard context >= 16 else { throw ValidationError("--context must be at least 16 (llama-imatrix ignores products of fewer rows)") }
+            if let c = chunks, c < 1 { throw ValidationError("--chunks must be at least 1") }
+        }
+
+        func run() throws {
+            let lm = try Evaluate.languageModel(model)
+            let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
+            let interactive = FileHandleOutput.stderrIsInteractive
+            let collector: ImportanceCollector
+            do {
+                collector = try ImportanceCollector.run(lm, text: bytes, context: context, chunks: chunks) { done, total in
+                    guard interactive else { return }
+                    FileHandleOutput.stderr("\r\u{1B}[Kimatrix: chunk \(done)/\(total)" + (done == total ? "\r\u{1B}[K" : ""))
+                }
+            } catch {
+                throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(model) on \(text): \(error)")
+            }
+            let encoded = try ImportanceMatrixWriter.encode(collector, datasets: [text])
+            let file = try OutputFile(path: output)
+            try encoded.withUnsafeBytes { try file.write($0) }
+            try file.commit()
+            FileHandleOutput.stderr("\(output): \(collector.entries.count) matrices, \(collector.chunks) chunks of \(collector.chunkSize) tokens\n")
+        }
+    }
+}
