@@ -2,7 +2,10 @@ import AICompressCore
 
 /// Encodes one tensor into a ggml type a chunk of rows at a time, in parallel over chunks: each
 /// chunk's values are read from the source (f32 in place, other dtypes and encodings decoded
-/// for that chunk only), encoded, then decoded again to measure the error of the report.
+/// for that chunk only), encoded, then decoded again to measure the error of the report. The
+/// chunks are the only level of parallelism: `PassDriver` hands this pass one tensor at a time
+/// (`TensorTransform.parallelInside`), as llama-quantize does (a nested `concurrentPerform`
+/// would run the chunks one after another).
 enum GGMLRowQuantizer {
     /// Values per chunk (whole rows, at least one).
     static let chunkValues = 1 << 16
@@ -24,7 +27,7 @@ enum GGMLRowQuantizer {
                 var x = [Float](repeating: 0, count: (r1 - r0) * row)
                 readValues(t, from: r0 * row, into: &x)
                 let part = UnsafeMutableRawBufferPointer(rebasing: dst[(r0 * rowBytes)..<(r1 * rowBytes)])
-                x.withUnsafeBufferPointer { try? type.quantize($0, into: part) }
+                x.withUnsafeBufferPointer { try? GGMLFastEncoder.encode(type, $0, into: part) }
                 var y = [Float](repeating: 0, count: x.count)
                 y.withUnsafeMutableBufferPointer { try? type.dequantize(UnsafeRawBufferPointer(part), into: $0) }
                 var s = 0.0, e = 0.0, m = 0.0, z = 0
