@@ -353,8 +353,23 @@ void aic_quantize_q6_K_avx2(const float *x, uint8_t *y, int64_t blocks) {
     }
 }
 
+int aic_f16c_available(void) { return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx"); }
+
+__attribute__((target("avx,f16c")))
+void aic_f16_to_f32_f16c(const uint16_t *h, float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+    for (; i < n; i++) {
+        uint16_t v;
+        memcpy(&v, h + i, 2);  // h need not be aligned
+        x[i] = _cvtsh_ss(v);
+    }
+}
+
 #else
 
+int aic_f16c_available(void) { return 0; }
+void aic_f16_to_f32_f16c(const uint16_t *h, float *x, int64_t n) { (void)h; (void)x; (void)n; }
 int aic_kquant_avx2_available(void) { return 0; }
 void aic_quantize_q4_K_avx2(const float *x, uint8_t *y, int64_t blocks, int fifth_bits) { (void)x; (void)y; (void)blocks; (void)fifth_bits; }
 void aic_quantize_q6_K_avx2(const float *x, uint8_t *y, int64_t blocks) { (void)x; (void)y; (void)blocks; }

@@ -1,5 +1,6 @@
 @testable import AICompressCore
 @testable import AICompressPasses
+import CKernels
 import XCTest
 
 /// The AVX2 K-quant kernels (`GGMLFastEncoder`, Sources/CKernels/ggml_kquants_avx2.c) against
@@ -66,5 +67,27 @@ final class GGMLKernelTests: XCTestCase {
         XCTAssertThrowsError(try x[0..<256].withUnsafeBufferPointer { x in
             try out.withUnsafeMutableBytes { try GGMLFastEncoder.encode(.q6_K, x, into: $0) }
         })
+    }
+
+    /// Every half bit pattern widens as Swift's exact conversion does; NaNs come out quiet with
+    /// their payload, as ggml's software fp16→fp32 (which multiplies) makes them. Unaligned input.
+    func testF16CWideningIsExact() throws {
+        try XCTSkipUnless(GGMLFastEncoder.f16c, "no F16C on this CPU")
+        var bytes = [UInt8](repeating: 0, count: 2 * 65536 + 1)
+        for h in 0..<65536 {
+            bytes[1 + 2 * h] = UInt8(h & 0xFF)
+            bytes[2 + 2 * h] = UInt8(h >> 8)
+        }
+        var out = [Float](repeating: 0, count: 65536)
+        bytes.withUnsafeBytes { raw in
+            out.withUnsafeMutableBufferPointer {
+                aic_f16_to_f32_f16c((raw.baseAddress! + 1).assumingMemoryBound(to: UInt16.self), $0.baseAddress!, 65536)
+            }
+        }
+        for h in 0..<65536 {
+            let exact = Float(Float16(bitPattern: UInt16(h)))
+            let want = exact.isNaN ? exact.bitPattern | 0x0040_0000 : exact.bitPattern
+            XCTAssertEqual(out[h].bitPattern, want, "half 0x\(String(h, radix: 16))")
+        }
     }
 }

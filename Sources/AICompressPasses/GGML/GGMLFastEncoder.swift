@@ -7,6 +7,8 @@ import CKernels
 /// AICompressCore's scalar `GGMLKQuantizer`; `GGMLKernelTests` holds the two to the same bytes.
 enum GGMLFastEncoder {
     static let avx2 = aic_kquant_avx2_available() != 0
+    /// Whether f16 inputs are widened with F16C (`aic_f16_to_f32_f16c`).
+    static let f16c = aic_f16c_available() != 0
 
     /// Whether `encode` has a C kernel for `type` on this CPU.
     static func hasKernel(_ type: GGMLType) -> Bool { avx2 && (type == .q4_K || type == .q5_K || type == .q6_K) }

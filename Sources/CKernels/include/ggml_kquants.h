@@ -17,4 +17,12 @@ void aic_quantize_q4_K_avx2(const float *x, uint8_t *y, int64_t blocks, int fift
 /// aic_kquant_avx2_available().
 void aic_quantize_q6_K_avx2(const float *x, uint8_t *y, int64_t blocks);
 
+/// Whether aic_f16_to_f32_f16c can run on this CPU (F16C).
+int aic_f16c_available(void);
+
+/// `n` little-endian IEEE half floats (`h` need not be aligned) to floats with F16C: exact, and
+/// a signalling NaN comes out quiet, as ggml's software fp16→fp32 makes it.
+/// Requires aic_f16c_available().
+void aic_f16_to_f32_f16c(const uint16_t *h, float *x, int64_t n);
+
 #endif
