@@ -31,12 +31,18 @@ public protocol TensorTransform: Sendable {
     func outputGraph(_ graph: Graph?) throws -> Graph?
     /// Adds what the pass says about the whole output to its metadata (before provenance).
     func outputMetadata(_ metadata: inout [String: String])
+    /// True when `transform` spreads one tensor over the cores itself: `PassDriver` then hands
+    /// it one tensor at a time (libdispatch runs a `concurrentPerform` nested in another one
+    /// serially, so transforming tensors in parallel would leave the inner work on one core).
+    var parallelInside: Bool { get }
 }
 
 extension TensorTransform {
     public func outputGraph(_ graph: Graph?) throws -> Graph? { graph }
     /// Most passes add nothing.
     public func outputMetadata(_ metadata: inout [String: String]) {}
+    /// Most passes are parallel over tensors.
+    public var parallelInside: Bool { false }
 }
 
 extension CompressionPass {
@@ -176,6 +182,7 @@ public struct Pipeline: CompressionPass {
             return (out, r)
         }
         func outputGraph(_ graph: Graph?) throws -> Graph? { try last.outputGraph(before.graph) }
+        var parallelInside: Bool { last.parallelInside }
     }
 }
 

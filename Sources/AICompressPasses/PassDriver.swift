@@ -48,9 +48,10 @@ public struct PassDriver: Sendable {
     ///   cannot fit `memory`, or the sink's error.
     public func run(_ model: Model, into sink: any ModelSink, onTensor: (Int) -> Void = { _ in }) throws -> PassReport {
         let tensors = model.tensors
-        let batches = try memory?.batches(tensors, maxBatch: batch)
+        var batches = try memory?.batches(tensors, maxBatch: batch)
             ?? stride(from: 0, to: tensors.count, by: batch).map { $0..<min(tensors.count, $0 + batch) }
         let transform = try pass.prepare(model)
+        if transform.parallelInside { batches = batches.flatMap { $0.map { $0..<($0 + 1) } } }
         var metadata = model.metadata
         transform.outputMetadata(&metadata)
         Provenance.stamp(&metadata, input: input, steps: steps, extra: self.metadata)

@@ -30,7 +30,9 @@ struct GGUFFormat: ModelFormatHandler {
             }
         }
         model.metadata = GGUFModelMetadata.modelMetadata(file.metadata)
-        let crc = input.buffer.withUnsafeBytes { CRC32.checksum($0) }
+        // Chunk by chunk, each chunk's pages dropped once summed: the check must not leave the
+        // whole file resident (the pass then touches each tensor's pages once, and drops them).
+        let crc = CRC32.checksums([input.buffer.bytes], releasing: input.buffer)[0]
         return FormatReading(model: model, formatVersion: "GGUF v\(file.version)", fileCRC32: crc)
     }
 

@@ -1,8 +1,12 @@
 import AICompressCore
+import CKernels
 
 /// Encodes one tensor into a ggml type a chunk of rows at a time, in parallel over chunks: each
 /// chunk's values are read from the source (f32 in place, other dtypes and encodings decoded
-/// for that chunk only), encoded, then decoded again to measure the error of the report.
+/// for that chunk only), encoded, then decoded again to measure the error of the report. The
+/// chunks are the only level of parallelism: `PassDriver` hands this pass one tensor at a time
+/// (`TensorTransform.parallelInside`), as llama-quantize does (a nested `concurrentPerform`
+/// would run the chunks one after another).
 enum GGMLRowQuantizer {
     /// Values per chunk (whole rows, at least one).
     static let chunkValues = 1 << 16
@@ -30,7 +34,7 @@ enum GGMLRowQuantizer {
                     if let importance {
                         importance.withUnsafeBufferPointer { try? type.quantize(values, rowLength: row, importance: $0, into: part) }
                     } else {
-                        try? type.quantize(values, into: part)
+                        try? GGMLFastEncoder.encode(type, values, into: part)
                     }
                 }
                 var y = [Float](repeating: 0, count: x.count)
@@ -66,12 +70,24 @@ enum GGMLRowQuantizer {
         if t.isDense && (t.dtype == .f32 || t.dtype == .f16 || t.dtype == .bf16) {
             let dtype = t.dtype
             t.data.withUnsafeBytes { raw in
-                for k in 0..<count {
-                    let i = start + k
+                x.withUnsafeMutableBufferPointer { x in
                     switch dtype {
-                    case .f32: x[k] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-                    case .f16: x[k] = Float(float16Bits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
-                    default: x[k] = Float(bfloat16Bits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                    case .f16 where GGMLFastEncoder.f16c:
+                        // Exact, as the loop below (F16C instead of a library call per value).
+                        guard let h = raw.baseAddress, let out = x.baseAddress else { return }
+                        aic_f16_to_f32_f16c((h + 2 * start).assumingMemoryBound(to: UInt16.self), out, Int64(count))
+                    case .f16:
+                        for k in 0..<count {
+                            x[k] = Float(float16Bits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * (start + k), as: UInt16.self)))
+                        }
+                    case .f32:
+                        for k in 0..<count {
+                            x[k] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * (start + k), as: UInt32.self)))
+                        }
+                    default:
+                        for k in 0..<count {
+                            x[k] = Float(bfloat16Bits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * (start + k), as: UInt16.self)))
+                        }
                     }
                 }
             }

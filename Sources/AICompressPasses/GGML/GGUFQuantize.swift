@@ -111,6 +111,9 @@ public struct GGUFQuantize: ConfigurablePass {
         let fileType: GGUFFileType
         let importance: ImportanceMatrix?
 
+        /// The rows of a tensor are spread over the cores (`GGMLRowQuantizer`).
+        var parallelInside: Bool { true }
+
         func outputMetadata(_ metadata: inout [String: String]) {
             metadata["gguf.file_type"] = String(fileType.id)
         }

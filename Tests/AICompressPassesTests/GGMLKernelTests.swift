@@ -1,0 +1,93 @@
+@testable import AICompressCore
+@testable import AICompressPasses
+import CKernels
+import XCTest
+
+/// The AVX2 K-quant kernels (`GGMLFastEncoder`, Sources/CKernels/ggml_kquants_avx2.c) against
+/// their plain twin, AICompressCore's scalar `GGMLKQuantizer` (ggml's reference code in Swift),
+/// byte for byte.
+final class GGMLKernelTests: XCTestCase {
+    /// Random rows and the edge cases of the kernels' blends: all-zero, constant, one-signed,
+    /// spiky, tiny (subnormal), huge and non-finite sub-blocks.
+    static func adversarialRows() -> [Float] {
+        var input = [Float]()
+        var s: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Float {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(s >> 40) / Float(1 << 24) - 0.5
+        }
+        for block in 0..<160 {
+            let scale: Float = [1, 0.02, 1e-3, 1e-20, 3e4, 1e-12, 1e-40, 3e37][block % 8]
+            for sub in 0..<16 {
+                for k in 0..<16 {
+                    var v = next() * scale
+                    switch (block / 8 + sub) % 13 {
+                    case 0: v = 0
+                    case 1: v = scale * 0.25
+                    case 2: v = abs(v)
+                    case 3: v = -abs(v)
+                    case 4: v = next() > 0.45 ? scale : 0
+                    case 5: v = k == 3 ? -scale : v * 1e-3
+                    case 6 where block % 16 == 5: v = k == 7 ? .nan : v
+                    case 7 where block % 16 == 7: v = k == 0 ? .infinity : v
+                    case 8 where block % 16 == 9: v = k == 9 ? -.infinity : -0.0
+                    default: break
+                    }
+                    input.append(v)
+                }
+            }
+        }
+        return input + [Float](repeating: 0, count: 256) + [Float](repeating: -1, count: 256)
+            + [Float](repeating: -0.0, count: 256) + [Float](repeating: .greatestFiniteMagnitude, count: 256)
+    }
+
+    func testAVX2KQuantsMatchThePlainTwin() throws {
+        try XCTSkipUnless(GGMLFastEncoder.avx2, "no AVX2 on this CPU")
+        let input = Self.adversarialRows()
+        for type in [GGMLType.q4_K, .q5_K, .q6_K] {
+            XCTAssertTrue(GGMLFastEncoder.hasKernel(type))
+            let reference = try type.quantizeReference(input)
+            var fast = [UInt8](repeating: 0xAA, count: reference.count)
+            try input.withUnsafeBufferPointer { x in try fast.withUnsafeMutableBytes { try GGMLFastEncoder.encode(type, x, into: $0) } }
+            let size = type.bytesPerBlock
+            let firstDifferent = (0..<(reference.count / size)).first { b in
+                reference[(b * size)..<((b + 1) * size)] != fast[(b * size)..<((b + 1) * size)]
+            }
+            XCTAssertNil(firstDifferent, "\(type): block \(firstDifferent ?? -1) differs")
+        }
+    }
+
+    /// Sizes are checked as `GGMLType.quantize(_:into:)` checks them.
+    func testAVX2KernelRefusesPartialBlocks() {
+        let x = [Float](repeating: 1, count: 300)
+        var out = [UInt8](repeating: 0, count: 144)
+        XCTAssertThrowsError(try x.withUnsafeBufferPointer { x in
+            try out.withUnsafeMutableBytes { try GGMLFastEncoder.encode(.q4_K, x, into: $0) }
+        })
+        XCTAssertThrowsError(try x[0..<256].withUnsafeBufferPointer { x in
+            try out.withUnsafeMutableBytes { try GGMLFastEncoder.encode(.q6_K, x, into: $0) }
+        })
+    }
+
+    /// Every half bit pattern widens as Swift's exact conversion does; NaNs come out quiet with
+    /// their payload, as ggml's software fp16→fp32 (which multiplies) makes them. Unaligned input.
+    func testF16CWideningIsExact() throws {
+        try XCTSkipUnless(GGMLFastEncoder.f16c, "no F16C on this CPU")
+        var bytes = [UInt8](repeating: 0, count: 2 * 65536 + 1)
+        for h in 0..<65536 {
+            bytes[1 + 2 * h] = UInt8(h & 0xFF)
+            bytes[2 + 2 * h] = UInt8(h >> 8)
+        }
+        var out = [Float](repeating: 0, count: 65536)
+        bytes.withUnsafeBytes { raw in
+            out.withUnsafeMutableBufferPointer {
+                aic_f16_to_f32_f16c((raw.baseAddress! + 1).assumingMemoryBound(to: UInt16.self), $0.baseAddress!, 65536)
+            }
+        }
+        for h in 0..<65536 {
+            let exact = Float(Float16(bitPattern: UInt16(h)))
+            let want = exact.isNaN ? exact.bitPattern | 0x0040_0000 : exact.bitPattern
+            XCTAssertEqual(out[h].bitPattern, want, "half 0x\(String(h, radix: 16))")
+        }
+    }
+}
