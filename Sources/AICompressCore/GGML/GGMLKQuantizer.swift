@@ -83,9 +83,11 @@ enum GGMLKQuantizer {
         return (scale, -lo)
     }
 
-    /// `make_qx_quants` without importance weights (`qw == NULL`), for `rmse_type` ≥ 1: a
-    /// symmetric scale refined over 18 trial scales; levels (offset by `nmax`) go to `L`.
-    static func makeQX(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutableBufferPointer<UInt8>, rmseType: Int) -> Float {
+    /// `make_qx_quants` for `rmse_type` ≥ 1: a symmetric scale refined over 18 trial scales;
+    /// levels (offset by `nmax`) go to `L`. The weight of a value is `weights[i]` when given
+    /// (the C code's `qw`), else the one `rmse_type` names.
+    static func makeQX(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutableBufferPointer<UInt8>, rmseType: Int,
+                       weights qw: UnsafePointer<Float>? = nil) -> Float {
         var maxValue: Float = 0, amax: Float = 0
         for i in 0..<n where abs(x[i]) > amax {
             amax = abs(x[i])
@@ -95,7 +97,9 @@ enum GGMLKQuantizer {
             for i in 0..<n { L[i] = 0 }
             return 0
         }
-        @inline(__always) func weight(_ v: Float) -> Float {
+        @inline(__always) func weight(_ i: Int) -> Float {
+            if let qw { return qw[i] }
+            let v = x[i]
             switch rmseType {
             case 1: return v * v
             case 2: return 1
@@ -111,7 +115,7 @@ enum GGMLKQuantizer {
         for i in 0..<n {
             let l = level(iscale, x[i])
             L[i] = UInt8(truncatingIfNeeded: l + nmax)
-            let w = weight(x[i]), fl = Float(l)
+            let w = weight(i), fl = Float(l)
             sumLX += w * x[i] * fl
             sumL2 += w * fl * fl
         }
@@ -123,7 +127,7 @@ enum GGMLKQuantizer {
             sumL2 = 0
             for i in 0..<n {
                 let l = level(iscale, x[i])
-                let w = weight(x[i]), fl = Float(l)
+                let w = weight(i), fl = Float(l)
                 sumLX += w * x[i] * fl
                 sumL2 += w * fl * fl
             }
@@ -167,10 +171,9 @@ enum GGMLKQuantizer {
     }
 
     /// The second half of `quantize_row_q4_K_ref`/`_q5_K_ref`, from the fitted `s.scales`,
-    /// `s.mins` and `s.levels`: the 6-bit scales and mins against the super-block's, the levels
-    /// again from the rounded scales (kept from the fit where a scale rounds to 0), the packing.
+    /// `s.mins` and `s.levels`: the 6-bit scales and mins against the super-block's, then
+    /// `packQ4K(_:_:levels:ls:lm:d:dmin:fifthBits:)`.
     static func packQ4K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer, _ s: inout Scratch, fifthBits: Bool) {
-        let nmax: Int32 = fifthBits ? 31 : 15
         var maxScale: Float = 0, maxMin: Float = 0
         for j in 0..<8 {
             if s.scales[j] > maxScale { maxScale = s.scales[j] }
@@ -178,31 +181,47 @@ enum GGMLKQuantizer {
         }
         let invScale: Float = maxScale > 0 ? 63 / maxScale : 0
         let invMin: Float = maxMin > 0 ? 63 / maxMin : 0
+        var ls = [UInt8](repeating: 0, count: 8), lm = [UInt8](repeating: 0, count: 8)
+        for j in 0..<8 {
+            ls[j] = GGMLScalar.cMin(63, UInt8(truncatingIfNeeded: GGMLScalar.nearestInt(invScale * s.scales[j])))
+            lm[j] = GGMLScalar.cMin(63, UInt8(truncatingIfNeeded: GGMLScalar.nearestInt(invMin * s.mins[j])))
+        }
+        s.levels.withUnsafeMutableBufferPointer { levels in
+            packQ4K(x, y, levels: levels.baseAddress!, ls: ls, lm: lm, d: maxScale / 63, dmin: maxMin / 63, fifthBits: fifthBits)
+        }
+    }
+
+    /// The tail that `quantize_row_q4_K_ref`/`_q5_K_ref` and their importance-weighted forms
+    /// share: the 6-bit sub-block scales `ls` and mins `lm` packed into scales[12] (at 4), the
+    /// super-block scale `d` and min `dmin` as halves (at 0 and 2), the 256 `levels` again from
+    /// the rounded scales (kept from the fit where a scale rounds to 0), then the levels packed:
+    /// qs[128] at 16 (Q4_K), or qh[32] at 16 and qs[128] at 48 (Q5_K).
+    static func packQ4K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer, levels: UnsafeMutablePointer<UInt8>,
+                        ls: [UInt8], lm: [UInt8], d: Float, dmin: Float, fifthBits: Bool) {
+        let nmax: Int32 = fifthBits ? 31 : 15
         let sc = 4  // offset of scales[12]
         for j in 0..<8 {
-            let ls = GGMLScalar.cMin(63, UInt8(truncatingIfNeeded: GGMLScalar.nearestInt(invScale * s.scales[j])))
-            let lm = GGMLScalar.cMin(63, UInt8(truncatingIfNeeded: GGMLScalar.nearestInt(invMin * s.mins[j])))
             if j < 4 {
-                y[sc + j] = ls
-                y[sc + j + 4] = lm
+                y[sc + j] = ls[j]
+                y[sc + j + 4] = lm[j]
             } else {
-                y[sc + j + 4] = (ls & 0x0F) | (lm & 0x0F) << 4
-                y[sc + j - 4] |= (ls >> 4) << 6
-                y[sc + j] |= (lm >> 4) << 6
+                y[sc + j + 4] = (ls[j] & 0x0F) | (lm[j] & 0x0F) << 4
+                y[sc + j - 4] |= (ls[j] >> 4) << 6
+                y[sc + j] |= (lm[j] >> 4) << 6
             }
         }
-        y.ggmlStoreHalf(maxScale / 63, at: 0)
-        y.ggmlStoreHalf(maxMin / 63, at: 2)
-        let d = UnsafeRawBufferPointer(y).ggmlHalf(0), dmin = UnsafeRawBufferPointer(y).ggmlHalf(2)
+        y.ggmlStoreHalf(d, at: 0)
+        y.ggmlStoreHalf(dmin, at: 2)
+        let dh = UnsafeRawBufferPointer(y).ggmlHalf(0), dminh = UnsafeRawBufferPointer(y).ggmlHalf(2)
         let scales = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(y)[4..<16])
         for j in 0..<8 {
             let (scale, m) = GGMLDequantizer.scaleMinK4(j, scales)
-            let dj = d * Float(scale)
+            let dj = dh * Float(scale)
             if dj == 0 { continue }
-            let dm = dmin * Float(m)
+            let dm = dminh * Float(m)
             for ii in 0..<32 {
                 let l = GGMLScalar.nearestInt((x[32 * j + ii] + dm) / dj)
-                s.levels[32 * j + ii] = UInt8(truncatingIfNeeded: GGMLScalar.cMax(0, GGMLScalar.cMin(nmax, l)))
+                levels[32 * j + ii] = UInt8(truncatingIfNeeded: GGMLScalar.cMax(0, GGMLScalar.cMin(nmax, l)))
             }
         }
         if fifthBits {
@@ -210,7 +229,7 @@ enum GGMLKQuantizer {
             var m1: UInt8 = 1, m2: UInt8 = 2, ql = 48
             for n in stride(from: 0, to: 256, by: 64) {
                 for j in 0..<32 {
-                    var l1 = s.levels[n + j], l2 = s.levels[n + j + 32]
+                    var l1 = levels[n + j], l2 = levels[n + j + 32]
                     if l1 > 15 { l1 -= 16; y[16 + j] |= m1 }
                     if l2 > 15 { l2 -= 16; y[16 + j] |= m2 }
                     y[ql + j] = l1 | l2 << 4
@@ -222,7 +241,7 @@ enum GGMLKQuantizer {
         } else {
             var q = 16
             for j in stride(from: 0, to: 256, by: 64) {
-                for l in 0..<32 { y[q + l] = s.levels[j + l] | s.levels[j + l + 32] << 4 }
+                for l in 0..<32 { y[q + l] = levels[j + l] | levels[j + l + 32] << 4 }
                 q += 32
             }
         }

@@ -150,66 +150,14 @@ enum GGMLWeightedKQuantizer {
         }
         let dBlock = GGMLWeightedSearch.makeQP(8, 63, s.scales, s.ls, s.sw)
         let mBlock = GGMLWeightedSearch.makeQP(8, 63, s.mins, s.lm, s.sw)
+        var ls = [UInt8](repeating: 0, count: 8), lm = [UInt8](repeating: 0, count: 8)
         for j in 0..<8 {
-            var ls = s.ls[j], lm = s.lm[j]
-            if fifthBits {
-                ls = GGMLScalar.cMin(63, ls)
-                lm = GGMLScalar.cMin(63, lm)
-            }
-            if j < 4 {
-                setByte(y, 4 + j, ls)
-                setByte(y, 4 + j + 4, lm)
-            } else {
-                setByte(y, 4 + j + 4, (ls & 0xF) | (lm & 0xF) << 4)
-                setByte(y, 4 + j - 4, byte(y, 4 + j - 4) | (ls >> 4) << 6)
-                setByte(y, 4 + j, byte(y, 4 + j) | (lm >> 4) << 6)
-            }
+            // Q5_K clamps the 6-bit levels; Q4_K takes make_qp_quants' as they are (≤ 63 there).
+            ls[j] = fifthBits ? GGMLScalar.cMin(63, s.ls[j]) : s.ls[j]
+            lm[j] = fifthBits ? GGMLScalar.cMin(63, s.lm[j]) : s.lm[j]
         }
-        GGMLWeightedQuantizer.storeHalf(y, dBlock, at: 0)
-        GGMLWeightedQuantizer.storeHalf(y, mBlock, at: 2)
-        let d = half(y, 0), dmin = half(y, 2)
-        for j in 0..<8 {
-            let q = { (i: Int) in byte(y, 4 + i) }
-            let sc: UInt8, m: UInt8
-            if j < 4 {
-                sc = q(j) & 63
-                m = q(j + 4) & 63
-            } else {
-                sc = (q(j + 4) & 0xF) | ((q(j - 4) >> 6) << 4)
-                m = (q(j + 4) >> 4) | ((q(j) >> 6) << 4)
-            }
-            let dj = d * Float(sc)
-            if dj == 0 { continue }
-            let dm = dmin * Float(m)
-            for ii in 0..<32 {
-                let l = GGMLScalar.nearestInt((x[32 * j + ii] + dm) / dj)
-                s.L[32 * j + ii] = UInt8(truncatingIfNeeded: GGMLScalar.cMax(0, GGMLScalar.cMin(nmax, l)))
-            }
-        }
-        if !fifthBits {
-            for j in stride(from: 0, to: 256, by: 64) {
-                for l in 0..<32 { setByte(y, 16 + j / 2 + l, s.L[j + l] | s.L[j + l + 32] << 4) }
-            }
-            return
-        }
-        for k in 0..<32 { setByte(y, 16 + k, 0) }
-        var m1: UInt8 = 1, m2: UInt8 = 2
-        for n in stride(from: 0, to: 256, by: 64) {
-            for j in 0..<32 {
-                var l1 = s.L[n + j], l2 = s.L[n + j + 32]
-                if l1 > 15 {
-                    l1 -= 16
-                    setByte(y, 16 + j, byte(y, 16 + j) | m1)
-                }
-                if l2 > 15 {
-                    l2 -= 16
-                    setByte(y, 16 + j, byte(y, 16 + j) | m2)
-                }
-                setByte(y, 48 + n / 2 + j, l1 | l2 << 4)
-            }
-            m1 <<= 2
-            m2 <<= 2
-        }
+        GGMLKQuantizer.packQ4K(x, UnsafeMutableRawBufferPointer(start: y, count: fifthBits ? 176 : 144), levels: s.L,
+                               ls: ls, lm: lm, d: dBlock, dmin: mBlock, fifthBits: fifthBits)
     }
 
     /// Q6_K: ql[128] at 0, qh[64] at 128, scales[16] (i8) at 192, d at 208. The weights are the

@@ -8,48 +8,10 @@ enum GGMLWeightedSearch {
     /// scale of least weighted squared error over 19 trial inverse scales; returns the scale.
     static func makeQX(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
                        _ qw: UnsafePointer<Float>) -> Float {
-        var maxValue: Float = 0, amax: Float = 0
-        for i in 0..<n {
-            let ax = abs(x[i])
-            if ax > amax {
-                amax = ax
-                maxValue = x[i]
-            }
+        // The levels are l + nmax, in 0..<2·nmax: the same bits as Int8 or UInt8.
+        L.withMemoryRebound(to: UInt8.self, capacity: n) {
+            GGMLKQuantizer.makeQX(n, nmax, x, UnsafeMutableBufferPointer(start: $0, count: n), rmseType: 1, weights: qw)
         }
-        if amax < GGMLKQuantizer.groupMaxEps {
-            for i in 0..<n { L[i] = 0 }
-            return 0
-        }
-        @inline(__always) func level(_ iscale: Float, _ v: Float) -> Int32 {
-            GGMLScalar.cMax(-nmax, GGMLScalar.cMin(nmax - 1, GGMLScalar.nearestInt(iscale * v)))
-        }
-        var iscale = Float(-nmax) / maxValue
-        var sumlx: Float = 0, suml2: Float = 0
-        for i in 0..<n {
-            let l = level(iscale, x[i])
-            L[i] = Int8(truncatingIfNeeded: l + nmax)
-            let w = qw[i], fl = Float(l)
-            sumlx += w * x[i] * fl
-            suml2 += w * fl * fl
-        }
-        var scale: Float = suml2 != 0 ? sumlx / suml2 : 0
-        var best = scale * sumlx
-        for step in -9...9 where step != 0 {
-            iscale = -(Float(nmax) + 0.1 * Float(step)) / maxValue
-            sumlx = 0
-            suml2 = 0
-            for i in 0..<n {
-                let w = qw[i], fl = Float(level(iscale, x[i]))
-                sumlx += w * x[i] * fl
-                suml2 += w * fl * fl
-            }
-            if suml2 > 0 && sumlx * sumlx > best * suml2 {
-                for i in 0..<n { L[i] = Int8(truncatingIfNeeded: nmax + level(iscale, x[i])) }
-                scale = sumlx / suml2
-                best = scale * sumlx
-            }
-        }
-        return scale
     }
 
     /// `make_qkx3_quants(n, nmax, x, weights, L, &the_min, Laux, rmin, rdelta, nstep, false)`:
@@ -58,64 +20,12 @@ enum GGMLWeightedSearch {
     static func makeQKX3(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
                          _ L: UnsafeMutablePointer<UInt8>, _ aux: UnsafeMutablePointer<UInt8>,
                          rmin: Float, rdelta: Float, nstep: Int) -> (scale: Float, theMin: Float) {
-        var minValue = x[0], maxValue = x[0]
-        var sumW = weights[0]
-        var sumX = sumW * x[0]
-        for i in 1..<n {
-            if x[i] < minValue { minValue = x[i] }
-            if x[i] > maxValue { maxValue = x[i] }
-            let w = weights[i]
-            sumW += w
-            sumX += w * x[i]
-        }
-        if minValue > 0 { minValue = 0 }
-        if maxValue <= minValue {
-            for i in 0..<n { L[i] = 0 }
-            return (0, -minValue)
-        }
-        var iscale = Float(nmax) / (maxValue - minValue)
-        var scale = 1 / iscale
-        var bestMAD: Float = 0
-        for i in 0..<n {
-            let l = GGMLScalar.nearestInt(iscale * (x[i] - minValue))
-            L[i] = UInt8(truncatingIfNeeded: GGMLScalar.cMax(0, GGMLScalar.cMin(nmax, l)))
-            let diff = scale * Float(L[i]) + minValue - x[i]
-            bestMAD += weights[i] * (diff * diff)
-        }
-        if nstep < 1 { return (scale, -minValue) }
-        for step in 0...nstep {
-            iscale = (rmin + rdelta * Float(step) + Float(nmax)) / (maxValue - minValue)
-            var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
-            for i in 0..<n {
-                let l = GGMLScalar.cMax(0, GGMLScalar.cMin(nmax, GGMLScalar.nearestInt(iscale * (x[i] - minValue))))
-                aux[i] = UInt8(truncatingIfNeeded: l)
-                let w = weights[i], fl = Float(l)
-                sumL += w * fl
-                sumL2 += w * fl * fl
-                sumXL += w * fl * x[i]
-            }
-            let D = sumW * sumL2 - sumL * sumL
-            if D > 0 {
-                var thisScale = (sumW * sumXL - sumX * sumL) / D
-                var thisMin = (sumL2 * sumX - sumL * sumXL) / D
-                if thisMin > 0 {
-                    thisMin = 0
-                    thisScale = sumXL / sumL2
-                }
-                var mad: Float = 0
-                for i in 0..<n {
-                    let diff = thisScale * Float(aux[i]) + thisMin - x[i]
-                    mad += weights[i] * (diff * diff)
-                }
-                if mad < bestMAD {
-                    for i in 0..<n { L[i] = aux[i] }
-                    bestMAD = mad
-                    scale = thisScale
-                    minValue = thisMin
-                }
-            }
-        }
-        return (scale, -minValue)
+        // make_qkx3_quants with use_mad false is make_qkx2_quants with use_mad false operation for
+        // operation: its `max <= min` test and make_qkx2's `max == min` agree, since min ≤ max
+        // unless a value is NaN, and then both are false.
+        GGMLKQuantizer.makeQKX2(n, nmax, x, UnsafeMutableBufferPointer(start: UnsafeMutablePointer(mutating: weights), count: n),
+                                UnsafeMutableBufferPointer(start: L, count: n), UnsafeMutableBufferPointer(start: aux, count: n),
+                                rmin: rmin, rdelta: rdelta, nstep: nstep, useMAD: false)
     }
 
     /// `make_qp_quants(n, nmax, x, L, quant_weights)`: non-negative levels (the sub-block
