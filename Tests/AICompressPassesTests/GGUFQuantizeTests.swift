@@ -82,7 +82,13 @@ final class GGUFQuantizeTests: XCTestCase {
                                        overrides: [("attn_(q|k)", .q8_0), ("ffn_down", .q6_K)]).plan(tensors)
         for d in over where d.name.contains("attn_q") || d.name.contains("attn_k") { XCTAssertEqual(d.type, .q8_0, d.name) }
         for d in over where d.name.contains("ffn_down") { XCTAssertEqual(d.type, .q8_0, "Q6_K on rows of 352 falls back to Q8_0") }
-        XCTAssertThrowsError(try GGUFTypePlanner(fileType: XCTUnwrap(GGUFFileType.named("Q4_0"))).plan([("w.weight", [4, 48])]))
+        // Rows not a multiple of 32 (llama-quantize's tensor_type_fallback): every type, a
+        // 32-value one as a K-quant whose fallback does not fit either, is stored as F16.
+        for ftype in ["Q4_0", "Q8_0", "IQ4_NL", "Q4_K_M", "Q6_K"] {
+            let plan = try GGUFTypePlanner(fileType: XCTUnwrap(GGUFFileType.named(ftype))).plan([("w.weight", [4, 48])])
+            XCTAssertEqual(plan.map(\.type), [.f16], ftype)
+            XCTAssertEqual(plan.map(\.fellBack), [true], ftype)
+        }
         XCTAssertThrowsError(try GGUFQuantize(parameters: {
             var v = PassParameters(); v[GGUFQuantize.Parameter.gguf] = .text("Q3_K_XL"); return v
         }()))

@@ -35,11 +35,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PURE_TYPES = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL"]
 MIXES = ["Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"]
 F32, F16, FF352 = "tiny-llama-f32.gguf", "tiny-llama-f16.gguf", "tiny-llama-ff352-f32.gguf"
+FF360 = "tiny-llama-ff360-f32.gguf"
 # (model, TYPE, pure): every type pure and every mix on the F32 model; the mixes and the pure
-# K-quants again on the model whose ffn_down rows (352) need the fallback types; Q4_K_M from F16.
+# K-quants again on the model whose ffn_down rows (352) need the fallback types; Q4_K_M from F16;
+# a 32-value type and a mix on the model whose ffn_down rows (360) fit no block: F16 there.
 CASES = ([(F32, t, True) for t in PURE_TYPES] + [(F32, t, False) for t in MIXES]
          + [(FF352, t, True) for t in ["Q4_K", "Q5_K", "Q6_K"]] + [(FF352, t, False) for t in MIXES]
-         + [(F16, "Q4_K_M", False)])
+         + [(F16, "Q4_K_M", False), (FF360, "Q4_0", False), (FF360, "Q4_K_M", False)])
 
 
 def iq4_xs_cases():
@@ -127,8 +129,9 @@ def perplexity(binaries, model, text):
 
     llama.cpp's logger writes from a thread that the program does not flush before it exits
     (common/log.cpp, common_log_main), so on a busy machine the closing lines, the final estimate
-    among them, are sometimes lost from a run that succeeded: such a run is repeated (the result
-    is deterministic), up to five times. The running estimate after the last chunk (`[16]…`) is
+    among them, were sometimes lost from a run that succeeded. scripts/llama-cpp.sh now adds a
+    drain at exit to the build; a binary built without it is still handled: such a run is
+    repeated (the result is deterministic), up to five times. The running estimate after the last chunk (`[16]…`) is
     the final estimate too, printed earlier: it serves when only the closing line is lost.
     """
     chunks = PPL_ARGS[PPL_ARGS.index("--chunks") + 1]

@@ -134,7 +134,9 @@ public struct GGUFTypePlanner: Sendable {
         return type
     }
 
-    /// `tensor_type_fallback`: a type whose block does not divide the row falls back.
+    /// `tensor_type_fallback`: a type whose block does not divide the row falls back: a 256-value
+    /// K-quant to its 32-value neighbour, and any type whose block still does not divide the row
+    /// (rows not a multiple of 32) to F16, as llama-quantize does.
     /// - Throws: `PassError.unsupported` for a type llama-quantize has no fallback for.
     static func fallback(_ type: GGMLType, row: Int, tensor: String) throws -> GGMLType {
         guard row % type.blockSize != 0 else { return type }
@@ -146,7 +148,11 @@ public struct GGUFTypePlanner: Sendable {
         case .q5_K: next = .q5_1
         case .q6_K: next = .q8_0
         default:
-            throw PassError.unsupported(tensor: tensor, reason: "rows of \(row) values are not whole \(type) blocks of \(type.blockSize), and llama-quantize defines no fallback for \(type)")
+            // A 32-value type has no smaller block to demote to: F16 below.
+            guard type.blockSize <= 32 else {
+                throw PassError.unsupported(tensor: tensor, reason: "rows of \(row) values are not whole \(type) blocks of \(type.blockSize), and llama-quantize defines no fallback for \(type)")
+            }
+            next = type
         }
         return row % next.blockSize == 0 ? next : .f16
     }
