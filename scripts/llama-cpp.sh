@@ -34,6 +34,27 @@ targets=(llama-quantize llama-perplexity llama-imatrix llama-tokenize)
 built() {
     local t
     for t in "${targets[@]}"; do [ -x "$build/bin/$t" ] || return 1; done
+    [ -f "$build/.log-drained" ]
+}
+
+# llama.cpp's logger writes from a thread that is never joined: common_log_main() leaks it on
+# purpose (common/log.cpp), so on a busy machine llama-perplexity exits before its closing lines
+# (the final estimate, the KL divergence) are written. One added line drains the log at exit
+# (std::atexit → pause(), which joins the thread after it has written everything queued). Nothing
+# that llama.cpp computes changes; the lanes stop losing its results.
+drain_log_at_exit() {
+    local f="$src/common/log.cpp"
+    grep -q "aicompress: drain the log at exit" "$f" && return 0
+    python3 - "$f" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+anchor = "        log->set_colors(tty_can_use_colors());\n    });\n\n    return log;"
+if s.count(anchor) != 1:
+    sys.exit(f"llama.cpp: {p}: the logger's set-up is not where it was in 0.3.36; cannot add the drain")
+s = s.replace(anchor, anchor.replace("    });", "        std::atexit([]() { log->pause(); }); // aicompress: drain the log at exit\n    });"))
+open(p, "w").write(s)
+PY
 }
 
 if built; then
@@ -91,6 +112,7 @@ if [ ! -f "$src/CMakeLists.txt" ]; then
     trap - EXIT
 fi
 
+drain_log_at_exit
 echo "llama.cpp $version: building ${targets[*]} in $build (log: $root/build.log)" >&2
 start=$(date +%s)
 if ! {
@@ -103,6 +125,7 @@ if ! {
     echo "llama.cpp: the build failed (whole log: $root/build.log)" >&2
     exit 1
 fi
+touch "$build/.log-drained"
 built || { echo "llama.cpp: the build ended without all of ${targets[*]} in $build/bin" >&2; exit 1; }
 echo "llama.cpp $version: built in $(( $(date +%s) - start )) s" >&2
 echo "$build/bin"
