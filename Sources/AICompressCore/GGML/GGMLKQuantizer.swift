@@ -181,23 +181,26 @@ enum GGMLKQuantizer {
         }
         let invScale: Float = maxScale > 0 ? 63 / maxScale : 0
         let invMin: Float = maxMin > 0 ? 63 / maxMin : 0
-        var ls = [UInt8](repeating: 0, count: 8), lm = [UInt8](repeating: 0, count: 8)
+        // The 6-bit levels go in s.aux (scales in 0..<8, mins in 8..<16): no allocation per block.
         for j in 0..<8 {
-            ls[j] = GGMLScalar.cMin(63, UInt8(truncatingIfNeeded: GGMLScalar.nearestInt(invScale * s.scales[j])))
-            lm[j] = GGMLScalar.cMin(63, UInt8(truncatingIfNeeded: GGMLScalar.nearestInt(invMin * s.mins[j])))
+            s.aux[j] = GGMLScalar.cMin(63, UInt8(truncatingIfNeeded: GGMLScalar.nearestInt(invScale * s.scales[j])))
+            s.aux[8 + j] = GGMLScalar.cMin(63, UInt8(truncatingIfNeeded: GGMLScalar.nearestInt(invMin * s.mins[j])))
         }
         s.levels.withUnsafeMutableBufferPointer { levels in
-            packQ4K(x, y, levels: levels.baseAddress!, ls: ls, lm: lm, d: maxScale / 63, dmin: maxMin / 63, fifthBits: fifthBits)
+            s.aux.withUnsafeBufferPointer { aux in
+                packQ4K(x, y, levels: levels.baseAddress!, ls: aux.baseAddress!, lm: aux.baseAddress! + 8,
+                        d: maxScale / 63, dmin: maxMin / 63, fifthBits: fifthBits)
+            }
         }
     }
 
     /// The tail that `quantize_row_q4_K_ref`/`_q5_K_ref` and their importance-weighted forms
-    /// share: the 6-bit sub-block scales `ls` and mins `lm` packed into scales[12] (at 4), the
+    /// share: the 6-bit sub-block scales `ls` and mins `lm` (8 each) packed into scales[12] (at 4), the
     /// super-block scale `d` and min `dmin` as halves (at 0 and 2), the 256 `levels` again from
     /// the rounded scales (kept from the fit where a scale rounds to 0), then the levels packed:
     /// qs[128] at 16 (Q4_K), or qh[32] at 16 and qs[128] at 48 (Q5_K).
     static func packQ4K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawBufferPointer, levels: UnsafeMutablePointer<UInt8>,
-                        ls: [UInt8], lm: [UInt8], d: Float, dmin: Float, fifthBits: Bool) {
+                        ls: UnsafePointer<UInt8>, lm: UnsafePointer<UInt8>, d: Float, dmin: Float, fifthBits: Bool) {
         let nmax: Int32 = fifthBits ? 31 : 15
         let sc = 4  // offset of scales[12]
         for j in 0..<8 {

@@ -150,14 +150,15 @@ enum GGMLWeightedKQuantizer {
         }
         let dBlock = GGMLWeightedSearch.makeQP(8, 63, s.scales, s.ls, s.sw)
         let mBlock = GGMLWeightedSearch.makeQP(8, 63, s.mins, s.lm, s.sw)
-        var ls = [UInt8](repeating: 0, count: 8), lm = [UInt8](repeating: 0, count: 8)
-        for j in 0..<8 {
+        if fifthBits {
             // Q5_K clamps the 6-bit levels; Q4_K takes make_qp_quants' as they are (≤ 63 there).
-            ls[j] = fifthBits ? GGMLScalar.cMin(63, s.ls[j]) : s.ls[j]
-            lm[j] = fifthBits ? GGMLScalar.cMin(63, s.lm[j]) : s.lm[j]
+            for j in 0..<8 {
+                s.ls[j] = GGMLScalar.cMin(63, s.ls[j])
+                s.lm[j] = GGMLScalar.cMin(63, s.lm[j])
+            }
         }
         GGMLKQuantizer.packQ4K(x, UnsafeMutableRawBufferPointer(start: y, count: fifthBits ? 176 : 144), levels: s.L,
-                               ls: ls, lm: lm, d: dBlock, dmin: mBlock, fifthBits: fifthBits)
+                               ls: s.ls, lm: s.lm, d: dBlock, dmin: mBlock, fifthBits: fifthBits)
     }
 
     /// Q6_K: ql[128] at 0, qh[64] at 128, scales[16] (i8) at 192, d at 208. The weights are the
