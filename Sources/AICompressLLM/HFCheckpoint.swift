@@ -57,6 +57,13 @@ struct HFDecoderSupport {
     /// The window, after refusing what the decoder cannot run.
     /// - Throws: `LLMError.unsupportedConfig`.
     static func check(_ json: JSONValue, file: String) throws(LLMError) -> Int? {
+        // The architecture first: a BertModel's first difference is not its activation.
+        if case .array(let list)? = json["architectures"] {
+            let names = list.compactMap(\.stringValue), known = HFLlamaArchitecture.known.map(\.hfName)
+            if !names.contains(where: known.contains) {
+                throw .unsupportedConfig(file: file, key: "architectures", reason: "is \(names); the decoder runs \(known.joined(separator: ", ")) (run an encoder's ONNX export with evaluate --data)")
+            }
+        }
         if let act = json["hidden_act"], act != .null, act.stringValue != "silu" {
             throw .unsupportedConfig(file: file, key: "hidden_act", reason: "is \(act); the decoder's feed-forward is SwiGLU with silu")
         }

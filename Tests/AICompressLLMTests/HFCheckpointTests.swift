@@ -133,6 +133,14 @@ final class HFCheckpointTests: XCTestCase {
         try writeJSON(c, "config.json")
         XCTAssertThrowsError(try load()) { XCTAssertEqual(($0 as? LLMError).map { "\($0)" }, "\(file): 'hidden_act' is \"gelu\"; the decoder's feed-forward is SwiGLU with silu") }
         c = Self.config
+        c["architectures"] = ["BertModel"]
+        c["hidden_act"] = "gelu"
+        try writeJSON(c, "config.json")
+        XCTAssertThrowsError(try load()) { e in
+            guard case .unsupportedConfig(file, "architectures", let reason)? = e as? LLMError else { return XCTFail("\(e)") }
+            XCTAssertTrue(reason.hasPrefix("is [\"BertModel\"]; the decoder runs LlamaForCausalLM"), reason)
+        }
+        c = Self.config
         c["sliding_window"] = 8
         try writeJSON(c, "config.json")
         let windowed = try load()
