@@ -89,7 +89,12 @@ enum GlobalShardRun {
             if let m = run.mismatch(t.run, file: threshold) { throw m }
             first = t
         }
-        let stats = try GlobalPruneStatistics.collect(loaded.model, pass: pass, shard: part.k, run: run, after: first, file: threshold)
+        let stats: GlobalPruneStatistics
+        do {
+            stats = try GlobalPruneStatistics.collect(loaded.model, pass: pass, shard: part.k, run: run, after: first, file: threshold)
+        } catch let e as PassError {
+            throw PassRunner.failure(e, input: input, parameters: .commandLine)  // worded as one process words it
+        }
         let path = partPath(threshold, part)
         try write(stats.encoded(), to: path, refusing: loaded.identities)
         if !quiet {
