@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Fuzzes one reader with libFuzzer. Usage: scripts/fuzz.sh TARGET [SECONDS] [extra libFuzzer flags]
-# TARGET: ckpt, ckpt-crc, onnx, safetensors, json, csv, npy, exec, gguf (see fuzz/Sources/FuzzReaders). Seeds come
+# TARGET: ckpt, ckpt-crc, onnx, safetensors, json, csv, npy, exec, gguf, prune-stats (see fuzz/Sources/FuzzReaders). Seeds come
 # from fixtures/; the grown corpus goes to fuzz/corpus/TARGET (git-ignored) and findings to
 # fuzz/findings/TARGET (crash-*, timeout-*, oom-*). Limits: 5 s per input, 2 GiB RSS, 1 GiB per
 # allocation — a 100-byte input must never come near them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target="${1:?target: ckpt ckpt-crc onnx safetensors json csv npy exec gguf}"
+target="${1:?target: ckpt ckpt-crc onnx safetensors json csv npy exec gguf prune-stats}"
 seconds="${2:-600}"
 shift $(( $# >= 2 ? 2 : 1 ))
 swift build --package-path fuzz -c debug -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library >/dev/null
@@ -22,6 +22,7 @@ case "$target" in
     csv) seeds=(fixtures/training fixtures/onnx/ops/add.csv fixtures/onnx/ops/conv.csv) ;;
     npy) seeds=(fixtures/training) ;;
     gguf) seeds=(fixtures/gguf/valid) ;;
+    prune-stats) seeds=(fixtures/prune-stats/valid fixtures/prune-stats/malformed) ;;
     exec) seeds=(fixtures/onnx fixtures/onnx/ops fixtures/demo/cnn-digits.onnx) ;;
     *) echo "unknown target $target" >&2; exit 2 ;;
 esac

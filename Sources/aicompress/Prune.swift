@@ -28,7 +28,7 @@ extension AICompress {
                   aicompress prune --sparsity 0.7 --scope global model.onnx pruned.onnx
                   aicompress prune --pattern 2:4 model.safetensors sparse24.safetensors
                   aicompress prune --pattern channels --keep 0.5 --norm l2 model.onnx thin.onnx
-                  aicompress prune --scope global --keep 0.3 --shard 2/4 --stats in/m.safetensors.index.json st/m.prune-threshold
+                  aicompress prune --scope global --keep 0.3 --shard 2/4 --stats m.index.json t.prune-threshold
                   aicompress prune --keep 0.5 model.onnx - | aicompress quantize --int8 - small.ckpt
                   aicompress prune --method sparsegpt --sparsity 0.5 --calibration train.csv model.onnx sparse.ckpt
 
