@@ -28,7 +28,7 @@ case "$target" in
 esac
 seeds+=(fixtures/fuzz-regressions)
 for s in "${seeds[@]}"; do
-    if [ -d "$s" ]; then find "$s" -maxdepth 1 -type f -size -1M -exec cp {} "$corpus/" \; ; else cp "$s" "$corpus/"; fi
+    if [ -d "$s" ]; then find "$s" -maxdepth 1 -type f -size -1048576c -exec cp {} "$corpus/" \; ; else cp "$s" "$corpus/"; fi
 done
 SWIFT_BACKTRACE=enable=no AICOMPRESS_FUZZ_TARGET="$target" "$bin" "$corpus" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
     -malloc_limit_mb=1024 -artifact_prefix="$findings/" -print_final_stats=1 "$@"
