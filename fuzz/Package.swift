@@ -12,6 +12,7 @@ let package = Package(
             dependencies: [
                 .product(name: "AICompressCore", package: "aicompress"),
                 .product(name: "AICompressFormats", package: "aicompress"),
+                .product(name: "AICompressPasses", package: "aicompress"),
                 .product(name: "AICompressTraining", package: "aicompress"),
             ]
         ),

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-15}"
 status=0
-for target in ckpt ckpt-crc onnx safetensors json csv npy exec gguf; do
+for target in ckpt ckpt-crc onnx safetensors json csv npy exec gguf prune-stats; do
     log=$(mktemp)
     if scripts/fuzz.sh "$target" "$seconds" > "$log" 2>&1; then
         echo "fuzz $target: $(grep -E '^Done' "$log" | tail -n 1), no finding"

@@ -16,13 +16,19 @@ extension AICompress {
                 atomically (the same bytes one process writes) and removes the parts. A missing part \
                 or shard exits 66, an inconsistent one 65, naming the file.
 
+                Given NAME.prune-threshold, merge joins the statistics parts that `prune --scope global \
+                --shard K/N --stats` wrote (NAME.prune-threshold.part-0000K-of-0000N), one round at a time: \
+                round 1 finds the critical bin of the |w| bit patterns, round 2 the exact threshold and \
+                each shard's ties at it; `prune --threshold NAME.prune-threshold` then prunes each shard.
+
                 Examples:
                   parallel aicompress quantize --int8 --shard {}/2 m.safetensors.index.json o/m.safetensors ::: 1 2
                   aicompress merge o/m.safetensors.index.json
+                  aicompress merge st/m.prune-threshold
                 """
         )
 
-        @Argument(help: "The index to write, e.g. OUT/model.safetensors.index.json.")
+        @Argument(help: "The index to write, e.g. OUT/model.safetensors.index.json, or a threshold file NAME.prune-threshold.")
         var index: String
 
         @Flag(help: "Flush the index to the storage device before moving it into place.")
@@ -32,12 +38,17 @@ extension AICompress {
         var quiet = false
 
         func validate() throws {
-            guard index.hasSuffix(".safetensors.index.json") else {
-                throw ValidationError("give the index to write, NAME.safetensors.index.json")
+            guard index.hasSuffix(".safetensors.index.json") || index.hasSuffix(GlobalShardRun.suffix) else {
+                throw ValidationError("give the index to write, NAME.safetensors.index.json (or a threshold file, NAME\(GlobalShardRun.suffix))")
             }
         }
 
         func run() throws {
+            if index.hasSuffix(GlobalShardRun.suffix) {
+                let line = try GlobalShardRun.merge(threshold: index, durable: sync)
+                if !quiet { FileHandleOutput.stderr(line + "\n") }
+                return
+            }
             let s = try ShardedSafetensors.merge(index: index, durable: sync)
             if !quiet {
                 FileHandleOutput.stderr("\(s.index): \(s.shards) shards, \(s.tensors) tensors, \(Format.bytes(s.totalSize)) of tensor data\n")

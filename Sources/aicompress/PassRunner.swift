@@ -16,14 +16,16 @@ enum PassRunner {
 
     /// `recipe` is the pass as recipe steps: they are appended to the recipe recorded in the
     /// input (metadata `aicompress.recipe`), so `aicompress recipe OUT` can reproduce the file.
+    /// `verify` sees the input before any work (a sharded global prune checks its threshold file).
     static func run(_ pass: any CompressionPass, input: String, output: String, out: OutputOptions,
                     report options: ReportOptions, recipe: [Recipe.Step], parameters: ParameterSource = .commandLine,
-                    shard: ShardPart? = nil) throws {
+                    shard: ShardPart? = nil, verify: (LoadedModel) throws -> Void = { _ in }) throws {
         let read = try ModelIO.read(path: input)
         let format = try out.outputFormat(for: output)
         // A Hugging Face LLaMA-family checkpoint written as GGUF gets llama.cpp's names first.
         let prepared = try HFLlamaConversion.prepared(read, for: format)
         let loaded = try shard.map { try prepared.restricted(toShard: $0, input: input) } ?? prepared
+        try verify(loaded)
         let driver = PassDriver(pass: pass, input: loaded.facts,
                                 metadata: [(Recipe.metadataKey, Recipe.extended(loaded.model.metadata, with: recipe))],
                                 memory: out.maxMemory.map { MemoryBudget(bytes: $0.bytes) })

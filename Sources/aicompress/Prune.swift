@@ -28,6 +28,7 @@ extension AICompress {
                   aicompress prune --sparsity 0.7 --scope global model.onnx pruned.onnx
                   aicompress prune --pattern 2:4 model.safetensors sparse24.safetensors
                   aicompress prune --pattern channels --keep 0.5 --norm l2 model.onnx thin.onnx
+                  aicompress prune --scope global --keep 0.3 --shard 2/4 --stats m.index.json t.prune-threshold
                   aicompress prune --keep 0.5 model.onnx - | aicompress quantize --int8 - small.ckpt
                   aicompress prune --method sparsegpt --sparsity 0.5 --calibration train.csv model.onnx sparse.ckpt
 
@@ -64,6 +65,7 @@ extension AICompress {
         @OptionGroup var report: ReportOptions
         @OptionGroup var out: OutputOptions
         @OptionGroup var shard: ShardOptions
+        @OptionGroup var global: GlobalShardOptions
 
         @OptionGroup var files: InputOutputArguments
 
@@ -82,20 +84,26 @@ extension AICompress {
             _ = try AICompressPasses.Prune.fromCommandLine(parameters)
             try calibration.check(needed: method != .magnitude, method: method.rawValue)
             if method != .magnitude { _ = try calibratedPattern() }
-            try out.check(output: files.output)
-            if let part = shard.part {
+            if !global.stats { try out.check(output: files.output) }
+            if shard.part != nil {
                 if method != .magnitude { throw ValidationError("--shard goes with --method magnitude: \(method.rawValue) needs the whole graph") }
-                if scope == .global {
-                    throw ValidationError("--shard \(part) with --scope global needs the threshold of the whole model; run it in one process")
-                }
                 if pattern == "channels" { throw ValidationError("--shard does not go with --pattern channels, which plans across tensors") }
             }
-            try shard.check(output: files.output, out: out)
+            try global.check(shard: shard.part, global: scope == .global, magnitude: method == .magnitude && pattern == nil,
+                             output: files.output)
+            if !global.stats { try shard.check(output: files.output, out: out) }
         }
 
         func run() throws {
             guard let data = calibration.data, let calibrated = method.calibrated else {
                 let pass = try AICompressPasses.Prune.fromCommandLine(parameters)
+                if let part = shard.part, global.stats {
+                    return try GlobalShardRun.countStatistics(pass, input: files.input, threshold: files.output, part: part, quiet: report.quiet)
+                }
+                if let part = shard.part, let threshold = global.threshold {
+                    return try GlobalShardRun.apply(pass, threshold: threshold, part: part, input: files.input, output: files.output,
+                                                    out: out, report: report)
+                }
                 try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report, shard: shard.part)
                 return
             }

@@ -8,8 +8,8 @@ import XCTest
 /// missing and inconsistent parts; the Slurm and Kubernetes recipes parse.
 final class ShardRunCLITests: CLITestCase {
     /// A 3-shard input written by our own `--shard-size`: six [64, 64] weights and their [64]
-    /// biases, two layers per 40 KB shard. Returns the index.
-    func shardedInput(_ dir: String) throws -> String {
+    /// biases, two layers per 40 KB shard; `edit` may change weight i's values. Returns the index.
+    func shardedInput(_ dir: String, edit: (Int, inout [Float]) -> Void = { _, _ in }) throws -> String {
         var model = Model()
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next() -> Float {
@@ -17,7 +17,9 @@ final class ShardRunCLITests: CLITestCase {
             return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
         }
         for i in 0..<6 {
-            try model.append(Tensor(name: "layers.\(i).weight", shape: Shape([64, 64]), floats: (0..<4096).map { _ in next() }))
+            var w = (0..<4096).map { _ in next() }
+            edit(i, &w)
+            try model.append(Tensor(name: "layers.\(i).weight", shape: Shape([64, 64]), floats: w))
             try model.append(Tensor(name: "layers.\(i).bias", shape: Shape([64]), floats: (0..<64).map { _ in next() }))
         }
         try ModelIO.write(model, to: dir + "/src.safetensors", format: .safetensors)
@@ -102,7 +104,7 @@ final class ShardRunCLITests: CLITestCase {
         expect(try run(["quantize", "-q", "--int8", "--shard", "1/3", dir + "/src.safetensors", out + "/model.safetensors"]), 64,
                "--shard needs a sharded safetensors input")
         expect(try run(["prune", "--keep", "0.5", "--scope", "global", "--shard", "1/3", index, out + "/model.safetensors"]), 64,
-               "--scope global")
+               "--scope global runs in phases")
         expect(try run(["quantize", "--int8", "--shard", "1/3", index, out + "/model.ckpt"]), 64, "writes a safetensors shard")
         expect(try run(["quantize", "--int8", "--shard", "0/3", index, out + "/model.safetensors"]), 64, "--shard")
         expect(try merge(), 66, "no partial index")

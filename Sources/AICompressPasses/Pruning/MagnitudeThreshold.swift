@@ -65,24 +65,12 @@ public enum MagnitudeThreshold {
         }
         guard k > 0 else { return Result(bits: UInt32.max, greater: 0, tiesToKeep: 0, keepNone: true) }
         guard k < total else { return Result(bits: 0, greater: 0, tiesToKeep: 0, keepNone: false).allKept(total) }
-        var above = 0
-        var bucket = 0xFFFF
-        while bucket >= 0 {
-            if above + high[bucket] >= k { break }
-            above += high[bucket]
-            bucket -= 1
-        }
+        let (bucket, above) = critical(high, above: 0, keep: k)
         // Pass 2: the low 16 bits inside that bucket (and, per chunk, what lies above it).
         let b = UInt32(bucket)
         let second = chunkSize > 0 ? secondPass(runs, bucket: b, chunkSize: chunkSize, release: release) : nil
         let low = second?.low ?? histogram(runs, only: b, release: release)
-        var greater = above
-        var l = 0xFFFF
-        while l >= 0 {
-            if greater + low[l] >= k { break }
-            greater += low[l]
-            l -= 1
-        }
+        let (l, greater) = critical(low, above: above, keep: k)
         if let second {
             var sure = second.above, ties = [Int](repeating: 0, count: sure.count)
             for (chunk, value) in second.inBucket {
@@ -98,6 +86,21 @@ public enum MagnitudeThreshold {
             counts = ChunkCounts(chunkSize: chunkSize, runs: perRun)
         }
         return Result(bits: b << 16 | UInt32(l), greater: greater, tiesToKeep: k - greater, keepNone: false, ties: low[l])
+    }
+
+    /// Walking `histogram` down from its top bin, starting with `above` values already counted
+    /// above it: the bin where the count reaches `k`, and how many lie above that bin. The one
+    /// walk of both passes here and of the sharded merge (`GlobalPruneThreshold`), so both give
+    /// the same threshold. Needs `above` plus the histogram's sum to reach `k`.
+    static func critical(_ histogram: [Int], above: Int, keep k: Int) -> (bin: Int, above: Int) {
+        var above = above
+        var bin = histogram.count - 1
+        while bin > 0 {
+            if above + histogram[bin] >= k { break }
+            above += histogram[bin]
+            bin -= 1
+        }
+        return (bin, above)
     }
 
     /// The second pass with chunk bookkeeping: the low-16-bit histogram of bucket `b`, per chunk

@@ -71,8 +71,7 @@ public struct Prune: ConfigurablePass {
     /// model (the global threshold, the channel plan).
     public func prepare(_ model: Model) throws -> any TensorTransform {
         try validate()
-        let embeddings = TensorSelection.embeddingNames(in: model.graph)
-        let selected = model.tensors.filter { selection.selects($0, embeddings: embeddings) }
+        let selected = selectedTensors(model)
         guard !selected.isEmpty else { throw PassError.nothingSelected(TensorSelection.nothingSelectedReason(model)) }
         let roles = WeightRole.roles(in: model.graph)
         switch method {
@@ -84,29 +83,18 @@ public struct Prune: ConfigurablePass {
             for t in selected { views.append(try FloatView(t)) }
             let total = selected.reduce(0) { $0 + $1.elementCount }
             let k = Prune.keepCount(keep, of: total)
-            // Pages of mapped tensors are dropped as they are counted: the statistics of a model
-            // larger than memory never need it all resident.
-            let mapped = zip(selected, views).map { $0.1.isView ? $0.0.data : nil }
-            let (threshold, counts) = MagnitudeThreshold.selectCounting(views.map(\.values), keep: k, chunkSize: Prune.chunkSize) { r, range in
-                guard let d = mapped[r] else { return }
-                d.buffer.dropPages((d.offset + range.lowerBound * 4)..<(d.offset + range.upperBound * 4))
-            }
+            let (threshold, counts) = MagnitudeThreshold.selectCounting(views.map(\.values), keep: k, chunkSize: Prune.chunkSize,
+                                                                         release: Prune.pageRelease(selected, views))
             if threshold.nonFinite > 0 {
                 for (t, v) in zip(selected, views) { try Prune.checkFinite(t, v.values) }
             }
             // Ties at the threshold are kept in model order, then index order; when all of
             // them are kept (the usual case) no tensor needs its ties counted.
-            var quota: [String: Int] = [:]
-            if !threshold.keepsAllTies {
-                var remaining = threshold.tiesToKeep
-                for (i, (t, v)) in zip(selected, views).enumerated() {
-                    // per-tensor ties: from the selection's chunk counts, else counted
-                    let ties = threshold.keepNone || v.values.isEmpty ? 0
-                        : counts.map { $0.runs[i].reduce(0) { $0 + $1.ties } } ?? Prune.countAbove(v.values, 0..<v.values.count, threshold.bits).1
-                    let q = min(ties, remaining)
-                    quota[t.name] = q
-                    remaining -= q
-                }
+            let quota = Prune.tieQuotas(selected, threshold: threshold, budget: threshold.tiesToKeep) { i in
+                // per-tensor ties: from the selection's chunk counts, else counted
+                let v = views[i].values
+                return threshold.keepNone || v.isEmpty ? 0
+                    : counts.map { $0.runs[i].reduce(0) { $0 + $1.ties } } ?? Prune.countAbove(v, 0..<v.count, threshold.bits).1
             }
             var chunkCounts: [String: [(sure: Int, ties: Int)]] = [:]
             if let counts { for (t, c) in zip(selected, counts.runs) { chunkCounts[t.name] = c } }

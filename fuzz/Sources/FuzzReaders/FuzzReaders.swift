@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AICompressCore
 import AICompressFormats
+import AICompressPasses
 import AICompressTraining
 
 // One libFuzzer binary for every reader; AICOMPRESS_FUZZ_TARGET picks one:
@@ -14,6 +15,8 @@ import AICompressTraining
 //   csv          Dataset.readCSV with every missing-value strategy, other delimiters, chosen columns
 //   npy          NPY.read
 //   gguf         GGUFReader, then every tensor dequantized and the file written back
+//   prune-stats  GlobalPruneStatistics and GlobalPruneThreshold (sharded global pruning's
+//                part and threshold files), each read back after a re-encode
 //   exec         ONNX model → Network → one forward pass of a zero row (hostile graphs:
 //                huge pads, shapes, indices must be refused, not allocated)
 // Every input must end in a thrown error or a model: a crash, a hang (-timeout) or a huge
@@ -64,6 +67,15 @@ func runOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             for t in file.tensors { _ = t.data.withUnsafeBytes { try? t.info.type.dequantize(Array($0)) } }
             var sink = MemorySink()
             try? GGUFWriter.write(file, to: &sink)
+        }
+    case "prune-stats":
+        let array = Array(bytes)
+        if let s = try? GlobalPruneStatistics(decoding: array, file: "fuzz") {
+            guard (try? GlobalPruneStatistics(decoding: s.encoded(), file: "fuzz")) == s else { fatalError("part round trip") }
+        }
+        if let t = try? GlobalPruneThreshold(decoding: array, file: "fuzz") {
+            guard (try? GlobalPruneThreshold(decoding: t.encoded(), file: "fuzz")) == t else { fatalError("threshold round trip") }
+            for k in 1...t.shards.count { _ = t.tieBudget(shard: k) }
         }
     case "exec":
         if let (model, _) = try? ONNXReader.read(buffer, sideFiles: NoSideFiles()), let net = try? Network(model: model),
