@@ -6,7 +6,10 @@ import Glibc
 
 /// The `aicompress` command: inspect, convert, compress, evaluate and fine-tune models. Each
 /// subcommand is a type nested in this one, one file each, listed below; its name is the
-/// command's (`AICompress.Prune` is `aicompress prune`).
+/// command's (`AICompress.Prune` is `aicompress prune`), spelled out as `commandName` in its
+/// configuration: ArgumentParser would otherwise derive every command's name on every run with
+/// `String(describing:)`, whose protocol casts scan the binary's whole conformance table (about
+/// half of the start-up of `inspect`).
 @main
 struct AICompress: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -8,6 +8,7 @@ extension AICompress {
     /// `aicompress apply recipe.yaml IN OUT`: runs the steps of a recipe.
     struct Apply: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "apply",
             abstract: "Run the compression steps of a YAML recipe.",
             discussion: """
                 A recipe lists steps — prune, quantize, dequantize — each with the options of that \

@@ -7,6 +7,7 @@ extension AICompress {
     /// `aicompress convert IN OUT`: rewrite a model in another (or the same) format.
     struct Convert: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "convert",
             abstract: "Convert a model between formats.",
             discussion: """
                 The input format is detected from its content (a .onnx name also counts); the output \

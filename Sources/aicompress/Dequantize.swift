@@ -5,6 +5,7 @@ extension AICompress {
     /// `aicompress dequantize IN OUT`: floats back from a quantized model.
     struct Dequantize: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "dequantize",
             abstract: "Turn quantized tensors back into floats.",
             discussion: """
                 Every quantized tensor becomes dense again in the dtype it was quantized from, \

@@ -7,6 +7,7 @@ extension AICompress {
     /// `aicompress diff A B`: what changed between two models, tensor by tensor.
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "diff",
             abstract: "Compare two models tensor by tensor (an original and its compressed form).",
             discussion: """
                 For every tensor name in either model: dtype, shape and encoding changes, stored \

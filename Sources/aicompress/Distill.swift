@@ -9,6 +9,7 @@ extension AICompress {
     /// `aicompress distill --teacher T --data train.csv OUT`: trains a small student from a teacher.
     struct Distill: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "distill",
             abstract: "Train a small student model to imitate a teacher (knowledge distillation).",
             discussion: """
                 The student is given (--student S), built as an MLP with the teacher's input and \

@@ -9,6 +9,7 @@ extension AICompress {
     /// MSE/MAE/R² for regression; agreement with another model.
     struct Evaluate: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "evaluate",
             abstract: "Measure a model's accuracy (or regression error) on labelled data.",
             discussion: """
                 Runs the model's graph on every row of the data (float32 on the CPU, BLAS for matrix \

@@ -1,3 +1,4 @@
+import CFormat
 import Foundation
 
 /// Number and table formatting for terminal output.
@@ -29,15 +30,29 @@ enum Format {
             v /= 1024
             u += 1
         }
-        return String(format: "%.1f %@", v, units[u])
+        return printf("%.1f", v) + " " + units[u]
     }
 
-    static func percent(_ fraction: Double) -> String { String(format: "%.2f%%", fraction * 100) }
+    static func percent(_ fraction: Double) -> String { printf("%.2f", fraction * 100) + "%" }
 
     /// Four significant digits; `-` when absent.
     static func number(_ v: Double?) -> String {
         guard let v else { return "-" }
-        return String(format: "%.4g", v)
+        return printf("%.4g", v)
+    }
+
+    /// `value` as C's printf writes it with `spec`, one double conversion (`%.2f`, `%-11.4g`): the
+    /// text `String(format:)` gave, without its `CVarArg` casts, which scan the conformance table of
+    /// the whole binary the first time each type is formatted (a millisecond of every start-up).
+    static func printf(_ spec: String, _ value: Double) -> String {
+        var size = 64
+        while true {
+            var buffer = [CChar](repeating: 0, count: size)
+            let length = Int(spec.withCString { aic_format_double(&buffer, size, $0, value) })
+            guard length >= 0 else { return "?" }  // not a double conversion: a bug, caught by FormatPrintfTests
+            if length < size { return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            size = length + 1  // %f of a large value: hundreds of digits
+        }
     }
 
     /// Control characters escaped so a value stays on one line.
@@ -77,7 +92,9 @@ enum Format {
         for (i, c) in counts.enumerated() {
             let from = low + Double(i) * width
             let bar = String(repeating: "#", count: Int((Double(c) / Double(peak) * 40).rounded(.up)))
-            out += indent + String(format: "%11.4g .. %-11.4g %12@ ", from, from + width, count(c)) + bar + "\n"
+            // The count unpadded: the `%12@` this replaced printed it so (Foundation ignores a
+            // width on %@), and the output stays as it was.
+            out += indent + printf("%11.4g", from) + " .. " + printf("%-11.4g", from + width) + " " + count(c) + " " + bar + "\n"
         }
         return out
     }

@@ -7,6 +7,7 @@ extension AICompress {
     /// `aicompress inspect FILE`: per-tensor statistics, totals, metadata, provenance and graph.
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "inspect",
             abstract: "Show a model's tensors, statistics, metadata and graph.",
             discussion: """
                 Verifies the whole file (every checksum) and prints, per tensor: dtype, shape, \
@@ -132,7 +133,7 @@ struct InspectReport {
         }
         out += "\ntotal: \(Format.count(totalParameters)) parameters in \(m.tensors.count) tensors, "
             + "\(Format.bytes(totalBytes)) of tensor data, file \(Format.bytes(loaded.input.size)), "
-            + "sparsity \(Format.percent(sparsity)), \(String(format: "%.2f", bitsPerWeight)) bits/weight"
+            + "sparsity \(Format.percent(sparsity)), \(Format.printf("%.2f", bitsPerWeight)) bits/weight"
         if totalNonFinite > 0 { out += ", \(Format.count(totalNonFinite)) NaN/Inf values" }
         out += "\n"
         if !userMetadata.isEmpty {

@@ -6,6 +6,7 @@ extension AICompress {
     /// joining the partial indexes that `--shard K/N` runs wrote (spec/sharded-runs.md).
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "merge",
             abstract: "Write the index of a sharded safetensors output from the parts that --shard K/N runs wrote.",
             discussion: """
                 Each `quantize`, `prune` or `convert` run with --shard K/N writes output shard K \

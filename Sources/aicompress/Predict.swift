@@ -8,6 +8,7 @@ extension AICompress {
     /// `aicompress predict MODEL --data X.csv`: the model's raw outputs, one row per data row.
     struct Predict: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "predict",
             abstract: "Run a model on data and print its outputs as CSV.",
             discussion: """
                 Writes one CSV row per data row: the columns of the chosen output flattened (all \

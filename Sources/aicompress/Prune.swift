@@ -10,6 +10,7 @@ extension AICompress {
     /// `Prune.Parameter`; the pass checks the values.
     struct Prune: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "prune",
             abstract: "Prune weights: by magnitude, N:M semi-structured, or whole channels.",
             discussion: """
                 Magnitude pruning keeps exactly round(keep × n) weights with the largest |w| (ties \

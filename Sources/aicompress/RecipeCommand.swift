@@ -5,6 +5,7 @@ extension AICompress {
     /// `aicompress recipe FILE`: the recipe that produced a file.
     struct Recipe: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "recipe",
             abstract: "Print the recipe (YAML) that produced a model.",
             discussion: """
                 Every pass (prune, quantize, dequantize, apply) records its step in the output's \

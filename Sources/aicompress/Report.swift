@@ -7,6 +7,7 @@ extension AICompress {
     /// `aicompress report MODEL [--compare ORIGINAL] -o report.html`: one self-contained HTML page.
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "report",
             abstract: "Write a self-contained HTML report with per-layer charts and weight histograms.",
             discussion: """
                 One HTML file, no scripts and no network: inline SVG bar charts of each tensor's \

@@ -9,6 +9,7 @@ extension AICompress {
     /// `aicompress train MODEL --data train.csv OUT`: fine-tunes a model's weights.
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "train",
             abstract: "Fine-tune a model on labelled data (after pruning or quantization, say).",
             discussion: """
                 Trains every float tensor the graph uses as a weight (not integer, quantized or \

@@ -6,6 +6,7 @@ extension AICompress {
     /// `aicompress verify FILE…`: check files completely (structure, limits, every checksum).
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Check that model files are intact and well-formed.",
             discussion: """
                 Runs every check of the reader — layout, limits, the index CRC-32 and every tensor's \
