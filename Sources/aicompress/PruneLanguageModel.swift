@@ -53,7 +53,8 @@ struct LanguageModelPrune: CompressionPass {
         let stored = Self.storedNames(model)
         let calibration: LayerwiseDecoderCalibration
         do { calibration = try LayerwiseDecoderCalibration(model: lm, text: text, options: options) } catch {
-            throw PassError.unsupported(tensor: textPath, reason: "calibration text: \(error)")
+            let code = error.faultKind == .usage ? ExitStatus.usage : ExitStatus.dataError
+            throw ExitStatus.Failure(code: code, message: "\(textPath) (calibration text): \(error)")
         }
         let pruning = LinearLayerPruning(method: method, pattern: pattern)
         var replaced: [String: (Tensor, TensorReport)] = [:]
