@@ -17,7 +17,8 @@ and SparseGPT at 50% and at 2:4. Checks, per output:
 The F16 model is pruned with Wanda (its output must be F16 and load), and the Hugging Face
 checkpoint with Wanda to GGUF (llama-perplexity loads it; evaluate agrees within 1%).
 With --model/--calib/--eval it runs the six prunings on that model instead and prints the
-figure table only (for BENCHMARKS.md). Prints a table of perplexities, times and peak RSS.
+figure table only (for BENCHMARKS.md); AICOMPRESS_CALIB_SEQUENCES overrides the 16 calibration
+sequences. Prints a table of perplexities, times and peak RSS.
 AICOMPRESS_SKIP_LLAMA=1 skips the lane.
 """
 import os
@@ -34,7 +35,7 @@ from llama_cpp import llama_binaries, pip_install
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONTEXT = 128
 CALIB_TOKENS = 128
-CALIB_SEQUENCES = 16
+CALIB_SEQUENCES = int(os.environ.get("AICOMPRESS_CALIB_SEQUENCES", "16"))
 PROJECTIONS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 # Repeated to check determinism (each SparseGPT run takes minutes in a debug build on a busy machine).
 REPEAT = {("wanda", "50%"), ("sparsegpt", "2:4")}
@@ -208,6 +209,7 @@ def main():
             rep.check(ppl is not None, "tiny-llama-f16 wanda 50%: llama-perplexity loads and runs it", why)
         # A Hugging Face checkpoint, pruned straight to GGUF.
         hf = os.path.join(tmp, "hf")
+        os.makedirs(hf, exist_ok=True)
         r = run([sys.executable, os.path.join(ROOT, "fixtures", "llm", "make_hf_llama.py"), hf])
         if rep.check(r.returncode == 0, "make_hf_llama.py", r.stderr.strip()[-200:]):
             hcalib, heval = split_text(os.path.join(hf, "text.txt"), tmp, "hf")
