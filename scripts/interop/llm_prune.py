@@ -35,6 +35,8 @@ from llama_cpp import llama_binaries, pip_install
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONTEXT = 128
 CALIB_TOKENS = 128
+# Evaluation chunks of CONTEXT tokens (both tools), at most; AICOMPRESS_EVAL_CHUNKS overrides.
+CHUNKS = os.environ.get("AICOMPRESS_EVAL_CHUNKS", "40")
 CALIB_SEQUENCES = int(os.environ.get("AICOMPRESS_CALIB_SEQUENCES", "16"))
 PROJECTIONS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 # Repeated to check determinism (each SparseGPT run takes minutes in a debug build on a busy machine).
@@ -68,7 +70,7 @@ def prune(binary, model, out, method, args, calib):
     """(ok, seconds, peak RSS in MiB, message) of one `aicompress prune`."""
     cmd = ["/usr/bin/time", "-v", binary, "prune", "--quiet", *args, model, out]
     if method != "magnitude":
-        cmd[3:3] = ["--method", method, "--calibration", calib, "--calibration-tokens", str(CALIB_TOKENS),
+        cmd[4:4] = ["--method", method, "--calibration", calib, "--calibration-tokens", str(CALIB_TOKENS),
                     "--calibration-sequences", str(CALIB_SEQUENCES)]
     t0 = time.monotonic()
     r = run(cmd, env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
@@ -80,14 +82,15 @@ def prune(binary, model, out, method, args, calib):
 
 
 def llama_ppl(binaries, model, text):
-    r = run([os.path.join(binaries, "llama-perplexity"), "-m", model, "-f", text, "-c", str(CONTEXT), "-b", str(CONTEXT), "-t", "2"])
+    r = run([os.path.join(binaries, "llama-perplexity"), "-m", model, "-f", text, "-c", str(CONTEXT), "-b", str(CONTEXT), "-t", "2",
+             "--chunks", CHUNKS])
     log = r.stdout + r.stderr
     m = re.search(r"Final estimate: PPL = ([0-9.]+)", log)
     return (float(m.group(1)), "") if m else (None, log.strip()[-200:])
 
 
 def ours_ppl(binary, model, text):
-    r = run([binary, "evaluate", model, "--text", text, "--context", str(CONTEXT), "--json"], env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
+    r = run([binary, "evaluate", model, "--text", text, "--context", str(CONTEXT), "--chunks", CHUNKS, "--json"], env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
     if r.returncode != 0:
         return None, r.stderr.strip()[-200:]
     import json
@@ -133,7 +136,10 @@ def figures(rep, binary, binaries, tmp, model, calib, evalf, check, label):
     rep.check(base_ppl is not None, f"{label} dense: llama-perplexity runs", why)
     rows.append(("dense", "-", base_ppl, None, None, None))
     base = tensors(model) if check else None
+    only = os.environ.get("AICOMPRESS_PRUNE_METHODS")
     for method, args in CASES:
+        if only and method not in only.split(","):
+            continue
         what = "50%" if "--keep" in args else args[-1]
         out = os.path.join(tmp, f"{label}-{method}-{what.replace(':', 'of').replace('%', '')}.gguf")
         ok, secs, rss, msg = prune(binary, model, out, method, args, calib)
@@ -155,7 +161,7 @@ def figures(rep, binary, binaries, tmp, model, calib, evalf, check, label):
                 rep.check(same, f"{label} {method} {what}: two runs give the same bytes", msg if not ok2 else "")
                 os.remove(again)
         rows.append((method, what, ppl, mine, secs, rss))
-    print(f"\n{label}: perplexity on {os.path.basename(evalf)} (llama-perplexity -c {CONTEXT}), calibration "
+    print(f"\n{label}: perplexity on {os.path.basename(evalf)} (llama-perplexity -c {CONTEXT} --chunks {CHUNKS}), calibration "
           f"{CALIB_SEQUENCES} x {CALIB_TOKENS} tokens of {os.path.basename(calib)}")
     print(f"{'method':<10} {'sparsity':<8} {'llama PPL':>10} {'ours':>10} {'x dense':>8} {'prune s':>8} {'RSS MiB':>8}")
     for method, what, ppl, mine, secs, rss in rows:
