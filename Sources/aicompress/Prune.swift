@@ -39,6 +39,16 @@ extension AICompress {
                 SparseGPT chooses by saliency and updates the remaining weights of the row to make \
                 up for the removed ones. --sparsity/--keep apply to each output row (Wanda) or to \
                 each block of 128 inputs over all rows (SparseGPT); --pattern N:M to every row.
+
+                Language models (LLaMA-family GGUF, or a Hugging Face folder or safetensors file \
+                with config.json): only the seven projections of every block are pruned (attn_q, \
+                attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down; magnitude per tensor unless \
+                --include says otherwise), and each keeps its stored type (F32, F16, BF16). With \
+                --method wanda or sparsegpt, --calibration is a UTF-8 text, tokenized with the \
+                model's tokenizer into --calibration-sequences sequences of --calibration-tokens \
+                tokens; the blocks are pruned one at a time, each on the outputs of the blocks \
+                already pruned.
+                  aicompress prune --method wanda --keep 0.5 --calibration calib.txt model-f16.gguf wanda.gguf
                 """
         )
 
@@ -61,6 +71,7 @@ extension AICompress {
         var method: PruneMethod = .magnitude
 
         @OptionGroup var calibration: CalibrationOptions
+        @OptionGroup var text: TextCalibrationOptions
 
         @OptionGroup var selection: SelectionOptions
         @OptionGroup var report: ReportOptions
@@ -71,8 +82,17 @@ extension AICompress {
         @OptionGroup var files: InputOutputArguments
 
         /// The command line as the pass's parameter values (checked by `AICompressPasses.Prune(parameters:)`).
-        var parameters: PassParameters {
+        var parameters: PassParameters { parameters(languageModel: false) }
+
+        /// The parameter values; on a language model without `--include` the selection is the
+        /// block projections (`projectionGlobs`).
+        func parameters(languageModel: Bool) -> PassParameters {
             var v = selection.parameters
+            if languageModel && selection.include.isEmpty {
+                v = TensorSelection(include: Self.projectionGlobs, exclude: selection.exclude,
+                                    includeOneDimensional: selection.includeOneDimensional,
+                                    includeEmbeddings: selection.includeEmbeddings).parameterValues
+            }
             v[P.keep] = keep.map { .number($0) }
             v[P.sparsity] = sparsity.map { .number($0) }
             v[P.scope] = .text(scope.rawValue)
@@ -84,6 +104,7 @@ extension AICompress {
         func validate() throws {
             _ = try AICompressPasses.Prune.fromCommandLine(parameters)
             try calibration.check(needed: method != .magnitude, method: method.rawValue)
+            try text.check()
             if method != .magnitude { _ = try calibratedPattern() }
             if !global.stats { try out.check(output: files.output) }
             if shard.part != nil {
@@ -96,8 +117,13 @@ extension AICompress {
         }
 
         func run() throws {
+            let languageModel = try Self.languageModelInput(files.input)
+            if let lm = languageModel, let path = calibration.calibration, let m = method.languageModel {
+                try runLanguageModel(lm, method: m, path: path)
+                return
+            }
             guard let data = calibration.data, let calibrated = method.calibrated else {
-                let pass = try AICompressPasses.Prune.fromCommandLine(parameters)
+                let pass = try AICompressPasses.Prune.fromCommandLine(parameters(languageModel: languageModel != nil))
                 if let part = shard.part, global.stats {
                     return try GlobalShardRun.countStatistics(pass, input: files.input, threshold: files.output, part: part, quiet: report.quiet)
                 }
@@ -138,5 +164,8 @@ enum PruneMethod: String, CaseIterable, ExpressibleByArgument {
 
     /// The calibrated method, or nil for magnitude.
     var calibrated: CalibratedPrune.Method? { CalibratedPrune.Method(rawValue: rawValue) }
+
+    /// The method on a language model (nil for magnitude, the ordinary pass).
+    var languageModel: LinearLayerPruning.Method? { self == .magnitude ? nil : LinearLayerPruning.Method(rawValue: rawValue) }
 }
 extension Prune.Norm: ExpressibleByArgument {}

@@ -35,6 +35,15 @@ public struct SparseGPT: Sendable {
             throw PassError.unsupported(tensor: layer, reason: "SparseGPT needs the calibration Gram matrix XᵀX of the layer's input")
         }
         let factor = try HessianFactor(gram: statistics.symmetricGram, columns: n, dampFraction: dampFraction, layer: layer)
+        return prune(weights, rows: rows, factor: factor, pattern: pattern, grid: grid)
+    }
+
+    /// Prunes `weights` (`rows × factor.columns`) with an already factored Hessian: layers that
+    /// read the same input (a decoder's q/k/v, gate/up) share one factor. `dampFraction` is the
+    /// factor's, not this value's.
+    public func prune(_ weights: [Float], rows: Int, factor: HessianFactor, pattern: SparsityPattern,
+                      grid: IntegerGrid? = nil) -> Result {
+        let n = factor.columns
         var block = blockSize
         if let g = grid, g.groupSize > 0 { block = max(block, g.groupSize) / g.groupSize * g.groupSize }
         if case .nOfM(_, let m) = pattern { block = max(block, m) / m * m }

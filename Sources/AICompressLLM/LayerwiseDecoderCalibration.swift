@@ -1,0 +1,160 @@
+import AICompressCore
+
+/// Layer-by-layer calibration of a LLaMA-family decoder (GPTQ, SparseGPT, Wanda: issue 18):
+/// the calibration text is tokenized with the model's tokenizer and cut into sequences; the
+/// hidden states of all sequences at the current block are kept (one block's activations);
+/// for block i the engine
+///
+/// 1. runs block i on every sequence with an observer that sums, per input group, Σx² per
+///    column and (if `Options.gram`) XᵀX, in Double (`BlockInputStatistics`);
+/// 2. calls the compress closure with the block's weights and those statistics
+///    (`DecoderBlockCalibration`); the closure returns the block's replacement weights;
+/// 3. runs block i again **with the replacement weights** to make block i+1's inputs.
+///
+/// Only one block's statistics and replacement weights are alive at a time; the model's own
+/// weights stay views of the mapped file.
+///
+/// The compress closure returns `[ActivationSite.Kind: [Float]]`: for each projection it
+/// replaces, the new weights as f32, row-major `rows × columns` (outputs × inputs, the layout of
+/// `WeightMatrix` and of a GGUF tensor's rows), exactly the values the compressed file will
+/// decode to (a quantizer returns its grid points, a pruner its masked and updated weights).
+/// Projections it leaves out keep their weights. It may keep whatever else it makes (encoded
+/// bytes for the writer, reports); it is called on the calling thread, block after block.
+///
+/// ```swift
+/// let calibration = try LayerwiseDecoderCalibration(model: lm, text: bytes)   // 32 × 512 tokens
+/// try calibration.run { block in
+///     var replaced: [ActivationSite.Kind: [Float]] = [:]
+///     for kind in ActivationSite.Kind.allCases {
+///         let stats = block.statistics(for: kind)!          // .sumSquares, .gram, .rows
+///         let w = block.weights(kind)                       // WeightMatrix: rows × columns
+///         replaced[kind] = compress(w, stats)               // f32, rows × columns
+///     }
+///     return replaced
+/// } progress: { done, total in … }
+/// ```
+///
+/// The statistics are those of the block as a whole before any of its projections is
+/// replaced (q/k/v, attn_output, gate/up and ffn_down all see inputs computed with the block's
+/// original weights; GPTQ's reference without `--true-sequential`).
+public struct LayerwiseDecoderCalibration: Sendable {
+    /// How the calibration text is cut and what is gathered.
+    public struct Options: Sendable, Equatable {
+        /// Tokens per sequence (llama-imatrix's -c; 512).
+        public var sequenceTokens: Int
+        /// At most this many sequences (the first ones); nil: every whole sequence of the text.
+        public var maxSequences: Int?
+        /// Gather XᵀX per input group (GPTQ, SparseGPT); Σx² per column is always gathered.
+        public var gram: Bool
+
+        /// Options; the defaults are 32 sequences of 512 tokens with XᵀX.
+        public init(sequenceTokens: Int = 512, maxSequences: Int? = 32, gram: Bool = true) {
+            self.sequenceTokens = sequenceTokens
+            self.maxSequences = maxSequences
+            self.gram = gram
+        }
+    }
+
+    /// The decoder calibrated.
+    public let decoder: Decoder
+    /// The calibration sequences (token ids, each `sequenceTokens` long, BOS first when the
+    /// vocabulary adds one).
+    public let sequences: [[Int32]]
+    /// Whether XᵀX is gathered.
+    public let gram: Bool
+
+    /// The calibration of `model` on `text`: tokenized once (BOS as the vocabulary asks), cut
+    /// into sequences of `options.sequenceTokens` tokens, each with its first token replaced by
+    /// BOS, as llama-imatrix cuts its chunks.
+    /// - Throws: `LLMError.invalidParameter` (`sequenceTokens` below 16, `maxSequences` below 1),
+    ///   `.textTooShort` (fewer than 2 × sequenceTokens tokens, llama-imatrix's rule),
+    ///   `.tokenizer`.
+    public init(model: LanguageModel, text: [UInt8], options: Options = Options()) throws(LLMError) {
+        let t = options.sequenceTokens
+        guard t >= 16 else { throw .invalidParameter(name: "sequenceTokens", reason: "is \(t); it must be at least 16") }
+        if let m = options.maxSequences, m < 1 { throw .invalidParameter(name: "maxSequences", reason: "is \(m); it must be at least 1") }
+        let tokens = try model.tokenizer.tokenize(text, addSpecial: true)
+        guard tokens.count >= 2 * t else { throw .textTooShort(tokens: tokens.count, needed: 2 * t, context: t) }
+        let count = min(options.maxSequences ?? Int.max, tokens.count / t)
+        let bos = model.tokenizer.vocabulary.addBOS ? model.tokenizer.vocabulary.bos : nil
+        var sequences: [[Int32]] = []
+        for c in 0..<count {
+            var s = Array(tokens[(c * t)..<((c + 1) * t)])
+            if let b = bos { s[0] = b }
+            sequences.append(s)
+        }
+        self.init(decoder: model.decoder, sequences: sequences, gram: options.gram)
+    }
+
+    /// The calibration of `decoder` on given token sequences (all of one length).
+    public init(decoder: Decoder, sequences: [[Int32]], gram: Bool = true) {
+        var d = decoder
+        d.observer = nil
+        self.decoder = d
+        self.sequences = sequences
+        self.gram = gram
+    }
+
+    /// Calibration tokens in all (rows each statistic sums).
+    public var tokens: Int { sequences.reduce(0) { $0 + $1.count } }
+
+    /// Runs the calibration block by block (see the type's summary); `progress(done, total)`
+    /// follows every block.
+    /// - Throws: what `compress` throws; `LLMError.tokenOutOfRange`, `.unsupportedConfig` past
+    ///   an attention window; `.tensorShape` when a replacement has the wrong number of values.
+    public func run(compress: (DecoderBlockCalibration) throws -> [ActivationSite.Kind: [Float]],
+                    progress: (Int, Int) -> Void = { _, _ in }) throws {
+        let c = decoder.config, e = c.embedding
+        guard let t = sequences.first?.count, t > 0 else { return }
+        guard sequences.allSatisfy({ $0.count == t }) else {
+            throw LLMError.invalidParameter(name: "sequences", reason: "differ in length; every calibration sequence has \(t) tokens")
+        }
+        if let w = c.attentionWindow, t > w {
+            throw LLMError.unsupportedConfig(file: "config.json", key: "sliding_window",
+                                             reason: "is \(w): sliding-window attention is not run; calibration sequences have \(t) tokens")
+        }
+        var hidden = try embed(t)
+        var scratch = Decoder.Scratch(c, tokens: t)
+        let blocks = decoder.weights.layers.count
+        for (i, layer) in decoder.weights.layers.enumerated() {
+            let observer = BlockStatisticsObserver(layer: i, gram: gram)
+            var observed = decoder
+            observed.observer = observer
+            for s in 0..<sequences.count {
+                var x = Array(hidden[(s * t * e)..<((s + 1) * t * e)])
+                observed.block(layer, &x, &scratch, t, i)
+            }
+            let block = DecoderBlockCalibration(index: i, blocks: blocks, layer: layer, statistics: observer.statistics())
+            let replacement = try compress(block)
+            var matrices: [ActivationSite.Kind: WeightMatrix] = [:]
+            for (kind, values) in replacement {
+                let m = layer.matrix(kind), name = block.tensorName(kind)
+                guard values.count == m.rows * m.columns else {
+                    throw LLMError.tensorShape(tensor: name, expected: [m.rows, m.columns], actual: [values.count])
+                }
+                matrices[kind] = try WeightMatrix(try Tensor(name: name, shape: Shape([m.rows, m.columns]), floats: values))
+            }
+            let compressed = layer.replacing(matrices)
+            for s in 0..<sequences.count {
+                var x = Array(hidden[(s * t * e)..<((s + 1) * t * e)])
+                decoder.block(compressed, &x, &scratch, t, i)
+                hidden.replaceSubrange((s * t * e)..<((s + 1) * t * e), with: x)
+            }
+            progress(i + 1, blocks)
+        }
+    }
+
+    /// The token embeddings of every sequence, one after another (`sequences.count × t × e`).
+    func embed(_ t: Int) throws(LLMError) -> [Float] {
+        let c = decoder.config, e = c.embedding
+        var x = [Float](repeating: 0, count: sequences.count * t * e)
+        for (s, tokens) in sequences.enumerated() {
+            for id in tokens where id < 0 || Int(id) >= c.vocabulary { throw .tokenOutOfRange(id: id, vocabulary: c.vocabulary) }
+            x.withUnsafeMutableBufferPointer { xp in
+                let base = xp.baseAddress! + s * t * e
+                for i in 0..<t { decoder.weights.embedding.decodeRows(Int(tokens[i])..<(Int(tokens[i]) + 1), into: base + i * e) }
+            }
+        }
+        return x
+    }
+}
