@@ -17,9 +17,11 @@ two splits. The text depends on the Python version (3.11.7 used).
 
 Writes into OUT_DIR:
   hf/           config.json, model.safetensors (F32, untied lm_head), tokenizer.json, tokenizer_config.json
-  f32.gguf      `aicompress quantize --gguf F32 hf f32.gguf` (when --bin or .build/debug/aicompress exists)
+  f32.gguf      `aicompress convert hf/model.safetensors f32.gguf` (when --bin or .build/debug/aicompress exists)
   train.txt, calib.txt, eval.txt    the three splits
-  train.log     loss per 50 steps, held-out loss at the end
+  train.log     loss per 50 steps; at the end the held-out loss and the perplexity of eval.txt computed
+                as llama-perplexity -c 128 does (second half of each chunk scored), which llama.cpp's
+                figure for f32.gguf must match
 
 Tokenizer: byte-level BPE trained on train.txt with `tokenizers` (VOCAB tokens: 256 bytes,
 <|begin_of_text|> 0, <|end_of_text|> 1, merges), Llama 3's split regex (llama.cpp `llama-bpe`),
@@ -27,8 +29,10 @@ BOS added. Model: LlamaForCausalLM, LAYERS layers, hidden 256, intermediate 768 
 of 256, so Q4_K_M keeps its K-quants), 4 heads / 2 kv heads of 64, RoPE theta 10000 as Hugging Face
 applies it (rotate_half), RMSNorm eps 1e-5, SwiGLU, context 256. Training: next-token cross
 entropy on windows of 255 tokens after a BOS (as llama-perplexity scores chunks), AdamW, warmup then
-cosine decay, seed 0 for init and batches. Deterministic on one machine and jax version: XLA's CPU
-reductions are fixed-order for a fixed thread count (checked: two runs gave identical losses).
+cosine decay, seed 0 for init and batches. Deterministic on one machine, Python and jax version:
+two 3-step runs wrote byte-identical model.safetensors and tokenizer.json (the tokenizer also equal
+to the 400-step run's); the 400-step run itself was made once. XLA's CPU reductions may order
+differently on another CPU or thread count, so expect equal figures there only to float rounding.
 """
 import ast
 import json
@@ -229,6 +233,22 @@ def held_out_loss(params, ids):
     return float(np.mean([f(params, jnp.asarray(np.stack(rows[i:i + BATCH]))) for i in range(0, len(rows), BATCH)]))
 
 
+def llama_perplexity(params, ids):
+    """eval.txt's perplexity as llama-perplexity -c CTX computes it: BOS-first chunks, second halves scored."""
+    n = len(ids) // CTX
+    rows = ids[: n * CTX].reshape(n, CTX).copy()
+    rows[:, 0] = 0
+    f = jax.jit(lambda p, x: jax.nn.log_softmax(forward(p, x), axis=-1))
+    nll = []
+    for i in range(0, n, BATCH):
+        logp = np.asarray(f(params, jnp.asarray(rows[i:i + BATCH])), np.float64)
+        for r, row in enumerate(rows[i:i + BATCH]):
+            nll.extend(-logp[r, t, row[t + 1]] for t in range(CTX // 2, CTX - 1))
+    nll = np.asarray(nll)
+    ppl = math.exp(nll.mean())
+    return ppl, ppl * nll.std() / math.sqrt(len(nll) - 1), n
+
+
 def main():
     args = sys.argv[1:]
     steps, binary = 400, os.path.join(ROOT, ".build", "debug", "aicompress")
@@ -277,8 +297,15 @@ def main():
     held = held_out_loss(params, eval_ids)
     say(f"eval loss {held:.6f} perplexity {math.exp(held):.3f} (every token of {CTX}-token windows); "
         f"training {time.time() - start:.0f} s")
+    ppl, err, chunks = llama_perplexity(params, np.concatenate([[0], eval_ids]).astype(np.int32))
+    say(f"eval.txt perplexity as llama-perplexity -c {CTX} scores it: {ppl:.4f} +/- {err:.5f} ({chunks} chunks)")
     save_file({k: np.asarray(a, np.float32) for k, a in sorted(params.items())}, os.path.join(hf, "model.safetensors"),
               metadata={"format": "pt"})
+    if os.path.exists(binary):
+        subprocess.run([binary, "convert", os.path.join(hf, "model.safetensors"), os.path.join(out, "f32.gguf")],
+                       check=True, stdout=subprocess.DEVNULL)
+    else:
+        say(f"no {binary}: f32.gguf not written")
     log.close()
 
 
