@@ -43,6 +43,9 @@ public struct FineTuning: Sendable {
         let frozen: (String) -> Bool = { isFrozen($0) }
         var modelValue = model
         var task = try ModelTask(network: try Network(model: modelValue, frozen: frozen))
+        if standardize, let named = data.namedInputs {
+            throw ExecutionError.badInput("\(named.source): `standardize` works on a feature table, not on arrays fed by input name")
+        }
         if standardize {
             let (mean, std) = data.columnStatistics()
             modelValue = try modelValue.standardizingInput(task.inputName, mean: mean, std: std, rowShape: task.rowShape)
