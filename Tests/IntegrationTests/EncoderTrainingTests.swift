@@ -118,4 +118,26 @@ final class EncoderTrainingTests: XCTestCase {
             XCTAssertEqual(zip(before, after).filter { $0.0 == 0 && $0.1 != 0 }.count, 0, "\(t.name) keeps its zeros")
         }
     }
+
+    /// Slow (AICOMPRESS_SLOW=1): distil the encoder trained 5 epochs (2 layers) into the 1-layer
+    /// student on the token data, 6 epochs: the student (61% of the teacher's parameters)
+    /// reaches at least 85% test accuracy (the untrained student: chance).
+    func testDistillsTheEncoderIntoOneLayer() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["AICOMPRESS_SLOW"] == "1", "slow: set AICOMPRESS_SLOW=1")
+        let train = try tokens("tokens-train.npz"), test = try tokens("tokens-test.npz")
+        var options = TrainingOptions()
+        options.epochs = 5
+        options.optimizer.learningRate = 0.003
+        let teacher = try FineTuning(options: options).run(try model("encoder-init.onnx"), data: train).0
+        let studentModel = try model("encoder-student-init.onnx")
+        var d = Distillation(student: .model(studentModel))
+        options.epochs = 6
+        d.training = options
+        let (student, report) = try d.run(teacher: teacher, data: train)
+        let (t, s0, s) = (try accuracy(teacher, test), try accuracy(studentModel, test), try accuracy(student, test))
+        print("encoder distill 2 -> 1 layers: teacher \(t), student untrained \(s0), distilled \(s), \(report.studentParameters) of \(report.teacherParameters) parameters")
+        XCTAssertLessThan(s0, 0.6)
+        XCTAssertGreaterThanOrEqual(s, 0.85)
+        XCTAssertFalse(student.tensors.contains { $0.name.hasPrefix("encoder.layer.1.") }, "the student keeps its one layer")
+    }
 }
