@@ -16,6 +16,14 @@ final class EncoderTrainingTests: XCTestCase {
         return try bytes.withUnsafeBytes { try Dataset.named(try NPZ.read($0, file: name), label: nil, file: name) }
     }
 
+    /// Adam at lr 0.003, batch 32, exactly `epochs` epochs (no validation, no early stopping).
+    static func adam(epochs: Int) -> TrainingOptions {
+        var o = TrainingOptions()
+        o.epochs = epochs
+        o.optimizer.learningRate = 0.003
+        return o
+    }
+
     func accuracy(_ model: Model, _ data: Dataset) throws -> Double {
         let task = try ModelTask(network: try Network(model: model))
         return ClassificationMetrics(truth: try XCTUnwrap(data.targets), predicted: try task.predict(data).values).accuracy
@@ -78,10 +86,7 @@ final class EncoderTrainingTests: XCTestCase {
     func testTrainingLearnsTheTokenTask() throws {
         let m = try model("encoder-init.onnx"), train = try tokens("tokens-train.npz"), test = try tokens("tokens-test.npz")
         XCTAssertLessThan(try accuracy(m, test), 0.6)
-        var options = TrainingOptions()
-        options.epochs = 2
-        options.optimizer.learningRate = 0.003
-        let (tuned, report) = try FineTuning(options: options).run(m, data: train)
+        let (tuned, report) = try FineTuning(options: Self.adam(epochs: 2)).run(m, data: train)
         let logs = report.training.logs
         XCTAssertEqual(logs.count, 2)
         XCTAssertLessThan(logs[1].trainLoss, 0.7 * logs[0].trainLoss, "training loss decreases: \(logs.map(\.trainLoss))")
@@ -101,9 +106,7 @@ final class EncoderTrainingTests: XCTestCase {
     func testFineTuningRecoversThePrunedEncoder() throws {
         try XCTSkipUnless(ProcessInfo.processInfo.environment["AICOMPRESS_SLOW"] == "1", "slow: set AICOMPRESS_SLOW=1")
         let train = try tokens("tokens-train.npz"), test = try tokens("tokens-test.npz")
-        var options = TrainingOptions()
-        options.epochs = 5
-        options.optimizer.learningRate = 0.003
+        var options = Self.adam(epochs: 5)
         let trained = try FineTuning(options: options).run(try model("encoder-init.onnx"), data: train).0
         let pruned = try Prune(method: .magnitude(keep: 0.5, scope: .tensor)).apply(trained).0
         options.epochs = 3
@@ -125,14 +128,10 @@ final class EncoderTrainingTests: XCTestCase {
     func testDistillsTheEncoderIntoOneLayer() throws {
         try XCTSkipUnless(ProcessInfo.processInfo.environment["AICOMPRESS_SLOW"] == "1", "slow: set AICOMPRESS_SLOW=1")
         let train = try tokens("tokens-train.npz"), test = try tokens("tokens-test.npz")
-        var options = TrainingOptions()
-        options.epochs = 5
-        options.optimizer.learningRate = 0.003
-        let teacher = try FineTuning(options: options).run(try model("encoder-init.onnx"), data: train).0
+        let teacher = try FineTuning(options: Self.adam(epochs: 5)).run(try model("encoder-init.onnx"), data: train).0
         let studentModel = try model("encoder-student-init.onnx")
         var d = Distillation(student: .model(studentModel))
-        options.epochs = 6
-        d.training = options
+        d.training = Self.adam(epochs: 6)
         let (student, report) = try d.run(teacher: teacher, data: train)
         let (t, s0, s) = (try accuracy(teacher, test), try accuracy(studentModel, test), try accuracy(student, test))
         print("encoder distill 2 -> 1 layers: teacher \(t), student untrained \(s0), distilled \(s), \(report.studentParameters) of \(report.teacherParameters) parameters")
