@@ -29,7 +29,7 @@ struct DataOptions: ParsableArguments {
 
 /// `DataOptions` with --data optional: `evaluate`, where --text replaces it.
 struct OptionalDataOptions: ParsableArguments {
-    @Option(name: .customLong("data"), help: "Data: a CSV file with a header row, or a .npy array of features (rows first); - for standard input.")
+    @Option(name: .customLong("data"), help: "Data: a CSV file with a header row, a .npy array of features (rows first), or an .npz of one array per model input plus the labels; - for standard input.")
     var file: String?
 
     @OptionGroup var reading: DataReadingOptions

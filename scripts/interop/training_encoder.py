@@ -10,6 +10,8 @@ classifier of fixtures/encoder, judged by onnxruntime and by an independent nump
   (numpy float64 forward of make_encoder_fixtures.forward, central differences) equals |g|
   within 0.1% + 1e-5, and along a seeded random direction d equals g.d likewise (measured:
   relative errors below 1e-6; the key biases' gradient is 0, as softmax is blind to them).
+- distill the trained encoder into the 1-layer student (encoder-student-init.onnx), 6 epochs:
+  onnx.checker passes, onnxruntime's logits equal `predict`'s within 1e-4, accuracy > 0.85.
 - prune --keep 0.5 then train 2 epochs: the pruned zeros stay zero in the ONNX initializers and
   onnxruntime's accuracy comes back to within 2 points of the trained model's.
 """
@@ -90,6 +92,17 @@ def run(aic, check, tmp):
         tensors += 1
     check(worst <= 1 and tensors == 41, "encoder one gd step: the update of each of %d tensors is the numpy float64 gradient "
           "(largest relative error %.1e; %.3f of the 0.1%% + 1e-5 bound)" % (tensors, rel, worst))
+
+    aic("distill", "--teacher", p("enc.onnx"), "--student", os.path.join(ENC, "encoder-student-init.onnx"), "--data",
+        os.path.join(ENC, "tokens-train.npz"), "--epochs", "6", "--lr", "0.003", "-q", p("student.onnx"))
+    onnx.checker.check_model(onnx.load(p("student.onnx")), full_check=True)
+    theirs = ort_logits(p("student.onnx"), test)
+    lines = aic("predict", p("student.onnx"), "--data", os.path.join(ENC, "tokens-test.npz")).strip().split("\n")[1:]
+    ours = np.array([[float(v) for v in line.split(",")] for line in lines], dtype=np.float32)
+    err = float(np.max(np.abs(ours - theirs))) if ours.shape == theirs.shape else float("inf")
+    sacc = float(np.mean(theirs.argmax(1) == test["label"]))
+    check(err <= 1e-4 and sacc > 0.85, "encoder distill 2 -> 1 layers: predict equals onnxruntime (max abs err %.1e), "
+          "accuracy %.4f > 0.85 (teacher %.4f)" % (err, sacc, acc))
 
     aic("prune", "--keep", "0.5", "-q", p("enc.onnx"), p("encp.onnx"))
     aic("train", p("encp.onnx"), "--data", os.path.join(ENC, "tokens-train.npz"), "--epochs", "2", "--lr", "0.003", "-q", p("encpt.onnx"))
