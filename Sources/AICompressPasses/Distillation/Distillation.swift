@@ -143,6 +143,7 @@ public struct Distillation: Sendable {
         let teacherTask = try Self.attributed(DistillationError.teacher) { try ModelTask(network: try Network(model: teacher)) }
         let classes = try Self.classes(of: teacherTask)
         guard let teacherLogits = teacherTask.logitsValue else { throw DistillationError.teacherNotClassifier }
+        if data.namedInputs == nil, let refusal = teacherTask.tableRefusal { throw DistillationError.teacher(refusal) }
         if synthesis != nil, let named = data.namedInputs {
             throw DistillationError.invalidParameter(name: "synthesis", reason: "draws rows of a feature table; \(named.source) feeds the inputs by name")
         }
