@@ -52,6 +52,8 @@ public struct Dataset: Sendable {
     public var targetNames: [String]?
     /// One line saying what missing values were found and what was done.
     public var missingSummary: String?
+    /// The rows as arrays for graph inputs by name (an .npz), when they are not a feature table.
+    public var namedInputs: NamedArrays?
 
     public var featureCount: Int { featureNames.count }
 
@@ -72,6 +74,7 @@ public struct Dataset: Sendable {
                         targets: targets.map { t in indices.map { t[$0] } })
         d.missingSummary = missingSummary
         d.targetNames = targetNames
+        d.namedInputs = namedInputs?.rows(indices)
         return d
     }
 

@@ -64,7 +64,7 @@ extension ModelTask {
         if logitsValueIsProbabilities { return true }
         guard let value = logitsValue, data.rows > 0 else { return false }
         let rows = Array(0..<min(data.rows, Self.probabilityProbeRows))
-        let env = try network.forward([inputName: try batch(data, rows: rows)])
+        let env = try network.forward(try feeds(data, rows: rows))
         guard let v = env[value], v.isFloat, v.count % rows.count == 0 else { return false }
         return ProbabilityLogits.areProbabilities(v.floats, perRow: v.count / rows.count)
     }

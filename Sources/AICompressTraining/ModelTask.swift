@@ -25,32 +25,21 @@ public struct ModelTask: Sendable {
     /// text labels): the label output's values, and so `Predictions.values`, are indices into them.
     public let classNames: [String]?
 
+    /// Why rows of a feature table cannot feed the model (several inputs, or dimensions after
+    /// the batch axis that are not fixed), or nil when they can: such a model takes named arrays
+    /// (`Dataset.named`).
+    public let tableRefusal: ExecutionError?
+
     public var featureCount: Int { rowShape.reduce(1, *) }
 
     public init(network: Network) throws(ExecutionError) {
         self.network = network
         let g = network.graph
-        guard network.feedInputs.count == 1, let input = network.feedInputs.first else {
-            throw ExecutionError.badInput("the model has \(network.feedInputs.count) data inputs (\(network.feedInputs.map(\.name).joined(separator: ", "))); only single-input models can be fed from a table")
+        guard let input = network.feedInputs.first else {
+            throw ExecutionError.badInput("the model has no data inputs")
         }
         inputName = input.name
-        var row = [Int]()
-        if let dims = input.shape, dims.count >= 2 {
-            for d in dims.dropFirst() {
-                guard case .fixed(let v) = d, v > 0 else {
-                    throw ExecutionError.badInput("input '\(input.name)' has shape \(input.type), whose dimensions after the batch axis must be fixed")
-                }
-                row.append(Int(v))
-                guard row.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }) <= OpContext.maxElements else {
-                    throw ExecutionError.badInput("input '\(input.name)' has shape \(input.type), too large for one row")
-                }
-            }
-        } else if let dims = input.shape, dims.count == 1 {
-            row = []
-        } else {
-            throw ExecutionError.badInput("input '\(input.name)' has no known shape")
-        }
-        rowShape = row
+        (rowShape, tableRefusal) = Self.tableShape(network.feedInputs)
         let outs = g.outputs
         let strings = try network.stringLabels()
         let labelOut = outs.first {
@@ -72,8 +61,16 @@ public struct ModelTask: Sendable {
         classLabels = labels
     }
 
+    /// The graph feeds for `rows` of `data`: its named arrays, checked and converted to the
+    /// inputs' element kinds (`GraphFeeds`), or the feature table as the one input.
+    public func feeds(_ data: Dataset, rows: [Int]) throws(ExecutionError) -> [String: NDArray] {
+        guard let named = data.namedInputs else { return [inputName: try batch(data, rows: rows)] }
+        return try GraphFeeds(named.rows(rows).arrays, network: network, source: named.source).arrays
+    }
+
     /// The input array for `rows` of `data`.
     public func batch(_ data: Dataset, rows: [Int]) throws(ExecutionError) -> NDArray {
+        if let refusal = tableRefusal { throw refusal }
         guard data.featureCount == featureCount else {
             throw ExecutionError.badInput("the data has \(data.featureCount) features, input '\(inputName)' takes \(featureCount) per row (shape \(rowShape))")
         }
@@ -105,7 +102,7 @@ public struct ModelTask: Sendable {
         var start = 0
         while start < data.rows || (start == 0 && data.rows == 0) {
             let rows = Array(start..<min(start + batchSize, data.rows))
-            let env = try network.predict([inputName: try batch(data, rows: rows)])
+            let env = try network.predict(try feeds(data, rows: rows))
             if let s = scoreOutput, let out = env[s],
                out.rank >= 1 && out.shape[0] == rows.count && (rows.count == 0 || out.count % rows.count == 0) || !keepOutputs {
                 guard out.rank >= 1, out.shape[0] == rows.count, rows.count == 0 || out.count % rows.count == 0 else {

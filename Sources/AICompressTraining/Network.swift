@@ -26,7 +26,10 @@ public struct Network: Sendable {
     public static let supportedOps: Set<String> = OpTable.executableKeys
 
     /// Builds the network of `model`. Float initializers are trainable unless `frozen` says so;
-    /// names starting with `aicompress.` (preprocessing the tool inserted) are always frozen.
+    /// names starting with `aicompress.` (preprocessing the tool inserted) are always frozen, and
+    /// so are scalars (rank 0): exporters write an architecture's constants that way (a layer
+    /// norm's epsilon, attention's 1/√d, GELU's 0.5, the mask's −10000), and training them would
+    /// change the architecture rather than fit its weights.
     public init(model: Model, frozen: (String) -> Bool = { _ in false }) throws(ExecutionError) {
         guard let graph = model.graph else { throw ExecutionError.noGraph }
         var nodeOps = [OpDefinition]()
@@ -57,7 +60,7 @@ public struct Network: Sendable {
         var params: [String: NDArray] = [:], names: [String] = [], consts: [String: NDArray] = [:]
         for t in model.tensors {
             let a = try NDArray(tensor: t)
-            if a.isFloat && diffUse.contains(t.name) && !frozen(t.name) && !t.name.hasPrefix("aicompress.") && t.quantizedLayout == nil && t.ggmlType == nil
+            if a.isFloat && a.rank > 0 && diffUse.contains(t.name) && !frozen(t.name) && !t.name.hasPrefix("aicompress.") && t.quantizedLayout == nil && t.ggmlType == nil
                 && t.sparseQuantizedLayout == nil {
                 params[t.name] = a
                 names.append(t.name)

@@ -4,8 +4,7 @@ extension ModelTask {
     /// Columns of the score output (classes, or 1 for regression), found by running one row.
     public func scoreColumns() throws(ExecutionError) -> Int {
         guard let s = logitsValue else { throw ExecutionError.badInput("the model has no float output to train on") }
-        let probe = Dataset(featureNames: (0..<featureCount).map { "f\($0)" }, features: [Float](repeating: 0, count: featureCount), rows: 1)
-        let env = try network.forward([inputName: try batch(probe, rows: [0])])
+        let env = try network.forward(try probeFeeds())
         guard let v = env[s] else { throw ExecutionError.missingValue(s) }
         return v.rank >= 2 ? v.count : 1
     }

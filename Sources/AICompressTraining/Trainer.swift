@@ -110,7 +110,7 @@ public enum Trainer {
             var start = 0
             while start < train.rows {
                 let rows = Array(order[start..<min(start + batch, train.rows)])
-                let env = try task.network.forward([task.inputName: try task.batch(train, rows: rows)])
+                let env = try task.network.forward(try task.feeds(train, rows: rows))
                 let (loss, seeds) = try objective(env, rows)
                 if epoch == 0 { seeded.formUnion(seeds.keys) }
                 guard loss.isFinite else {
@@ -136,7 +136,7 @@ public enum Trainer {
                 var s = 0
                 while s < vd.rows {
                     let rows = Array(s..<min(s + validationBatchRows, vd.rows))
-                    let env = try task.network.forward([task.inputName: try task.batch(vd, rows: rows)])
+                    let env = try task.network.forward(try task.feeds(vd, rows: rows))
                     vl += try vobj(env, rows).0 * Double(rows.count)
                     s += validationBatchRows
                 }

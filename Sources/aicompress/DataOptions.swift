@@ -8,7 +8,7 @@ extension MissingStrategy: ExpressibleByArgument {}
 
 /// Where the data comes from: CSV (with a header) or .npy, and how to treat missing values.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Data: a CSV file with a header row, or a .npy array of features (rows first); - for standard input.")
+    @Option(help: "Data: a CSV file with a header row, a .npy array of features (rows first), or an .npz of one array per model input plus the labels; - for standard input.")
     var data: String
 
     @OptionGroup var reading: DataReadingOptions
@@ -29,7 +29,7 @@ struct DataOptions: ParsableArguments {
 
 /// `DataOptions` with --data optional: `evaluate`, where --text replaces it.
 struct OptionalDataOptions: ParsableArguments {
-    @Option(name: .customLong("data"), help: "Data: a CSV file with a header row, or a .npy array of features (rows first); - for standard input.")
+    @Option(name: .customLong("data"), help: "Data: a CSV file with a header row, a .npy array of features (rows first), or an .npz of one array per model input plus the labels; - for standard input.")
     var file: String?
 
     @OptionGroup var reading: DataReadingOptions
@@ -41,7 +41,7 @@ struct OptionalDataOptions: ParsableArguments {
 /// How a data file is read — everything but the file itself, so that commands whose --data
 /// differs (optional, or also taking an .npz) share one declaration of these flags.
 struct DataReadingOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Label column of the CSV, by name or 0-based index (default: a column called label, target, y or class, else the last)."))
+    @Option(help: ArgumentHelp("Label column of the CSV, by name or 0-based index (default: a column called label, target, y or class, else the last); of an .npz, the array holding the labels (default: label)."))
     var label: String?
 
     @Option(help: ArgumentHelp(".npy file of labels, one per row of a .npy --data."))
@@ -80,6 +80,11 @@ struct DataReadingOptions: ParsableArguments {
         return try input.buffer.withUnsafeBytes { bytes in
             let crc = CRC32.checksums([bytes])[0]
             let sha = sha256 ? SHA256.hex(bytes) : nil
+            if NPZ.sniff(bytes) {  // arrays for the graph inputs by name, labels in one of them
+                if let e = layout.npyRefusal(path, is: "an .npz archive") { throw e }
+                if labels != nil { throw ValidationError("--labels goes with a .npy --data; an .npz holds its labels as the array --label names (default label)") }
+                return (try Dataset.named(try NPZ.read(bytes, file: path), label: label, file: path), crc, sha)
+            }
             if Self.isNPY(bytes) {
                 if let e = layout.npyRefusal(path) { throw e }
                 guard let l = labels else {
@@ -143,9 +148,9 @@ struct CSVLayoutOptions: ParsableArguments {
     }
 
     /// These options describe CSV files: the refusal for a .npy `path`, if any was given.
-    func npyRefusal(_ path: String) -> ValidationError? {
+    func npyRefusal(_ path: String, is kind: String = "a .npy array") -> ValidationError? {
         let given = [("--delimiter", delimiter), ("--columns", columns), ("--drop", drop)].first { $0.1 != nil }
-        return given.map { ValidationError("\($0.0) is for CSV data; \(path) is a .npy array") }
+        return given.map { ValidationError("\($0.0) is for CSV data; \(path) is \(kind)") }
     }
 
     /// The flags as recipe options (those given).

@@ -36,12 +36,17 @@ extension AICompress {
                 records the teacher's and the data's SHA-256, the hyperparameters and the seed. Same \
                 inputs and --seed give the same student, bit for bit.
 
+                A teacher with several inputs (a transformer encoder) distils on an .npz of one \
+                array per input name (plus the labels, optional), into a given --student that \
+                takes the same inputs (fewer layers, say).
+
                 Examples:
                   aicompress distill --teacher big.onnx --data train.csv --hidden 64,32 student.ckpt
                   aicompress distill --teacher big.ckpt --data train.csv --val val.csv --shrink 0.25 small.onnx
                   aicompress distill --teacher big.ckpt --data train.csv --hidden 32 --epochs 60 --lr 0.003 fixed.ckpt
                   aicompress distill --teacher big.ckpt --data train.csv --student pruned.ckpt --alpha 0.5 --temperature 2 out.ckpt
                   aicompress distill --teacher big.onnx --data unlabelled.csv --data-free 20000 --hidden 32 out.ckpt
+                  aicompress distill --teacher bert.onnx --data tokens.npz --student bert-2-layers.onnx small.onnx
                 """
         )
 
@@ -100,12 +105,12 @@ extension AICompress {
         }
 
         func run() throws {
-            let teacherLoaded: LoadedModel, featureCount: Int
+            let teacherLoaded: LoadedModel, featureCount: Int?
             do {
                 let (loaded, task) = try loadTask(teacher)
                 // the teacher's own errors come before any about the data
                 _ = try mappingErrors { try Distillation.classes(of: task) }
-                (teacherLoaded, featureCount) = (loaded, task.featureCount)
+                (teacherLoaded, featureCount) = (loaded, task.tableRefusal == nil ? task.featureCount : nil)
             }
             let (all, _, dataSHA) = try data.loadHashed(data.data, expectedFeatures: featureCount)
             if let m = all.missingSummary, !training.quiet { FileHandleOutput.stderr(m + "\n") }

@@ -86,7 +86,7 @@ extension AICompress {
             if let file = text.text { return try runText(file) }
             let (_, task) = try loadTask(model)
             guard let file = data.file else { throw ValidationError("Missing expected argument '--data <data>' (or --text for a GGUF language model)") }
-            let (ds, _, _) = try data.reading.load(file, expectedFeatures: task.featureCount, sha256: false, textLabels: true)
+            let (ds, _, _) = try data.reading.load(file, expectedFeatures: task.tableRefusal == nil ? task.featureCount : nil, sha256: false, textLabels: true)
             var space: ClassNameSpace? = nil
             var result = try Evaluate.evaluate(model, task: task, data: ds, file: file, batchSize: batchSize, space: &space)
             var other: Result? = nil

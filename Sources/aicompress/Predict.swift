@@ -16,7 +16,8 @@ extension AICompress {
                 they are computed. A label column in the data is ignored when the model takes one \
                 feature fewer. A model with several inputs (input_ids, attention_mask …) takes an \
                 .npz with one array per input name, or one --input NAME=FILE.npy per input; \
-                integer inputs are fed as exact integers.
+                integer inputs are fed as exact integers. An .npz array of labels (--label, \
+                default label) that is not a model input is ignored.
 
                 Examples:
                   aicompress predict model.onnx --data test.csv > scores.csv
@@ -69,7 +70,10 @@ extension AICompress {
             do {
                 let writer = PredictionWriter(outputs: names, strings: strings, sink: sink)
                 if let arrays = try namedArrays() {
-                    let feeds = try withModel(model) { try GraphFeeds(arrays.list, network: network, source: arrays.source) }
+                    // an .npz that `train` takes holds its labels too: not an input, so not fed
+                    let label = reading.label ?? Dataset.defaultLabelArray
+                    let list = network.feedInputs.contains { $0.name == label } ? arrays.list : arrays.list.filter { $0.name != label }
+                    let feeds = try withModel(model) { try GraphFeeds(list, network: network, source: arrays.source) }
                     try forEachBatch(rows: feeds.rows) { range in
                         try writer.write(try withModel(model) { try network.predict(feeds.batch(range), outputs: names) }, rows: range.count)
                     }

@@ -35,11 +35,18 @@ extension AICompress {
                 uses its stored statistics and Dropout is the identity (no training-mode batch \
                 statistics). Training is deterministic for a given --seed.
 
+                A model with several inputs (a transformer encoder's input_ids, attention_mask, \
+                token_type_ids) trains on an .npz holding one array per input name plus the \
+                labels (the array --label names, default label); integer inputs are fed as \
+                exact integers. Scalar initializers (an exporter's epsilon, 1/sqrt(d), GELU's \
+                0.5) are constants, never trained.
+
                 Examples:
                   aicompress train pruned.ckpt --data train.csv tuned.ckpt
                   aicompress train model.onnx --data train.csv --optimizer sgd --lr 0.05 --momentum 0.9 --nesterov out.onnx
                   aicompress train model.ckpt --data train.csv --epochs 30 --lr 0.003 fixed.ckpt
                   aicompress train model.ckpt --data train.csv --val val.csv --patience 20 --epochs 200 best.ckpt
+                  aicompress train encoder.onnx --data tokens.npz --val tokens-val.npz tuned.onnx
                 """
         )
 
@@ -63,10 +70,11 @@ extension AICompress {
 
         func run() throws {
             let tuning = FineTuning(options: training.options, freeze: freeze, standardize: standardize)
-            let loaded: LoadedModel, featureCount: Int
+            let loaded: LoadedModel, featureCount: Int?
             do {
                 let (l, task) = try loadTask(model, frozen: tuning.isFrozen)
-                (loaded, featureCount) = (l, task.featureCount)
+                // a model fed by input name (an .npz) has no feature count for a table to match
+                (loaded, featureCount) = (l, task.tableRefusal == nil ? task.featureCount : nil)
             }
             let (all, crc) = try data.load(data.data, expectedFeatures: featureCount)
             if let m = all.missingSummary, !training.quiet { FileHandleOutput.stderr(m + "\n") }

@@ -142,7 +142,7 @@ struct TrainingOptionGroup: ParsableArguments {
 
     /// Where validation rows come from: --val (read here), --val-split, or (`automatic`) 10%
     /// of 20 or more rows when early stopping needs them.
-    func validationData(data: DataOptions, expectedFeatures: Int) throws -> ValidationData {
+    func validationData(data: DataOptions, expectedFeatures: Int?) throws -> ValidationData {
         if let v = val { return .rows(try data.load(v, expectedFeatures: expectedFeatures).0, name: v) }
         if let fraction = valSplit { return .holdOut(fraction: fraction) }
         return patience > 0 ? .automatic : .none

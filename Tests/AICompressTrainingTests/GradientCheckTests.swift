@@ -84,7 +84,8 @@ final class GradientCheckTests: XCTestCase {
         }
         for (a, b) in [([3, 4], [4, 2]), ([2, 3, 4], [4, 2]), ([2, 3, 4], [2, 4, 2]), ([4], [4, 2]),
                        ([2, 2, 3, 4], [2, 4, 5]),  // batch broadcast
-                       ([3, 1, 2, 4], [2, 4, 3])] {  // both sides broadcast
+                       ([3, 1, 2, 4], [2, 4, 3]),  // both sides broadcast
+                       ([2, 2, 3, 4], [2, 2, 4, 3])] {  // attention's per-head products
             c.append(Case(op: "MatMul", inputs: [("a", a), ("b", b)]))
         }
         // softmax family, both axis semantics
@@ -102,6 +103,13 @@ final class GradientCheckTests: XCTestCase {
         c.append(Case(op: "Unsqueeze", inputs: [("x", [2, 3])], attributes: [attribute("axes", .ints([1]))], opset: 11))
         c.append(Case(op: "Concat", inputs: [("a", [2, 3]), ("b", [2, 2])], attributes: [attribute("axis", .int(1))]))
         c.append(Case(op: "Gather", inputs: [("x", [4, 3])], extra: [try int64s("i", [2, 0, 2])], extraInputs: ["i"]))
+        // an embedding lookup (ids [2, 3], repeated) and a pooler's first token (axis 1, a scalar index)
+        c.append(Case(op: "Gather", inputs: [("table", [5, 3])],
+                      extra: [try Tensor(name: "ids", dtype: .i64, shape: Shape([2, 3]), data: TensorData(values: [Int64]([4, 0, 4, 1, 1, 3])))],
+                      extraInputs: ["ids"]))
+        c.append(Case(op: "Gather", inputs: [("h", [2, 3, 4])], attributes: [attribute("axis", .int(1))],
+                      extra: [try Tensor(name: "first", dtype: .i64, shape: Shape([]), data: TensorData(values: [Int64]([0])))],
+                      extraInputs: ["first"]))
         c.append(Case(op: "Cast", inputs: [("x", [2, 3])], attributes: [attribute("to", .int(1))]))
         // convolutions and pooling
         c.append(Case(op: "Conv", inputs: [("x", [2, 2, 5, 5]), ("w", [3, 2, 3, 3]), ("b", [3])], attributes: [attribute("pads", .ints([1, 1, 1, 1]))]))

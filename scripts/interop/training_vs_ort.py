@@ -10,6 +10,8 @@ and onnxruntime computes what our executor computes on them.
 - scikit-learn's default export (fixtures/training/skl-mlp-zipmap.onnx, Softmax -> ZipMap),
   pruned and fine-tuned: the weights changed, the file keeps its ZipMap, and ORT's labels and
   probabilities equal `aicompress predict`'s (issue 15, item 3).
+- the BERT-class encoder of fixtures/encoder (training_encoder.py): train, one gradient step
+  against a numpy float64 reference, prune + train (issue 17, item 6).
 
 Usage: training_vs_ort.py BIN. Prints one line per check and a final 'N passed, M failed'."""
 import json
@@ -24,6 +26,7 @@ import onnxruntime as ort
 from onnx import numpy_helper
 
 from common import Report
+import training_encoder
 
 BIN = sys.argv[1]
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -114,6 +117,7 @@ with tempfile.TemporaryDirectory() as tmp:
               "train on a ZipMap classifier: labels equal onnxruntime's")
         acc = float(np.mean(labels == y))
         check(acc > 0.93, "train on a ZipMap classifier: onnxruntime accuracy %.4f > 0.93 (pruned to 30%%: 0.70)" % acc)
+        training_encoder.run(aic, check, tmp)
     except Exception as e:  # noqa: BLE001
         check(False, "lane aborted: %s" % e)
 

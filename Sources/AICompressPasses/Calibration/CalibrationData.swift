@@ -32,6 +32,9 @@ public struct CalibrationData: Sendable {
         do { task = try ModelTask(network: try Network(model: model)) } catch {
             throw PassError.unsupported(tensor: "model", reason: "calibration feeds the model from a table: \(error)")
         }
+        if let refusal = task.tableRefusal {
+            throw PassError.unsupported(tensor: "model", reason: "calibration feeds the model from a table: \(refusal)")
+        }
         let dataset = try load(task.featureCount)
         guard dataset.featureCount == task.featureCount else {
             throw PassError.unsupported(tensor: task.inputName, reason: "the calibration data has \(dataset.featureCount) features per row; the model's input takes \(task.featureCount)")

@@ -55,7 +55,7 @@ extension Distillation {
         var start = 0
         while start < data.rows {
             let rows = Array(start..<min(start + batchSize, data.rows))
-            let env = try teacher.network.forward([teacher.inputName: try teacher.batch(data, rows: rows)])
+            let env = try teacher.network.forward(try teacher.feeds(data, rows: rows))
             for n in names {
                 guard let v = env[n], v.isFloat else {
                     throw ExecutionError.badInput("the teacher has no float value '\(n)'")

@@ -143,6 +143,10 @@ public struct Distillation: Sendable {
         let teacherTask = try Self.attributed(DistillationError.teacher) { try ModelTask(network: try Network(model: teacher)) }
         let classes = try Self.classes(of: teacherTask)
         guard let teacherLogits = teacherTask.logitsValue else { throw DistillationError.teacherNotClassifier }
+        if data.namedInputs == nil, let refusal = teacherTask.tableRefusal { throw DistillationError.teacher(refusal) }
+        if synthesis != nil, let named = data.namedInputs {
+            throw DistillationError.invalidParameter(name: "synthesis", reason: "draws rows of a feature table; \(named.source) feeds the inputs by name")
+        }
         let all = synthesis.map { synthesized($0, like: data) } ?? data
 
         let (studentModel, studentKind) = try makeStudent(teacher: teacher, teacherTask: teacherTask, classes: classes)
@@ -279,7 +283,7 @@ public struct Distillation: Sendable {
         guard !features.isEmpty else { return (studentModel, []) }
         guard trainSet.rows > 0 else { throw DistillationError.noTrainingRows }
         let env = try Self.attributed(DistillationError.student) {
-            try plainStudent.network.forward([plainStudent.inputName: try plainStudent.batch(trainSet.subset([0]), rows: [0])])
+            try plainStudent.network.forward(try plainStudent.feeds(trainSet.subset([0]), rows: [0]))
         }
         var sw = [Int](), tw = [Int]()
         for p in features {

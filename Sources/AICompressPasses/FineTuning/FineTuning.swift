@@ -43,6 +43,11 @@ public struct FineTuning: Sendable {
         let frozen: (String) -> Bool = { isFrozen($0) }
         var modelValue = model
         var task = try ModelTask(network: try Network(model: modelValue, frozen: frozen))
+        // a table for a model fed by input name: refused before its labels are looked at
+        if data.namedInputs == nil, let refusal = task.tableRefusal { throw refusal }
+        if standardize, let named = data.namedInputs {
+            throw ExecutionError.badInput("\(named.source): `standardize` works on a feature table, not on arrays fed by input name")
+        }
         if standardize {
             let (mean, std) = data.columnStatistics()
             modelValue = try modelValue.standardizingInput(task.inputName, mean: mean, std: std, rowShape: task.rowShape)
