@@ -120,9 +120,11 @@ extension AICompress {
             if list { return }
             if let ggufQuantize {
                 guard input != nil, dryRun || output != nil else { throw ValidationError("give an input and an output file (or --dry-run)") }
-                if method != .rtn || calibration.data != nil || actOrder || damp != 0.01 {
-                    throw ValidationError("--method gptq, --calibration, --act-order and --damp do not go with --gguf (GPTQ into the GGUF block types is not built); for data-aware GGUF types give --imatrix FILE (made by `aicompress imatrix`)")
-                }
+                try calibration.check(needed: method == .gptq, method: method.rawValue)
+                if method == .rtn && (actOrder || damp != 0.01) { throw ValidationError("--act-order and --damp go with --method gptq") }
+                if method == .gptq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; GPTQ weighs columns by its own calibration statistics") }
+                guard damp >= 0, damp < 1 else { throw ValidationError("--damp must be in [0, 1)") }
+                if method == .gptq && shard.part != nil { throw ValidationError("--shard goes with --method rtn: GPTQ runs the whole model") }
                 // The values only: the imatrix file is read (and its faults reported) by run().
                 _ = try QuantizeGGUF(type: ggufQuantize.type, pure: pure, tensorTypes: tensorType).pass()
                 try shard.check(output: output ?? "-", out: out)
@@ -142,7 +144,15 @@ extension AICompress {
         }
 
         /// The llama.cpp file-type quantization, when `--gguf` is given.
-        var ggufQuantize: QuantizeGGUF? { gguf.map { QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType, imatrix: imatrix) } }
+        var ggufQuantize: QuantizeGGUF? {
+            gguf.map {
+                QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType, imatrix: imatrix,
+                             gptq: method == .gptq ? calibration.calibration.map {
+                                 QuantizeGGUF.GPTQ(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
+                                                   damp: damp, actOrder: actOrder, quiet: report.quiet)
+                             } : nil)
+            }
+        }
 
         /// The command line as the pass's parameter values (checked by `Quantize(parameters:)`).
         var parameters: PassParameters {
