@@ -6,16 +6,16 @@ import ArgumentParser
 
 /// The calibration data of the data-aware methods (`prune --method wanda|sparsegpt`, `quantize --method gptq`).
 struct CalibrationOptions: ParsableArguments {
-    @Option(help: "Calibration data for a data-aware --method: a CSV with a header row (a label column, if any, is ignored) or a .npy of features, rows first; with --gguf, a UTF-8 text tokenized with the model's tokenizer.")
+    @Option(help: "Calibration data for a data-aware --method: a CSV with a header row (a label column, if any, is ignored) or a .npy of features, rows first; for a language model (quantize --gguf), a UTF-8 text tokenized with its tokenizer.")
     var calibration: String?
 
     @Option(help: "Calibration rows used at most (the first ones).")
     var calibrationRows = 1024
 
-    @Option(help: "With --gguf: tokens per calibration sequence (llama-imatrix's -c).")
+    @Option(help: "A language model's calibration text: tokens per sequence (llama-imatrix's -c).")
     var calibrationTokens = 512
 
-    @Option(help: "With --gguf: calibration sequences used at most (the first ones).")
+    @Option(help: "A language model's calibration text: sequences used at most (the first ones).")
     var calibrationChunks = 32
 
     @OptionGroup var layout: CSVLayoutOptions

@@ -42,13 +42,17 @@ extension AICompress {
                   aicompress quantize --uint8 --per-tensor --clip percentile:99.99 in.ckpt out.ckpt
                   aicompress quantize --int8 --exclude 'classifier.*' --report-json r.json in.ckpt out.ckpt
                   aicompress quantize --int4 --method gptq --calibration train.csv model.onnx q4.onnx
+                  aicompress quantize --gguf Q4_0 --method gptq --calibration calib.txt model.gguf q4_0-gptq.gguf
 
                 --method gptq (with --calibration) quantizes the weights of Gemm and MatMul nodes \
                 one layer at a time with GPTQ: each column is rounded in turn and the columns not \
                 yet rounded are moved to make up for its error on the calibration inputs (each \
                 layer seeing the outputs of the layers already quantized). The layout and range \
                 rule are the scheme's, so the file is read as any quantized file; other selected \
-                tensors are rounded to nearest.
+                tensors are rounded to nearest. With --gguf TYPE, --calibration is a text: the \
+                language model runs block by block over it and every blk.N projection goes through \
+                GPTQ into its planned block type (each block's scales fitted by the type's own search \
+                as the sweep reaches it), block i+1 calibrated on block i's quantized output.
                 """
         )
 
@@ -97,7 +101,7 @@ extension AICompress {
         @Option(help: "rtn (round to nearest); or gptq, which needs --calibration.")
         var method: QuantizeMethod = .rtn
 
-        @Flag(help: "--method gptq: quantize columns in order of decreasing input energy (groups fitted up front).")
+        @Flag(help: "--method gptq: quantize columns in order of decreasing input energy (groups fitted up front; with --gguf, whole blocks by their energy).")
         var actOrder = false
 
         @Option(help: "--method gptq: dampening, this fraction of the mean Hessian diagonal added to it.")

@@ -87,6 +87,11 @@ extension QuantizeGGUF.GPTQ {
         let words = [("method", "gptq"), ("calibration", text), ("calibration-tokens", "\(tokens)"),
                      ("calibration-chunks", "\(chunks)"), ("damp", "\(damp)")] + (actOrder ? [("act-order", "true")] : [])
         return pass.withCalibration(words) { model, types in
+            // Refused before any block runs: every block projection's planned type must have a grid.
+            for (name, type) in types.sorted(by: { $0.key < $1.key }) where type.isQuantized && !GGMLGPTQ.supports(type)
+                && name.hasPrefix("blk.") && ActivationSite.Kind.allCases.contains(where: { name.hasSuffix(".\($0.rawValue).weight") }) {
+                throw Self.unsupported(name, type)
+            }
             let lm = try LanguageModel(beingWritten: model)
             let calibration = try LayerwiseDecoderCalibration(
                 model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
@@ -99,10 +104,7 @@ extension QuantizeGGUF.GPTQ {
                     let w = block.weights(kind)
                     guard let stats = block.statistics(for: kind), let gram = stats.gram else { continue }
                     let gptq: GGMLGPTQ
-                    do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch {
-                        throw PassError.invalidParameter(name: "method", value: "gptq", reason: "tensor '\(name)' gets \(type), and "
-                            + "`method` gptq into it is not built (it rounds onto affine block grids: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K)")
-                    }
+                    do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch { throw Self.unsupported(name, type) }
                     var values = [Float](repeating: 0, count: w.rows * w.columns)
                     values.withUnsafeMutableBufferPointer { w.decodeRows(0..<w.rows, into: $0.baseAddress!) }
                     let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, gram: gram, importance: stats.meanSquares, layer: name)
@@ -118,5 +120,10 @@ extension QuantizeGGUF.GPTQ {
             }
             return encoded
         }
+    }
+
+    static func unsupported(_ name: String, _ type: GGMLType) -> PassError {
+        PassError.invalidParameter(name: "method", value: "gptq", reason: "tensor '\(name)' gets \(type), and `method` gptq into it is not built "
+            + "(it rounds onto affine block grids: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K)")
     }
 }
