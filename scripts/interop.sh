@@ -16,7 +16,7 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 passed=0
 failed=0
-for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality old_opset prune_vs_mask executor_vs_ort training_vs_ort report_chromium gguf_check llama_cpp hf_llama llm_eval llm_prune; do
+for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality old_opset prune_vs_mask executor_vs_ort training_vs_ort report_chromium gguf_check llama_cpp llama_gptq hf_llama llm_eval llm_prune; do
     rc=0
     lane_start=$(date +%s)
     if [ "$lane" = report_chromium ]; then
@@ -41,6 +41,6 @@ for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_qualit
     passed=$((passed + lane_passed))
     failed=$((failed + lane_failed))
 done
-echo "interop total (onnx, safetensors, quantization vs onnxruntime, quantization quality, old-opset quantization, pruning, executor vs onnxruntime, trained models in onnxruntime, HTML report in Chromium, GGUF read back by gguf-py, llama.cpp as judge of quantize --gguf and of evaluate --text, Hugging Face LLaMA checkpoints run in llama.cpp, pruned language models in llama.cpp):"
+echo "interop total (onnx, safetensors, quantization vs onnxruntime, quantization quality, old-opset quantization, pruning, executor vs onnxruntime, trained models in onnxruntime, HTML report in Chromium, GGUF read back by gguf-py, llama.cpp as judge of quantize --gguf (round to nearest and GPTQ) and of evaluate --text, Hugging Face LLaMA checkpoints run in llama.cpp, pruned language models in llama.cpp):"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -42,13 +42,17 @@ extension AICompress {
                   aicompress quantize --uint8 --per-tensor --clip percentile:99.99 in.ckpt out.ckpt
                   aicompress quantize --int8 --exclude 'classifier.*' --report-json r.json in.ckpt out.ckpt
                   aicompress quantize --int4 --method gptq --calibration train.csv model.onnx q4.onnx
+                  aicompress quantize --gguf Q4_0 --method gptq --calibration calib.txt model.gguf q4_0-gptq.gguf
 
                 --method gptq (with --calibration) quantizes the weights of Gemm and MatMul nodes \
                 one layer at a time with GPTQ: each column is rounded in turn and the columns not \
                 yet rounded are moved to make up for its error on the calibration inputs (each \
                 layer seeing the outputs of the layers already quantized). The layout and range \
                 rule are the scheme's, so the file is read as any quantized file; other selected \
-                tensors are rounded to nearest.
+                tensors are rounded to nearest. With --gguf TYPE, --calibration is a text: the \
+                language model runs block by block over it and every blk.N projection goes through \
+                GPTQ into its planned block type (each block's scales fitted by the type's own search \
+                as the sweep reaches it), block i+1 calibrated on block i's quantized output.
                 """
         )
 
@@ -97,7 +101,7 @@ extension AICompress {
         @Option(help: "rtn (round to nearest); or gptq, which needs --calibration.")
         var method: QuantizeMethod = .rtn
 
-        @Flag(help: "--method gptq: quantize columns in order of decreasing input energy (groups fitted up front).")
+        @Flag(help: "--method gptq: quantize columns in order of decreasing input energy (groups fitted up front; with --gguf, whole blocks by their energy).")
         var actOrder = false
 
         @Option(help: "--method gptq: dampening, this fraction of the mean Hessian diagonal added to it.")
@@ -120,9 +124,11 @@ extension AICompress {
             if list { return }
             if let ggufQuantize {
                 guard input != nil, dryRun || output != nil else { throw ValidationError("give an input and an output file (or --dry-run)") }
-                if method != .rtn || calibration.data != nil || actOrder || damp != 0.01 {
-                    throw ValidationError("--method gptq, --calibration, --act-order and --damp do not go with --gguf (GPTQ into the GGUF block types is not built); for data-aware GGUF types give --imatrix FILE (made by `aicompress imatrix`)")
-                }
+                try calibration.check(needed: method == .gptq, method: method.rawValue)
+                if method == .rtn && (actOrder || damp != 0.01) { throw ValidationError("--act-order and --damp go with --method gptq") }
+                if method == .gptq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; GPTQ weighs columns by its own calibration statistics") }
+                guard damp >= 0, damp < 1 else { throw ValidationError("--damp must be in [0, 1)") }
+                if method == .gptq && shard.part != nil { throw ValidationError("--shard goes with --method rtn: GPTQ runs the whole model") }
                 // The values only: the imatrix file is read (and its faults reported) by run().
                 _ = try QuantizeGGUF(type: ggufQuantize.type, pure: pure, tensorTypes: tensorType).pass()
                 try shard.check(output: output ?? "-", out: out)
@@ -142,7 +148,15 @@ extension AICompress {
         }
 
         /// The llama.cpp file-type quantization, when `--gguf` is given.
-        var ggufQuantize: QuantizeGGUF? { gguf.map { QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType, imatrix: imatrix) } }
+        var ggufQuantize: QuantizeGGUF? {
+            gguf.map {
+                QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType, imatrix: imatrix,
+                             gptq: method == .gptq ? calibration.calibration.map {
+                                 QuantizeGGUF.GPTQ(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
+                                                   damp: damp, actOrder: actOrder, quiet: report.quiet)
+                             } : nil)
+            }
+        }
 
         /// The command line as the pass's parameter values (checked by `Quantize(parameters:)`).
         var parameters: PassParameters {

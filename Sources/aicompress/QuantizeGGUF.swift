@@ -1,5 +1,6 @@
 import AICompressCore
 import AICompressFormats
+import AICompressLLM
 import AICompressPasses
 import Foundation
 
@@ -13,6 +14,19 @@ struct QuantizeGGUF {
     let pure: Bool
     let tensorTypes: [String]
     var imatrix: String? = nil
+    /// `--method gptq`: GPTQ into the block types of every block projection, calibrated on a text.
+    var gptq: GPTQ? = nil
+
+    /// GPTQ's settings (`--calibration`, `--calibration-tokens`, `--calibration-chunks`,
+    /// `--damp`, `--act-order`).
+    struct GPTQ {
+        let text: String
+        let tokens: Int
+        let chunks: Int
+        let damp: Double
+        let actOrder: Bool
+        let quiet: Bool
+    }
 
     /// The pass's parameter values.
     var parameters: PassParameters {
@@ -26,6 +40,7 @@ struct QuantizeGGUF {
     /// The pass (checks the values).
     func pass() throws -> GGUFQuantize {
         let pass = try GGUFQuantize.fromCommandLine(parameters)
+        if let gptq { return try gptq.attach(to: pass) }
         guard let imatrix else { return pass }
         return pass.withImportance(try ImportanceMatrix(tensors: ModelIO.read(path: imatrix).model.tensors, source: imatrix))
     }
@@ -59,5 +74,56 @@ struct QuantizeGGUF {
             + "\n\(pass.planner.fileType.name)\(pass.planner.pure ? " (pure)" : ""): tensor data \(Format.bytes(before)) -> "
             + "\(Format.bytes(after)) (\(String(format: "%.2f", Double(after * 8) / Double(params))) bits/weight), "
             + "\(fallbacks) fallback(s); dry run, nothing written\n"
+    }
+}
+
+extension QuantizeGGUF.GPTQ {
+    /// `pass` with GPTQ's tensors for every blk.N projection whose planned type is a block type
+    /// (F16/F32 fallbacks stay as planned); the text is read, and the types checked, at once.
+    func attach(to pass: GGUFQuantize) throws -> GGUFQuantize {
+        let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
+        let (tokens, chunks, damp, actOrder, text) = (tokens, chunks, damp, actOrder, text)
+        let interactive = !quiet && FileHandleOutput.stderrIsInteractive
+        let words = [("method", "gptq"), ("calibration", text), ("calibration-tokens", "\(tokens)"),
+                     ("calibration-chunks", "\(chunks)"), ("damp", "\(damp)")] + (actOrder ? [("act-order", "true")] : [])
+        return pass.withCalibration(words) { model, types in
+            // Refused before any block runs: every block projection's planned type must have a grid.
+            for (name, type) in types.sorted(by: { $0.key < $1.key }) where type.isQuantized && !GGMLGPTQ.supports(type)
+                && name.hasPrefix("blk.") && ActivationSite.Kind.allCases.contains(where: { name.hasSuffix(".\($0.rawValue).weight") }) {
+                throw Self.unsupported(name, type)
+            }
+            let lm = try LanguageModel(beingWritten: model)
+            let calibration = try LayerwiseDecoderCalibration(
+                model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
+            var encoded: [String: Tensor] = [:]
+            try calibration.run { block in
+                var replaced: [ActivationSite.Kind: [Float]] = [:]
+                for kind in ActivationSite.Kind.allCases {
+                    let name = block.tensorName(kind)
+                    guard let type = types[name], type.isQuantized else { continue }
+                    let w = block.weights(kind)
+                    guard let stats = block.statistics(for: kind), let gram = stats.gram else { continue }
+                    let gptq: GGMLGPTQ
+                    do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch { throw Self.unsupported(name, type) }
+                    var values = [Float](repeating: 0, count: w.rows * w.columns)
+                    values.withUnsafeMutableBufferPointer { w.decodeRows(0..<w.rows, into: $0.baseAddress!) }
+                    let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, gram: gram, importance: stats.meanSquares, layer: name)
+                    encoded[name] = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type),
+                                               data: TensorData(bytes: r.bytes))
+                    replaced[kind] = r.weights
+                }
+                return replaced
+            } progress: { done, total in
+                guard interactive else { return }
+                FileHandleOutput.stderr("\r\u{1B}[Kgptq: block \(done)/\(total), \(calibration.sequences.count) × \(tokens) tokens"
+                    + (done == total ? "\r\u{1B}[K" : ""))
+            }
+            return encoded
+        }
+    }
+
+    static func unsupported(_ name: String, _ type: GGMLType) -> PassError {
+        PassError.invalidParameter(name: "method", value: "gptq", reason: "tensor '\(name)' gets \(type), and `method` gptq into it is not built "
+            + "(it rounds onto affine block grids: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K)")
     }
 }

@@ -61,7 +61,7 @@ final class GGUFQuantizeCLITests: CLITestCase {
         XCTAssertEqual(try run(["quantize", "--gguf", "Q3_K_XL", input, dir + "/x.gguf"]).status, 64)
         XCTAssertEqual(try run(["quantize", "--pure", input, dir + "/x.gguf"]).status, 64)
         XCTAssertEqual(try run(["quantize", "--gguf", "Q4_0", "--tensor-type", "attn_q=Q9_9", input, dir + "/x.gguf"]).status, 64)
-        // GPTQ into the GGUF block types is not built: refused, never silently round-to-nearest.
+        // GPTQ needs its calibration text: refused, never silently round-to-nearest.
         let gptq = try run(["quantize", "--gguf", "Q4_0", "--method", "gptq", input, dir + "/x.gguf"])
         XCTAssertEqual(gptq.status, 64, gptq.stderr)
         XCTAssertTrue(gptq.stderr.contains("--method gptq"), gptq.stderr)

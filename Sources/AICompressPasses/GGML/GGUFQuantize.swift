@@ -32,6 +32,11 @@ public struct GGUFQuantize: ConfigurablePass {
     private var values: PassParameters
     /// The importance matrix weighting the scale searches (`withImportance`); nil: none.
     public private(set) var importance: ImportanceMatrix?
+    /// Computes, from the model as the pass sees it and each tensor's planned type, encoded
+    /// tensors that replace round-to-nearest (GPTQ's, from calibration data the caller holds).
+    public typealias Calibrator = @Sendable (_ model: Model, _ types: [String: GGMLType]) throws -> [String: Tensor]
+    /// The calibrated method (`withCalibration`): its provenance words and its calibrator.
+    public private(set) var calibration: (words: [(String, String)], calibrator: Calibrator)?
 
     /// The pass for `fileType`.
     public init(fileType: GGUFFileType, pure: Bool = false, overrides: [(pattern: String, type: GGMLType)] = []) {
@@ -76,9 +81,18 @@ public struct GGUFQuantize: ConfigurablePass {
         return q
     }
 
+    /// This pass with `calibrator`'s tensors in place of round-to-nearest for the tensors it
+    /// returns (each must be the planned type and shape); `words` go to provenance.
+    public func withCalibration(_ words: [(String, String)], _ calibrator: @escaping Calibrator) -> GGUFQuantize {
+        var q = self
+        q.calibration = (words, calibrator)
+        return q
+    }
+
     /// Provenance words.
     public var parameters: [(String, String)] {
         var p = [("type", planner.fileType.name)]
+        p += calibration?.words ?? []
         if planner.pure { p.append(("pure", "true")) }
         for o in planner.overrides { p.append(("tensor-type", "\(o.pattern)=\(o.type.name)")) }
         if let importance { p.append(("imatrix", importance.source)) }
@@ -103,13 +117,24 @@ public struct GGUFQuantize: ConfigurablePass {
             throw PassError.nothingSelected("no weight matrix in the model gets a ggml type (1-D tensors, norms and "
                 + "tensors whose name does not end in 'weight' are left as they are)")
         }
-        return Transform(types: types, fileType: planner.fileType, importance: importance)
+        var calibrated: [String: Tensor] = [:]
+        if let calibration {
+            calibrated = try calibration.calibrator(model, types)
+            for (name, t) in calibrated {
+                guard let type = types[name], t.ggmlType == type, model.tensor(named: name)?.shape == t.shape else {
+                    throw PassError.unsupported(tensor: name, reason: "the calibrated tensor is not the planned \(types[name]?.name ?? "type") of that shape")
+                }
+            }
+        }
+        return Transform(types: types, fileType: planner.fileType, importance: importance, calibrated: calibrated)
     }
 
     struct Transform: TensorTransform {
         let types: [String: GGMLType]
         let fileType: GGUFFileType
         let importance: ImportanceMatrix?
+        /// Tensors already encoded by the calibrated method, by name.
+        var calibrated: [String: Tensor] = [:]
 
         /// The rows of a tensor are spread over the cores (`GGMLRowQuantizer`).
         var parallelInside: Bool { true }
@@ -120,6 +145,7 @@ public struct GGUFQuantize: ConfigurablePass {
 
         func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
             guard let type = types[t.name] else { return (t, nil) }
+            if let done = calibrated[t.name] { return (done, try GGMLRowQuantizer.report(original: t, encoded: done, type: type, method: "gptq")) }
             if t.ggmlType == type || (t.isDense && GGUFQuantize.plainType(t.dtype) == type) { return (t, nil) }
             guard t.dtype.isFloatingPoint else { return (t, nil) }
             let source: Tensor

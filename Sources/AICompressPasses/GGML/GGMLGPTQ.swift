@@ -1,0 +1,87 @@
+import AICompressCore
+
+/// GPTQ into a ggml block type: the OBS column sweep (`OBSSweep`) where the quantizer of each
+/// column is the type's block quantizer. When the sweep enters a block (32 columns for the
+/// legacy types, a 256-column super-block for the K-types), every row's block header — scale,
+/// min, sub-block scales — is fixed by the type's own scale search (`GGMLType.quantize`,
+/// importance-weighted when `importance` is given, as llama-quantize --imatrix) on the
+/// *current*, error-updated weights; each column of the block is then rounded onto that fixed
+/// grid (`GGMLBlockGrid`) and its error spread over the columns not yet rounded. The bytes are
+/// exactly the type's encoding; `weights` is what they decode to.
+///
+/// With `actOrder`, whole blocks are taken in order of decreasing Hessian mass (Σ diag H over
+/// the block) and, inside each, columns by decreasing diag H: the scales of a block are still
+/// fitted once, on entry, from all of its (updated) columns, so the block structure the
+/// encoding needs is kept.
+public struct GGMLGPTQ: Sendable {
+    /// The block type.
+    public let type: GGMLType
+    /// Dampening, a fraction of the mean Hessian diagonal (GPTQ's 0.01).
+    public var dampFraction: Double
+    /// Columns per lazy-update batch (GPTQ's 128; rounded up to whole blocks of the type).
+    public var blockSize: Int
+    /// Blocks (and columns within them) by decreasing Hessian diagonal.
+    public var actOrder: Bool
+
+    /// What one matrix gave.
+    public struct Result: Sendable {
+        /// The encoded rows (`rows × rowBytes`), the type's blocks.
+        public var bytes: [UInt8]
+        /// What `bytes` decode to (`rows × columns`).
+        public var weights: [Float]
+        /// Σ e²/2 of the sweep (GPTQ's proxy of the output error).
+        public var loss: Double
+    }
+
+    /// GPTQ into `type`.
+    /// - Throws: `PassError.invalidParameter` (`method`) for a type without an affine block grid.
+    public init(type: GGMLType, dampFraction: Double = 0.01, blockSize: Int = 128, actOrder: Bool = false) throws {
+        guard GGMLBlockGrid(type) != nil else {
+            throw PassError.invalidParameter(name: "method", value: "gptq", reason: "`method` gptq into \(type) is not built (it rounds onto "
+                + "affine block grids: " + GGMLBlockGrid.supported.map(\.name).joined(separator: ", ") + ")")
+        }
+        self.type = type
+        self.dampFraction = dampFraction
+        self.blockSize = blockSize
+        self.actOrder = actOrder
+    }
+
+    /// Whether GPTQ can encode into `type`.
+    public static func supports(_ type: GGMLType) -> Bool { GGMLBlockGrid(type) != nil }
+
+    /// Quantizes `weights` (`rows × columns`, row-major; rows the outputs) given the layer's
+    /// input Gram matrix `gram` (XᵀX, `columns²`) and, optionally, each column's importance.
+    /// - Throws: `PassError.unsupported` naming `layer` when the rows are not whole blocks or the
+    ///   Hessian is not positive definite (non-finite statistics).
+    public func quantize(_ weights: [Float], rows: Int, columns n: Int, gram: [Double], importance: [Float]?,
+                         layer: String) throws -> Result {
+        let b = type.blockSize
+        guard n > 0, n % b == 0, weights.count == rows * n, gram.count == n * n else {
+            throw PassError.unsupported(tensor: layer, reason: "GPTQ into \(type) needs rows of whole \(b)-value blocks and an n×n Gram matrix "
+                + "(rows of \(n), \(weights.count) weights, \(gram.count) Gram entries)")
+        }
+        let order = actOrder ? Self.blockOrder(gram, n, block: b) : Array(0..<n)
+        var h = gram, w = weights
+        if actOrder {
+            h = GPTQ.permuted(gram, n, order)
+            w = GPTQ.permutedColumns(weights, rows, n, order)
+        }
+        let factor = try HessianFactor(gram: h, columns: n, dampFraction: dampFraction, layer: layer)
+        var rule = GGMLBlockRule(type: type, rows: rows, columns: n, order: order, importance: importance)
+        let batch = max(blockSize, b) / b * b
+        let loss = OBSSweep(blockSize: batch).run(&w, rows: rows, factor: factor, rule: &rule)
+        if actOrder { w = GPTQ.permutedColumns(w, rows, n, GPTQ.inverse(order)) }
+        let bytes = rule.encode(w)
+        let decoded = try type.dequantize(bytes)
+        return Result(bytes: bytes, weights: decoded, loss: loss)
+    }
+
+    /// Act-order that keeps blocks whole: blocks by decreasing Σ diag H (ties by position),
+    /// then within each block its columns by decreasing diag H (ties by position).
+    static func blockOrder(_ h: [Double], _ n: Int, block b: Int) -> [Int] {
+        let diag = (0..<n).map { h[$0 * n + $0] }
+        let mass = (0..<(n / b)).map { g in (0..<b).reduce(0.0) { $0 + diag[g * b + $1] } }
+        let blocks = (0..<(n / b)).sorted { mass[$0] != mass[$1] ? mass[$0] > mass[$1] : $0 < $1 }
+        return blocks.flatMap { g in (g * b..<(g * b + b)).sorted { diag[$0] != diag[$1] ? diag[$0] > diag[$1] : $0 < $1 } }
+    }
+}

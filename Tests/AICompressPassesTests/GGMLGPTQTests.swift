@@ -1,0 +1,182 @@
+import AICompressCore
+import Foundation
+import XCTest
+
+@testable import AICompressPasses
+
+/// GPTQ into ggml block types against a closed-form OBS reference written here (Double, the
+/// explicit inverse Hessian, grids read off Core's dequantizer), against round-to-nearest on a
+/// layer with correlated inputs, and its bytes against Core's decoder.
+final class GGMLGPTQTests: XCTestCase {
+    /// A layer: weights `rows × n` and inputs `tokens × n` whose columns are correlated
+    /// (x_j = z_j + 0.8 z_{j-1} + 0.5 z_{j-2}) and of uneven energy.
+    struct Layer {
+        let rows: Int, n: Int, tokens: Int
+        var weights: [Float] = [], inputs: [Float] = []
+        init(rows: Int, n: Int, tokens: Int = 384, seed: UInt64) {
+            self.rows = rows
+            self.n = n
+            self.tokens = tokens
+            var g = SplitMix64(seed: seed)
+            func gauss() -> Double { (-2 * log(max(g.unit(), 1e-300))).squareRoot() * cos(2 * .pi * g.unit()) }
+            weights = (0..<(rows * n)).map { _ in Float(gauss() * 0.05) }
+            let energy = (0..<n).map { _ in 0.2 + 2 * g.unit() }
+            for _ in 0..<tokens {
+                let z = (0..<(n + 2)).map { _ in gauss() }
+                for j in 0..<n {
+                    let mixed: Double = z[j + 2] + 0.8 * z[j + 1] + 0.5 * z[j]
+                    inputs.append(Float(mixed * energy[j]))
+                }
+            }
+        }
+        /// XᵀX in Double.
+        var gram: [Double] {
+            var h = [Double](repeating: 0, count: n * n)
+            for t in 0..<tokens {
+                let x = inputs[(t * n)..<((t + 1) * n)].map(Double.init)
+                for i in 0..<n { for j in 0..<n { h[i * n + j] += x[i] * x[j] } }
+            }
+            return h
+        }
+        /// Σx²/tokens per column.
+        var importance: [Float] {
+            (0..<n).map { j in Float((0..<tokens).reduce(0.0) { $0 + Double(inputs[$1 * n + j]) * Double(inputs[$1 * n + j]) } / Double(tokens)) }
+        }
+        /// ‖W Xᵀ − Ŵ Xᵀ‖² in Double.
+        func outputError(_ q: [Float]) -> Double {
+            var e = 0.0
+            for t in 0..<tokens {
+                for r in 0..<rows {
+                    var s = 0.0
+                    for j in 0..<n { s += (Double(weights[r * n + j]) - Double(q[r * n + j])) * Double(inputs[t * n + j]) }
+                    e += s * s
+                }
+            }
+            return e
+        }
+    }
+
+    /// The reference: OBS done literally (GPTQ eqs. 2–3) in Double. A block's header comes from
+    /// `GGMLType.quantize` on the current weights; its grid is read off Core's dequantizer by
+    /// filling the `qs` field with one level everywhere (4-bit types: Q4_0, Q4_1, Q4_K); each
+    /// weight goes to the nearest grid value; the error moves the unfixed weights by the
+    /// explicit inverse Hessian, which then loses the fixed column by elimination.
+    static func reference(_ type: GGMLType, _ layer: Layer, importance: [Float]?, damp: Double = 0.01) throws -> [Float] {
+        let n = layer.n, rows = layer.rows, b = type.blockSize
+        var h = layer.gram
+        var w = layer.weights.map(Double.init)
+        for i in 0..<n where h[i * n + i] == 0 { h[i * n + i] = 1; for r in 0..<rows { w[r * n + i] = 0 } }
+        let lambda = damp * (0..<n).reduce(0.0) { $0 + h[$1 * n + $1] } / Double(n)
+        for i in 0..<n { h[i * n + i] += lambda }
+        var inv = invert(h, n)
+        var grid = [[Float]](repeating: [], count: rows * b)  // per row and value of the block: value of each level
+        let qs = type.layout.offset("qs"), qsBytes = type.layout.fields.first { $0.name == "qs" }!.bytes
+        for c in 0..<n {
+            if c % b == 0 {
+                for r in 0..<rows {
+                    let values = (c..<(c + b)).map { Float(w[r * n + $0]) }
+                    var header = importance.map { try? type.quantize(values, rowLength: b, importance: Array($0[c..<(c + b)])) }
+                        ?? (try? type.quantize(values))
+                    for k in 0..<b { grid[r * b + k] = [] }
+                    for q in 0..<16 {
+                        for i in 0..<qsBytes { header![qs + i] = UInt8(q | q << 4) }
+                        let decoded = try type.dequantize(header!)
+                        for k in 0..<b { grid[r * b + k].append(decoded[k]) }
+                    }
+                }
+            }
+            let d = inv[c * n + c]
+            for r in 0..<rows {
+                let v = w[r * n + c]
+                let q = Double(grid[r * b + c % b].min { abs(Double($0) - v) < abs(Double($1) - v) }!)
+                let delta = (v - q) / d
+                for j in (c + 1)..<max(n, c + 1) { w[r * n + j] -= delta * inv[c * n + j] }
+                w[r * n + c] = q
+            }
+            let pivot = Array(inv[(c * n)..<(c * n + n)])
+            for i in (c + 1)..<max(n, c + 1) {
+                let f = inv[i * n + c] / d
+                for j in (c + 1)..<n { inv[i * n + j] -= f * pivot[j] }
+            }
+        }
+        return w.map(Float.init)
+    }
+
+    static func invert(_ a: [Double], _ n: Int) -> [Double] {
+        var m = a, inv = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { inv[i * n + i] = 1 }
+        for p in 0..<n {
+            let pivot = m[p * n + p]
+            for j in 0..<n { m[p * n + j] /= pivot; inv[p * n + j] /= pivot }
+            for i in 0..<n where i != p {
+                let f = m[i * n + p]
+                if f == 0 { continue }
+                for j in 0..<n { m[i * n + j] -= f * m[p * n + j]; inv[i * n + j] -= f * inv[p * n + j] }
+            }
+        }
+        return inv
+    }
+
+    func checkAgainstReference(_ type: GGMLType, n: Int, weighted: Bool) throws {
+        let layer = Layer(rows: 8, n: n, seed: 7)
+        let imp = weighted ? layer.importance : nil
+        let fast = try GGMLGPTQ(type: type).quantize(layer.weights, rows: layer.rows, columns: n, gram: layer.gram, importance: imp, layer: "t")
+        let slow = try Self.reference(type, layer, importance: imp)
+        // Bytes decode to the weights reported, exactly.
+        XCTAssertEqual(try type.dequantize(fast.bytes), fast.weights)
+        XCTAssertEqual(fast.bytes.count, layer.rows * n / type.blockSize * type.bytesPerBlock)
+        // Float sweep vs Double closed form: a rounding decision at a near-tie may differ.
+        let same = zip(fast.weights, slow).filter { abs($0 - $1) <= 1e-6 * max(abs($1), 1e-3) }.count
+        XCTAssertGreaterThanOrEqual(Double(same) / Double(fast.weights.count), 0.98, "\(type): \(same)/\(fast.weights.count) weights agree")
+        let ef = layer.outputError(fast.weights), es = layer.outputError(slow)
+        XCTAssertEqual(ef / es, 1, accuracy: 0.02, "\(type) output error fast \(ef) reference \(es)")
+    }
+
+    func testQ4_0AgainstClosedFormOBS() throws { try checkAgainstReference(.q4_0, n: 128, weighted: false) }
+    func testQ4_0WeightedAgainstClosedFormOBS() throws { try checkAgainstReference(.q4_0, n: 128, weighted: true) }
+    func testQ4_1AgainstClosedFormOBS() throws { try checkAgainstReference(.q4_1, n: 96, weighted: true) }
+    func testQ4_KAgainstClosedFormOBS() throws { try checkAgainstReference(.q4_K, n: 256, weighted: false) }
+    func testQ4_KWeightedAgainstClosedFormOBS() throws { try checkAgainstReference(.q4_K, n: 256, weighted: true) }
+
+    /// ‖WX − ŴX‖ of GPTQ against round-to-nearest (llama-quantize's encoding, with the same
+    /// importance) for every supported type, with and without act-order; bytes decode to the
+    /// weights; two runs give the same bytes.
+    func testBelowRoundToNearestOnCorrelatedInputs() throws {
+        try belowRoundToNearest(Layer(rows: 8, n: 256, seed: 3), GGMLBlockGrid.supported)
+        // Two super-blocks: the K-types cross one, and act-order moves whole super-blocks.
+        try belowRoundToNearest(Layer(rows: 4, n: 512, tokens: 256, seed: 4), [.q4_K])
+    }
+
+    func belowRoundToNearest(_ layer: Layer, _ types: [GGMLType]) throws {
+        let gram = layer.gram, imp = layer.importance
+        var lines: [String] = []
+        for type in types {
+            let rtn = try type.dequantize(try type.quantize(layer.weights, rowLength: layer.n, importance: imp))
+            let base = layer.outputError(rtn)
+            for actOrder in [false, true] {
+                let g = try GGMLGPTQ(type: type, actOrder: actOrder)
+                let r = try g.quantize(layer.weights, rows: layer.rows, columns: layer.n, gram: gram, importance: imp, layer: "t")
+                XCTAssertEqual(try type.dequantize(r.bytes), r.weights, "\(type)")
+                if !actOrder {
+                    let again = try g.quantize(layer.weights, rows: layer.rows, columns: layer.n, gram: gram, importance: imp, layer: "t")
+                    XCTAssertEqual(again.bytes, r.bytes, "\(type) deterministic")
+                }
+                let ratio = layer.outputError(r.weights) / base
+                lines.append("\(type) act-order \(actOrder): GPTQ/RTN output error \(String(format: "%.3f", ratio))")
+                XCTAssertLessThan(ratio, 0.75, "\(type) act-order \(actOrder)")
+            }
+        }
+        print(lines.joined(separator: "\n"))
+    }
+
+    /// Types without an affine grid and rows that are not whole blocks are refused.
+    func testRefusals() throws {
+        for type in [GGMLType.q2_K, .q3_K, .iq4_NL, .iq4_XS, .f16] {
+            XCTAssertThrowsError(try GGMLGPTQ(type: type)) { XCTAssertTrue("\($0)".contains("not built"), "\($0)") }
+        }
+        XCTAssertThrowsError(try GGMLGPTQ(type: .q4_K).quantize([Float](repeating: 0, count: 128), rows: 1, columns: 128,
+                                                                gram: [Double](repeating: 0, count: 128 * 128), importance: nil, layer: "blk.0.attn_q.weight")) {
+            XCTAssertTrue("\($0)".contains("blk.0.attn_q.weight"), "\($0)")
+        }
+    }
+}

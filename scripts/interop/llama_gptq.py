@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""llama.cpp as the judge of `aicompress quantize --gguf TYPE --method gptq`.
+
+Usage: llama_gptq.py [BIN] [--keep]   (BIN default .build/debug/aicompress)
+
+Makes the tiny LLaMA model of fixtures/llm/make_tiny_llama.py, splits its text into a calibration
+part (the first 60%) and an evaluation part (the rest), then for Q4_0 and Q4_K_M runs
+    BIN quantize --gguf TYPE --method gptq --calibration calib.txt in.gguf gptq.gguf
+    BIN quantize --gguf TYPE in.gguf rtn.gguf
+and checks with gguf-py that the GPTQ file has the round-to-nearest file's tensors, dims and ggml
+types (so the same size), that llama-perplexity runs it, and that `aicompress evaluate` on it gives
+a perplexity within 1% of llama-perplexity's. Prints (INFO) the mean KL divergence against the F32
+model (llama-perplexity --kl-divergence) of GPTQ and of round-to-nearest: the model's weights are
+random, so these are figures, not a quality claim. AICOMPRESS_SKIP_LLAMA=1 skips the lane.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import llama_cpp
+from common import Report, scratch_folder
+
+ROOT = llama_cpp.ROOT
+CONTEXT, CHUNKS = 128, 16
+CALIBRATION = ["--calibration-tokens", "128", "--calibration-chunks", "8"]  # small: the lane runs a debug build
+
+
+def ppl_log(binaries, model, text, extra=()):
+    r = subprocess.run([os.path.join(binaries, "llama-perplexity"), "-m", model, "-f", text, "-c", str(CONTEXT), "-b", str(CONTEXT),
+                        "--chunks", str(CHUNKS), "-t", "2", *extra], capture_output=True, text=True)
+    return r.returncode, r.stdout + r.stderr
+
+
+def number(pattern, log):
+    m = re.search(pattern, log)
+    return float(m.group(1)) if m else None
+
+
+def main():
+    rep = Report()
+    binary, binaries = llama_cpp.start_lane(rep, "llama_gptq", ["gguf"], ["gguf", "numpy"])
+    if binary is None or binaries is None:
+        return rep.finish()
+    with scratch_folder("aicompress-gptq-", keep="--keep" in sys.argv) as tmp:
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "fixtures", "llm", "make_tiny_llama.py"), tmp], capture_output=True, text=True)
+        if not rep.check(r.returncode == 0, "fixtures/llm/make_tiny_llama.py", r.stderr.strip()[-300:]):
+            return rep.finish()
+        words = open(os.path.join(tmp, "text.txt"), encoding="utf-8").read().split(" ")
+        cut = len(words) * 6 // 10
+        calib, evaluation = os.path.join(tmp, "calib.txt"), os.path.join(tmp, "eval.txt")
+        open(calib, "w", encoding="utf-8").write(" ".join(words[:cut]))
+        open(evaluation, "w", encoding="utf-8").write(" ".join(words[cut:]))
+        f32 = os.path.join(tmp, llama_cpp.F32)
+        base = os.path.join(tmp, "base.kld")
+        rc, log = ppl_log(binaries, f32, evaluation, ["--kl-divergence-base", base])
+        if not rep.check(rc == 0, "llama-perplexity saves the F32 model's logits", log.strip()[-200:] if rc else ""):
+            return rep.finish()
+        for qtype in ["Q4_0", "Q4_K_M"]:
+            gptq, rtn = os.path.join(tmp, f"gptq-{qtype}.gguf"), os.path.join(tmp, f"rtn-{qtype}.gguf")
+            r = subprocess.run([binary, "quantize", "--gguf", qtype, "--method", "gptq", "--calibration", calib, *CALIBRATION, "-q", f32, gptq],
+                               capture_output=True, text=True)
+            if not rep.check(r.returncode == 0, f"{qtype}: quantize --method gptq runs", r.stderr.strip()[-300:]):
+                continue
+            r = subprocess.run([binary, "quantize", "--gguf", qtype, "-q", f32, rtn], capture_output=True, text=True)
+            if not rep.check(r.returncode == 0, f"{qtype}: quantize (round to nearest) runs", r.stderr.strip()[-300:]):
+                continue
+            ours, ref = llama_cpp.describe(gptq), llama_cpp.describe(rtn)
+            rep.check([(n, d, t) for n, d, t, _ in ours] == [(n, d, t) for n, d, t, _ in ref],
+                      f"{qtype}: GPTQ file has round-to-nearest's tensors, dims and types", "")
+            rc, log = ppl_log(binaries, gptq, evaluation, ["--kl-divergence-base", base, "--kl-divergence"])
+            ppl = number(r"Mean PPL\(Q\)\s*:\s*([0-9.]+)", log)
+            if not rep.check(rc == 0 and ppl is not None, f"{qtype}: llama-perplexity runs the GPTQ file", log.strip()[-200:]):
+                continue
+            kld = number(r"Mean    KLD:\s*([0-9.]+)", log)
+            r = subprocess.run([binary, "evaluate", gptq, "--text", evaluation, "--context", str(CONTEXT), "--chunks", str(CHUNKS), "--json"],
+                               capture_output=True, text=True)
+            if rep.check(r.returncode == 0, f"{qtype}: aicompress evaluate runs the GPTQ file", r.stderr.strip()[-300:]):
+                p = json.loads(r.stdout)["perplexity"]["value"]
+                rel = abs(p - ppl) / ppl
+                rep.check(rel <= 0.01, f"{qtype}: evaluate's perplexity within 1% of llama-perplexity's", f"{p:.4f} vs {ppl:.4f} ({100 * rel:.3f}%)")
+            rc, log = ppl_log(binaries, rtn, evaluation, ["--kl-divergence-base", base, "--kl-divergence"])
+            rkld = number(r"Mean    KLD:\s*([0-9.]+)", log)
+            if kld is not None and rkld is not None:
+                print(f"INFO {qtype} (random-weight tiny model): mean KLD GPTQ {kld:.6f}, round-to-nearest {rkld:.6f}, ratio {kld / max(rkld, 1e-12):.3f}")
+    return rep.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
