@@ -1,3 +1,4 @@
+import AICompressLLM
 import AICompressCore
 import AICompressFormats
 import AICompressPasses
@@ -27,6 +28,12 @@ struct CalibrationOptions: ParsableArguments {
         guard calibrationRows >= 1 else { throw ValidationError("--calibration-rows must be at least 1") }
         guard calibrationTokens >= 16 else { throw ValidationError("--calibration-tokens must be at least 16") }
         guard calibrationChunks >= 1 else { throw ValidationError("--calibration-chunks must be at least 1") }
+    }
+
+    /// The layer-by-layer engine's options for a language model's text; `gram` for the methods
+    /// that need XᵀX (SparseGPT, GPTQ).
+    func textOptions(gram: Bool) -> LayerwiseDecoderCalibration.Options {
+        LayerwiseDecoderCalibration.Options(sequenceTokens: calibrationTokens, maxSequences: calibrationChunks, gram: gram)
     }
 
     /// The data, read when the pass knows the model's input width.

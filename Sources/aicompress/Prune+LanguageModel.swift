@@ -44,7 +44,7 @@ extension AICompress.Prune {
         let bytes = try InputFile(path: path).buffer.withUnsafeBytes { Array($0) }
         let interactive = FileHandleOutput.stderrIsInteractive && !report.quiet
         var pass = LanguageModelPrune(method: method, pattern: try calibratedPattern(), text: bytes, textPath: path,
-                                      options: text.options(gram: method == .sparsegpt), huggingFace: input.huggingFace)
+                                      options: calibration.textOptions(gram: method == .sparsegpt), huggingFace: input.huggingFace)
         pass.progress = { done, total in
             guard interactive else { return }
             FileHandleOutput.stderr("\r\u{1B}[Kprune: \(method.rawValue) block \(done)/\(total)" + (done == total ? "\r\u{1B}[K" : ""))

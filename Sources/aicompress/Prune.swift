@@ -45,7 +45,7 @@ extension AICompress {
                 attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down; magnitude per tensor unless \
                 --include says otherwise), and each keeps its stored type (F32, F16, BF16). With \
                 --method wanda or sparsegpt, --calibration is a UTF-8 text, tokenized with the \
-                model's tokenizer into --calibration-sequences sequences of --calibration-tokens \
+                model's tokenizer into --calibration-chunks sequences of --calibration-tokens \
                 tokens; the blocks are pruned one at a time, each on the outputs of the blocks \
                 already pruned.
                   aicompress prune --method wanda --keep 0.5 --calibration calib.txt model-f16.gguf wanda.gguf
@@ -71,7 +71,6 @@ extension AICompress {
         var method: PruneMethod = .magnitude
 
         @OptionGroup var calibration: CalibrationOptions
-        @OptionGroup var text: TextCalibrationOptions
 
         @OptionGroup var selection: SelectionOptions
         @OptionGroup var report: ReportOptions
@@ -104,7 +103,6 @@ extension AICompress {
         func validate() throws {
             _ = try AICompressPasses.Prune.fromCommandLine(parameters)
             try calibration.check(needed: method != .magnitude, method: method.rawValue)
-            try text.check()
             if method != .magnitude { _ = try calibratedPattern() }
             if !global.stats { try out.check(output: files.output) }
             if shard.part != nil {

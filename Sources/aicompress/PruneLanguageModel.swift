@@ -36,7 +36,7 @@ struct LanguageModelPrune: CompressionPass {
         case .nOfM(let k, let m): p.append(("pattern", "\(k):\(m)"))
         }
         p.append(("calibration-tokens", "\(options.sequenceTokens)"))
-        if let n = options.maxSequences { p.append(("calibration-sequences", "\(n)")) }
+        if let n = options.maxSequences { p.append(("calibration-chunks", "\(n)")) }
         return p
     }
 

@@ -54,7 +54,7 @@ final class LanguageModelPruneCLITests: CLITestCase {
 
     func testWandaAndSparseGPTPruneEveryRowAndAreDeterministic() throws {
         let dir = try tempDir(), calib = try calibrationText(dir), input = fixture("gguf/llama/tiny-llama.gguf")
-        let common = ["--calibration", calib, "--calibration-tokens", "16", "--calibration-sequences", "4"]
+        let common = ["--calibration", calib, "--calibration-tokens", "16", "--calibration-chunks", "4"]
         for (method, shape, check) in [
             ("wanda", ["--keep", "0.5"], { (row: [Float]) in row.filter { $0 == 0 }.count >= row.count / 2 }),
             ("sparsegpt", ["--pattern", "2:4"], { (row: [Float]) in

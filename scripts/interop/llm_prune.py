@@ -71,7 +71,7 @@ def prune(binary, model, out, method, args, calib):
     cmd = ["/usr/bin/time", "-v", binary, "prune", "--quiet", *args, model, out]
     if method != "magnitude":
         cmd[4:4] = ["--method", method, "--calibration", calib, "--calibration-tokens", str(CALIB_TOKENS),
-                    "--calibration-sequences", str(CALIB_SEQUENCES)]
+                    "--calibration-chunks", str(CALIB_SEQUENCES)]
     t0 = time.monotonic()
     r = run(cmd, env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
     secs = time.monotonic() - t0
@@ -221,7 +221,7 @@ def main():
             hcalib, heval = split_text(os.path.join(hf, "text.txt"), tmp, "hf")
             out = os.path.join(tmp, "hf-wanda.gguf")
             cmd = [binary, "prune", "--quiet", "--method", "wanda", "--keep", "0.5", "--calibration", hcalib,
-                   "--calibration-tokens", "64", "--calibration-sequences", "8", os.path.join(hf, "llama"), out]
+                   "--calibration-tokens", "64", "--calibration-chunks", "8", os.path.join(hf, "llama"), out]
             r = run(cmd)
             if rep.check(r.returncode == 0, "hf llama wanda 50% to GGUF: aicompress prune runs", r.stderr.strip()[-300:]):
                 ppl, why = llama_ppl(binaries, out, heval)
