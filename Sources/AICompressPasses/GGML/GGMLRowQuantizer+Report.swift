@@ -14,6 +14,14 @@ extension GGMLRowQuantizer {
             }
         }
         if let failure { throw failure }
+        let (s, e, m, z) = errorFigures(x, y)
+        return TensorReport(name: t.name, scheme: "ggml \(type.name) \(method)", bytesBefore: t.storedBytes, bytesAfter: encoded.storedBytes,
+                            elements: x.count, signalEnergy: s, errorEnergy: e, maxAbsError: m, zerosAfter: z)
+    }
+
+    /// Signal and error energy (in Double), the largest absolute error and the zeros of `y`, the
+    /// decoded values of `x`: the figures of a tensor's report.
+    static func errorFigures(_ x: [Float], _ y: [Float]) -> (signal: Double, error: Double, maxAbs: Double, zeros: Int) {
         var s = 0.0, e = 0.0, m = 0.0, z = 0
         for k in 0..<x.count {
             let u = Double(x[k]), d = u - Double(y[k])
@@ -22,7 +30,6 @@ extension GGMLRowQuantizer {
             m = max(m, abs(d))
             if y[k] == 0 { z += 1 }
         }
-        return TensorReport(name: t.name, scheme: "ggml \(type.name) \(method)", bytesBefore: t.storedBytes, bytesAfter: encoded.storedBytes,
-                            elements: x.count, signalEnergy: s, errorEnergy: e, maxAbsError: m, zerosAfter: z)
+        return (s, e, m, z)
     }
 }

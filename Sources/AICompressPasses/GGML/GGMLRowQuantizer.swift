@@ -39,15 +39,7 @@ enum GGMLRowQuantizer {
                 }
                 var y = [Float](repeating: 0, count: x.count)
                 y.withUnsafeMutableBufferPointer { try? type.dequantize(UnsafeRawBufferPointer(part), into: $0) }
-                var s = 0.0, e = 0.0, m = 0.0, z = 0
-                for k in 0..<x.count {
-                    let u = Double(x[k]), d = u - Double(y[k])
-                    s += u * u
-                    e += d * d
-                    m = max(m, abs(d))
-                    if y[k] == 0 { z += 1 }
-                }
-                return (s, e, m, z)
+                return errorFigures(x, y)
             }
         }
         let out: Tensor
