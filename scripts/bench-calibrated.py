@@ -4,7 +4,7 @@ against their plain twins and against llama.cpp's own tools, judged by llama-per
 divergence from the F32 model on evaluation text the calibration never saw. A benchmark, not a test:
 not run in CI.
 
-Model: scripts/make-trained-llama.py's output (default /work/shared-bench/trained-llama: hf/,
+Model: scripts/make-trained-llama.py's output (default bench-data/trained-llama: hf/,
 f32.gguf, calib.txt, eval.txt), a 4-layer LLaMA trained on CPython's documentation. Context: the
 model's own (config.json max_position_embeddings, 128) for imatrix, calibration and evaluation.
 
@@ -84,7 +84,7 @@ def evaluate_ppl(binary, model, text, ctx, chunks):
 
 def main():
     args = sys.argv[1:]
-    model = option(args, "--model", "/work/shared-bench/trained-llama")
+    model = option(args, "--model", "bench-data/trained-llama")
     calib_chunks = option(args, "--calib-chunks", "64")
     keep = option(args, "--keep-files", None)
     check_chunks = option(args, "--check-chunks", "32")
