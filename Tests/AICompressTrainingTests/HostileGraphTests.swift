@@ -57,4 +57,14 @@ final class HostileGraphTests: XCTestCase {
                      Node(name: "unused", opType: "Identity", inputs: ["input"], outputs: ["z"])]
         XCTAssertThrowsError(try run(nodes, tensors: [c])) { XCTAssertTrue("\($0)".contains("has shape [3] for 1 rows"), "\($0)") }
     }
+
+    /// fixtures/fuzz-regressions/exec-resize-huge-scale.onnx: finite scales of 1e28 trapped in the
+    /// Float-to-Int conversion of the output size.
+    func testResizeWithHugeScalesIsRefused() throws {
+        let scales = try Tensor(name: "scales", shape: [2], floats: [1.7433315e28, 1.5])
+        let node = Node(name: "y", opType: "Resize", inputs: ["input", "", "scales"], outputs: ["y"],
+                        attributes: [Attribute(name: "mode", value: .string(Array("nearest".utf8)))])
+        XCTAssertThrowsError(try run([node], tensors: [scales])) { XCTAssertTrue("\($0)".contains("too long"), "\($0)") }
+    }
 }
+

@@ -52,7 +52,12 @@ enum Resize {
                 throw ctx.mismatch("scales \(sc.asFloats) do not fit rank \(shape.count)")
             }
             scales = sc.floats
-            for i in shape.indices { out[i] = Int((Float(shape[i]) * scales[i]).rounded(.down)) }
+            for i in shape.indices {
+                // In Double and checked before the conversion: a finite scale like 1e30 would trap in Int().
+                let n = (Double(shape[i]) * Double(scales[i])).rounded(.down)
+                guard n <= Double(OpContext.maxElements) else { throw ctx.mismatch("scales \(sc.asFloats) make axis \(i) too long") }
+                out[i] = Int(n)
+            }
         } else {
             throw ctx.mismatch("neither scales nor sizes is given")
         }
@@ -82,7 +87,7 @@ enum Resize {
                     case "ceil": i = x.rounded(.up)
                     default: throw ctx.unsupported("nearest_mode \(nearestMode)")
                     }
-                    taps.append([(min(max(Int(i), 0), n - 1), Float(1))])
+                    taps.append([(Int(min(max(i, 0), Float(n - 1))), Float(1))])  // clamped before Int(): x can be huge
                 } else {
                     let c = min(max(x, 0), Float(n - 1))
                     let i0 = Int(c.rounded(.down)), i1 = min(i0 + 1, n - 1), w = c - Float(i0)
