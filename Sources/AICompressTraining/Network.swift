@@ -11,6 +11,9 @@ public struct Network: Sendable {
     public var constants: [String: NDArray]
     /// Graph inputs the caller feeds (inputs that are not initializers).
     public let feedInputs: [ValueInfo]
+    /// The largest value (in elements) a node may produce, at most 2^28 (1 GiB of float32): a
+    /// caller that runs untrusted graphs under a time budget (the fuzz target) lowers it.
+    public var elementLimit = 1 << 28
     let opsets: [String: Int64]
 
     /// Each node's op record, in graph order.
@@ -76,7 +79,8 @@ public struct Network: Sendable {
 
     func context(_ n: Node) -> OpContext {
         let domain = n.domain == "ai.onnx" ? "" : n.domain
-        return OpContext(node: n, opset: opsets[domain] ?? (domain.isEmpty ? Network.defaultOpset : Network.defaultDomainOpset))
+        return OpContext(node: n, opset: opsets[domain] ?? (domain.isEmpty ? Network.defaultOpset : Network.defaultDomainOpset),
+                         elementLimit: min(elementLimit, OpContext.maxElements))
     }
 
     /// Number of trainable values.

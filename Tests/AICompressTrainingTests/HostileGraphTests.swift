@@ -66,5 +66,20 @@ final class HostileGraphTests: XCTestCase {
                         attributes: [Attribute(name: "mode", value: .string(Array("nearest".utf8)))])
         XCTAssertThrowsError(try run([node], tensors: [scales])) { XCTAssertTrue("\($0)".contains("too long"), "\($0)") }
     }
+
+    /// `Network.elementLimit` lowers the largest output a node may produce (the fuzz target runs
+    /// with 2^20); the refusal names it.
+    func testElementLimitIsTheRunsOwn() throws {
+        let scales = try Tensor(name: "scales", shape: [2], floats: [1, 8])
+        let g = Graph(name: "h", opsets: [OpsetImport(domain: "", version: 21)],
+                      inputs: [ValueInfo(name: "input", elemType: 1, shape: [.symbolic("N"), .fixed(4)])],
+                      outputs: [ValueInfo(name: "y", elemType: 1, shape: nil)],
+                      nodes: [Node(name: "y", opType: "Resize", inputs: ["input", "", "scales"], outputs: ["y"])])
+        var net = try Network(model: try Model(tensors: [scales], graph: g))
+        let x = NDArray(shape: [1, 4], floats: [1, 2, 3, 4])
+        XCTAssertEqual(try net.forward(["input": x])["y"]?.shape, [1, 32])
+        net.elementLimit = 16
+        XCTAssertThrowsError(try net.forward(["input": x])) { XCTAssertTrue("\($0)".contains("limit of 16 elements"), "\($0)") }
+    }
 }
 

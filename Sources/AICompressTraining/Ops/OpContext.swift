@@ -5,6 +5,8 @@ struct OpContext {
     let node: Node
     /// Version of the operator set the node's domain imports.
     let opset: Int64
+    /// The largest output this run allows (`Network.elementLimit`).
+    var elementLimit = OpContext.maxElements
 
     var name: String { node.name.isEmpty ? (node.outputs.first ?? node.opType) : node.name }
     var op: String { node.opType }
@@ -35,13 +37,13 @@ struct OpContext {
     /// (huge pads, an outer product of long vectors) is refused before allocating.
     static let maxElements = 1 << 28
 
-    /// Refuses an output of `shape` beyond `maxElements`.
+    /// Refuses an output of `shape` beyond `elementLimit`.
     func checkSize(_ shape: [Int]) throws(ExecutionError) {
         var n = 1
         for d in shape {
             let (m, o) = n.multipliedReportingOverflow(by: max(d, 0))
-            guard !o, m <= OpContext.maxElements else {
-                throw ExecutionError.unsupported(node: name, op: op, "output shape \(shape) exceeds the executor's limit of \(OpContext.maxElements) elements")
+            guard !o, m <= elementLimit else {
+                throw ExecutionError.unsupported(node: name, op: op, "output shape \(shape) exceeds the executor's limit of \(elementLimit) elements")
             }
             n = m
         }

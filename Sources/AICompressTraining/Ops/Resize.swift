@@ -104,10 +104,17 @@ enum Resize {
         var shape = x.shape
         shape[axis] = taps.count
         var y = [Float](repeating: 0, count: outer * taps.count * inner)
-        for o in 0..<outer { for (j, t) in taps.enumerated() {
-            let dst = (o * taps.count + j) * inner
-            for (src, w) in t { let s = (o * n + src) * inner; for i in 0..<inner { y[dst + i] += w * x.floats[s + i] } }
-        } }
+        // Through pointers: an upsampled axis of a million outputs made element-wise array access
+        // (bounds checks, accessors in a debug build) a minute's work. Same float operations, same order.
+        x.floats.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                guard let xs = xp.baseAddress, let ys = yp.baseAddress else { return }
+                for o in 0..<outer { for (j, t) in taps.enumerated() {
+                    let dst = ys + (o * taps.count + j) * inner
+                    for (src, w) in t { let s = xs + (o * n + src) * inner; for i in 0..<inner { dst[i] += w * s[i] } }
+                } }
+            }
+        }
         return NDArray(shape: shape, floats: y)
     }
 
@@ -116,10 +123,15 @@ enum Resize {
         var shape = g.shape
         shape[axis] = n
         var d = [Float](repeating: 0, count: outer * n * inner)
-        for o in 0..<outer { for (j, t) in taps.enumerated() {
-            let src = (o * taps.count + j) * inner
-            for (k, w) in t { let dst = (o * n + k) * inner; for i in 0..<inner { d[dst + i] += w * g.floats[src + i] } }
-        } }
+        g.floats.withUnsafeBufferPointer { gp in
+            d.withUnsafeMutableBufferPointer { dp in
+                guard let gs = gp.baseAddress, let ds = dp.baseAddress else { return }
+                for o in 0..<outer { for (j, t) in taps.enumerated() {
+                    let src = gs + (o * taps.count + j) * inner
+                    for (k, w) in t { let dst = ds + (o * n + k) * inner; for i in 0..<inner { dst[i] += w * src[i] } }
+                } }
+            }
+        }
         return NDArray(shape: shape, floats: d)
     }
 }
