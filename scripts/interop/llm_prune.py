@@ -155,11 +155,12 @@ def figures(rep, binary, binaries, tmp, model, calib, evalf, check, label):
         if check:
             check_sparsity(rep, f"{label} {method} {what}", base, tensors(out), method, args)
             if (method, what) in REPEAT:
-                again = out + ".again"
+                again = out[:-len(".gguf")] + "-again.gguf"  # the format comes from the extension
                 ok2, _, _, msg = prune(binary, model, again, method, args, calib)
                 same = ok2 and open(out, "rb").read() == open(again, "rb").read()
                 rep.check(same, f"{label} {method} {what}: two runs give the same bytes", msg if not ok2 else "")
-                os.remove(again)
+                if os.path.exists(again):
+                    os.remove(again)
         rows.append((method, what, ppl, mine, secs, rss))
     print(f"\n{label}: perplexity on {os.path.basename(evalf)} (llama-perplexity -c {CONTEXT} --chunks {CHUNKS}), calibration "
           f"{CALIB_SEQUENCES} x {CALIB_TOKENS} tokens of {os.path.basename(calib)}")
