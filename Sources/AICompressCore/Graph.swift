@@ -3,11 +3,13 @@
 /// The model's tensors are the graph's initializers, referred to by name. Ops the tool does not
 /// know are kept as they are, so a graph read from a file is written back unchanged.
 public struct Graph: Sendable, Equatable {
+    /// The graph's name (ONNX `GraphProto.name`; may be empty).
     public var name: String
     /// Operator sets the graph was written against.
     public var opsets: [OpsetImport]
     /// Graph inputs (tensors may also appear here, as in ONNX).
     public var inputs: [ValueInfo]
+    /// Graph outputs, in the order a run returns them.
     public var outputs: [ValueInfo]
     /// Types and shapes of intermediate values, when known.
     public var valueInfo: [ValueInfo]
@@ -17,6 +19,7 @@ public struct Graph: Sendable, Equatable {
     /// initializers are the model's tensors, and this stays empty there.
     public var initializers: [Tensor]
 
+    /// A graph of the given parts; by default empty.
     public init(name: String = "", opsets: [OpsetImport] = [], inputs: [ValueInfo] = [], outputs: [ValueInfo] = [],
                 valueInfo: [ValueInfo] = [], nodes: [Node] = [], initializers: [Tensor] = []) {
         self.name = name
@@ -50,8 +53,11 @@ public struct Graph: Sendable, Equatable {
 
 /// An operator set a graph uses; the empty domain is `ai.onnx`.
 public struct OpsetImport: Sendable, Equatable {
+    /// The operator domain; empty (or `ai.onnx`) is the default domain.
     public var domain: String
+    /// The operator set version of that domain.
     public var version: Int64
+    /// The import of `domain` at `version`.
     public init(domain: String, version: Int64) {
         self.domain = domain
         self.version = version
@@ -60,9 +66,12 @@ public struct OpsetImport: Sendable, Equatable {
 
 /// The name and type of a graph value (input, output or intermediate).
 public struct ValueInfo: Sendable, Equatable {
+    /// The value's name, as nodes refer to it.
     public var name: String
+    /// Its type (tensor element type and shape, sequence, map, or unknown).
     public var type: ValueType
 
+    /// A value called `name` of type `type`.
     public init(name: String, type: ValueType) {
         self.name = name
         self.type = type
@@ -133,15 +142,20 @@ public enum Dimension: Sendable, Equatable, CustomStringConvertible {
 
 /// One operation of a graph.
 public struct Node: Sendable, Equatable {
+    /// The node's name (may be empty; ONNX does not require one).
     public var name: String
+    /// The operator, such as `Gemm` or `Conv`.
     public var opType: String
     /// Operator domain; empty is `ai.onnx`.
     public var domain: String
     /// Input value names; an empty name is an omitted optional input.
     public var inputs: [String]
+    /// Output value names, in the operator's output order.
     public var outputs: [String]
+    /// The node's attributes, in file order.
     public var attributes: [Attribute]
 
+    /// A node applying `opType` (of `domain`) to `inputs`, producing `outputs`.
     public init(name: String = "", opType: String, domain: String = "", inputs: [String], outputs: [String],
                 attributes: [Attribute] = []) {
         self.name = name
@@ -160,8 +174,11 @@ public struct Node: Sendable, Equatable {
 
 /// A named attribute of a node.
 public struct Attribute: Sendable, Equatable {
+    /// The attribute's name, such as `transB`.
     public var name: String
+    /// Its value.
     public var value: AttributeValue
+    /// The attribute `name` set to `value`.
     public init(name: String, value: AttributeValue) {
         self.name = name
         self.value = value

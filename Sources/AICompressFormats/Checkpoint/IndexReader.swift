@@ -1,3 +1,5 @@
+import AICompressCore
+
 /// A bounds-checked little-endian cursor over the index bytes. Every read checks the bytes left
 /// first; every count is checked against its limit and against what the remaining bytes could
 /// hold, so nothing is allocated from an unchecked number.
@@ -78,15 +80,9 @@ struct IndexReader {
 }
 
 /// Builds the index: little-endian fields appended to a byte array.
-struct IndexWriter {
-    var bytes: [UInt8] = []
+typealias IndexWriter = LittleEndianWriter
 
-    mutating func u8(_ v: UInt8) { bytes.append(v) }
-    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
-    mutating func f32(_ v: Float) { u32(v.bitPattern) }
-
+extension LittleEndianWriter {
     mutating func bytesField(_ v: [UInt8], _ what: String, limit: Int) throws(CheckpointError) {
         guard v.count <= limit else { throw .unrepresentable("\(what) is \(v.count) bytes, over the limit of \(limit)") }
         u32(UInt32(v.count))

@@ -2,14 +2,7 @@ import AICompressCore
 
 /// Little-endian writing of the global pruning statistics and threshold files
 /// (spec/sharded-runs.md §6.3).
-struct GlobalPruneBytesWriter {
-    var bytes: [UInt8] = []
-
-    mutating func u8(_ v: UInt8) { bytes.append(v) }
-    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func int(_ v: Int) { u64(UInt64(clamping: v)) }
-}
+typealias GlobalPruneBytesWriter = LittleEndianWriter
 
 /// Checked little-endian reading of the same files: every read is bounds-checked first, and
 /// each failure is `GlobalPruneError.malformed` naming the file and the offset.
