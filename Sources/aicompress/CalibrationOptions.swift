@@ -7,7 +7,7 @@ import ArgumentParser
 
 /// The calibration data of the data-aware methods (`prune --method wanda|sparsegpt`, `quantize --method gptq`).
 struct CalibrationOptions: ParsableArguments {
-    @Option(help: "Calibration data for a data-aware --method: a CSV with a header row (a label column, if any, is ignored) or a .npy of features, rows first; for a language model (quantize --gguf), a UTF-8 text tokenized with its tokenizer.")
+    @Option(help: "Calibration data for a data-aware --method: a CSV with a header row (a label column, if any, is ignored), a .npy of features, rows first, or an .npz of one array per model input (a label array is ignored); for a language model (quantize --gguf), a UTF-8 text tokenized with its tokenizer.")
     var calibration: String?
 
     @Option(help: "Calibration rows used at most (the first ones).")
@@ -42,10 +42,14 @@ struct CalibrationOptions: ParsableArguments {
         var csv = CSVOptions()
         csv.textLabels = true  // a label column is not used
         layout.apply(to: &csv)
-        let npyRefusal = layout.npyRefusal(path)
+        let npyRefusal = layout.npyRefusal(path), npzRefusal = layout.npyRefusal(path, is: "an .npz archive")
         return CalibrationData(maxRows: calibrationRows) { [csv] expected in
             let input = try InputFile(path: path)
             return try input.buffer.withUnsafeBytes { bytes in
+                if NPZ.sniff(bytes) {  // one array per graph input; an array named label is not used
+                    if let e = npzRefusal { throw e }
+                    return try Dataset.named(try NPZ.read(bytes, file: path), label: nil, file: path)
+                }
                 if DataReadingOptions.isNPY(bytes) {
                     if let e = npyRefusal { throw e }
                     return try NPY.dataset(features: bytes, file: path, labels: nil, labelsFile: "", missing: .error)
