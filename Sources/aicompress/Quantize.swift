@@ -127,6 +127,7 @@ extension AICompress {
             if list { return }
             if let ggufQuantize {
                 guard input != nil, dryRun || output != nil else { throw ValidationError("give an input and an output file (or --dry-run)") }
+                if saveImatrix != nil && calibration.calibration == nil { throw ValidationError("--save-imatrix needs --calibration TEXT (the importance matrix is computed from it)") }
                 // With --method rtn a text --calibration gives the importance matrix (`QuantizeGGUF.ImportanceText`).
                 try calibration.check(needed: method == .gptq || saveImatrix != nil || calibration.calibration != nil, method: method.rawValue)
                 if saveImatrix != nil && method != .rtn { throw ValidationError("--save-imatrix goes with --method rtn (GPTQ's statistics are gathered on the partly quantized model)") }

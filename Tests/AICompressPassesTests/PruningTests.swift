@@ -49,6 +49,8 @@ final class PruningTests: XCTestCase {
             for scope in [Prune.Scope.tensor, .global] {
                 XCTAssertThrowsError(try Prune(method: .magnitude(keep: 0.5, scope: scope)).apply(m)) {
                     XCTAssertEqual($0 as? PassError, .nonFinite(tensor: "b", count: 1, pass: "prune"), "\(bad) \(scope)")
+                    // The message names the pass that refuses (it said "cannot quantize" for a prune).
+                    XCTAssertEqual(($0 as? PassError)?.description, "tensor 'b': 1 NaN or infinite values; cannot prune")
                 }
             }
         }
