@@ -22,7 +22,8 @@ extension AICompress {
                 less error than llama.cpp's Q4_0 at its size); --imatrix FILE (llama-imatrix output) \
                 weights that search by each input column's importance; with --gguf TYPE it weights \
                 llama.cpp's block quantizers exactly as llama-quantize --imatrix does (aicompress \
-                imatrix makes such a file). For int8/uint8 the arithmetic follows \
+                imatrix makes such a file; --calibration TEXT with --gguf computes the same matrix \
+                from a text on the way, and --save-imatrix FILE also writes it). For int8/uint8 the arithmetic follows \
                 onnxruntime's quantizer (0 exactly representable, round half to even), so int8/uint8 \
                 per-tensor and per-channel results equal its quantize_dynamic bit for bit; zeros \
                 (e.g. from pruning) stay exactly zero. The output channel and input axis come from \
@@ -37,6 +38,7 @@ extension AICompress {
                   aicompress quantize --int8 model.onnx model-int8.onnx
                   aicompress quantize --gguf Q4_K_M model.gguf model-q4_k_m.gguf
                   aicompress quantize --gguf Q4_K_M --imatrix imatrix.gguf model.gguf model-q4_k_m.gguf
+                  aicompress quantize --gguf Q4_K_M --calibration calib.txt --save-imatrix imatrix.gguf model.gguf model-q4_k_m.gguf
                   aicompress quantize --int4 --group-size 64 model.safetensors q4.ckpt
                   aicompress quantize --int4 --imatrix imatrix.gguf model.gguf q4.ckpt
                   aicompress quantize --uint8 --per-tensor --clip percentile:99.99 in.ckpt out.ckpt
