@@ -71,6 +71,12 @@ final class RecipeCalibrationCLITests: CLITestCase {
         // The importance matrix computed from the text (--method rtn) replays too.
         let imatrix = try assertReplays(["quantize", "--gguf", "Q4_K_M"] + cut, input: input, dir: dir, ext: "gguf")
         XCTAssertTrue(imatrix.contains("      gguf: Q4_K_M\n      calibration: \(calib)\n"), imatrix)
+        // So do --imatrix FILE runs, GGUF (with its digest) and int4 (apply reads the matrix again).
+        let matrix = dir + "/m.imatrix.gguf"
+        XCTAssertEqual(try run(["imatrix", input, "--text", calib, "--context", "16", "--chunks", "4", "-o", matrix]).status, 0)
+        let gguf = try assertReplays(["quantize", "--gguf", "Q4_K_M", "--imatrix", matrix], input: input, dir: dir, ext: "gguf")
+        XCTAssertTrue(gguf.contains("      imatrix: \(matrix)\n      imatrix-sha256: "), gguf)
+        try assertReplays(["quantize", "--int4", "--imatrix", matrix], input: input, dir: dir, ext: "ckpt")
     }
 
     func testGraphModelCalibratedStepsReplayByteForByte() throws {
