@@ -10,8 +10,9 @@ public enum PassError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidParameter(name: String, value: String, reason: String)
     /// The selection matches no tensor.
     case nothingSelected(String)
-    /// A tensor holds NaN or infinite values where the pass needs finite ones.
-    case nonFinite(tensor: String, count: Int)
+    /// A tensor holds NaN or infinite values where the pass (`pass`: the step that refuses,
+    /// `prune` or `quantize`) needs finite ones.
+    case nonFinite(tensor: String, count: Int, pass: String)
     /// A tensor cannot take this pass (wrong shape for the granularity, …).
     case unsupported(tensor: String, reason: String)
 
@@ -20,7 +21,7 @@ public enum PassError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .invalidParameter(_, _, let r): return PassParameter.spell(r, spelling)
         case .nothingSelected(let r): return "no tensor selected: " + PassParameter.spell(r, spelling)
-        case .nonFinite(let t, let n): return "tensor '\(t)': \(n) NaN or infinite values; cannot quantize"
+        case .nonFinite(let t, let n, let pass): return "tensor '\(t)': \(n) NaN or infinite values; cannot \(pass)"
         case .unsupported(let t, let r): return "tensor '\(t)': " + PassParameter.spell(r, spelling)
         }
     }

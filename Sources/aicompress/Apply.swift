@@ -30,6 +30,12 @@ extension AICompress {
                 `prune … | quantize …` has a recipe too. A recipe error names the file, the line and \
                 the key, and exits with 65 before anything is written.
 
+                Calibrated steps (prune --method wanda|sparsegpt, quantize --method gptq, \
+                quantize --gguf with --imatrix or --calibration) record their data file with its \
+                SHA-256 and size (calibration-sha256, calibration-bytes; imatrix-sha256, \
+                imatrix-bytes) and every setting; apply reads the file again and refuses one that \
+                changed (exit 65).
+
                 Examples:
                   aicompress apply recipe.yaml model.onnx small.onnx
                   aicompress recipe small.onnx > again.yaml && aicompress apply again.yaml model.onnx same.onnx
@@ -57,14 +63,19 @@ extension AICompress {
             // module-qualified: inside `AICompress`, `Recipe` is the `recipe` command
             let parsed: aicompress.Recipe
             let passes: [any CompressionPass]
+            let input: ApplyInput
             do {
                 parsed = try aicompress.Recipe.parse(text, file: recipe)
-                passes = try parsed.passes(file: recipe)
+                // A calibrated prune is Wanda/SparseGPT on a language model's text or on a graph's table, as the input is.
+                input = try ApplyInput(path: files.input, needsLanguageModel: parsed.steps.contains { $0.isCalibrated && $0.command == "prune" })
+                passes = try parsed.passes(file: recipe, input: input)
             } catch let e as aicompress.Recipe.Failure {
                 throw ExitStatus.Failure(code: ExitStatus.dataError, message: e.description)
             }
             let pass: any CompressionPass = passes.count == 1 ? passes[0] : Pipeline(passes)
-            try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report, recipe: parsed.steps,
+            // The checkpoint entry of a Hugging Face folder, as `prune` reads it.
+            let source = passes.contains { $0 is LanguageModelPrune } ? input.languageModel?.huggingFace ?? files.input : files.input
+            try PassRunner.run(pass, input: source, output: files.output, out: out, report: report, recipe: parsed.steps,
                                parameters: .recipe(recipe))
         }
     }

@@ -59,13 +59,32 @@ struct CalibrationOptions: ParsableArguments {
         }
     }
 
-    /// The recipe step of a calibrated `pass`: its provenance words, then the data.
-    func recipeStep(_ pass: any CompressionPass) -> Recipe.Step {
-        var options = pass.parameters.filter { !["calibration-rows", "calibration-tokens", "calibration-chunks"].contains($0.0) }.map { Recipe.Option(key: $0.0, values: [$0.1], isFlag: false) }
-        if let c = calibration {
-            options += [Recipe.Option(key: "calibration", values: [c], isFlag: false),
-                        Recipe.Option(key: "calibration-rows", values: ["\(calibrationRows)"], isFlag: false)] + layout.recipeOptions
+    /// The data keys of a recipe step: the file with its SHA-256 and size, then how it is cut
+    /// (`text`: a language model's text; else a table and its CSV layout).
+    func recipeOptions(text: Bool) throws -> [Recipe.Option] {
+        guard let path = calibration else { return [] }
+        let counts = text ? [("calibration-tokens", calibrationTokens), ("calibration-chunks", calibrationChunks)]
+                          : [("calibration-rows", calibrationRows)]
+        return try CalibratedStep.file("calibration", path: path) + counts.map { CalibratedStep.option($0.0, "\($0.1)") }
+            + (text ? [] : layout.recipeOptions)
+    }
+
+    /// The recipe step of a calibrated pass on a graph model: its command's keys, then the data
+    /// (`apply` builds the same pass from them, `CalibratedStep`).
+    func recipeStep(_ pass: any CompressionPass) throws -> Recipe.Step {
+        let data = try recipeOptions(text: false)
+        switch pass {
+        case let p as GPTQQuantize:
+            var step = Recipe.Step(p.base)
+            step.options += [CalibratedStep.option("method", "gptq"), CalibratedStep.option("damp", "\(p.gptq.dampFraction)")]
+                + (p.gptq.actOrder ? [CalibratedStep.flag("act-order")] : []) + data
+            return step
+        case let p as CalibratedPrune:
+            return CalibratedStep.prune(method: p.method.rawValue, pattern: p.pattern,
+                                        selection: Recipe.Step.options(p.selection.parameterValues, TensorSelection.Parameter.all),
+                                        calibration: data)
+        default:
+            return Recipe.Step(command: pass.name, options: pass.parameters.map { CalibratedStep.option($0.0, $0.1) } + data)
         }
-        return Recipe.Step(command: pass.name, options: options)
     }
 }

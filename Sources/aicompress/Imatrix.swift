@@ -1,6 +1,7 @@
 import AICompressCore
 import AICompressFormats
 import AICompressLLM
+import AICompressPasses
 import ArgumentParser
 import Foundation
 
@@ -45,23 +46,50 @@ extension AICompress {
         }
 
         func run() throws {
+            let collector = try Self.collect(model: model, text: text, context: context, chunks: chunks, quiet: false)
+            try Self.save(collector, text: text, to: output)
+            FileHandleOutput.stderr("\(output): \(collector.entries.count) matrices, \(collector.chunks) chunks of \(collector.chunkSize) tokens\n")
+        }
+
+        /// The statistics of the GGUF language model at `model` over the text at `text`
+        /// (progress on an interactive terminal unless `quiet`).
+        static func collect(model: String, text: String, context: Int, chunks: Int?, quiet: Bool) throws -> ImportanceCollector {
             let lm = try Evaluate.languageModel(model)
             let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
-            let interactive = FileHandleOutput.stderrIsInteractive
-            let collector: ImportanceCollector
+            let interactive = !quiet && FileHandleOutput.stderrIsInteractive
             do {
-                collector = try ImportanceCollector.run(lm, text: bytes, context: context, chunks: chunks) { done, total in
+                return try ImportanceCollector.run(lm, text: bytes, context: context, chunks: chunks) { done, total in
                     guard interactive else { return }
                     FileHandleOutput.stderr("\r\u{1B}[Kimatrix: chunk \(done)/\(total)" + (done == total ? "\r\u{1B}[K" : ""))
                 }
             } catch {
                 throw ExitStatus.Failure(code: ExitStatus.dataError, message: "\(model) on \(text): \(error)")
             }
+        }
+
+        /// Writes llama.cpp's imatrix file of `collector` (dataset: the text path as given).
+        static func save(_ collector: ImportanceCollector, text: String, to output: String) throws {
             let encoded = try ImportanceMatrixWriter.encode(collector, datasets: [text])
             let file = try OutputFile(path: output)
             try encoded.withUnsafeBytes { try file.write($0) }
             try file.commit()
-            FileHandleOutput.stderr("\(output): \(collector.entries.count) matrices, \(collector.chunks) chunks of \(collector.chunkSize) tokens\n")
         }
+    }
+}
+
+extension QuantizeGGUF.ImportanceText {
+    /// The matrix, as `quantize --imatrix` would read the file `aicompress imatrix` writes
+    /// (read back from `save` when given, so the two are the same by construction).
+    func matrix() throws -> ImportanceMatrix {
+        let collector = try AICompress.Imatrix.collect(model: model, text: text, context: tokens, chunks: chunks, quiet: quiet)
+        if let save {
+            try AICompress.Imatrix.save(collector, text: text, to: save)
+            return try ImportanceMatrix(tensors: ModelIO.read(path: save).model.tensors, source: save)
+        }
+        let tensors = try collector.entries.flatMap { e in
+            [try Tensor(name: e.name + ".in_sum2", shape: Shape([e.sums.count]), floats: e.sums),
+             try Tensor(name: e.name + ".counts", shape: Shape([1]), floats: [Float(e.count)])]
+        }
+        return try ImportanceMatrix(tensors: tensors, source: text)
     }
 }

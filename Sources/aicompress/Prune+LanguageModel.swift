@@ -49,11 +49,10 @@ extension AICompress.Prune {
             guard interactive else { return }
             FileHandleOutput.stderr("\r\u{1B}[Kprune: \(method.rawValue) block \(done)/\(total)" + (done == total ? "\r\u{1B}[K" : ""))
         }
-        var options = pass.parameters.map { Recipe.Option(key: $0.0, values: [$0.1], isFlag: false) }
-        options.append(Recipe.Option(key: "calibration", values: [path], isFlag: false))
+        let step = CalibratedStep.prune(method: method.rawValue, pattern: pass.pattern, calibration: try calibration.recipeOptions(text: true))
         // The checkpoint entry, not the folder: PassRunner reads what `evaluate` reads.
         let source = input.huggingFace ?? files.input
         try PassRunner.run(pass, input: source, output: files.output, out: out, report: report,
-                           recipe: [Recipe.Step(command: pass.name, options: options)])
+                           recipe: [step])
     }
 }

@@ -141,15 +141,7 @@ extension AICompress {
         /// What a data-aware method removes, from --keep/--sparsity or --pattern N:M.
         func calibratedPattern() throws -> SparsityPattern {
             if scope == .global { throw ValidationError("--method \(method.rawValue) prunes each layer by its own calibration data; --scope global is for magnitude pruning") }
-            if let p = pattern {
-                let parts = p.split(separator: ":").compactMap { Int($0) }
-                guard p != "channels", parts.count == 2, parts[1] >= 1, parts[0] >= 0, parts[0] <= parts[1] else {
-                    throw ValidationError("--method \(method.rawValue) takes --pattern N:M (e.g. 2:4), not '\(p)'")
-                }
-                return .nOfM(keep: parts[0], group: parts[1])
-            }
-            guard let f = sparsity ?? keep.map({ 1 - $0 }) else { throw ValidationError("give --keep, --sparsity or --pattern N:M") }
-            return .unstructured(fraction: f)
+            return try CalibratedStep.pattern(keep: keep, sparsity: sparsity, pattern: pattern, method: method.rawValue)
         }
     }
 }

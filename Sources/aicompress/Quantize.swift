@@ -22,7 +22,8 @@ extension AICompress {
                 less error than llama.cpp's Q4_0 at its size); --imatrix FILE (llama-imatrix output) \
                 weights that search by each input column's importance; with --gguf TYPE it weights \
                 llama.cpp's block quantizers exactly as llama-quantize --imatrix does (aicompress \
-                imatrix makes such a file). For int8/uint8 the arithmetic follows \
+                imatrix makes such a file; --calibration TEXT with --gguf computes the same matrix \
+                from a text on the way, and --save-imatrix FILE also writes it). For int8/uint8 the arithmetic follows \
                 onnxruntime's quantizer (0 exactly representable, round half to even), so int8/uint8 \
                 per-tensor and per-channel results equal its quantize_dynamic bit for bit; zeros \
                 (e.g. from pruning) stay exactly zero. The output channel and input axis come from \
@@ -37,6 +38,7 @@ extension AICompress {
                   aicompress quantize --int8 model.onnx model-int8.onnx
                   aicompress quantize --gguf Q4_K_M model.gguf model-q4_k_m.gguf
                   aicompress quantize --gguf Q4_K_M --imatrix imatrix.gguf model.gguf model-q4_k_m.gguf
+                  aicompress quantize --gguf Q4_K_M --calibration calib.txt --save-imatrix imatrix.gguf model.gguf model-q4_k_m.gguf
                   aicompress quantize --int4 --group-size 64 model.safetensors q4.ckpt
                   aicompress quantize --int4 --imatrix imatrix.gguf model.gguf q4.ckpt
                   aicompress quantize --uint8 --per-tensor --clip percentile:99.99 in.ckpt out.ckpt
@@ -107,6 +109,9 @@ extension AICompress {
         @Option(help: "--method gptq: dampening, this fraction of the mean Hessian diagonal added to it.")
         var damp = 0.01
 
+        @Option(help: ArgumentHelp("With --gguf and --calibration TEXT (--method rtn): also write the importance matrix computed from the text (llama.cpp's imatrix GGUF, as `aicompress imatrix` writes it).", valueName: "file"))
+        var saveImatrix: String?
+
         @OptionGroup var calibration: CalibrationOptions
 
         @OptionGroup var selection: SelectionOptions
@@ -124,7 +129,17 @@ extension AICompress {
             if list { return }
             if let ggufQuantize {
                 guard input != nil, dryRun || output != nil else { throw ValidationError("give an input and an output file (or --dry-run)") }
-                try calibration.check(needed: method == .gptq, method: method.rawValue)
+                if saveImatrix != nil && calibration.calibration == nil { throw ValidationError("--save-imatrix needs --calibration TEXT (the importance matrix is computed from it)") }
+                // With --method rtn a text --calibration gives the importance matrix (`QuantizeGGUF.ImportanceText`).
+                try calibration.check(needed: method == .gptq || saveImatrix != nil || calibration.calibration != nil, method: method.rawValue)
+                if saveImatrix != nil && method != .rtn { throw ValidationError("--save-imatrix goes with --method rtn (GPTQ's statistics are gathered on the partly quantized model)") }
+                if method == .rtn && calibration.calibration != nil {
+                    if imatrix != nil { throw ValidationError("give --imatrix FILE or --calibration TEXT (the matrix computed from it), not both") }
+                    if input == "-" || shard.part != nil || (dryRun && saveImatrix != nil) {
+                        throw ValidationError("--calibration with --method rtn runs the whole input model: it needs the input as a file, no --shard, and writes --save-imatrix only without --dry-run")
+                    }
+                    if let s = saveImatrix, [input, output, calibration.calibration].contains(s) { throw ValidationError("--save-imatrix \(s) would overwrite an input or the output") }
+                }
                 if method == .rtn && (actOrder || damp != 0.01) { throw ValidationError("--act-order and --damp go with --method gptq") }
                 if method == .gptq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; GPTQ weighs columns by its own calibration statistics") }
                 guard damp >= 0, damp < 1 else { throw ValidationError("--damp must be in [0, 1)") }
@@ -135,7 +150,9 @@ extension AICompress {
                 if let output { try out.check(output: output) }
                 return
             }
-            if pure || !tensorType.isEmpty || dryRun { throw ValidationError("--pure, --tensor-type and --dry-run go with --gguf TYPE") }
+            if pure || !tensorType.isEmpty || dryRun || saveImatrix != nil {
+                throw ValidationError("--pure, --tensor-type, --dry-run and --save-imatrix go with --gguf TYPE")
+            }
             guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
             _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
             try calibration.check(needed: method == .gptq, method: method.rawValue)
@@ -154,6 +171,10 @@ extension AICompress {
                              gptq: method == .gptq ? calibration.calibration.map {
                                  QuantizeGGUF.GPTQ(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
                                                    damp: damp, actOrder: actOrder, quiet: report.quiet)
+                             } : nil,
+                             importanceText: method == .rtn ? calibration.calibration.map {
+                                 QuantizeGGUF.ImportanceText(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
+                                                             model: input ?? "-", save: saveImatrix, quiet: report.quiet)
                              } : nil)
             }
         }

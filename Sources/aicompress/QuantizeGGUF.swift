@@ -16,6 +16,21 @@ struct QuantizeGGUF {
     var imatrix: String? = nil
     /// `--method gptq`: GPTQ into the block types of every block projection, calibrated on a text.
     var gptq: GPTQ? = nil
+    /// `--calibration TEXT` with `--method rtn`: the importance matrix computed from the text
+    /// (as `aicompress imatrix` computes it) and used as `--imatrix` would use that file.
+    var importanceText: ImportanceText? = nil
+
+    /// The importance matrix of a text (`--calibration`, `--calibration-tokens` as imatrix's
+    /// `--context`, `--calibration-chunks` as its `--chunks`), computed on `model` (the input)
+    /// and written to `save` (`--save-imatrix`) when given.
+    struct ImportanceText {
+        let text: String
+        let tokens: Int
+        let chunks: Int
+        let model: String
+        let save: String?
+        let quiet: Bool
+    }
 
     /// GPTQ's settings (`--calibration`, `--calibration-tokens`, `--calibration-chunks`,
     /// `--damp`, `--act-order`).
@@ -41,13 +56,34 @@ struct QuantizeGGUF {
     func pass() throws -> GGUFQuantize {
         let pass = try GGUFQuantize.fromCommandLine(parameters)
         if let gptq { return try gptq.attach(to: pass) }
+        if let importanceText { return pass.withImportance(try importanceText.matrix()) }
         guard let imatrix else { return pass }
         return pass.withImportance(try ImportanceMatrix(tensors: ModelIO.read(path: imatrix).model.tensors, source: imatrix))
     }
 
     /// Quantizes `input` into `output`.
     func run(input: String, output: String, out: OutputOptions, report: ReportOptions) throws {
-        try PassRunner.run(try pass(), input: input, output: output, out: out, report: report)
+        let pass = try pass()
+        try PassRunner.run(pass, input: input, output: output, out: out, report: report, recipe: [try recipeStep(pass)])
+    }
+
+    /// The recorded step: the pass's keys, then those of the method and its data file
+    /// (`CalibratedStep`), so that `apply` gives the same file.
+    func recipeStep(_ pass: GGUFQuantize) throws -> Recipe.Step {
+        var step = Recipe.Step(pass)
+        typealias C = CalibratedStep
+        if let g = gptq {
+            step.options += [C.option("method", "gptq")] + (try C.file("calibration", path: g.text))
+                + [C.option("calibration-tokens", "\(g.tokens)"), C.option("calibration-chunks", "\(g.chunks)"), C.option("damp", "\(g.damp)")]
+                + (g.actOrder ? [C.flag("act-order")] : [])
+        } else if let t = importanceText, t.save == nil {
+            step.options += try C.file("calibration", path: t.text)
+                + [C.option("calibration-tokens", "\(t.tokens)"), C.option("calibration-chunks", "\(t.chunks)")]
+        } else if let path = importanceText?.save ?? imatrix {
+            // The saved matrix is what the quantization used: the step is `--imatrix` of it.
+            step.options += try C.file("imatrix", path: path)
+        }
+        return step
     }
 
     /// Prints the plan (per tensor: old type, new type, sizes) and the final size; writes nothing.

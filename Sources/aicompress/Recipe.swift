@@ -137,10 +137,14 @@ struct Recipe: Equatable {
 
     // MARK: Passes
 
-    /// The pass of each step, built from its keys through the pass's declared parameters;
+    /// The pass of each step, built from its keys through the pass's declared parameters (a
+    /// calibrated step through `CalibratedStep`, which reads and checks its data files);
     /// errors name the recipe line and key.
-    func passes(file: String) throws -> [any CompressionPass] {
-        try steps.enumerated().map { i, step in try step.pass(file: file, number: i + 1) }
+    func passes(file: String, input: ApplyInput) throws -> [any CompressionPass] {
+        try steps.enumerated().map { i, step in
+            if step.isCalibrated { return try step.calibratedPass(file: file, number: i + 1, input: input, first: i == 0) }
+            return try step.pass(file: file, number: i + 1)
+        }
     }
 
     // MARK: Writing
@@ -181,14 +185,18 @@ struct Recipe: Equatable {
 extension Recipe.Step {
     /// The step that rebuilds `pass`: its parameter values, in declaration order.
     init<Pass: ConfigurablePass>(_ pass: Pass) {
-        let options = pass.parameterValues.entries(in: Pass.declaredParameters).map { p, value -> Recipe.Option in
+        self.init(command: Pass.stepName, options: Self.options(pass.parameterValues, Pass.declaredParameters))
+    }
+
+    /// `values` as the keys of their `declared` parameters, in declaration order.
+    static func options(_ values: PassParameters, _ declared: [PassParameter]) -> [Recipe.Option] {
+        values.entries(in: declared).map { p, value -> Recipe.Option in
             switch (p.kind, value) {
             case (.flagPerChoice, .text(let word)): return Recipe.Option(key: word, values: [], isFlag: true)
             case (_, .flag): return Recipe.Option(key: p.name, values: [], isFlag: true)
             default: return Recipe.Option(key: p.name, values: value.words, isFlag: false)
             }
         }
-        self.init(command: Pass.stepName, options: options)
     }
 
     /// The pass this step names, its keys read through the pass's declaration. Errors name the

@@ -100,7 +100,7 @@ final class GlobalPruneShardsTests: XCTestCase {
             tensors.insert(try Tensor(name: "bad.weight", shape: [7, 10], floats: v), at: 5)
             let m = try Model(tensors: tensors)
             let pass = Prune(method: .magnitude(keep: 0.3, scope: .global))
-            XCTAssertThrowsError(try pass.apply(m)) { XCTAssertEqual($0 as? PassError, .nonFinite(tensor: "bad.weight", count: 1)) }
+            XCTAssertThrowsError(try pass.apply(m)) { XCTAssertEqual($0 as? PassError, .nonFinite(tensor: "bad.weight", count: 1, pass: "prune")) }
             let parts = try shards(m, 3)
             let run = try GlobalPruneRun(pass: pass, input: facts, shards: 3)
             for (i, p) in parts.enumerated() {
@@ -110,7 +110,7 @@ final class GlobalPruneShardsTests: XCTestCase {
                     XCTAssertFalse(holds, "\(bad): shard \(i + 1) holds the tensor")
                 } catch {
                     XCTAssertTrue(holds)
-                    XCTAssertEqual(error as? PassError, .nonFinite(tensor: "bad.weight", count: 1))
+                    XCTAssertEqual(error as? PassError, .nonFinite(tensor: "bad.weight", count: 1, pass: "prune"))
                 }
             }
         }

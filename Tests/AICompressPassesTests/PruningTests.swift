@@ -48,7 +48,9 @@ final class PruningTests: XCTestCase {
             let m = try Model(tensors: [try tensor("a", [8, 8], seed: 8), try Tensor(name: "b", shape: [8, 8], floats: b)])
             for scope in [Prune.Scope.tensor, .global] {
                 XCTAssertThrowsError(try Prune(method: .magnitude(keep: 0.5, scope: scope)).apply(m)) {
-                    XCTAssertEqual($0 as? PassError, .nonFinite(tensor: "b", count: 1), "\(bad) \(scope)")
+                    XCTAssertEqual($0 as? PassError, .nonFinite(tensor: "b", count: 1, pass: "prune"), "\(bad) \(scope)")
+                    // The message names the pass that refuses (it said "cannot quantize" for a prune).
+                    XCTAssertEqual(($0 as? PassError)?.description, "tensor 'b': 1 NaN or infinite values; cannot prune")
                 }
             }
         }

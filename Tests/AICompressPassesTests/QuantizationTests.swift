@@ -207,7 +207,7 @@ final class QuantizePassTests: XCTestCase {
         v[3] = .nan
         let m = try Model(tensors: [try Tensor(name: "bad", shape: [8, 8], floats: v)])
         XCTAssertThrowsError(try Quantize(scheme: .int8).apply(m)) {
-            XCTAssertEqual($0 as? PassError, .nonFinite(tensor: "bad", count: 1))
+            XCTAssertEqual($0 as? PassError, .nonFinite(tensor: "bad", count: 1, pass: "quantize"))
         }
     }
 

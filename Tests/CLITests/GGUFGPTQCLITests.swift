@@ -52,7 +52,7 @@ final class GGUFGPTQCLITests: CLITestCase {
         XCTAssertEqual(q2.stderr.split(separator: "\n").count, 1, q2.stderr)
         let imatrix = try run(["quantize", "--gguf", "Q4_0", "--imatrix", text] + flags + [input, dir + "/x.gguf"])
         XCTAssertEqual(imatrix.status, 64, imatrix.stderr)
-        XCTAssertEqual(try run(["quantize", "--gguf", "Q4_0", "--calibration", text, input, dir + "/x.gguf"]).status, 64)
+        XCTAssertEqual(try run(["quantize", "--gguf", "Q4_0", "--calibration", text, "--act-order", input, dir + "/x.gguf"]).status, 64)
         XCTAssertEqual(try run(["quantize", "--gguf", "Q4_0", "--calibration-tokens", "8"] + flags.dropLast(2) + [input, dir + "/x.gguf"]).status, 64)
         let short = try calibrationText(dir, words: 3)
         let tooShort = try run(["quantize", "--gguf", "Q4_0", "--method", "gptq", "--calibration", short, input, dir + "/x.gguf"])

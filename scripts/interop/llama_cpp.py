@@ -18,7 +18,8 @@ must differ in types, and Q4_0 from the F32 model against Q4_0 from the F16 mode
 bytes with the same types. Prints a table of sizes and perplexities, one PASS/FAIL line per check,
 then `N passed, M failed`; exit 1 on any failure.
 Then the importance-matrix cases (llama_imatrix.py): llama-quantize --imatrix against quantize --gguf
---imatrix, bit-exact per tensor for every type, and our `imatrix` command against llama-imatrix.
+--imatrix, bit-exact per tensor for every type, our `imatrix` command against llama-imatrix, and
+quantize --save-imatrix (its file is the imatrix command's, and llama-quantize --imatrix of it gives our tensors).
 AICOMPRESS_SKIP_LLAMA=1 skips the lane (one line saying so, `0 passed, 0 failed`, exit 0).
 """
 import importlib

@@ -8,6 +8,9 @@
 2. BIN imatrix MODEL --text TEXT (same context and chunks) against llama-imatrix's file: the same
    entry names, per entry the same counts, in_sum2 within a relative tolerance (float summation
    order differs), and llama-quantize reads our file.
+3. BIN quantize --gguf Q4_K_M --calibration TEXT --save-imatrix SAVED (same context and chunks):
+   SAVED is byte for byte our imatrix command's file, and llama-quantize --imatrix SAVED gives
+   the tensors our quantization wrote, bit for bit.
 """
 import os
 import subprocess
@@ -152,7 +155,32 @@ def check_collection(rep, lane, binary, binaries, tmp, model, text, reference):
                        capture_output=True, text=True)
     rep.check(r.returncode == 0 and "loaded" in r.stdout + r.stderr, f"imatrix on {model}: llama-quantize reads our file",
               (r.stderr or r.stdout).strip()[-200:])
+    check_saved(rep, lane, binary, binaries, tmp, model, text, ours)
     return ours
+
+
+def check_saved(rep, lane, binary, binaries, tmp, model, text, ours):
+    """`quantize --calibration TEXT --save-imatrix`: the file our imatrix command writes, and llama-quantize reads it."""
+    stem = os.path.join(tmp, "saved." + model.split(".")[0])
+    saved, quantized, ref = stem + ".imatrix.gguf", stem + ".q4_k_m.gguf", stem + ".ref.gguf"
+    r = subprocess.run([binary, "quantize", "-q", "--gguf", "Q4_K_M", "--calibration", text, "--calibration-tokens", "128",
+                        "--calibration-chunks", "4", "--save-imatrix", saved, os.path.join(tmp, model), quantized],
+                       capture_output=True, text=True)
+    if not rep.check(r.returncode == 0, f"--save-imatrix on {model}: aicompress quantize --calibration --save-imatrix",
+                     (r.stderr or r.stdout).strip()[-300:]):
+        return
+    with open(saved, "rb") as a, open(ours, "rb") as b:
+        rep.check(a.read() == b.read(), f"--save-imatrix on {model}: the saved file is byte for byte aicompress imatrix's")
+    r = subprocess.run([os.path.join(binaries, "llama-quantize"), "--imatrix", saved, os.path.join(tmp, model), ref, "Q4_K_M", "2"],
+                       capture_output=True, text=True)
+    if not rep.check(r.returncode == 0, f"--save-imatrix on {model}: llama-quantize --imatrix reads the saved file",
+                     (r.stderr or r.stdout).strip()[-200:]):
+        return
+    a = {t[0]: t for t in lane.describe(ref)}
+    b = {t[0]: t for t in lane.describe(quantized)}
+    bad = [n for n in sorted(a) if n not in b or a[n][1:] != b[n][1:]]
+    rep.check(set(a) == set(b) and not bad, f"--save-imatrix on {model}: llama-quantize --imatrix SAVED gives our tensors bit for bit",
+              f"{len(bad)} of {len(a)} differ" + (f", first {bad[0]}" if bad else ""))
 
 
 def run(rep, lane, binary, binaries, tmp, f32, ff352):

@@ -117,6 +117,6 @@ public struct Prune: ConfigurablePass {
 
     static func checkFinite(_ t: Tensor, _ v: UnsafeBufferPointer<Float>) throws {
         let bad = FloatView.countNonFinite(v)
-        guard bad == 0 else { throw PassError.nonFinite(tensor: t.name, count: bad) }
+        guard bad == 0 else { throw PassError.nonFinite(tensor: t.name, count: bad, pass: "prune") }
     }
 }

@@ -171,7 +171,7 @@ public struct Quantize: ConfigurablePass {
         defer { floats.release() }
         let values = floats.values
         let nonFinite = FloatView.countNonFinite(values)
-        guard nonFinite == 0 else { throw PassError.nonFinite(tensor: t.name, count: nonFinite) }
+        guard nonFinite == 0 else { throw PassError.nonFinite(tensor: t.name, count: nonFinite, pass: "quantize") }
 
         let params = parameters(for: t.shape, role: role)
         var request = QuantizationRequest(shape: t.shape, parameters: params, symmetric: symmetric, clip: clip)
