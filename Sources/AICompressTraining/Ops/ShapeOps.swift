@@ -68,15 +68,24 @@ enum ShapeOps {
         if !s.isFloat && !l.isFloat && !d.isFloat {
             let a = s.ints[0], b = l.ints[0], step = d.ints[0]
             guard step != 0 else { throw ctx.mismatch("delta is 0") }
-            let span = Double(b) - Double(a), n = max(0, Int((span / Double(step)).rounded(.up)))
+            let n = rangeCount((Double(b) - Double(a)) / Double(step))
             try ctx.checkSize([n])
             return NDArray(shape: [n], ints: (0..<n).map { a &+ Int64($0) &* step })
         }
         let a = s.asFloats[0], b = l.asFloats[0], step = d.asFloats[0]
         guard step != 0, a.isFinite, b.isFinite, step.isFinite else { throw ctx.mismatch("start, limit and delta must be finite, delta non-zero") }
-        let n = max(0, Int(min(((b - a) / step).rounded(.up), Float(OpContext.maxElements) + 1)))
+        let n = rangeCount(Double((b - a) / step))
         try ctx.checkSize([n])
         return NDArray(shape: [n], floats: (0..<n).map { a + Float($0) * step })
+    }
+
+    /// Range's element count, ceil(quotient) and at least 0, clamped just past the element limit
+    /// (so `checkSize` refuses it) before the conversion: finite start, limit and delta can still
+    /// give a quotient beyond Int's range (1.8e28 / 0.75, or Int64.min to Int64.max), which trapped.
+    static func rangeCount(_ quotient: Double) -> Int {
+        let q = quotient.rounded(.up)
+        guard q > 0 else { return 0 }  // also NaN
+        return Int(min(q, Double(OpContext.maxElements) + 1))
     }
 
     /// Per dimension: first index, step and element count of a Slice (ONNX clamping rules).
