@@ -67,9 +67,16 @@ enum ReportRendering {
         out += Format.table(header: ["tensor", "scheme", "bits/w", "bytes before", "bytes after", "SQNR dB", "max err",
                                      "rel err", "zeros"], rows: rows, rightAligned: Set(2..<9))
         out += "total: \(Format.bytes(r.totalBytesBefore)) -> \(Format.bytes(r.totalBytesAfter)) of tensor data "
-            + String(format: "(%.2fx smaller)", r.compressionRatio)
+            + sizeChange(before: r.totalBytesBefore, after: r.totalBytesAfter)
             + ", \(r.tensors.count) tensors changed, \(r.untouched) left as they were\n"
         return out
+    }
+
+    /// `(4.00x smaller)`, `(1.55x larger)` (dequantize), or `(no tensor data)`.
+    static func sizeChange(before: Int, after: Int) -> String {
+        guard before > 0, after > 0 else { return before == after ? "(no tensor data)" : "(from \(before) to \(after) bytes)" }
+        return after > before ? String(format: "(%.2fx larger)", Double(after) / Double(before))
+                              : String(format: "(%.2fx smaller)", Double(before) / Double(after))
     }
 
     /// Where sparse storage would help: the output's format stored a pruned tensor's zeros

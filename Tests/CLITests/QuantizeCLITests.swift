@@ -36,7 +36,11 @@ final class QuantizeCLITests: CLITestCase {
         XCTAssertTrue(meta["aicompress.step.000"]!.hasPrefix("quantize scheme=int8 granularity=per-channel symmetric=true clip=minmax input.crc32="))
         // dequantize brings floats back.
         let back = dir + "/back.ckpt"
-        XCTAssertEqual(try run(["dequantize", "-q", out, back]).status, 0)
+        let dq = try run(["dequantize", out, back])
+        XCTAssertEqual(dq.status, 0, dq.stderr)
+        // The report says the file grows (it once said "0.27x smaller").
+        XCTAssertTrue(dq.stderr.contains("x larger)"), dq.stderr)
+        XCTAssertFalse(dq.stderr.contains("x smaller)"), dq.stderr)
         let d = try JSONSerialization.jsonObject(with: try run(["inspect", "--json", back]).stdout) as! [String: Any]
         XCTAssertEqual((d["tensors"] as! [[String: Any]])[0]["encoding"] as? String, "dense")
     }
