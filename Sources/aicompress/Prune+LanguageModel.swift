@@ -47,7 +47,8 @@ extension AICompress.Prune {
                                       options: calibration.textOptions(gram: method == .sparsegpt), huggingFace: input.huggingFace)
         pass.progress = { done, total in
             guard interactive else { return }
-            FileHandleOutput.stderr("\r\u{1B}[Kprune: \(method.rawValue) block \(done)/\(total)" + (done == total ? "\r\u{1B}[K" : ""))
+            // Drawn as the block starts, so it shows while the block runs.
+            FileHandleOutput.stderr("\r\u{1B}[K" + (done < total ? "prune: \(method.rawValue) block \(done + 1)/\(total)" : ""))
         }
         var options = pass.parameters.map { Recipe.Option(key: $0.0, values: [$0.1], isFlag: false) }
         options.append(Recipe.Option(key: "calibration", values: [path], isFlag: false))
