@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Writes a LLaMA-shaped random-weight GGUF model for scripts/bench-gguf.sh.
 
-Usage: make-bench-gguf.py OUT.gguf LAYERS {f32,f16} [VOCAB]     (pip install gguf numpy)
+Usage: make-bench-gguf.py OUT.gguf LAYERS {f32,f16} [VOCAB [EMBD FF HEADS KV_HEADS]]     (pip install gguf numpy)
 
 TinyLlama-1.1B's shapes (embedding 2048, feed-forward 5632, 32 heads, 4 kv heads, vocab 32000,
-separate output.weight; VOCAB, default 32000, makes a smaller model) with LAYERS blocks and llama.cpp's tensor names, so llama-quantize's
+separate output.weight; VOCAB, default 32000, makes a smaller model, and EMBD FF HEADS KV_HEADS
+other shapes) with LAYERS blocks and llama.cpp's tensor names, so llama-quantize's
 Q4_K_M rules apply as they would to a real model. 2-D weights are N(0, 0.02) in the dtype given
 (norms stay F32, as llama.cpp's converter writes them); a 32000-piece SentencePiece-style
 vocabulary makes the metadata as long as a real model's. Deterministic (a seed per tensor).
@@ -47,11 +48,13 @@ def value(index, shape, f16):
 
 
 def main():
-    global VOCAB
-    if len(sys.argv) not in (4, 5) or sys.argv[3] not in ("f32", "f16"):
+    global VOCAB, N_EMBD, N_FF, N_HEAD, N_HEAD_KV
+    if len(sys.argv) not in (4, 5, 9) or sys.argv[3] not in ("f32", "f16"):
         sys.exit(__doc__.split("\n\n")[1])
-    if len(sys.argv) == 5:
+    if len(sys.argv) >= 5:
         VOCAB = int(sys.argv[4])
+    if len(sys.argv) == 9:
+        N_EMBD, N_FF, N_HEAD, N_HEAD_KV = (int(a) for a in sys.argv[5:9])
     path, layers, f16 = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "f16"
     w = gguf.GGUFWriter(path, "llama")
     w.add_name("bench-llama")

@@ -12,7 +12,10 @@ import AICompressCore
 /// 3. runs block i again **with the replacement weights** to make block i+1's inputs.
 ///
 /// Only one block's statistics and replacement weights are alive at a time; the model's own
-/// weights stay views of the mapped file.
+/// weights stay views of the mapped file (a block's pages are released once it is done).
+/// `run` goes through every block at once; `LayerwiseDecoderStream` runs block i when the
+/// writer first asks for one of block i's tensors, so each block's results go to the output as
+/// the block completes.
 ///
 /// The compress closure returns `[ActivationSite.Kind: [Float]]`: for each projection it
 /// replaces, the new weights as f32, row-major `rows × columns` (outputs × inputs, the layout of
@@ -104,43 +107,10 @@ public struct LayerwiseDecoderCalibration: Sendable {
     ///   an attention window; `.tensorShape` when a replacement has the wrong number of values.
     public func run(compress: (DecoderBlockCalibration) throws -> [ActivationSite.Kind: [Float]],
                     progress: (Int, Int) -> Void = { _, _ in }) throws {
-        let c = decoder.config, e = c.embedding
-        guard let t = sequences.first?.count, t > 0 else { return }
-        guard sequences.allSatisfy({ $0.count == t }) else {
-            throw LLMError.invalidParameter(name: "sequences", reason: "differ in length; every calibration sequence has \(t) tokens")
-        }
-        if let w = c.attentionWindow, t > w {
-            throw LLMError.unsupportedConfig(file: "config.json", key: "sliding_window",
-                                             reason: "is \(w): sliding-window attention is not run; calibration sequences have \(t) tokens")
-        }
-        var hidden = try embed(t)
-        var scratch = Decoder.Scratch(c, tokens: t)
-        let blocks = decoder.weights.layers.count
-        for (i, layer) in decoder.weights.layers.enumerated() {
-            let observer = BlockStatisticsObserver(layer: i, gram: gram)
-            var observed = decoder
-            observed.observer = observer
-            for s in 0..<sequences.count {
-                var x = Array(hidden[(s * t * e)..<((s + 1) * t * e)])
-                observed.block(layer, &x, &scratch, t, i)
-            }
-            let block = DecoderBlockCalibration(index: i, blocks: blocks, layer: layer, statistics: observer.statistics())
-            let replacement = try compress(block)
-            var matrices: [ActivationSite.Kind: WeightMatrix] = [:]
-            for (kind, values) in replacement {
-                let m = layer.matrix(kind), name = block.tensorName(kind)
-                guard values.count == m.rows * m.columns else {
-                    throw LLMError.tensorShape(tensor: name, expected: [m.rows, m.columns], actual: [values.count])
-                }
-                matrices[kind] = try WeightMatrix(try Tensor(name: name, shape: Shape([m.rows, m.columns]), floats: values))
-            }
-            let compressed = layer.replacing(matrices)
-            for s in 0..<sequences.count {
-                var x = Array(hidden[(s * t * e)..<((s + 1) * t * e)])
-                decoder.block(compressed, &x, &scratch, t, i)
-                hidden.replaceSubrange((s * t * e)..<((s + 1) * t * e), with: x)
-            }
-            progress(i + 1, blocks)
+        var sweep = try LayerwiseDecoderSweep(self)
+        while !sweep.isFinished {
+            try sweep.next(compress)
+            progress(sweep.done, sweep.blocks)
         }
     }
 

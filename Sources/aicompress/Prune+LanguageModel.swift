@@ -47,7 +47,8 @@ extension AICompress.Prune {
                                       options: calibration.textOptions(gram: method == .sparsegpt), huggingFace: input.huggingFace)
         pass.progress = { done, total in
             guard interactive else { return }
-            FileHandleOutput.stderr("\r\u{1B}[Kprune: \(method.rawValue) block \(done)/\(total)" + (done == total ? "\r\u{1B}[K" : ""))
+            // Drawn as the block starts, so it shows while the block runs.
+            FileHandleOutput.stderr("\r\u{1B}[K" + (done < total ? "prune: \(method.rawValue) block \(done + 1)/\(total)" : ""))
         }
         let step = CalibratedStep.prune(method: method.rawValue, pattern: pass.pattern, calibration: try calibration.recipeOptions(text: true))
         // The checkpoint entry, not the folder: PassRunner reads what `evaluate` reads.

@@ -56,38 +56,56 @@ struct LanguageModelPrune: CompressionPass {
             let code = error.faultKind == .usage ? ExitStatus.usage : ExitStatus.dataError
             throw ExitStatus.Failure(code: code, message: "\(textPath) (calibration text): \(error)")
         }
-        let pruning = LinearLayerPruning(method: method, pattern: pattern)
-        var replaced: [String: (Tensor, TensorReport)] = [:]
-        try calibration.run(compress: { block in
-            var effective: [ActivationSite.Kind: [Float]] = [:]
-            var factors: [BlockInputStatistics.Group: HessianFactor] = [:]
+        // Checked for every block before any runs: each projection is a dense float tensor of the model.
+        var blocks: [String: Int] = [:]
+        for i in 0..<lm.decoder.weights.layers.count {
             for kind in ActivationSite.Kind.allCases {
-                let name = block.tensorName(kind)
+                let name = ActivationSite(layer: i, kind: kind).tensorName
                 guard let original = stored[name].flatMap({ model.tensor(named: $0) }) else {
                     throw PassError.unsupported(tensor: name, reason: "the decoder's projection is not a tensor of the model written")
                 }
-                let w = block.weights(kind)
-                guard [.f32, .f16, .bf16].contains(w.type), original.encoding == .dense else {
-                    throw PassError.unsupported(tensor: original.name, reason: "is stored as \(w.type); calibrated pruning works on f32, f16 and bf16 weights (dequantize first)")
+                let type = lm.decoder.weights.layers[i].matrix(kind).type
+                guard [.f32, .f16, .bf16].contains(type), original.encoding == .dense else {
+                    throw PassError.unsupported(tensor: original.name, reason: "is stored as \(type); calibrated pruning works on f32, f16 and bf16 weights (dequantize first)")
                 }
-                let stats = block.statistics(for: kind)
-                var factor: HessianFactor?
-                if method == .sparsegpt, let s = stats, let gram = s.gram {
-                    let group = BlockInputStatistics.Group(kind)
-                    factor = try factors[group] ?? HessianFactor(gram: gram, columns: s.columns, dampFraction: dampFraction, layer: original.name)
-                    factors[group] = factor
-                }
-                let weights = Self.decoded(w)
-                let result = try pruning.prune(weights, rows: w.rows, columns: w.columns, sumSquares: stats?.sumSquares,
-                                               factor: factor, layer: original.name)
-                let (tensor, values) = try Self.encoded(result.values, like: original)
-                replaced[original.name] = (tensor, Self.report(original: original, weights: weights, values: values,
-                                                               tensor: tensor, scheme: scheme))
-                effective[kind] = values
+                blocks[original.name] = i
             }
-            return effective
-        }, progress: progress)
-        return LanguageModelReplacement(tensors: replaced)
+        }
+        let stream = LayerwiseDecoderStream<(Tensor, TensorReport)>(calibration, blocks: blocks, progress: progress) { block in
+            try prune(block, model: model, stored: stored)
+        }
+        return LanguageModelReplacement(stream: stream)
+    }
+
+    /// One block pruned: the values the next block is calibrated on, and each projection's
+    /// tensor (stored as the original is) and report, by its name in `model`.
+    func prune(_ block: DecoderBlockCalibration, model: Model, stored: [String: String]) throws
+        -> (weights: [ActivationSite.Kind: [Float]], items: [String: (Tensor, TensorReport)]) {
+        let pruning = LinearLayerPruning(method: method, pattern: pattern)
+        var effective: [ActivationSite.Kind: [Float]] = [:]
+        var replaced: [String: (Tensor, TensorReport)] = [:]
+        var factors: [BlockInputStatistics.Group: HessianFactor] = [:]
+        for kind in ActivationSite.Kind.allCases {
+            let name = block.tensorName(kind)
+            // Present: `prepare` checked every projection.
+            guard let original = stored[name].flatMap({ model.tensor(named: $0) }) else { continue }
+            let w = block.weights(kind)
+            let stats = block.statistics(for: kind)
+            var factor: HessianFactor?
+            if method == .sparsegpt, let s = stats, let gram = s.gram {
+                let group = BlockInputStatistics.Group(kind)
+                factor = try factors[group] ?? HessianFactor(gram: gram, columns: s.columns, dampFraction: dampFraction, layer: original.name)
+                factors[group] = factor
+            }
+            let weights = Self.decoded(w)
+            let result = try pruning.prune(weights, rows: w.rows, columns: w.columns, sumSquares: stats?.sumSquares,
+                                           factor: factor, layer: original.name)
+            let (tensor, values) = try Self.encoded(result.values, like: original)
+            replaced[original.name] = (tensor, Self.report(original: original, weights: weights, values: values,
+                                                           tensor: tensor, scheme: scheme))
+            effective[kind] = values
+        }
+        return (effective, replaced)
     }
 
     /// The decoder of `model`: the GGUF pairs in its metadata, or the Hugging Face checkpoint
@@ -145,12 +163,16 @@ struct LanguageModelPrune: CompressionPass {
     }
 }
 
-/// Swaps in the tensors the calibration pruned and leaves the rest alone.
+/// Swaps in the tensors the calibration pruned, block by block as the writer reaches them, and
+/// leaves the rest alone.
 struct LanguageModelReplacement: TensorTransform {
-    let tensors: [String: (Tensor, TensorReport)]
+    let stream: LayerwiseDecoderStream<(Tensor, TensorReport)>
+
+    /// One tensor at a time: a block's calibration runs inside the transform of its first tensor.
+    var parallelInside: Bool { true }
 
     func transform(_ tensor: Tensor) throws -> (Tensor, TensorReport?) {
-        guard let (t, r) = tensors[tensor.name] else { return (tensor, nil) }
+        guard let (t, r) = try stream.take(tensor.name) else { return (tensor, nil) }
         return (t, r)
     }
 }

@@ -131,31 +131,50 @@ extension QuantizeGGUF.GPTQ {
             let lm = try LanguageModel(beingWritten: model)
             let calibration = try LayerwiseDecoderCalibration(
                 model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
-            var encoded: [String: Tensor] = [:]
-            try calibration.run { block in
-                var replaced: [ActivationSite.Kind: [Float]] = [:]
+            // Every block projection with a quantized type, by the block that makes it.
+            var blocks: [String: Int] = [:]
+            for i in 0..<lm.decoder.weights.layers.count {
                 for kind in ActivationSite.Kind.allCases {
-                    let name = block.tensorName(kind)
-                    guard let type = types[name], type.isQuantized else { continue }
-                    let w = block.weights(kind)
-                    guard let stats = block.statistics(for: kind), let gram = stats.gram else { continue }
-                    let gptq: GGMLGPTQ
-                    do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch { throw Self.unsupported(name, type) }
-                    var values = [Float](repeating: 0, count: w.rows * w.columns)
-                    values.withUnsafeMutableBufferPointer { w.decodeRows(0..<w.rows, into: $0.baseAddress!) }
-                    let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, gram: gram, importance: stats.meanSquares, layer: name)
-                    encoded[name] = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type),
-                                               data: TensorData(bytes: r.bytes))
-                    replaced[kind] = r.weights
+                    let name = ActivationSite(layer: i, kind: kind).tensorName
+                    if types[name]?.isQuantized == true { blocks[name] = i }
                 }
-                return replaced
-            } progress: { done, total in
-                guard interactive else { return }
-                FileHandleOutput.stderr("\r\u{1B}[Kgptq: block \(done)/\(total), \(calibration.sequences.count) × \(tokens) tokens"
-                    + (done == total ? "\r\u{1B}[K" : ""))
             }
-            return encoded
+            let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: blocks, progress: { done, total in
+                guard interactive else { return }
+                // Drawn as the block starts, so it shows while the block runs.
+                FileHandleOutput.stderr("\r\u{1B}[K" + (done < total ? "gptq: block \(done + 1)/\(total), \(calibration.sequences.count) × \(tokens) tokens" : ""))
+            }) { block in try Self.quantize(block, types: types, damp: damp, actOrder: actOrder) }
+            return StreamedTensors(stream: stream)
         }
+    }
+
+    /// GPTQ on one block: each projection with a quantized type, encoded, and the values it
+    /// decodes to (which the next block is calibrated on).
+    static func quantize(_ block: DecoderBlockCalibration, types: [String: GGMLType], damp: Double, actOrder: Bool) throws
+        -> (weights: [ActivationSite.Kind: [Float]], items: [String: Tensor]) {
+        var replaced: [ActivationSite.Kind: [Float]] = [:]
+        var encoded: [String: Tensor] = [:]
+        for kind in ActivationSite.Kind.allCases {
+            let name = block.tensorName(kind)
+            guard let type = types[name], type.isQuantized else { continue }
+            let w = block.weights(kind)
+            guard let stats = block.statistics(for: kind), let gram = stats.gram else { continue }
+            let gptq: GGMLGPTQ
+            do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch { throw Self.unsupported(name, type) }
+            var values = [Float](repeating: 0, count: w.rows * w.columns)
+            values.withUnsafeMutableBufferPointer { w.decodeRows(0..<w.rows, into: $0.baseAddress!) }
+            let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, gram: gram, importance: stats.meanSquares, layer: name)
+            encoded[name] = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type),
+                                       data: TensorData(bytes: r.bytes))
+            replaced[kind] = r.weights
+        }
+        return (replaced, encoded)
+    }
+
+    /// GPTQ's tensors as the writer reaches them (`LayerwiseDecoderStream`).
+    struct StreamedTensors: CalibratedTensors {
+        let stream: LayerwiseDecoderStream<Tensor>
+        func tensor(named name: String) throws -> Tensor? { try stream.take(name) }
     }
 
     static func unsupported(_ name: String, _ type: GGMLType) -> PassError {

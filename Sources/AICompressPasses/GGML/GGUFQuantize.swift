@@ -33,8 +33,9 @@ public struct GGUFQuantize: ConfigurablePass {
     /// The importance matrix weighting the scale searches (`withImportance`); nil: none.
     public private(set) var importance: ImportanceMatrix?
     /// Computes, from the model as the pass sees it and each tensor's planned type, encoded
-    /// tensors that replace round-to-nearest (GPTQ's, from calibration data the caller holds).
-    public typealias Calibrator = @Sendable (_ model: Model, _ types: [String: GGMLType]) throws -> [String: Tensor]
+    /// tensors that replace round-to-nearest (GPTQ's, from calibration data the caller holds):
+    /// a dictionary, or tensors made as the transform asks for them (`CalibratedTensors`).
+    public typealias Calibrator = @Sendable (_ model: Model, _ types: [String: GGMLType]) throws -> any CalibratedTensors
     /// The calibrated method (`withCalibration`): its provenance words and its calibrator.
     public private(set) var calibration: (words: [(String, String)], calibrator: Calibrator)?
 
@@ -117,15 +118,7 @@ public struct GGUFQuantize: ConfigurablePass {
             throw PassError.nothingSelected("no weight matrix in the model gets a ggml type (1-D tensors, norms and "
                 + "tensors whose name does not end in 'weight' are left as they are)")
         }
-        var calibrated: [String: Tensor] = [:]
-        if let calibration {
-            calibrated = try calibration.calibrator(model, types)
-            for (name, t) in calibrated {
-                guard let type = types[name], t.ggmlType == type, model.tensor(named: name)?.shape == t.shape else {
-                    throw PassError.unsupported(tensor: name, reason: "the calibrated tensor is not the planned \(types[name]?.name ?? "type") of that shape")
-                }
-            }
-        }
+        let calibrated = try calibration?.calibrator(model, types) ?? [String: Tensor]()
         return Transform(types: types, fileType: planner.fileType, importance: importance, calibrated: calibrated)
     }
 
@@ -133,8 +126,8 @@ public struct GGUFQuantize: ConfigurablePass {
         let types: [String: GGMLType]
         let fileType: GGUFFileType
         let importance: ImportanceMatrix?
-        /// Tensors already encoded by the calibrated method, by name.
-        var calibrated: [String: Tensor] = [:]
+        /// Tensors encoded by the calibrated method, asked for by name.
+        var calibrated: any CalibratedTensors = [String: Tensor]()
 
         /// The rows of a tensor are spread over the cores (`GGMLRowQuantizer`).
         var parallelInside: Bool { true }
@@ -145,7 +138,12 @@ public struct GGUFQuantize: ConfigurablePass {
 
         func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
             guard let type = types[t.name] else { return (t, nil) }
-            if let done = calibrated[t.name] { return (done, try GGMLRowQuantizer.report(original: t, encoded: done, type: type, method: "gptq")) }
+            if let done = try calibrated.tensor(named: t.name) {
+                guard done.ggmlType == type, done.shape == t.shape else {
+                    throw PassError.unsupported(tensor: t.name, reason: "the calibrated tensor is not the planned \(type.name) of that shape")
+                }
+                return (done, try GGMLRowQuantizer.report(original: t, encoded: done, type: type, method: "gptq"))
+            }
             if t.ggmlType == type || (t.isDense && GGUFQuantize.plainType(t.dtype) == type) { return (t, nil) }
             guard t.dtype.isFloatingPoint else { return (t, nil) }
             let source: Tensor

@@ -1,0 +1,18 @@
+import AICompressCore
+
+/// The tensors a calibrated method (GPTQ) encodes in place of round-to-nearest, handed to
+/// `GGUFQuantize`'s transform one at a time as the writer reaches them, so a method that
+/// compresses block by block can hand over each block's tensors as the block completes instead
+/// of holding the whole model's until the first is written. The transform asks for every tensor
+/// that gets a ggml type, once, in model order.
+public protocol CalibratedTensors: Sendable {
+    /// The encoded tensor for `name`, or nil to quantize it round-to-nearest.
+    /// - Throws: the method's own errors (the transform passes them on; the output is not written).
+    func tensor(named name: String) throws -> Tensor?
+}
+
+/// Tensors made before the pass runs, by name.
+extension Dictionary: CalibratedTensors where Key == String, Value == Tensor {
+    /// The tensor under `name`.
+    public func tensor(named name: String) -> Tensor? { self[name] }
+}
