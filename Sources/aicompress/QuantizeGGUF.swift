@@ -16,6 +16,8 @@ struct QuantizeGGUF {
     var imatrix: String? = nil
     /// `--method gptq`: GPTQ into the block types of every block projection, calibrated on a text.
     var gptq: GPTQ? = nil
+    /// `--method awq`: AWQ's scales searched and folded block by block, calibrated on a text.
+    var awq: AWQ? = nil
 
     /// GPTQ's settings (`--calibration`, `--calibration-tokens`, `--calibration-chunks`,
     /// `--damp`, `--act-order`).
@@ -41,6 +43,7 @@ struct QuantizeGGUF {
     func pass() throws -> GGUFQuantize {
         let pass = try GGUFQuantize.fromCommandLine(parameters)
         if let gptq { return try gptq.attach(to: pass) }
+        if let awq { return try awq.attach(to: pass) }
         guard let imatrix else { return pass }
         return pass.withImportance(try ImportanceMatrix(tensors: ModelIO.read(path: imatrix).model.tensors, source: imatrix))
     }

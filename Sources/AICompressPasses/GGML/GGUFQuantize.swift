@@ -37,6 +37,12 @@ public struct GGUFQuantize: ConfigurablePass {
     public typealias Calibrator = @Sendable (_ model: Model, _ types: [String: GGMLType]) throws -> [String: Tensor]
     /// The calibrated method (`withCalibration`): its provenance words and its calibrator.
     public private(set) var calibration: (words: [(String, String)], calibrator: Calibrator)?
+    /// A calibrated tensor's report made by the method itself (AWQ's, whose encoding is of
+    /// scaled weights and is measured against the original in the original basis); nil: measured
+    /// here against the source tensor.
+    public typealias CalibratedReport = @Sendable (_ name: String) -> TensorReport?
+    /// The calibrated method's own reports (`withCalibration(_:_:reports:)`).
+    public private(set) var calibratedReport: CalibratedReport?
 
     /// The pass for `fileType`.
     public init(fileType: GGUFFileType, pure: Bool = false, overrides: [(pattern: String, type: GGMLType)] = []) {
@@ -83,9 +89,11 @@ public struct GGUFQuantize: ConfigurablePass {
 
     /// This pass with `calibrator`'s tensors in place of round-to-nearest for the tensors it
     /// returns (each must be the planned type and shape); `words` go to provenance.
-    public func withCalibration(_ words: [(String, String)], _ calibrator: @escaping Calibrator) -> GGUFQuantize {
+    public func withCalibration(_ words: [(String, String)], _ calibrator: @escaping Calibrator,
+                                reports: CalibratedReport? = nil) -> GGUFQuantize {
         var q = self
         q.calibration = (words, calibrator)
+        q.calibratedReport = reports
         return q
     }
 
@@ -121,12 +129,16 @@ public struct GGUFQuantize: ConfigurablePass {
         if let calibration {
             calibrated = try calibration.calibrator(model, types)
             for (name, t) in calibrated {
+                // A tensor left unquantized (a norm AWQ folds a scale into) may be replaced by
+                // one of its own dtype and shape.
+                if types[name] == nil, let old = model.tensor(named: name), old.isDense, t.isDense, old.dtype == t.dtype, old.shape == t.shape { continue }
                 guard let type = types[name], t.ggmlType == type, model.tensor(named: name)?.shape == t.shape else {
                     throw PassError.unsupported(tensor: name, reason: "the calibrated tensor is not the planned \(types[name]?.name ?? "type") of that shape")
                 }
             }
         }
-        return Transform(types: types, fileType: planner.fileType, importance: importance, calibrated: calibrated)
+        return Transform(types: types, fileType: planner.fileType, importance: importance, calibrated: calibrated,
+                         method: calibration?.words.first { $0.0 == "method" }?.1 ?? "gptq", report: calibratedReport)
     }
 
     struct Transform: TensorTransform {
@@ -135,6 +147,10 @@ public struct GGUFQuantize: ConfigurablePass {
         let importance: ImportanceMatrix?
         /// Tensors already encoded by the calibrated method, by name.
         var calibrated: [String: Tensor] = [:]
+        /// The calibrated method's name, for the reports.
+        var method = "gptq"
+        /// The calibrated method's own reports, if it makes them.
+        var report: CalibratedReport? = nil
 
         /// The rows of a tensor are spread over the cores (`GGMLRowQuantizer`).
         var parallelInside: Bool { true }
@@ -144,8 +160,10 @@ public struct GGUFQuantize: ConfigurablePass {
         }
 
         func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
-            guard let type = types[t.name] else { return (t, nil) }
-            if let done = calibrated[t.name] { return (done, try GGMLRowQuantizer.report(original: t, encoded: done, type: type, method: "gptq")) }
+            guard let type = types[t.name] else { return (calibrated[t.name] ?? t, nil) }
+            if let done = calibrated[t.name] {
+                return (done, try report?(t.name) ?? GGMLRowQuantizer.report(original: t, encoded: done, type: type, method: method))
+            }
             if t.ggmlType == type || (t.isDense && GGUFQuantize.plainType(t.dtype) == type) { return (t, nil) }
             guard t.dtype.isFloatingPoint else { return (t, nil) }
             let source: Tensor
