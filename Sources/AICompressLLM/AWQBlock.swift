@@ -61,9 +61,9 @@ public enum AWQBlock {
         /// Searches the fold of `producer` into `kinds` when all are planned; returns the scales.
         func fold(_ producer: String, _ kinds: [ActivationSite.Kind], needs: [ActivationSite.Kind],
                   pool: (([Double]) -> [Double])? = nil) throws(LLMError) -> [Float]? {
-            guard (kinds + needs).allSatisfy({ types[$0] != nil }) else { return nil }
+            let members = kinds.compactMap { k in types[k].map { member(k, $0) } }
+            guard members.count == kinds.count, needs.allSatisfy({ types[$0] != nil }) else { return nil }
             let stats = try inputs(kinds[0])
-            let members = kinds.map { member($0, types[$0]!) }
             let r = try search.search(members, columns: layer.matrix(kinds[0]).columns, gram: stats.gram,
                                       meanAbsolute: pool?(stats.meanAbsolute) ?? stats.meanAbsolute, meanSquares: stats.meanSquares)
             for (k, e) in zip(kinds, r.encoded) { done[k] = e }

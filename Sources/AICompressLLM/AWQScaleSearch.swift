@@ -80,9 +80,9 @@ public struct AWQScaleSearch: Sendable {
     /// llm-awq's scales for activation magnitudes `m` at `alpha`: m^α clamped at 1e-4, divided
     /// by sqrt(max · min); exactly 1 everywhere at α = 0.
     public static func scales(meanAbsolute m: [Double], alpha: Double) -> [Float] {
-        guard alpha != 0, !m.isEmpty else { return [Float](repeating: 1, count: m.count) }
         let raw = m.map { max(pow(max($0, 0), alpha), 1e-4) }
-        let norm = (raw.max()! * raw.min()!).squareRoot()
+        guard alpha != 0, let high = raw.max(), let low = raw.min() else { return [Float](repeating: 1, count: m.count) }
+        let norm = (high * low).squareRoot()
         return raw.map { Float($0 / norm) }
     }
 

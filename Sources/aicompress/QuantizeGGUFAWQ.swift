@@ -20,7 +20,7 @@ extension QuantizeGGUF {
             let (tokens, chunks) = (tokens, chunks)
             let interactive = !quiet && FileHandleOutput.stderrIsInteractive
             let words = [("method", "awq"), ("calibration", text), ("calibration-tokens", "\(tokens)"), ("calibration-chunks", "\(chunks)")]
-            let reports = ReportStore()
+            let reports = CalibratedReportStore()
             return pass.withCalibration(words, { model, types in
                 let lm = try LanguageModel(beingWritten: model)
                 let calibration = try LayerwiseDecoderCalibration(
@@ -32,12 +32,13 @@ extension QuantizeGGUF {
                         if let type = types[block.tensorName(kind)], type.isQuantized { planned[kind] = type }
                     }
                     let r = try AWQBlock.run(block, config: lm.decoder.config, types: planned, search: AWQScaleSearch())
-                    for (kind, data) in r.encoded {
-                        let name = block.tensorName(kind), w = block.weights(kind), type = planned[kind]!
+                    for (kind, type) in planned {
+                        guard let data = r.encoded[kind], let effective = r.effective[kind] else { continue }
+                        let name = block.tensorName(kind), w = block.weights(kind)
                         let t = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type), data: TensorData(bytes: data))
                         encoded[name] = t
                         let original = model.tensor(named: name)?.storedBytes ?? t.storedBytes
-                        reports.set(name, .ggml(name: name, type: type, method: "awq", original: w.floats(), decoded: r.effective[kind]!,
+                        reports.set(name, .ggml(name: name, type: type, method: "awq", original: w.floats(), decoded: effective,
                                                 bytesBefore: original, bytesAfter: t.storedBytes))
                     }
                     for (norm, values, folded) in [("attn_norm", r.attentionNorm, r.scales.attention != nil),
@@ -66,24 +67,6 @@ extension QuantizeGGUF {
             default:
                 throw PassError.unsupported(tensor: name, reason: "awq folds its scales into this norm, stored as \(old.dtype); it writes f32 or f16 norms only")
             }
-        }
-    }
-
-    /// The tensor reports AWQ makes while the calibration runs, read when the file is written.
-    final class ReportStore: @unchecked Sendable {
-        private let lock = NSLock()
-        private var reports: [String: TensorReport] = [:]
-
-        func set(_ name: String, _ report: TensorReport) {
-            lock.lock()
-            defer { lock.unlock() }
-            reports[name] = report
-        }
-
-        func get(_ name: String) -> TensorReport? {
-            lock.lock()
-            defer { lock.unlock() }
-            return reports[name]
         }
     }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """llama.cpp as the judge of `aicompress quantize --gguf TYPE --method gptq|awq`.
 
-Usage: llama_gptq.py [BIN] [--keep]   (BIN default .build/debug/aicompress)
+Usage: llama_gptq.py [BIN] [--keep] [--method gptq|awq]   (BIN default .build/debug/aicompress; both methods by default)
 
 Makes the tiny LLaMA model of fixtures/llm/make_tiny_llama.py, splits its text into a calibration
 part (the first 60%) and an evaluation part (the rest), then for Q4_0 and Q4_K_M, and METHOD gptq
@@ -67,6 +67,11 @@ def judge(rep, binary, binaries, method, qtype, f32, rtn, rkld, calib, evaluatio
 
 def main():
     rep = Report()
+    methods = ["gptq", "awq"]
+    if "--method" in sys.argv:
+        i = sys.argv.index("--method")
+        methods = [sys.argv[i + 1]]
+        del sys.argv[i:i + 2]
     binary, binaries = llama_cpp.start_lane(rep, "llama_gptq", ["gguf"], ["gguf", "numpy"])
     if binary is None or binaries is None:
         return rep.finish()
@@ -91,7 +96,7 @@ def main():
                 continue
             rc, log = ppl_log(binaries, rtn, evaluation, ["--kl-divergence-base", base, "--kl-divergence"])
             rkld = number(r"Mean    KLD:\s*([0-9.]+)", log)
-            for method in ["gptq", "awq"]:
+            for method in methods:
                 judge(rep, binary, binaries, method, qtype, f32, rtn, rkld, calib, evaluation, base, tmp)
     return rep.finish()
 
