@@ -10,7 +10,7 @@ model's own (config.json max_position_embeddings, 128) for imatrix, calibration 
 
 Rows: F32 (the base); Q4_K_M without imatrix from llama-quantize and from aicompress; Q4_K_M with
 llama-imatrix's file through llama-quantize, with aicompress imatrix's file through aicompress,
-and each tool with the other's file; Q4_0 round-to-nearest and `--method gptq`; magnitude
+and each tool with the other's file; Q4_0 round-to-nearest, `--method gptq` and `--method awq`; magnitude
 `prune --keep 0.5` and `--method wanda|sparsegpt --keep 0.5`. A row whose command this binary
 refuses (a method another branch adds) prints the refusal instead of figures. Also checks that
 `aicompress evaluate` (of f32.gguf and of the Hugging Face folder) agrees with llama-perplexity.
@@ -123,6 +123,7 @@ def main():
         ("Q4_0, llama-quantize", [lq, f32, "{out}", "Q4_0", "2"]),
         ("Q4_0, aicompress (round to nearest)", q("--gguf", "Q4_0")),
         ("Q4_0, aicompress --method gptq", q("--gguf", "Q4_0", "--method", "gptq", *calibration)),
+        ("Q4_0, aicompress --method awq", q("--gguf", "Q4_0", "--method", "awq", *calibration)),
         ("prune --keep 0.5 (magnitude)", p("--keep", "0.5")),
         ("prune --method wanda --keep 0.5", p("--method", "wanda", "--keep", "0.5", *calibration)),
         ("prune --method sparsegpt --keep 0.5", p("--method", "sparsegpt", "--keep", "0.5", *calibration)),

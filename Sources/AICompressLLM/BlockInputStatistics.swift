@@ -46,14 +46,17 @@ public struct BlockInputStatistics: Sendable {
     /// (`LayerwiseDecoderCalibration.Options.gram`); its diagonal equals `sumSquares` up to
     /// the rounding of its float partial products.
     public let gram: [Double]?
+    /// Σ |x_j| over the rows, per column j (AWQ's activation magnitude); nil when not gathered.
+    public let sumAbsolute: [Double]?
 
     /// Statistics given directly (tests, other front ends).
-    public init(group: Group, columns: Int, rows: Int, sumSquares: [Double], gram: [Double]?) {
+    public init(group: Group, columns: Int, rows: Int, sumSquares: [Double], gram: [Double]?, sumAbsolute: [Double]? = nil) {
         self.group = group
         self.columns = columns
         self.rows = rows
         self.sumSquares = sumSquares
         self.gram = gram
+        self.sumAbsolute = sumAbsolute
     }
 
     /// llama-imatrix's importance of each column: Σx² / rows, in float (what `quantize --imatrix`

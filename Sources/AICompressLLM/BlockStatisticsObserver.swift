@@ -2,7 +2,7 @@ import AICompressTraining
 import Foundation
 
 /// The observer the layer-by-layer calibration runs one block with: for each input group it
-/// adds Σx² per column and, when asked, XᵀX (each sequence's product in float by BLAS, added
+/// adds Σx² and Σ|x| per column and, when asked, XᵀX (each sequence's product in float by BLAS, added
 /// into Double accumulators, so the sum over sequences does not lose precision as it grows).
 /// Sees only the block it was made for; a group's input arrives once per projection reading it,
 /// and is counted at the first one only.
@@ -12,6 +12,7 @@ final class BlockStatisticsObserver: ActivationObserver, @unchecked Sendable {
     private let gram: Bool
     private var sums: [BlockInputStatistics.Group: [Double]] = [:]
     private var grams: [BlockInputStatistics.Group: [Double]] = [:]
+    private var absolutes: [BlockInputStatistics.Group: [Double]] = [:]
     private var rows: [BlockInputStatistics.Group: Int] = [:]
     private var columns: [BlockInputStatistics.Group: Int] = [:]
 
@@ -33,6 +34,12 @@ final class BlockStatisticsObserver: ActivationObserver, @unchecked Sendable {
                 for j in 0..<n { acc[j] += Double(x[j]) * Double(x[j]) }
             }
         }
+        absolutes[group, default: [Double](repeating: 0, count: n)].withUnsafeMutableBufferPointer { acc in
+            for r in 0..<t {
+                let x = input + r * n
+                for j in 0..<n { acc[j] += Double(abs(x[j])) }
+            }
+        }
         guard gram else { return }
         var product = [Float](repeating: 0, count: n * n)
         product.withUnsafeMutableBufferPointer { p in
@@ -50,7 +57,8 @@ final class BlockStatisticsObserver: ActivationObserver, @unchecked Sendable {
         var out: [BlockInputStatistics.Group: BlockInputStatistics] = [:]
         for (group, n) in columns {
             out[group] = BlockInputStatistics(group: group, columns: n, rows: rows[group] ?? 0,
-                                              sumSquares: sums[group] ?? [], gram: grams[group])
+                                              sumSquares: sums[group] ?? [], gram: grams[group],
+                                              sumAbsolute: absolutes[group])
         }
         return out
     }

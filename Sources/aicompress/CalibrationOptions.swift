@@ -5,7 +5,7 @@ import AICompressPasses
 import AICompressTraining
 import ArgumentParser
 
-/// The calibration data of the data-aware methods (`prune --method wanda|sparsegpt`, `quantize --method gptq`).
+/// The calibration data of the data-aware methods (`prune --method wanda|sparsegpt`, `quantize --method gptq|awq`).
 struct CalibrationOptions: ParsableArguments {
     @Option(help: "Calibration data for a data-aware --method: a CSV with a header row (a label column, if any, is ignored), a .npy of features, rows first, or an .npz of one array per model input (a label array is ignored); for a language model (quantize --gguf), a UTF-8 text tokenized with its tokenizer.")
     var calibration: String?
@@ -24,7 +24,7 @@ struct CalibrationOptions: ParsableArguments {
     /// Checks the options for a method that needs data (`needed`) or not.
     func check(needed: Bool, method: String) throws {
         if needed && calibration == nil { throw ValidationError("--method \(method) needs --calibration DATA (a CSV or .npy of inputs; with --gguf, a text)") }
-        if !needed && calibration != nil { throw ValidationError("--calibration goes with a data-aware --method (prune: wanda, sparsegpt; quantize: gptq)") }
+        if !needed && calibration != nil { throw ValidationError("--calibration goes with a data-aware --method (prune: wanda, sparsegpt; quantize: gptq, awq)") }
         guard calibrationRows >= 1 else { throw ValidationError("--calibration-rows must be at least 1") }
         guard calibrationTokens >= 16 else { throw ValidationError("--calibration-tokens must be at least 16") }
         guard calibrationChunks >= 1 else { throw ValidationError("--calibration-chunks must be at least 1") }

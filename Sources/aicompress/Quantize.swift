@@ -45,6 +45,7 @@ extension AICompress {
                   aicompress quantize --int8 --exclude 'classifier.*' --report-json r.json in.ckpt out.ckpt
                   aicompress quantize --int4 --method gptq --calibration train.csv model.onnx q4.onnx
                   aicompress quantize --gguf Q4_0 --method gptq --calibration calib.txt model.gguf q4_0-gptq.gguf
+                  aicompress quantize --gguf Q4_0 --method awq --calibration calib.txt model.gguf q4_0-awq.gguf
 
                 --method gptq (with --calibration) quantizes the weights of Gemm and MatMul nodes \
                 one layer at a time with GPTQ: each column is rounded in turn and the columns not \
@@ -55,6 +56,8 @@ extension AICompress {
                 language model runs block by block over it and every blk.N projection goes through \
                 GPTQ into its planned block type (each block's scales fitted by the type's own search \
                 as the sweep reaches it), block i+1 calibrated on block i's quantized output.
+
+                --method awq (with --gguf TYPE and a calibration text) scales each input channel                 of the projections by (mean |x|)^a, a searched per input to minimise the quantized                 output error on the calibration text, and folds the scales into what produces that                 input (attn_norm, ffn_norm, attn_v's rows, ffn_up's rows): the same llama.cpp                 types and sizes, the float model's function unchanged.
                 """
         )
 
@@ -100,7 +103,7 @@ extension AICompress {
         @Flag(help: "With --gguf: print the per-tensor plan and the final size; write nothing (no output argument needed).")
         var dryRun = false
 
-        @Option(help: "rtn (round to nearest); or gptq, which needs --calibration.")
+        @Option(help: "rtn (round to nearest); or gptq, which needs --calibration; or, with --gguf, awq (activation-aware scales folded into the norms), which needs --calibration.")
         var method: QuantizeMethod = .rtn
 
         @Flag(help: "--method gptq: quantize columns in order of decreasing input energy (groups fitted up front; with --gguf, whole blocks by their energy).")
@@ -131,8 +134,8 @@ extension AICompress {
                 guard input != nil, dryRun || output != nil else { throw ValidationError("give an input and an output file (or --dry-run)") }
                 if saveImatrix != nil && calibration.calibration == nil { throw ValidationError("--save-imatrix needs --calibration TEXT (the importance matrix is computed from it)") }
                 // With --method rtn a text --calibration gives the importance matrix (`QuantizeGGUF.ImportanceText`).
-                try calibration.check(needed: method == .gptq || saveImatrix != nil || calibration.calibration != nil, method: method.rawValue)
-                if saveImatrix != nil && method != .rtn { throw ValidationError("--save-imatrix goes with --method rtn (GPTQ's statistics are gathered on the partly quantized model)") }
+                try calibration.check(needed: method != .rtn || saveImatrix != nil || calibration.calibration != nil, method: method.rawValue)
+                if saveImatrix != nil && method != .rtn { throw ValidationError("--save-imatrix goes with --method rtn (GPTQ's and AWQ's statistics are gathered on the partly quantized model)") }
                 if method == .rtn && calibration.calibration != nil {
                     if imatrix != nil { throw ValidationError("give --imatrix FILE or --calibration TEXT (the matrix computed from it), not both") }
                     if input == "-" || shard.part != nil || (dryRun && saveImatrix != nil) {
@@ -140,10 +143,12 @@ extension AICompress {
                     }
                     if let s = saveImatrix, [input, output, calibration.calibration].contains(s) { throw ValidationError("--save-imatrix \(s) would overwrite an input or the output") }
                 }
-                if method == .rtn && (actOrder || damp != 0.01) { throw ValidationError("--act-order and --damp go with --method gptq") }
+                if method != .gptq && (actOrder || damp != 0.01) { throw ValidationError("--act-order and --damp go with --method gptq") }
                 if method == .gptq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; GPTQ weighs columns by its own calibration statistics") }
+                if method == .awq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; AWQ weighs columns by its own calibration statistics") }
                 guard damp >= 0, damp < 1 else { throw ValidationError("--damp must be in [0, 1)") }
                 if method == .gptq && shard.part != nil { throw ValidationError("--shard goes with --method rtn: GPTQ runs the whole model") }
+                if method == .awq && shard.part != nil { throw ValidationError("--shard goes with --method rtn: AWQ runs the whole model") }
                 // The values only: the imatrix file is read (and its faults reported) by run().
                 _ = try QuantizeGGUF(type: ggufQuantize.type, pure: pure, tensorTypes: tensorType).pass()
                 try shard.check(output: output ?? "-", out: out)
@@ -155,6 +160,7 @@ extension AICompress {
             }
             guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
             _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
+            if method == .awq { throw ValidationError("--method awq goes with --gguf TYPE (it folds its scales into a LLaMA-family model's norms)") }
             try calibration.check(needed: method == .gptq, method: method.rawValue)
             if shard.part != nil && method == .gptq { throw ValidationError("--shard goes with --method rtn: GPTQ needs the whole graph") }
             try shard.check(output: output, out: out)
@@ -175,6 +181,10 @@ extension AICompress {
                              importanceText: method == .rtn ? calibration.calibration.map {
                                  QuantizeGGUF.ImportanceText(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
                                                              model: input ?? "-", save: saveImatrix, quiet: report.quiet)
+                             } : nil,
+                             awq: method == .awq ? calibration.calibration.map {
+                                 QuantizeGGUF.AWQ(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
+                                                  quiet: report.quiet)
                              } : nil)
             }
         }
@@ -238,7 +248,7 @@ extension AICompress {
 
 /// `quantize --method`.
 enum QuantizeMethod: String, CaseIterable, ExpressibleByArgument {
-    case rtn, gptq
+    case rtn, gptq, awq
 }
 
 extension Quantize.Scheme: EnumerableFlag {

@@ -19,6 +19,8 @@ struct QuantizeGGUF {
     /// `--calibration TEXT` with `--method rtn`: the importance matrix computed from the text
     /// (as `aicompress imatrix` computes it) and used as `--imatrix` would use that file.
     var importanceText: ImportanceText? = nil
+    /// `--method awq`: AWQ's scales searched and folded block by block, calibrated on a text.
+    var awq: AWQ? = nil
 
     /// The importance matrix of a text (`--calibration`, `--calibration-tokens` as imatrix's
     /// `--context`, `--calibration-chunks` as its `--chunks`), computed on `model` (the input)
@@ -56,6 +58,7 @@ struct QuantizeGGUF {
     func pass() throws -> GGUFQuantize {
         let pass = try GGUFQuantize.fromCommandLine(parameters)
         if let gptq { return try gptq.attach(to: pass) }
+        if let awq { return try awq.attach(to: pass) }
         if let importanceText { return pass.withImportance(try importanceText.matrix()) }
         guard let imatrix else { return pass }
         return pass.withImportance(try ImportanceMatrix(tensors: ModelIO.read(path: imatrix).model.tensors, source: imatrix))

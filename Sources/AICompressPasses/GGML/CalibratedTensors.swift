@@ -4,7 +4,8 @@ import AICompressCore
 /// `GGUFQuantize`'s transform one at a time as the writer reaches them, so a method that
 /// compresses block by block can hand over each block's tensors as the block completes instead
 /// of holding the whole model's until the first is written. The transform asks for every tensor
-/// that gets a ggml type, once, in model order.
+/// once, in model order (a tensor that gets no ggml type may be replaced by one of its own dtype
+/// and shape: a norm AWQ folds its scales into).
 public protocol CalibratedTensors: Sendable {
     /// The encoded tensor for `name`, or nil to quantize it round-to-nearest.
     /// - Throws: the method's own errors (the transform passes them on; the output is not written).

@@ -38,6 +38,12 @@ public struct GGUFQuantize: ConfigurablePass {
     public typealias Calibrator = @Sendable (_ model: Model, _ types: [String: GGMLType]) throws -> any CalibratedTensors
     /// The calibrated method (`withCalibration`): its provenance words and its calibrator.
     public private(set) var calibration: (words: [(String, String)], calibrator: Calibrator)?
+    /// A calibrated tensor's report made by the method itself (AWQ's, whose encoding is of
+    /// scaled weights and is measured against the original in the original basis); nil: measured
+    /// here against the source tensor.
+    public typealias CalibratedReport = @Sendable (_ name: String) -> TensorReport?
+    /// The calibrated method's own reports (`withCalibration(_:_:reports:)`).
+    public private(set) var calibratedReport: CalibratedReport?
 
     /// The pass for `fileType`.
     public init(fileType: GGUFFileType, pure: Bool = false, overrides: [(pattern: String, type: GGMLType)] = []) {
@@ -84,9 +90,11 @@ public struct GGUFQuantize: ConfigurablePass {
 
     /// This pass with `calibrator`'s tensors in place of round-to-nearest for the tensors it
     /// returns (each must be the planned type and shape); `words` go to provenance.
-    public func withCalibration(_ words: [(String, String)], _ calibrator: @escaping Calibrator) -> GGUFQuantize {
+    public func withCalibration(_ words: [(String, String)], _ calibrator: @escaping Calibrator,
+                                reports: CalibratedReport? = nil) -> GGUFQuantize {
         var q = self
         q.calibration = (words, calibrator)
+        q.calibratedReport = reports
         return q
     }
 
@@ -119,7 +127,8 @@ public struct GGUFQuantize: ConfigurablePass {
                 + "tensors whose name does not end in 'weight' are left as they are)")
         }
         let calibrated = try calibration?.calibrator(model, types) ?? [String: Tensor]()
-        return Transform(types: types, fileType: planner.fileType, importance: importance, calibrated: calibrated)
+        return Transform(types: types, fileType: planner.fileType, importance: importance, calibrated: calibrated,
+                         method: calibration?.words.first { $0.0 == "method" }?.1 ?? "gptq", report: calibratedReport)
     }
 
     struct Transform: TensorTransform {
@@ -128,6 +137,10 @@ public struct GGUFQuantize: ConfigurablePass {
         let importance: ImportanceMatrix?
         /// Tensors encoded by the calibrated method, asked for by name.
         var calibrated: any CalibratedTensors = [String: Tensor]()
+        /// The calibrated method's name, for the reports.
+        var method = "gptq"
+        /// The calibrated method's own reports, if it makes them.
+        var report: CalibratedReport? = nil
 
         /// The rows of a tensor are spread over the cores (`GGMLRowQuantizer`).
         var parallelInside: Bool { true }
@@ -137,12 +150,20 @@ public struct GGUFQuantize: ConfigurablePass {
         }
 
         func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
-            guard let type = types[t.name] else { return (t, nil) }
+            guard let type = types[t.name] else {
+                // A tensor left unquantized (a norm AWQ folds a scale into) may be replaced by one
+                // of its own dtype and shape.
+                guard let done = try calibrated.tensor(named: t.name) else { return (t, nil) }
+                guard t.isDense, done.isDense, done.dtype == t.dtype, done.shape == t.shape else {
+                    throw PassError.unsupported(tensor: t.name, reason: "the calibrated tensor is not a \(t.dtype) tensor of that shape")
+                }
+                return (done, nil)
+            }
             if let done = try calibrated.tensor(named: t.name) {
                 guard done.ggmlType == type, done.shape == t.shape else {
                     throw PassError.unsupported(tensor: t.name, reason: "the calibrated tensor is not the planned \(type.name) of that shape")
                 }
-                return (done, try GGMLRowQuantizer.report(original: t, encoded: done, type: type, method: "gptq"))
+                return (done, try report?(t.name) ?? GGMLRowQuantizer.report(original: t, encoded: done, type: type, method: method))
             }
             if t.ggmlType == type || (t.isDense && GGUFQuantize.plainType(t.dtype) == type) { return (t, nil) }
             guard t.dtype.isFloatingPoint else { return (t, nil) }

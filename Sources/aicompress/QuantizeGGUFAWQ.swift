@@ -1,0 +1,72 @@
+import AICompressCore
+import AICompressFormats
+import AICompressLLM
+import AICompressPasses
+import Foundation
+
+extension QuantizeGGUF {
+    /// `--method awq`'s settings (`--calibration`, `--calibration-tokens`, `--calibration-chunks`).
+    struct AWQ {
+        let text: String
+        let tokens: Int
+        let chunks: Int
+        let quiet: Bool
+
+        /// `pass` with AWQ's tensors: every blk.N projection whose planned type is a block type,
+        /// encoded with the scales `AWQBlock` searched, and the attention and FFN norms those
+        /// scales are folded into (same dtype and shape); the text is read at once.
+        func attach(to pass: GGUFQuantize) throws -> GGUFQuantize {
+            let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
+            let (tokens, chunks) = (tokens, chunks)
+            let interactive = !quiet && FileHandleOutput.stderrIsInteractive
+            let words = [("method", "awq"), ("calibration", text), ("calibration-tokens", "\(tokens)"), ("calibration-chunks", "\(chunks)")]
+            let reports = CalibratedReportStore()
+            return pass.withCalibration(words, { model, types in
+                let lm = try LanguageModel(beingWritten: model)
+                let calibration = try LayerwiseDecoderCalibration(
+                    model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
+                var encoded: [String: Tensor] = [:]
+                try calibration.run { block in
+                    var planned: [ActivationSite.Kind: GGMLType] = [:]
+                    for kind in ActivationSite.Kind.allCases {
+                        if let type = types[block.tensorName(kind)], type.isQuantized { planned[kind] = type }
+                    }
+                    let r = try AWQBlock.run(block, config: lm.decoder.config, types: planned, search: AWQScaleSearch())
+                    for (kind, type) in planned {
+                        guard let data = r.encoded[kind], let effective = r.effective[kind] else { continue }
+                        let name = block.tensorName(kind), w = block.weights(kind)
+                        let t = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type), data: TensorData(bytes: data))
+                        encoded[name] = t
+                        let original = model.tensor(named: name)?.storedBytes ?? t.storedBytes
+                        reports.set(name, .ggml(name: name, type: type, method: "awq", original: w.floats(), decoded: effective,
+                                                bytesBefore: original, bytesAfter: t.storedBytes))
+                    }
+                    for (norm, values, folded) in [("attn_norm", r.attentionNorm, r.scales.attention != nil),
+                                                   ("ffn_norm", r.ffnNorm, r.scales.feedForward != nil)] where folded {
+                        let name = "blk.\(block.index).\(norm).weight"
+                        encoded[name] = try Self.norm(values, like: model.tensor(named: name), name: name)
+                    }
+                    return r.effective
+                } progress: { done, total in
+                    guard interactive else { return }
+                    FileHandleOutput.stderr("\r\u{1B}[Kawq: block \(done)/\(total), \(calibration.sequences.count) × \(tokens) tokens"
+                        + (done == total ? "\r\u{1B}[K" : ""))
+                }
+                return encoded
+            }, reports: { reports.get($0) })
+        }
+
+        /// The folded norm `values` in the dtype of the norm they replace (f32 or f16).
+        static func norm(_ values: [Float], like old: Tensor?, name: String) throws -> Tensor {
+            guard let old, old.isDense, old.shape.dims == [values.count] else {
+                throw PassError.unsupported(tensor: name, reason: "awq folds its scales into this norm, which is not a dense vector of \(values.count)")
+            }
+            switch old.dtype {
+            case .f32: return try Tensor(name: name, shape: old.shape, floats: values)
+            case .f16: return try Tensor(name: name, dtype: .f16, shape: old.shape, data: TensorData(values: values.map { Float16($0) }))
+            default:
+                throw PassError.unsupported(tensor: name, reason: "awq folds its scales into this norm, stored as \(old.dtype); it writes f32 or f16 norms only")
+            }
+        }
+    }
+}
