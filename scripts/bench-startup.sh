@@ -8,6 +8,8 @@
 #                                            which a machine whose speed drifts moves least
 # Uses hyperfine when installed (apt-get install hyperfine), else a loop timed with bash's
 # EPOCHREALTIME (no process started for the clock). RUNS (default 200) sets the number of timed runs.
+# Each call ends with the floor of the same run: /bin/true timed the same way (starting any
+# process costs that much here; on a busy machine it rises with the rest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-200}
@@ -49,8 +51,8 @@ if [ ${#bins[@]} -eq 0 ]; then
     [ -x .build/release/aicompress ] && bins+=(.build/release/aicompress)
     [ ${#bins[@]} -gt 0 ] || { echo "bench-startup: nothing to time: run scripts/package.sh or name a binary" >&2; exit 1; }
 fi
-for b in "${bins[@]}"; do
-    "$b" inspect "$demo" > /dev/null || { echo "bench-startup: $b inspect $demo failed" >&2; exit 1; }
+for b in "${bins[@]}" /bin/true; do
+    [ "$b" = /bin/true ] || "$b" inspect "$demo" > /dev/null || { echo "bench-startup: $b inspect $demo failed" >&2; exit 1; }
     if command -v hyperfine > /dev/null; then
         hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/h.json" "$b inspect $demo" > /dev/null
         median=$(sed -n 's/.*"median": *\([0-9.e-]*\).*/\1/p' "$work/h.json" | head -n 1)
@@ -67,5 +69,5 @@ for b in "${bins[@]}"; do
         done > "$work/times"
         ms="$(median < "$work/times" | awk '{ printf "%.2f", $1 / 1000 }') ms median"
     fi
-    echo "$ms  $b inspect $demo  ($(load))"
+    if [ "$b" = /bin/true ]; then echo "$ms  floor: /bin/true  ($(load))"; else echo "$ms  $b inspect $demo  ($(load))"; fi
 done

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the release archive dist/aicompress-VERSION-linux-ARCH.tar.gz: one binary that needs no
-# Swift toolchain (the Swift runtime, Foundation and ICU, zlib, protobuf-c and OpenBLAS linked in
-# statically; only glibc, libstdc++ and libgcc_s stay shared, present on every Debian/Ubuntu), a
-# man page made from the command definitions, bash/zsh/fish completions, README and licenses.
+# Swift toolchain and no shared library at all (the Swift runtime, Foundation and ICU, zlib,
+# protobuf-c, OpenBLAS, libstdc++ and glibc linked in statically), a man page made from the
+# command definitions, bash/zsh/fish completions, README and licenses.
 #
 #   scripts/package.sh              build (release, in .build-dist/) and pack
 #   scripts/package.sh --no-build   pack the binary already built there again
-#   PIE=1 scripts/package.sh        a position-independent binary (default: position-dependent,
-#                                   for start-up; see the comment at the link below)
+#   LINK=shared-libc scripts/package.sh   glibc, libstdc++ and libgcc_s shared (position-dependent)
+#   LINK=pie scripts/package.sh           the same, position-independent
+# (see the comment at the link below; a LINK other than the one built last recompiles everything)
 #
 # The archive is deterministic: the same commit gives the same bytes (sorted names, owner 0/0,
 # mtimes and the man page's date from SOURCE_DATE_EPOCH, default the last commit's time, gzip -n).
@@ -42,16 +43,28 @@ if [ "$build" = 1 ]; then
     # OpenBLAS's threads start at the first matrix product, not before main (see the C file).
     clang -O2 -fPIC $(pkg-config --cflags openblas) -c scripts/package/openblas-deferred.c \
         -o "$scratch/openblas-deferred.o"
-    # A position-dependent executable (-no-pie): the loader then has none of the ~91,000
-    # relative relocations of the 90 MB image to apply, and the pages they dirtied (half of the
-    # page faults of `inspect`) are never touched; the cost is that the binary's own code sits at a
-    # fixed address (shared libraries, stack and heap are still randomized). PIE=1 keeps it PIE.
-    pie=(-Xlinker -no-pie)
-    [ "${PIE:-0}" = 1 ] && pie=()
+    # How the binary is linked, for start-up (BENCHMARKS.md, "Start-up"):
+    # - static (default): a static executable (swiftc -static-executable). No dynamic loader runs:
+    #   the ~1,800 symbol lookups that relocated glibc and libstdc++ and the mapping of 4 shared
+    #   libraries are gone, and with them half of the page faults; `inspect` takes 0.56x the CPU
+    #   time of shared-libc. It is position-dependent (its code at a fixed address; stack and heap
+    #   are still randomized). glibc's name-service functions (getpwnam, getaddrinfo, ...) would
+    #   load the machine's NSS modules at run time; the commands call none of them, and
+    #   scripts/test-package.sh checks that none is opened.
+    # - shared-libc: the Swift runtime static, glibc, libstdc++ and libgcc_s shared; -no-pie, so
+    #   the loader has none of the ~91,000 relative relocations of the image to apply.
+    # - pie: as shared-libc, position-independent.
+    case "${LINK:-static}" in
+        static) link=(-Xswiftc -static-executable) ;;
+        shared-libc) link=(-Xlinker -no-pie) ;;
+        pie) link=() ;;
+        *) echo "package.sh: LINK=$LINK: one of static, shared-libc, pie" >&2; exit 1 ;;
+    esac
     PKG_CONFIG_PATH="$PWD/$scratch/pkgconfig" swift build -c release --static-swift-stdlib \
         --scratch-path "$scratch" --product aicompress \
         -Xlinker "$PWD/$scratch/openblas-deferred.o" -Xlinker -lopenblas \
-        -Xlinker --wrap=getenv -Xlinker --wrap=cblas_sgemm -Xlinker --wrap=openblas_get_num_threads "${pie[@]}"
+        -Xlinker --wrap=getenv -Xlinker --wrap=cblas_sgemm -Xlinker --wrap=openblas_get_num_threads "${link[@]}"
+    echo "${LINK:-static}" > "$scratch/link-mode"  # for the license notices of --no-build
     # ArgumentParser's man-page generator (a tool target of the dependency), run on our binary.
     swift build --scratch-path "$scratch" --product generate-manual
 fi
@@ -87,6 +100,12 @@ fi
     notice "zlib (Debian zlib1g)" /usr/share/doc/zlib1g/copyright
     notice "protobuf-c (Debian libprotobuf-c1)" /usr/share/doc/libprotobuf-c1/copyright
     notice "OpenBLAS (Debian libopenblas0-pthread)" /usr/share/doc/libopenblas0-pthread/copyright
+    if [ "$(cat "$scratch/link-mode" 2>/dev/null || echo shared-libc)" = static ]; then
+        # LGPL 2.1, section 6: the means to relink are this source tree and scripts/package.sh.
+        notice "GNU C Library (Debian libc6)" /usr/share/doc/libc6/copyright
+        notice "GNU Lesser General Public License 2.1 (the GNU C Library's)" /usr/share/common-licenses/LGPL-2.1
+        notice "libstdc++ and libgcc (Debian gcc base, GCC Runtime Library Exception)" /usr/share/doc/libstdc++6/copyright
+    fi
 } > "$root/share/doc/aicompress/THIRD-PARTY-LICENSES"
 
 mkdir -p dist

@@ -3,7 +3,8 @@
 # release build, several minutes on 2 cores), then checks that
 #   - packing again gives the same bytes, and the archive is sorted, owned by 0/0, one mtime;
 #   - the binary needs no Swift, Foundation, ICU or dispatch library, nor zlib, protobuf-c or
-#     OpenBLAS: only glibc, libstdc++ and libgcc_s;
+#     OpenBLAS: nothing at all (a static executable), or with LINK=shared-libc/pie only glibc,
+#     libstdc++ and libgcc_s; and (with strace) opens no shared library or NSS module at run time;
 #   - with an empty environment (env -i) it gives the same stdout, stderr and output files as the
 #     debug build (.build/debug/aicompress) for inspect, prune, quantize and evaluate on the demo;
 #   - the man page renders (groff) with every subcommand, and the completions parse.
@@ -43,10 +44,14 @@ for f in bin/aicompress share/man/man1/aicompress.1 share/bash-completion/comple
 done
 
 # Shared libraries: what the ELF asks for (readelf) and what the loader finds (ldd).
+if [ "$(cat .build-dist/link-mode 2>/dev/null)" = static ]; then
+    readelf -l "$bin" | grep -q INTERP && fail "the static build has a program interpreter (dynamic loader)" \
+        || pass "static executable: no dynamic loader"
+fi
 needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
 unexpected=$(tr ' ' '\n' <<< "$needed" | grep -v -E '^(libc\.so\.6|libm\.so\.6|libstdc\+\+\.so\.6|libgcc_s\.so\.1|ld-linux-[a-z0-9_-]+\.so\.[0-9]+|)$' || true)
-[ -z "$unexpected" ] && pass "needs only: $needed" || fail "needs $(tr '\n' ' ' <<< "$unexpected")"
-if ldd "$bin" | grep -i -E 'swift|foundation|icu|dispatch|blocksruntime|openblas|protobuf|libz\.|gfortran|not found'; then
+[ -z "$unexpected" ] && pass "needs only: ${needed:-no shared library}" || fail "needs $(tr '\n' ' ' <<< "$unexpected")"
+if ldd "$bin" 2>&1 | grep -i -E 'swift|foundation|icu|dispatch|blocksruntime|openblas|protobuf|libz\.|gfortran|not found'; then
     fail "ldd lists a toolchain or -dev library (above)"
 else
     pass "ldd: no Swift, Foundation, ICU, zlib, protobuf-c or OpenBLAS library"
@@ -80,6 +85,15 @@ for f in inspect.out prune.out quantize.out quantize-onnx.out evaluate.out missi
     fi
 done
 grep -q '^exit 0$' "$work/release/evaluate.out" || fail "evaluate in the package did not exit 0"
+# What the binary opens at run time: no shared library and no name-service (NSS) module, which a
+# static glibc would load from the machine (package.sh, "How the binary is linked").
+if command -v strace > /dev/null; then
+    (cd "$work/release" && env -i strace -f -qq -e trace=open,openat -o "$work/opened" "$bin" evaluate q8.onnx --data digits-test.csv > /dev/null 2>&1
+     env -i strace -f -qq -e trace=open,openat -o "$work/opened2" "$bin" inspect mlp-digits.ckpt > /dev/null 2>&1) || true
+    loaded=$(cat "$work/opened" "$work/opened2" | grep -E '\.so|nsswitch|libnss|gconv' || true)
+    [ -z "$loaded" ] && pass "evaluate and inspect open no shared library or NSS module" \
+        || fail "the packaged binary opens: $(head -n 3 <<< "$loaded")"
+fi
 grep -q '^exit 66$' "$work/release/missing.out" || fail "a missing file did not exit 66"
 
 # The man page: renders, has the sections and every subcommand.

@@ -12,8 +12,7 @@ extension AICompress {
     struct Quantize: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "quantize",
-            abstract: "Quantize weights: \(QuantizationScheme.all.map(\.id).dropLast().joined(separator: ", ")) "
-                + "or \(QuantizationScheme.all.last?.id ?? "").",
+            abstract: "Quantize weights: \(Format.orList(QuantizationScheme.all.map { $0.id })).",
             discussion: """
                 Integer schemes store integers plus scales (and zero points for asymmetric ones): \
                 int8 is symmetric per output channel by default, uint8 asymmetric per channel, \

@@ -2,7 +2,8 @@
 import XCTest
 
 /// The folded (PCLMULQDQ) CRC-32 against a bit-by-bit reference, for every length around the
-/// 16- and 64-byte boundaries, unaligned starts, continued CRCs and a large buffer.
+/// 16- and 64-byte boundaries, unaligned starts, continued CRCs and a large buffer; and
+/// `checksums` of many small ranges (summed on the calling thread) against the plain sums.
 final class FoldedCRC32Tests: XCTestCase {
     func reference(_ bytes: ArraySlice<UInt8>, initial: UInt32 = 0) -> UInt32 {
         var c = ~initial
@@ -39,5 +40,20 @@ final class FoldedCRC32Tests: XCTestCase {
         let whole = big.withUnsafeBytes { CRC32.checksums([$0])[0] }
         XCTAssertEqual(whole, big.withUnsafeBytes { CRC32.checksum($0) })
         XCTAssertEqual(whole, reference(big[...]))
+    }
+
+    /// Up to `serialLimit` bytes in all the ranges are summed on the calling thread (no worker
+    /// threads for a small file): the same CRCs, empty ranges included, as the parallel path.
+    func testSmallRangesOnTheCallingThreadEqualTheSequentialSums() {
+        let bytes = (0..<(CRC32.serialLimit + 1)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 11) }
+        bytes.withUnsafeBytes { all in
+            let spans = [0..<10, 10..<10, 3..<4097, 5000..<CRC32.serialLimit]
+            let small = CRC32.checksums(spans.map { UnsafeRawBufferPointer(rebasing: all[$0]) })
+            XCTAssertEqual(small, spans.map { CRC32.checksum(UnsafeRawBufferPointer(rebasing: all[$0])) })
+            // a range more, over the limit in all: the parallel path, the same CRCs
+            let large = CRC32.checksums((spans + [0..<1000]).map { UnsafeRawBufferPointer(rebasing: all[$0]) })
+            XCTAssertEqual(Array(large.prefix(spans.count)), small)
+        }
+        XCTAssertEqual(CRC32.checksums([]), [])
     }
 }

@@ -30,6 +30,9 @@ public enum CRC32 {
     /// a single big tensor over the cores.
     public static let parallelChunk = 8 << 20
 
+    /// At most this many bytes in all are summed on the calling thread (about 0.1 ms of CRC).
+    static let serialLimit = 1 << 20
+
     /// Bytes read at once by `readChecksum`: they stay in the core's cache for the CRC.
     static let readBlock = 256 << 10
 
@@ -69,7 +72,7 @@ public enum CRC32 {
                 start += n
             } while start < buffer.count
         }
-        let results = Parallel.map(items.count) { i -> UInt32 in
+        func sum(_ i: Int) -> UInt32 {
             let item = items[i]
             let buffer = ranges[item.range]
             guard item.count > 0 else { return 0 }
@@ -83,6 +86,10 @@ public enum CRC32 {
             mapping.dropPages((start - base)..<(start - base + chunk.count))
             return crc
         }
+        // A small total is summed on this thread: starting the worker threads costs more than
+        // the sums (inspect of a 10 KB checkpoint started two for its five ranges).
+        let total = ranges.reduce(0) { $0 + $1.count }
+        let results = total <= serialLimit ? items.indices.map(sum) : Parallel.map(items.count, sum)
         var out = [UInt32](repeating: 0, count: ranges.count)
         var first = [Bool](repeating: true, count: ranges.count)
         for (i, item) in items.enumerated() {
