@@ -10,12 +10,18 @@ model's own (config.json max_position_embeddings, 128) for imatrix, calibration 
 
 Rows: F32 (the base); Q4_K_M without imatrix from llama-quantize and from aicompress; Q4_K_M with
 llama-imatrix's file through llama-quantize, with aicompress imatrix's file through aicompress,
-and each tool with the other's file; Q4_0 round-to-nearest, `--method gptq` and `--method awq`; magnitude
-`prune --keep 0.5` and `--method wanda|sparsegpt --keep 0.5`. A row whose command this binary
-refuses (a method another branch adds) prints the refusal instead of figures. Also checks that
-`aicompress evaluate` (of f32.gguf and of the Hugging Face folder) agrees with llama-perplexity.
+and each tool with the other's file; Q4_K_M `--method gptq`; Q4_0 round-to-nearest, with
+aicompress's imatrix, `--method gptq` and `--method awq`; magnitude `prune --keep 0.5` and `--method
+wanda|sparsegpt --keep 0.5`, and the three at `--pattern 2:4`. A row whose command this binary
+refuses (a method another branch adds) prints the refusal instead of figures. Each row gives the
+wall time and peak RSS of its command (os.wait4). Also checks that `aicompress evaluate` (of
+f32.gguf and of the Hugging Face folder) agrees with llama-perplexity.
+
+--only TEXT runs the rows whose label contains TEXT (repeatable); --gptq-args "ARGS" adds ARGS
+(e.g. "--act-order --damp 0.1") to the gptq rows, for sweeps of GPTQ's settings.
 
 Usage: bench-calibrated.py [BIN] [--model DIR] [--calib-chunks N] [--check-chunks N (0: skip)] [--keep-files DIR]
+                           [--only TEXT]... [--gptq-args ARGS]
        (BIN default .build/debug/aicompress; pip install gguf)"""
 import json
 import os
@@ -74,6 +80,16 @@ class Judge:
                 "same": grab(r"Same top p:\s*([0-9.]+)\s*±\s*([0-9.]+)")}
 
 
+def measure(cmd, log):
+    """Runs `cmd` (stderr to `log`): exit code, wall seconds, the child's own peak RSS in MiB, stderr."""
+    start = time.time()
+    with open(log, "w") as err:
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.time() - start
+    return os.waitstatus_to_exitcode(status), seconds, usage.ru_maxrss / 1024, open(log).read()
+
+
 def evaluate_ppl(binary, model, text, ctx, chunks):
     r = subprocess.run([binary, "evaluate", model, "--text", text, "--context", ctx, "--chunks", chunks, "--json"],
                        capture_output=True, text=True)
@@ -88,6 +104,10 @@ def main():
     calib_chunks = option(args, "--calib-chunks", "64")
     keep = option(args, "--keep-files", None)
     check_chunks = option(args, "--check-chunks", "32")
+    gptq_args = option(args, "--gptq-args", "").split()
+    only = []
+    while "--only" in args:
+        only.append(option(args, "--only", None))
     binary = os.path.abspath(args[0]) if args else os.path.join(ROOT, ".build", "debug", "aicompress")
     bins = subprocess.run([os.path.join(ROOT, "scripts", "llama-cpp.sh")], stdout=subprocess.PIPE, text=True,
                           check=True).stdout.strip().splitlines()[-1]
@@ -101,14 +121,12 @@ def main():
     os.makedirs(tmp, exist_ok=True)
     out = lambda name: os.path.join(tmp, name)
     run = lambda cmd: subprocess.run(cmd, check=True, capture_output=True, text=True)
-    run([f"{bins}/llama-imatrix", "-m", f32, "-f", calib, "-o", out("ref.imatrix"), "-c", ctx, "--chunks", calib_chunks])
-    run([binary, "imatrix", f32, "--text", calib, "-o", out("ours.imatrix"), "--context", ctx, "--chunks", calib_chunks])
-    judge = Judge(bins, f32, evaluation, ctx, tmp)
 
     calibration = ["--calibration", calib]
     for flag, value in (("--calibration-tokens", ctx), ("--calibration-chunks", calib_chunks)):
         if flag in helps["quantize"] + helps["prune"]:
             calibration += [flag, value]
+    extra = f" {' '.join(gptq_args)}" if gptq_args else ""
     q = lambda *extra: [binary, "quantize", *extra, f32, "{out}"]
     p = lambda *extra: [binary, "prune", *extra, f32, "{out}"]
     lq = f"{bins}/llama-quantize"
@@ -119,15 +137,26 @@ def main():
         ("Q4_K_M, aicompress + aicompress imatrix", q("--gguf", "Q4_K_M", "--imatrix", out("ours.imatrix"))),
         ("Q4_K_M, aicompress + llama-imatrix's file", q("--gguf", "Q4_K_M", "--imatrix", out("ref.imatrix"))),
         ("Q4_K_M, llama-quantize + aicompress imatrix's file", [lq, "--imatrix", out("ours.imatrix"), f32, "{out}", "Q4_K_M", "2"]),
-        ("Q4_K_M, aicompress --method gptq", q("--gguf", "Q4_K_M", "--method", "gptq", *calibration)),
+        ("Q4_K_M, aicompress --method gptq" + extra, q("--gguf", "Q4_K_M", "--method", "gptq", *calibration, *gptq_args)),
         ("Q4_0, llama-quantize", [lq, f32, "{out}", "Q4_0", "2"]),
         ("Q4_0, aicompress (round to nearest)", q("--gguf", "Q4_0")),
-        ("Q4_0, aicompress --method gptq", q("--gguf", "Q4_0", "--method", "gptq", *calibration)),
+        ("Q4_0, aicompress + aicompress imatrix", q("--gguf", "Q4_0", "--imatrix", out("ours.imatrix"))),
+        ("Q4_0, aicompress --method gptq" + extra, q("--gguf", "Q4_0", "--method", "gptq", *calibration, *gptq_args)),
         ("Q4_0, aicompress --method awq", q("--gguf", "Q4_0", "--method", "awq", *calibration)),
         ("prune --keep 0.5 (magnitude)", p("--keep", "0.5")),
         ("prune --method wanda --keep 0.5", p("--method", "wanda", "--keep", "0.5", *calibration)),
         ("prune --method sparsegpt --keep 0.5", p("--method", "sparsegpt", "--keep", "0.5", *calibration)),
+        ("prune --pattern 2:4 (magnitude)", p("--pattern", "2:4")),
+        ("prune --method wanda --pattern 2:4", p("--method", "wanda", "--pattern", "2:4", *calibration)),
+        ("prune --method sparsegpt --pattern 2:4", p("--method", "sparsegpt", "--pattern", "2:4", *calibration)),
     ]
+    rows = [r for r in rows if not only or any(o in r[0] for o in only)]
+    needs = lambda name: any(out(name) in r[1] for r in rows)
+    if needs("ref.imatrix"):
+        run([f"{bins}/llama-imatrix", "-m", f32, "-f", calib, "-o", out("ref.imatrix"), "-c", ctx, "--chunks", calib_chunks])
+    if needs("ours.imatrix"):
+        run([binary, "imatrix", f32, "--text", calib, "-o", out("ours.imatrix"), "--context", ctx, "--chunks", calib_chunks])
+    judge = Judge(bins, f32, evaluation, ctx, tmp)
     print(f"model: {model} ({tensor_bytes(f32):,} tensor bytes F32); context {ctx}; calibration: "
           f"{calib_chunks} chunks of calib.txt; evaluation: all of eval.txt, -c {ctx}")
     print(f"binary: {binary}; llama.cpp: {bins}\n")
@@ -142,21 +171,19 @@ def main():
             agree = f" ({100 * (value / ref - 1):+.4f}%)" if isinstance(value, float) else ""
             print(f"  aicompress evaluate {label}: {value}{agree}")
         print()
-    print("| file | tensor bytes | mean KLD | 99th pct KLD | same top token | PPL | seconds |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    print(f"| F32 (base) | {tensor_bytes(f32):,} | 0 | 0 | 100% | {judge.ppl[0]} ± {judge.ppl[1]} | |")
+    print("| file | tensor bytes | mean KLD | 99th pct KLD | same top token | PPL | seconds | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| F32 (base) | {tensor_bytes(f32):,} | 0 | 0 | 100% | {judge.ppl[0]} ± {judge.ppl[1]} | | |")
     for i, (label, cmd) in enumerate(rows):
         path = out(f"row{i}.gguf")
-        start = time.time()
-        r = subprocess.run([c.replace("{out}", path) for c in cmd], capture_output=True, text=True)
-        seconds = time.time() - start
-        if r.returncode != 0:
-            why = (r.stderr.strip().splitlines() or ["(no message)"])[0][:160].replace("|", "/")
-            print(f"| {label} | not run: exit {r.returncode}: {why} | | | | | |")
+        code, seconds, rss, err = measure([c.replace("{out}", path) for c in cmd], out(f"row{i}.log"))
+        if code != 0:
+            why = (err.strip().splitlines() or ["(no message)"])[0][:160].replace("|", "/")
+            print(f"| {label} | not run: exit {code}: {why} | | | | | | |")
             continue
         m = judge.kld(path)
         print(f"| {label} | {tensor_bytes(path):,} | {m['kld'][0]} ± {m['kld'][1]} | {m['p99']} | "
-              f"{m['same'][0]} ± {m['same'][1]}% | {m['ppl'][0]} ± {m['ppl'][1]} | {seconds:.1f} |", flush=True)
+              f"{m['same'][0]} ± {m['same'][1]}% | {m['ppl'][0]} ± {m['ppl'][1]} | {seconds:.1f} | {rss:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,13 @@ final class GGMLGPTQTests: XCTestCase {
     /// filling the `qs` field with one level everywhere (4-bit types: Q4_0, Q4_1, Q4_K); each
     /// weight goes to the nearest grid value; the error moves the unfixed weights by the
     /// explicit inverse Hessian, which then loses the fixed column by elimination.
-    static func reference(_ type: GGMLType, _ layer: Layer, importance: [Float]?, damp: Double = 0.01) throws -> [Float] {
+    ///
+    /// With `sweepLoss` (Q4_0 only here), the block's scale is then chosen among the header's
+    /// and `−max/(8 + 0.1·i)`, i in −10…10, by running the explicit OBS steps through the block
+    /// for each (the inverse Hessian's block eliminated column by column) and keeping the least
+    /// Σ (w − q)²/[H_F⁻¹]_cc.
+    static func reference(_ type: GGMLType, _ layer: Layer, importance: [Float]?, damp: Double = 0.01,
+                          sweepLoss: Bool = false) throws -> [Float] {
         let n = layer.n, rows = layer.rows, b = type.blockSize
         var h = layer.gram
         var w = layer.weights.map(Double.init)
@@ -77,6 +83,12 @@ final class GGMLGPTQTests: XCTestCase {
                     let values = (c..<(c + b)).map { Float(w[r * n + $0]) }
                     var header = importance.map { try? type.quantize(values, rowLength: b, importance: Array($0[c..<(c + b)])) }
                         ?? (try? type.quantize(values))
+                    if sweepLoss {
+                        let d = sweepScale(values, own: Float(Float16(bitPattern: UInt16(header![0]) | UInt16(header![1]) << 8)),
+                                           block: blockSteps(inv, n, start: c, b: b))
+                        let bits = Float16(d).bitPattern
+                        (header![0], header![1]) = (UInt8(bits & 0xFF), UInt8(bits >> 8))
+                    }
                     for k in 0..<b { grid[r * b + k] = [] }
                     for q in 0..<16 {
                         for i in 0..<qsBytes { header![qs + i] = UInt8(q | q << 4) }
@@ -102,6 +114,45 @@ final class GGMLGPTQTests: XCTestCase {
         return w.map(Float.init)
     }
 
+    /// The OBS steps through columns `start..<start + b` from the inverse Hessian `inv` of the
+    /// unfixed columns: for each, [H_F⁻¹]_cc and its row over the block, then c eliminated.
+    static func blockSteps(_ inv: [Double], _ n: Int, start: Int, b: Int) -> [(pivot: Double, row: [Double])] {
+        var m = (0..<b).map { i in (0..<b).map { j in inv[(start + i) * n + start + j] } }
+        var steps: [(Double, [Double])] = []
+        for i in 0..<b {
+            steps.append((m[i][i], m[i]))
+            for r in (i + 1)..<max(b, i + 1) {
+                let f = m[r][i] / m[i][i]
+                for j in (i + 1)..<b { m[r][j] -= f * m[i][j] }
+            }
+        }
+        return steps
+    }
+
+    /// Q4_0's scale of least sweep loss through one block (see `reference`).
+    static func sweepScale(_ x: [Float], own: Float, block steps: [(pivot: Double, row: [Double])]) -> Float {
+        func loss(_ d: Float) -> Double {
+            var w = x.map(Double.init), total = 0.0
+            for i in 0..<x.count {
+                let q = Double((0..<16).map { Float($0 - 8) * d }.min { abs(Double($0) - w[i]) < abs(Double($1) - w[i]) }!)
+                let delta = (w[i] - q) / steps[i].pivot
+                total += delta * delta * steps[i].pivot
+                for j in (i + 1)..<max(x.count, i + 1) { w[j] -= delta * steps[i].row[j] }
+            }
+            return total
+        }
+        let peak = x.reduce(Float(0)) { abs($1) > abs($0) ? $1 : $0 }
+        guard peak != 0 else { return own }
+        var best = own, bestLoss = loss(own)
+        for i in -10...10 {
+            let d = Float(Float16(-peak / (8 + 0.1 * Float(i))))
+            if d == own { continue }
+            let l = loss(d)
+            if l < bestLoss { (best, bestLoss) = (d, l) }
+        }
+        return best
+    }
+
     static func invert(_ a: [Double], _ n: Int) -> [Double] {
         var m = a, inv = [Double](repeating: 0, count: n * n)
         for i in 0..<n { inv[i * n + i] = 1 }
@@ -117,11 +168,12 @@ final class GGMLGPTQTests: XCTestCase {
         return inv
     }
 
-    func checkAgainstReference(_ type: GGMLType, n: Int, weighted: Bool) throws {
+    func checkAgainstReference(_ type: GGMLType, n: Int, weighted: Bool, search: GGMLGPTQ.ScaleSearch = .type) throws {
         let layer = Layer(rows: 8, n: n, seed: 7)
         let imp = weighted ? layer.importance : nil
-        let fast = try GGMLGPTQ(type: type).quantize(layer.weights, rows: layer.rows, columns: n, gram: layer.gram, importance: imp, layer: "t")
-        let slow = try Self.reference(type, layer, importance: imp)
+        let fast = try GGMLGPTQ(type: type, scaleSearch: search).quantize(layer.weights, rows: layer.rows, columns: n, gram: layer.gram,
+                                                                         importance: imp, layer: "t")
+        let slow = try Self.reference(type, layer, importance: imp, sweepLoss: search == .sweepLoss)
         // Bytes decode to the weights reported, exactly.
         XCTAssertEqual(try type.dequantize(fast.bytes), fast.weights)
         XCTAssertEqual(fast.bytes.count, layer.rows * n / type.blockSize * type.bytesPerBlock)
@@ -134,6 +186,32 @@ final class GGMLGPTQTests: XCTestCase {
 
     func testQ4_0AgainstClosedFormOBS() throws { try checkAgainstReference(.q4_0, n: 128, weighted: false) }
     func testQ4_0WeightedAgainstClosedFormOBS() throws { try checkAgainstReference(.q4_0, n: 128, weighted: true) }
+    func testQ4_0SweepLossScaleAgainstClosedFormOBS() throws { try checkAgainstReference(.q4_0, n: 128, weighted: false, search: .sweepLoss) }
+    func testQ4_0WeightedSweepLossScaleAgainstClosedFormOBS() throws {
+        try checkAgainstReference(.q4_0, n: 128, weighted: true, search: .sweepLoss)
+    }
+
+    /// The sweep-loss scale search (Q4_0, Q5_0) against the type's own search on the same layer:
+    /// lower output error, bytes that decode to the weights, the same bytes twice; for a type it
+    /// does not cover (Q4_K), the same bytes as the type's search.
+    func testSweepLossScaleBelowTypeScale() throws {
+        var lines: [String] = []
+        for (type, n) in [(GGMLType.q4_0, 128), (.q5_0, 128), (.q4_K, 256)] {
+            let layer = Layer(rows: 8, n: n, tokens: 256, seed: 5), gram = layer.gram
+            for imp in type == .q4_K ? [nil] : [nil, layer.importance] {
+                let own = try GGMLGPTQ(type: type).quantize(layer.weights, rows: 8, columns: n, gram: gram, importance: imp, layer: "t")
+                let g = try GGMLGPTQ(type: type, scaleSearch: .sweepLoss)
+                let r = try g.quantize(layer.weights, rows: 8, columns: n, gram: gram, importance: imp, layer: "t")
+                XCTAssertEqual(try type.dequantize(r.bytes), r.weights, "\(type)")
+                XCTAssertEqual(try g.quantize(layer.weights, rows: 8, columns: n, gram: gram, importance: imp, layer: "t").bytes, r.bytes)
+                let ratio = layer.outputError(r.weights) / layer.outputError(own.weights)
+                lines.append("\(type) weighted \(imp != nil): sweep-loss / type scale output error \(String(format: "%.3f", ratio))")
+                if type == .q4_K { XCTAssertEqual(r.bytes, own.bytes) } else { XCTAssertLessThan(ratio, 0.97, "\(type)") }
+            }
+        }
+        print(lines.joined(separator: "\n"))
+    }
+
     func testQ4_1AgainstClosedFormOBS() throws { try checkAgainstReference(.q4_1, n: 96, weighted: true) }
     func testQ4_KAgainstClosedFormOBS() throws { try checkAgainstReference(.q4_K, n: 256, weighted: false) }
     func testQ4_KWeightedAgainstClosedFormOBS() throws { try checkAgainstReference(.q4_K, n: 256, weighted: true) }

@@ -14,8 +14,12 @@ struct GGMLBlockRule: OBSColumnRule {
     private(set) var bytes: [UInt8]
     /// Multiplier and offset of the current block's values, `rows × blockSize`.
     private var multipliers: [Float], offsets: [Float]
+    /// With `GGMLGPTQ.ScaleSearch.sweepLoss`: the scale search by the sweep's loss.
+    let search: GGMLSweepScaleSearch?
 
-    init(type: GGMLType, rows: Int, columns n: Int, order: [Int], importance: [Float]?) {
+    /// `upper` (the sweep's factor U, sweep order) turns on the sweep-loss scale search for the
+    /// types it supports (`GGMLSweepScaleSearch.supports`).
+    init(type: GGMLType, rows: Int, columns n: Int, order: [Int], importance: [Float]?, upper: [Double]? = nil) {
         self.type = type
         // GGMLGPTQ.init checked the type.
         grid = GGMLBlockGrid(type) ?? GGMLBlockGrid(.q8_0)!
@@ -27,6 +31,11 @@ struct GGMLBlockRule: OBSColumnRule {
         bytes = [UInt8](repeating: 0, count: rows * rowBytes)
         multipliers = [Float](repeating: 0, count: rows * type.blockSize)
         offsets = multipliers
+        if let upper, GGMLSweepScaleSearch.supports(type) {
+            search = GGMLSweepScaleSearch(grid: grid, upper: upper, n: n)
+        } else {
+            search = nil
+        }
     }
 
     mutating func begin(column c: Int, blockStart: Int, blockEnd: Int, weights: UnsafeBufferPointer<Float>,
@@ -48,6 +57,13 @@ struct GGMLBlockRule: OBSColumnRule {
                     } else {
                         try? type.quantize(v, into: out)
                     }
+                }
+                if let search {
+                    // Sweep order (`weights`), not the block's: the search runs the sweep.
+                    let own = Float(Float16(bitPattern: UInt16(out[0]) | UInt16(out[1]) << 8))
+                    let d = search.scale(weights.baseAddress! + r * n + c, count: b, start: c, own: own)
+                    let bits = Float16(d).bitPattern
+                    (out[0], out[1]) = (UInt8(bits & 0xFF), UInt8(bits >> 8))
                 }
                 multipliers.withUnsafeMutableBufferPointer { m in
                     offsets.withUnsafeMutableBufferPointer { o in

@@ -7,7 +7,9 @@ import AICompressCore
 /// importance-weighted when `importance` is given, as llama-quantize --imatrix) on the
 /// *current*, error-updated weights; each column of the block is then rounded onto that fixed
 /// grid (`GGMLBlockGrid`) and its error spread over the columns not yet rounded. The bytes are
-/// exactly the type's encoding; `weights` is what they decode to.
+/// exactly the type's encoding; `weights` is what they decode to. With `scaleSearch`
+/// `.sweepLoss` a Q4_0/Q5_0 block's scale is instead the candidate after which the sweep
+/// through the block adds the least loss (`GGMLSweepScaleSearch`).
 ///
 /// With `actOrder`, whole blocks are taken in order of decreasing Hessian mass (Σ diag H over
 /// the block) and, inside each, columns by decreasing diag H: the scales of a block are still
@@ -22,6 +24,18 @@ public struct GGMLGPTQ: Sendable {
     public var blockSize: Int
     /// Blocks (and columns within them) by decreasing Hessian diagonal.
     public var actOrder: Bool
+    /// How a block's header is fitted when the sweep enters it.
+    public var scaleSearch: ScaleSearch
+
+    /// How a block's header is fitted when the sweep enters the block.
+    public enum ScaleSearch: String, Sendable, CaseIterable {
+        /// The type's own search (llama-quantize's, importance-weighted when importance is given).
+        case type
+        /// Q4_0 and Q5_0: the scale, among the type's own and the `max / −(nmax ± 0.1·i)`
+        /// family, after which the sweep through the block adds the least loss
+        /// (`GGMLSweepScaleSearch`); other types: `type`.
+        case sweepLoss
+    }
 
     /// What one matrix gave.
     public struct Result: Sendable {
@@ -35,7 +49,8 @@ public struct GGMLGPTQ: Sendable {
 
     /// GPTQ into `type`.
     /// - Throws: `PassError.invalidParameter` (`method`) for a type without an affine block grid.
-    public init(type: GGMLType, dampFraction: Double = 0.01, blockSize: Int = 128, actOrder: Bool = false) throws {
+    public init(type: GGMLType, dampFraction: Double = 0.01, blockSize: Int = 128, actOrder: Bool = false,
+                scaleSearch: ScaleSearch = .type) throws {
         guard GGMLBlockGrid(type) != nil else {
             throw PassError.invalidParameter(name: "method", value: "gptq", reason: "`method` gptq into \(type) is not built (it rounds onto "
                 + "affine block grids: " + GGMLBlockGrid.supported.map(\.name).joined(separator: ", ") + ")")
@@ -44,6 +59,7 @@ public struct GGMLGPTQ: Sendable {
         self.dampFraction = dampFraction
         self.blockSize = blockSize
         self.actOrder = actOrder
+        self.scaleSearch = scaleSearch
     }
 
     /// Whether GPTQ can encode into `type`.
@@ -67,7 +83,8 @@ public struct GGMLGPTQ: Sendable {
             w = GPTQ.permutedColumns(weights, rows, n, order)
         }
         let factor = try HessianFactor(gram: h, columns: n, dampFraction: dampFraction, layer: layer)
-        var rule = GGMLBlockRule(type: type, rows: rows, columns: n, order: order, importance: importance)
+        var rule = GGMLBlockRule(type: type, rows: rows, columns: n, order: order, importance: importance,
+                                 upper: scaleSearch == .sweepLoss ? factor.upper : nil)
         let batch = max(blockSize, b) / b * b
         let loss = OBSSweep(blockSize: batch).run(&w, rows: rows, factor: factor, rule: &rule)
         if actOrder { w = GPTQ.permutedColumns(w, rows, n, GPTQ.inverse(order)) }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Pruning the digits demo models without fine-tuning (issue 18 item 6: "90% sparsity with
+# SparseGPT within 3 points of the dense accuracy"): magnitude, Wanda and SparseGPT at several
+# keep fractions, calibrated on the train split (CSV), accuracy by `aicompress evaluate` on the
+# test split. Prints a markdown table. MLP (64-32-10): fc1 and fc2 are pruned; CNN
+# (Conv 8x3x3, MaxPool, Gemm 128-10): only the Gemm weight, fc.weight (1,280 of 1,370 weights). A benchmark, not a test: not run in CI.
+#
+# Usage: scripts/bench-digits-prune.sh [BIN] [KEEP ...]   (BIN default .build/debug/aicompress;
+#        KEEP default 0.3 0.2 0.1)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${1:-$root/.build/debug/aicompress}
+shift || true
+keeps=("$@")
+[ ${#keeps[@]} -gt 0 ] || keeps=(0.3 0.2 0.1)
+demo=$root/fixtures/demo
+train=$demo/digits-train.csv test=$demo/digits-test.csv
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+accuracy() {
+    "$bin" evaluate "$1" --data "$test" --json |
+        python3 -c 'import json, sys; m = json.load(sys.stdin)["metrics"]; print("%.2f%% (%d/%d)" % (100 * m["accuracy"], m["correct"], m["samples"]))'
+}
+
+echo "binary: $bin"
+echo
+echo "| model | keep | magnitude | Wanda | SparseGPT |"
+echo "|---|---:|---:|---:|---:|"
+for model in mlp-digits.ckpt cnn-digits.onnx; do
+    ext=${model##*.}
+    echo "| $model | 1 (dense) | $(accuracy "$demo/$model") | | |"
+    for keep in "${keeps[@]}"; do
+        row="| $model | $keep |"
+        for method in magnitude wanda sparsegpt; do
+            out=$tmp/$method-$keep.$ext
+            args=(prune -q --method "$method" --keep "$keep")
+            # Wanda and SparseGPT prune Gemm/MatMul weights only; the CNN's Conv stays dense
+            # for magnitude too, so every column prunes the same tensors.
+            [ "$ext" = onnx ] && args+=(--include fc.weight)
+            [ "$method" = magnitude ] || args+=(--calibration "$train")
+            if err=$("$bin" "${args[@]}" "$demo/$model" "$out" 2>&1); then
+                row+=" $(accuracy "$out") |"
+            else
+                row+=" refused: ${err%%$'\n'*} |"
+            fi
+        done
+        echo "$row"
+    done
+done
