@@ -155,6 +155,28 @@ final class PruningTests: XCTestCase {
         XCTAssertEqual(out.tensor(named: "fc2.weight")!.doubleValues(), (0..<3).flatMap { o in expected.map { w2[o * 8 + $0] } })
     }
 
+    func testMatMulWithARowBiasShrinksTheBiasToo() throws {
+        // skl2onnx's MLPs: MatMul, then Add of a [1, N] intercepts constant.
+        var m = try Model(tensors: [try tensor("w1", [4, 6], seed: 15), try tensor("b1", [1, 6], seed: 16), try tensor("w2", [6, 3], seed: 17)])
+        m.graph = Graph(outputs: [ValueInfo(name: "y", elemType: 1, shape: nil)], nodes: [
+            Node(opType: "MatMul", inputs: ["x", "w1"], outputs: ["h"]),
+            Node(opType: "Add", inputs: ["h", "b1"], outputs: ["hb"]),
+            Node(opType: "Relu", inputs: ["hb"], outputs: ["a"]),
+            Node(opType: "MatMul", inputs: ["a", "w2"], outputs: ["y"]),
+        ])
+        let (out, _) = try Prune(method: .channels(keep: 0.5, norm: .l2), selection: TensorSelection(include: ["w1"])).apply(m)
+        XCTAssertEqual(out.tensor(named: "w1")!.shape, [4, 3])
+        XCTAssertEqual(out.tensor(named: "b1")!.shape, [1, 3])
+        XCTAssertEqual(out.tensor(named: "w2")!.shape, [3, 3])
+        // The kept columns of w1 (its output channels) are the 3 of largest L2 norm, and b1 keeps the same entries.
+        let w = m.tensor(named: "w1")!.doubleValues()
+        let norms = (0..<6).map { c in (0..<4).reduce(0.0) { $0 + w[$1 * 6 + c] * w[$1 * 6 + c] } }
+        let kept = Array((0..<6).sorted { norms[$0] > norms[$1] }.prefix(3)).sorted()
+        let b = m.tensor(named: "b1")!.doubleValues()
+        XCTAssertEqual(out.tensor(named: "b1")!.doubleValues(), kept.map { b[$0] })
+        XCTAssertEqual(out.tensor(named: "w1")!.doubleValues(), (0..<4).flatMap { r in kept.map { w[r * 6 + $0] } })
+    }
+
     func testResidualIsRefused() throws {
         var m = try Model(tensors: [try tensor("w1", [4, 4], seed: 12), try tensor("w2", [4, 4], seed: 13)])
         m.graph = Graph(outputs: [ValueInfo(name: "z", elemType: 1, shape: nil)], nodes: [

@@ -58,12 +58,12 @@ enum ChannelPruning {
             guard w.shape.rank >= 2 else { throw unsafe("it has rank \(w.shape.rank)") }
             let channels = w.shape.dims[role.channelAxis]
             // Walk from the layer's output to the next layer.
-            var extra: [(String, Int)] = []  // 1-D tensors to slice along axis 0
+            var extra: [(name: String, axis: Int)] = []  // per-channel constants, sliced along `axis`
             if p.inputs.count >= 3, !p.inputs[2].isEmpty {
                 guard let b = model.tensor(named: p.inputs[2]), b.shape.dims == [channels], uses[b.name] == 1 else {
                     throw unsafe("its bias '\(p.inputs[2])' is not a 1-D constant of \(channels) entries used only here")
                 }
-                extra.append((b.name, 1))
+                extra.append((b.name, 0))
             }
             var current = p.outputs[0]
             var chain: [String] = [current]
@@ -95,15 +95,17 @@ enum ChannelPruning {
                         guard let t = model.tensor(named: name), t.shape.dims == [channels], uses[name] == 1 else {
                             throw unsafe("BatchNormalization parameter '\(name)' is not a constant of \(channels) entries")
                         }
-                        extra.append((name, 1))
+                        extra.append((name, 0))
                     }
                 case "Add":
+                    // A bias of [channels] or, as skl2onnx writes it, [1, channels].
                     let other = c.inputs.first { $0 != current } ?? ""
-                    guard c.inputs.count == 2, let b = model.tensor(named: other), b.shape.dims == [channels], uses[other] == 1,
+                    let dims = model.tensor(named: other)?.shape.dims ?? []
+                    guard c.inputs.count == 2, dims.last == channels, dims.dropLast().allSatisfy({ $0 == 1 }), uses[other] == 1,
                           p.opType == "MatMul" else {
                         throw unsafe("an Add with '\(other)' (a residual connection or a broadcast it cannot slice)")
                     }
-                    extra.append((b.name, 1))
+                    extra.append((other, dims.count - 1))
                 case "Flatten":
                     var axis: Int64 = 1
                     if case .int(let a)? = c.attribute("axis") { axis = a }
@@ -136,8 +138,8 @@ enum ChannelPruning {
             let k = max(1, Prune.keepCount(keep, of: channels))
             let kept = Array(scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }.prefix(k)).sorted()
             slices[w.name, default: []].append(Slice(axis: role.channelAxis, indices: kept, block: 1))
-            for (name, _) in extra {
-                slices[name, default: []].append(Slice(axis: 0, indices: kept, block: 1))
+            for (name, axis) in extra {
+                slices[name, default: []].append(Slice(axis: axis, indices: kept, block: 1))
                 reports[name] = "entries of removed channels of '\(w.name)'"
             }
             slices[w2.name, default: []].append(Slice(axis: inAxis, indices: kept, block: block))
