@@ -9,7 +9,9 @@ accuracy (or MSE) computed from onnxruntime's outputs; then int8, int4 (groups o
 the MLPs give models that pass onnx.checker (full check), whose onnxruntime outputs `predict`
 reproduces (onnxruntime run without graph optimizations: with them it fuses DequantizeLinear
 into kernels of its own rounding, 0.03 away on the scaled MLP), and whose weights `dequantize`
-decodes bit for bit as onnxruntime's DequantizeLinear does. A tree ensemble is refused naming
+decodes bit for bit as onnxruntime's DequantizeLinear does. `prune --pattern channels` shrinks
+every hidden layer of the MLPs (weight columns, [1, N] intercepts, the next layer's rows), and the
+shrunk file's onnxruntime outputs equal the original's with those channels zeroed. A tree ensemble is refused naming
 the node and exit 65; a model without weight tensors (LinearClassifier keeps its coefficients in
 attributes) is refused by quantize with exit 64.
 
@@ -103,6 +105,51 @@ def dequantize_matches_ort(tag, qmodel, tmp, x):
     check(same == len(outs), f"{tag}: dequantize equals onnxruntime's DequantizeLinear bit for bit", f"{same} of {len(outs)} tensors")
 
 
+def channels_match_masking(name, data, x):
+    """`prune --pattern channels --keep 0.5` of an skl2onnx MLP (MatMul, then Add of [1, N]
+    intercepts): every hidden layer shrinks, and onnxruntime's outputs of the shrunk file equal
+    those of the original with the removed channels' weight columns and intercepts zeroed."""
+    out = f"{name}.channels.onnx"
+    p = run("prune", "-q", "--pattern", "channels", "--keep", "0.5", f"{name}.onnx", out)
+    if not check(p.returncode == 0, f"{name} channels: prune runs", p.stderr.strip()[:200]):
+        return
+    orig, small = onnx.load(f"{name}.onnx"), onnx.load(out)
+    before = {i.name: numpy_helper.to_array(i) for i in orig.graph.initializer}
+    after = {i.name: numpy_helper.to_array(i) for i in small.graph.initializer}
+    masked = {k: v.copy() for k, v in before.items()}
+    rows = None  # the input rows of the next MatMul that the previous layer kept
+    layers = [n for n in orig.graph.node if n.op_type == "MatMul" and n.input[1] in before]
+    shrunk = 0
+    for node in layers:
+        w, w2 = before[node.input[1]], after[node.input[1]]
+        w = w if rows is None else w[rows]
+        check(w2.shape[0] == w.shape[0], f"{name} channels: {node.input[1]} has the kept inputs", f"{w2.shape} vs {w.shape}")
+        if w2.shape[1] == w.shape[1]:
+            rows = None
+            continue
+        kept = [next((j for j in range(w.shape[1]) if np.array_equal(w[:, j], w2[:, c])), -1) for c in range(w2.shape[1])]
+        if not check(-1 not in kept and kept == sorted(kept), f"{name} channels: {node.input[1]}'s columns are original ones, in order"):
+            return
+        shrunk += 1
+        drop = [j for j in range(w.shape[1]) if j not in kept]
+        masked[node.input[1]][:, drop] = 0
+        bias = next((n.input[1] for n in orig.graph.node if n.op_type == "Add" and n.input[0] == node.output[0] and n.input[1] in before), None)
+        if bias is not None:
+            check(np.array_equal(after[bias], before[bias][..., kept]), f"{name} channels: {bias} keeps the same entries")
+            masked[bias][..., drop] = 0
+        rows = kept
+    check(shrunk == len(layers) - 1, f"{name} channels: every hidden layer shrinks", f"{shrunk} of {len(layers) - 1}")
+    for i in orig.graph.initializer:
+        i.CopyFrom(numpy_helper.from_array(masked[i.name], i.name))
+    onnx.save(orig, f"{name}.masked.onnx")
+    a, b = session(out, optimize=False), session(f"{name}.masked.onnx", optimize=False)
+    ra = a.run(None, {a.get_inputs()[0].name: x})
+    rb = b.run(None, {b.get_inputs()[0].name: x})
+    err = max(float(np.abs(u.astype(np.float64) - v.astype(np.float64)).max()) for u, v in zip(ra, rb))
+    check(err <= 1e-5, f"{name} channels: the shrunk file's outputs equal the masked original's (onnxruntime)", f"max |Δ| {err:.3g}")
+    agrees(f"{name} channels", out, data, x, optimize=False)
+
+
 def main():
     if BIN is None:
         return report.finish()
@@ -163,6 +210,8 @@ def main():
                 agrees(f"{name} {tag}", out, data, x, optimize=False)
                 if tag != "prune":
                     dequantize_matches_ort(f"{name} {tag}", out, tmp, x)
+        for name in ("mlp", "scaled_mlp"):
+            channels_match_masking(name, models[name][0], models[name][2])
         rf = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X[300:], y[300:])
         onnx.save(to_onnx(rf, X[:1], options={id(rf): {"zipmap": False}}, target_opset=17), "rf.onnx")
         p = run("predict", "rf.onnx", "--data", "x.npy")
