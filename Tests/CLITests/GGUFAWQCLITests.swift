@@ -27,34 +27,12 @@ final class GGUFAWQCLITests: CLITestCase {
         let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try calibrationText(dir)
         let flags = ["--method", "awq", "--calibration", text, "--calibration-tokens", "16", "--calibration-chunks", "6"]
         for type in ["Q4_0", "Q4_K_M"] {
-            let rtn = try run(["quantize", "--gguf", type, "-q", input, dir + "/rtn.gguf"])
-            XCTAssertEqual(rtn.status, 0, rtn.stderr)
-            let a = try run(["quantize", "--gguf", type] + flags + [input, dir + "/a.gguf"])
-            XCTAssertEqual(a.status, 0, a.stderr)
-            XCTAssertTrue(a.stderr.contains(" awq "), a.stderr)
-            let b = try run(["quantize", "--gguf", type] + flags + ["-q", input, dir + "/b.gguf"])
-            XCTAssertEqual(b.status, 0, b.stderr)
-            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/a.gguf")), try Data(contentsOf: URL(fileURLWithPath: dir + "/b.gguf")))
-            let ours = try ModelIO.read(path: dir + "/a.gguf").model, ref = try ModelIO.read(path: dir + "/rtn.gguf").model
-            XCTAssertEqual(ours.tensors.map(\.name), ref.tensors.map(\.name))
-            var moved = 0, norms = 0
-            for (o, r) in zip(ours.tensors, ref.tensors) {
-                XCTAssertEqual(o.encoding, r.encoding, o.name)
-                XCTAssertEqual(o.dtype, r.dtype, o.name)
-                XCTAssertEqual(o.shape, r.shape, o.name)
-                XCTAssertEqual(o.storedBytes, r.storedBytes, o.name)
-                let same = o.data.withUnsafeBytes { x in r.data.withUnsafeBytes { y in x.elementsEqual(y) } }
-                if o.name.hasPrefix("blk.") && (o.name.contains("attn_norm") || o.name.contains("ffn_norm")) {
-                    if !same { norms += 1 }
-                } else if o.name.hasPrefix("blk.") {
-                    if !same { moved += 1 }
-                } else {
-                    XCTAssertTrue(same, "\(o.name) stays round-to-nearest")
-                }
-            }
-            XCTAssertEqual(moved, 14, "\(type): every block projection moved by AWQ")
-            XCTAssertEqual(norms, 4, "\(type): both norms of both blocks carry scales")
-            let awq = try kld(dir + "/a.gguf", text, base: input), plain = try kld(dir + "/rtn.gguf", text, base: input)
+            let c = try compareCalibratedGGUF(type: type, flags: flags, input: input, dir: dir, reportContains: " awq ")
+            let norms = c.changed.filter { $0.contains("attn_norm") || $0.contains("ffn_norm") }
+            XCTAssertTrue(c.changed.allSatisfy { $0.hasPrefix("blk.") }, "\(type): only block tensors move: \(c.changed.sorted())")
+            XCTAssertEqual(c.changed.count - norms.count, 14, "\(type): every block projection moved by AWQ")
+            XCTAssertEqual(norms.count, 4, "\(type): both norms of both blocks carry scales")
+            let awq = try kld(c.path, text, base: input), plain = try kld(c.roundToNearest, text, base: input)
             // A fold in the wrong direction multiplies the KL divergence many times over; measured 0.79x for Q4_0.
             XCTAssertLessThan(awq, 0.95 * plain, "\(type): AWQ's KL divergence \(awq), round-to-nearest's \(plain)")
         }
