@@ -13,7 +13,8 @@ extension AICompress {
                 For every tensor name in either model: dtype, shape and encoding changes, stored \
                 bytes, sparsity, and — when the shapes match — the relative L2 error, SQNR and the \
                 largest absolute difference of B's values against A's (quantized and sparse \
-                tensors are decoded first). Totals at the end. Exit code 0 whether or not they \
+                tensors are decoded first). Totals at the end, then the metadata keys that differ \
+                (GGUF's typed pairs one by one) and the graphs' op counts. Exit code 0 whether or not they \
                 differ. The --json schema (aicompress.diff/1) is in spec/cli-json.md.
 
                 Examples:
@@ -53,10 +54,11 @@ extension AICompress {
             for t in right.tensors where left.tensor(named: t.name) == nil { names.append(t.name) }
             let rows = names.map { Row(name: $0, a: left.tensor(named: $0), b: right.tensor(named: $0)) }
             let bytesA = left.storedBytes, bytesB = right.storedBytes
+            let header = ModelHeaderDifference(left, right)
             if json {
-                try FileHandleOutput.stdout(jsonReport(rows, bytesA, bytesB).rendered() + "\n")
+                try FileHandleOutput.stdout(jsonReport(rows, bytesA, bytesB, header).rendered() + "\n")
             } else {
-                try FileHandleOutput.stdout(text(rows, bytesA, bytesB))
+                try FileHandleOutput.stdout(text(rows, bytesA, bytesB) + header.metadataText() + header.graphText())
             }
         }
 
@@ -90,7 +92,7 @@ extension AICompress {
             return out
         }
 
-        func jsonReport(_ rows: [Row], _ bytesA: Int, _ bytesB: Int) -> JSON {
+        func jsonReport(_ rows: [Row], _ bytesA: Int, _ bytesB: Int, _ header: ModelHeaderDifference) -> JSON {
             func side(_ t: Tensor?, _ sparsity: Double?) -> JSON {
                 guard let t else { return .null }
                 return .object([
@@ -111,7 +113,7 @@ extension AICompress {
                 })),
                 ("totals", .object([("bytes_a", .int(bytesA)), ("bytes_b", .int(bytesB)),
                                     ("ratio", bytesB > 0 ? .double(Double(bytesA) / Double(bytesB)) : .null)])),
-            ])
+            ] + header.json())
         }
     }
 }

@@ -93,19 +93,7 @@ struct InspectReport {
         guard key == GGUFModelMetadata.kvKey, let pairs = try? GGUFModelMetadata.pairs(loaded.model.metadata) else {
             return Format.oneLine(value)
         }
-        func show(_ v: GGUFValue) -> String {
-            switch v {
-            case .array(let a): return "[\(a.count) \(a.elementType == .string ? "strings" : a.elementType.description)]"
-            case .string(let s):
-                let text = Format.oneLine(s.description)
-                return text.count <= 80 ? "\"\(text)\"" : "\"\(text.prefix(77))...\" (\(s.bytes.count) bytes)"
-            case .float32(let f): return "\(f)"
-            case .float64(let d): return "\(d)"
-            case .bool(let b): return "\(b)"
-            default: return v.integerValue.map(String.init) ?? "\(v)"
-            }
-        }
-        return "\(pairs.count) typed GGUF pairs\n" + pairs.map { "    \($0.key) = \(show($0.value))" }.joined(separator: "\n")
+        return "\(pairs.count) typed GGUF pairs\n" + pairs.map { "    \($0.key) = \(ModelHeaderDifference.shown($0.value))" }.joined(separator: "\n")
     }
 
     func text() -> String {
