@@ -6,10 +6,11 @@ public enum ModelIO {
     /// The output format when neither `--format` nor the extension names one.
     public static let defaultFormat = ModelFormat.checkpoint
 
-    /// Reads the model at `path` (`-` for standard input).
+    /// Reads the model at `path` (`-` for standard input; a folder: the file `modelPath` picks).
     /// - Throws: `FileError` or `ModelFileError`.
-    public static func read(path: String) throws -> LoadedModel {
+    public static func read(path given: String) throws -> LoadedModel {
         HeapTuning.returnLargeBuffersToTheSystem()  // tensors freed after writing leave memory
+        let path = try modelPath(given)
         let input = try InputFile(path: path)
         guard input.size > 0 else { throw ModelFileError(path: path, kind: .empty) }
         // Content decides; a file named .ckpt that does not look like one gets the checkpoint
@@ -27,6 +28,11 @@ public enum ModelIO {
             throw ModelFileError(path: path, kind: .invalid(e))
         }
     }
+
+    /// The model file a path names: the path itself, or for a folder (a Hugging Face checkpoint)
+    /// its model.safetensors.index.json, model.safetensors, or its one model file.
+    /// - Throws: `FileError.folderWithoutModel`.
+    public static func modelPath(_ path: String) throws(FileError) -> String { try ModelFolder.entry(path) }
 
     /// Refuses an output path that names one of the input files.
     /// - Throws: `FileError.outputIsInput`.

@@ -22,25 +22,13 @@ extension AICompress.Evaluate {
     /// Loads a language model — a GGUF file, or a Hugging Face checkpoint (a folder, its
     /// model.safetensors or its .safetensors.index.json) — naming the file in any error.
     static func languageModel(_ path: String) throws -> LanguageModel {
-        let loaded = try ModelIO.read(path: try checkpointEntry(path))
+        let loaded = try ModelIO.read(path: path)
         do {
             if loaded.format == .safetensors { return try LanguageModel(huggingFace: loaded) }
             return try LanguageModel(model: loaded.model)
         } catch let e as any DataFault {
             throw ExitStatus.Failure(code: e.faultKind == .usage ? ExitStatus.usage : ExitStatus.dataError, message: "\(path): \(e)")
         }
-    }
-
-    /// A folder's checkpoint file: model.safetensors.index.json, else model.safetensors; any
-    /// other path as it is.
-    static func checkpointEntry(_ path: String) throws -> String {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else { return path }
-        let folder = path.hasSuffix("/") ? path : path + "/"
-        for name in ["model.safetensors.index.json", "model.safetensors"] where FileManager.default.fileExists(atPath: folder + name) {
-            return folder + name
-        }
-        throw ExitStatus.Failure(code: ExitStatus.noInput, message: "\(path): a folder without model.safetensors or model.safetensors.index.json")
     }
 
     func runText(_ file: String) throws {

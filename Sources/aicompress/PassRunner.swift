@@ -24,7 +24,7 @@ enum PassRunner {
         let format = try out.outputFormat(for: output)
         // A Hugging Face LLaMA-family checkpoint written as GGUF gets llama.cpp's names first.
         let prepared = try HFLlamaConversion.prepared(read, for: format)
-        let loaded = try shard.map { try prepared.restricted(toShard: $0, input: input) } ?? prepared
+        let loaded = try shard.map { try prepared.restricted(toShard: $0, input: read.input.path) } ?? prepared
         try verify(loaded)
         let driver = PassDriver(pass: pass, input: loaded.facts,
                                 metadata: [(Recipe.metadataKey, Recipe.extended(loaded.model.metadata, with: recipe))],

@@ -26,7 +26,7 @@ extension AICompress.Prune {
     /// model, tensors without llama.cpp's or Hugging Face's block names).
     static func languageModelInput(_ path: String) throws -> LanguageModelInput? {
         guard path != "-" else { return nil }
-        let entry = try AICompress.Evaluate.checkpointEntry(path)
+        let entry = try ModelIO.modelPath(path)
         let loaded = try ModelIO.read(path: entry)
         guard loaded.model.graph == nil else { return nil }
         let isProjection: (String) -> Bool = { name in projectionGlobs.contains { TensorSelection.glob($0, name) } }

@@ -9,6 +9,8 @@ import Darwin
 public enum FileError: Error, Equatable, Sendable {
     case cannotOpen(path: String, errno: Int32)
     case notARegularFile(path: String)
+    /// A folder given as a model that names no one model file (the model files it holds, sorted).
+    case folderWithoutModel(path: String, modelFiles: [String])
     case cannotMap(path: String, errno: Int32)
     case readFailed(path: String, errno: Int32)
     case cannotCreate(path: String, errno: Int32)
@@ -20,7 +22,7 @@ public enum FileError: Error, Equatable, Sendable {
     /// The path the error is about.
     public var path: String {
         switch self {
-        case .cannotOpen(let p, _), .notARegularFile(let p), .cannotMap(let p, _), .readFailed(let p, _),
+        case .cannotOpen(let p, _), .notARegularFile(let p), .folderWithoutModel(let p, _), .cannotMap(let p, _), .readFailed(let p, _),
              .cannotCreate(let p, _), .writeFailed(let p, _), .outputIsInput(let p):
             return p
         case .cannotRename(_, let to, _):
@@ -31,7 +33,7 @@ public enum FileError: Error, Equatable, Sendable {
     /// True for failures to read an input (as opposed to producing an output).
     public var isInputError: Bool {
         switch self {
-        case .cannotOpen, .notARegularFile, .cannotMap, .readFailed: return true
+        case .cannotOpen, .notARegularFile, .folderWithoutModel, .cannotMap, .readFailed: return true
         default: return false
         }
     }
@@ -44,6 +46,10 @@ extension FileError: CustomStringConvertible {
         switch self {
         case .cannotOpen(let p, let e): return "\(display(p)): cannot open: \(reason(e))"
         case .notARegularFile(let p): return "\(display(p)): not a regular file"
+        case .folderWithoutModel(let p, let files):
+            let found = files.isEmpty ? "no model file"
+                : "\(files.count) model files (\(files.prefix(3).joined(separator: ", "))\(files.count > 3 ? ", …" : ""))"
+            return "\(p): a folder without model.safetensors or model.safetensors.index.json, and \(found): name the model file"
         case .cannotMap(let p, let e): return "\(display(p)): cannot map into memory: \(reason(e))"
         case .readFailed(let p, let e): return "\(display(p)): read failed: \(reason(e))"
         case .cannotCreate(let p, let e): return "\(display(p)): cannot create output: \(reason(e))"
@@ -58,7 +64,7 @@ extension FileError: DataFault {
     /// Opening an input, creating an output and I/O part way each have their own exit code.
     public var faultKind: FaultKind {
         switch self {
-        case .cannotOpen, .notARegularFile: return .noInput
+        case .cannotOpen, .notARegularFile, .folderWithoutModel: return .noInput
         case .cannotMap, .readFailed, .writeFailed, .cannotRename: return .io
         case .cannotCreate, .outputIsInput: return .cannotCreate
         }
