@@ -127,3 +127,22 @@ final class GGUFSplitTests: XCTestCase {
         }
     }
 }
+
+/// llama-gguf-split's own output (fixtures/gguf/split, made from tiny-llama.gguf with
+/// `--split-max-tensors 8`) read by our reader.
+final class GGUFSplitFixtureTests: XCTestCase {
+    func testReadsLlamaGGUFSplitOutput() throws {
+        let dir = try temporaryDirectory(self)
+        let whole = try ModelIO.read(path: fixture("gguf/llama/tiny-llama.gguf")).model
+        for k in 1...3 {
+            let loaded = try ModelIO.read(path: fixture("gguf/split/tiny-llama-0000\(k)-of-00003.gguf"))
+            XCTAssertEqual(loaded.model.tensors, whole.tensors)
+            XCTAssertEqual(loaded.model.metadata, whole.metadata)
+            try ModelIO.write(loaded.model, to: dir + "/t.gguf", format: .gguf)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/t.gguf")),
+                           try Data(contentsOf: URL(fileURLWithPath: fixture("gguf/llama/tiny-llama.gguf"))))
+        }
+        let counts = try (1...3).map { try GGUFReader.read(try InputFile(path: fixture("gguf/split/tiny-llama-0000\($0)-of-00003.gguf")).buffer).tensors.count }
+        XCTAssertEqual(counts, [8, 8, 5])
+    }
+}
