@@ -20,6 +20,12 @@ public enum GGUFSplitReader {
         public let path: String
         /// The parsed file.
         public let file: GGUFFile
+
+        /// A shard read from `path`.
+        public init(path: String, file: GGUFFile) {
+            self.path = path
+            self.file = file
+        }
     }
 
     /// The split keys of `file` (at `path`); nil for a file that is no shard: without
