@@ -21,7 +21,7 @@ case "$target" in
     json) seeds=(fixtures/safetensors/sharded/model.safetensors.index.json fixtures/valid/all-dtypes.json) ;;
     csv) seeds=(fixtures/training fixtures/onnx/ops/add.csv fixtures/onnx/ops/conv.csv) ;;
     npy) seeds=(fixtures/training) ;;
-    gguf) seeds=(fixtures/gguf/valid) ;;
+    gguf) seeds=(fixtures/gguf/valid fixtures/gguf/split) ;;
     prune-stats) seeds=(fixtures/prune-stats/valid fixtures/prune-stats/malformed) ;;
     exec) seeds=(fixtures/onnx fixtures/onnx/ops fixtures/demo/cnn-digits.onnx) ;;
     *) echo "unknown target $target" >&2; exit 2 ;;

@@ -18,7 +18,7 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 passed=0
 failed=0
-for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality old_opset prune_vs_mask executor_vs_ort sklearn_models training_vs_ort report_chromium gguf_check llama_cpp llama_gptq hf_llama llm_eval llm_prune; do
+for lane in onnx_roundtrip safetensors_roundtrip quantize_vs_ort quantize_quality old_opset prune_vs_mask executor_vs_ort sklearn_models training_vs_ort report_chromium gguf_check gguf_split llama_cpp llama_gptq hf_llama llm_eval llm_prune; do
     rc=0
     lane_start=$(date +%s)
     if [ "$lane" = report_chromium ]; then

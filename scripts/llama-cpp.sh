@@ -13,8 +13,10 @@
 #            src/      the extracted sdist (vendor/llama.cpp is the llama.cpp tree)
 #            build/    the cmake build; build/bin holds the binaries
 #            build.log the configure and build output
-#   builds llama-quantize, llama-perplexity, llama-imatrix, llama-tokenize (about 6 minutes on
-#   2 cores); a build whose binaries are all present is reused as it is. Installs Debian's
+#   builds llama-quantize, llama-perplexity, llama-imatrix, llama-tokenize, llama-gguf-split (about
+#   6 minutes on 2 cores); a build whose binaries are all present is reused as it is, and a cached
+#   build that lacks some (made before a target was added here) builds only those: cmake reuses
+#   the libraries already built, so adding a tool costs its own file and a link, not a rebuild. Installs Debian's
 #   cmake, g++ and make with apt when missing.
 #
 # Why these flags: GGML_NATIVE=OFF so the build does not depend on the CPU it was made on. The
@@ -29,7 +31,7 @@ version=0.3.36
 root="${AICOMPRESS_CACHE:-$HOME/.cache/aicompress}/llama.cpp-$version"
 src="$root/src/llama_cpp_python-$version/vendor/llama.cpp"
 build="$root/build"
-targets=(llama-quantize llama-perplexity llama-imatrix llama-tokenize)
+targets=(llama-quantize llama-perplexity llama-imatrix llama-tokenize llama-gguf-split)
 
 built() {
     local t
@@ -113,13 +115,16 @@ if [ ! -f "$src/CMakeLists.txt" ]; then
 fi
 
 drain_log_at_exit
-echo "llama.cpp $version: building ${targets[*]} in $build (log: $root/build.log)" >&2
+# Only the binaries that are missing (all of them for a fresh cache): a cached build keeps its own.
+wanted=()
+for t in "${targets[@]}"; do [ -x "$build/bin/$t" ] && [ -f "$build/.log-drained" ] || wanted+=("$t"); done
+echo "llama.cpp $version: building ${wanted[*]} in $build (log: $root/build.log)" >&2
 start=$(date +%s)
 if ! {
     cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
         -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF \
         -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF &&
-        cmake --build "$build" -j2 --target "${targets[@]}"
+        cmake --build "$build" -j2 --target "${wanted[@]}"
 } >"$root/build.log" 2>&1; then
     tail -n 30 "$root/build.log" >&2
     echo "llama.cpp: the build failed (whole log: $root/build.log)" >&2

@@ -27,7 +27,7 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "ONNX output: write tensors as sparse_initializer where that is smaller.")
     var sparseInitializers = false
 
-    @Option(help: "safetensors output: split into shards of at most SIZE (e.g. 2GB, 500MB, 1GiB) plus an index.json.")
+    @Option(help: "safetensors output: split into shards of at most SIZE (e.g. 2GB, 500MB, 1GiB) plus an index.json; GGUF output: llama.cpp's split files (OUT-00001-of-0000N.gguf, as llama-gguf-split).")
     var shardSize: ByteSize?
 
     @Option(help: "Hold at most about SIZE in memory (tensors transformed at once, write buffers; mapped input pages are not counted). A tensor that cannot fit is refused (exit 64).")
@@ -60,7 +60,7 @@ struct OutputOptions: ParsableArguments {
     func check(output: String) throws {
         let f: ModelFormat
         do { f = try outputFormat(for: output) } catch let e as ModelFileError { throw ValidationError(e.description) }
-        if shardSize != nil && f != .safetensors { throw ValidationError("--shard-size applies to safetensors output only") }
+        if shardSize != nil && f != .safetensors && f != .gguf { throw ValidationError("--shard-size applies to safetensors and GGUF output only") }
         if (externalData || sparseInitializers) && f != .onnx {
             throw ValidationError("--external-data and --sparse-initializers apply to ONNX output only")
         }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import AICompressCore
 
 extension ModelFormat {
@@ -18,10 +23,21 @@ struct GGUFFormat: ModelFormatHandler {
         bytes.count >= 4 && bytes.loadUnaligned(as: UInt32.self) == GGUFReader.magic.littleEndian
     }
 
+    /// Reads one file, or every shard of the split model it belongs to (`GGUFSplitReader`:
+    /// the others through `sideFiles`), tensors in shard order; the split keys are dropped from
+    /// the model's metadata (they describe the files, and a writer sets its own).
     func read(_ input: InputFile, sideFiles: any SideFileResolver) throws -> FormatReading {
         let file = try GGUFReader.read(input.buffer)
+        var opened: [String: InputFile] = [:]
+        let shards = try GGUFSplitReader.assemble(given: file, path: input.path) { name, number, count in
+            let shard = try Self.openShard(name, number: number, count: count, sideFiles)
+            opened[shard.path] = shard
+            do { return GGUFSplitReader.Shard(path: shard.path, file: try GGUFReader.read(shard.buffer)) } catch {
+                throw ModelFileError(path: shard.path, kind: .invalid(error))
+            }
+        }
         var model = Model()
-        for t in file.tensors {
+        for t in shards.lazy.flatMap(\.file.tensors) {
             let shape = try Shape(t.info.shape)
             if let dtype = GGUFFormat.dtype(of: t.info.type) {
                 try model.append(try Tensor(name: t.info.name, dtype: dtype, shape: shape, data: t.data))
@@ -29,11 +45,25 @@ struct GGUFFormat: ModelFormatHandler {
                 try model.append(try Tensor(name: t.info.name, dtype: .f32, shape: shape, encoding: .ggml(t.info.type), data: t.data))
             }
         }
-        model.metadata = GGUFModelMetadata.modelMetadata(file.metadata)
+        model.metadata = GGUFModelMetadata.modelMetadata(shards[0].file.metadata.filter { !GGUFSplit.keys.contains($0.key) })
         // Chunk by chunk, each chunk's pages dropped once summed: the check must not leave the
         // whole file resident (the pass then touches each tensor's pages once, and drops them).
-        let crc = CRC32.checksums([input.buffer.bytes], releasing: input.buffer)[0]
-        return FormatReading(model: model, formatVersion: "GGUF v\(file.version)", fileCRC32: crc)
+        var crc: UInt32 = 0
+        for (k, shard) in shards.enumerated() {
+            let buffer = shard.file.buffer
+            let c = CRC32.checksums([buffer.bytes], releasing: buffer)[0]
+            crc = k == 0 ? c : CRC32.combine(crc, c, lengthB: buffer.count)
+        }
+        let version = shards.count > 1 ? "GGUF v\(shards[0].file.version), split in \(shards.count) files" : "GGUF v\(file.version)"
+        return FormatReading(model: model, formatVersion: version, fileCRC32: crc,
+                             sideFiles: shards.compactMap { opened[$0.path] })
+    }
+
+    /// Maps shard `name` beside the model; a missing one is named as the shard it is.
+    static func openShard(_ name: String, number: Int, count: Int, _ sideFiles: any SideFileResolver) throws -> InputFile {
+        do { return try sideFiles.open(name) } catch FileError.cannotOpen(let path, let e) where e == ENOENT {
+            throw GGUFSplitError.missingShard(file: path, number: number, count: count)
+        }
     }
 
     func makeWriter(_ request: WriteRequest) throws -> any FormatWriter { try GGUFFileWriter(request) }

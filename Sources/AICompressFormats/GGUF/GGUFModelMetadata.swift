@@ -49,7 +49,8 @@ public enum GGUFModelMetadata {
     /// The pairs a GGUF file of `tensors` with model `metadata` carries.
     /// - Throws: `GGUFError.unrepresentable` for a bad `gguf.kv` or `gguf.file_type`.
     static func filePairs(_ metadata: [String: String], types: [GGMLType]) throws(GGUFError) -> [GGUFKeyValue] {
-        var pairs = try pairs(metadata)
+        // The split keys describe files, not the model; a split writer sets its own.
+        var pairs = try pairs(metadata).filter { !GGUFSplit.keys.contains($0.key) }
         func set(_ key: String, _ value: GGUFValue) {
             if let i = pairs.firstIndex(where: { $0.key == key }) { pairs[i] = GGUFKeyValue(key, value) } else {
                 pairs.append(GGUFKeyValue(key, value))

@@ -14,7 +14,8 @@ import AICompressTraining
 //   json         JSONParser (safetensors headers and sharded indexes)
 //   csv          Dataset.readCSV with every missing-value strategy, other delimiters, chosen columns
 //   npy          NPY.read
-//   gguf         GGUFReader, then every tensor dequantized and the file written back
+//   gguf         GGUFReader, then every tensor dequantized and the file written back; the split-set
+//                checks (GGUFSplitReader) with the file as every shard
 //   prune-stats  GlobalPruneStatistics and GlobalPruneThreshold (sharded global pruning's
 //                part and threshold files), each read back after a re-encode
 //   exec         ONNX model → Network → one forward pass of a zero row (hostile graphs:
@@ -67,6 +68,10 @@ func runOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             for t in file.tensors { _ = t.data.withUnsafeBytes { try? t.info.type.dequantize(Array($0)) } }
             var sink = MemorySink()
             try? GGUFWriter.write(file, to: &sink)
+            // The split checks, with this file standing in for every shard of its set.
+            let info = try? GGUFSplitReader.info(file, path: "fuzz.gguf")
+            let name = info.map { GGUFSplit.name(prefix: "fuzz", number: $0.number, count: $0.count) } ?? "fuzz.gguf"
+            _ = try? GGUFSplitReader.assemble(given: file, path: name) { shard, _, _ in GGUFSplitReader.Shard(path: shard, file: file) }
         }
     case "prune-stats":
         let array = Array(bytes)
