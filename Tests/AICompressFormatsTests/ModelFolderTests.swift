@@ -32,6 +32,17 @@ final class ModelFolderTests: XCTestCase {
             XCTAssertEqual((error as? FileError)?.faultKind, .noInput)
             XCTAssertTrue("\(error)".hasSuffix("and 2 model files (a.gguf, b.onnx): name the model file"), "\(error)")
         }
+        // A split GGUF's shards: the folder is its first shard; a set with a shard missing is not.
+        let split = fixturesURL.appendingPathComponent("gguf/split").path
+        let shards = dir + "/shards"
+        try fm.createDirectory(atPath: shards, withIntermediateDirectories: true)
+        for n in 1...3 { try fm.copyItem(atPath: split + "/tiny-llama-0000\(n)-of-00003.gguf", toPath: shards + "/tiny-llama-0000\(n)-of-00003.gguf") }
+        XCTAssertEqual(try ModelIO.modelPath(shards), shards + "/tiny-llama-00001-of-00003.gguf")
+        XCTAssertEqual(try ModelIO.read(path: shards).model.tensors.count, try ModelIO.read(path: gguf).model.tensors.count)
+        XCTAssertNil(ModelFolder.firstShard(of: ["m-00001-of-00003.gguf", "m-00002-of-00003.gguf", "x.gguf"]))
+        XCTAssertNil(ModelFolder.firstShard(of: ["m-00001-of-00002.gguf", "n-00002-of-00002.gguf"]))
+        XCTAssertEqual(ModelFolder.firstShard(of: ["m-00001-of-00002.gguf", "m-00002-of-00002.gguf"]), "m-00001-of-00002.gguf")
+
         XCTAssertThrowsError(try ModelIO.read(path: dir)) { error in
             XCTAssertEqual(error as? FileError, .folderWithoutModel(path: dir, modelFiles: []))
         }

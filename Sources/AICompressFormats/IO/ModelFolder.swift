@@ -9,7 +9,8 @@ import Darwin
 /// `evaluate` always has.
 enum ModelFolder {
     /// `path` unless it is a folder; for a folder, its `model.safetensors.index.json`, else its
-    /// `model.safetensors`, else its one file with a model extension (`.gguf`, `.onnx`, …).
+    /// `model.safetensors`, else its one file with a model extension (`.gguf`, `.onnx`, …), or the
+    /// first shard when its model files are the shards of one split GGUF.
     /// - Throws: `FileError.folderWithoutModel` when none of these picks one file.
     static func entry(_ path: String) throws(FileError) -> String {
         var st = stat()
@@ -22,8 +23,19 @@ enum ModelFolder {
         let models = fileNames(in: folder).filter { name in
             extensions.contains { name.hasSuffix($0) } && isRegularFile(folder + name)
         }.sorted()
-        guard models.count == 1 else { throw .folderWithoutModel(path: path, modelFiles: models) }
-        return folder + models[0]
+        if models.count == 1 { return folder + models[0] }
+        if let first = firstShard(of: models) { return folder + first }
+        throw .folderWithoutModel(path: path, modelFiles: models)
+    }
+
+    /// The first shard when `names` are exactly the shards of one split GGUF set
+    /// (`PREFIX-00001-of-0000N.gguf` … `PREFIX-0000N-of-0000N.gguf`), else nil.
+    static func firstShard(of names: [String]) -> String? {
+        guard let count = Int(names.first?.dropLast(5).suffix(5) ?? ""), count == names.count else { return nil }
+        let first = names.first { GGUFSplit.prefix(of: $0, number: 0, count: count) != nil }
+        guard let first, let prefix = GGUFSplit.prefix(of: first, number: 0, count: count) else { return nil }
+        let expected = (0..<count).map { GGUFSplit.name(prefix: prefix, number: $0, count: count) }
+        return Set(expected) == Set(names) ? first : nil
     }
 
     private static func isRegularFile(_ path: String) -> Bool {
