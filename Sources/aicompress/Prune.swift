@@ -118,6 +118,9 @@ extension AICompress {
             try calibration.check(needed: method != .magnitude, method: method.rawValue)
             if method != .magnitude { _ = try calibratedPattern() }
             if quantize != nil || groupSize != nil { _ = try jointBase() }
+            if quantize != nil, ((try? Self.languageModelInput(files.input)) ?? nil) != nil {  // read faults: run() reports them
+                throw ValidationError("--quantize goes with graph models (ONNX, .ckpt); prune a language model, then quantize --gguf TYPE")
+            }
             if !global.stats { try out.check(output: files.output) }
             if shard.part != nil {
                 if method != .magnitude { throw ValidationError("--shard goes with --method magnitude: \(method.rawValue) needs the whole graph") }
@@ -130,9 +133,6 @@ extension AICompress {
 
         func run() throws {
             let languageModel = try Self.languageModelInput(files.input)
-            if languageModel != nil && quantize != nil {
-                throw ValidationError("--quantize goes with graph models (ONNX, .ckpt); prune a language model, then quantize --gguf TYPE")
-            }
             if let lm = languageModel, let path = calibration.calibration, let m = method.languageModel {
                 try runLanguageModel(lm, method: m, path: path)
                 return

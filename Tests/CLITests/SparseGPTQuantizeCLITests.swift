@@ -99,5 +99,13 @@ final class SparseGPTQuantizeCLITests: CLITestCase {
             XCTAssertTrue(r.stderr.contains(message), r.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.ckpt"))
         }
+        // A language model is pruned in its own types (GGUF, safetensors): no joint mode.
+        let calib = dir + "/calib.txt"
+        try String(repeating: "the model weights are pruned one block at a time ", count: 40).write(toFile: calib, atomically: true, encoding: .utf8)
+        let r = try run(["prune", "--method", "sparsegpt", "--keep", "0.5", "--quantize", "int4", "--calibration", calib,
+                         fixture("gguf/llama/tiny-llama.gguf"), dir + "/x.gguf"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--quantize goes with graph models"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.gguf"))
     }
 }
