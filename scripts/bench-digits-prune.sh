@@ -7,12 +7,18 @@
 #
 # Usage: scripts/bench-digits-prune.sh [BIN] [KEEP ...]   (BIN default .build/debug/aicompress;
 #        KEEP default 0.3 0.2 0.1)
+#        scripts/bench-digits-prune.sh --joint [BIN] [SPARSITY ...]   SparseGPT's joint sparsification
+#        + quantization (`prune --method sparsegpt --quantize S`) against `prune --method sparsegpt`
+#        then `quantize --S` (round to nearest), int8 and int4, with the output file sizes; the CNN's
+#        Conv weight is rounded to nearest unpruned in both (SPARSITY default 0.5 0.8).
 set -euo pipefail
+joint=false
+if [ "${1:-}" = --joint ]; then joint=true; shift; fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/.build/debug/aicompress}
 shift || true
 keeps=("$@")
-[ ${#keeps[@]} -gt 0 ] || keeps=(0.3 0.2 0.1)
+[ ${#keeps[@]} -gt 0 ] || { if $joint; then keeps=(0.5 0.8); else keeps=(0.3 0.2 0.1); fi; }
 demo=$root/fixtures/demo
 train=$demo/digits-train.csv test=$demo/digits-test.csv
 tmp=$(mktemp -d)
@@ -25,6 +31,24 @@ accuracy() {
 
 echo "binary: $bin"
 echo
+if $joint; then
+    size() { wc -c <"$1" | tr -d ' '; }
+    echo "| model | sparsity | scheme | joint | prune then quantize | joint bytes | prune-then-quantize bytes |"
+    echo "|---|---:|---|---:|---:|---:|---:|"
+    for model in mlp-digits.ckpt cnn-digits.onnx; do
+        ext=${model##*.}
+        echo "| $model | 0 (dense f32) | | $(accuracy "$demo/$model") | | $(size "$demo/$model") | |"
+        for s in "${keeps[@]}"; do
+            "$bin" prune -q --method sparsegpt --sparsity "$s" --calibration "$train" "$demo/$model" "$tmp/p.$ext"
+            for scheme in int8 int4; do
+                "$bin" prune -q --method sparsegpt --sparsity "$s" --quantize "$scheme" --calibration "$train" "$demo/$model" "$tmp/j.$ext"
+                "$bin" quantize -q "--$scheme" "$tmp/p.$ext" "$tmp/pq.$ext"
+                echo "| $model | $s | $scheme | $(accuracy "$tmp/j.$ext") | $(accuracy "$tmp/pq.$ext") | $(size "$tmp/j.$ext") | $(size "$tmp/pq.$ext") |"
+            done
+        done
+    done
+    exit 0
+fi
 echo "| model | keep | magnitude | Wanda | SparseGPT |"
 echo "|---|---:|---:|---:|---:|"
 for model in mlp-digits.ckpt cnn-digits.onnx; do

@@ -32,13 +32,19 @@ extension AICompress {
                   aicompress prune --scope global --keep 0.3 --shard 2/4 --stats m.index.json t.prune-threshold
                   aicompress prune --keep 0.5 model.onnx - | aicompress quantize --int8 - small.ckpt
                   aicompress prune --method sparsegpt --sparsity 0.5 --calibration train.csv model.onnx sparse.ckpt
+                  aicompress prune --method sparsegpt --keep 0.5 --quantize int4 --calibration d.csv m.onnx q.ckpt
 
                 Data-aware methods (--method wanda or sparsegpt, with --calibration) prune the \
                 weights of Gemm and MatMul nodes one layer at a time, each layer seeing the outputs \
                 of the layers already pruned: Wanda removes the smallest |w|·‖x‖ of each output row; \
                 SparseGPT chooses by saliency and updates the remaining weights of the row to make \
                 up for the removed ones. --sparsity/--keep apply to each output row (Wanda) or to \
-                each block of 128 inputs over all rows (SparseGPT); --pattern N:M to every row.
+                each block of 128 inputs over all rows (SparseGPT); --pattern N:M to every row. \
+                SparseGPT with --quantize SCHEME (int8, uint8, int4, uint4; --group-size N) also \
+                rounds the kept weights onto the scheme's grid in the same sweep, compensating the \
+                rounding as it compensates the pruning; the layers are stored sparse + quantized \
+                (.ckpt encoding 4), other selected tensors are rounded to nearest, and ONNX output \
+                holds the same values as QuantizeLinear/DequantizeLinear pairs.
 
                 Language models (LLaMA-family GGUF, or a Hugging Face folder or safetensors file \
                 with config.json): only the seven projections of every block are pruned (attn_q, \
@@ -69,6 +75,13 @@ extension AICompress {
 
         @Option(help: "magnitude; or wanda or sparsegpt, which need --calibration.")
         var method: PruneMethod = .magnitude
+
+        @Option(name: .parameter(SparseGPTQuantize.Parameter.quantize), help: ArgumentHelp(SparseGPTQuantize.Parameter.quantize))
+        var quantize: String?
+
+        @Option(name: .parameter(AICompressPasses.Quantize.Parameter.groupSize),
+                help: "With --quantize: one scale per group of N weights along the input axis (default: the scheme's, 32 for 4-bit).")
+        var groupSize: Int?
 
         @OptionGroup var calibration: CalibrationOptions
 
@@ -104,6 +117,10 @@ extension AICompress {
             _ = try AICompressPasses.Prune.fromCommandLine(parameters)
             try calibration.check(needed: method != .magnitude, method: method.rawValue)
             if method != .magnitude { _ = try calibratedPattern() }
+            if quantize != nil || groupSize != nil { _ = try jointBase() }
+            if quantize != nil, ((try? Self.languageModelInput(files.input)) ?? nil) != nil {  // read faults: run() reports them
+                throw ValidationError("--quantize goes with graph models (ONNX, .ckpt); prune a language model, then quantize --gguf TYPE")
+            }
             if !global.stats { try out.check(output: files.output) }
             if shard.part != nil {
                 if method != .magnitude { throw ValidationError("--shard goes with --method magnitude: \(method.rawValue) needs the whole graph") }
@@ -132,10 +149,22 @@ extension AICompress {
                 try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report, shard: shard.part)
                 return
             }
+            if quantize != nil {
+                let joint = SparseGPTQuantize(base: try jointBase(), pattern: try calibratedPattern(), calibration: data)
+                return try PassRunner.run(joint, input: files.input, output: files.output, out: out, report: report,
+                                          recipe: [calibration.jointRecipeStep(joint)])
+            }
             let pass = CalibratedPrune(method: calibrated, pattern: try calibratedPattern(),
                                        selection: TensorSelection(parameters: selection.parameters), calibration: data)
             try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report,
                                recipe: [calibration.recipeStep(pass)])
+        }
+
+        /// The scheme of `--quantize` (with `--group-size`) as a `Quantize` pass over the selection.
+        func jointBase() throws -> AICompressPasses.Quantize {
+            guard let scheme = quantize else { throw ValidationError("--group-size goes with --quantize SCHEME") }
+            guard method == .sparsegpt else { throw ValidationError("--quantize goes with --method sparsegpt (one sweep prunes and quantizes)") }
+            return try CalibratedStep.jointBase(scheme: scheme, groupSize: groupSize, selection: selection.parameters)
         }
 
         /// What a data-aware method removes, from --keep/--sparsity or --pattern N:M.

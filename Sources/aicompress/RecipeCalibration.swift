@@ -113,7 +113,9 @@ extension Recipe.Step {
             throw fail(stray.key, "not a key of \(command) with method \(method)")
         }
         // Everything else is the pass's own keys (checked by its declaration).
-        let base = Recipe.Step(command: command, options: options.filter { !CalibratedStep.keys.contains($0.key) }, line: line)
+        let base = Recipe.Step(command: command, options: options.filter {
+            !CalibratedStep.keys.contains($0.key) && !(command == "prune" && CalibratedStep.jointKeys.contains($0.key))
+        }, line: line)
         let calibrationArguments = Recipe.Step(command: command, options: options.filter {
             ["calibration", "calibration-rows", "calibration-tokens", "calibration-chunks", "delimiter", "columns", "drop"].contains($0.key)
         }).arguments
@@ -138,6 +140,13 @@ extension Recipe.Step {
             }
             // The keys are checked as `prune` checks its flags (the selection is a graph model's).
             let selection = try base.pass(file: file, number: number) as? Prune
+            do {  // `quantize` (and `group-size`): SparseGPT's joint sweep (Prune+Quantize.swift)
+                if let joint = try CalibratedStep.jointPass(method: method, quantize: word("quantize"), groupSize: word("group-size"),
+                                                            pattern: pattern, selection: selection?.selection ?? TensorSelection(),
+                                                            calibration: calibration.data, languageModel: input.languageModel != nil) {
+                    return joint
+                }
+            } catch let e as ValidationError { throw fail(word("quantize") == nil ? "group-size" : "quantize", e.message) }
             if let lm = input.languageModel, let m = LinearLayerPruning.Method(rawValue: method) {
                 guard first || lm.huggingFace == nil else {
                     throw fail("method", "on a Hugging Face checkpoint a calibrated prune must be the recipe's first step")

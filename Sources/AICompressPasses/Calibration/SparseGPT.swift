@@ -1,7 +1,9 @@
 /// SparseGPT (Frantar & Alistarh, 2023) for one linear layer: the same column sweep as GPTQ,
 /// where each block's mask is chosen by w²/U[j][j]² (the weight's saliency given the inverse
 /// Hessian) and the pruned weights' error is moved onto the weights not yet fixed. With a grid
-/// the kept weights are also quantized in the same sweep (sparse + quantized in one pass).
+/// the kept weights are also rounded onto it in the same sweep, each rounding error spread like a
+/// pruned weight's (the paper's joint sparsification and quantization: sparse + quantized in one
+/// pass); the grid's scales are fitted to the kept weights of a pruning-only sweep run first.
 public struct SparseGPT: Sendable {
     /// Dampening fraction of the mean Hessian diagonal.
     public var dampFraction: Double
@@ -47,19 +49,44 @@ public struct SparseGPT: Sendable {
         var block = blockSize
         if let g = grid, g.groupSize > 0 { block = max(block, g.groupSize) / g.groupSize * g.groupSize }
         if case .nOfM(_, let m) = pattern { block = max(block, m) / m * m }
+        var fitted = grid
+        if var g = grid {
+            // The joint mode's scales come from a pruning-only sweep first: pruning moves much
+            // more weight than rounding does, so a group's range fitted to its weights before
+            // the sweep has compensated the pruned ones would clip the kept ones it grows.
+            var pruned = weights
+            var plain = SparseGPTRule(pattern: pattern, grid: nil, rows: rows, columns: n)
+            OBSSweep(blockSize: block).run(&pruned, rows: rows, factor: factor, rule: &plain)
+            g.fit(keptOf: pruned, keep: plain.keep, columns: n)
+            fitted = g
+        }
         var w = weights
-        var rule = SparseGPTRule(pattern: pattern, grid: grid, rows: rows, columns: n)
+        var rule = SparseGPTRule(pattern: pattern, grid: fitted, rows: rows, columns: n)
         let loss = OBSSweep(blockSize: block).run(&w, rows: rows, factor: factor, rule: &rule)
         return Result(weights: w, mask: rule.keep, grid: rule.grid, loss: loss)
     }
 }
 
+extension IntegerGrid {
+    /// Fits every row's groups to the kept weights of `values` (`rows × columns`; `keep` the
+    /// mask): a pruned weight is 0, which every grid holds exactly, so it takes no part in the range.
+    mutating func fit(keptOf values: [Float], keep: [Bool], columns n: Int) {
+        let width = groupSize > 0 ? groupSize : n
+        for r in 0..<rows {
+            for g in 0..<groups {
+                let range = (r * n + g * width)..<(r * n + min(n, (g + 1) * width))
+                fit(row: r, group: g, values: range.compactMap { keep[$0] ? values[$0] : nil })
+            }
+        }
+    }
+}
+
 /// SparseGPT's decision per column: at a block's (or N:M group's) first column choose which of
 /// its weights go, by w²/U[j][j]²; then fix a weight to 0 when it goes, else to itself or its
-/// grid point.
+/// point on `grid` (already fitted: `SparseGPT.prune` fits it from a pruning-only sweep).
 struct SparseGPTRule: OBSColumnRule {
     let pattern: SparsityPattern
-    var grid: IntegerGrid?
+    let grid: IntegerGrid?
     var keep: [Bool]
     let columns: Int
 
@@ -93,17 +120,6 @@ struct SparseGPTRule: OBSColumnRule {
                 for j in SparsityPattern.smallest(window, count: drop) { keep[r * n + c + j] = false }
             }
         default: break
-        }
-        if var g = grid {
-            let width = g.groupSize > 0 ? g.groupSize : n
-            if c % width == 0 {
-                // The group's kept weights set its range (pruned ones will be 0, always on the grid).
-                let hi = min(n, c + width)
-                for r in 0..<rows {
-                    g.fit(row: r, group: g.group(of: c), values: (c..<hi).compactMap { keep[r * n + $0] ? weights[r * n + $0] : nil })
-                }
-                grid = g
-            }
         }
     }
 
