@@ -8,7 +8,7 @@ import XCTest
 /// folded (f32, moved), a KL divergence from the F32 model below round-to-nearest's, the same
 /// bytes twice, and the refusals.
 final class GGUFAWQCLITests: CLITestCase {
-    func calibrationText(_ dir: String) throws -> String {
+    static func calibrationText(_ dir: String) throws -> String {
         let words = ["the", "model", "weights", "are", "quantized", "one", "block", "at", "a", "time", "with", "calibration", "text", "and", "scales"]
         let path = dir + "/awq-calib.txt"
         try (0..<400).map { words[($0 * 7 + $0 / 13) % words.count] }.joined(separator: " ").write(toFile: path, atomically: true, encoding: .utf8)
@@ -24,7 +24,7 @@ final class GGUFAWQCLITests: CLITestCase {
     }
 
     func testAWQFileHasRoundToNearestLayoutFoldedNormsAndIsDeterministic() throws {
-        let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try calibrationText(dir)
+        let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try Self.calibrationText(dir)
         let flags = ["--method", "awq", "--calibration", text, "--calibration-tokens", "16", "--calibration-chunks", "6"]
         for type in ["Q4_0", "Q4_K_M"] {
             let rtn = try run(["quantize", "--gguf", type, "-q", input, dir + "/rtn.gguf"])
@@ -61,7 +61,7 @@ final class GGUFAWQCLITests: CLITestCase {
     }
 
     func testRefusals() throws {
-        let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try calibrationText(dir)
+        let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try Self.calibrationText(dir)
         let flags = ["--method", "awq", "--calibration", text, "--calibration-tokens", "16"]
         for extra in [["--imatrix", text], ["--act-order"], ["--damp", "0.1"]] {
             let r = try run(["quantize", "--gguf", "Q4_0"] + extra + flags + [input, dir + "/x.gguf"])
