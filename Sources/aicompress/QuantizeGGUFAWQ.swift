@@ -5,11 +5,14 @@ import AICompressPasses
 import Foundation
 
 extension QuantizeGGUF {
-    /// `--method awq`'s settings (`--calibration`, `--calibration-tokens`, `--calibration-chunks`).
+    /// `--method awq`'s settings (`--calibration`, `--calibration-tokens`, `--calibration-chunks`,
+    /// `--awq-grid`).
     struct AWQ {
         let text: String
         let tokens: Int
         let chunks: Int
+        /// α is searched on k / grid, k = 0 ..< grid (`AWQScaleSearch.grid`).
+        var grid = 20
         let quiet: Bool
 
         /// `pass` with AWQ's tensors: every blk.N projection whose planned type is a block type,
@@ -19,9 +22,10 @@ extension QuantizeGGUF {
         /// held at a time, as for GPTQ.
         func attach(to pass: GGUFQuantize) throws -> GGUFQuantize {
             let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
-            let (tokens, chunks) = (tokens, chunks)
+            let (tokens, chunks, search) = (tokens, chunks, AWQScaleSearch(grid: grid))
             let interactive = !quiet && FileHandleOutput.stderrIsInteractive
-            let words = [("method", "awq"), ("calibration", text), ("calibration-tokens", "\(tokens)"), ("calibration-chunks", "\(chunks)")]
+            let words = [("method", "awq"), ("calibration", text), ("calibration-tokens", "\(tokens)"), ("calibration-chunks", "\(chunks)"),
+                         ("awq-grid", "\(grid)")]
             let reports = CalibratedReportStore()
             return pass.withCalibration(words, { model, types in
                 let lm = try LanguageModel(beingWritten: model)
@@ -41,7 +45,7 @@ extension QuantizeGGUF {
                     // Drawn as the block starts, so it shows while the block runs.
                     FileHandleOutput.stderr("\r\u{1B}[K" + (done < total ? "awq: block \(done + 1)/\(total), \(calibration.sequences.count) × \(tokens) tokens" : ""))
                 }) { block in
-                    try Self.encode(block, model: model, config: lm.decoder.config, types: types, reports: reports)
+                    try Self.encode(block, model: model, config: lm.decoder.config, types: types, search: search, reports: reports)
                 }
                 return StreamedTensors(stream: stream)
             }, reports: { reports.get($0) })
@@ -50,12 +54,12 @@ extension QuantizeGGUF {
         /// AWQ on one block: its planned projections encoded (their reports go to `reports`),
         /// the norms a fold changed, and the values the next block is calibrated on.
         static func encode(_ block: DecoderBlockCalibration, model: Model, config: DecoderConfig, types: [String: GGMLType],
-                           reports: CalibratedReportStore) throws -> (weights: [ActivationSite.Kind: [Float]], items: [String: Tensor]) {
+                           search: AWQScaleSearch, reports: CalibratedReportStore) throws -> (weights: [ActivationSite.Kind: [Float]], items: [String: Tensor]) {
             var planned: [ActivationSite.Kind: GGMLType] = [:]
             for kind in ActivationSite.Kind.allCases {
                 if let type = types[block.tensorName(kind)], type.isQuantized { planned[kind] = type }
             }
-            let r = try AWQBlock.run(block, config: config, types: planned, search: AWQScaleSearch())
+            let r = try AWQBlock.run(block, config: config, types: planned, search: search)
             var encoded: [String: Tensor] = [:]
             for (kind, type) in planned {
                 guard let data = r.encoded[kind], let effective = r.effective[kind] else { continue }
@@ -72,6 +76,14 @@ extension QuantizeGGUF {
                 encoded[name] = try Self.norm(values, like: model.tensor(named: name), name: name)
             }
             return (r.effective, encoded)
+        }
+
+        /// The recipe keys after the pass's (`CalibratedStep`): the method, the text with its
+        /// SHA-256 and size, how it is cut, and the α grid, so `apply` searches the same scales.
+        func recipeOptions() throws -> [Recipe.Option] {
+            typealias C = CalibratedStep
+            return [C.option("method", "awq")] + (try C.file("calibration", path: text))
+                + [C.option("calibration-tokens", "\(tokens)"), C.option("calibration-chunks", "\(chunks)"), C.option("awq-grid", "\(grid)")]
         }
 
         /// AWQ's tensors as the writer reaches them: block i runs at the first of its tensors

@@ -63,11 +63,16 @@ final class GGUFAWQCLITests: CLITestCase {
     func testRefusals() throws {
         let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try Self.calibrationText(dir)
         let flags = ["--method", "awq", "--calibration", text, "--calibration-tokens", "16"]
-        for extra in [["--imatrix", text], ["--act-order"], ["--damp", "0.1"]] {
+        for extra in [["--imatrix", text], ["--act-order"], ["--damp", "0.1"], ["--awq-grid", "0"], ["--awq-grid", "101"]] {
             let r = try run(["quantize", "--gguf", "Q4_0"] + extra + flags + [input, dir + "/x.gguf"])
             XCTAssertEqual(r.status, 64, "\(extra): \(r.stderr)")
         }
-        let noCalibration = try run(["quantize", "--gguf", "Q4_0", "--method", "awq", input, dir + "/x.gguf"])
+        for other in [["--gguf", "Q4_0", "--method", "gptq", "--calibration", text], ["--int4"]] {
+            let r = try run(["quantize", "--awq-grid", "10"] + other + [input, dir + "/x.gguf"])
+            XCTAssertEqual(r.status, 64, "\(other): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--awq-grid goes with --method awq"), r.stderr)
+        }
+                let noCalibration = try run(["quantize", "--gguf", "Q4_0", "--method", "awq", input, dir + "/x.gguf"])
         XCTAssertEqual(noCalibration.status, 64, noCalibration.stderr)
         XCTAssertTrue(noCalibration.stderr.contains("--method awq needs --calibration"), noCalibration.stderr)
         let noGGUF = try run(["quantize", "--int4"] + flags + [input, dir + "/x.gguf"])
