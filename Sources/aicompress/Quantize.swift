@@ -111,6 +111,9 @@ extension AICompress {
         @Option(help: "--method gptq: dampening, this fraction of the mean Hessian diagonal added to it.")
         var damp = 0.01
 
+        @Option(help: ArgumentHelp("--method awq: the number of α values searched per input (α = k/N, k = 0 … N−1; 1 to 100).", valueName: "n"))
+        var awqGrid = 20
+
         @Option(help: ArgumentHelp("With --gguf and --calibration TEXT (--method rtn): also write the importance matrix computed from the text (llama.cpp's imatrix GGUF, as `aicompress imatrix` writes it).", valueName: "file"))
         var saveImatrix: String?
 
@@ -147,6 +150,8 @@ extension AICompress {
                 if method == .awq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; AWQ weighs columns by its own calibration statistics") }
                 guard damp >= 0, damp < 1 else { throw ValidationError("--damp must be in [0, 1)") }
                 if method == .gptq && shard.part != nil { throw ValidationError("--shard goes with --method rtn: GPTQ runs the whole model") }
+                if method != .awq && awqGrid != 20 { throw ValidationError("--awq-grid goes with --method awq") }
+                guard (1...100).contains(awqGrid) else { throw ValidationError("--awq-grid must be in 1 … 100 (got \(awqGrid))") }
                 if method == .awq && shard.part != nil { throw ValidationError("--shard goes with --method rtn: AWQ runs the whole model") }
                 // The values only: the imatrix file is read (and its faults reported) by run().
                 _ = try QuantizeGGUF(type: ggufQuantize.type, pure: pure, tensorTypes: tensorType).pass()
@@ -160,6 +165,7 @@ extension AICompress {
             guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
             _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
             if method == .awq { throw ValidationError("--method awq goes with --gguf TYPE (it folds its scales into a LLaMA-family model's norms)") }
+            if awqGrid != 20 { throw ValidationError("--awq-grid goes with --method awq") }
             try calibration.check(needed: method == .gptq, method: method.rawValue)
             if shard.part != nil && method == .gptq { throw ValidationError("--shard goes with --method rtn: GPTQ needs the whole graph") }
             try shard.check(output: output, out: out)
@@ -183,7 +189,7 @@ extension AICompress {
                              } : nil,
                              awq: method == .awq ? calibration.calibration.map {
                                  QuantizeGGUF.AWQ(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                                  quiet: report.quiet)
+                                                  grid: awqGrid, quiet: report.quiet)
                              } : nil)
             }
         }

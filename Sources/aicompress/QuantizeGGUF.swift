@@ -79,6 +79,8 @@ struct QuantizeGGUF {
             step.options += [C.option("method", "gptq")] + (try C.file("calibration", path: g.text))
                 + [C.option("calibration-tokens", "\(g.tokens)"), C.option("calibration-chunks", "\(g.chunks)"), C.option("damp", "\(g.damp)")]
                 + (g.actOrder ? [C.flag("act-order")] : [])
+        } else if let a = awq {
+            step.options += try a.recipeOptions()
         } else if let t = importanceText, t.save == nil {
             step.options += try C.file("calibration", path: t.text)
                 + [C.option("calibration-tokens", "\(t.tokens)"), C.option("calibration-chunks", "\(t.chunks)")]

@@ -5,55 +5,92 @@ import AICompressPasses
 import Foundation
 
 extension QuantizeGGUF {
-    /// `--method awq`'s settings (`--calibration`, `--calibration-tokens`, `--calibration-chunks`).
+    /// `--method awq`'s settings (`--calibration`, `--calibration-tokens`, `--calibration-chunks`,
+    /// `--awq-grid`).
     struct AWQ {
         let text: String
         let tokens: Int
         let chunks: Int
+        /// α is searched on k / grid, k = 0 ..< grid (`AWQScaleSearch.grid`).
+        var grid = 20
         let quiet: Bool
 
         /// `pass` with AWQ's tensors: every blk.N projection whose planned type is a block type,
         /// encoded with the scales `AWQBlock` searched, and the attention and FFN norms those
-        /// scales are folded into (same dtype and shape); the text is read at once.
+        /// scales are folded into (same dtype and shape). The text is read at once; the blocks
+        /// run as the writer reaches them (`LayerwiseDecoderStream`), so one block's tensors are
+        /// held at a time, as for GPTQ.
         func attach(to pass: GGUFQuantize) throws -> GGUFQuantize {
             let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
-            let (tokens, chunks) = (tokens, chunks)
+            let (tokens, chunks, search) = (tokens, chunks, AWQScaleSearch(grid: grid))
             let interactive = !quiet && FileHandleOutput.stderrIsInteractive
-            let words = [("method", "awq"), ("calibration", text), ("calibration-tokens", "\(tokens)"), ("calibration-chunks", "\(chunks)")]
+            let words = [("method", "awq"), ("calibration", text), ("calibration-tokens", "\(tokens)"), ("calibration-chunks", "\(chunks)"),
+                         ("awq-grid", "\(grid)")]
             let reports = CalibratedReportStore()
             return pass.withCalibration(words, { model, types in
                 let lm = try LanguageModel(beingWritten: model)
                 let calibration = try LayerwiseDecoderCalibration(
                     model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
-                var encoded: [String: Tensor] = [:]
-                try calibration.run { block in
-                    var planned: [ActivationSite.Kind: GGMLType] = [:]
+                // Each block's planned projections and its two norms (which a fold may replace), by block.
+                var blocks: [String: Int] = [:]
+                for i in 0..<lm.decoder.weights.layers.count {
                     for kind in ActivationSite.Kind.allCases {
-                        if let type = types[block.tensorName(kind)], type.isQuantized { planned[kind] = type }
+                        let name = ActivationSite(layer: i, kind: kind).tensorName
+                        if types[name]?.isQuantized == true { blocks[name] = i }
                     }
-                    let r = try AWQBlock.run(block, config: lm.decoder.config, types: planned, search: AWQScaleSearch())
-                    for (kind, type) in planned {
-                        guard let data = r.encoded[kind], let effective = r.effective[kind] else { continue }
-                        let name = block.tensorName(kind), w = block.weights(kind)
-                        let t = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type), data: TensorData(bytes: data))
-                        encoded[name] = t
-                        let original = model.tensor(named: name)?.storedBytes ?? t.storedBytes
-                        reports.set(name, .ggml(name: name, type: type, method: "awq", original: w.floats(), decoded: effective,
-                                                bytesBefore: original, bytesAfter: t.storedBytes))
-                    }
-                    for (norm, values, folded) in [("attn_norm", r.attentionNorm, r.scales.attention != nil),
-                                                   ("ffn_norm", r.ffnNorm, r.scales.feedForward != nil)] where folded {
-                        let name = "blk.\(block.index).\(norm).weight"
-                        encoded[name] = try Self.norm(values, like: model.tensor(named: name), name: name)
-                    }
-                    return r.effective
-                } progress: { done, total in
-                    guard interactive else { return }
-                    FileHandleOutput.stderr("\r\u{1B}[Kawq: block \(done)/\(total), \(calibration.sequences.count) × \(tokens) tokens"
-                        + (done == total ? "\r\u{1B}[K" : ""))
+                    for norm in ["attn_norm", "ffn_norm"] { blocks["blk.\(i).\(norm).weight"] = i }
                 }
-                return encoded
+                let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: blocks, progress: { done, total in
+                    guard interactive else { return }
+                    // Drawn as the block starts, so it shows while the block runs.
+                    FileHandleOutput.stderr("\r\u{1B}[K" + (done < total ? "awq: block \(done + 1)/\(total), \(calibration.sequences.count) × \(tokens) tokens" : ""))
+                }) { block in
+                    try Self.encode(block, model: model, config: lm.decoder.config, types: types, search: search, reports: reports)
+                }
+                return StreamedTensors(stream: stream)
             }, reports: { reports.get($0) })
+        }
+
+        /// AWQ on one block: its planned projections encoded (their reports go to `reports`),
+        /// the norms a fold changed, and the values the next block is calibrated on.
+        static func encode(_ block: DecoderBlockCalibration, model: Model, config: DecoderConfig, types: [String: GGMLType],
+                           search: AWQScaleSearch, reports: CalibratedReportStore) throws -> (weights: [ActivationSite.Kind: [Float]], items: [String: Tensor]) {
+            var planned: [ActivationSite.Kind: GGMLType] = [:]
+            for kind in ActivationSite.Kind.allCases {
+                if let type = types[block.tensorName(kind)], type.isQuantized { planned[kind] = type }
+            }
+            let r = try AWQBlock.run(block, config: config, types: planned, search: search)
+            var encoded: [String: Tensor] = [:]
+            for (kind, type) in planned {
+                guard let data = r.encoded[kind], let effective = r.effective[kind] else { continue }
+                let name = block.tensorName(kind), w = block.weights(kind)
+                let t = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type), data: TensorData(bytes: data))
+                encoded[name] = t
+                let original = model.tensor(named: name)?.storedBytes ?? t.storedBytes
+                reports.set(name, .ggml(name: name, type: type, method: "awq", original: w.floats(), decoded: effective,
+                                        bytesBefore: original, bytesAfter: t.storedBytes))
+            }
+            for (norm, values, folded) in [("attn_norm", r.attentionNorm, r.scales.attention != nil),
+                                           ("ffn_norm", r.ffnNorm, r.scales.feedForward != nil)] where folded {
+                let name = "blk.\(block.index).\(norm).weight"
+                encoded[name] = try Self.norm(values, like: model.tensor(named: name), name: name)
+            }
+            return (r.effective, encoded)
+        }
+
+        /// The recipe keys after the pass's (`CalibratedStep`): the method, the text with its
+        /// SHA-256 and size, how it is cut, and the α grid, so `apply` searches the same scales.
+        func recipeOptions() throws -> [Recipe.Option] {
+            typealias C = CalibratedStep
+            return [C.option("method", "awq")] + (try C.file("calibration", path: text))
+                + [C.option("calibration-tokens", "\(tokens)"), C.option("calibration-chunks", "\(chunks)"), C.option("awq-grid", "\(grid)")]
+        }
+
+        /// AWQ's tensors as the writer reaches them: block i runs at the first of its tensors
+        /// asked for.
+        struct StreamedTensors: CalibratedTensors {
+            let stream: LayerwiseDecoderStream<Tensor>
+            func tensor(named name: String) throws -> Tensor? { try stream.take(name) }
         }
 
         /// The folded norm `values` in the dtype of the norm they replace (f32 or f16).

@@ -6,7 +6,7 @@ import ArgumentParser
 import Foundation
 
 /// Calibrated steps in recipes: `prune --method wanda|sparsegpt`, `quantize --method gptq`,
-/// `quantize --gguf TYPE --method gptq`, and the importance-weighted GGUF quantization
+/// `quantize --gguf TYPE --method gptq|awq`, and the importance-weighted GGUF quantization
 /// (`--imatrix FILE`, or `--calibration TEXT` with `--method rtn`). These passes are built by
 /// the commands, not from the pass catalog, so a recipe records their command-line keys —
 /// the data file with its SHA-256 and size (`calibration-sha256`, `calibration-bytes`;
@@ -16,7 +16,7 @@ enum CalibratedStep {
     /// Keys of the data-aware methods, beside the keys of the step's pass.
     static let keys: Set<String> = ["method", "calibration", "calibration-sha256", "calibration-bytes", "calibration-rows",
                                     "calibration-tokens", "calibration-chunks", "delimiter", "columns", "drop", "damp",
-                                    "act-order", "imatrix", "imatrix-sha256", "imatrix-bytes"]
+                                    "act-order", "imatrix", "imatrix-sha256", "imatrix-bytes", "awq-grid"]
 
     /// `key: path` with the file's SHA-256 and size, so `apply` refuses a file that changed.
     static func file(_ key: String, path: String) throws -> [Recipe.Option] {
@@ -106,8 +106,9 @@ extension Recipe.Step {
         case ("quantize", "gptq"): allowed = data.union(table).union(["damp", "act-order"])
         case ("quantize", "rtn"): allowed = imatrix
         case ("quantize-gguf", "gptq"): allowed = data.union(text).union(["damp", "act-order"])
+        case ("quantize-gguf", "awq"): allowed = data.union(text).union(["awq-grid"])
         case ("quantize-gguf", "rtn"): allowed = data.union(text).union(imatrix)
-        default: throw fail("method", "\(command) has no data-aware method '\(method)' (prune: wanda, sparsegpt; quantize, quantize-gguf: gptq)")
+        default: throw fail("method", "\(command) has no data-aware method '\(method)' (prune: wanda, sparsegpt; quantize: gptq; quantize-gguf: gptq, awq)")
         }
         if let stray = options.first(where: { CalibratedStep.keys.contains($0.key) && $0.key != "method" && !allowed.contains($0.key) }) {
             throw fail(stray.key, "not a key of \(command) with method \(method)")
@@ -128,6 +129,10 @@ extension Recipe.Step {
             guard let d = Double(w), d >= 0, d < 1 else { throw fail("damp", "must be in [0, 1) (got \(w))") }
             return d
         } ?? 0.01
+        let grid = try word("awq-grid").map { w in
+            guard let n = Int(w), (1...100).contains(n) else { throw fail("awq-grid", "must be a whole number in 1 … 100 (got \(w))") }
+            return n
+        } ?? 20
         switch (command, method) {
         case ("prune", "wanda"), ("prune", "sparsegpt"):
             guard let path = calibration.calibration else { throw fail("method", "\(method) needs the key 'calibration'") }
@@ -169,7 +174,7 @@ extension Recipe.Step {
                 do { quantize = try quantize.withImportance(matrix) } catch let e as PassError { throw fail("imatrix", e.description) }
             }
             return quantize
-        case ("quantize-gguf", "gptq"), ("quantize-gguf", "rtn"):
+        case ("quantize-gguf", "gptq"), ("quantize-gguf", "awq"), ("quantize-gguf", "rtn"):
             guard let gguf = try base.pass(file: file, number: number) as? GGUFQuantize else { throw fail(nil, "not a quantize-gguf step") }
             let values = gguf.parameterValues
             var q = QuantizeGGUF(type: values.text(GGUFQuantize.Parameter.gguf) ?? "", pure: values.flag(GGUFQuantize.Parameter.pure),
@@ -178,13 +183,15 @@ extension Recipe.Step {
                 if method == "gptq" {
                     q.gptq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
                                    damp: damp, actOrder: flags.contains("act-order"), quiet: true)
+                } else if method == "awq" {
+                    q.awq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks, grid: grid, quiet: true)
                 } else {
                     guard first else { throw fail("calibration", "an importance matrix computed from a text runs the input model: make it the recipe's first step") }
                     q.importanceText = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
                                              model: input.path, save: nil, quiet: true)
                 }
-            } else if method == "gptq" {
-                throw fail("method", "gptq needs the key 'calibration'")
+            } else if method != "rtn" {
+                throw fail("method", "\(method) needs the key 'calibration'")
             }
             do { return try q.pass() } catch let e as PassError { throw fail("method", e.description) }
         default:

@@ -8,7 +8,7 @@ import XCTest
 /// folded (f32, moved), a KL divergence from the F32 model below round-to-nearest's, the same
 /// bytes twice, and the refusals.
 final class GGUFAWQCLITests: CLITestCase {
-    func calibrationText(_ dir: String) throws -> String {
+    static func calibrationText(_ dir: String) throws -> String {
         let words = ["the", "model", "weights", "are", "quantized", "one", "block", "at", "a", "time", "with", "calibration", "text", "and", "scales"]
         let path = dir + "/awq-calib.txt"
         try (0..<400).map { words[($0 * 7 + $0 / 13) % words.count] }.joined(separator: " ").write(toFile: path, atomically: true, encoding: .utf8)
@@ -24,7 +24,7 @@ final class GGUFAWQCLITests: CLITestCase {
     }
 
     func testAWQFileHasRoundToNearestLayoutFoldedNormsAndIsDeterministic() throws {
-        let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try calibrationText(dir)
+        let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try Self.calibrationText(dir)
         let flags = ["--method", "awq", "--calibration", text, "--calibration-tokens", "16", "--calibration-chunks", "6"]
         for type in ["Q4_0", "Q4_K_M"] {
             let c = try compareCalibratedGGUF(type: type, flags: flags, input: input, dir: dir, reportContains: " awq ")
@@ -39,13 +39,18 @@ final class GGUFAWQCLITests: CLITestCase {
     }
 
     func testRefusals() throws {
-        let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try calibrationText(dir)
+        let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try Self.calibrationText(dir)
         let flags = ["--method", "awq", "--calibration", text, "--calibration-tokens", "16"]
-        for extra in [["--imatrix", text], ["--act-order"], ["--damp", "0.1"]] {
+        for extra in [["--imatrix", text], ["--act-order"], ["--damp", "0.1"], ["--awq-grid", "0"], ["--awq-grid", "101"]] {
             let r = try run(["quantize", "--gguf", "Q4_0"] + extra + flags + [input, dir + "/x.gguf"])
             XCTAssertEqual(r.status, 64, "\(extra): \(r.stderr)")
         }
-        let noCalibration = try run(["quantize", "--gguf", "Q4_0", "--method", "awq", input, dir + "/x.gguf"])
+        for other in [["--gguf", "Q4_0", "--method", "gptq", "--calibration", text], ["--int4"]] {
+            let r = try run(["quantize", "--awq-grid", "10"] + other + [input, dir + "/x.gguf"])
+            XCTAssertEqual(r.status, 64, "\(other): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--awq-grid goes with --method awq"), r.stderr)
+        }
+                let noCalibration = try run(["quantize", "--gguf", "Q4_0", "--method", "awq", input, dir + "/x.gguf"])
         XCTAssertEqual(noCalibration.status, 64, noCalibration.stderr)
         XCTAssertTrue(noCalibration.stderr.contains("--method awq needs --calibration"), noCalibration.stderr)
         let noGGUF = try run(["quantize", "--int4"] + flags + [input, dir + "/x.gguf"])
