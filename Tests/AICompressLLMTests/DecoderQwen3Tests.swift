@@ -98,6 +98,33 @@ final class DecoderQwen3Tests: XCTestCase {
         }
     }
 
+    /// AWQ's four folds (`AWQBlockScales`, random scales in [1/4, 4]) stay exact with the head
+    /// norms: they act on the projections' outputs, the attn_norm fold on their inputs, and v (the
+    /// v → attn_output fold's producer) has none. The head size is not width / heads here.
+    func testAWQFoldsStayExact() throws {
+        let c = Self.config()
+        let model = try Self.model(c, type: .f32, tied: false, biases: false, seed: 37)
+        let weights = try DecoderWeights(model: model, config: c)
+        var g = SplitMix64(seed: 12)
+        func scales(_ n: Int) -> [Float] { (0..<n).map { _ in Float(pow(4.0, 2 * Double(g.next() >> 11) / Double(1 << 53) - 1)) } }
+        var replaced = [String: Tensor]()
+        for (i, layer) in weights.layers.enumerated() {
+            let s = AWQBlockScales(attention: scales(c.embedding), output: scales(c.kvWidth), feedForward: scales(c.embedding), down: scales(c.feedForward))
+            for kind in ActivationSite.Kind.allCases {
+                let name = ActivationSite(layer: i, kind: kind).tensorName, m = layer.matrix(kind)
+                replaced[name] = try Tensor(name: name, shape: Shape([m.rows, m.columns]), floats: s.folded(kind, of: layer, config: c))
+            }
+            for (name, w) in [("attn_norm", s.attentionNorm(layer)), ("ffn_norm", s.ffnNorm(layer))] {
+                replaced["blk.\(i).\(name).weight"] = try Tensor(name: "blk.\(i).\(name).weight", shape: Shape([c.embedding]), floats: w)
+            }
+        }
+        let folded = try Model(tensors: model.tensors.map { replaced[$0.name] ?? $0 })
+        let before = try logits(try decoder(model, c)), after = try logits(try decoder(folded, c))
+        XCTAssertLessThanOrEqual(relativeError(after, before), 1e-5)
+        let v0 = try XCTUnwrap(model.tensor(named: "blk.1.attn_v.weight")).floatValues()
+        XCTAssertGreaterThan(relativeError(try XCTUnwrap(folded.tensor(named: "blk.1.attn_v.weight")).floatValues(), v0), 0.3, "the folds moved the weights")
+    }
+
     /// qwen3 GGUF metadata: explicit key length, NEOX rope; a rope dimension count other than
     /// the head size (which llama.cpp asserts on) and a missing head norm are refused by name.
     func testGGUFConfigAndRefusals() throws {
