@@ -23,7 +23,7 @@ final class HFQwen3CheckpointTests: XCTestCase {
     override func setUpWithError() throws {
         folder = NSTemporaryDirectory() + "hfqwen3-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try write(try Self.checkpoint(seed: 41), config: Self.config)
+        try write(try HFCheckpointTests.checkpoint(seed: 41, qwen3: true), config: Self.config)
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
@@ -33,45 +33,6 @@ final class HFQwen3CheckpointTests: XCTestCase {
         for (value, name) in [(config, "config.json"), (HFCheckpointTests.tokenizer(), "tokenizer.json")] {
             try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]).write(to: URL(fileURLWithPath: folder + "/" + name))
         }
-    }
-
-    /// HF-named tensors: 2-D BF16, norms F32 (q/k norms spread from about 0.5 to 2).
-    static func checkpoint(seed: UInt64) throws -> Model {
-        var source = GaussianSource(seed: seed)
-        var tensors = [Tensor]()
-        func matrix(_ name: String, _ rows: Int, _ cols: Int, _ scale: Float) throws {
-            let bits = source.values(rows * cols, scale, 0).map { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
-            tensors.append(try Tensor(name: name, dtype: .bf16, shape: Shape([rows, cols]), data: TensorData(values: bits)))
-        }
-        func vector(_ name: String, _ n: Int, _ scale: Float = 0.1) throws {
-            tensors.append(try Tensor(name: name, shape: Shape([n]), floats: source.values(n, scale, 1)))
-        }
-        try matrix("model.embed_tokens.weight", 264, 64, 0.3)
-        for i in 0..<2 {
-            let p = "model.layers.\(i)."
-            try vector(p + "input_layernorm.weight", 64)
-            try matrix(p + "self_attn.q_proj.weight", 128, 64, 0.25)
-            try matrix(p + "self_attn.k_proj.weight", 64, 64, 0.25)
-            try matrix(p + "self_attn.v_proj.weight", 64, 64, 0.15)
-            try matrix(p + "self_attn.o_proj.weight", 64, 128, 0.1)
-            try vector(p + "self_attn.q_norm.weight", 32, 0.4)
-            try vector(p + "self_attn.k_norm.weight", 32, 0.4)
-            try vector(p + "post_attention_layernorm.weight", 64)
-            try matrix(p + "mlp.gate_proj.weight", 128, 64, 0.1)
-            try matrix(p + "mlp.up_proj.weight", 128, 64, 0.1)
-            try matrix(p + "mlp.down_proj.weight", 64, 128, 0.08)
-        }
-        try vector("model.norm.weight", 64)
-        return try Model(tensors: tensors)
-    }
-
-    func logits(_ lm: LanguageModel, _ tokens: [Int32]) throws -> [Float] {
-        TextEvaluation.logits(lm.decoder, try lm.decoder.hiddenStates(tokens), rows: 0..<tokens.count)
-    }
-
-    func relativeError(_ a: [Float], _ b: [Float]) -> Float {
-        let scale = b.map { abs($0) }.max() ?? 1
-        return (zip(a, b).map { abs($0 - $1) }.max() ?? .infinity) / scale
     }
 
     func testCheckpointEqualsConvertedGGUF() throws {
@@ -91,16 +52,16 @@ final class HFQwen3CheckpointTests: XCTestCase {
         XCTAssertEqual(gg.decoder.config.headDimension, 32, "key_length written")
 
         let ids = try hf.tokenizer.tokenize(HFCheckpointTests.text, addSpecial: true)
-        let a = try logits(hf, ids), b = try logits(gg, ids)
+        let a = try HFCheckpointTests.logits(hf, ids), b = try HFCheckpointTests.logits(gg, ids)
         XCTAssertGreaterThan(b.map { abs($0) }.max() ?? 0, 0.5, "logits too flat to compare")
-        XCTAssertLessThanOrEqual(relativeError(a, b), 2e-5)
-        XCTAssertLessThanOrEqual(relativeError(a, try DecoderReference(hf.decoder).logits(ids)), 1e-4)
+        XCTAssertLessThanOrEqual(HFCheckpointTests.relativeError(a, b), 2e-5)
+        XCTAssertLessThanOrEqual(HFCheckpointTests.relativeError(a, try DecoderReference(hf.decoder).logits(ids)), 1e-4)
     }
 
     /// A Qwen3 checkpoint without a q norm names the missing Hugging Face tensor; a Llama
     /// checkpoint with q/k norms is refused (llama.cpp's llama loader would not load them).
     func testNormRefusals() throws {
-        let full = try Self.checkpoint(seed: 42)
+        let full = try HFCheckpointTests.checkpoint(seed: 42, qwen3: true)
         try write(try Model(tensors: full.tensors.filter { $0.name != "model.layers.1.self_attn.q_norm.weight" }), config: Self.config)
         XCTAssertThrowsError(try LanguageModel(huggingFace: try ModelIO.read(path: folder + "/model.safetensors"))) {
             XCTAssertTrue("\($0)".contains("model.layers.1.self_attn.q_norm.weight"), "\($0)")
