@@ -19,7 +19,8 @@ real: the vocabulary (and merges) of llama.cpp's own vocab-only test files (mode
 Weights are scaled so that attention and the output are peaky (logits with a standard deviation
 of a few nats), so perplexity and KL divergence depend on every part of the forward pass. The
 spm model is quantized with llama-quantize to Q8_0 and Q4_K_M, the qwen3 model to Q4_K_M; the qwen3
-model is also quantized to Q4_K_M by us: every tensor's type (and bytes) equals llama-quantize's, and
+model's perplexity also shows the comparison resolves its q/k norms (a copy with them flattened to
+their mean moves llama-perplexity 4x further than we are from it), and it is quantized to Q4_K_M by us: every tensor's type (and bytes) equals llama-quantize's, and
 llama-perplexity runs our file to within 1% of the perplexity of its own. The text is the repository's
 README.md (the first 12 chunks of 256 tokens), and the seed document ../shared/seed/*.txt
 (Chinese; F32 only) when present.
@@ -185,7 +186,7 @@ def rel(a, b):
     return abs(a - b) / max(abs(b), 1e-12)
 
 
-def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench):
+def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench, resolution=False):
     label = f"{name} on {os.path.basename(text)}"
     count = llama_token_count(binaries, f32, text)
     got, why, secs = ours(binary, f32, text)
@@ -198,6 +199,8 @@ def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench):
         p = got["perplexity"]["value"]
         rep.check(rel(p, ref) <= PPL_TOLERANCE, f"{label} F32: perplexity within 1% of llama-perplexity's",
                   f"{p:.4f} vs {ref:.4f} ({100 * rel(p, ref):.3f}%)")
+        if resolution:
+            check_head_norm_resolution(rep, binaries, tmp, name, f32, text, p, ref)
     if bench:
         tokens = got["text"]["chunks"] * CONTEXT  # both tools evaluate whole chunks
         print(f"BENCH {label} F32: ours {tokens / secs:.1f} tokens/s ({secs:.1f} s), llama-perplexity {tokens / lsecs:.1f} tokens/s "
@@ -233,6 +236,23 @@ def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench):
                   f"{k:.6f} vs {ref_kld:.6f} ({100 * rel(k, ref_kld):.2f}%)")
         rep.check(abs(s - ref_same) <= SAME_TOP_POINTS, f"{label} {q}: same-top-token rate within 2 points",
                   f"{s:.3f}% vs {ref_same:.3f}%")
+
+
+def check_head_norm_resolution(rep, binaries, tmp, name, f32, text, ours, ref):
+    """The comparison resolves qwen3's q/k norms: llama-perplexity on a copy whose norm weights
+    are flattened to their mean moves further from its own figure than ours is."""
+    import gguf
+    import shutil
+    flat = os.path.join(tmp, f"{name}-flat-norms.gguf")
+    shutil.copy(f32, flat)
+    for t in gguf.GGUFReader(flat, "r+").tensors:
+        if t.name.endswith(("attn_q_norm.weight", "attn_k_norm.weight")):
+            t.data[...] = float(np.mean(t.data))
+    log, _, _ = llama_ppl(binaries, flat, text)
+    moved = number(r"Final estimate: PPL = ([0-9.]+)", log)
+    ok = moved is not None and rel(ours, ref) * 4 < rel(moved, ref)
+    rep.check(ok, f"{name} on {os.path.basename(text)}: the comparison resolves the q/k norms (ours 4x closer than flattened norms)",
+              f"ours {100 * rel(ours, ref):.4f}% off, flattened {100 * rel(moved, ref):.4f}% off" if moved else log.strip()[-200:])
 
 
 def check_quantize(rep, binary, binaries, tmp, name, f32, text, qtype):
@@ -299,7 +319,7 @@ def main():
             check_model(rep, binary, binaries, tmp, "spm", spm, text, ["Q4_K_M", "Q8_0"] if i == 0 else [], bench and i == 0)
             check_model(rep, binary, binaries, tmp, "qwen2", qwen, text, [], False)
             check_model(rep, binary, binaries, tmp, "qwen3-tied", qwen3_tied, text, [], False)
-            check_model(rep, binary, binaries, tmp, "qwen3", qwen3, text, ["Q4_K_M"] if i == 0 else [], False)
+            check_model(rep, binary, binaries, tmp, "qwen3", qwen3, text, ["Q4_K_M"] if i == 0 else [], False, resolution=i == 0)
         check_quantize(rep, binary, binaries, tmp, "qwen3", qwen3, texts[0], "Q4_K_M")
         test_bin = glob.glob(os.path.join(ROOT, ".build", "debug", "aicompressPackageTests.xctest"))
         if test_bin:
