@@ -264,7 +264,7 @@ def check_quantize(rep, binary, binaries, tmp, name, f32, text, qtype):
     if not rep.check(ok, f"{label}: llama-quantize", "" if ok else tail):
         return
     r = run([binary, "quantize", "--gguf", qtype, f32, mine])
-    if not rep.check(r.returncode == 0, f"{label}: aicompress runs", r.stderr.strip()[-300:]):
+    if not rep.check(r.returncode == 0, f"{label}: aicompress runs", r.stderr.strip()[-300:] if r.returncode else ""):
         return
     types_eq, bytes_eq, detail = compare(ref, mine)
     rep.check(types_eq, f"{label}: every tensor's type and dims equal llama-quantize's plan", detail if not types_eq else "")
