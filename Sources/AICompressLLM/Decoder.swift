@@ -8,7 +8,8 @@ import AICompressTraining
 /// The math follows llama.cpp's llama graph: RMSNorm (`ggml_rms_norm`, sum of squares in
 /// double), rotary embeddings as `ggml_rope_ext` (frequencies by repeated multiplication in
 /// float), grouped-query attention with a causal mask and scale 1/√head_dim, SwiGLU, the final
-/// norm and the output projection. `DecoderReference` is its plain twin.
+/// norm and the output projection; qwen3's per-head q/k RMSNorm before rope. `DecoderReference`
+/// is its plain twin.
 public struct Decoder: Sendable {
     /// The hyperparameters.
     public let config: DecoderConfig
@@ -80,6 +81,9 @@ public struct Decoder: Sendable {
         project(l.query, l.queryBias, s.norm, t, &s.q)
         project(l.key, l.keyBias, s.norm, t, &s.k)
         project(l.value, l.valueBias, s.norm, t, &s.v)
+        // qwen3: each head RMS-normalised on its own (rows of head_dim) before rope.
+        if let w = l.queryNorm { DecoderMath.rmsNormInPlace(&s.q, w, c.rmsEpsilon) }
+        if let w = l.keyNorm { DecoderMath.rmsNormInPlace(&s.k, w, c.rmsEpsilon) }
         let rope = DecoderMath.RopeTable(c, factors: weights.ropeFactors, positions: t)
         rope.apply(&s.q, heads: c.heads, headDimension: c.headDimension, style: c.ropeStyle)
         rope.apply(&s.k, heads: c.kvHeads, headDimension: c.headDimension, style: c.ropeStyle)

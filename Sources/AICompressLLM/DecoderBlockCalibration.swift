@@ -55,6 +55,6 @@ extension DecoderLayer {
         return DecoderLayer(attentionNorm: attentionNorm, query: m(.query), key: m(.key), value: m(.value), output: m(.output),
                             queryBias: queryBias, keyBias: keyBias, valueBias: valueBias, outputBias: outputBias,
                             ffnNorm: ffnNorm, gate: m(.gate), up: m(.up), down: m(.down),
-                            gateBias: gateBias, upBias: upBias, downBias: downBias)
+                            gateBias: gateBias, upBias: upBias, downBias: downBias, queryNorm: queryNorm, keyNorm: keyNorm)
     }
 }

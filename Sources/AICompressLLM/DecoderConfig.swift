@@ -2,14 +2,15 @@ import AICompressCore
 import AICompressFormats
 
 /// The hyperparameters of a LLaMA-family decoder, read from GGUF metadata the way llama.cpp's
-/// `llama_model_llama` / `llama_model_qwen2` load them (`<arch>.*` keys, llama.cpp's defaults).
+/// `llama_model_llama` / `llama_model_qwen2` / `llama_model_qwen3` load them (`<arch>.*` keys,
+/// llama.cpp's defaults).
 public struct DecoderConfig: Sendable, Equatable {
     /// How rotary embeddings pair the dimensions of a head (llama.cpp's `llama_rope_type`).
     public enum RopeStyle: Sendable, Equatable {
         /// LLAMA_ROPE_TYPE_NORM: dimensions (2i, 2i+1) rotate together — GGUF llama files store
         /// q/k rows permuted for this (convert_hf_to_gguf.py `permute`).
         case adjacentPairs
-        /// LLAMA_ROPE_TYPE_NEOX: dimensions (i, i + n_rot/2) rotate together (qwen2).
+        /// LLAMA_ROPE_TYPE_NEOX: dimensions (i, i + n_rot/2) rotate together (qwen2, qwen3).
         case halves
     }
 
@@ -68,7 +69,15 @@ public struct DecoderConfig: Sendable, Equatable {
 
     /// The architectures the decoder runs and their rope pairing (Mistral and SmolLM GGUF files
     /// are `llama`).
-    public static let architectures: [String: RopeStyle] = ["llama": .adjacentPairs, "qwen2": .halves]
+    public static let architectures: [String: RopeStyle] = ["llama": .adjacentPairs, "qwen2": .halves, "qwen3": .halves]
+
+    /// The architectures whose blocks RMS-normalise each query and key head (weights
+    /// `attn_q_norm` / `attn_k_norm`, one per head dimension) after the projection and before
+    /// rope, as llama.cpp's qwen3 graph does.
+    public static let headNormArchitectures: Set<String> = ["qwen3"]
+
+    /// True when the blocks normalise query and key heads (`headNormArchitectures`).
+    public var normalizesHeads: Bool { Self.headNormArchitectures.contains(architecture) }
 
     /// Reads the configuration of a GGUF model from its metadata.
     /// - Throws: `LLMError.unsupportedArchitecture`, `.missingKey`, `.badKey`.
@@ -97,6 +106,10 @@ public struct DecoderConfig: Sendable, Equatable {
         let base = try m.float(key("rope.freq_base")) ?? 10000
         let rot = try m.integer(key("rope.dimension_count"), in: 0...hd) ?? hd
         guard rot % 2 == 0 else { throw .badKey(key: key("rope.dimension_count"), reason: "\(rot) is odd") }
+        // llama.cpp's qwen3 graph asserts n_rot == head size (GGML_ASSERT): refused here instead.
+        if Self.headNormArchitectures.contains(arch), rot != hd {
+            throw .badKey(key: key("rope.dimension_count"), reason: "is \(rot); \(arch) rotates whole heads of \(hd)")
+        }
         var scale: Float = 1
         let scaling = try m.string(key("rope.scaling.type")) ?? "none"
         switch scaling {

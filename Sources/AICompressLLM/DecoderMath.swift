@@ -14,6 +14,13 @@ enum DecoderMath {
         }
     }
 
+    /// `rmsNorm` of every run of `w.count` values of `x` in place (qwen3's per-head q/k norm:
+    /// `x` is `rows × heads·head_dim`, so its runs are the heads).
+    static func rmsNormInPlace(_ x: inout [Float], _ w: [Float], _ eps: Float) {
+        let input = x
+        rmsNorm(input, w, eps, rows: x.count / max(w.count, 1), into: &x)
+    }
+
     /// x · σ(x), as ggml's `ggml_silu_f32`.
     @inline(__always)
     static func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }

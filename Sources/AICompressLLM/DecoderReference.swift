@@ -23,6 +23,8 @@ public struct DecoderReference: Sendable {
                 let h = norm(x, l.attentionNorm)
                 var q = matvec(l.query, h, l.queryBias), k = matvec(l.key, h, l.keyBias)
                 let v = matvec(l.value, h, l.valueBias)
+                if let w = l.queryNorm { q = headNorm(q, w) }
+                if let w = l.keyNorm { k = headNorm(k, w) }
                 rotate(&q, heads: c.heads, position: pos)
                 rotate(&k, heads: c.kvHeads, position: pos)
                 keys[li].append(k)
@@ -67,6 +69,11 @@ public struct DecoderReference: Sendable {
         let ms = x.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(x.count)
         let s = 1 / (ms + Double(decoder.config.rmsEpsilon)).squareRoot()
         return (0..<x.count).map { Float(Double(x[$0]) * s) * w[$0] }
+    }
+
+    /// `norm` of each head (consecutive runs of `w.count`) on its own.
+    func headNorm(_ x: [Float], _ w: [Float]) -> [Float] {
+        stride(from: 0, to: x.count, by: w.count).flatMap { norm(Array(x[$0..<($0 + w.count)]), w) }
     }
 
     func matvec(_ m: WeightMatrix, _ x: [Float], _ bias: [Float]?) -> [Float] {

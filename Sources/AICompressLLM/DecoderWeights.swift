@@ -1,7 +1,7 @@
 import AICompressCore
 
 /// The tensors of one transformer block, by llama.cpp's GGUF names (`blk.N.*`); biases are
-/// optional (qwen2 has them on q, k and v).
+/// optional (qwen2 has them on q, k and v), and so are the per-head q/k norms (qwen3's).
 public struct DecoderLayer: Sendable {
     /// RMSNorm weights before attention.
     public let attentionNorm: [Float]
@@ -15,6 +15,9 @@ public struct DecoderLayer: Sendable {
     public let gate: WeightMatrix, up: WeightMatrix, down: WeightMatrix
     /// Optional biases of the feed-forward projections.
     public let gateBias: [Float]?, upBias: [Float]?, downBias: [Float]?
+    /// RMSNorm weights applied to each query and each key head after the projection (and its
+    /// bias) and before rope (`attn_q_norm`, `attn_k_norm`: one per head dimension); nil: none.
+    public var queryNorm: [Float]? = nil, keyNorm: [Float]? = nil
 }
 
 /// Every weight of a decoder, checked against its configuration; matrices stay in their stored
@@ -62,6 +65,9 @@ public struct DecoderWeights: Sendable {
         var layers = [DecoderLayer]()
         for i in 0..<c.layers {
             let p = "blk.\(i)."
+            // Required where the architecture has them (llama.cpp's loader does too); never read
+            // for the others, whose graphs do not apply them.
+            let heads = c.normalizesHeads
             layers.append(DecoderLayer(
                 attentionNorm: try vector(p + "attn_norm.weight", e) ?? [],
                 query: try matrix(p + "attn_q.weight", c.queryWidth, e),
@@ -78,7 +84,9 @@ public struct DecoderWeights: Sendable {
                 down: try matrix(p + "ffn_down.weight", e, c.feedForward),
                 gateBias: try vector(p + "ffn_gate.bias", c.feedForward, optional: true),
                 upBias: try vector(p + "ffn_up.bias", c.feedForward, optional: true),
-                downBias: try vector(p + "ffn_down.bias", e, optional: true)))
+                downBias: try vector(p + "ffn_down.bias", e, optional: true),
+                queryNorm: heads ? try vector(p + "attn_q_norm.weight", c.headDimension) : nil,
+                keyNorm: heads ? try vector(p + "attn_k_norm.weight", c.headDimension) : nil))
         }
         self.layers = layers
     }

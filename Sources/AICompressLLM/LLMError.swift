@@ -42,7 +42,7 @@ extension LLMError: DataFault {
     public var description: String {
         switch self {
         case .unsupportedArchitecture(let a):
-            return "architecture '\(a)' is not supported (the decoder runs llama, mistral and qwen2 GGUF models)"
+            return "architecture '\(a)' is not supported (the decoder runs llama, mistral, qwen2 and qwen3 GGUF models)"
         case .missingKey(let k): return "metadata key '\(k)' is missing"
         case .badKey(let k, let r): return "metadata key '\(k)': \(r)"
         case .missingTensor(let t): return "tensor '\(t)' is missing"

@@ -35,8 +35,10 @@ final class HFCheckpointTests: XCTestCase {
         try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]).write(to: URL(fileURLWithPath: folder + "/" + name))
     }
 
-    /// Random HF-named tensors: 2-D BF16 (as many checkpoints ship), norms F32, tied embedding.
-    static func checkpoint(seed: UInt64) throws -> Model {
+    /// Random HF-named tensors: 2-D BF16 (as many checkpoints ship), norms F32, tied embedding;
+    /// `qwen3`: heads of 32 (q 128 wide over the 64-wide residual) with q/k norms spread from
+    /// about 0.5 to 2 (`HFQwen3CheckpointTests`).
+    static func checkpoint(seed: UInt64, qwen3: Bool = false) throws -> Model {
         var source = GaussianSource(seed: seed)
         func gauss(_ n: Int, _ scale: Float, _ mean: Float = 0) -> [Float] { source.values(n, scale, mean) }
         var tensors = [Tensor]()
@@ -44,15 +46,22 @@ final class HFCheckpointTests: XCTestCase {
             let bits = gauss(rows * cols, scale).map { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
             tensors.append(try Tensor(name: name, dtype: .bf16, shape: Shape([rows, cols]), data: TensorData(values: bits)))
         }
-        func vector(_ name: String, _ n: Int) throws { tensors.append(try Tensor(name: name, shape: Shape([n]), floats: gauss(n, 0.1, 1))) }
+        func vector(_ name: String, _ n: Int, _ scale: Float = 0.1) throws {
+            tensors.append(try Tensor(name: name, shape: Shape([n]), floats: gauss(n, scale, 1)))
+        }
+        let q = qwen3 ? 128 : 64, kv = qwen3 ? 64 : 32
         try matrix("model.embed_tokens.weight", 264, 64, 0.3)
         for i in 0..<2 {
             let p = "model.layers.\(i)."
             try vector(p + "input_layernorm.weight", 64)
-            try matrix(p + "self_attn.q_proj.weight", 64, 64, 0.25)
-            try matrix(p + "self_attn.k_proj.weight", 32, 64, 0.25)
-            try matrix(p + "self_attn.v_proj.weight", 32, 64, 0.15)
-            try matrix(p + "self_attn.o_proj.weight", 64, 64, 0.1)
+            try matrix(p + "self_attn.q_proj.weight", q, 64, 0.25)
+            try matrix(p + "self_attn.k_proj.weight", kv, 64, 0.25)
+            try matrix(p + "self_attn.v_proj.weight", kv, 64, 0.15)
+            try matrix(p + "self_attn.o_proj.weight", 64, q, 0.1)
+            if qwen3 {
+                try vector(p + "self_attn.q_norm.weight", 32, 0.4)
+                try vector(p + "self_attn.k_norm.weight", 32, 0.4)
+            }
             try vector(p + "post_attention_layernorm.weight", 64)
             try matrix(p + "mlp.gate_proj.weight", 128, 64, 0.1)
             try matrix(p + "mlp.up_proj.weight", 128, 64, 0.1)
@@ -78,11 +87,11 @@ final class HFCheckpointTests: XCTestCase {
 
     func load() throws -> LanguageModel { try LanguageModel(huggingFace: try ModelIO.read(path: folder + "/model.safetensors")) }
 
-    func logits(_ lm: LanguageModel, _ tokens: [Int32]) throws -> [Float] {
+    static func logits(_ lm: LanguageModel, _ tokens: [Int32]) throws -> [Float] {
         TextEvaluation.logits(lm.decoder, try lm.decoder.hiddenStates(tokens), rows: 0..<tokens.count)
     }
 
-    func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+    static func relativeError(_ a: [Float], _ b: [Float]) -> Float {
         let scale = b.map { abs($0) }.max() ?? 1
         return (zip(a, b).map { abs($0 - $1) }.max() ?? .infinity) / scale
     }
@@ -104,16 +113,16 @@ final class HFCheckpointTests: XCTestCase {
         // gpt-2 words the|␣hat|␣the|␣tether|,|␣then|␣42|␣the|␣end: 2+4+2+5+1+3+3+2+4 tokens, no BOS
         XCTAssertEqual(ids.count, 26)
 
-        let a = try logits(hf, ids), b = try logits(gg, ids)
+        let a = try Self.logits(hf, ids), b = try Self.logits(gg, ids)
         XCTAssertGreaterThan(b.map { abs($0) }.max() ?? 0, 0.5, "logits too flat to compare")
-        XCTAssertLessThanOrEqual(relativeError(a, b), 2e-5)
-        XCTAssertLessThanOrEqual(relativeError(a, try DecoderReference(hf.decoder).logits(ids)), 1e-4)
+        XCTAssertLessThanOrEqual(Self.relativeError(a, b), 2e-5)
+        XCTAssertLessThanOrEqual(Self.relativeError(a, try DecoderReference(hf.decoder).logits(ids)), 1e-4)
 
         // The check sees the rope layout: llama.cpp's adjacent pairs on the unpermuted rows differ.
         var wrong = hf.decoder.config
         wrong.ropeStyle = .adjacentPairs
         let w = LanguageModel(decoder: Decoder(config: wrong, weights: hf.decoder.weights), tokenizer: hf.tokenizer)
-        XCTAssertGreaterThan(relativeError(try logits(w, ids), b), 1e-2)
+        XCTAssertGreaterThan(Self.relativeError(try Self.logits(w, ids), b), 1e-2)
     }
 
     func testFolderSideFileRefusals() throws {

@@ -12,9 +12,16 @@ real: the vocabulary (and merges) of llama.cpp's own vocab-only test files (mode
         predict the token it was given, every time; the tied path is checked in DecoderTests)
   qwen2 general.architecture qwen2, byte-level BPE with the qwen2 pre-tokenizer
         (ggml-vocab-qwen2), q/k/v biases, half-split rotary embeddings, separate output
+  qwen3-tied  general.architecture qwen3 (per-head q/k RMSNorm before rope), the qwen2 vocabulary,
+        head size 64 over a 128-wide residual (key_length), grouped-query 4/2, tied output
+  qwen3 the same architecture 256 wide, head size 128, one kv head, separate output, on the spm
+        vocabulary (K-quant rows; a 32000-row output instead of 151936)
 Weights are scaled so that attention and the output are peaky (logits with a standard deviation
 of a few nats), so perplexity and KL divergence depend on every part of the forward pass. The
-spm model is quantized with llama-quantize to Q8_0 and Q4_K_M. The text is the repository's
+spm model is quantized with llama-quantize to Q8_0 and Q4_K_M, the qwen3 model to Q4_K_M; the qwen3
+model's perplexity also shows the comparison resolves its q/k norms (a copy with them flattened to
+their mean moves llama-perplexity 4x further than we are from it), and it is quantized to Q4_K_M by us: every tensor's type (and bytes) equals llama-quantize's, and
+llama-perplexity runs our file to within 1% of the perplexity of its own. The text is the repository's
 README.md (the first 12 chunks of 256 tokens), and the seed document ../shared/seed/*.txt
 (Chinese; F32 only) when present.
 Checks, per model and text: the token count equals llama-tokenize's; our perplexity is within 1%
@@ -36,7 +43,7 @@ import time
 import numpy as np
 
 from common import Report, executable, scratch_folder
-from llama_cpp import llama_binaries, pip_install
+from llama_cpp import compare, llama_binaries, llama_quantize, pip_install
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = 17
@@ -76,13 +83,19 @@ def copy_tokenizer(writer, vocab_path):
     return len(r.fields["tokenizer.ggml.tokens"].data)
 
 
-def write_model(path, arch, vocab_path, n_embd=256, n_ff=512, n_layer=4, n_head=4, n_kv=2, tied=True, biases=False):
-    """A random decoder with peaky outputs and a real tokenizer."""
+def write_model(path, arch, vocab_path, n_embd=256, n_ff=512, n_layer=4, n_head=4, n_kv=2, tied=True, biases=False,
+                head_dim=None):
+    """A random decoder with peaky outputs and a real tokenizer; qwen3 gets its per-head q/k
+    norms, and `head_dim` (written as key/value length) may differ from n_embd / n_head."""
     import gguf
     rng = np.random.default_rng(SEED)
     w = gguf.GGUFWriter(path, arch)
     n_vocab = copy_tokenizer(w, vocab_path)
-    hd = n_embd // n_head
+    hd = head_dim or n_embd // n_head
+    qk_norm = arch == "qwen3"
+    if head_dim:
+        w.add_key_length(hd)
+        w.add_value_length(hd)
     w.add_name(f"llm-eval-{arch}")
     w.add_context_length(4096)
     w.add_embedding_length(n_embd)
@@ -116,6 +129,11 @@ def write_model(path, arch, vocab_path, n_embd=256, n_ff=512, n_layer=4, n_head=
             w.add_tensor(b + "attn_q.bias", v(n_head * hd, 0.5))
             w.add_tensor(b + "attn_k.bias", v(n_kv * hd, 0.5))
             w.add_tensor(b + "attn_v.bias", v(n_kv * hd, 0.1))
+        if qk_norm:
+            # The norms set q and k to unit RMS times these weights: a mean of 1.7 gives scores
+            # with a spread of about 3, as the 0.12 projections do for the other models.
+            w.add_tensor(b + "attn_q_norm.weight", v(hd, 0.3, 1.7))
+            w.add_tensor(b + "attn_k_norm.weight", v(hd, 0.3, 1.7))
         w.add_tensor(b + "attn_output.weight", m(n_embd, n_head * hd, 0.02))
         w.add_tensor(b + "ffn_norm.weight", v(n_embd, 0.1, 1.0))
         w.add_tensor(b + "ffn_gate.weight", m(n_ff, n_embd, 0.06))
@@ -168,7 +186,7 @@ def rel(a, b):
     return abs(a - b) / max(abs(b), 1e-12)
 
 
-def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench):
+def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench, resolution=False):
     label = f"{name} on {os.path.basename(text)}"
     count = llama_token_count(binaries, f32, text)
     got, why, secs = ours(binary, f32, text)
@@ -181,6 +199,8 @@ def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench):
         p = got["perplexity"]["value"]
         rep.check(rel(p, ref) <= PPL_TOLERANCE, f"{label} F32: perplexity within 1% of llama-perplexity's",
                   f"{p:.4f} vs {ref:.4f} ({100 * rel(p, ref):.3f}%)")
+        if resolution:
+            check_head_norm_resolution(rep, binaries, tmp, name, f32, text, p, ref)
     if bench:
         tokens = got["text"]["chunks"] * CONTEXT  # both tools evaluate whole chunks
         print(f"BENCH {label} F32: ours {tokens / secs:.1f} tokens/s ({secs:.1f} s), llama-perplexity {tokens / lsecs:.1f} tokens/s "
@@ -218,6 +238,44 @@ def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench):
                   f"{s:.3f}% vs {ref_same:.3f}%")
 
 
+def check_head_norm_resolution(rep, binaries, tmp, name, f32, text, ours, ref):
+    """The comparison resolves qwen3's q/k norms: llama-perplexity on a copy whose norm weights
+    are flattened to their mean moves further from its own figure than ours is."""
+    import gguf
+    import shutil
+    flat = os.path.join(tmp, f"{name}-flat-norms.gguf")
+    shutil.copy(f32, flat)
+    for t in gguf.GGUFReader(flat, "r+").tensors:
+        if t.name.endswith(("attn_q_norm.weight", "attn_k_norm.weight")):
+            t.data[...] = float(np.mean(t.data))
+    log, _, _ = llama_ppl(binaries, flat, text)
+    moved = number(r"Final estimate: PPL = ([0-9.]+)", log)
+    ok = moved is not None and rel(ours, ref) * 4 < rel(moved, ref)
+    rep.check(ok, f"{name} on {os.path.basename(text)}: the comparison resolves the q/k norms (ours 4x closer than flattened norms)",
+              f"ours {100 * rel(ours, ref):.4f}% off, flattened {100 * rel(moved, ref):.4f}% off" if moved else log.strip()[-200:])
+
+
+def check_quantize(rep, binary, binaries, tmp, name, f32, text, qtype):
+    """`quantize --gguf QTYPE` of `f32` against llama-quantize's: the same type (and bytes) for
+    every tensor, and llama-perplexity runs our file to within 1% of its own."""
+    label = f"{name} quantize --gguf {qtype}"
+    ref, mine = os.path.join(tmp, f"{name}-{qtype}-ref.gguf"), os.path.join(tmp, f"{name}-{qtype}-ours.gguf")
+    ok, _, tail = llama_quantize(binaries, f32, ref, qtype, False)
+    if not rep.check(ok, f"{label}: llama-quantize", "" if ok else tail):
+        return
+    r = run([binary, "quantize", "--gguf", qtype, f32, mine])
+    if not rep.check(r.returncode == 0, f"{label}: aicompress runs", r.stderr.strip()[-300:] if r.returncode else ""):
+        return
+    types_eq, bytes_eq, detail = compare(ref, mine)
+    rep.check(types_eq, f"{label}: every tensor's type and dims equal llama-quantize's plan", detail if not types_eq else "")
+    rep.check(bytes_eq, f"{label}: tensor bytes equal llama-quantize's", detail if types_eq and not bytes_eq else "")
+    logs = [llama_ppl(binaries, path, text)[0] for path in (ref, mine)]
+    ppl = [number(r"Final estimate: PPL = ([0-9.]+)", log) for log in logs]
+    if rep.check(ppl[1] is not None, f"{label}: llama-perplexity loads and runs ours", logs[1].strip()[-200:] if ppl[1] is None else ""):
+        rep.check(ppl[0] is not None and rel(ppl[1], ppl[0]) <= PPL_TOLERANCE, f"{label}: its perplexity within 1% of llama-quantize's file",
+                  f"{ppl[1]:.4f} vs {ppl[0]}")
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     keep, bench = "--keep" in sys.argv, "--bench" in sys.argv
@@ -249,9 +307,20 @@ def main():
         qwen = os.path.join(tmp, "qwen2-f32.gguf")
         write_model(qwen, "qwen2", os.path.join(vocabs, "ggml-vocab-qwen2.gguf"), n_embd=128, n_ff=256, n_head=4, n_kv=2,
                     tied=False, biases=True)
+        # qwen3: q/k norms, head size twice n_embd / n_head; tied on Qwen's own tokenizer, and
+        # untied 256 wide (K-quant rows) with one kv head on the 32000-token spm vocabulary.
+        qwen3_tied = os.path.join(tmp, "qwen3-tied-f32.gguf")
+        write_model(qwen3_tied, "qwen3", os.path.join(vocabs, "ggml-vocab-qwen2.gguf"), n_embd=128, n_ff=256, n_head=4, n_kv=2,
+                    tied=True, head_dim=64)
+        qwen3 = os.path.join(tmp, "qwen3-f32.gguf")
+        write_model(qwen3, "qwen3", os.path.join(vocabs, "ggml-vocab-llama-spm.gguf"), n_embd=256, n_ff=512, n_head=4, n_kv=1,
+                    tied=False, head_dim=128)
         for i, text in enumerate(texts):
             check_model(rep, binary, binaries, tmp, "spm", spm, text, ["Q4_K_M", "Q8_0"] if i == 0 else [], bench and i == 0)
             check_model(rep, binary, binaries, tmp, "qwen2", qwen, text, [], False)
+            check_model(rep, binary, binaries, tmp, "qwen3-tied", qwen3_tied, text, [], False)
+            check_model(rep, binary, binaries, tmp, "qwen3", qwen3, text, ["Q4_K_M"] if i == 0 else [], False, resolution=i == 0)
+        check_quantize(rep, binary, binaries, tmp, "qwen3", qwen3, texts[0], "Q4_K_M")
         test_bin = glob.glob(os.path.join(ROOT, ".build", "debug", "aicompressPackageTests.xctest"))
         if test_bin:
             r = run(["swift", "test", "--skip-build", "--disable-swift-testing", "--filter", "TokenizerTests"], cwd=ROOT,

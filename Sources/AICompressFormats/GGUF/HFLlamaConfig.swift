@@ -5,17 +5,24 @@ public struct HFLlamaArchitecture: Sendable, Equatable {
     /// `general.architecture` and the prefix of the hyperparameter keys.
     public let ggufName: String
     /// llama.cpp's `llama` runs rope on interleaved pairs (`LLAMA_ROPE_TYPE_NORM`) where
-    /// Hugging Face rotates halves, so q/k rows are permuted; `qwen2` uses the NEOX (halves) rope
-    /// and keeps them.
+    /// Hugging Face rotates halves, so q/k rows are permuted; `qwen2` and `qwen3` use the NEOX
+    /// (halves) rope and keep them.
     public let permutesQK: Bool
 
     /// The architectures mapped, as llama.cpp's converter registers them (conversion/llama.py,
-    /// conversion/qwen.py) with the same tensor names.
+    /// conversion/qwen.py: `Qwen3Model` is `Qwen2Model`'s keys with q/k norms) with the same
+    /// tensor names.
     public static let known: [HFLlamaArchitecture] = [
         HFLlamaArchitecture(hfName: "LlamaForCausalLM", ggufName: "llama", permutesQK: true),
         HFLlamaArchitecture(hfName: "MistralForCausalLM", ggufName: "llama", permutesQK: true),
         HFLlamaArchitecture(hfName: "Qwen2ForCausalLM", ggufName: "qwen2", permutesQK: false),
+        HFLlamaArchitecture(hfName: "Qwen3ForCausalLM", ggufName: "qwen3", permutesQK: false),
     ]
+
+    /// True when the blocks carry per-head q/k norms (`self_attn.q_norm` / `k_norm` →
+    /// `attn_q_norm` / `attn_k_norm`): qwen3, whose llama.cpp loader requires them; the other
+    /// architectures' loaders refuse them.
+    public var normalizesHeads: Bool { ggufName == "qwen3" }
 }
 
 /// The hyperparameters of a config.json that the GGUF keys and the tensor checks need.

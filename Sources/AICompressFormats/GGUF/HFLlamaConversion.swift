@@ -6,8 +6,8 @@ import Darwin
 import AICompressCore
 
 /// Hugging Face LLaMA-family checkpoints to a GGUF that llama.cpp runs, as its
-/// convert_hf_to_gguf.py does for `LlamaForCausalLM`, `MistralForCausalLM` and
-/// `Qwen2ForCausalLM`: tensor names mapped (`HFLlamaTensorNames`), q/k rows permuted for the
+/// convert_hf_to_gguf.py does for `LlamaForCausalLM`, `MistralForCausalLM`,
+/// `Qwen2ForCausalLM` and `Qwen3ForCausalLM`: tensor names mapped (`HFLlamaTensorNames`), q/k rows permuted for the
 /// `llama` rope (`HFLlamaPermutation`, applied by the GGUF writer as it copies each tensor out),
 /// 1-D tensors (norms, biases) widened to f32, the architecture keys from config.json and the
 /// vocabulary from tokenizer.json (`HFLlamaTokenizer`).
@@ -66,6 +66,8 @@ public enum HFLlamaConversion {
         for t in model.tensors {
             guard let mapping = HFLlamaTensorNames.map(t.name) else { throw HFLlamaError.unmappedTensor(t.name) }
             guard case .tensor(let name, let layer, let role) = mapping else { continue }
+            // llama.cpp's llama and qwen2 loaders refuse q/k norms (a tensor they do not use).
+            if role.isHeadNorm, !config.architecture.normalizesHeads { throw HFLlamaError.unmappedTensor(t.name) }
             if let layer, layer >= config.blockCount {
                 throw HFLlamaError.unexpectedShape(tensor: t.name, shape: t.shape.dims, expected: "\(config.blockCount) layers (num_hidden_layers)")
             }

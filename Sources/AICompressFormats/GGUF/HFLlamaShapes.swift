@@ -1,5 +1,6 @@
 /// The row-major shape config.json implies for each llama.cpp tensor role, and the tensors
-/// llama.cpp's loader requires (llama-model.cpp, `LLM_ARCH_LLAMA` / `LLM_ARCH_QWEN2`).
+/// llama.cpp's loader requires (llama-model.cpp, `LLM_ARCH_LLAMA` / `LLM_ARCH_QWEN2`,
+/// models/qwen3.cpp).
 struct HFLlamaShapes {
     let config: HFLlamaConfig
 
@@ -13,6 +14,7 @@ struct HFLlamaShapes {
         switch role {
         case .tokenEmbd, .output: w = [c.vocabSize, e]
         case .outputNorm, .attnNorm, .ffnNorm: return [e]
+        case .attnQNorm, .attnKNorm: return [c.headDim]
         case .attnQ: w = [q, e]
         case .attnK, .attnV: w = [kv, e]
         case .attnOutput: w = [e, q]
@@ -31,6 +33,7 @@ struct HFLlamaShapes {
         }
         for layer in 0..<config.blockCount {
             for (_, role) in HFLlamaTensorNames.blockModules where !present.contains("blk.\(layer).\(role.rawValue).weight") {
+                if role.isHeadNorm, !config.architecture.normalizesHeads { continue }
                 return "blk.\(layer).\(role.rawValue).weight"
             }
         }

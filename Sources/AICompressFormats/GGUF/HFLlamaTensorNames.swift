@@ -1,5 +1,5 @@
 /// Hugging Face LLaMA-family tensor names to llama.cpp's, as gguf-py's tensor_mapping.py maps
-/// them for the `llama` and `qwen2` architectures (`model.layers.N.self_attn.q_proj.weight` →
+/// them for the `llama`, `qwen2` and `qwen3` architectures (`model.layers.N.self_attn.q_proj.weight` →
 /// `blk.N.attn_q.weight`).
 public enum HFLlamaTensorNames {
     /// What becomes of one checkpoint tensor.
@@ -16,6 +16,13 @@ public enum HFLlamaTensorNames {
         case tokenEmbd = "token_embd", outputNorm = "output_norm", output
         case attnNorm = "attn_norm", attnQ = "attn_q", attnK = "attn_k", attnV = "attn_v", attnOutput = "attn_output"
         case ffnNorm = "ffn_norm", ffnGate = "ffn_gate", ffnUp = "ffn_up", ffnDown = "ffn_down"
+        /// Qwen3's per-head norms (`self_attn.q_norm` / `k_norm`).
+        case attnQNorm = "attn_q_norm", attnKNorm = "attn_k_norm"
+
+        /// A norm's weight (never a bias, kept in f32).
+        var isNorm: Bool { [.attnNorm, .ffnNorm, .attnQNorm, .attnKNorm].contains(self) }
+        /// Qwen3's per-head norms: required there, not mapped for the other architectures.
+        public var isHeadNorm: Bool { self == .attnQNorm || self == .attnKNorm }
     }
 
     /// The per-block modules, HF path under `model.layers.N.` to the llama.cpp role.
@@ -23,6 +30,7 @@ public enum HFLlamaTensorNames {
         ("input_layernorm", .attnNorm), ("self_attn.q_proj", .attnQ), ("self_attn.k_proj", .attnK),
         ("self_attn.v_proj", .attnV), ("self_attn.o_proj", .attnOutput), ("post_attention_layernorm", .ffnNorm),
         ("mlp.gate_proj", .ffnGate), ("mlp.up_proj", .ffnUp), ("mlp.down_proj", .ffnDown),
+        ("self_attn.q_norm", .attnQNorm), ("self_attn.k_norm", .attnKNorm),
     ]
 
     /// The mapping of `name`, or nil when it has no llama.cpp name.
@@ -43,8 +51,7 @@ public enum HFLlamaTensorNames {
         if module == "self_attn.rotary_emb", suffix == "inv_freq" { return .dropped }
         guard let role = blockModules.first(where: { $0.hf == module })?.role else { return nil }
         // Norms have only a weight; the projections may have a bias (Qwen2's q/k/v, attention_bias).
-        let isNorm = role == .attnNorm || role == .ffnNorm
-        guard suffix == "weight" || (suffix == "bias" && !isNorm) else { return nil }
+        guard suffix == "weight" || (suffix == "bias" && !role.isNorm) else { return nil }
         return .tensor(name: "blk.\(layer).\(role.rawValue).\(suffix)", layer: layer, role: role)
     }
 
