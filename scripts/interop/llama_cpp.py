@@ -16,7 +16,8 @@ llama-perplexity on the text and their perplexities are within 1% of each other.
 first, on llama-quantize's files only: a file against itself must be equal, Q4_K against Q5_K
 must differ in types, and Q4_0 from the F32 model against Q4_0 from the F16 model must differ in
 bytes with the same types. Prints a table of sizes and perplexities, one PASS/FAIL line per check,
-then `N passed, M failed`; exit 1 on any failure.
+then `N passed, M failed`; exit 1 on any failure. The low-bit mixes (Q2_K, Q3_K_S/M/L) run the
+same cases; Q2_K_S without an imatrix must be refused by both (ours: exit 64, one line).
 Then the importance-matrix cases (llama_imatrix.py): llama-quantize --imatrix against quantize --gguf
 --imatrix, bit-exact per tensor for every type, our `imatrix` command against llama-imatrix, and
 quantize --save-imatrix (its file is the imatrix command's, and llama-quantize --imatrix of it gives our tensors).
@@ -33,10 +34,14 @@ import llama_imatrix
 from common import Report, executable, scratch_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PURE_TYPES = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL"]
+PURE_TYPES = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL"]
 MIXES = ["Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K"]
+# The low-bit mixes (Q2_K_S needs an imatrix: llama_imatrix.py, and its refusal below).
+LOW_BIT_MIXES = ["Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L"]
 F32, F16, FF352 = "tiny-llama-f32.gguf", "tiny-llama-f16.gguf", "tiny-llama-ff352-f32.gguf"
 FF360 = "tiny-llama-ff360-f32.gguf"
+# Made in the lane from F32 by llama-quantize BF16 (make_tiny_llama.py writes F32 and F16 only).
+BF16 = "tiny-llama-bf16.gguf"
 # (model, TYPE, pure): every type pure and every mix on the F32 model; the mixes and the pure
 # K-quants again on the model whose ffn_down rows (352) need the fallback types; Q4_K_M from F16;
 # a 32-value type and a mix on the model whose ffn_down rows (360) fit no block: F16 there.
@@ -53,6 +58,10 @@ def iq4_xs_cases():
 
 
 CASES += iq4_xs_cases()
+# The low-bit mixes on the F32 model and on the ff352 model (ffn_down's Q3_K/Q4_K/Q5_K fall back
+# to Q4_0/Q5_0/Q5_1 there); Q3_K_M from F16 and BF16, Q2_K from BF16.
+CASES += ([(F32, t, False) for t in LOW_BIT_MIXES] + [(FF352, t, False) for t in LOW_BIT_MIXES]
+          + [(F16, "Q3_K_M", False), (BF16, "Q3_K_M", False), (BF16, "Q2_K", False)])
 PPL_TOLERANCE = 0.01
 PPL_ARGS = ["-c", "128", "--chunks", "16", "-t", "2"]
 
@@ -213,6 +222,21 @@ def run_case(rep, binary, binaries, tmp, model, qtype, pure, rows):
                   f"{ppl_ours:.4f} vs {ppl_ref:.4f} ({100 * rel:.3f}%)")
 
 
+def check_q2_k_s_refused(rep, binary, binaries, tmp):
+    """Q2_K_S without an imatrix: llama-quantize refuses it, and so do we (exit 64, one line)."""
+    src = os.path.join(tmp, F32)
+    ref = subprocess.run([os.path.join(binaries, "llama-quantize"), src, os.path.join(tmp, "q2ks-ref.gguf"), "Q2_K_S"],
+                         capture_output=True, text=True)
+    rep.check(ref.returncode != 0 and "requires an imatrix" in ref.stdout + ref.stderr,
+              "Q2_K_S without --imatrix: llama-quantize refuses it", f"exit {ref.returncode}")
+    ours = os.path.join(tmp, "q2ks-ours.gguf")
+    r = subprocess.run([binary, "quantize", "--gguf", "Q2_K_S", src, ours], capture_output=True, text=True)
+    lines = r.stderr.strip().splitlines()
+    rep.check(r.returncode == 64 and len(lines) == 1 and "importance matrix" in r.stderr and not os.path.exists(ours),
+              "Q2_K_S without --imatrix: aicompress refuses it (exit 64, one line, no file)",
+              f"exit {r.returncode}: {r.stderr.strip()[-200:]}")
+
+
 def print_table(rows):
     print("case | llama-quantize bytes | its PPL | its seconds | ours bytes | our PPL | llama-quantize's types")
     for r in rows:
@@ -253,7 +277,12 @@ def main():
         ppl_float, why = perplexity(binaries, os.path.join(tmp, F32), os.path.join(tmp, "text.txt"))
         rep.check(ppl_float is not None, f"llama-perplexity runs on {F32}",
                   f"PPL {ppl_float:.4f}" if ppl_float is not None else why)
+        r = subprocess.run([os.path.join(binaries, "llama-quantize"), os.path.join(tmp, F32), os.path.join(tmp, BF16), "BF16"],
+                           capture_output=True, text=True)
+        rep.check(r.returncode == 0, f"llama-quantize BF16 makes {BF16}", (r.stderr or r.stdout).strip()[-200:])
         self_test(rep, binaries, tmp)
+        if gguf_cli is not None:
+            check_q2_k_s_refused(rep, gguf_cli, binaries, tmp)
         rows = []
         for model, qtype, pure in CASES:
             run_case(rep, gguf_cli, binaries, tmp, model, qtype, pure, rows)

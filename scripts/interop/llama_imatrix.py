@@ -18,8 +18,10 @@ import subprocess
 import numpy as np
 
 IMATRIX_ARGS = ["-c", "128", "--chunks", "4"]
-PURE = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"]
-# Q2_K and Q3_K have no file type here: they are reached by --tensor-type on a Q4_K_M file.
+PURE = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"]
+# The low-bit file types (Q2_K_S only exists with an imatrix).
+LOW_BIT_MIXES = ["Q2_K", "Q2_K_S", "Q3_K_S", "Q3_K_M", "Q3_K_L"]
+# Q2_K and Q3_K by --tensor-type on a Q4_K_M file, too.
 LOW_BIT = ["--tensor-type", "ffn_up=q2_k", "--tensor-type", "ffn_gate=q3_k", "--tensor-type", "attn_q=q2_k",
            "--tensor-type", "attn_k=q3_k"]
 # Per column, relative. llama.cpp keeps the KV cache in f16 (we attend in f32), so from the first
@@ -34,7 +36,8 @@ def cases(f32, ff352):
     out = [(f32, t, True, []) for t in PURE]
     out += [(f32, t, False, []) for t in ["Q4_K_M", "Q5_K_M", "Q4_K_S", "Q4_0", "Q5_0", "IQ4_XS", "IQ4_NL"]]
     out += [(f32, "Q4_K_M", True, LOW_BIT)]
-    out += [(ff352, t, False, []) for t in ["Q4_K_M", "Q5_K_S", "Q6_K"]]
+    out += [(f32, t, False, []) for t in LOW_BIT_MIXES]
+    out += [(ff352, t, False, []) for t in ["Q4_K_M", "Q5_K_S", "Q6_K", "Q2_K_S", "Q3_K_M"]]
     return out
 
 
@@ -67,7 +70,8 @@ def run_case(rep, lane, binary, binaries, tmp, imatrices, case, counts):
     if not rep.check(r.returncode == 0, f"{label}: llama-quantize --imatrix",
                      (r.stderr or r.stdout).strip()[-200:] if r.returncode else ""):
         return
-    subprocess.run(base + [src, plain, qtype, "2"], capture_output=True, text=True)
+    if subprocess.run(base + [src, plain, qtype, "2"], capture_output=True, text=True).returncode != 0 and os.path.exists(plain):
+        os.remove(plain)  # Q2_K_S: llama-quantize refuses it without the imatrix
     r = subprocess.run([binary, "quantize", "--gguf", qtype, "--imatrix", imatrix] + (["--pure"] if pure else [])
                        + ours_tensor_types(extra) + [src, ours], capture_output=True, text=True)
     if not rep.check(r.returncode == 0, f"{label}: aicompress quantize --gguf --imatrix",

@@ -65,7 +65,8 @@ enum GGMLWeightedSearch {
         for i in 0..<n {
             let l = GGMLScalar.cMin(nmax, GGMLScalar.nearestInt(iscale * x[i]))
             L[i] = UInt8(truncatingIfNeeded: l)
-            let w = qw[i], fl = Float(L[i])
+            // C sums the int l, not the uint8_t it stored (they differ for a negative l).
+            let w = qw[i], fl = Float(l)
             sumlx += w * x[i] * fl
             suml2 += w * fl * fl
         }

@@ -19,6 +19,11 @@ public struct GGUFFileType: Sendable, Hashable, CustomStringConvertible {
         GGUFFileType(name: "Q4_1", id: 3, defaultType: .q4_1),
         GGUFFileType(name: "Q5_0", id: 8, defaultType: .q5_0),
         GGUFFileType(name: "Q5_1", id: 9, defaultType: .q5_1),
+        GGUFFileType(name: "Q2_K", id: 10, defaultType: .q2_K),
+        GGUFFileType(name: "Q2_K_S", id: 21, defaultType: .q2_K),
+        GGUFFileType(name: "Q3_K_S", id: 11, defaultType: .q3_K),
+        GGUFFileType(name: "Q3_K_M", id: 12, defaultType: .q3_K),
+        GGUFFileType(name: "Q3_K_L", id: 13, defaultType: .q3_K),
         GGUFFileType(name: "IQ4_NL", id: 25, defaultType: .iq4_NL),
         GGUFFileType(name: "IQ4_XS", id: 30, defaultType: .iq4_XS),
         GGUFFileType(name: "Q4_K_S", id: 14, defaultType: .q4_K),
@@ -31,8 +36,9 @@ public struct GGUFFileType: Sendable, Hashable, CustomStringConvertible {
         GGUFFileType(name: "BF16", id: 32, defaultType: .bf16),
     ]
 
-    /// llama-quantize's aliases: `Q4_K` is `Q4_K_M`, `Q5_K` is `Q5_K_M` (tools/quantize).
-    static let aliases = ["Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M"]
+    /// llama-quantize's aliases: `Q3_K` is `Q3_K_M`, `Q4_K` is `Q4_K_M`, `Q5_K` is `Q5_K_M`
+    /// (tools/quantize).
+    static let aliases = ["Q3_K": "Q3_K_M", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M"]
 
     /// Every name `named(_:)` accepts, in listing order (aliases last).
     public static var names: [String] { all.map(\.name) + aliases.keys.sorted() }
@@ -46,4 +52,8 @@ public struct GGUFFileType: Sendable, Hashable, CustomStringConvertible {
 
     /// True for the mixes whose default type is a block type (the per-tensor rules apply).
     public var isQuantized: Bool { defaultType.isQuantized }
+
+    /// True when llama-quantize refuses the file type without an importance matrix: Q2_K_S,
+    /// whose Q2_K tensors other than token_embd and output need one (`tensor_requires_imatrix`).
+    public var requiresImportance: Bool { name == "Q2_K_S" }
 }

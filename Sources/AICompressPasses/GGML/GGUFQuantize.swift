@@ -126,9 +126,28 @@ public struct GGUFQuantize: ConfigurablePass {
             throw PassError.nothingSelected("no weight matrix in the model gets a ggml type (1-D tensors, norms and "
                 + "tensors whose name does not end in 'weight' are left as they are)")
         }
+        if planner.fileType.requiresImportance && calibration == nil { try checkImportance(decisions) }
         let calibrated = try calibration?.calibrator(model, types) ?? [String: Tensor]()
         return Transform(types: types, fileType: planner.fileType, importance: importance, calibrated: calibrated,
                          method: calibration?.words.first { $0.0 == "method" }?.1 ?? "gptq", report: calibratedReport)
+    }
+
+    /// llama-quantize's `tensor_requires_imatrix`: in a Q2_K_S file every Q2_K tensor but
+    /// token_embd and output needs its importance, and it refuses to write one without.
+    /// - Throws: `PassError.invalidParameter` without a matrix, `.unsupported` for a tensor the
+    ///   matrix does not name.
+    func checkImportance(_ decisions: [GGUFTypePlanner.Decision]) throws {
+        let exempt: Set = ["token_embd.weight", "per_layer_token_embd.weight", "output.weight"]
+        for d in decisions where d.type == .q2_K && !exempt.contains(d.name) {
+            guard let importance else {
+                throw Parameter.gguf.invalid(planner.fileType.name, "`gguf` \(planner.fileType.name) needs an importance matrix "
+                    + "(`imatrix` or `calibration`), as llama-quantize does: tensor '\(d.name)' would be Q2_K without one")
+            }
+            guard importance.columns[d.name] != nil else {
+                throw PassError.unsupported(tensor: d.name, reason: "\(planner.fileType.name) makes it Q2_K, which needs its importance, "
+                    + "and \(importance.source) has none for it (llama-quantize refuses this too)")
+            }
+        }
     }
 
     struct Transform: TensorTransform {

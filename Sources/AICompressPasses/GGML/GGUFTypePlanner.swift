@@ -103,7 +103,15 @@ public struct GGUFTypePlanner: Sendable {
         case .tokenEmbd:
             break
         case .attnV, .attnQKV, .attnKVB:
-            if (f == "IQ4_NL" || f == "IQ4_XS") && s.gqa >= 4 {
+            if f == "Q2_K" {
+                type = s.gqa >= 4 ? .q4_K : .q3_K
+            } else if f == "Q2_K_S" && s.gqa >= 4 {
+                type = .q4_K
+            } else if f == "Q3_K_M" {
+                type = s.iAttnV < 2 ? .q5_K : .q4_K
+            } else if f == "Q3_K_L" {
+                type = .q5_K
+            } else if (f == "IQ4_NL" || f == "IQ4_XS") && s.gqa >= 4 {
                 type = .q5_K
             } else if (f == "Q4_K_M" || f == "Q5_K_M") && moreBits(s.iAttnV, s.nAttnV) {
                 type = .q6_K
@@ -115,7 +123,16 @@ public struct GGUFTypePlanner: Sendable {
             s.iAttnV += 1
         case .ffnDown:
             let i = s.iFfnDown, n = s.nLayer
-            if f == "Q4_K_M" {
+            if f == "Q2_K" {
+                type = .q3_K
+            } else if f == "Q2_K_S" {
+                if i < n / 8 { type = .q4_K }
+            } else if f == "Q3_K_M" {
+                // llama.cpp's Falcon-only Q3_K branch (not use_more_bits) is not reached here.
+                type = i < n / 16 ? .q5_K : .q4_K
+            } else if f == "Q3_K_L" {
+                type = .q5_K
+            } else if f == "Q4_K_M" {
                 if moreBits(i, n) { type = .q6_K }
             } else if i < n / 8 && (f == "IQ4_NL" || f == "IQ4_XS") && !hasImportance {
                 type = .q5_K
@@ -128,7 +145,15 @@ public struct GGUFTypePlanner: Sendable {
                 type = f == "Q4_0" ? .q4_1 : .q5_1
             }
             s.iFfnDown += 1
-        case .attnQ, .attnK, .attnOutput, .ffnUp, .ffnGate, .other:
+        case .attnOutput:
+            // (n_expert == 8 and Falcon have their own rules, not modelled.)
+            switch f {
+            case "Q2_K": type = .q3_K
+            case "Q3_K_M": type = .q4_K
+            case "Q3_K_L": type = .q5_K
+            default: break
+            }
+        case .attnQ, .attnK, .ffnUp, .ffnGate, .other:
             break
         }
         return type

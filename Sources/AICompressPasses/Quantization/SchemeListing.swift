@@ -39,6 +39,8 @@ public enum SchemeListing {
         (.q4_0, "llama.cpp Q4_0: blocks of 32, f16 scale, signed max over [-8, 7]"),
         (.q4_1, "llama.cpp Q4_1: blocks of 32, f16 scale and min"),
         (.q5_0, "llama.cpp Q5_0: blocks of 32, f16 scale, 5 bits"),
+        (.q3_K, "llama.cpp Q3_K (Q3_K_S/M/L): 256-value super-blocks, 6-bit scales of 16, 3 bits"),
+        (.q2_K, "llama.cpp Q2_K (Q2_K, Q2_K_S): 256-value super-blocks, 4-bit scales and mins of 16, 2 bits"),
     ]
 
     /// Every row of every scheme in `schemes`, in table order, then (with `ggml`) the rows of
