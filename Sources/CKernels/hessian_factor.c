@@ -21,8 +21,10 @@ typedef double v4d __attribute__((ext_vector_type(4)));
 
 enum { W = 8, R = 4 };
 
-static inline __attribute__((always_inline)) v4d load4(const double *p) { v4d v; memcpy(&v, p, sizeof v); return v; }
-static inline __attribute__((always_inline)) void store4(double *p, v4d v) { memcpy(p, &v, sizeof v); }
+// Unaligned loads and stores as macros: a function taking or returning a 256-bit vector would
+// have a different ABI in the AVX2 and the baseline instantiation.
+#define load4(p) ({ v4d v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define store4(p, v) do { v4d w_ = (v); memcpy((p), &w_, sizeof w_); } while (0)
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 static inline __attribute__((always_inline)) int cholesky_body(const double *a, double *l, int64_t n, double *pack) {
@@ -132,36 +134,48 @@ static inline __attribute__((always_inline)) void invert_lower_body(const double
     }
 }
 
-static inline __attribute__((always_inline)) void transpose_times_body(const double *m, double *res, int64_t n, double *pack) {
+// Rows k are taken in blocks of KB, each block over every i tile before the next: the tiles
+// then share the cache lines of m's rows, and a tile's partial sums wait in `part` between
+// blocks (a store and a load, exact), so each element still sums its k terms in order.
+enum { KB = 128 };
+
+static inline __attribute__((always_inline)) void transpose_times_body(const double *m, double *res, int64_t n, double *pack,
+                                                                       double *part) {
     for (int64_t j0 = 0; j0 < n; j0 += W) {
         const int64_t w = min64(W, n - j0), iEnd = j0 + w;
         for (int64_t k = j0; k < n; k++) {
             for (int64_t t = 0; t < W; t++) pack[(k - j0) * W + t] = t < w ? m[k * n + j0 + t] : 0.0;
         }
-        for (int64_t i = 0; i < iEnd; i += R) {
-            int64_t col[R];
-            v4d acc[R][2];
-            for (int r = 0; r < R; r++) {
-                col[r] = i + r < iEnd ? i + r : i;
-                acc[r][0] = acc[r][1] = (v4d){0, 0, 0, 0};
-            }
-            for (int64_t k = j0; k < n; k++) {
-                const double *mk = m + k * n;
-                const v4d p0 = load4(pack + (k - j0) * W), p1 = load4(pack + (k - j0) * W + 4);
+        memset(part, 0, (size_t)(iEnd + R) * W * sizeof(double));
+        for (int64_t k0 = j0; k0 < n; k0 += KB) {
+            const int64_t k1 = min64(n, k0 + KB);
+            for (int64_t i = 0; i < iEnd; i += R) {
+                int64_t col[R];
+                v4d acc[R][2];
                 for (int r = 0; r < R; r++) {
-                    const double x = mk[col[r]];
-                    acc[r][0] += x * p0;
-                    acc[r][1] += x * p1;
+                    col[r] = i + r < iEnd ? i + r : i;
+                    acc[r][0] = load4(part + (i + r) * W);
+                    acc[r][1] = load4(part + (i + r) * W + 4);
+                }
+                for (int64_t k = k0; k < k1; k++) {
+                    const double *mk = m + k * n;
+                    const v4d p0 = load4(pack + (k - j0) * W), p1 = load4(pack + (k - j0) * W + 4);
+                    for (int r = 0; r < R; r++) {
+                        const double x = mk[col[r]];
+                        acc[r][0] += x * p0;
+                        acc[r][1] += x * p1;
+                    }
+                }
+                for (int r = 0; r < R; r++) {
+                    store4(part + (i + r) * W, acc[r][0]);
+                    store4(part + (i + r) * W + 4, acc[r][1]);
                 }
             }
-            for (int r = 0; r < R && i + r < iEnd; r++) {
-                double out[W];
-                store4(out, acc[r][0]);
-                store4(out + 4, acc[r][1]);
-                for (int64_t t = 0; t < w; t++) {
-                    const int64_t ii = i + r, j = j0 + t;
-                    if (ii <= j) { res[ii * n + j] = out[t]; res[j * n + ii] = out[t]; }
-                }
+        }
+        for (int64_t i = 0; i < iEnd; i++) {
+            for (int64_t t = 0; t < w; t++) {
+                const int64_t j = j0 + t;
+                if (i <= j) { res[i * n + j] = part[i * W + t]; res[j * n + i] = part[i * W + t]; }
             }
         }
     }
@@ -170,7 +184,7 @@ static inline __attribute__((always_inline)) void transpose_times_body(const dou
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) static int cholesky_avx2(const double *a, double *l, int64_t n, double *s) { return cholesky_body(a, l, n, s); }
 __attribute__((target("avx2"))) static void invert_lower_avx2(const double *l, double *inv, int64_t n, double *s) { invert_lower_body(l, inv, n, s); }
-__attribute__((target("avx2"))) static void transpose_times_avx2(const double *m, double *r, int64_t n, double *s) { transpose_times_body(m, r, n, s); }
+__attribute__((target("avx2"))) static void transpose_times_avx2(const double *m, double *r, int64_t n, double *s) { transpose_times_body(m, r, n, s, s + 8 * n); }
 #define HAVE_AVX2() __builtin_cpu_supports("avx2")
 #endif
 
@@ -192,5 +206,5 @@ void aic_lower_transpose_times_lower(const double *m, double *r, int64_t n, doub
 #if defined(__x86_64__)
     if (HAVE_AVX2()) { transpose_times_avx2(m, r, n, scratch); return; }
 #endif
-    transpose_times_body(m, r, n, scratch);
+    transpose_times_body(m, r, n, scratch, scratch + 8 * n);
 }

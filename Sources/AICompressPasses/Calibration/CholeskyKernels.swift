@@ -38,7 +38,7 @@ enum CholeskyKernels {
         precondition(m.count == n * n, "CholeskyKernels.lowerTransposeTimesLower: not n × n")
         guard n > 0 else { return [] }
         var r = [Double](repeating: 0, count: n * n)
-        var scratch = [Double](repeating: 0, count: 8 * n)
+        var scratch = [Double](repeating: 0, count: 16 * n + 32)
         m.withUnsafeBufferPointer { mp in
             r.withUnsafeMutableBufferPointer { rp in
                 scratch.withUnsafeMutableBufferPointer { aic_lower_transpose_times_lower(mp.baseAddress!, rp.baseAddress!, Int64(n), $0.baseAddress!) }

@@ -20,7 +20,7 @@ int aic_cholesky_lower(const double *a, double *l, int64_t n, double *scratch);
 void aic_invert_lower(const double *l, double *inv, int64_t n, double *scratch);
 
 /// M^T * M for lower-triangular `m` (upper part exactly 0), symmetric, both halves written.
-/// `scratch`: 8*n doubles.
+/// `scratch`: 16*n + 32 doubles.
 void aic_lower_transpose_times_lower(const double *m, double *r, int64_t n, double *scratch);
 
 #endif
