@@ -19,13 +19,14 @@ public struct HessianFactor: Sendable {
     ///   (NaN in the statistics).
     public init(gram: [Double], columns n: Int, dampFraction: Double, layer: String) throws {
         let (h, dead, lambda) = Self.damped(gram: gram, columns: n, dampFraction: dampFraction)
-        guard var l = Cholesky.lower(h, n) else {
+        // The fast kernels give `Cholesky`'s bits (the plain twin, kept for the tests).
+        guard var l = CholeskyKernels.lower(h, n) else {
             throw PassError.unsupported(tensor: layer, reason: "the calibration Hessian is not positive definite (NaN or infinite activations?)")
         }
-        Cholesky.invertLowerInPlace(&l, n)
+        CholeskyKernels.invertLowerInPlace(&l, n)
         // H⁻¹ = L⁻ᵀ L⁻¹; its Cholesky factor, transposed, is the upper factor.
-        let inverse = Cholesky.lowerTransposeTimesLower(l, n)
-        guard let li = Cholesky.lower(inverse, n) else {
+        let inverse = CholeskyKernels.lowerTransposeTimesLower(l, n)
+        guard let li = CholeskyKernels.lower(inverse, n) else {
             throw PassError.unsupported(tensor: layer, reason: "the inverse calibration Hessian is not positive definite")
         }
         var u = [Double](repeating: 0, count: n * n)
@@ -56,7 +57,7 @@ public struct HessianFactor: Sendable {
 }
 
 /// Dense Cholesky arithmetic in Double on row-major square matrices: small enough to be
-/// obviously right, used by both the fast sweep and its reference.
+/// obviously right; the plain twin of `CholeskyKernels`, which `HessianFactor` runs.
 enum Cholesky {
     /// L with L·Lᵀ = a (lower triangular), or nil when a pivot is not positive.
     static func lower(_ a: [Double], _ n: Int) -> [Double]? {
