@@ -22,11 +22,15 @@ public final class LayerwiseDecoderStream<Item>: @unchecked Sendable {
     /// `LayerwiseDecoderCalibration.run`'s closure returns them) and the items to hand out, by
     /// tensor name.
     public typealias Compress = (DecoderBlockCalibration) throws -> (weights: [ActivationSite.Kind: [Float]], items: [String: Item])
+    /// The output head's compression, given its statistics past the last block (the final norm
+    /// of the compressed blocks' output): the items to hand out, by tensor name.
+    public typealias CompressHead = (DecoderHeadStatistics) throws -> [String: Item]
 
     private let lock = NSLock()
     private let calibration: LayerwiseDecoderCalibration
     private let blocks: [String: Int]
     private let compress: Compress
+    private let compressHead: CompressHead?
     private let progress: (Int, Int) -> Void
     // nil before the first request (nothing embedded yet) and after the last block (the
     // hidden states are freed).
@@ -38,12 +42,16 @@ public final class LayerwiseDecoderStream<Item>: @unchecked Sendable {
 
     /// A stream over `calibration` whose blocks make items for the tensors `blocks` names, each
     /// with the block that makes it; `progress(done, total)` is called as each block starts (done
-    /// blocks before it) and once with (total, total) after the last.
+    /// blocks before it) and once with (total, total) after the last. With `head`, a tensor
+    /// `blocks` gives the block count (one past the last) is made by `head` after the last block,
+    /// before the sweep's hidden states are freed.
     public init(_ calibration: LayerwiseDecoderCalibration, blocks: [String: Int],
-                progress: @escaping (Int, Int) -> Void = { _, _ in }, compress: @escaping Compress) {
+                progress: @escaping (Int, Int) -> Void = { _, _ in }, head: CompressHead? = nil,
+                compress: @escaping Compress) {
         self.calibration = calibration
         self.blocks = blocks
         self.compress = compress
+        self.compressHead = head
         self.progress = progress
     }
 
@@ -89,6 +97,9 @@ public final class LayerwiseDecoderStream<Item>: @unchecked Sendable {
             done = s.done
         }
         if s.isFinished {
+            if let compressHead, case let statistics = s.headStatistics(), statistics.rows > 0 {
+                ready.merge(try compressHead(statistics)) { _, made in made }
+            }
             finished = true
             if s.blocks > 0 { progress(s.blocks, s.blocks) }
         } else {

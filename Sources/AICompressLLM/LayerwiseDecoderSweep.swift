@@ -12,7 +12,7 @@ struct LayerwiseDecoderSweep {
     /// Tokens per sequence (0: no sequences, nothing to run).
     private let t: Int
     /// `sequences × t × embedding` hidden states at block `done`.
-    private var hidden: [Float]
+    private(set) var hidden: [Float]
     private var scratch: Decoder.Scratch
 
     /// The sweep before block 0: the sequences checked and embedded.

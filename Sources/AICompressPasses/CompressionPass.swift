@@ -35,6 +35,10 @@ public protocol TensorTransform: Sendable {
     /// it one tensor at a time (libdispatch runs a `concurrentPerform` nested in another one
     /// serially, so transforming tensors in parallel would leave the inner work on one core).
     var parallelInside: Bool { get }
+    /// The order the output's tensors are written in (a permutation of `tensors`, the model's
+    /// order): a pass whose tensor depends on every other one (GPTQ on the output head, calibrated
+    /// past the last block) puts it last, so the tensors made before it are not held for it.
+    func outputOrder(_ tensors: [Tensor]) -> [Tensor]
 }
 
 extension TensorTransform {
@@ -43,6 +47,8 @@ extension TensorTransform {
     public func outputMetadata(_ metadata: inout [String: String]) {}
     /// Most passes are parallel over tensors.
     public var parallelInside: Bool { false }
+    /// Most passes write the model's order.
+    public func outputOrder(_ tensors: [Tensor]) -> [Tensor] { tensors }
 }
 
 extension CompressionPass {

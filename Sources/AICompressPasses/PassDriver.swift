@@ -3,7 +3,8 @@ import AICompressCore
 /// Runs a pass over a model into a sink: the one transform loop behind `CompressionPass.apply`
 /// and every pass command. The pass is prepared once on the whole model; then tensors are
 /// transformed a few at a time in parallel (each transform may also be parallel inside) and
-/// handed to the sink in model order, so a streaming sink holds at most a batch of results.
+/// handed to the sink in model order (or the order the transform asks for,
+/// `TensorTransform.outputOrder`), so a streaming sink holds at most a batch of results.
 /// The output's provenance (version, input facts, one step per pass) is written here and
 /// nowhere else.
 ///
@@ -47,10 +48,18 @@ public struct PassDriver: Sendable {
     /// - Throws: the pass's `PassError`, `MemoryBudgetError` (before any work) when a tensor
     ///   cannot fit `memory`, or the sink's error.
     public func run(_ model: Model, into sink: any ModelSink, onTensor: (Int) -> Void = { _ in }) throws -> PassReport {
-        let tensors = model.tensors
-        var batches = try memory?.batches(tensors, maxBatch: batch)
-            ?? stride(from: 0, to: tensors.count, by: batch).map { $0..<min(tensors.count, $0 + batch) }
+        var tensors = model.tensors
+        func cut(_ tensors: [Tensor]) throws -> [Range<Int>] {
+            try memory?.batches(tensors, maxBatch: batch)
+                ?? stride(from: 0, to: tensors.count, by: batch).map { $0..<min(tensors.count, $0 + batch) }
+        }
+        var batches = try cut(tensors)
         let transform = try pass.prepare(model)
+        let ordered = transform.outputOrder(tensors)
+        if ordered.map(\.name) != tensors.map(\.name) {
+            tensors = ordered
+            batches = try cut(tensors)
+        }
         if transform.parallelInside { batches = batches.flatMap { $0.map { $0..<($0 + 1) } } }
         var metadata = model.metadata
         transform.outputMetadata(&metadata)

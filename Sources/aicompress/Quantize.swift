@@ -114,6 +114,9 @@ extension AICompress {
         @Option(help: ArgumentHelp("--method awq: the number of α values searched per input (α = k/N, k = 0 … N−1; 1 to 100).", valueName: "n"))
         var awqGrid = 20
 
+        @Option(help: "With --gguf and --method gptq: the output head (output.weight, or token_embd when tied to it): gptq, calibrated on the final norm past the last block, or rtn (round to nearest). Default: gptq.")
+        var head: GPTQHead?
+
         @Option(help: ArgumentHelp("With --gguf and --calibration TEXT (--method rtn): also write the importance matrix computed from the text (llama.cpp's imatrix GGUF, as `aicompress imatrix` writes it).", valueName: "file"))
         var saveImatrix: String?
 
@@ -145,7 +148,7 @@ extension AICompress {
                     }
                     if let s = saveImatrix, [input, output, calibration.calibration].contains(s) { throw ValidationError("--save-imatrix \(s) would overwrite an input or the output") }
                 }
-                if method != .gptq && (actOrder || damp != 0.01) { throw ValidationError("--act-order and --damp go with --method gptq") }
+                if method != .gptq && (actOrder || damp != 0.01 || head != nil) { throw ValidationError("--act-order, --damp and --head go with --method gptq") }
                 if method == .gptq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; GPTQ weighs columns by its own calibration statistics") }
                 if method == .awq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; AWQ weighs columns by its own calibration statistics") }
                 guard damp >= 0, damp < 1 else { throw ValidationError("--damp must be in [0, 1)") }
@@ -159,8 +162,8 @@ extension AICompress {
                 if let output { try out.check(output: output) }
                 return
             }
-            if pure || !tensorType.isEmpty || dryRun || saveImatrix != nil {
-                throw ValidationError("--pure, --tensor-type, --dry-run and --save-imatrix go with --gguf TYPE")
+            if pure || !tensorType.isEmpty || dryRun || saveImatrix != nil || head != nil {
+                throw ValidationError("--pure, --tensor-type, --dry-run, --save-imatrix and --head go with --gguf TYPE")
             }
             guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
             _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
@@ -181,7 +184,7 @@ extension AICompress {
                 QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType, imatrix: imatrix,
                              gptq: method == .gptq ? calibration.calibration.map {
                                  QuantizeGGUF.GPTQ(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                                   damp: damp, actOrder: actOrder, quiet: report.quiet)
+                                                   damp: damp, actOrder: actOrder, quiet: report.quiet, head: head ?? .gptq)
                              } : nil,
                              importanceText: method == .rtn ? calibration.calibration.map {
                                  QuantizeGGUF.ImportanceText(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,

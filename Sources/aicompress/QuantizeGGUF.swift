@@ -35,7 +35,7 @@ struct QuantizeGGUF {
     }
 
     /// GPTQ's settings (`--calibration`, `--calibration-tokens`, `--calibration-chunks`,
-    /// `--damp`, `--act-order`).
+    /// `--damp`, `--act-order`, `--head`).
     struct GPTQ {
         let text: String
         let tokens: Int
@@ -43,6 +43,8 @@ struct QuantizeGGUF {
         let damp: Double
         let actOrder: Bool
         let quiet: Bool
+        /// The output head's method (`GPTQHead`).
+        var head: GPTQHead = .gptq
     }
 
     /// The pass's parameter values.
@@ -78,7 +80,7 @@ struct QuantizeGGUF {
         if let g = gptq {
             step.options += [C.option("method", "gptq")] + (try C.file("calibration", path: g.text))
                 + [C.option("calibration-tokens", "\(g.tokens)"), C.option("calibration-chunks", "\(g.chunks)"), C.option("damp", "\(g.damp)")]
-                + (g.actOrder ? [C.flag("act-order")] : [])
+                + (g.actOrder ? [C.flag("act-order")] : []) + [C.option("head", g.head.rawValue)]
         } else if let a = awq {
             step.options += try a.recipeOptions()
         } else if let t = importanceText, t.save == nil {
@@ -123,16 +125,21 @@ extension QuantizeGGUF.GPTQ {
     /// (F16/F32 fallbacks stay as planned); the text is read, and the types checked, at once.
     func attach(to pass: GGUFQuantize) throws -> GGUFQuantize {
         let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
-        let (tokens, chunks, damp, actOrder, text) = (tokens, chunks, damp, actOrder, text)
+        let (tokens, chunks, damp, actOrder, text, head) = (tokens, chunks, damp, actOrder, text, head)
         let interactive = !quiet && FileHandleOutput.stderrIsInteractive
         let words = [("method", "gptq"), ("calibration", text), ("calibration-tokens", "\(tokens)"),
                      ("calibration-chunks", "\(chunks)"), ("damp", "\(damp)")] + (actOrder ? [("act-order", "true")] : [])
+            + [("head", head.rawValue)]
         return pass.withCalibration(words) { model, types in
             // Refused before any block runs: every block projection's planned type must have a grid.
             for (name, type) in types.sorted(by: { $0.key < $1.key }) where type.isQuantized && !GGMLGPTQ.supports(type)
                 && name.hasPrefix("blk.") && ActivationSite.Kind.allCases.contains(where: { name.hasSuffix(".\($0.rawValue).weight") }) {
                 throw Self.unsupported(name, type)
             }
+            // The head, calibrated past the last block (one past it in the stream's numbering).
+            let headName = Self.headName(model)
+            let headType = head == .gptq ? types[headName].flatMap { $0.isQuantized ? $0 : nil } : nil
+            if let t = headType, !GGMLGPTQ.supports(t) { throw Self.unsupported(headName, t) }
             let lm = try LanguageModel(beingWritten: model)
             let calibration = try LayerwiseDecoderCalibration(
                 model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
@@ -144,12 +151,15 @@ extension QuantizeGGUF.GPTQ {
                     if types[name]?.isQuantized == true { blocks[name] = i }
                 }
             }
+            if headType != nil { blocks[headName] = lm.decoder.weights.layers.count }
             let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: blocks, progress: { done, total in
                 guard interactive else { return }
                 // Drawn as the block starts, so it shows while the block runs.
                 FileHandleOutput.stderr("\r\u{1B}[K" + (done < total ? "gptq: block \(done + 1)/\(total), \(calibration.sequences.count) × \(tokens) tokens" : ""))
+            }, head: headType.map { type in
+                { statistics in try Self.quantizeHead(lm, name: headName, type: type, statistics: statistics, damp: damp, actOrder: actOrder) }
             }) { block in try Self.quantize(block, types: types, damp: damp, actOrder: actOrder) }
-            return StreamedTensors(stream: stream)
+            return StreamedTensors(stream: stream, writtenLast: headType == nil ? [] : [headName])
         }
     }
 
@@ -179,6 +189,8 @@ extension QuantizeGGUF.GPTQ {
     /// GPTQ's tensors as the writer reaches them (`LayerwiseDecoderStream`).
     struct StreamedTensors: CalibratedTensors {
         let stream: LayerwiseDecoderStream<Tensor>
+        /// The head, when GPTQ makes it: written after the blocks (`CalibratedTensors.writtenLast`).
+        let writtenLast: Set<String>
         func tensor(named name: String) throws -> Tensor? { try stream.take(name) }
     }
 

@@ -16,7 +16,7 @@ enum CalibratedStep {
     /// Keys of the data-aware methods, beside the keys of the step's pass.
     static let keys: Set<String> = ["method", "calibration", "calibration-sha256", "calibration-bytes", "calibration-rows",
                                     "calibration-tokens", "calibration-chunks", "delimiter", "columns", "drop", "damp",
-                                    "act-order", "imatrix", "imatrix-sha256", "imatrix-bytes", "awq-grid"]
+                                    "act-order", "imatrix", "imatrix-sha256", "imatrix-bytes", "awq-grid", "head"]
 
     /// `key: path` with the file's SHA-256 and size, so `apply` refuses a file that changed.
     static func file(_ key: String, path: String) throws -> [Recipe.Option] {
@@ -105,7 +105,7 @@ extension Recipe.Step {
         case ("prune", "wanda"), ("prune", "sparsegpt"): allowed = data.union(text).union(table)
         case ("quantize", "gptq"): allowed = data.union(table).union(["damp", "act-order"])
         case ("quantize", "rtn"): allowed = imatrix
-        case ("quantize-gguf", "gptq"): allowed = data.union(text).union(["damp", "act-order"])
+        case ("quantize-gguf", "gptq"): allowed = data.union(text).union(["damp", "act-order", "head"])
         case ("quantize-gguf", "awq"): allowed = data.union(text).union(["awq-grid"])
         case ("quantize-gguf", "rtn"): allowed = data.union(text).union(imatrix)
         default: throw fail("method", "\(command) has no data-aware method '\(method)' (prune: wanda, sparsegpt; quantize: gptq; quantize-gguf: gptq, awq)")
@@ -181,8 +181,13 @@ extension Recipe.Step {
                                  tensorTypes: values.list(GGUFQuantize.Parameter.tensorType), imatrix: word("imatrix"))
             if let text = calibration.calibration {
                 if method == "gptq" {
+                    // A recipe written before the head was calibrated has no `head`: its head was rounded.
+                    let head = try word("head").map { w in
+                        guard let h = GPTQHead(rawValue: w) else { throw fail("head", "must be rtn or gptq (got \(w))") }
+                        return h
+                    } ?? .rtn
                     q.gptq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                   damp: damp, actOrder: flags.contains("act-order"), quiet: true)
+                                   damp: damp, actOrder: flags.contains("act-order"), quiet: true, head: head)
                 } else if method == "awq" {
                     q.awq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks, grid: grid, quiet: true)
                 } else {

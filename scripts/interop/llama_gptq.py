@@ -10,7 +10,10 @@ and awq, runs
     BIN quantize --gguf TYPE in.gguf rtn.gguf
 and checks with gguf-py that each calibrated file has the round-to-nearest file's tensors, dims and ggml
 types (so the same size), that llama-perplexity runs it, and that `aicompress evaluate` on it gives
-a perplexity within 1% of llama-perplexity's. Prints (INFO) the mean KL divergence against the F32
+a perplexity within 1% of llama-perplexity's. GPTQ runs twice: with its default `--head gptq` (the output
+head calibrated past the last block) and with `--head rtn`; and once more, head included, on a tied copy
+of the model (output.weight dropped, token_embd := output.weight: token_embd is then the head, listed
+first and written last), judged the same way against that copy's F32 logits. Prints (INFO) the mean KL divergence against the F32
 model (llama-perplexity --kl-divergence) of each method and of round-to-nearest: the model's weights are
 random, so these are figures, not a quality claim. AICOMPRESS_SKIP_LLAMA=1 skips the lane.
 """
@@ -39,15 +42,48 @@ def number(pattern, log):
     return float(m.group(1)) if m else None
 
 
-def judge(rep, binary, binaries, method, qtype, f32, rtn, rkld, calib, evaluation, base, tmp):
+def tied_copy(src, dst):
+    """`src` without output.weight and with token_embd := output.weight (a tied model), via gguf-py."""
+    import gguf
+    import numpy as np
+    r = gguf.GGUFReader(src)
+    arch = r.fields["general.architecture"]
+    w = gguf.GGUFWriter(dst, bytes(arch.parts[arch.data[0]]).decode())
+    for name, f in r.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture":
+            continue
+        t = f.types[0]
+        if t == gguf.GGUFValueType.ARRAY:
+            sub = f.types[1]
+            decode = (lambda i: bytes(f.parts[i]).decode("utf-8", "surrogateescape")) if sub == gguf.GGUFValueType.STRING \
+                else (lambda i: f.parts[i].tolist()[0])
+            w.add_key_value(name, [decode(i) for i in f.data], t, sub_type=sub)
+        elif t == gguf.GGUFValueType.STRING:
+            w.add_key_value(name, bytes(f.parts[f.data[0]]).decode("utf-8"), t)
+        else:
+            w.add_key_value(name, f.parts[f.data[0]].tolist()[0], t)
+    head = next(np.array(t.data) for t in r.tensors if t.name == "output.weight")
+    for t in r.tensors:
+        if t.name != "output.weight":
+            w.add_tensor(t.name, head if t.name == "token_embd.weight" else np.array(t.data))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def judge(rep, binary, binaries, method, qtype, f32, rtn, rkld, calib, evaluation, base, tmp, extra=(), label=None):
     """One calibrated file against round to nearest (`rtn`, whose mean KLD is `rkld`)."""
-    out = os.path.join(tmp, f"{method}-{qtype}.gguf")
-    r = subprocess.run([binary, "quantize", "--gguf", qtype, "--method", method, "--calibration", calib, *CALIBRATION, "-q", f32, out],
+    label = label or method
+    out = os.path.join(tmp, f"{label.replace(' ', '_')}-{qtype}.gguf")
+    r = subprocess.run([binary, "quantize", "--gguf", qtype, "--method", method, *extra, "--calibration", calib, *CALIBRATION, "-q", f32, out],
                        capture_output=True, text=True)
+    method = label
     if not rep.check(r.returncode == 0, f"{qtype}: quantize --method {method} runs", r.stderr.strip()[-300:]):
         return
     ours, ref = llama_cpp.describe(out), llama_cpp.describe(rtn)
-    rep.check([(n, d, t) for n, d, t, _ in ours] == [(n, d, t) for n, d, t, _ in ref],
+    # By name: GPTQ's head is written after the blocks.
+    rep.check(sorted((n, d, t) for n, d, t, _ in ours) == sorted((n, d, t) for n, d, t, _ in ref),
               f"{qtype}: {method} file has round-to-nearest's tensors, dims and types", "")
     rc, log = ppl_log(binaries, out, evaluation, ["--kl-divergence-base", base, "--kl-divergence"])
     ppl = number(r"Mean PPL\(Q\)\s*:\s*([0-9.]+)", log)
@@ -98,6 +134,22 @@ def main():
             rkld = number(r"Mean    KLD:\s*([0-9.]+)", log)
             for method in methods:
                 judge(rep, binary, binaries, method, qtype, f32, rtn, rkld, calib, evaluation, base, tmp)
+                if method == "gptq":
+                    judge(rep, binary, binaries, method, qtype, f32, rtn, rkld, calib, evaluation, base, tmp,
+                          ["--head", "rtn"], "gptq --head rtn")
+        if "gptq" in methods:
+            # A tied model: token_embd is the head (and the lookup); judged against its own F32 logits.
+            tied, tied_base = os.path.join(tmp, "tied-f32.gguf"), os.path.join(tmp, "tied-base.kld")
+            tied_copy(f32, tied)
+            rc, log = ppl_log(binaries, tied, evaluation, ["--kl-divergence-base", tied_base])
+            if rep.check(rc == 0, "llama-perplexity saves the tied F32 model's logits", log.strip()[-200:] if rc else ""):
+                rtn = os.path.join(tmp, "rtn-tied-Q4_0.gguf")
+                r = subprocess.run([binary, "quantize", "--gguf", "Q4_0", "-q", tied, rtn], capture_output=True, text=True)
+                if rep.check(r.returncode == 0, "tied Q4_0: quantize (round to nearest) runs", r.stderr.strip()[-300:]):
+                    rc, log = ppl_log(binaries, rtn, evaluation, ["--kl-divergence-base", tied_base, "--kl-divergence"])
+                    rkld = number(r"Mean    KLD:\s*([0-9.]+)", log)
+                    judge(rep, binary, binaries, "gptq", "Q4_0", tied, rtn, rkld, calib, evaluation, tied_base, tmp,
+                          ["--head", "gptq"], "gptq tied")
     return rep.finish()
 
 

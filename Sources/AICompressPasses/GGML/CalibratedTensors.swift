@@ -10,6 +10,14 @@ public protocol CalibratedTensors: Sendable {
     /// The encoded tensor for `name`, or nil to quantize it round-to-nearest.
     /// - Throws: the method's own errors (the transform passes them on; the output is not written).
     func tensor(named name: String) throws -> Tensor?
+    /// Tensors to write after all others (GPTQ's output head, calibrated past the last block:
+    /// asked for first, it would make the method hold every block's tensors until written).
+    var writtenLast: Set<String> { get }
+}
+
+extension CalibratedTensors {
+    /// Most methods write in model order.
+    public var writtenLast: Set<String> { [] }
 }
 
 /// Tensors made before the pass runs, by name.

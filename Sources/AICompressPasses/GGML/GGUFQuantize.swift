@@ -168,6 +168,13 @@ public struct GGUFQuantize: ConfigurablePass {
             metadata["gguf.file_type"] = String(fileType.id)
         }
 
+        /// The calibrated method's `writtenLast` tensors after the others, each group in model order.
+        func outputOrder(_ tensors: [Tensor]) -> [Tensor] {
+            let last = calibrated.writtenLast
+            guard !last.isEmpty else { return tensors }
+            return tensors.filter { !last.contains($0.name) } + tensors.filter { last.contains($0.name) }
+        }
+
         func transform(_ t: Tensor) throws -> (Tensor, TensorReport?) {
             guard let type = types[t.name] else {
                 // A tensor left unquantized (a norm AWQ folds a scale into) may be replaced by one

@@ -1,0 +1,35 @@
+import AICompressCore
+import AICompressLLM
+import AICompressPasses
+import ArgumentParser
+
+/// How `quantize --gguf TYPE --method gptq` encodes the output head (output.weight, or
+/// token_embd when the embedding is tied to it): `gptq` calibrates it past the last block
+/// (the final norm of the compressed blocks' output) and runs GPTQ into its planned type;
+/// `rtn` rounds it to nearest, as before the head was calibrated.
+enum GPTQHead: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case rtn, gptq
+}
+
+extension QuantizeGGUF.GPTQ {
+    /// The head tensor of `model`: output.weight, or token_embd.weight when there is none (tied).
+    static func headName(_ model: Model) -> String {
+        model.tensor(named: "output.weight") != nil ? "output.weight" : "token_embd.weight"
+    }
+
+    /// GPTQ on the head `name` of `lm` into `type`, on its statistics past the last block.
+    /// - Throws: `PassError` when GPTQ into `type` is not built, the rows are not whole blocks
+    ///   or the Hessian is not positive definite.
+    static func quantizeHead(_ lm: LanguageModel, name: String, type: GGMLType, statistics s: DecoderHeadStatistics,
+                             damp: Double, actOrder: Bool) throws -> [String: Tensor] {
+        guard let gram = s.gram else { return [:] }
+        let gptq: GGMLGPTQ
+        do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch { throw Self.unsupported(name, type) }
+        let w = lm.decoder.weights.output
+        var values = [Float](repeating: 0, count: w.rows * w.columns)
+        values.withUnsafeMutableBufferPointer { w.decodeRows(0..<w.rows, into: $0.baseAddress!) }
+        let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, gram: gram, importance: s.meanSquares, layer: name)
+        return [name: try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type),
+                                 data: TensorData(bytes: r.bytes))]
+    }
+}

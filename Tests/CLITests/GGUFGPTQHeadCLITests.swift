@@ -1,0 +1,137 @@
+import AICompressCore
+import AICompressFormats
+import AICompressLLM
+import AICompressPasses
+import Foundation
+import XCTest
+
+@testable import aicompress
+
+/// `quantize --gguf TYPE --method gptq --head gptq|rtn` on the gguf-py LLaMA fixture (2 blocks,
+/// embedding 64, vocabulary 32): GPTQ on the output head lowers its calibrated output error
+/// against round-to-nearest; every other tensor is byte-identical to the file with the head
+/// rounded; the same bytes twice; a head listed first (token_embd of a tied model) is written
+/// after the blocks.
+final class GGUFGPTQHeadCLITests: CLITestCase {
+    /// A text of the fixture's words, one sentence cycled with a drifting offset.
+    func calibrationText(_ dir: String) throws -> String {
+        let words = "the head of the model is quantized with calibration text one block at a time".split(separator: " ")
+        let text = (0..<400).map { words[($0 * 7 + $0 / 13) % words.count] }.joined(separator: " ")
+        try text.write(toFile: dir + "/calib.txt", atomically: true, encoding: .utf8)
+        return dir + "/calib.txt"
+    }
+
+    func flags(_ text: String) -> [String] {
+        ["--method", "gptq", "--calibration", text, "--calibration-tokens", "16", "--calibration-chunks", "6", "-q"]
+    }
+
+    func tensors(_ path: String) throws -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: try ModelIO.read(path: path).model.tensors.map { ($0.name, $0) })
+    }
+
+    static func same(_ a: Tensor, _ b: Tensor) -> Bool {
+        a.encoding == b.encoding && a.shape == b.shape && a.data.withUnsafeBytes { x in b.data.withUnsafeBytes { y in x.elementsEqual(y) } }
+    }
+
+    /// Runs `args`, expecting exit 0.
+    func ok(_ args: [String]) throws {
+        let r = try run(args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    /// The file with the head by GPTQ against the one with it rounded: only `head` differs, in
+    /// bytes, not in type or size; the default is `--head gptq`, byte for byte, twice.
+    func assertOnlyHeadDiffers(input: String, head: String, extra: [String], dir: String, text: String) throws {
+        try ok(["quantize"] + extra + flags(text) + ["--head", "rtn", input, dir + "/rtn.gguf"])
+        try ok(["quantize"] + extra + flags(text) + [input, dir + "/a.gguf"])
+        try ok(["quantize"] + extra + flags(text) + ["--head", "gptq", input, dir + "/b.gguf"])
+        try ok(["quantize"] + extra + ["-q", input, dir + "/plain.gguf"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/a.gguf")), try Data(contentsOf: URL(fileURLWithPath: dir + "/b.gguf")))
+        let a = try tensors(dir + "/a.gguf"), r = try tensors(dir + "/rtn.gguf"), plain = try tensors(dir + "/plain.gguf")
+        XCTAssertEqual(Set(a.keys), Set(r.keys))
+        for (name, t) in a where name != head { XCTAssertTrue(Self.same(t, try XCTUnwrap(r[name])), "\(extra) \(name) as with the head rounded") }
+        let h = try XCTUnwrap(a[head]), rounded = try XCTUnwrap(r[head])
+        XCTAssertFalse(Self.same(h, rounded), "\(extra) \(head) moved by GPTQ")
+        XCTAssertEqual(h.encoding, rounded.encoding)
+        XCTAssertEqual(h.storedBytes, rounded.storedBytes)
+        XCTAssertTrue(Self.same(rounded, try XCTUnwrap(plain[head])), "--head rtn rounds the head as --method rtn does")
+    }
+
+    func testOnlyTheHeadChangesAndTheDefaultIsGPTQ() throws {
+        let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try calibrationText(dir)
+        for type in ["Q4_0", "Q4_K_M"] {
+            try assertOnlyHeadDiffers(input: input, head: "output.weight", extra: ["--gguf", type], dir: dir, text: text)
+            // output.weight is the fixture's last tensor: the order is the input's.
+            XCTAssertEqual(try ModelIO.read(path: dir + "/a.gguf").model.tensors.map(\.name),
+                           try ModelIO.read(path: input).model.tensors.map(\.name))
+        }
+        let recipe = try run(["recipe", dir + "/a.gguf"])
+        XCTAssertTrue(String(decoding: recipe.stdout, as: UTF8.self).contains("head: gptq"))
+        let rounded = try run(["recipe", dir + "/rtn.gguf"])
+        XCTAssertTrue(String(decoding: rounded.stdout, as: UTF8.self).contains("head: rtn"))
+        let wrong = try run(["quantize", "--gguf", "Q4_0", "--head", "gptq", "-q", input, dir + "/x.gguf"])
+        XCTAssertEqual(wrong.status, 64, wrong.stderr)
+        XCTAssertTrue(wrong.stderr.contains("--head"), wrong.stderr)
+    }
+
+    /// A tied model (no output.weight): token_embd is the head, listed first; GPTQ's head is
+    /// written after every block, so the stream holds no block for it.
+    func testTiedHeadIsWrittenAfterTheBlocks() throws {
+        let dir = try tempDir(), text = try calibrationText(dir)
+        let full = try ModelIO.read(path: fixture("gguf/llama/tiny-llama.gguf")).model
+        let tied = try Model(tensors: full.tensors.filter { $0.name != "output.weight" }, metadata: full.metadata)
+        try ModelIO.write(tied, to: dir + "/tied.gguf", format: .gguf)
+        let names = tied.tensors.map(\.name)
+        XCTAssertEqual(names.first, "token_embd.weight")
+        try assertOnlyHeadDiffers(input: dir + "/tied.gguf", head: "token_embd.weight", extra: ["--gguf", "Q4_0"], dir: dir, text: text)
+        XCTAssertEqual(try ModelIO.read(path: dir + "/a.gguf").model.tensors.map(\.name), Array(names.dropFirst()) + ["token_embd.weight"])
+        XCTAssertEqual(try ModelIO.read(path: dir + "/rtn.gguf").model.tensors.map(\.name), names, "--head rtn keeps the order")
+    }
+
+    /// Σ over calibration rows of ‖x(W − Ŵ)ᵀ‖²: Σ_r d_rᵀ (XᵀX) d_r for each row d_r of W − Ŵ.
+    static func outputError(_ w: [Float], _ q: [Float], rows: Int, columns n: Int, gram: [Double]) -> Double {
+        var total = 0.0
+        for r in 0..<rows {
+            let d = (0..<n).map { Double(w[r * n + $0]) - Double(q[r * n + $0]) }
+            for i in 0..<n where d[i] != 0 { for j in 0..<n { total += d[i] * gram[i * n + j] * d[j] } }
+        }
+        return total
+    }
+
+    /// GPTQ's head against round-to-nearest on the statistics it was calibrated on (the final
+    /// norm past the GPTQ-quantized blocks, gathered here as the command gathers them); the
+    /// command's head is this one, byte for byte.
+    func testGPTQLowersTheHeadsCalibratedOutputError() throws {
+        let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try calibrationText(dir)
+        let extra = ["--gguf", "Q4_0", "--tensor-type", "output=Q4_0"]
+        try ok(["quantize"] + extra + flags(text) + [input, dir + "/gptq.gguf"])
+        try ok(["quantize"] + extra + ["-q", input, dir + "/rtn.gguf"])
+        let model = try ModelIO.read(path: input).model
+        let pass = try QuantizeGGUF(type: "Q4_0", pure: false, tensorTypes: ["output=Q4_0"]).pass()
+        var types: [String: GGMLType] = [:]
+        for p in try pass.plan(model) { if let t = p.decision.type { types[p.decision.name] = t } }
+        XCTAssertEqual(types["output.weight"], .q4_0)
+        let lm = try LanguageModel(beingWritten: model)
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: text)))
+        let calibration = try LayerwiseDecoderCalibration(model: lm, text: bytes, options: .init(sequenceTokens: 16, maxSequences: 6, gram: true))
+        var statistics: DecoderHeadStatistics?
+        let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: ["output.weight": 2], head: { s in
+            statistics = s
+            return [:]
+        }) { block in try QuantizeGGUF.GPTQ.quantize(block, types: types, damp: 0.01, actOrder: false) }
+        XCTAssertNil(try stream.take("output.weight"))
+        let s = try XCTUnwrap(statistics), gram = try XCTUnwrap(s.gram)
+        XCTAssertEqual(s.rows, 6 * 16)
+        let head = try XCTUnwrap(try QuantizeGGUF.GPTQ.quantizeHead(lm, name: "output.weight", type: .q4_0, statistics: s,
+                                                                     damp: 0.01, actOrder: false)["output.weight"])
+        let written = try XCTUnwrap(try tensors(dir + "/gptq.gguf")["output.weight"])
+        XCTAssertTrue(Self.same(head, written), "the command's head is GPTQ on these statistics")
+        let w = try XCTUnwrap(model.tensor(named: "output.weight")).floatValues()
+        let rounded = try XCTUnwrap(try tensors(dir + "/rtn.gguf")["output.weight"]).floatValues()
+        let (rows, n) = (32, 64)
+        let gptqError = Self.outputError(w, head.floatValues(), rows: rows, columns: n, gram: gram)
+        let rtnError = Self.outputError(w, rounded, rows: rows, columns: n, gram: gram)
+        XCTAssertGreaterThan(rtnError, 0)
+        XCTAssertLessThan(gptqError / rtnError, 0.8, "GPTQ \(gptqError) against round-to-nearest \(rtnError)")
+    }
+}
