@@ -114,7 +114,7 @@ extension AICompress {
         @Option(help: ArgumentHelp("--method awq: the number of α values searched per input (α = k/N, k = 0 … N−1; 1 to 100).", valueName: "n"))
         var awqGrid = 20
 
-        @Option(help: "With --gguf and --method gptq: the output head (output.weight, or token_embd when tied to it): gptq, calibrated on the final norm past the last block, or rtn (round to nearest). Default: gptq.")
+        @Option(help: "With --gguf and --method gptq: the output head (output.weight, or token_embd when tied to it): gptq, calibrated on the final norm past the last block; rtn (round to nearest); or auto: gptq for output.weight, rtn for a tied token_embd (also the lookup table). Default: auto.")
         var head: GPTQHead?
 
         @Option(help: ArgumentHelp("With --gguf and --calibration TEXT (--method rtn): also write the importance matrix computed from the text (llama.cpp's imatrix GGUF, as `aicompress imatrix` writes it).", valueName: "file"))
@@ -184,7 +184,7 @@ extension AICompress {
                 QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType, imatrix: imatrix,
                              gptq: method == .gptq ? calibration.calibration.map {
                                  QuantizeGGUF.GPTQ(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                                   damp: damp, actOrder: actOrder, quiet: report.quiet, head: head ?? .gptq)
+                                                   damp: damp, actOrder: actOrder, quiet: report.quiet, head: head ?? .auto)
                              } : nil,
                              importanceText: method == .rtn ? calibration.calibration.map {
                                  QuantizeGGUF.ImportanceText(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,

@@ -44,7 +44,7 @@ struct QuantizeGGUF {
         let actOrder: Bool
         let quiet: Bool
         /// The output head's method (`GPTQHead`).
-        var head: GPTQHead = .gptq
+        var head: GPTQHead = .auto
     }
 
     /// The pass's parameter values.
@@ -138,7 +138,7 @@ extension QuantizeGGUF.GPTQ {
             }
             // The head, calibrated past the last block (one past it in the stream's numbering).
             let headName = Self.headName(model)
-            let headType = head == .gptq ? types[headName].flatMap { $0.isQuantized ? $0 : nil } : nil
+            let headType = head.calibrates(headName) ? types[headName].flatMap { $0.isQuantized ? $0 : nil } : nil
             if let t = headType, !GGMLGPTQ.supports(t) { throw Self.unsupported(headName, t) }
             let lm = try LanguageModel(beingWritten: model)
             let calibration = try LayerwiseDecoderCalibration(

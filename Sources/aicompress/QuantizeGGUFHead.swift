@@ -6,9 +6,15 @@ import ArgumentParser
 /// How `quantize --gguf TYPE --method gptq` encodes the output head (output.weight, or
 /// token_embd when the embedding is tied to it): `gptq` calibrates it past the last block
 /// (the final norm of the compressed blocks' output) and runs GPTQ into its planned type;
-/// `rtn` rounds it to nearest, as before the head was calibrated.
+/// `rtn` rounds it to nearest, as before the head was calibrated; `auto` (the default) is `gptq`
+/// for output.weight and `rtn` for a tied token_embd, which is also the lookup table (on the
+/// trained model GPTQ lowered output.weight's share of the KLD but raised a tied token_embd's:
+/// BENCHMARKS.md, "GPTQ on the output head").
 enum GPTQHead: String, CaseIterable, ExpressibleByArgument, Sendable {
-    case rtn, gptq
+    case auto, rtn, gptq
+
+    /// Whether the head `name` goes through GPTQ.
+    func calibrates(_ name: String) -> Bool { self == .gptq || (self == .auto && name == "output.weight") }
 }
 
 extension QuantizeGGUF.GPTQ {

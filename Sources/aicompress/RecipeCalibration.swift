@@ -183,7 +183,7 @@ extension Recipe.Step {
                 if method == "gptq" {
                     // A recipe written before the head was calibrated has no `head`: its head was rounded.
                     let head = try word("head").map { w in
-                        guard let h = GPTQHead(rawValue: w) else { throw fail("head", "must be rtn or gptq (got \(w))") }
+                        guard let h = GPTQHead(rawValue: w) else { throw fail("head", "must be auto, rtn or gptq (got \(w))") }
                         return h
                     } ?? .rtn
                     q.gptq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,

@@ -49,7 +49,8 @@ final class AtomicWriteTests: XCTestCase {
 
     func testDirectoryIsNotAModel() throws {
         let dir = try temporaryDirectory(self)
-        XCTAssertThrowsError(try ModelIO.read(path: dir)) { XCTAssertEqual($0 as? FileError, .notARegularFile(path: dir)) }
+        // An empty folder names no model file (ModelFolderTests has the folders that do).
+        XCTAssertThrowsError(try ModelIO.read(path: dir)) { XCTAssertEqual($0 as? FileError, .folderWithoutModel(path: dir, modelFiles: [])) }
     }
 
     func testDeterministicFiles() throws {

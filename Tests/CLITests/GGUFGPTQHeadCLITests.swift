@@ -40,11 +40,17 @@ final class GGUFGPTQHeadCLITests: CLITestCase {
     }
 
     /// The file with the head by GPTQ against the one with it rounded: only `head` differs, in
-    /// bytes, not in type or size; the default is `--head gptq`, byte for byte, twice.
-    func assertOnlyHeadDiffers(input: String, head: String, extra: [String], dir: String, text: String) throws {
+    /// bytes, not in type or size; the same bytes twice; the default's head is `auto`'s method.
+    func assertOnlyHeadDiffers(input: String, head: String, extra: [String], dir: String, text: String, auto: String = "gptq") throws {
         try ok(["quantize"] + extra + flags(text) + ["--head", "rtn", input, dir + "/rtn.gguf"])
-        try ok(["quantize"] + extra + flags(text) + [input, dir + "/a.gguf"])
+        try ok(["quantize"] + extra + flags(text) + ["--head", "gptq", input, dir + "/a.gguf"])
         try ok(["quantize"] + extra + flags(text) + ["--head", "gptq", input, dir + "/b.gguf"])
+        // The default (auto) is `auto`'s method for this head.
+        try ok(["quantize"] + extra + flags(text) + [input, dir + "/auto.gguf"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/auto.gguf")).count,
+                       try Data(contentsOf: URL(fileURLWithPath: dir + (auto == "gptq" ? "/a.gguf" : "/rtn.gguf"))).count)
+        let automatic = try tensors(dir + "/auto.gguf")[head], chosen = try tensors(dir + (auto == "gptq" ? "/a.gguf" : "/rtn.gguf"))[head]
+        XCTAssertTrue(Self.same(try XCTUnwrap(automatic), try XCTUnwrap(chosen)), "--head auto is \(auto) for \(head)")
         try ok(["quantize"] + extra + ["-q", input, dir + "/plain.gguf"])
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/a.gguf")), try Data(contentsOf: URL(fileURLWithPath: dir + "/b.gguf")))
         let a = try tensors(dir + "/a.gguf"), r = try tensors(dir + "/rtn.gguf"), plain = try tensors(dir + "/plain.gguf")
@@ -57,7 +63,7 @@ final class GGUFGPTQHeadCLITests: CLITestCase {
         XCTAssertTrue(Self.same(rounded, try XCTUnwrap(plain[head])), "--head rtn rounds the head as --method rtn does")
     }
 
-    func testOnlyTheHeadChangesAndTheDefaultIsGPTQ() throws {
+    func testOnlyTheHeadChangesAndTheDefaultIsGPTQForOutputWeight() throws {
         let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try calibrationText(dir)
         for type in ["Q4_0", "Q4_K_M"] {
             try assertOnlyHeadDiffers(input: input, head: "output.weight", extra: ["--gguf", type], dir: dir, text: text)
@@ -67,6 +73,7 @@ final class GGUFGPTQHeadCLITests: CLITestCase {
         }
         let recipe = try run(["recipe", dir + "/a.gguf"])
         XCTAssertTrue(String(decoding: recipe.stdout, as: UTF8.self).contains("head: gptq"))
+        XCTAssertTrue(String(decoding: try run(["recipe", dir + "/auto.gguf"]).stdout, as: UTF8.self).contains("head: auto"))
         let rounded = try run(["recipe", dir + "/rtn.gguf"])
         XCTAssertTrue(String(decoding: rounded.stdout, as: UTF8.self).contains("head: rtn"))
         let wrong = try run(["quantize", "--gguf", "Q4_0", "--head", "gptq", "-q", input, dir + "/x.gguf"])
@@ -83,7 +90,7 @@ final class GGUFGPTQHeadCLITests: CLITestCase {
         try ModelIO.write(tied, to: dir + "/tied.gguf", format: .gguf)
         let names = tied.tensors.map(\.name)
         XCTAssertEqual(names.first, "token_embd.weight")
-        try assertOnlyHeadDiffers(input: dir + "/tied.gguf", head: "token_embd.weight", extra: ["--gguf", "Q4_0"], dir: dir, text: text)
+        try assertOnlyHeadDiffers(input: dir + "/tied.gguf", head: "token_embd.weight", extra: ["--gguf", "Q4_0"], dir: dir, text: text, auto: "rtn")
         XCTAssertEqual(try ModelIO.read(path: dir + "/a.gguf").model.tensors.map(\.name), Array(names.dropFirst()) + ["token_embd.weight"])
         XCTAssertEqual(try ModelIO.read(path: dir + "/rtn.gguf").model.tensors.map(\.name), names, "--head rtn keeps the order")
     }

@@ -56,7 +56,7 @@ final class RecipeCalibrationCLITests: CLITestCase {
                   calibration-chunks: 4
                   damp: 0.02
                   act-order: true
-                  head: gptq
+                  head: auto
 
             """)
         // The replay is GPTQ, not round to nearest: it differs from plain Q4_0.

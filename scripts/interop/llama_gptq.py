@@ -10,8 +10,8 @@ and awq, runs
     BIN quantize --gguf TYPE in.gguf rtn.gguf
 and checks with gguf-py that each calibrated file has the round-to-nearest file's tensors, dims and ggml
 types (so the same size), that llama-perplexity runs it, and that `aicompress evaluate` on it gives
-a perplexity within 1% of llama-perplexity's. GPTQ runs twice: with its default `--head gptq` (the output
-head calibrated past the last block) and with `--head rtn`; and once more, head included, on a tied copy
+a perplexity within 1% of llama-perplexity's. GPTQ runs twice: with its default `--head auto` (output.weight
+calibrated past the last block and put through GPTQ) and with `--head rtn`; and once more, head included, on a tied copy
 of the model (output.weight dropped, token_embd := output.weight: token_embd is then the head, listed
 first and written last), judged the same way against that copy's F32 logits. Prints (INFO) the mean KL divergence against the F32
 model (llama-perplexity --kl-divergence) of each method and of round-to-nearest: the model's weights are
