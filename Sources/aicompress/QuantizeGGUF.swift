@@ -143,20 +143,10 @@ extension QuantizeGGUF.GPTQ {
             let lm = try LanguageModel(beingWritten: model)
             let calibration = try LayerwiseDecoderCalibration(
                 model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
-            // Every block projection with a quantized type, by the block that makes it.
-            var blocks: [String: Int] = [:]
-            for i in 0..<lm.decoder.weights.layers.count {
-                for kind in ActivationSite.Kind.allCases {
-                    let name = ActivationSite(layer: i, kind: kind).tensorName
-                    if types[name]?.isQuantized == true { blocks[name] = i }
-                }
-            }
+            var blocks = QuantizeGGUF.quantizedProjections(layers: lm.decoder.weights.layers.count, types: types)
             if headType != nil { blocks[headName] = lm.decoder.weights.layers.count }
-            let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: blocks, progress: { done, total in
-                guard interactive else { return }
-                // Drawn as the block starts, so it shows while the block runs.
-                FileHandleOutput.stderr("\r\u{1B}[K" + (done < total ? "gptq: block \(done + 1)/\(total), \(calibration.sequences.count) × \(tokens) tokens" : ""))
-            }, head: headType.map { type in
+            let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: blocks, progress: QuantizeGGUF.blockProgress(
+                "gptq", interactive: interactive, sequences: calibration.sequences.count, tokens: tokens), head: headType.map { type in
                 { statistics in try Self.quantizeHead(lm, name: headName, type: type, statistics: statistics, damp: damp, actOrder: actOrder) }
             }) { block in try Self.quantize(block, types: types, damp: damp, actOrder: actOrder) }
             return StreamedTensors(stream: stream, writtenLast: headType == nil ? [] : [headName])
@@ -197,5 +187,29 @@ extension QuantizeGGUF.GPTQ {
     static func unsupported(_ name: String, _ type: GGMLType) -> PassError {
         PassError.invalidParameter(name: "method", value: "gptq", reason: "tensor '\(name)' gets \(type), and `method` gptq into it is not built "
             + "(it rounds onto affine block grids: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K)")
+    }
+}
+
+/// What the calibrated GGUF methods (GPTQ, AWQ) share in building their block stream.
+extension QuantizeGGUF {
+    /// Every block projection with a quantized type, by the block that makes it.
+    static func quantizedProjections(layers: Int, types: [String: GGMLType]) -> [String: Int] {
+        var blocks: [String: Int] = [:]
+        for i in 0..<layers {
+            for kind in ActivationSite.Kind.allCases {
+                let name = ActivationSite(layer: i, kind: kind).tensorName
+                if types[name]?.isQuantized == true { blocks[name] = i }
+            }
+        }
+        return blocks
+    }
+
+    /// A calibrated stream's progress on a terminal (`METHOD: block i/N, S × T tokens`), drawn as
+    /// each block starts so it shows while the block runs, and cleared at the end.
+    static func blockProgress(_ method: String, interactive: Bool, sequences: Int, tokens: Int) -> (Int, Int) -> Void {
+        { done, total in
+            guard interactive else { return }
+            FileHandleOutput.stderr("\r\u{1B}[K" + (done < total ? "\(method): block \(done + 1)/\(total), \(sequences) × \(tokens) tokens" : ""))
+        }
     }
 }

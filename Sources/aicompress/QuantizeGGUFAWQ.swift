@@ -32,19 +32,11 @@ extension QuantizeGGUF {
                 let calibration = try LayerwiseDecoderCalibration(
                     model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
                 // Each block's planned projections and its two norms (which a fold may replace), by block.
-                var blocks: [String: Int] = [:]
-                for i in 0..<lm.decoder.weights.layers.count {
-                    for kind in ActivationSite.Kind.allCases {
-                        let name = ActivationSite(layer: i, kind: kind).tensorName
-                        if types[name]?.isQuantized == true { blocks[name] = i }
-                    }
-                    for norm in ["attn_norm", "ffn_norm"] { blocks["blk.\(i).\(norm).weight"] = i }
-                }
-                let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: blocks, progress: { done, total in
-                    guard interactive else { return }
-                    // Drawn as the block starts, so it shows while the block runs.
-                    FileHandleOutput.stderr("\r\u{1B}[K" + (done < total ? "awq: block \(done + 1)/\(total), \(calibration.sequences.count) × \(tokens) tokens" : ""))
-                }) { block in
+                let layers = lm.decoder.weights.layers.count
+                var blocks = QuantizeGGUF.quantizedProjections(layers: layers, types: types)
+                for i in 0..<layers { for norm in ["attn_norm", "ffn_norm"] { blocks["blk.\(i).\(norm).weight"] = i } }
+                let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: blocks, progress: QuantizeGGUF.blockProgress(
+                    "awq", interactive: interactive, sequences: calibration.sequences.count, tokens: tokens)) { block in
                     try Self.encode(block, model: model, config: lm.decoder.config, types: types, search: search, reports: reports)
                 }
                 return StreamedTensors(stream: stream)
