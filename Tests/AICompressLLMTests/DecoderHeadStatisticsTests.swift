@@ -9,15 +9,8 @@ import XCTest
 /// when no block is compressed, and those of the blocks run with their replacement weights when
 /// they are — gathered once, after the last block.
 final class DecoderHeadStatisticsTests: XCTestCase {
-    let sequences: [[Int32]] = [DecoderTests.tokens, DecoderTests.tokens.map { ($0 * 5 + 1) % 64 }]
-
-    func calibration() throws -> LayerwiseDecoderCalibration {
-        let c = DecoderConfig(architecture: "llama", layers: 3, embedding: 64, feedForward: 128, heads: 4, kvHeads: 2,
-                              ropeStyle: .adjacentPairs, vocabulary: 64)
-        let m = try DecoderTests.model(c, type: .f32, tied: false, biases: false, seed: 33)
-        return LayerwiseDecoderCalibration(decoder: Decoder(config: c, weights: try DecoderWeights(model: m, config: c)),
-                                           sequences: sequences)
-    }
+    var sequences: [[Int32]] { LayerwiseDecoderStreamTests.sequences }
+    func calibration() throws -> LayerwiseDecoderCalibration { try LayerwiseDecoderStreamTests.calibration() }
 
     /// Σx² and XᵀX in Double of the final RMSNorm (in Double) of `hidden` (one array per sequence).
     static func reference(_ hidden: [[Float]], norm w: [Float], eps: Float) -> (sums: [Double], gram: [Double], rows: Int) {

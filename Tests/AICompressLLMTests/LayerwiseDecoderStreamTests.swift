@@ -8,9 +8,12 @@ import XCTest
 /// any order the tensors are asked for; blocks run only when one of their tensors is asked for;
 /// an item is handed out once; a failure stops every later block.
 final class LayerwiseDecoderStreamTests: XCTestCase {
-    let sequences: [[Int32]] = [DecoderTests.tokens, DecoderTests.tokens.map { ($0 * 5 + 1) % 64 }]
+    static let sequences: [[Int32]] = [DecoderTests.tokens, DecoderTests.tokens.map { ($0 * 5 + 1) % 64 }]
+    var sequences: [[Int32]] { Self.sequences }
+    func calibration() throws -> LayerwiseDecoderCalibration { try Self.calibration() }
 
-    func calibration() throws -> LayerwiseDecoderCalibration {
+    /// Two sequences through a 3-block llama (also DecoderHeadStatisticsTests' model).
+    static func calibration() throws -> LayerwiseDecoderCalibration {
         let c = DecoderConfig(architecture: "llama", layers: 3, embedding: 64, feedForward: 128, heads: 4, kvHeads: 2,
                               ropeStyle: .adjacentPairs, vocabulary: 64)
         let m = try DecoderTests.model(c, type: .f32, tied: false, biases: false, seed: 33)
