@@ -4,15 +4,7 @@
 /// (whole rows, arrays and indices, written separately from the library's block code), to test
 /// the library against (STYLE habit 6). It shares only the scalar helpers of GGMLScalar.
 enum GGMLReferenceTwin {
-    private static func nearestInt(_ f: Float) -> Int { Int(GGMLScalar.nearestInt(f)) }
-    private static func half(_ f: Float) -> (bits: UInt16, value: Float) {
-        let b = GGMLScalar.fp16Bits(f)
-        return (b, GGMLScalar.fp16ToFloat(b))
-    }
-    private static func append16(_ out: inout [UInt8], _ bits: UInt16) {
-        out.append(UInt8(bits & 0xFF))
-        out.append(UInt8(bits >> 8))
-    }
+    private typealias S = GGMLTwinScalar
 
     static func makeQKX2(n: Int, nmax: Int, x: ArraySlice<Float>, weights: [Float], L: inout [UInt8],
                          rmin: Float, rdelta: Float, nstep: Int, mad: Bool = false) -> (Float, Float) {
@@ -36,7 +28,7 @@ enum GGMLReferenceTwin {
         var bestError: Float = 0
         L = [UInt8](repeating: 0, count: n)
         for i in 0..<n {
-            let l = nearestInt(iscale * (x[i] - minV))
+            let l = S.nearestInt(iscale * (x[i] - minV))
             L[i] = UInt8(l < 0 ? 0 : (l > nmax ? nmax : l))
             let diff = scale * Float(L[i]) + minV - x[i]
             bestError += weights[i] * (mad ? abs(diff) : diff * diff)
@@ -46,7 +38,7 @@ enum GGMLReferenceTwin {
             iscale = (rmin + rdelta * Float(step) + Float(nmax)) / (maxV - minV)
             var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
             for i in 0..<n {
-                var l = nearestInt(iscale * (x[i] - minV))
+                var l = S.nearestInt(iscale * (x[i] - minV))
                 l = l < 0 ? 0 : (l > nmax ? nmax : l)
                 laux[i] = UInt8(l)
                 sumL += weights[i] * Float(l)
@@ -102,8 +94,8 @@ enum GGMLReferenceTwin {
             let invMin: Float = maxMin > 0 ? 63 / maxMin : 0
             var sc = [UInt8](repeating: 0, count: 12)
             for j in 0..<8 {
-                let ls = min(63, UInt8(truncatingIfNeeded: nearestInt(invScale * scales[j])))
-                let lm = min(63, UInt8(truncatingIfNeeded: nearestInt(invMin * mins[j])))
+                let ls = min(63, UInt8(truncatingIfNeeded: S.nearestInt(invScale * scales[j])))
+                let lm = min(63, UInt8(truncatingIfNeeded: S.nearestInt(invMin * mins[j])))
                 if j < 4 {
                     sc[j] = ls
                     sc[j + 4] = lm
@@ -113,7 +105,7 @@ enum GGMLReferenceTwin {
                     sc[j] |= (lm >> 4) << 6
                 }
             }
-            let d = half(maxScale / 63), dmin = half(maxMin / 63)
+            let d = S.half(maxScale / 63), dmin = S.half(maxMin / 63)
             for j in 0..<8 {
                 let s: UInt8, m: UInt8
                 if j < 4 {
@@ -125,12 +117,12 @@ enum GGMLReferenceTwin {
                 if dd == 0 { continue }
                 let dm = dmin.value * Float(m)
                 for ii in 0..<32 {
-                    let l = nearestInt((x[32 * j + ii] + dm) / dd)
+                    let l = S.nearestInt((x[32 * j + ii] + dm) / dd)
                     L[32 * j + ii] = UInt8(max(0, min(nmax, l)))
                 }
             }
-            append16(&out, d.bits)
-            append16(&out, dmin.bits)
+            S.append16(&out, d.bits)
+            S.append16(&out, dmin.bits)
             out += sc
             if q5 {
                 var qh = [UInt8](repeating: 0, count: 32), ql = [UInt8]()
@@ -163,7 +155,7 @@ enum GGMLReferenceTwin {
         var iscale = Float(-nmax) / maxV
         var sumlx: Float = 0, suml2: Float = 0
         for i in 0..<n {
-            let l = clamp(nearestInt(iscale * x[i]))
+            let l = clamp(S.nearestInt(iscale * x[i]))
             L[i] = l + nmax
             let w = x[i] * x[i]
             sumlx += w * x[i] * Float(l)
@@ -175,13 +167,13 @@ enum GGMLReferenceTwin {
             iscale = -(Float(nmax) + 0.1 * Float(step)) / maxV
             sumlx = 0; suml2 = 0
             for i in 0..<n {
-                let l = clamp(nearestInt(iscale * x[i]))
+                let l = clamp(S.nearestInt(iscale * x[i]))
                 let w = x[i] * x[i]
                 sumlx += w * x[i] * Float(l)
                 suml2 += w * Float(l) * Float(l)
             }
             if suml2 > 0 && sumlx * sumlx > best * suml2 {
-                for i in 0..<n { L[i] = nmax + clamp(nearestInt(iscale * x[i])) }
+                for i in 0..<n { L[i] = nmax + clamp(S.nearestInt(iscale * x[i])) }
                 scale = sumlx / suml2
                 best = scale * sumlx
             }
@@ -208,12 +200,12 @@ enum GGMLReferenceTwin {
                 continue
             }
             let iscale = -128 / maxScale
-            let d = half(1 / iscale)
-            let sc = (0..<16).map { Int8(truncatingIfNeeded: min(127, nearestInt(iscale * scales[$0]))) }
+            let d = S.half(1 / iscale)
+            let sc = (0..<16).map { Int8(truncatingIfNeeded: min(127, S.nearestInt(iscale * scales[$0]))) }
             for j in 0..<16 {
                 let dd = d.value * Float(sc[j])
                 if dd == 0 { continue }
-                for ii in 0..<16 { L[16 * j + ii] = max(-32, min(31, nearestInt(x[16 * j + ii] / dd))) + 32 }
+                for ii in 0..<16 { L[16 * j + ii] = max(-32, min(31, S.nearestInt(x[16 * j + ii] / dd))) + 32 }
             }
             var ql = [UInt8](repeating: 0, count: 128), qh = [UInt8](repeating: 0, count: 64)
             for (half, j) in [0, 128].enumerated() {
@@ -225,7 +217,7 @@ enum GGMLReferenceTwin {
                 }
             }
             out += ql + qh + sc.map { UInt8(bitPattern: $0) }
-            append16(&out, d.bits)
+            S.append16(&out, d.bits)
         }
         return out
     }
@@ -261,7 +253,7 @@ enum GGMLReferenceTwin {
                     if sumq2 > 0 && sumqx * sumqx > bestV * sumq2 { d = sumqx / sumq2; bestV = d * sumqx }
                 }
             }
-            append16(&out, half(d).bits)
+            S.append16(&out, S.half(d).bits)
             let id: Float = d != 0 ? 1 / d : 0
             let L = x.map { best(id * $0) }
             for j in 0..<16 { out.append(UInt8(L[j] | (L[16 + j] << 4))) }
@@ -294,20 +286,20 @@ enum GGMLReferenceTwin {
                 maxMin = max(maxMin, mins[j])
             }
             var sc = [UInt8](repeating: 0, count: 16)
-            let d = half(maxScale > 0 ? maxScale / 15 : 0), dmin = half(maxMin > 0 ? maxMin / 15 : 0)
+            let d = S.half(maxScale > 0 ? maxScale / 15 : 0), dmin = S.half(maxMin > 0 ? maxMin / 15 : 0)
             for j in 0..<16 {
-                if maxScale > 0 { sc[j] = UInt8(truncatingIfNeeded: nearestInt(15 / maxScale * scales[j])) }
-                if maxMin > 0 { sc[j] |= UInt8(truncatingIfNeeded: nearestInt(15 / maxMin * mins[j]) << 4) }
+                if maxScale > 0 { sc[j] = UInt8(truncatingIfNeeded: S.nearestInt(15 / maxScale * scales[j])) }
+                if maxMin > 0 { sc[j] |= UInt8(truncatingIfNeeded: S.nearestInt(15 / maxMin * mins[j]) << 4) }
             }
             for j in 0..<16 {
                 let dd = d.value * Float(sc[j] & 0xF)
                 if dd == 0 { continue }
                 let dm = dmin.value * Float(sc[j] >> 4)
-                for ii in 0..<16 { L[16 * j + ii] = max(0, min(3, nearestInt((x[16 * j + ii] + dm) / dd))) }
+                for ii in 0..<16 { L[16 * j + ii] = max(0, min(3, S.nearestInt((x[16 * j + ii] + dm) / dd))) }
             }
             out += sc + pack2(L)
-            append16(&out, d.bits)
-            append16(&out, dmin.bits)
+            S.append16(&out, d.bits)
+            S.append16(&out, dmin.bits)
         }
         return out
     }
@@ -318,7 +310,7 @@ enum GGMLReferenceTwin {
         for v in x where abs(v) > amax { amax = abs(v); maxV = v }
         if amax < 1e-15 { return (0, [Int](repeating: 0, count: x.count)) }
         let iscale = Float(-nmax) / maxV
-        var L = x.map { max(-nmax, min(nmax - 1, nearestInt(iscale * $0))) }
+        var L = x.map { max(-nmax, min(nmax - 1, S.nearestInt(iscale * $0))) }
         var sumlx: Float = 0, suml2: Float = 0
         for (v, l) in zip(x, L) {
             sumlx += v * v * v * Float(l)
@@ -331,7 +323,7 @@ enum GGMLReferenceTwin {
                 var slx = sumlx - w * x[i] * Float(L[i])
                 if slx <= 0 { continue }
                 var sl2 = suml2 - w * Float(L[i]) * Float(L[i])
-                let newL = max(-nmax, min(nmax - 1, nearestInt(x[i] * sl2 / slx)))
+                let newL = max(-nmax, min(nmax - 1, S.nearestInt(x[i] * sl2 / slx)))
                 if newL == L[i] { continue }
                 slx += w * x[i] * Float(newL)
                 sl2 += w * Float(newL) * Float(newL)
@@ -359,21 +351,21 @@ enum GGMLReferenceTwin {
             for s in scales where abs(s) > amax { amax = abs(s); maxScale = s }
             var sc = [UInt8](repeating: 0, count: 12)
             var six = [Int](repeating: 0, count: 16)
-            var d = half(0)
+            var d = S.half(0)
             if maxScale != 0 {
                 let iscale = -32 / maxScale
                 for j in 0..<16 {
-                    let l = Int(max(-32, min(31, Int8(truncatingIfNeeded: nearestInt(iscale * scales[j]))))) + 32
+                    let l = Int(max(-32, min(31, Int8(truncatingIfNeeded: S.nearestInt(iscale * scales[j]))))) + 32
                     six[j] = l - 32
                     if j < 8 { sc[j] = UInt8(l & 0xF) } else { sc[j - 8] |= UInt8((l & 0xF) << 4) }
                     sc[j % 4 + 8] |= UInt8((l >> 4) << (2 * (j / 4)))
                 }
-                d = half(1 / iscale)
+                d = S.half(1 / iscale)
             }
             for j in 0..<16 {
                 let dd = d.value * Float(six[j])
                 if dd == 0 { continue }
-                for ii in 0..<16 { L[16 * j + ii] = max(-4, min(3, nearestInt(x[16 * j + ii] / dd))) + 4 }
+                for ii in 0..<16 { L[16 * j + ii] = max(-4, min(3, S.nearestInt(x[16 * j + ii] / dd))) + 4 }
             }
             var hmask = [UInt8](repeating: 0, count: 32)
             for j in 0..<256 where L[j] > 3 {
@@ -381,7 +373,7 @@ enum GGMLReferenceTwin {
                 L[j] -= 4
             }
             out += hmask + pack2(L) + sc
-            append16(&out, d.bits)
+            S.append16(&out, d.bits)
         }
         return out
     }

@@ -7,15 +7,7 @@
 /// reuses the plain searches): the twin the library is tested against (STYLE habit 6). It shares
 /// only the scalar helpers of GGMLScalar.
 enum GGMLWeightedTwin {
-    private static func nearestInt(_ f: Float) -> Int { Int(GGMLScalar.nearestInt(f)) }
-    private static func half(_ f: Float) -> (bits: UInt16, value: Float) {
-        let b = GGMLScalar.fp16Bits(f)
-        return (b, GGMLScalar.fp16ToFloat(b))
-    }
-    private static func append16(_ out: inout [UInt8], _ bits: UInt16) {
-        out.append(UInt8(bits & 0xFF))
-        out.append(UInt8(bits >> 8))
-    }
+    private typealias S = GGMLTwinScalar
     private static let groupMaxEps: Float = 1e-15
 
     /// make_qkx3_quants(n, nmax, x, weights, L, &the_min, Laux, rmin, rdelta, nstep, use_mad false).
@@ -41,7 +33,7 @@ enum GGMLWeightedTwin {
         var scale = 1 / iscale
         var bestMAD: Float = 0
         for i in 0..<n {
-            let l = nearestInt(iscale * (x[i] - minV))
+            let l = S.nearestInt(iscale * (x[i] - minV))
             L[i] = max(0, min(nmax, l))
             var diff = scale * Float(L[i]) + minV - x[i]
             diff = diff * diff
@@ -52,7 +44,7 @@ enum GGMLWeightedTwin {
             iscale = (rmin + rdelta * Float(step) + Float(nmax)) / (maxV - minV)
             var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
             for i in 0..<n {
-                let l = max(0, min(nmax, nearestInt(iscale * (x[i] - minV))))
+                let l = max(0, min(nmax, S.nearestInt(iscale * (x[i] - minV))))
                 laux[i] = l
                 let w = weights[i]
                 sumL += w * Float(l)
@@ -93,7 +85,7 @@ enum GGMLWeightedTwin {
             return 0
         }
         var iscale = Float(nmax) / maxV
-        for i in 0..<n { L[i] = UInt8(truncatingIfNeeded: nearestInt(iscale * x[i])) }
+        for i in 0..<n { L[i] = UInt8(truncatingIfNeeded: S.nearestInt(iscale * x[i])) }
         let scale = 1 / iscale
         var bestMSE: Float = 0
         for i in 0..<n {
@@ -106,7 +98,7 @@ enum GGMLWeightedTwin {
             let scaleStep = 1 / iscaleStep
             var mse: Float = 0
             for i in 0..<n {
-                let l = min(nmax, nearestInt(iscaleStep * x[i]))
+                let l = min(nmax, S.nearestInt(iscaleStep * x[i]))
                 let diff = x[i] - scaleStep * Float(l)
                 mse += weights[i] * diff * diff
             }
@@ -117,7 +109,7 @@ enum GGMLWeightedTwin {
         }
         var sumLX: Float = 0, sumL2: Float = 0
         for i in 0..<n {
-            let l = min(nmax, nearestInt(iscale * x[i]))
+            let l = min(nmax, S.nearestInt(iscale * x[i]))
             L[i] = UInt8(truncatingIfNeeded: l)
             // The sums take the int l, not the stored byte (they differ for a negative l).
             sumLX += weights[i] * x[i] * Float(l)
@@ -130,7 +122,7 @@ enum GGMLWeightedTwin {
                 var slx = sumLX - w * x[i] * Float(L[i])
                 var sl2 = sumL2 - w * Float(L[i]) * Float(L[i])
                 if slx > 0 && sl2 > 0 {
-                    let newL = min(nmax, nearestInt(x[i] * sl2 / slx))
+                    let newL = min(nmax, S.nearestInt(x[i] * sl2 / slx))
                     if newL != Int(L[i]) {
                         slx += w * x[i] * Float(newL)
                         sl2 += w * Float(newL) * Float(newL)
@@ -163,7 +155,7 @@ enum GGMLWeightedTwin {
         var iscale = -Float(nmax) / maxV
         var sumLX: Float = 0, sumL2: Float = 0
         for i in 0..<n {
-            let l = max(-nmax, min(nmax - 1, nearestInt(iscale * x[i])))
+            let l = max(-nmax, min(nmax - 1, S.nearestInt(iscale * x[i])))
             L[i] = l + nmax
             sumLX += weights[i] * x[i] * Float(l)
             sumL2 += weights[i] * Float(l) * Float(l)
@@ -176,12 +168,12 @@ enum GGMLWeightedTwin {
             sumLX = 0
             sumL2 = 0
             for i in 0..<n {
-                let l = max(-nmax, min(nmax - 1, nearestInt(iscale * x[i])))
+                let l = max(-nmax, min(nmax - 1, S.nearestInt(iscale * x[i])))
                 sumLX += weights[i] * x[i] * Float(l)
                 sumL2 += weights[i] * Float(l) * Float(l)
             }
             if sumL2 > 0 && sumLX * sumLX > best * sumL2 {
-                for i in 0..<n { L[i] = nmax + max(-nmax, min(nmax - 1, nearestInt(iscale * x[i]))) }
+                for i in 0..<n { L[i] = nmax + max(-nmax, min(nmax - 1, S.nearestInt(iscale * x[i]))) }
                 scale = sumLX / sumL2
                 best = scale * sumLX
             }
@@ -223,19 +215,19 @@ enum GGMLWeightedTwin {
                 L.replaceSubrange((16 * j)..<(16 * j + 16), with: group)
             }
             var ls = [UInt8](repeating: 0, count: 16), lm = ls
-            let d = half(makeQP(nmax: 15, x: scales, weights: sw, L: &ls))
-            let m = half(makeQP(nmax: 15, x: mins, weights: sw, L: &lm))
+            let d = S.half(makeQP(nmax: 15, x: scales, weights: sw, L: &ls))
+            let m = S.half(makeQP(nmax: 15, x: mins, weights: sw, L: &lm))
             let packed = (0..<16).map { ls[$0] | lm[$0] << 4 }
             for j in 0..<16 {
                 let dj = d.value * Float(packed[j] & 0xF)
                 if dj == 0 { continue }
                 let mj = m.value * Float(packed[j] >> 4)
-                for ii in 0..<16 { L[16 * j + ii] = max(0, min(3, nearestInt((x[16 * j + ii] + mj) / dj))) }
+                for ii in 0..<16 { L[16 * j + ii] = max(0, min(3, S.nearestInt((x[16 * j + ii] + mj) / dj))) }
             }
             out += packed
             out += pack2(L)
-            append16(&out, d.bits)
-            append16(&out, m.bits)
+            S.append16(&out, d.bits)
+            S.append16(&out, m.bits)
         }
         return out
     }
@@ -260,7 +252,7 @@ enum GGMLWeightedTwin {
                 L.replaceSubrange((16 * j)..<(16 * j + 16), with: group)
             }
             var ls = [Int](repeating: 0, count: 16)
-            let d = half(makeQX(nmax: 32, x: scales, weights: sw, L: &ls))
+            let d = S.half(makeQX(nmax: 32, x: scales, weights: sw, L: &ls))
             var sc = [UInt8](repeating: 0, count: 12)
             for j in 0..<16 {
                 // Ls is int8_t in C: l & 0xF and l >> 4 of a value in 0..<64.
@@ -273,7 +265,7 @@ enum GGMLWeightedTwin {
                 let s = (low | ((Int(sc[8 + j % 4]) >> (2 * (j / 4))) & 3) << 4) - 32
                 let dj = d.value * Float(s)
                 if dj == 0 { continue }
-                for ii in 0..<16 { L[16 * j + ii] = max(-4, min(3, nearestInt(x[16 * j + ii] / dj))) + 4 }
+                for ii in 0..<16 { L[16 * j + ii] = max(-4, min(3, S.nearestInt(x[16 * j + ii] / dj))) + 4 }
             }
             var hmask = [UInt8](repeating: 0, count: 32)
             for j in 0..<256 where L[j] > 3 {
@@ -283,7 +275,7 @@ enum GGMLWeightedTwin {
             out += hmask
             out += pack2(L)
             out += sc
-            append16(&out, d.bits)
+            S.append16(&out, d.bits)
         }
         return out
     }
