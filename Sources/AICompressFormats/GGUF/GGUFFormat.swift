@@ -37,13 +37,9 @@ struct GGUFFormat: ModelFormatHandler {
             }
         }
         var model = Model()
-        for t in shards.lazy.flatMap(\.file.tensors) {
-            let shape = try Shape(t.info.shape)
-            if let dtype = GGUFFormat.dtype(of: t.info.type) {
-                try model.append(try Tensor(name: t.info.name, dtype: dtype, shape: shape, data: t.data))
-            } else {
-                try model.append(try Tensor(name: t.info.name, dtype: .f32, shape: shape, encoding: .ggml(t.info.type), data: t.data))
-            }
+        for shard in shards {
+            // A tensor's error names the shard file that holds it.
+            do { try Self.append(shard.file.tensors, to: &model) } catch { throw ModelFileError(path: shard.path, kind: .invalid(error)) }
         }
         model.metadata = GGUFModelMetadata.modelMetadata(shards[0].file.metadata.filter { !GGUFSplit.keys.contains($0.key) })
         // Chunk by chunk, each chunk's pages dropped once summed: the check must not leave the
@@ -57,6 +53,18 @@ struct GGUFFormat: ModelFormatHandler {
         let version = shards.count > 1 ? "GGUF v\(shards[0].file.version), split in \(shards.count) files" : "GGUF v\(file.version)"
         return FormatReading(model: model, formatVersion: version, fileCRC32: crc,
                              sideFiles: shards.compactMap { opened[$0.path] })
+    }
+
+    /// Appends one file's tensors: plain types as dense tensors, block types as `.ggml(type)`.
+    static func append(_ tensors: [GGUFTensor], to model: inout Model) throws {
+        for t in tensors {
+            let shape = try Shape(t.info.shape)
+            if let dtype = dtype(of: t.info.type) {
+                try model.append(try Tensor(name: t.info.name, dtype: dtype, shape: shape, data: t.data))
+            } else {
+                try model.append(try Tensor(name: t.info.name, dtype: .f32, shape: shape, encoding: .ggml(t.info.type), data: t.data))
+            }
+        }
     }
 
     /// Maps shard `name` beside the model; a missing one is named as the shard it is.

@@ -72,6 +72,8 @@ public enum ShardedSafetensors {
         var files: [InputFile] = []
         var metadata = index.metadata
         var crc = CRC32.checksum(indexFile.buffer.bytes)
+        // The shard file each tensor and metadata key came from, to name it in an error.
+        var origin: [String: String] = [:]
         for shard in index.shards {
             let file: InputFile
             do { file = try sideFiles.open(shard) } catch SideFileError.outsideFolder(shard) { throw SafetensorsError.shardEscapes(shard) }
@@ -92,10 +94,21 @@ public enum ShardedSafetensors {
             if let missing = expected.subtracting(part.tensors.map(\.name)).sorted().first {
                 throw SafetensorsError.shardMissingTensor(shard: shard, tensor: missing)
             }
-            for (k, v) in part.metadata where metadata[k] == nil { metadata[k] = v }
+            for (k, v) in part.metadata where metadata[k] == nil {
+                metadata[k] = v
+                origin[k] = file.path
+            }
+            for t in part.tensors { origin[t.name] = file.path }
         }
         model.metadata = metadata
-        return (try SafetensorsQuantization.fold(model), files, crc)
+        let folded: Model
+        do { folded = try SafetensorsQuantization.fold(model) } catch {
+            // A quantized tensor's group is described in its shard's metadata: the error is that shard's.
+            guard case .invalidEntry(let name, _) = error,
+                  let path = origin[SafetensorsQuantization.keyPrefix + name] ?? origin[name] else { throw error }
+            throw ModelFileError(path: path, kind: .invalid(error))
+        }
+        return (folded, files, crc)
     }
 
     /// Splits tensors, in order, into shards of at most `maxBytes` (a larger tensor gets a
