@@ -14,6 +14,8 @@ public struct LoadedModel: Sendable {
     public var fileCRC32: UInt32
     /// Bytes of every file read (shards and external data included).
     public var inputBytes: Int
+    /// How many files were read (the input, its shards and external data files).
+    public var inputFiles: Int
     /// Every file read, so that no output replaces one of them.
     public var identities: [FileIdentity]
 
@@ -25,6 +27,7 @@ public struct LoadedModel: Sendable {
         self.formatVersion = formatVersion
         self.fileCRC32 = fileCRC32
         self.inputBytes = ([input] + others).reduce(0) { $0 + $1.size }
+        self.inputFiles = 1 + others.count
         self.identities = ([input] + others).compactMap(\.identity)
     }
 

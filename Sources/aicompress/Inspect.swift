@@ -13,7 +13,9 @@ extension AICompress {
                 Verifies the whole file (every checksum) and prints, per tensor: dtype, shape, \
                 parameters, stored bytes, sparsity (share of exact zeros) and min/max/mean/std of the \
                 finite values; then totals (parameters, bytes, file size, overall sparsity, average \
-                bits per weight), metadata, provenance and a graph summary. The --json schema is \
+                bits per weight), metadata, provenance and a graph summary. A split GGUF model, a \
+                sharded safetensors set or ONNX with external data is read whole: the sizes are of \
+                all its files, and their number is shown. The --json schema is \
                 documented in spec/cli-json.md.
 
                 Examples:
@@ -98,8 +100,7 @@ struct InspectReport {
 
     func text() -> String {
         let m = loaded.model
-        var out = "\(displayPath): \(loaded.format) \(loaded.formatVersion), \(m.tensors.count) tensors, "
-            + "\(Format.bytes(loaded.input.size))\n\n"
+        var out = "\(displayPath): \(loaded.format) \(loaded.formatVersion), \(m.tensors.count) tensors, \(Format.bytes(loaded.inputBytes))\n\n"
         let header = ["name", "dtype", "shape", "params", "bytes", "sparsity", "min", "max", "mean", "std"]
         var table: [[String]] = []
         for r in rows {
@@ -120,7 +121,7 @@ struct InspectReport {
             }
         }
         out += "\ntotal: \(Format.count(totalParameters)) parameters in \(m.tensors.count) tensors, "
-            + "\(Format.bytes(totalBytes)) of tensor data, file \(Format.bytes(loaded.input.size)), "
+            + "\(Format.bytes(totalBytes)) of tensor data, \(inputSize), "
             + "sparsity \(Format.percent(sparsity)), \(Format.printf("%.2f", bitsPerWeight)) bits/weight"
         if totalNonFinite > 0 { out += ", \(Format.count(totalNonFinite)) NaN/Inf values" }
         out += "\n"
@@ -149,6 +150,11 @@ struct InspectReport {
     }
 
     var displayPath: String { path == "-" ? "<stdin>" : path }
+
+    /// The bytes of every file read: `file 1.2 MB`, or `3 files 1.2 MB` for a set.
+    var inputSize: String {
+        (loaded.inputFiles > 1 ? "\(loaded.inputFiles) files " : "file ") + Format.bytes(loaded.inputBytes)
+    }
 
     // MARK: JSON (spec/cli-json.md)
 
@@ -186,6 +192,8 @@ struct InspectReport {
             ("format_version", .string(loaded.formatVersion)),
             ("file_bytes", .int(loaded.input.size)),
             ("file_crc32", .string(Provenance.hex(loaded.fileCRC32))),
+            ("input_files", .int(loaded.inputFiles)),
+            ("input_bytes", .int(loaded.inputBytes)),
             ("tensors", .array(tensors)),
             ("totals", .object([
                 ("tensors", .int(m.tensors.count)),

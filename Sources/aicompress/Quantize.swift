@@ -54,7 +54,10 @@ extension AICompress {
                 tensors are rounded to nearest. With --gguf TYPE, --calibration is a text: the \
                 language model runs block by block over it and every blk.N projection goes through \
                 GPTQ into its planned block type (each block's scales fitted by the type's own search \
-                as the sweep reaches it), block i+1 calibrated on block i's quantized output.
+                as the sweep reaches it), block i+1 calibrated on block i's quantized output. GPTQ \
+                moves every weight, pruned zeros included, and writes no sparsity: a model whose \
+                swept weights are stored sparse or over 30% exact zeros is refused (prune --method \
+                sparsegpt --quantize SCHEME prunes and quantizes keeping the mask).
 
                 --method awq (with --gguf TYPE and a calibration text) scales each input channel                 of the projections by (mean |x|)^a, a searched per input to minimise the quantized                 output error on the calibration text, and folds the scales into what produces that                 input (attn_norm, ffn_norm, attn_v's rows, ffn_up's rows): the same llama.cpp                 types and sizes, the float model's function unchanged.
                 """
@@ -98,6 +101,9 @@ extension AICompress {
 
         @Option(name: .parameter(GGUFQuantize.Parameter.tensorType), help: ArgumentHelp(GGUFQuantize.Parameter.tensorType))
         var tensorType: [String] = []
+
+        @Flag(name: .parameter(GGUFQuantize.Parameter.allowRequantize), help: ArgumentHelp(GGUFQuantize.Parameter.allowRequantize))
+        var allowRequantize = false
 
         @Flag(help: "With --gguf: print the per-tensor plan and the final size; write nothing (no output argument needed).")
         var dryRun = false
@@ -162,8 +168,8 @@ extension AICompress {
                 if let output { try out.check(output: output) }
                 return
             }
-            if pure || !tensorType.isEmpty || dryRun || saveImatrix != nil || head != nil {
-                throw ValidationError("--pure, --tensor-type, --dry-run, --save-imatrix and --head go with --gguf TYPE")
+            if pure || !tensorType.isEmpty || dryRun || saveImatrix != nil || head != nil || allowRequantize {
+                throw ValidationError("--pure, --tensor-type, --dry-run, --save-imatrix, --head and --allow-requantize go with --gguf TYPE")
             }
             guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
             _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
@@ -193,7 +199,8 @@ extension AICompress {
                              awq: method == .awq ? calibration.calibration.map {
                                  QuantizeGGUF.AWQ(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
                                                   grid: awqGrid, quiet: report.quiet)
-                             } : nil)
+                             } : nil,
+                             allowRequantize: allowRequantize)
             }
         }
 
@@ -231,7 +238,10 @@ extension AICompress {
             if method == .gptq, let data = calibration.data {
                 let gptq = GPTQQuantize(base: pass, calibration: data, gptq: GPTQ(dampFraction: damp, actOrder: actOrder))
                 return try PassRunner.run(gptq, input: input, output: output, out: out, report: report,
-                                          recipe: [calibration.recipeStep(gptq)])
+                                          recipe: [calibration.recipeStep(gptq)]) { loaded in
+                    try PrunedWeights.refuse(loaded.model, names: PrunedWeights.graphWeights(loaded.model, selection: pass.selection),
+                                             input: input, instead: PrunedWeights.graphAdvice)
+                }
             }
             try PassRunner.run(pass, input: input, output: output, out: out, report: report, shard: shard.part)
         }

@@ -21,6 +21,8 @@ struct QuantizeGGUF {
     var importanceText: ImportanceText? = nil
     /// `--method awq`: AWQ's scales searched and folded block by block, calibrated on a text.
     var awq: AWQ? = nil
+    /// `--allow-requantize`: tensors already in a block type may be requantized.
+    var allowRequantize = false
 
     /// The importance matrix of a text (`--calibration`, `--calibration-tokens` as imatrix's
     /// `--context`, `--calibration-chunks` as its `--chunks`), computed on `model` (the input)
@@ -53,6 +55,7 @@ struct QuantizeGGUF {
         v[G.gguf] = .text(type)
         v[G.pure] = pure ? .flag : nil
         v[G.tensorType] = tensorTypes.isEmpty ? nil : .list(tensorTypes)
+        v[G.allowRequantize] = allowRequantize ? .flag : nil
         return v
     }
 
@@ -69,7 +72,22 @@ struct QuantizeGGUF {
     /// Quantizes `input` into `output`.
     func run(input: String, output: String, out: OutputOptions, report: ReportOptions) throws {
         let pass = try pass()
-        try PassRunner.run(pass, input: input, output: output, out: out, report: report, recipe: [try recipeStep(pass)])
+        try PassRunner.run(pass, input: input, output: output, out: out, report: report, recipe: [try recipeStep(pass)],
+                           verify: { try check(pass, input: input, $0) })
+    }
+
+    /// Refuses, naming the input, before any calibration runs: a tensor already in a block type
+    /// without `--allow-requantize` (which `pass` refuses too, without the file's name), and
+    /// for GPTQ a pruned weight it would sweep (`PrunedWeights`).
+    func check(_ pass: GGUFQuantize, input: String, _ loaded: LoadedModel) throws {
+        if !pass.allowRequantize, let r = try pass.requantized(loaded.model) {
+            throw ExitStatus.Failure(code: ExitStatus.usage,
+                                     message: "\(input == "-" ? "<stdin>" : input): " + GGUFQuantize.requantizeRefusal(r).commandLineMessage)
+        }
+        if let gptq {
+            try PrunedWeights.refuse(loaded.model, names: try PrunedWeights.ggufWeights(loaded.model, pass: pass, head: gptq.head),
+                                     input: input, instead: PrunedWeights.ggufAdvice)
+        }
     }
 
     /// The recorded step: the pass's keys, then those of the method and its data file

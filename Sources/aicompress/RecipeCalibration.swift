@@ -178,7 +178,8 @@ extension Recipe.Step {
             guard let gguf = try base.pass(file: file, number: number) as? GGUFQuantize else { throw fail(nil, "not a quantize-gguf step") }
             let values = gguf.parameterValues
             var q = QuantizeGGUF(type: values.text(GGUFQuantize.Parameter.gguf) ?? "", pure: values.flag(GGUFQuantize.Parameter.pure),
-                                 tensorTypes: values.list(GGUFQuantize.Parameter.tensorType), imatrix: word("imatrix"))
+                                 tensorTypes: values.list(GGUFQuantize.Parameter.tensorType), imatrix: word("imatrix"),
+                                 allowRequantize: values.flag(GGUFQuantize.Parameter.allowRequantize))
             if let text = calibration.calibration {
                 if method == "gptq" {
                     // A recipe written before the head was calibrated has no `head`: its head was rounded.

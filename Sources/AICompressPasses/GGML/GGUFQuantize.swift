@@ -5,8 +5,10 @@ import AICompressCore
 /// (`GGMLType.quantize`), row block by row block from the source tensor, so at most a chunk of
 /// one tensor is ever held as f32. Block types become `.ggml(type)` tensors, F16/BF16 dense
 /// ones; the output's metadata gets `gguf.file_type` (the llama_ftype), which the GGUF writer
-/// puts in `general.file_type`. Already-quantized inputs are dequantized and requantized
-/// (llama-quantize's `--allow-requantize`), or copied when the type is already the one chosen.
+/// puts in `general.file_type`. A tensor already in a block type is copied when its type is
+/// the one chosen; one that would get another type (or be re-encoded by a calibrated method) is
+/// refused unless `allow-requantize` is set, as llama-quantize refuses it without
+/// `--allow-requantize`; with it, it is dequantized and requantized.
 public struct GGUFQuantize: ConfigurablePass {
     /// The parameters, declared once.
     public enum Parameter {
@@ -18,8 +20,13 @@ public struct GGUFQuantize: ConfigurablePass {
         /// `REGEX=TYPE` overrides.
         public static let tensorType = PassParameter("tensor-type", .list,
                                                      help: "With `gguf`: REGEX=TYPE, the ggml type of tensors whose name matches REGEX (first match wins; repeatable).")
+        /// Requantizing tensors already in a block type.
+        public static let allowRequantize = PassParameter(
+            "allow-requantize", .flag,
+            help: "With `gguf`: requantize tensors already in a ggml block type (decoded, then rounded again: the two errors add up); "
+                + "without it such an input is refused, as llama-quantize refuses it without --allow-requantize.")
         /// In help order.
-        public static let all = [gguf, pure, tensorType]
+        public static let all = [gguf, pure, tensorType, allowRequantize]
     }
 
     /// `quantize-gguf`.
@@ -44,14 +51,19 @@ public struct GGUFQuantize: ConfigurablePass {
     public typealias CalibratedReport = @Sendable (_ name: String) -> TensorReport?
     /// The calibrated method's own reports (`withCalibration(_:_:reports:)`).
     public private(set) var calibratedReport: CalibratedReport?
+    /// Tensors already in a block type may be requantized (`allow-requantize`).
+    public private(set) var allowRequantize = false
 
     /// The pass for `fileType`.
-    public init(fileType: GGUFFileType, pure: Bool = false, overrides: [(pattern: String, type: GGMLType)] = []) {
+    public init(fileType: GGUFFileType, pure: Bool = false, overrides: [(pattern: String, type: GGMLType)] = [],
+                allowRequantize: Bool = false) {
         planner = GGUFTypePlanner(fileType: fileType, pure: pure, overrides: overrides)
+        self.allowRequantize = allowRequantize
         var v = PassParameters()
         v[Parameter.gguf] = .text(fileType.name)
         if pure { v[Parameter.pure] = .flag }
         if !overrides.isEmpty { v[Parameter.tensorType] = .list(overrides.map { "\($0.pattern)=\($0.type.name)" }) }
+        if allowRequantize { v[Parameter.allowRequantize] = .flag }
         values = v
     }
 
@@ -72,7 +84,8 @@ public struct GGUFQuantize: ConfigurablePass {
             guard type.hasQuantizer else { throw Parameter.tensorType.invalid(item, "no quantizer for \(type)") }
             overrides.append((pattern, type))
         }
-        self.init(fileType: fileType, pure: given.flag(Parameter.pure), overrides: overrides)
+        self.init(fileType: fileType, pure: given.flag(Parameter.pure), overrides: overrides,
+                  allowRequantize: given.flag(Parameter.allowRequantize))
     }
 
     /// The values that rebuild this pass.
@@ -126,10 +139,46 @@ public struct GGUFQuantize: ConfigurablePass {
             throw PassError.nothingSelected("no weight matrix in the model gets a ggml type (1-D tensors, norms and "
                 + "tensors whose name does not end in 'weight' are left as they are)")
         }
+        if !allowRequantize, let r = requantized(model.tensors, decisions) { throw Self.requantizeRefusal(r) }
         if planner.fileType.requiresImportance && calibration == nil { try checkImportance(decisions) }
         let calibrated = try calibration?.calibrator(model, types) ?? [String: Tensor]()
         return Transform(types: types, fileType: planner.fileType, importance: importance, calibrated: calibrated,
                          method: calibration?.words.first { $0.0 == "method" }?.1 ?? "gptq", report: calibratedReport)
+    }
+
+    /// A tensor already in a block type that this pass would encode again.
+    public struct Requantized: Equatable, Sendable {
+        /// The tensor's name.
+        public let tensor: String
+        /// Its type in the input.
+        public let from: GGMLType
+        /// The type it would get.
+        public let to: GGMLType
+    }
+
+    /// The first tensor of `model`, in model order, that is in a quantized ggml type and would
+    /// be encoded again: planned into another type (llama-quantize's rule), or, with a calibrated
+    /// method, a block tensor (`blk.N.…`: the projections, which GPTQ and AWQ re-encode from their
+    /// decoded values) planned into a block type; nil if none. F16, BF16 and F32 are not quantized.
+    public func requantized(_ model: Model) throws -> Requantized? {
+        try requantized(model.tensors, planner.plan(model.tensors.map { ($0.name, $0.shape.dims) }))
+    }
+
+    func requantized(_ tensors: [Tensor], _ decisions: [GGUFTypePlanner.Decision]) -> Requantized? {
+        for (t, d) in zip(tensors, decisions) {
+            guard case .ggml(let from) = t.encoding, from.isQuantized, let to = d.type else { continue }
+            if to != from || (calibration != nil && to.isQuantized && t.name.hasPrefix("blk.")) {
+                return Requantized(tensor: t.name, from: from, to: to)
+            }
+        }
+        return nil
+    }
+
+    /// The refusal of `r` without `allow-requantize` (a usage error, as llama-quantize's).
+    public static func requantizeRefusal(_ r: Requantized) -> PassError {
+        Parameter.allowRequantize.invalid("", "tensor '\(r.tensor)' is already \(r.from.name): requantizing it to \(r.to.name) "
+            + "rounds it a second time (the errors add up); `allow-requantize` does it anyway, or quantize the "
+            + "F16/F32 original (llama-quantize refuses this too without --allow-requantize)")
     }
 
     /// llama-quantize's `tensor_requires_imatrix`: in a Q2_K_S file every Q2_K tensor but

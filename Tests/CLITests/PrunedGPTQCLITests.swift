@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+
+/// `quantize --method gptq` of a pruned model: GPTQ would move the pruned weights and write no
+/// sparsity, so it is refused (exit 64, one line naming the file, the tensor and its sparsity)
+/// before calibrating, when a swept weight is stored sparse or over 30% exact zeros.
+final class PrunedGPTQCLITests: CLITestCase {
+    private func prune(_ keep: String, _ input: String, _ output: String) throws {
+        let r = try run(["prune", "-q", "--keep", keep, input, output])
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    private func gptq(_ input: String, _ output: String) throws -> Result {
+        try run(["quantize", "-q", "--int4", "--method", "gptq", "--calibration", fixture("demo/digits-train.csv"), input, output])
+    }
+
+    func testGraphModelStoredSparseIsRefused() throws {
+        let dir = try tempDir(), pruned = dir + "/p.ckpt"
+        try prune("0.5", fixture("demo/mlp-digits.ckpt"), pruned)
+        let r = try gptq(pruned, dir + "/x.ckpt")
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("aicompress: error: \(pruned): tensor 'fc1.weight' is pruned (50.0% exact zeros, stored sparse): "),
+                      r.stderr)
+        XCTAssertTrue(r.stderr.contains("prune --method sparsegpt --quantize SCHEME"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.ckpt"))
+        // Round to nearest keeps going (its zeros stay where they are).
+        XCTAssertEqual(try run(["quantize", "-q", "--int8", pruned, dir + "/r.ckpt"]).status, 0)
+    }
+
+    /// Dense zeros (ONNX has no sparse weights here) count by their share: 40% is refused, 20% is not.
+    func testGraphModelDenseZerosAboveThirtyPercentAreRefused() throws {
+        let dir = try tempDir()
+        try prune("0.6", fixture("demo/mlp-digits.ckpt"), dir + "/p40.onnx")
+        let r = try gptq(dir + "/p40.onnx", dir + "/x.onnx")
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(dir)/p40.onnx: tensor 'fc1.weight' is pruned (40.0% exact zeros): "), r.stderr)
+        try prune("0.8", fixture("demo/mlp-digits.ckpt"), dir + "/p20.onnx")
+        let ok = try gptq(dir + "/p20.onnx", dir + "/y.onnx")
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+    }
+
+    func testPrunedGGUFIsRefused() throws {
+        let dir = try tempDir(), pruned = dir + "/p.gguf", text = dir + "/calib.txt"
+        try prune("0.5", fixture("gguf/llama/tiny-llama.gguf"), pruned)
+        try String(repeating: "the weights are quantized one block at a time ", count: 40).write(toFile: text, atomically: true, encoding: .utf8)
+        let r = try run(["quantize", "--gguf", "Q4_0", "--method", "gptq", "--calibration", text, "--calibration-tokens", "16",
+                         pruned, dir + "/x.gguf"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("aicompress: error: \(pruned): tensor 'blk.0.attn_q.weight' is pruned (50.0% exact zeros): "),
+                      r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.gguf"))
+    }
+}
