@@ -37,9 +37,7 @@ final class LaterShardErrorTests: XCTestCase {
     /// A two-shard GGUF set: `a` (f32 [4]) in the first file, `bb` (f32 [4]) in the second.
     private func ggufSet() throws -> (first: String, second: String) {
         var model = Model()
-        for (name, v) in [("a", Float(1)), ("bb", 2)] {
-            try model.append(try Tensor(name: name, shape: [4], floats: [v, v, v, v]))
-        }
+        for t in try plain() { try model.append(t) }
         try ModelIO.write(model, to: dir + "/m.gguf", format: .gguf, shardSize: 16)
         return (dir + "/m-00001-of-00002.gguf", dir + "/m-00002-of-00002.gguf")
     }
@@ -73,17 +71,20 @@ final class LaterShardErrorTests: XCTestCase {
         return (dir + "/model.safetensors.index.json", dir + "/model-00001-of-00002.safetensors", dir + "/model-00002-of-00002.safetensors")
     }
 
+    /// `a` and `bb`, f32 [4] each.
+    private func plain() throws -> [Tensor] {
+        [try Tensor(name: "a", shape: [4], floats: [1, 1, 1, 1]), try Tensor(name: "bb", shape: [4], floats: [2, 2, 2, 2])]
+    }
+
     func testSafetensorsLaterShardBadShapeNamesIt() throws {
-        let set = try safetensorsSet([try Tensor(name: "a", shape: [4], floats: [1, 1, 1, 1]),
-                                      try Tensor(name: "bb", shape: [4], floats: [2, 2, 2, 2])])
+        let set = try safetensorsSet(try plain())
         try edit(set.second, Array("\"shape\":[4]".utf8), Array("\"shape\":[5]".utf8))
         expect([set.index, set.first, set.second], path: set.second,
                message: "tensor 'bb': data_offsets span 16 bytes, its dtype and shape need 20")
     }
 
     func testSafetensorsLaterShardBadOffsetsNameIt() throws {
-        let set = try safetensorsSet([try Tensor(name: "a", shape: [4], floats: [1, 1, 1, 1]),
-                                      try Tensor(name: "bb", shape: [4], floats: [2, 2, 2, 2])])
+        let set = try safetensorsSet(try plain())
         try edit(set.second, Array("\"data_offsets\":[0,16]".utf8), Array("\"data_offsets\":[0,24]".utf8))
         expect([set.index, set.first, set.second], path: set.second,
                message: "tensor 'bb': data_offsets span 24 bytes, its dtype and shape need 16")
@@ -94,9 +95,9 @@ final class LaterShardErrorTests: XCTestCase {
     func testSafetensorsLaterShardQuantizedGroupNamesIt() throws {
         let params = QuantizationParameters(storage: .int8, axis: 0, hasZeroPoint: false)
         let values = (0..<32).map { Float($0 % 7) - 3 }
-        let plain = try Tensor(name: "bb", shape: [4, 8], floats: values)
-        let q = try QuantizedFormatsTests.quantized(plain, params)
-        let set = try safetensorsSet([try Tensor(name: "a", shape: [4], floats: [1, 1, 1, 1]), q])
+        let dense = try Tensor(name: "bb", shape: [4, 8], floats: values)
+        let q = try QuantizedFormatsTests.quantized(dense, params)
+        let set = try safetensorsSet([try plain()[0], q])
         let described = try ModelIO.read(path: set.index).model.tensor(named: "bb")
         XCTAssertEqual(described?.encoding, .quantized(params), "the valid set folds bb")
         try edit(set.second, Array("shape=4,8".utf8), Array("shape=4,9".utf8))

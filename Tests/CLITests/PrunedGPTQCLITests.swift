@@ -1,6 +1,18 @@
 import Foundation
 import XCTest
 
+extension CLITestCase {
+    /// `r` is a usage refusal (exit 64) in one line starting with `prefix` and containing
+    /// `detail`, and `output` was not written.
+    func assertRefused(_ r: Result, prefix: String, detail: String, output: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.status, 64, r.stderr, file: file, line: line)
+        XCTAssertTrue(r.stderr.hasPrefix("aicompress: error: " + prefix), r.stderr, file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(detail), r.stderr, file: file, line: line)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output), file: file, line: line)
+    }
+}
+
 /// `quantize --method gptq` of a pruned model: GPTQ would move the pruned weights and write no
 /// sparsity, so it is refused (exit 64, one line naming the file, the tensor and its sparsity)
 /// before calibrating, when a swept weight is stored sparse or over 30% exact zeros.
@@ -17,13 +29,8 @@ final class PrunedGPTQCLITests: CLITestCase {
     func testGraphModelStoredSparseIsRefused() throws {
         let dir = try tempDir(), pruned = dir + "/p.ckpt"
         try prune("0.5", fixture("demo/mlp-digits.ckpt"), pruned)
-        let r = try gptq(pruned, dir + "/x.ckpt")
-        XCTAssertEqual(r.status, 64, r.stderr)
-        XCTAssertTrue(r.stderr.hasPrefix("aicompress: error: \(pruned): tensor 'fc1.weight' is pruned (50.0% exact zeros, stored sparse): "),
-                      r.stderr)
-        XCTAssertTrue(r.stderr.contains("prune --method sparsegpt --quantize SCHEME"), r.stderr)
-        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.ckpt"))
+        assertRefused(try gptq(pruned, dir + "/x.ckpt"), prefix: "\(pruned): tensor 'fc1.weight' is pruned (50.0% exact zeros, stored sparse): ",
+                      detail: "prune --method sparsegpt --quantize SCHEME", output: dir + "/x.ckpt")
         // Round to nearest keeps going (its zeros stay where they are).
         XCTAssertEqual(try run(["quantize", "-q", "--int8", pruned, dir + "/r.ckpt"]).status, 0)
     }
@@ -46,9 +53,7 @@ final class PrunedGPTQCLITests: CLITestCase {
         try String(repeating: "the weights are quantized one block at a time ", count: 40).write(toFile: text, atomically: true, encoding: .utf8)
         let r = try run(["quantize", "--gguf", "Q4_0", "--method", "gptq", "--calibration", text, "--calibration-tokens", "16",
                          pruned, dir + "/x.gguf"])
-        XCTAssertEqual(r.status, 64, r.stderr)
-        XCTAssertTrue(r.stderr.hasPrefix("aicompress: error: \(pruned): tensor 'blk.0.attn_q.weight' is pruned (50.0% exact zeros): "),
-                      r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.gguf"))
+        assertRefused(r, prefix: "\(pruned): tensor 'blk.0.attn_q.weight' is pruned (50.0% exact zeros): ",
+                      detail: "--method rtn", output: dir + "/x.gguf")
     }
 }

@@ -53,7 +53,7 @@ extension RecipeCalibrationCLITests {
             (head + "      calibration: \(calib)\n      awq-grid: 0\n", ":6: step 1 (quantize-gguf): key 'awq-grid': must be a whole number in 1 … 100 (got 0)"),
             (head + "      calibration-tokens: 16\n", ":4: step 1 (quantize-gguf): key 'method': awq needs the key 'calibration'"),
             ("steps:\n  - quantize-gguf:\n      gguf: Q4_0\n      awq-grid: 10\n",
-             ":4: step 1 (quantize-gguf): key 'awq-grid': not a key of quantize-gguf (keys: gguf, pure, tensor-type)"),
+             ":4: step 1 (quantize-gguf): key 'awq-grid': not a key of quantize-gguf (keys: gguf, pure, tensor-type, allow-requantize)"),
         ]
         for (text, expected) in cases {
             let path = dir + "/bad.yaml"

@@ -136,7 +136,7 @@ final class RecipeCalibrationCLITests: CLITestCase {
             ("steps:\n  - quantize:\n      int4: true\n      method: gptq\n      damp: 2\n      calibration: \(calib)\n", model,
              ":5: step 1 (quantize): key 'damp': must be in [0, 1) (got 2)"),
             ("steps:\n  - quantize-gguf:\n      gguf: Q4_0\n      calibration-tokens: 16\n", input,
-             ":4: step 1 (quantize-gguf): key 'calibration-tokens': not a key of quantize-gguf (keys: gguf, pure, tensor-type)"),
+             ":4: step 1 (quantize-gguf): key 'calibration-tokens': not a key of quantize-gguf (keys: gguf, pure, tensor-type, allow-requantize)"),
             ("steps:\n  - prune: {keep: 0.5}\n  - quantize-gguf:\n      gguf: Q4_K_M\n      calibration: \(calib)\n      calibration-tokens: 16\n",
              input, ":5: step 2 (quantize-gguf): key 'calibration': an importance matrix computed from a text runs the input model"),
         ]
