@@ -125,11 +125,17 @@ final class GGUFQuantizeTests: XCTestCase {
         let w = try Tensor(name: "blk.0.ffn_up.weight", shape: [2, 256], floats: (0..<512).map { Float($0 % 17) - 8 })
         let q8 = try Tensor(name: w.name, dtype: .f32, shape: w.shape, encoding: .ggml(.q8_0), data: TensorData(bytes: try GGMLType.q8_0.quantize(w.floatValues())))
         let norm = try Tensor(name: "blk.0.ffn_norm.weight", shape: [256], floats: [Float](repeating: 1, count: 256))
-        let (out, _) = try GGUFQuantize(fileType: XCTUnwrap(GGUFFileType.named("Q4_K_M"))).apply(try Model(tensors: [q8, norm]))
+        let q4km = try XCTUnwrap(GGUFFileType.named("Q4_K_M"))
+        // Without `allow-requantize`: refused, as llama-quantize refuses it (a usage error).
+        XCTAssertThrowsError(try GGUFQuantize(fileType: q4km).apply(try Model(tensors: [q8, norm]))) { error in
+            guard case .invalidParameter(name: "allow-requantize", _, let reason)? = error as? PassError else { return XCTFail("\(error)") }
+            XCTAssertTrue(reason.hasPrefix("tensor 'blk.0.ffn_up.weight' is already Q8_0: requantizing it to Q4_K "), reason)
+        }
+        let (out, _) = try GGUFQuantize(fileType: q4km, allowRequantize: true).apply(try Model(tensors: [q8, norm]))
         XCTAssertEqual(out.tensor(named: w.name)?.encoding, .ggml(.q4_K))
         XCTAssertEqual(out.tensor(named: w.name)?.data.byteArray, try GGMLType.q4_K.quantize(try q8.densified().floatValues()))
         XCTAssertEqual(out.tensor(named: norm.name), norm)
-        // Already the chosen type: copied.
+        // Already the chosen type: copied, no flag needed.
         let (same, _) = try GGUFQuantize(fileType: XCTUnwrap(GGUFFileType.named("Q8_0"))).apply(try Model(tensors: [q8]))
         XCTAssertEqual(same.tensor(named: w.name), q8)
     }
