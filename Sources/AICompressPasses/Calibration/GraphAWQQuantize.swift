@@ -153,8 +153,25 @@ public struct GraphAWQQuantize: CompressionPass {
         let rtn = try base.prepare(model)
         let embeddings = TensorSelection.embeddingNames(in: model.graph)
         let selected = Set(model.tensors.filter { base.selection.selects($0, embeddings: embeddings) }.map(\.name))
+        let (factors, labels) = Self.folds(searches, model: model)
+        return GraphAWQTransform(rtn: rtn, selected: selected, factors: factors, labels: labels)
+    }
+
+    /// `model` with the folds of `searches` applied and nothing rounded: the float model AWQ
+    /// rounds, which computes what `model` computes (up to float rounding).
+    public static func folded(_ model: Model, searches: [Search]) throws -> Model {
+        let (factors, _) = folds(searches, model: model)
+        let tensors = try model.tensors.map { t in
+            guard let f = factors[t.name] else { return t }
+            return try Tensor(name: t.name, shape: t.shape, floats: zip(t.floatValues(), f).map { $0 * $1 })
+        }
+        return try Model(tensors: tensors, metadata: model.metadata, graph: model.graph)
+    }
+
+    /// Per folded tensor, the factor each stored element is multiplied by (members' columns by
+    /// s, the producers' channels by 1/s), and the report labels around the scheme's.
+    static func folds(_ searches: [Search], model: Model) -> (factors: [String: [Float]], labels: [String: (prefix: String, suffix: String)]) {
         let tensors = Dictionary(model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        // Per folded tensor, the factor each stored element is multiplied by.
         var factors: [String: [Float]] = [:], labels: [String: (prefix: String, suffix: String)] = [:]
         func factor(_ name: String) -> [Float] { factors[name] ?? [Float](repeating: 1, count: tensors[name]!.elementCount) }
         for r in searches {
@@ -182,7 +199,7 @@ public struct GraphAWQQuantize: CompressionPass {
                 labels[t.tensor] = labels[t.tensor].map { ($0.prefix, $0.suffix + fold) } ?? ("", fold)
             }
         }
-        return GraphAWQTransform(rtn: rtn, selected: selected, factors: factors, labels: labels)
+        return (factors, labels)
     }
 }
 
