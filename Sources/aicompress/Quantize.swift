@@ -57,7 +57,11 @@ extension AICompress {
                 GPTQ into its planned block type (each block's scales fitted by the type's own search \
                 as the sweep reaches it), block i+1 calibrated on block i's quantized output.
 
-                --method awq (with --gguf TYPE and a calibration text) scales each input channel                 of the projections by (mean |x|)^a, a searched per input to minimise the quantized                 output error on the calibration text, and folds the scales into what produces that                 input (attn_norm, ffn_norm, attn_v's rows, ffn_up's rows): the same llama.cpp                 types and sizes, the float model's function unchanged. On a graph model (--int8, --int4, …, \
+                --method awq (with --gguf TYPE and a calibration text) scales each input channel of the \
+                projections by (mean |x|)^a, a searched per input to minimise the quantized output error on \
+                the calibration text, and folds the scales into what produces that input (attn_norm, \
+                ffn_norm, attn_v's rows, ffn_up's rows): the same llama.cpp types and sizes, the float \
+                model's function unchanged. On a graph model (--int8, --int4, …, \
                 CSV/.npy/.npz --calibration) the scales of each Gemm/MatMul input are searched the same way and \
                 folded into what produces that input where that is exact: a previous Gemm/MatMul's rows and bias \
                 (through Relu/LeakyRelu and a bias Add), a LayerNormalization's or BatchNormalization's scale and \
