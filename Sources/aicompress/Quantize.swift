@@ -251,6 +251,9 @@ extension AICompress {
                 pass = try Self.savedImportance(pass, input: input, data: data, dataPath: path, save: save)
             }
             if method == .awq, let data = calibration.data {
+                if input != "-", try ModelIO.read(path: input).model.graph == nil {
+                    throw ValidationError("--method awq goes with --gguf TYPE on a language model (\(input) has no graph whose layers it could fold into)")
+                }
                 let awq = GraphAWQQuantize(base: pass, calibration: data, grid: awqGrid)
                 return try PassRunner.run(awq, input: input, output: output, out: out, report: report,
                                           recipe: [calibration.recipeStep(awq)])

@@ -12,6 +12,9 @@ extension AICompress.Quantize {
     static func savedImportance(_ pass: AICompressPasses.Quantize, input: String, data: CalibrationData,
                                 dataPath: String, save: String) throws -> AICompressPasses.Quantize {
         let model = try ModelIO.read(path: input).model
+        guard model.graph != nil else {
+            throw ValidationError("--calibration and --save-imatrix on a language model go with --gguf TYPE (\(input) has no graph)")
+        }
         let (entries, batches) = try GraphImportance.collect(model, selection: pass.selection, calibration: data)
         do {  // the scheme takes an importance matrix (checked before anything is written)
             _ = try pass.withImportance(try ImportanceMatrix(tensors: GraphImportance.tensors(entries), source: save))
