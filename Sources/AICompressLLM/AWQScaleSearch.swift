@@ -80,10 +80,7 @@ public struct AWQScaleSearch: Sendable {
     /// llm-awq's scales for activation magnitudes `m` at `alpha`: m^α clamped at 1e-4, divided
     /// by sqrt(max · min); exactly 1 everywhere at α = 0.
     public static func scales(meanAbsolute m: [Double], alpha: Double) -> [Float] {
-        let raw = m.map { max(pow(max($0, 0), alpha), 1e-4) }
-        guard alpha != 0, let high = raw.max(), let low = raw.min() else { return [Float](repeating: 1, count: m.count) }
-        let norm = (high * low).squareRoot()
-        return raw.map { Float($0 / norm) }
+        AWQMath.scales(meanAbsolute: m, alpha: alpha)
     }
 
     /// M = diag(1/r)·W·diag(s) (`rows × s.count`).
@@ -162,11 +159,6 @@ public struct AWQScaleSearch: Sendable {
     /// Σ_rows Δ G Δᵀ with Δ = w − e (`rows × n`), G `n × n` (float products by BLAS, summed in
     /// Double).
     public static func loss(_ w: [Float], _ e: [Float], rows: Int, columns n: Int, gram g: [Float]) -> Double {
-        let delta = zip(w, e).map { $0 - $1 }
-        var p = [Float](repeating: 0, count: rows * n)
-        BLAS.gemm(transA: false, transB: false, m: rows, n: n, k: n, delta, g, into: &p)
-        var total = 0.0
-        for i in 0..<(rows * n) { total += Double(delta[i]) * Double(p[i]) }
-        return total
+        AWQMath.gramLoss(w, e, rows: rows, columns: n, gram: g)
     }
 }

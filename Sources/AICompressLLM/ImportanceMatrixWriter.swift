@@ -9,14 +9,23 @@ public enum ImportanceMatrixWriter {
     /// The file's bytes for `collector`'s statistics gathered on `datasets`.
     /// - Throws: `GGUFError` (not for well-formed statistics).
     public static func encode(_ collector: ImportanceCollector, datasets: [String]) throws -> [UInt8] {
+        try encode(collector.entries, datasets: datasets,
+                   chunkCount: collector.chunks, chunkSize: collector.chunkSize)
+    }
+
+    /// The file's bytes for `entries` (per weight: Σx² per input column and the rows counted)
+    /// gathered on `datasets` in `chunkCount` chunks of `chunkSize` rows (a graph model's
+    /// batches: `GraphImportance`).
+    public static func encode(_ entries: [(name: String, sums: [Float], count: Int)], datasets: [String],
+                              chunkCount: Int, chunkSize: Int) throws -> [UInt8] {
         let metadata = [
             GGUFKeyValue("general.type", .string(GGUFString("imatrix"))),
             GGUFKeyValue("imatrix.datasets", .array(GGUFArray(strings: datasets))),
-            GGUFKeyValue("imatrix.chunk_count", .uint32(UInt32(clamping: collector.chunks))),
-            GGUFKeyValue("imatrix.chunk_size", .uint32(UInt32(clamping: collector.chunkSize))),
+            GGUFKeyValue("imatrix.chunk_count", .uint32(UInt32(clamping: chunkCount))),
+            GGUFKeyValue("imatrix.chunk_size", .uint32(UInt32(clamping: chunkSize))),
         ]
         var tensors: [(name: String, type: GGMLType, shape: [Int], data: TensorData)] = []
-        for e in collector.entries {
+        for e in entries {
             tensors.append((e.name + ".in_sum2", .f32, [e.sums.count], floats(e.sums)))
             tensors.append((e.name + ".counts", .f32, [1], floats([Float(e.count)])))
         }

@@ -79,6 +79,10 @@ struct CalibrationOptions: ParsableArguments {
             step.options += [CalibratedStep.option("method", "gptq"), CalibratedStep.option("damp", "\(p.gptq.dampFraction)")]
                 + (p.gptq.actOrder ? [CalibratedStep.flag("act-order")] : []) + data
             return step
+        case let p as GraphAWQQuantize:
+            var step = Recipe.Step(p.base)
+            step.options += [CalibratedStep.option("method", "awq"), CalibratedStep.option("awq-grid", "\(p.grid)")] + data
+            return step
         case let p as CalibratedPrune:
             return CalibratedStep.prune(method: p.method.rawValue, pattern: p.pattern,
                                         selection: Recipe.Step.options(p.selection.parameterValues, TensorSelection.Parameter.all),

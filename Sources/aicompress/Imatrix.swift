@@ -86,10 +86,6 @@ extension QuantizeGGUF.ImportanceText {
             try AICompress.Imatrix.save(collector, text: text, to: save)
             return try ImportanceMatrix(tensors: ModelIO.read(path: save).model.tensors, source: save)
         }
-        let tensors = try collector.entries.flatMap { e in
-            [try Tensor(name: e.name + ".in_sum2", shape: Shape([e.sums.count]), floats: e.sums),
-             try Tensor(name: e.name + ".counts", shape: Shape([1]), floats: [Float(e.count)])]
-        }
-        return try ImportanceMatrix(tensors: tensors, source: text)
+        return try ImportanceMatrix(tensors: GraphImportance.tensors(collector.entries), source: text)
     }
 }

@@ -43,6 +43,7 @@ extension AICompress {
                   aicompress quantize --uint8 --per-tensor --clip percentile:99.99 in.ckpt out.ckpt
                   aicompress quantize --int8 --exclude 'classifier.*' --report-json r.json in.ckpt out.ckpt
                   aicompress quantize --int4 --method gptq --calibration train.csv model.onnx q4.onnx
+                  aicompress quantize --int4 --method awq --calibration train.csv model.onnx q4-awq.onnx
                   aicompress quantize --gguf Q4_0 --method gptq --calibration calib.txt model.gguf q4_0-gptq.gguf
                   aicompress quantize --gguf Q4_0 --method awq --calibration calib.txt model.gguf q4_0-awq.gguf
 
@@ -59,7 +60,16 @@ extension AICompress {
                 swept weights are stored sparse or over 30% exact zeros is refused (prune --method \
                 sparsegpt --quantize SCHEME prunes and quantizes keeping the mask).
 
-                --method awq (with --gguf TYPE and a calibration text) scales each input channel                 of the projections by (mean |x|)^a, a searched per input to minimise the quantized                 output error on the calibration text, and folds the scales into what produces that                 input (attn_norm, ffn_norm, attn_v's rows, ffn_up's rows): the same llama.cpp                 types and sizes, the float model's function unchanged.
+                --method awq (with --gguf TYPE and a calibration text) scales each input channel of the \
+                projections by (mean |x|)^a, a searched per input to minimise the quantized output error on \
+                the calibration text, and folds the scales into what produces that input (attn_norm, \
+                ffn_norm, attn_v's rows, ffn_up's rows): the same llama.cpp types and sizes, the float \
+                model's function unchanged. On a graph model (--int8, --int4, …, \
+                CSV/.npy/.npz --calibration) the scales of each Gemm/MatMul input are searched the same way and \
+                folded into what produces that input where that is exact: a previous Gemm/MatMul's rows and bias \
+                (through Relu/LeakyRelu and a bias Add), a LayerNormalization's or BatchNormalization's scale and \
+                bias. A layer fed by the graph input, or through Tanh, Sigmoid, GELU, Reshape or a value read \
+                elsewhere too, is rounded unscaled; its report line says why.
                 """
         )
 
@@ -108,7 +118,7 @@ extension AICompress {
         @Flag(help: "With --gguf: print the per-tensor plan and the final size; write nothing (no output argument needed).")
         var dryRun = false
 
-        @Option(help: "rtn (round to nearest); or gptq, which needs --calibration; or, with --gguf, awq (activation-aware scales folded into the norms), which needs --calibration.")
+        @Option(help: "rtn (round to nearest); or gptq, which needs --calibration; or awq (activation-aware input scales folded into the norms or the previous layer), which needs --calibration.")
         var method: QuantizeMethod = .rtn
 
         @Flag(help: "--method gptq: quantize columns in order of decreasing input energy (groups fitted up front; with --gguf, whole blocks by their energy).")
@@ -123,7 +133,7 @@ extension AICompress {
         @Option(help: "With --gguf and --method gptq: the output head (output.weight, or token_embd when tied to it): gptq, calibrated on the final norm past the last block; rtn (round to nearest); or auto: gptq for output.weight, rtn for a tied token_embd (also the lookup table). Default: auto.")
         var head: GPTQHead?
 
-        @Option(help: ArgumentHelp("With --gguf and --calibration TEXT (--method rtn): also write the importance matrix computed from the text (llama.cpp's imatrix GGUF, as `aicompress imatrix` writes it).", valueName: "file"))
+        @Option(help: ArgumentHelp("With --calibration (--method rtn): also write the importance matrix computed from it (llama.cpp's imatrix GGUF): with --gguf, from the text, as `aicompress imatrix` writes it; on a graph model, Σx² of each Gemm/MatMul weight's input columns over the rows, which then weights the rounding as --imatrix FILE does.", valueName: "file"))
         var saveImatrix: String?
 
         @OptionGroup var calibration: CalibrationOptions
@@ -168,18 +178,27 @@ extension AICompress {
                 if let output { try out.check(output: output) }
                 return
             }
-            if pure || !tensorType.isEmpty || dryRun || saveImatrix != nil || head != nil || allowRequantize {
-                throw ValidationError("--pure, --tensor-type, --dry-run, --save-imatrix, --head and --allow-requantize go with --gguf TYPE")
+            if pure || !tensorType.isEmpty || dryRun || head != nil || allowRequantize {
+                throw ValidationError("--pure, --tensor-type, --dry-run, --head and --allow-requantize go with --gguf TYPE")
             }
-            guard input != nil, let output else { throw ValidationError("give an input and an output file (or --list)") }
+            guard let input, let output else { throw ValidationError("give an input and an output file (or --list)") }
+            if let s = saveImatrix {
+                guard method == .rtn, calibration.calibration != nil, imatrix == nil else {
+                    throw ValidationError("--save-imatrix FILE goes with --method rtn and --calibration DATA (the importance matrix is computed from it), not with --imatrix")
+                }
+                guard input != "-", shard.part == nil else { throw ValidationError("--save-imatrix runs the whole input model: it needs the input as a file and no --shard") }
+                if [input, output, calibration.calibration].contains(s) { throw ValidationError("--save-imatrix \(s) would overwrite an input or the output") }
+            } else if method == .rtn && calibration.calibration != nil {
+                throw ValidationError("--calibration with --method rtn on a graph model goes with --save-imatrix FILE (the importance matrix it writes then weights the rounding)")
+            }
             _ = try AICompressPasses.Quantize.fromCommandLine(parameters)
-            if method == .awq { throw ValidationError("--method awq goes with --gguf TYPE (it folds its scales into a LLaMA-family model's norms)") }
-            if awqGrid != 20 { throw ValidationError("--awq-grid goes with --method awq") }
-            try calibration.check(needed: method == .gptq, method: method.rawValue)
-            if shard.part != nil && method == .gptq { throw ValidationError("--shard goes with --method rtn: GPTQ needs the whole graph") }
+            if method != .awq && awqGrid != 20 { throw ValidationError("--awq-grid goes with --method awq") }
+            guard (1...100).contains(awqGrid) else { throw ValidationError("--awq-grid must be in 1 … 100 (got \(awqGrid))") }
+            try calibration.check(needed: method != .rtn || saveImatrix != nil, method: method.rawValue)
+            if shard.part != nil && method != .rtn { throw ValidationError("--shard goes with --method rtn: \(method == .gptq ? "GPTQ" : "AWQ") needs the whole graph") }
             try shard.check(output: output, out: out)
-            if method == .rtn && (actOrder || damp != 0.01) { throw ValidationError("--act-order and --damp go with --method gptq") }
-            if method == .gptq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; GPTQ weighs columns by its own calibration statistics") }
+            if method != .gptq && (actOrder || damp != 0.01) { throw ValidationError("--act-order and --damp go with --method gptq") }
+            if method != .rtn && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; \(method == .gptq ? "GPTQ" : "AWQ") weighs columns by its own calibration statistics") }
             guard damp >= 0, damp < 1 else { throw ValidationError("--damp must be in [0, 1)") }
             try out.check(output: output)
         }
@@ -234,6 +253,17 @@ extension AICompress {
             if let imatrix {
                 let matrix = try ImportanceMatrix(tensors: ModelIO.read(path: imatrix).model.tensors, source: imatrix)
                 do { pass = try pass.withImportance(matrix) } catch let e as PassError { throw ValidationError(e.commandLineMessage) }
+            }
+            if let save = saveImatrix, let data = calibration.data, let path = calibration.calibration {
+                pass = try Self.savedImportance(pass, input: input, data: data, dataPath: path, save: save)
+            }
+            if method == .awq, let data = calibration.data {
+                if input != "-", try ModelIO.read(path: input).model.graph == nil {
+                    throw ValidationError("--method awq goes with --gguf TYPE on a language model (\(input) has no graph whose layers it could fold into)")
+                }
+                let awq = GraphAWQQuantize(base: pass, calibration: data, grid: awqGrid)
+                return try PassRunner.run(awq, input: input, output: output, out: out, report: report,
+                                          recipe: [calibration.recipeStep(awq)])
             }
             if method == .gptq, let data = calibration.data {
                 let gptq = GPTQQuantize(base: pass, calibration: data, gptq: GPTQ(dampFraction: damp, actOrder: actOrder))

@@ -104,11 +104,12 @@ extension Recipe.Step {
         switch (command, method) {
         case ("prune", "wanda"), ("prune", "sparsegpt"): allowed = data.union(text).union(table)
         case ("quantize", "gptq"): allowed = data.union(table).union(["damp", "act-order"])
+        case ("quantize", "awq"): allowed = data.union(table).union(["awq-grid"])
         case ("quantize", "rtn"): allowed = imatrix
         case ("quantize-gguf", "gptq"): allowed = data.union(text).union(["damp", "act-order", "head"])
         case ("quantize-gguf", "awq"): allowed = data.union(text).union(["awq-grid"])
         case ("quantize-gguf", "rtn"): allowed = data.union(text).union(imatrix)
-        default: throw fail("method", "\(command) has no data-aware method '\(method)' (prune: wanda, sparsegpt; quantize: gptq; quantize-gguf: gptq, awq)")
+        default: throw fail("method", "\(command) has no data-aware method '\(method)' (prune: wanda, sparsegpt; quantize: gptq, awq; quantize-gguf: gptq, awq)")
         }
         if let stray = options.first(where: { CalibratedStep.keys.contains($0.key) && $0.key != "method" && !allowed.contains($0.key) }) {
             throw fail(stray.key, "not a key of \(command) with method \(method)")
@@ -167,6 +168,11 @@ extension Recipe.Step {
                 throw fail("method", "gptq needs the key 'calibration'")
             }
             return GPTQQuantize(base: quantize, calibration: data, gptq: GPTQ(dampFraction: damp, actOrder: flags.contains("act-order")))
+        case ("quantize", "awq"):
+            guard let data = calibration.data, let quantize = try base.pass(file: file, number: number) as? Quantize else {
+                throw fail("method", "awq needs the key 'calibration'")
+            }
+            return GraphAWQQuantize(base: quantize, calibration: data, grid: grid)
         case ("quantize", "rtn"):
             guard var quantize = try base.pass(file: file, number: number) as? Quantize else { throw fail(nil, "not a quantize step") }
             if let path = word("imatrix") {
