@@ -13,14 +13,6 @@ import XCTest
 /// the same statistics, and against digests of the files main's binary (commit 1b44d50, one
 /// factor per projection for GPTQ) wrote on the gguf-py LLaMA fixture.
 final class GGUFSharedFactorTests: CLITestCase {
-    /// The text of GGUFGPTQHeadCLITests (the digests below were made from this one).
-    func calibrationText(_ dir: String) throws -> String {
-        let words = "the head of the model is quantized with calibration text one block at a time".split(separator: " ")
-        let text = (0..<400).map { words[($0 * 7 + $0 / 13) % words.count] }.joined(separator: " ")
-        try text.write(toFile: dir + "/calib.txt", atomically: true, encoding: .utf8)
-        return dir + "/calib.txt"
-    }
-
     /// SHA-256 over every tensor's name and stored bytes, in file order (the metadata names the
     /// calibration file's path, which differs from run to run).
     func tensorDigest(_ path: String) throws -> String {
@@ -43,7 +35,7 @@ final class GGUFSharedFactorTests: CLITestCase {
     /// GPTQ on its own factor (`GGMLGPTQ.quantize(gram:)`), with and without act-order, with
     /// one type for all and with a different type for each projection of a group.
     func testGPTQFactorsEachInputOncePerBlockWithThePerProjectionBytes() throws {
-        let dir = try tempDir(), (_, _, calibration) = try calibration(try calibrationText(dir))
+        let dir = try tempDir(), (_, _, calibration) = try calibration(try llamaCalibrationText(dir))
         let mixed: [ActivationSite.Kind: GGMLType] = [.query: .q4_0, .key: .q8_0, .value: .q5_1, .output: .q4_1,
                                                       .gate: .q5_0, .up: .q4_0, .down: .q8_0]
         let cases: [(String, (ActivationSite.Kind) -> GGMLType, Bool)] = [
@@ -94,7 +86,7 @@ final class GGUFSharedFactorTests: CLITestCase {
 
     /// SparseGPT on the language model: 4 factorizations a block.
     func testSparseGPTFactorsEachInputOncePerBlock() throws {
-        let dir = try tempDir(), text = try calibrationText(dir), (model, _, calibration) = try calibration(text)
+        let dir = try tempDir(), text = try llamaCalibrationText(dir), (model, _, calibration) = try calibration(text)
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: text)))
         let prune = LanguageModelPrune(method: .sparsegpt, pattern: .unstructured(fraction: 0.5), text: bytes, textPath: text,
                                        options: .init(sequenceTokens: 16, maxSequences: 6, gram: true), huggingFace: nil)
@@ -113,7 +105,7 @@ final class GGUFSharedFactorTests: CLITestCase {
 
     /// The command's files: tensor bytes equal to those main's binary wrote.
     func testOutputsMatchMainsBytes() throws {
-        let dir = try tempDir(), text = try calibrationText(dir), input = fixture("gguf/llama/tiny-llama.gguf")
+        let dir = try tempDir(), text = try llamaCalibrationText(dir), input = fixture("gguf/llama/tiny-llama.gguf")
         let c = ["--calibration", text, "--calibration-tokens", "16", "--calibration-chunks", "6", "-q"]
         let cases: [(String, [String], String)] = [
             ("q4_0", ["quantize", "--gguf", "Q4_0", "--method", "gptq"],
@@ -133,5 +125,17 @@ final class GGUFSharedFactorTests: CLITestCase {
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertEqual(try tensorDigest(out), digest, label)
         }
+    }
+}
+
+extension CLITestCase {
+    /// A text of the gguf-py LLaMA fixture's words (400 of them, one sentence cycled with a
+    /// drifting offset), written to DIR/calib.txt: GGUFGPTQHeadCLITests' and GGUFSharedFactorTests'
+    /// (whose digests were made from it).
+    func llamaCalibrationText(_ dir: String) throws -> String {
+        let words = "the head of the model is quantized with calibration text one block at a time".split(separator: " ")
+        let text = (0..<400).map { words[($0 * 7 + $0 / 13) % words.count] }.joined(separator: " ")
+        try text.write(toFile: dir + "/calib.txt", atomically: true, encoding: .utf8)
+        return dir + "/calib.txt"
     }
 }
