@@ -81,10 +81,18 @@ struct LanguageModelPrune: CompressionPass {
     /// tensor (stored as the original is) and report, by its name in `model`.
     func prune(_ block: DecoderBlockCalibration, model: Model, stored: [String: String]) throws
         -> (weights: [ActivationSite.Kind: [Float]], items: [String: (Tensor, TensorReport)]) {
+        var factors = SharedFactor<BlockInputStatistics.Group, HessianFactor>()
+        return try prune(block, model: model, stored: stored, factors: &factors)
+    }
+
+    /// `prune(_:model:stored:)` with SparseGPT's factors in `factors`: one per input group, held
+    /// while its projections are pruned (tests count them).
+    func prune(_ block: DecoderBlockCalibration, model: Model, stored: [String: String],
+               factors: inout SharedFactor<BlockInputStatistics.Group, HessianFactor>) throws
+        -> (weights: [ActivationSite.Kind: [Float]], items: [String: (Tensor, TensorReport)]) {
         let pruning = LinearLayerPruning(method: method, pattern: pattern)
         var effective: [ActivationSite.Kind: [Float]] = [:]
         var replaced: [String: (Tensor, TensorReport)] = [:]
-        var factors: [BlockInputStatistics.Group: HessianFactor] = [:]
         for kind in ActivationSite.Kind.allCases {
             let name = block.tensorName(kind)
             // Present: `prepare` checked every projection.
@@ -93,9 +101,9 @@ struct LanguageModelPrune: CompressionPass {
             let stats = block.statistics(for: kind)
             var factor: HessianFactor?
             if method == .sparsegpt, let s = stats, let gram = s.gram {
-                let group = BlockInputStatistics.Group(kind)
-                factor = try factors[group] ?? HessianFactor(gram: gram, columns: s.columns, dampFraction: dampFraction, layer: original.name)
-                factors[group] = factor
+                factor = try factors.factor(for: s.group) {
+                    try HessianFactor(gram: gram, columns: s.columns, dampFraction: dampFraction, layer: original.name)
+                }
             }
             let weights = Self.decoded(w)
             let result = try pruning.prune(weights, rows: w.rows, columns: w.columns, sumSquares: stats?.sumSquares,

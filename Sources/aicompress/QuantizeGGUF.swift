@@ -172,11 +172,32 @@ extension QuantizeGGUF.GPTQ {
     }
 
     /// GPTQ on one block: each projection with a quantized type, encoded, and the values it
-    /// decodes to (which the next block is calibrated on).
+    /// decodes to (which the next block is calibrated on). The projections that read one input
+    /// (q/k/v, gate/up) sweep with one factor of it, made once (`SharedFactor`): 4 factors a
+    /// block, not 7, with the bytes of one factor per projection (the same XᵀX, dampening and
+    /// act-order give the same factor).
     static func quantize(_ block: DecoderBlockCalibration, types: [String: GGMLType], damp: Double, actOrder: Bool) throws
         -> (weights: [ActivationSite.Kind: [Float]], items: [String: Tensor]) {
+        var factors = Factors()
+        return try quantize(block, types: types, damp: damp, actOrder: actOrder, factors: &factors)
+    }
+
+    /// Which factor a projection sweeps with: its input's, and under act-order its type's block
+    /// width (the act-order keeps blocks whole, so Q4_0 and Q4_K order one input differently).
+    struct FactorKey: Hashable {
+        let group: BlockInputStatistics.Group
+        let width: Int?
+    }
+
+    /// One block's factors, one held at a time (a fresh one for every block: the key names no block).
+    typealias Factors = SharedFactor<FactorKey, GGMLGPTQ.Factored>
+
+    /// `quantize(_:types:damp:actOrder:)` with the block's factors in `factors` (tests count them).
+    static func quantize(_ block: DecoderBlockCalibration, types: [String: GGMLType], damp: Double, actOrder: Bool,
+                         factors: inout Factors) throws -> (weights: [ActivationSite.Kind: [Float]], items: [String: Tensor]) {
         var replaced: [ActivationSite.Kind: [Float]] = [:]
         var encoded: [String: Tensor] = [:]
+        // Kinds in order: q, k, v, attn_output, gate, up, down (each input's readers together).
         for kind in ActivationSite.Kind.allCases {
             let name = block.tensorName(kind)
             guard let type = types[name], type.isQuantized else { continue }
@@ -186,7 +207,10 @@ extension QuantizeGGUF.GPTQ {
             do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch { throw Self.unsupported(name, type) }
             var values = [Float](repeating: 0, count: w.rows * w.columns)
             values.withUnsafeMutableBufferPointer { w.decodeRows(0..<w.rows, into: $0.baseAddress!) }
-            let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, gram: gram, importance: stats.meanSquares, layer: name)
+            let factored = try factors.factor(for: FactorKey(group: stats.group, width: gptq.factorKey)) {
+                try gptq.factored(gram: gram, columns: w.columns, layer: name)
+            }
+            let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, factored: factored, importance: stats.meanSquares, layer: name)
             encoded[name] = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type),
                                        data: TensorData(bytes: r.bytes))
             replaced[kind] = r.weights

@@ -14,12 +14,7 @@ import XCTest
 /// after the blocks.
 final class GGUFGPTQHeadCLITests: CLITestCase {
     /// A text of the fixture's words, one sentence cycled with a drifting offset.
-    func calibrationText(_ dir: String) throws -> String {
-        let words = "the head of the model is quantized with calibration text one block at a time".split(separator: " ")
-        let text = (0..<400).map { words[($0 * 7 + $0 / 13) % words.count] }.joined(separator: " ")
-        try text.write(toFile: dir + "/calib.txt", atomically: true, encoding: .utf8)
-        return dir + "/calib.txt"
-    }
+    func calibrationText(_ dir: String) throws -> String { try llamaCalibrationText(dir) }
 
     func flags(_ text: String) -> [String] {
         ["--method", "gptq", "--calibration", text, "--calibration-tokens", "16", "--calibration-chunks", "6", "-q"]

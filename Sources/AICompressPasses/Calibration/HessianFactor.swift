@@ -56,6 +56,35 @@ public struct HessianFactor: Sendable {
     }
 }
 
+/// The factor of one input shared by the projections that read it (a LLaMA block's attn_q,
+/// attn_k and attn_v read the attention norm's output, ffn_gate and ffn_up the FFN norm's):
+/// their XᵀX is the same matrix, so is its dampening (a fraction of its mean diagonal) and its
+/// act-order, hence its factor. Asked for the factor of `key`, the cache hands back the one it
+/// holds when the key is the same, and otherwise frees it before making the new one: callers
+/// that take a block's projections group by group make each group's factor once, and at most one
+/// factor is alive at a time (the group being processed), as when each projection made its own.
+/// `Value` is what the caller keeps per factor (`HessianFactor`, or `GGMLGPTQ.Factored` with its
+/// column order).
+public struct SharedFactor<Key: Hashable, Value> {
+    /// Factors made so far (tests check one per input group and block).
+    public private(set) var factorizations = 0
+    private var held: (key: Key, value: Value)?
+
+    /// An empty cache.
+    public init() {}
+
+    /// The factor of `key`: the one held when its key is `key`, else `make()`'s (the held one
+    /// is freed first; a `make` that throws leaves the cache empty).
+    public mutating func factor(for key: Key, make: () throws -> Value) rethrows -> Value {
+        if let held, held.key == key { return held.value }
+        held = nil
+        let value = try make()
+        factorizations += 1
+        held = (key, value)
+        return value
+    }
+}
+
 /// Dense Cholesky arithmetic in Double on row-major square matrices: small enough to be
 /// obviously right; the plain twin of `CholeskyKernels`, which `HessianFactor` runs.
 enum Cholesky {

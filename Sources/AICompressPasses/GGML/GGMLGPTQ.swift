@@ -66,23 +66,50 @@ public struct GGMLGPTQ: Sendable {
     public static func supports(_ type: GGMLType) -> Bool { GGMLBlockGrid(type) != nil }
 
     /// Quantizes `weights` (`rows × columns`, row-major; rows the outputs) given the layer's
-    /// input Gram matrix `gram` (XᵀX, `columns²`) and, optionally, each column's importance.
+    /// input Gram matrix `gram` (XᵀX, `columns²`) and, optionally, each column's importance:
+    /// `factored(gram:)` then the sweep, one factor per matrix (the reference the block path,
+    /// which shares one factor per input group, is tested against).
     /// - Throws: `PassError.unsupported` naming `layer` when the rows are not whole blocks or the
     ///   Hessian is not positive definite (non-finite statistics).
     public func quantize(_ weights: [Float], rows: Int, columns n: Int, gram: [Double], importance: [Float]?,
                          layer: String) throws -> Result {
-        let b = type.blockSize
-        guard n > 0, n % b == 0, weights.count == rows * n, gram.count == n * n else {
-            throw PassError.unsupported(tensor: layer, reason: "GPTQ into \(type) needs rows of whole \(b)-value blocks and an n×n Gram matrix "
-                + "(rows of \(n), \(weights.count) weights, \(gram.count) Gram entries)")
-        }
-        let order = actOrder ? Self.blockOrder(gram, n, block: b) : Array(0..<n)
-        var h = gram, w = weights
-        if actOrder {
-            h = GPTQ.permuted(gram, n, order)
-            w = GPTQ.permutedColumns(weights, rows, n, order)
-        }
-        let factor = try HessianFactor(gram: h, columns: n, dampFraction: dampFraction, layer: layer)
+        try checkShape(rows: rows, columns: n, weights: weights.count, gram: gram.count, layer: layer)
+        return try quantize(weights, rows: rows, columns: n, factored: try factored(gram: gram, columns: n, layer: layer),
+                            importance: importance, layer: layer)
+    }
+
+    /// The column order and Hessian factor GPTQ sweeps one input with: every matrix that reads
+    /// that input (same XᵀX) with a GPTQ of the same `factorKey` sweeps with the same ones.
+    public struct Factored: Sendable {
+        /// Sweep column c is the model's column `order[c]` (the identity without act-order).
+        public let order: [Int]
+        /// The factor of XᵀX permuted by `order`.
+        public let factor: HessianFactor
+    }
+
+    /// What `factored(gram:)` depends on besides XᵀX and the dampening: the act-order's block
+    /// width (nil without act-order, whose order is the identity for every type).
+    public var factorKey: Int? { actOrder ? type.blockSize : nil }
+
+    /// The order and factor of the input whose Gram matrix is `gram` (`columns²`).
+    /// - Throws: `PassError.unsupported` naming `layer` when the columns are not whole blocks or
+    ///   the Hessian is not positive definite.
+    public func factored(gram: [Double], columns n: Int, layer: String) throws -> Factored {
+        try checkShape(rows: nil, columns: n, weights: nil, gram: gram.count, layer: layer)
+        let order = actOrder ? Self.blockOrder(gram, n, block: type.blockSize) : Array(0..<n)
+        let h = actOrder ? GPTQ.permuted(gram, n, order) : gram
+        return Factored(order: order, factor: try HessianFactor(gram: h, columns: n, dampFraction: dampFraction, layer: layer))
+    }
+
+    /// Quantizes `weights` (`rows × columns`) with the order and factor of its input
+    /// (`factored(gram:)` of a GPTQ with the same `factorKey` and dampening).
+    /// - Throws: `PassError.unsupported` naming `layer` when the rows are not whole blocks or the
+    ///   factor is of another width.
+    public func quantize(_ weights: [Float], rows: Int, columns n: Int, factored: Factored, importance: [Float]?,
+                         layer: String) throws -> Result {
+        try checkShape(rows: rows, columns: n, weights: weights.count, gram: factored.factor.columns * factored.factor.columns, layer: layer)
+        let b = type.blockSize, order = factored.order, factor = factored.factor
+        var w = actOrder ? GPTQ.permutedColumns(weights, rows, n, order) : weights
         var rule = GGMLBlockRule(type: type, rows: rows, columns: n, order: order, importance: importance,
                                  upper: scaleSearch == .sweepLoss ? factor.upper : nil)
         let batch = max(blockSize, b) / b * b
@@ -91,6 +118,16 @@ public struct GGMLGPTQ: Sendable {
         let bytes = rule.encode(w)
         let decoded = try type.dequantize(bytes)
         return Result(bytes: bytes, weights: decoded, loss: loss)
+    }
+
+    /// Refuses rows that are not whole blocks of the type, or weights and a Gram matrix that are
+    /// not `rows × columns` and `columns²` (each checked when given).
+    private func checkShape(rows: Int?, columns n: Int, weights: Int?, gram: Int, layer: String) throws {
+        let b = type.blockSize
+        guard n > 0, n % b == 0, weights == nil || weights == (rows ?? 0) * n, gram == n * n else {
+            throw PassError.unsupported(tensor: layer, reason: "GPTQ into \(type) needs rows of whole \(b)-value blocks and an n×n Gram matrix "
+                + "(rows of \(n), \(weights.map(String.init) ?? "no") weights, \(gram) Gram entries)")
+        }
     }
 
     /// Act-order that keeps blocks whole: blocks by decreasing Σ diag H (ties by position),
