@@ -133,6 +133,9 @@ extension AICompress {
         @Option(help: "With --gguf and --method gptq: the output head (output.weight, or token_embd when tied to it): gptq, calibrated on the final norm past the last block; rtn (round to nearest); or auto: gptq for output.weight, rtn for a tied token_embd (also the lookup table). Default: auto.")
         var head: GPTQHead?
 
+        @Option(help: "With --gguf and --method gptq: an untied token_embd (the lookup table): gptq, on the Gram matrix of what block 0's projections do with an error in it (from the weights; no calibration input multiplies it); rtn (round to nearest); or auto (= gptq). A tied token_embd is the head's (--head). Default: auto.")
+        var embedding: GPTQEmbedding?
+
         @Option(help: ArgumentHelp("With --calibration (--method rtn): also write the importance matrix computed from it (llama.cpp's imatrix GGUF): with --gguf, from the text, as `aicompress imatrix` writes it; on a graph model, Σx² of each Gemm/MatMul weight's input columns over the rows, which then weights the rounding as --imatrix FILE does.", valueName: "file"))
         var saveImatrix: String?
 
@@ -164,7 +167,9 @@ extension AICompress {
                     }
                     if let s = saveImatrix, [input, output, calibration.calibration].contains(s) { throw ValidationError("--save-imatrix \(s) would overwrite an input or the output") }
                 }
-                if method != .gptq && (actOrder || damp != 0.01 || head != nil) { throw ValidationError("--act-order, --damp and --head go with --method gptq") }
+                if method != .gptq && (actOrder || damp != 0.01 || head != nil || embedding != nil) {
+                    throw ValidationError("--act-order, --damp, --head and --embedding go with --method gptq")
+                }
                 if method == .gptq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; GPTQ weighs columns by its own calibration statistics") }
                 if method == .awq && imatrix != nil { throw ValidationError("--imatrix goes with --method rtn; AWQ weighs columns by its own calibration statistics") }
                 guard damp >= 0, damp < 1 else { throw ValidationError("--damp must be in [0, 1)") }
@@ -178,8 +183,8 @@ extension AICompress {
                 if let output { try out.check(output: output) }
                 return
             }
-            if pure || !tensorType.isEmpty || dryRun || head != nil || allowRequantize {
-                throw ValidationError("--pure, --tensor-type, --dry-run, --head and --allow-requantize go with --gguf TYPE")
+            if pure || !tensorType.isEmpty || dryRun || head != nil || embedding != nil || allowRequantize {
+                throw ValidationError("--pure, --tensor-type, --dry-run, --head, --embedding and --allow-requantize go with --gguf TYPE")
             }
             guard let input, let output else { throw ValidationError("give an input and an output file (or --list)") }
             if let s = saveImatrix {
@@ -209,7 +214,8 @@ extension AICompress {
                 QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType, imatrix: imatrix,
                              gptq: method == .gptq ? calibration.calibration.map {
                                  QuantizeGGUF.GPTQ(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                                   damp: damp, actOrder: actOrder, quiet: report.quiet, head: head ?? .auto)
+                                                   damp: damp, actOrder: actOrder, quiet: report.quiet, head: head ?? .auto,
+                                                   embedding: embedding ?? .auto)
                              } : nil,
                              importanceText: method == .rtn ? calibration.calibration.map {
                                  QuantizeGGUF.ImportanceText(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,

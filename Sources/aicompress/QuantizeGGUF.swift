@@ -47,6 +47,8 @@ struct QuantizeGGUF {
         let quiet: Bool
         /// The output head's method (`GPTQHead`).
         var head: GPTQHead = .auto
+        /// An untied token_embd's method (`GPTQEmbedding`).
+        var embedding: GPTQEmbedding = .auto
     }
 
     /// The pass's parameter values.
@@ -98,7 +100,7 @@ struct QuantizeGGUF {
         if let g = gptq {
             step.options += [C.option("method", "gptq")] + (try C.file("calibration", path: g.text))
                 + [C.option("calibration-tokens", "\(g.tokens)"), C.option("calibration-chunks", "\(g.chunks)"), C.option("damp", "\(g.damp)")]
-                + (g.actOrder ? [C.flag("act-order")] : []) + [C.option("head", g.head.rawValue)]
+                + (g.actOrder ? [C.flag("act-order")] : []) + [C.option("head", g.head.rawValue), C.option("embedding", g.embedding.rawValue)]
         } else if let a = awq {
             step.options += try a.recipeOptions()
         } else if let t = importanceText, t.save == nil {
@@ -143,11 +145,11 @@ extension QuantizeGGUF.GPTQ {
     /// (F16/F32 fallbacks stay as planned); the text is read, and the types checked, at once.
     func attach(to pass: GGUFQuantize) throws -> GGUFQuantize {
         let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
-        let (tokens, chunks, damp, actOrder, text, head) = (tokens, chunks, damp, actOrder, text, head)
+        let (tokens, chunks, damp, actOrder, text, head, embedding) = (tokens, chunks, damp, actOrder, text, head, embedding)
         let interactive = !quiet && FileHandleOutput.stderrIsInteractive
         let words = [("method", "gptq"), ("calibration", text), ("calibration-tokens", "\(tokens)"),
                      ("calibration-chunks", "\(chunks)"), ("damp", "\(damp)")] + (actOrder ? [("act-order", "true")] : [])
-            + [("head", head.rawValue)]
+            + [("head", head.rawValue), ("embedding", embedding.rawValue)]
         return pass.withCalibration(words) { model, types in
             // Refused before any block runs: every block projection's planned type must have a grid.
             for (name, type) in types.sorted(by: { $0.key < $1.key }) where type.isQuantized && !GGMLGPTQ.supports(type)
@@ -158,6 +160,7 @@ extension QuantizeGGUF.GPTQ {
             let headName = Self.headName(model)
             let headType = head.calibrates(headName) ? types[headName].flatMap { $0.isQuantized ? $0 : nil } : nil
             if let t = headType, !GGMLGPTQ.supports(t) { throw Self.unsupported(headName, t) }
+            let embeddingType = try Self.embeddingType(embedding, model: model, types: types)
             let lm = try LanguageModel(beingWritten: model)
             let calibration = try LayerwiseDecoderCalibration(
                 model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
@@ -167,7 +170,9 @@ extension QuantizeGGUF.GPTQ {
                 "gptq", interactive: interactive, sequences: calibration.sequences.count, tokens: tokens), head: headType.map { type in
                 { statistics in try Self.quantizeHead(lm, name: headName, type: type, statistics: statistics, damp: damp, actOrder: actOrder) }
             }) { block in try Self.quantize(block, types: types, damp: damp, actOrder: actOrder) }
-            return StreamedTensors(stream: stream, writtenLast: headType == nil ? [] : [headName])
+            var makeEmbedding: (@Sendable () throws -> Tensor)? = nil
+            if let type = embeddingType { makeEmbedding = { try Self.quantizeEmbedding(lm, type: type, damp: damp, actOrder: actOrder) } }
+            return StreamedTensors(stream: stream, writtenLast: headType == nil ? [] : [headName], embedding: makeEmbedding)
         }
     }
 
@@ -223,7 +228,12 @@ extension QuantizeGGUF.GPTQ {
         let stream: LayerwiseDecoderStream<Tensor>
         /// The head, when GPTQ makes it: written after the blocks (`CalibratedTensors.writtenLast`).
         let writtenLast: Set<String>
-        func tensor(named name: String) throws -> Tensor? { try stream.take(name) }
+        /// An untied token_embd by GPTQ, made when the writer asks for it (it needs no calibration data).
+        var embedding: (@Sendable () throws -> Tensor)? = nil
+        func tensor(named name: String) throws -> Tensor? {
+            if name == "token_embd.weight", let embedding { return try embedding() }
+            return try stream.take(name)
+        }
     }
 
     static func unsupported(_ name: String, _ type: GGMLType) -> PassError {

@@ -16,7 +16,7 @@ enum CalibratedStep {
     /// Keys of the data-aware methods, beside the keys of the step's pass.
     static let keys: Set<String> = ["method", "calibration", "calibration-sha256", "calibration-bytes", "calibration-rows",
                                     "calibration-tokens", "calibration-chunks", "delimiter", "columns", "drop", "damp",
-                                    "act-order", "imatrix", "imatrix-sha256", "imatrix-bytes", "awq-grid", "head"]
+                                    "act-order", "imatrix", "imatrix-sha256", "imatrix-bytes", "awq-grid", "head", "embedding"]
 
     /// `key: path` with the file's SHA-256 and size, so `apply` refuses a file that changed.
     static func file(_ key: String, path: String) throws -> [Recipe.Option] {
@@ -106,7 +106,7 @@ extension Recipe.Step {
         case ("quantize", "gptq"): allowed = data.union(table).union(["damp", "act-order"])
         case ("quantize", "awq"): allowed = data.union(table).union(["awq-grid"])
         case ("quantize", "rtn"): allowed = imatrix
-        case ("quantize-gguf", "gptq"): allowed = data.union(text).union(["damp", "act-order", "head"])
+        case ("quantize-gguf", "gptq"): allowed = data.union(text).union(["damp", "act-order", "head", "embedding"])
         case ("quantize-gguf", "awq"): allowed = data.union(text).union(["awq-grid"])
         case ("quantize-gguf", "rtn"): allowed = data.union(text).union(imatrix)
         default: throw fail("method", "\(command) has no data-aware method '\(method)' (prune: wanda, sparsegpt; quantize: gptq, awq; quantize-gguf: gptq, awq)")
@@ -193,8 +193,13 @@ extension Recipe.Step {
                         guard let h = GPTQHead(rawValue: w) else { throw fail("head", "must be auto, rtn or gptq (got \(w))") }
                         return h
                     } ?? .rtn
+                    // Nor one written before the embedding was: its token_embd was rounded.
+                    let embedding = try word("embedding").map { w in
+                        guard let e = GPTQEmbedding(rawValue: w) else { throw fail("embedding", "must be auto, rtn or gptq (got \(w))") }
+                        return e
+                    } ?? .rtn
                     q.gptq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                   damp: damp, actOrder: flags.contains("act-order"), quiet: true, head: head)
+                                   damp: damp, actOrder: flags.contains("act-order"), quiet: true, head: head, embedding: embedding)
                 } else if method == "awq" {
                     q.awq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks, grid: grid, quiet: true)
                 } else {

@@ -18,8 +18,9 @@ final class GGUFGPTQCLITests: CLITestCase {
 
     func testGPTQFileHasRoundToNearestLayoutAndIsDeterministic() throws {
         let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf"), text = try calibrationText(dir)
-        // The head rounded (GGUFGPTQHeadCLITests covers GPTQ on it).
-        let flags = ["--method", "gptq", "--calibration", text, "--calibration-tokens", "16", "--calibration-chunks", "6", "--head", "rtn"]
+        // The head and the embedding rounded (GGUFGPTQHeadCLITests and GGUFGPTQEmbeddingCLITests cover GPTQ on them).
+        let flags = ["--method", "gptq", "--calibration", text, "--calibration-tokens", "16", "--calibration-chunks", "6", "--head", "rtn",
+                     "--embedding", "rtn"]
         for type in ["Q4_0", "Q8_0"] {
             let c = try compareCalibratedGGUF(type: type, flags: flags, input: input, dir: dir, reportContains: "ggml \(type) gptq")
             XCTAssertTrue(c.changed.allSatisfy { $0.hasPrefix("blk.") && !$0.contains("norm") }, "\(type): only block projections move: \(c.changed.sorted())")

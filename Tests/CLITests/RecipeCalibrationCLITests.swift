@@ -57,6 +57,7 @@ final class RecipeCalibrationCLITests: CLITestCase {
                   damp: 0.02
                   act-order: true
                   head: auto
+                  embedding: auto
 
             """)
         // The replay is GPTQ, not round to nearest: it differs from plain Q4_0.
