@@ -8,8 +8,9 @@ import AICompressTraining
 /// The math follows llama.cpp's llama graph: RMSNorm (`ggml_rms_norm`, sum of squares in
 /// double), rotary embeddings as `ggml_rope_ext` (frequencies by repeated multiplication in
 /// float), grouped-query attention with a causal mask and scale 1/√head_dim, SwiGLU, the final
-/// norm and the output projection; qwen3's per-head q/k RMSNorm before rope. `DecoderReference`
-/// is its plain twin.
+/// norm and the output projection; qwen3's per-head q/k RMSNorm before rope; phi3's fused
+/// attn_qkv and ffn_up (gate rows, then up rows) multiplied as row views of the stored tensors.
+/// `DecoderReference` is its plain twin.
 public struct Decoder: Sendable {
     /// The hyperparameters.
     public let config: DecoderConfig
@@ -38,7 +39,9 @@ public struct Decoder: Sendable {
     public func hiddenStates(_ tokens: [Int32]) throws(LLMError) -> [Float] {
         let c = config, t = tokens.count, e = c.embedding
         for id in tokens where id < 0 || Int(id) >= c.vocabulary { throw .tokenOutOfRange(id: id, vocabulary: c.vocabulary) }
-        if let w = c.attentionWindow, t > w {
+        if let w = c.attentionWindow, t > w, let key = c.attentionWindowKey {
+            throw .badKey(key: key, reason: "is \(w): sliding-window attention is not run; this sequence has \(t) tokens (use a context of at most \(w))")
+        } else if let w = c.attentionWindow, t > w {
             throw .unsupportedConfig(file: "config.json", key: "sliding_window",
                                      reason: "is \(w): sliding-window attention is not run; this sequence has \(t) tokens (use a context of at most \(w))")
         }
@@ -153,5 +156,18 @@ public struct Decoder: Sendable {
                 }
             }
         }
+    }
+}
+
+extension Decoder {
+    /// Refuses to observe a decoder with phi3's fused projections: the calibrated methods and
+    /// the importance matrix file their statistics by the separate q/k/v and gate/up weights,
+    /// which such a model does not have.
+    /// - Throws: `LLMError.unsupportedTensor` naming block 0's fused tensor.
+    public func checkObservable() throws(LLMError) {
+        guard let l = weights.layers.first, l.fusedGateUp != nil || l.fusedQKV != nil else { return }
+        let name = l.fusedQKV != nil ? "blk.0.attn_qkv.weight" : "blk.0.ffn_up.weight"
+        throw .unsupportedTensor(tensor: name, reason: "\(config.architecture)'s fused projections are not calibrated "
+            + "(imatrix, gptq, awq, wanda and sparsegpt run on llama, qwen2 and qwen3 models); quantize it without calibration")
     }
 }
