@@ -80,7 +80,7 @@ public struct Decoder: Sendable {
     func block(_ l: DecoderLayer, _ x: inout [Float], _ s: inout Scratch, _ t: Int, _ index: Int = 0) {
         let c = config
         DecoderMath.rmsNorm(x, l.attentionNorm, c.rmsEpsilon, rows: t, into: &s.norm)
-        if observer != nil { observe(index, [.query, .key, .value], s.norm, t, c.embedding) }
+        if observer != nil { observe(index, l.fusedQKV != nil ? [.query] : [.query, .key, .value], s.norm, t, c.embedding, fused: l.fusedQKV != nil) }
         project(l.query, l.queryBias, s.norm, t, &s.q)
         project(l.key, l.keyBias, s.norm, t, &s.k)
         project(l.value, l.valueBias, s.norm, t, &s.v)
@@ -95,7 +95,7 @@ public struct Decoder: Sendable {
         project(l.output, l.outputBias, s.attention, t, &s.projected)
         for i in 0..<x.count { x[i] += s.projected[i] }
         DecoderMath.rmsNorm(x, l.ffnNorm, c.rmsEpsilon, rows: t, into: &s.norm)
-        if observer != nil { observe(index, [.gate, .up], s.norm, t, c.embedding) }
+        if observer != nil { observe(index, l.fusedGateUp != nil ? [.up] : [.gate, .up], s.norm, t, c.embedding, fused: l.fusedGateUp != nil) }
         project(l.gate, l.gateBias, s.norm, t, &s.gate)
         project(l.up, l.upBias, s.norm, t, &s.up)
         for i in 0..<s.gate.count { s.gate[i] = DecoderMath.silu(s.gate[i]) * s.up[i] }
@@ -105,11 +105,12 @@ public struct Decoder: Sendable {
     }
 
     /// Shows `input` (`rows × columns`) to the observer, once per weight it multiplies (called
-    /// only when there is one, so the list of kinds is never built otherwise).
-    func observe(_ layer: Int, _ kinds: [ActivationSite.Kind], _ input: [Float], _ rows: Int, _ columns: Int) {
+    /// only when there is one, so the list of kinds is never built otherwise); `fused`: phi3's
+    /// fused weight, shown once under its own name.
+    func observe(_ layer: Int, _ kinds: [ActivationSite.Kind], _ input: [Float], _ rows: Int, _ columns: Int, fused: Bool = false) {
         guard let observer else { return }
         input.withUnsafeBufferPointer { p in
-            for k in kinds { observer.observe(ActivationSite(layer: layer, kind: k), input: p.baseAddress!, rows: rows, columns: columns) }
+            for k in kinds { observer.observe(ActivationSite(layer: layer, kind: k, fused: fused), input: p.baseAddress!, rows: rows, columns: columns) }
         }
     }
 
@@ -160,14 +161,14 @@ public struct Decoder: Sendable {
 }
 
 extension Decoder {
-    /// Refuses to observe a decoder with phi3's fused projections: the calibrated methods and
-    /// the importance matrix file their statistics by the separate q/k/v and gate/up weights,
-    /// which such a model does not have.
+    /// Refuses block-by-block calibration of a decoder with phi3's fused projections: the
+    /// calibrated methods compress the separate q/k/v and gate/up weights, which such a model
+    /// does not have (the importance matrix, filed by weight name, does run on it).
     /// - Throws: `LLMError.unsupportedTensor` naming block 0's fused tensor.
     public func checkObservable() throws(LLMError) {
         guard let l = weights.layers.first, l.fusedGateUp != nil || l.fusedQKV != nil else { return }
         let name = l.fusedQKV != nil ? "blk.0.attn_qkv.weight" : "blk.0.ffn_up.weight"
         throw .unsupportedTensor(tensor: name, reason: "\(config.architecture)'s fused projections are not calibrated "
-            + "(imatrix, gptq, awq, wanda and sparsegpt run on llama, qwen2 and qwen3 models); quantize it without calibration")
+            + "(gptq, awq, wanda and sparsegpt run on llama, qwen2 and qwen3 models); quantize it without them (an imatrix works)")
     }
 }

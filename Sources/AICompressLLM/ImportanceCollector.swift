@@ -57,7 +57,6 @@ public final class ImportanceCollector: ActivationObserver, @unchecked Sendable 
         let tokens = try model.tokenizer.tokenize(text, addSpecial: true)
         guard tokens.count >= 2 * context else { throw .textTooShort(tokens: tokens.count, needed: 2 * context, context: context) }
         let count = min(chunks ?? Int.max, tokens.count / context)
-        try model.decoder.checkObservable()
         let collector = ImportanceCollector()
         var decoder = model.decoder
         decoder.observer = collector

@@ -155,8 +155,34 @@ final class DecoderPhi3Tests: XCTestCase {
         }
     }
 
-    /// The calibrated methods and the importance matrix refuse the fused projections in one
-    /// line naming block 0's attn_qkv, before any block runs.
+    /// The importance matrix files each fused weight under its own name with the sums of its
+    /// one input: attn_qkv's are the separate model's attn_q (= attn_k = attn_v) sums, ffn_up's
+    /// its ffn_gate (= ffn_up) sums; no attn_q/ffn_gate entries exist (llama-imatrix's names).
+    func testImportanceMatrixNamesTheFusedWeights() throws {
+        let c = Self.config()
+        let separate = try DecoderTests.model(c, type: .f32, tied: false, biases: false, seed: 49)
+        func entries(_ model: Model, _ c: DecoderConfig) throws -> [String: [Float]] {
+            var d = try decoder(model, c)
+            let collector = ImportanceCollector()
+            d.observer = collector
+            _ = try d.hiddenStates(DecoderTests.tokens)
+            return Dictionary(uniqueKeysWithValues: collector.entries.map { ($0.name, $0.sums) })
+        }
+        var plain = c
+        plain.architecture = "qwen2"
+        let fused = try entries(try Self.fused(separate, layers: c.layers), c), reference = try entries(separate, plain)
+        XCTAssertEqual(fused.keys.sorted(), (0..<2).flatMap { i in ["attn_output", "attn_qkv", "ffn_down", "ffn_up"].map { "blk.\(i).\($0).weight" } }.sorted())
+        for i in 0..<2 {
+            let p = "blk.\(i)."
+            XCTAssertEqual(fused[p + "attn_qkv.weight"], reference[p + "attn_q.weight"])
+            XCTAssertEqual(fused[p + "ffn_up.weight"], reference[p + "ffn_gate.weight"])
+            XCTAssertEqual(fused[p + "ffn_down.weight"], reference[p + "ffn_down.weight"])
+            XCTAssertGreaterThan(fused[p + "attn_qkv.weight"]?.reduce(0, +) ?? 0, 0)
+        }
+    }
+
+    /// The calibrated methods refuse the fused projections in one line naming block 0's
+    /// attn_qkv, before any block runs.
     func testCalibrationRefused() throws {
         let c = Self.config(layers: 1)
         let d = try decoder(try Self.fused(try DecoderTests.model(c, type: .f32, tied: false, biases: false, seed: 48), layers: 1), c)
