@@ -46,19 +46,6 @@ final class DecoderPhi3Tests: XCTestCase {
         return try Model(tensors: separate.tensors.flatMap { t in (added[t.name] ?? []) + (drop.contains(t.name) ? [] : [t]) })
     }
 
-    func decoder(_ model: Model, _ c: DecoderConfig) throws -> Decoder {
-        Decoder(config: c, weights: try DecoderWeights(model: model, config: c))
-    }
-
-    func logits(_ d: Decoder) throws -> [Float] {
-        TextEvaluation.logits(d, try d.hiddenStates(DecoderTests.tokens), rows: 0..<DecoderTests.tokens.count)
-    }
-
-    func relativeError(_ a: [Float], _ b: [Float]) -> Float {
-        let scale = b.map { abs($0) }.max() ?? 1
-        return (zip(a, b).map { abs($0 - $1) }.max() ?? .infinity) / scale
-    }
-
     /// The fused model: its twin within 1e-4, and bit for bit the qwen2 decoder of the same
     /// weights stored separately (qwen2 is phi3's graph with separate tensors: NEOX rope, SwiGLU).
     func compare(type: GGMLType, tied: Bool, biases: Bool, kv: Int = 2, embedding: Int = 64, seed: UInt64) throws {
