@@ -42,8 +42,9 @@ public struct DecoderConfig: Sendable, Equatable {
     public var vocabulary: Int
     /// The context the model was trained with (`context_length`; 0 when absent).
     public var trainedContext: Int
-    /// Sliding-window attention span (a Hugging Face config's `sliding_window`), or nil. The
-    /// decoder refuses longer sequences rather than attend past the window (GGUF has no key).
+    /// Sliding-window attention span (a Hugging Face config's `sliding_window`, or phi3's GGUF
+    /// `attention.sliding_window`), or nil. The decoder refuses longer sequences rather than
+    /// attend past the window.
     public var attentionWindow: Int? = nil
     /// The GGUF key `attentionWindow` came from (`phi3.attention.sliding_window`); nil when it
     /// came from a Hugging Face config.json.
