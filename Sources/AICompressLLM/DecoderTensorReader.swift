@@ -97,6 +97,9 @@ struct DecoderTensorReader {
         for unused in ["rope_factors_long.weight", "rope_factors_short.weight"] where model.tensor(named: unused) != nil {
             throw .unsupportedTensor(tensor: unused, reason: "LongRoPE (context-dependent frequency factors) is not computed")
         }
+        if model.tensor(named: "rope_freqs.weight") != nil {
+            throw .unsupportedTensor(tensor: "rope_freqs.weight", reason: "is not used by llama.cpp's \(c.architecture) graph (its loader refuses the file)")
+        }
         let upName = p + "ffn_up.weight", upTensor = try tensor(upName)
         let gateUp = try matrix(upName, 2 * ff, e)
         var layer = DecoderLayer(
