@@ -111,7 +111,9 @@ def write_model(path, arch, vocab_path, n_embd=256, n_ff=512, n_layer=4, n_head=
     if head_dim:
         w.add_key_length(hd)
         w.add_value_length(hd)
-    w.add_name(f"llm-eval-{arch}")
+    # Not "phi3" in the name: llama.cpp then sets attributes on Phi-3's own special tokens
+    # (<|endoftext|>), which these vocabularies lack, and refuses the file.
+    w.add_name(f"llm-eval-{arch}" if arch != "phi3" else "llm-eval-fused")
     w.add_context_length(4096)
     w.add_embedding_length(n_embd)
     w.add_block_count(n_layer)
