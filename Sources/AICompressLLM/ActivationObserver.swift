@@ -20,12 +20,24 @@ public struct ActivationSite: Sendable, Hashable {
         case gate = "ffn_gate", up = "ffn_up", down = "ffn_down"
     }
 
+    /// True for phi3's fused projections: q/k/v name `attn_qkv`, gate/up name `ffn_up` (which
+    /// holds both), the one weight their shared input multiplies.
+    public let fused: Bool
+
     /// A site.
-    public init(layer: Int, kind: Kind) {
+    public init(layer: Int, kind: Kind, fused: Bool = false) {
         self.layer = layer
         self.kind = kind
+        self.fused = fused
     }
 
     /// The weight's GGUF tensor name.
-    public var tensorName: String { "blk.\(layer).\(kind.rawValue).weight" }
+    public var tensorName: String {
+        guard fused else { return "blk.\(layer).\(kind.rawValue).weight" }
+        switch kind {
+        case .query, .key, .value: return "blk.\(layer).attn_qkv.weight"
+        case .gate, .up: return "blk.\(layer).ffn_up.weight"
+        case .output, .down: return "blk.\(layer).\(kind.rawValue).weight"
+        }
+    }
 }

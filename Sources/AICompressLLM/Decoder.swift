@@ -8,8 +8,9 @@ import AICompressTraining
 /// The math follows llama.cpp's llama graph: RMSNorm (`ggml_rms_norm`, sum of squares in
 /// double), rotary embeddings as `ggml_rope_ext` (frequencies by repeated multiplication in
 /// float), grouped-query attention with a causal mask and scale 1/√head_dim, SwiGLU, the final
-/// norm and the output projection; qwen3's per-head q/k RMSNorm before rope. `DecoderReference`
-/// is its plain twin.
+/// norm and the output projection; qwen3's per-head q/k RMSNorm before rope; phi3's fused
+/// attn_qkv and ffn_up (gate rows, then up rows) multiplied as row views of the stored tensors.
+/// `DecoderReference` is its plain twin.
 public struct Decoder: Sendable {
     /// The hyperparameters.
     public let config: DecoderConfig
@@ -38,7 +39,9 @@ public struct Decoder: Sendable {
     public func hiddenStates(_ tokens: [Int32]) throws(LLMError) -> [Float] {
         let c = config, t = tokens.count, e = c.embedding
         for id in tokens where id < 0 || Int(id) >= c.vocabulary { throw .tokenOutOfRange(id: id, vocabulary: c.vocabulary) }
-        if let w = c.attentionWindow, t > w {
+        if let w = c.attentionWindow, t > w, let key = c.attentionWindowKey {
+            throw .badKey(key: key, reason: "is \(w): sliding-window attention is not run; this sequence has \(t) tokens (use a context of at most \(w))")
+        } else if let w = c.attentionWindow, t > w {
             throw .unsupportedConfig(file: "config.json", key: "sliding_window",
                                      reason: "is \(w): sliding-window attention is not run; this sequence has \(t) tokens (use a context of at most \(w))")
         }
@@ -77,7 +80,7 @@ public struct Decoder: Sendable {
     func block(_ l: DecoderLayer, _ x: inout [Float], _ s: inout Scratch, _ t: Int, _ index: Int = 0) {
         let c = config
         DecoderMath.rmsNorm(x, l.attentionNorm, c.rmsEpsilon, rows: t, into: &s.norm)
-        if observer != nil { observe(index, [.query, .key, .value], s.norm, t, c.embedding) }
+        if observer != nil { observe(index, l.fusedQKV != nil ? [.query] : [.query, .key, .value], s.norm, t, c.embedding, fused: l.fusedQKV != nil) }
         project(l.query, l.queryBias, s.norm, t, &s.q)
         project(l.key, l.keyBias, s.norm, t, &s.k)
         project(l.value, l.valueBias, s.norm, t, &s.v)
@@ -92,7 +95,7 @@ public struct Decoder: Sendable {
         project(l.output, l.outputBias, s.attention, t, &s.projected)
         for i in 0..<x.count { x[i] += s.projected[i] }
         DecoderMath.rmsNorm(x, l.ffnNorm, c.rmsEpsilon, rows: t, into: &s.norm)
-        if observer != nil { observe(index, [.gate, .up], s.norm, t, c.embedding) }
+        if observer != nil { observe(index, l.fusedGateUp != nil ? [.up] : [.gate, .up], s.norm, t, c.embedding, fused: l.fusedGateUp != nil) }
         project(l.gate, l.gateBias, s.norm, t, &s.gate)
         project(l.up, l.upBias, s.norm, t, &s.up)
         for i in 0..<s.gate.count { s.gate[i] = DecoderMath.silu(s.gate[i]) * s.up[i] }
@@ -102,11 +105,12 @@ public struct Decoder: Sendable {
     }
 
     /// Shows `input` (`rows × columns`) to the observer, once per weight it multiplies (called
-    /// only when there is one, so the list of kinds is never built otherwise).
-    func observe(_ layer: Int, _ kinds: [ActivationSite.Kind], _ input: [Float], _ rows: Int, _ columns: Int) {
+    /// only when there is one, so the list of kinds is never built otherwise); `fused`: phi3's
+    /// fused weight, shown once under its own name.
+    func observe(_ layer: Int, _ kinds: [ActivationSite.Kind], _ input: [Float], _ rows: Int, _ columns: Int, fused: Bool = false) {
         guard let observer else { return }
         input.withUnsafeBufferPointer { p in
-            for k in kinds { observer.observe(ActivationSite(layer: layer, kind: k), input: p.baseAddress!, rows: rows, columns: columns) }
+            for k in kinds { observer.observe(ActivationSite(layer: layer, kind: k, fused: fused), input: p.baseAddress!, rows: rows, columns: columns) }
         }
     }
 
@@ -153,5 +157,18 @@ public struct Decoder: Sendable {
                 }
             }
         }
+    }
+}
+
+extension Decoder {
+    /// Refuses block-by-block calibration of a decoder with phi3's fused projections: the
+    /// calibrated methods compress the separate q/k/v and gate/up weights, which such a model
+    /// does not have (the importance matrix, filed by weight name, does run on it).
+    /// - Throws: `LLMError.unsupportedTensor` naming block 0's fused tensor.
+    public func checkObservable() throws(LLMError) {
+        guard let l = weights.layers.first, l.fusedGateUp != nil || l.fusedQKV != nil else { return }
+        let name = l.fusedQKV != nil ? "blk.0.attn_qkv.weight" : "blk.0.ffn_up.weight"
+        throw .unsupportedTensor(tensor: name, reason: "\(config.architecture)'s fused projections are not calibrated "
+            + "(gptq, awq, wanda and sparsegpt run on llama, qwen2 and qwen3 models); quantize it without them (an imatrix works)")
     }
 }

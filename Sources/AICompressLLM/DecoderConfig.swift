@@ -2,15 +2,15 @@ import AICompressCore
 import AICompressFormats
 
 /// The hyperparameters of a LLaMA-family decoder, read from GGUF metadata the way llama.cpp's
-/// `llama_model_llama` / `llama_model_qwen2` / `llama_model_qwen3` load them (`<arch>.*` keys,
-/// llama.cpp's defaults).
+/// `llama_model_llama` / `llama_model_qwen2` / `llama_model_qwen3` / `llama_model_phi3` load them
+/// (`<arch>.*` keys, llama.cpp's defaults).
 public struct DecoderConfig: Sendable, Equatable {
     /// How rotary embeddings pair the dimensions of a head (llama.cpp's `llama_rope_type`).
     public enum RopeStyle: Sendable, Equatable {
         /// LLAMA_ROPE_TYPE_NORM: dimensions (2i, 2i+1) rotate together — GGUF llama files store
         /// q/k rows permuted for this (convert_hf_to_gguf.py `permute`).
         case adjacentPairs
-        /// LLAMA_ROPE_TYPE_NEOX: dimensions (i, i + n_rot/2) rotate together (qwen2, qwen3).
+        /// LLAMA_ROPE_TYPE_NEOX: dimensions (i, i + n_rot/2) rotate together (qwen2, qwen3, phi3).
         case halves
     }
 
@@ -42,9 +42,13 @@ public struct DecoderConfig: Sendable, Equatable {
     public var vocabulary: Int
     /// The context the model was trained with (`context_length`; 0 when absent).
     public var trainedContext: Int
-    /// Sliding-window attention span (a Hugging Face config's `sliding_window`), or nil. The
-    /// decoder refuses longer sequences rather than attend past the window (GGUF has no key).
+    /// Sliding-window attention span (a Hugging Face config's `sliding_window`, or phi3's GGUF
+    /// `attention.sliding_window`), or nil. The decoder refuses longer sequences rather than
+    /// attend past the window.
     public var attentionWindow: Int? = nil
+    /// The GGUF key `attentionWindow` came from (`phi3.attention.sliding_window`); nil when it
+    /// came from a Hugging Face config.json.
+    public var attentionWindowKey: String? = nil
 
     /// A configuration given field by field (tests, other formats).
     public init(architecture: String = "llama", layers: Int, embedding: Int, feedForward: Int, heads: Int, kvHeads: Int,
@@ -69,7 +73,16 @@ public struct DecoderConfig: Sendable, Equatable {
 
     /// The architectures the decoder runs and their rope pairing (Mistral and SmolLM GGUF files
     /// are `llama`).
-    public static let architectures: [String: RopeStyle] = ["llama": .adjacentPairs, "qwen2": .halves, "qwen3": .halves]
+    public static let architectures: [String: RopeStyle] = ["llama": .adjacentPairs, "qwen2": .halves, "qwen3": .halves,
+                                                            "phi3": .halves]
+
+    /// The architectures whose feed-forward input projection is one fused `ffn_up` of
+    /// `2·feed_forward_length` rows, gate rows then up rows (llama.cpp's phi3 SwiGLU splits it),
+    /// and whose q/k/v may be one fused `attn_qkv` (query rows, then key rows, then value rows).
+    public static let fusedArchitectures: Set<String> = ["phi3"]
+
+    /// True when the blocks use fused projections (`fusedArchitectures`).
+    public var fusesProjections: Bool { Self.fusedArchitectures.contains(architecture) }
 
     /// The architectures whose blocks RMS-normalise each query and key head (weights
     /// `attn_q_norm` / `attn_k_norm`, one per head dimension) after the projection and before
@@ -110,6 +123,22 @@ public struct DecoderConfig: Sendable, Equatable {
         if Self.headNormArchitectures.contains(arch), rot != hd {
             throw .badKey(key: key("rope.dimension_count"), reason: "is \(rot); \(arch) rotates whole heads of \(hd)")
         }
+        var window: Int? = nil
+        if Self.fusedArchitectures.contains(arch) {
+            // llama.cpp's phi3 blocks hold attn_output as [n_embd × n_embd] and the queries as
+            // n_embd rows of attn_qkv: the heads must tile the residual width exactly.
+            guard heads * hd == embedding else {
+                throw .badKey(key: key("attention.key_length"), reason: "\(heads) heads of \(hd) are not the embedding width \(embedding), as \(arch) needs")
+            }
+            // LongRoPE (Phi-3 128k, Phi-3.5) scales cos/sin by this factor and switches frequency
+            // factors with the context: not computed, refused rather than run approximately.
+            if let f = try m.float(key("rope.scaling.attn_factor")), f != 1 {
+                throw .badKey(key: key("rope.scaling.attn_factor"), reason: "is \(f): LongRoPE (rope_factors_long/short) is not computed")
+            }
+            // llama.cpp disables phi3's sliding window and attends to everything; the two agree
+            // only up to the window, so longer sequences are refused (`Decoder.hiddenStates`).
+            if let w = try m.integer(key("attention.sliding_window"), in: 0...Int(Int32.max)), w > 0 { window = w }
+        }
         var scale: Float = 1
         let scaling = try m.string(key("rope.scaling.type")) ?? "none"
         switch scaling {
@@ -126,6 +155,10 @@ public struct DecoderConfig: Sendable, Equatable {
         self.init(architecture: arch, layers: layers, embedding: embedding, feedForward: ff, heads: heads, kvHeads: kv,
                   headDimension: hd, rmsEpsilon: eps, ropeBase: base, ropeDimensions: rot, ropeFrequencyScale: scale,
                   ropeStyle: style, vocabulary: vocab, trainedContext: trained)
+        if let window {
+            attentionWindow = window
+            attentionWindowKey = key("attention.sliding_window")
+        }
     }
 
     /// The configuration of a GGUF model: its metadata, the vocabulary from the embedding's

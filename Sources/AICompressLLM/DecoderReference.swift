@@ -21,8 +21,8 @@ public struct DecoderReference: Sendable {
             var x = w.embedding.row(Int(id))
             for (li, l) in w.layers.enumerated() {
                 let h = norm(x, l.attentionNorm)
-                var q = matvec(l.query, h, l.queryBias), k = matvec(l.key, h, l.keyBias)
-                let v = matvec(l.value, h, l.valueBias)
+                let (q0, k0, v) = attentionInputs(l, h)
+                var q = q0, k = k0
                 if let w = l.queryNorm { q = headNorm(q, w) }
                 if let w = l.keyNorm { k = headNorm(k, w) }
                 rotate(&q, heads: c.heads, position: pos)
@@ -51,7 +51,7 @@ public struct DecoderReference: Sendable {
                 let o = matvec(l.output, att, l.outputBias)
                 for i in 0..<x.count { x[i] += o[i] }
                 let f = norm(x, l.ffnNorm)
-                let gate = matvec(l.gate, f, l.gateBias), up = matvec(l.up, f, l.upBias)
+                let (gate, up) = feedForwardInputs(l, f)
                 var act = [Float](repeating: 0, count: gate.count)
                 for i in 0..<gate.count {
                     let g = Double(gate[i])
@@ -63,6 +63,22 @@ public struct DecoderReference: Sendable {
             out.append(contentsOf: matvec(w.output, norm(x, w.outputNorm), nil))
         }
         return out
+    }
+
+    /// q, k and v of one token: phi3's fused attn_qkv multiplied whole (with its bias) and cut
+    /// at the configuration's widths, the others' three matrices one by one.
+    func attentionInputs(_ l: DecoderLayer, _ h: [Float]) -> ([Float], [Float], [Float]) {
+        guard let fused = l.fusedQKV else { return (matvec(l.query, h, l.queryBias), matvec(l.key, h, l.keyBias), matvec(l.value, h, l.valueBias)) }
+        let all = matvec(fused, h, l.fusedQKVBias), q = decoder.config.queryWidth, kv = decoder.config.kvWidth
+        return (Array(all[0..<q]), Array(all[q..<(q + kv)]), Array(all[(q + kv)..<(q + 2 * kv)]))
+    }
+
+    /// The SwiGLU gate and up values: phi3's fused ffn_up multiplied whole and halved (gate
+    /// first, as ggml's swiglu reads it), the others' two matrices.
+    func feedForwardInputs(_ l: DecoderLayer, _ f: [Float]) -> ([Float], [Float]) {
+        guard let fused = l.fusedGateUp else { return (matvec(l.gate, f, l.gateBias), matvec(l.up, f, l.upBias)) }
+        let all = matvec(fused, f, nil), ff = decoder.config.feedForward
+        return (Array(all[0..<ff]), Array(all[ff..<(2 * ff)]))
     }
 
     func norm(_ x: [Float], _ w: [Float]) -> [Float] {

@@ -18,6 +18,10 @@ public struct DecoderLayer: Sendable {
     /// RMSNorm weights applied to each query and each key head after the projection (and its
     /// bias) and before rope (`attn_q_norm`, `attn_k_norm`: one per head dimension); nil: none.
     public var queryNorm: [Float]? = nil, keyNorm: [Float]? = nil
+    /// phi3's fused projections as stored, when the block has them: `attn_qkv` (query rows, key
+    /// rows, value rows; `query`, `key` and `value` are row views of it) with its optional bias,
+    /// and `ffn_up` (gate rows, then up rows; `gate` and `up` are views of it).
+    public var fusedQKV: WeightMatrix? = nil, fusedQKVBias: [Float]? = nil, fusedGateUp: WeightMatrix? = nil
 }
 
 /// Every weight of a decoder, checked against its configuration; matrices stay in their stored
@@ -37,56 +41,41 @@ public struct DecoderWeights: Sendable {
     /// The weights of `model` (GGUF tensor names) for `config`.
     /// - Throws: `LLMError.missingTensor`, `.tensorShape`, `.tensorEncoding`.
     public init(model: Model, config c: DecoderConfig) throws(LLMError) {
-        func tensor(_ name: String) throws(LLMError) -> Tensor {
-            guard let t = model.tensor(named: name) else { throw .missingTensor(name) }
-            return t
-        }
-        func matrix(_ name: String, _ rows: Int, _ cols: Int) throws(LLMError) -> WeightMatrix {
-            let m = try WeightMatrix(try tensor(name))
-            guard m.rows == rows, m.columns == cols, model.tensor(named: name)?.shape.dims.count == 2 else {
-                throw .tensorShape(tensor: name, expected: [rows, cols], actual: model.tensor(named: name)?.shape.dims ?? [])
-            }
-            return m
-        }
-        func vector(_ name: String, _ n: Int, optional: Bool = false) throws(LLMError) -> [Float]? {
-            guard let t = model.tensor(named: name) else {
-                if optional { return nil }
-                throw .missingTensor(name)
-            }
-            let m = try WeightMatrix(t)
-            guard t.shape.dims == [n] else { throw .tensorShape(tensor: name, expected: [n], actual: t.shape.dims) }
-            return m.row(0)
-        }
+        let r = DecoderTensorReader(model: model)
         let e = c.embedding
-        embedding = try matrix("token_embd.weight", c.vocabulary, e)
-        outputNorm = try vector("output_norm.weight", e) ?? []
-        output = model.tensor(named: "output.weight") == nil ? embedding : try matrix("output.weight", c.vocabulary, e)
-        ropeFactors = try vector("rope_freqs.weight", c.ropeDimensions / 2, optional: true)
+        embedding = try r.matrix("token_embd.weight", c.vocabulary, e)
+        outputNorm = try r.vector("output_norm.weight", e) ?? []
+        output = model.tensor(named: "output.weight") == nil ? embedding : try r.matrix("output.weight", c.vocabulary, e)
+        ropeFactors = try r.vector("rope_freqs.weight", c.ropeDimensions / 2, optional: true)
         var layers = [DecoderLayer]()
         for i in 0..<c.layers {
+            if c.fusesProjections {
+                layers.append(try r.fusedLayer(i, c))
+                continue
+            }
             let p = "blk.\(i)."
             // Required where the architecture has them (llama.cpp's loader does too); never read
             // for the others, whose graphs do not apply them.
             let heads = c.normalizesHeads
             layers.append(DecoderLayer(
-                attentionNorm: try vector(p + "attn_norm.weight", e) ?? [],
-                query: try matrix(p + "attn_q.weight", c.queryWidth, e),
-                key: try matrix(p + "attn_k.weight", c.kvWidth, e),
-                value: try matrix(p + "attn_v.weight", c.kvWidth, e),
-                output: try matrix(p + "attn_output.weight", e, c.queryWidth),
-                queryBias: try vector(p + "attn_q.bias", c.queryWidth, optional: true),
-                keyBias: try vector(p + "attn_k.bias", c.kvWidth, optional: true),
-                valueBias: try vector(p + "attn_v.bias", c.kvWidth, optional: true),
-                outputBias: try vector(p + "attn_output.bias", e, optional: true),
-                ffnNorm: try vector(p + "ffn_norm.weight", e) ?? [],
-                gate: try matrix(p + "ffn_gate.weight", c.feedForward, e),
-                up: try matrix(p + "ffn_up.weight", c.feedForward, e),
-                down: try matrix(p + "ffn_down.weight", e, c.feedForward),
-                gateBias: try vector(p + "ffn_gate.bias", c.feedForward, optional: true),
-                upBias: try vector(p + "ffn_up.bias", c.feedForward, optional: true),
-                downBias: try vector(p + "ffn_down.bias", e, optional: true),
-                queryNorm: heads ? try vector(p + "attn_q_norm.weight", c.headDimension) : nil,
-                keyNorm: heads ? try vector(p + "attn_k_norm.weight", c.headDimension) : nil))
+                attentionNorm: try r.vector(p + "attn_norm.weight", e) ?? [],
+                query: try r.matrix(p + "attn_q.weight", c.queryWidth, e),
+                key: try r.matrix(p + "attn_k.weight", c.kvWidth, e),
+                value: try r.matrix(p + "attn_v.weight", c.kvWidth, e),
+                output: try r.matrix(p + "attn_output.weight", e, c.queryWidth),
+                queryBias: try r.vector(p + "attn_q.bias", c.queryWidth, optional: true),
+                keyBias: try r.vector(p + "attn_k.bias", c.kvWidth, optional: true),
+                valueBias: try r.vector(p + "attn_v.bias", c.kvWidth, optional: true),
+                outputBias: try r.vector(p + "attn_output.bias", e, optional: true),
+                ffnNorm: try r.vector(p + "ffn_norm.weight", e) ?? [],
+                gate: try r.matrix(p + "ffn_gate.weight", c.feedForward, e),
+                up: try r.matrix(p + "ffn_up.weight", c.feedForward, e),
+                down: try r.matrix(p + "ffn_down.weight", e, c.feedForward),
+                gateBias: try r.vector(p + "ffn_gate.bias", c.feedForward, optional: true),
+                upBias: try r.vector(p + "ffn_up.bias", c.feedForward, optional: true),
+                downBias: try r.vector(p + "ffn_down.bias", e, optional: true),
+                queryNorm: heads ? try r.vector(p + "attn_q_norm.weight", c.headDimension) : nil,
+                keyNorm: heads ? try r.vector(p + "attn_k_norm.weight", c.headDimension) : nil))
         }
         self.layers = layers
     }

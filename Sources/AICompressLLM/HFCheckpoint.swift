@@ -33,6 +33,7 @@ extension LanguageModel {
         try self.init(model: converted.model) { c in
             c.ropeStyle = .halves
             c.attentionWindow = checks.attentionWindow
+            c.attentionWindowKey = nil
         }
     }
 }

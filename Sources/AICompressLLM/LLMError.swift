@@ -13,6 +13,9 @@ public enum LLMError: Error, Equatable, Sendable {
     case missingTensor(String)
     /// A tensor has the wrong shape for the hyperparameters.
     case tensorShape(tensor: String, expected: [Int], actual: [Int])
+    /// A tensor the decoder (or a method on it) does not compute: one llama.cpp's loader would
+    /// refuse as unused, or a fused projection a calibrated method does not split.
+    case unsupportedTensor(tensor: String, reason: String)
     /// A tensor's storage cannot be decoded to floats (an integer or sparse tensor, say).
     case tensorEncoding(tensor: String, reason: String)
     /// The tokenizer metadata is inconsistent (arrays of different lengths, a bad merge line).
@@ -42,12 +45,13 @@ extension LLMError: DataFault {
     public var description: String {
         switch self {
         case .unsupportedArchitecture(let a):
-            return "architecture '\(a)' is not supported (the decoder runs llama, mistral, qwen2 and qwen3 GGUF models)"
+            return "architecture '\(a)' is not supported (the decoder runs llama, mistral, qwen2, qwen3 and phi3 GGUF models)"
         case .missingKey(let k): return "metadata key '\(k)' is missing"
         case .badKey(let k, let r): return "metadata key '\(k)': \(r)"
         case .missingTensor(let t): return "tensor '\(t)' is missing"
         case .tensorShape(let t, let e, let a): return "tensor '\(t)' has shape \(a), expected \(e)"
         case .tensorEncoding(let t, let r): return "tensor '\(t)': \(r)"
+        case .unsupportedTensor(let t, let r): return "tensor '\(t)': \(r)"
         case .tokenizer(let r): return "tokenizer: \(r)"
         case .unsupportedTokenizer(let r): return "tokenizer: \(r) is not supported"
         case .tokenOutOfRange(let id, let n): return "token id \(id) is outside the vocabulary of \(n) tokens"

@@ -71,8 +71,9 @@ public struct LayerwiseDecoderCalibration: Sendable {
     /// BOS, as llama-imatrix cuts its chunks.
     /// - Throws: `LLMError.invalidParameter` (`sequenceTokens` below 16, `maxSequences` below 1),
     ///   `.textTooShort` (fewer than 2 × sequenceTokens tokens, llama-imatrix's rule),
-    ///   `.tokenizer`.
+    ///   `.tokenizer`, `.unsupportedTensor` (phi3's fused projections, `Decoder.checkObservable`).
     public init(model: LanguageModel, text: [UInt8], options: Options = Options()) throws(LLMError) {
+        try model.decoder.checkObservable()
         let t = options.sequenceTokens
         guard t >= 16 else { throw .invalidParameter(name: "sequenceTokens", reason: "is \(t); it must be at least 16") }
         if let m = options.maxSequences, m < 1 { throw .invalidParameter(name: "maxSequences", reason: "is \(m); it must be at least 1") }

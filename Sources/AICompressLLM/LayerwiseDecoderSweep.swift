@@ -25,6 +25,7 @@ struct LayerwiseDecoderSweep {
         guard sequences.allSatisfy({ $0.count == t }) else {
             throw .invalidParameter(name: "sequences", reason: "differ in length; every calibration sequence has \(t) tokens")
         }
+        try calibration.decoder.checkObservable()
         if let w = c.attentionWindow, t > w {
             throw .unsupportedConfig(file: "config.json", key: "sliding_window",
                                      reason: "is \(w): sliding-window attention is not run; calibration sequences have \(t) tokens")

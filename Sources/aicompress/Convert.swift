@@ -20,7 +20,7 @@ extension AICompress {
                 folder (absolute, '..', links) are refused. --external-data writes tensor bytes to \
                 OUT.data beside OUT, as models over protobuf's 2 GiB limit need.
 
-                A Hugging Face LLaMA, Mistral, Qwen2 or Qwen3 safetensors checkpoint with config.json and \
+                A Hugging Face LLaMA, Mistral, Qwen2, Qwen3 or Phi-3 safetensors checkpoint with config.json and \
                 tokenizer.json beside it, written as .gguf, gets llama.cpp's tensor names, q/k \
                 layout, architecture keys and vocabulary, so llama.cpp runs it.
 

@@ -29,19 +29,6 @@ final class DecoderQwen3Tests: XCTestCase {
         return m
     }
 
-    func decoder(_ model: Model, _ c: DecoderConfig) throws -> Decoder {
-        Decoder(config: c, weights: try DecoderWeights(model: model, config: c))
-    }
-
-    func logits(_ d: Decoder) throws -> [Float] {
-        TextEvaluation.logits(d, try d.hiddenStates(DecoderTests.tokens), rows: 0..<DecoderTests.tokens.count)
-    }
-
-    func relativeError(_ a: [Float], _ b: [Float]) -> Float {
-        let scale = b.map { abs($0) }.max() ?? 1
-        return (zip(a, b).map { abs($0 - $1) }.max() ?? .infinity) / scale
-    }
-
     func compare(type: GGMLType, tied: Bool, biases: Bool, seed: UInt64) throws {
         let c = Self.config()
         let d = try decoder(try Self.model(c, type: type, tied: tied, biases: biases, seed: seed), c)

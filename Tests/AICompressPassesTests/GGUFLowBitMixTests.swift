@@ -157,6 +157,34 @@ final class GGUFLowBitMixTests: XCTestCase {
 
     /// The rules the fixture cannot show, written from src/llama-quant.cpp: attn_v with a GQA
     /// factor of 4, the first sixteenth/eighth of ffn_down on 16 blocks, and the 70B bump.
+    /// phi3's fused attn_qkv counts as attn_v (llama.cpp's own QKV branch is never reached), and
+    /// its grouped-query factor comes from the fused rows: Phi-3 medium's 40 heads over 10 (here
+    /// 8 over 2, 32 wide: attn_qkv 384 rows over attn_output's 256 columns) is 4, so Q2_K gives
+    /// it Q4_K where mini's 1 gives Q3_K; ffn_up (gate and up fused) keeps the file type.
+    func testPhi3FusedTensors() throws {
+        func phi3(kv: Int) -> [(name: String, shape: [Int])] {
+            var t: [(name: String, shape: [Int])] = [("token_embd.weight", [512, 256])]
+            for i in 0..<8 {
+                let p = "blk.\(i)."
+                t += [(p + "attn_norm.weight", [256]), (p + "attn_qkv.weight", [256 + 2 * kv * 32, 256]), (p + "attn_output.weight", [256, 256]),
+                      (p + "ffn_norm.weight", [256]), (p + "ffn_up.weight", [1024, 256]), (p + "ffn_down.weight", [256, 512])]
+            }
+            return t + [("output_norm.weight", [256]), ("output.weight", [512, 256])]
+        }
+        XCTAssertEqual(GGUFTypePlanner.groupedQueryFactor(phi3(kv: 2)), 4)
+        XCTAssertEqual(GGUFTypePlanner.groupedQueryFactor(phi3(kv: 8)), 1)
+        func types(_ ftype: String, _ t: [(name: String, shape: [Int])], _ role: String) throws -> [GGMLType?] {
+            let d = try plan(ftype, t)
+            return (0..<8).map { d["blk.\($0).\(role).weight"] }
+        }
+        XCTAssertEqual(try types("Q2_K", phi3(kv: 2), "attn_qkv"), Array(repeating: .q4_K, count: 8))
+        XCTAssertEqual(try types("Q2_K", phi3(kv: 8), "attn_qkv"), Array(repeating: .q3_K, count: 8))
+        // Q4_K_M: use_more_bits over the 8 attn_qkv (the attn_v counter): the first and last
+        // eighths and (i − 1) % 3 == 2 between, blocks 0, 3, 6, 7.
+        XCTAssertEqual(try types("Q4_K_M", phi3(kv: 2), "attn_qkv"), [.q6_K, .q4_K, .q4_K, .q6_K, .q4_K, .q4_K, .q6_K, .q6_K])
+        XCTAssertEqual(try types("Q4_K_M", phi3(kv: 2), "ffn_up"), Array(repeating: .q4_K, count: 8))
+    }
+
     func testGQALayerAnd70BRules() throws {
         let gqa4 = Self.tiny(layers: 16, ff: 512, kvDivisor: 4)
         func attnV(_ p: [String: GGMLType], _ n: Int) -> [GGMLType?] { (0..<n).map { p["blk.\($0).attn_v.weight"] } }

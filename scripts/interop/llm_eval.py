@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """llama.cpp as the judge of `aicompress evaluate MODEL.gguf --text FILE [--compare BASE]`.
 
-Usage: llm_eval.py [BIN] [--keep] [--bench]   (BIN default .build/debug/aicompress)
+Usage: llm_eval.py [BIN] [--keep] [--bench] [--only=NAME,...]   (BIN default .build/debug/aicompress)
 
 Gets llama.cpp's tools from scripts/llama-cpp.sh (LLAMA_CPP_BIN=DIR uses the binaries in DIR),
 then makes, with gguf-py and a fixed seed, two small random-weight decoders whose tokenizers are
@@ -16,6 +16,14 @@ real: the vocabulary (and merges) of llama.cpp's own vocab-only test files (mode
         head size 64 over a 128-wide residual (key_length), grouped-query 4/2, tied output
   qwen3 the same architecture 256 wide, head size 128, one kv head, separate output, on the spm
         vocabulary (K-quant rows; a 32000-row output instead of 151936)
+  phi3  general.architecture phi3: fused attn_qkv (q, k, v rows) and ffn_up (gate, then up rows),
+        8 heads over 2 kv heads (grouped-query factor 4, as Phi-3 medium), separate output, the spm
+        vocabulary, a sliding window (2047) beyond the context; F32 perplexity within 1% of
+        llama-perplexity's and within 0.01% of it with an F32 KV cache (-ctk f32 -ctv f32: its
+        default F16 cache rounds K and V); Q4_K_M KLD; our Q4_K_M and Q2_K plans (attn_qkv counts as attn_v, its
+        GQA factor from the fused rows) and bytes equal llama-quantize's
+  phi3-tied  the same 128 wide without grouped-query attention (as Phi-3 mini), tied output, on the
+        qwen2 vocabulary (rows of 128: the K-quant fallbacks)
 Weights are scaled so that attention and the output are peaky (logits with a standard deviation
 of a few nats), so perplexity and KL divergence depend on every part of the forward pass. The
 spm model is quantized with llama-quantize to Q8_0 and Q4_K_M, the qwen3 model to Q4_K_M; the qwen3
@@ -50,6 +58,7 @@ SEED = 17
 CONTEXT = 256
 CHUNKS = 12  # of the README's ~31: enough tokens (1,500 scored) for 1% and 10% to mean something
 PPL_TOLERANCE = 0.01
+PPL_TIGHT = 1e-4  # phi3's F32 perplexity: within 0.01% of llama-perplexity's (a wrong fused split is far outside)
 KLD_TOLERANCE = 0.10
 SAME_TOP_POINTS = 2.0
 
@@ -86,17 +95,25 @@ def copy_tokenizer(writer, vocab_path):
 def write_model(path, arch, vocab_path, n_embd=256, n_ff=512, n_layer=4, n_head=4, n_kv=2, tied=True, biases=False,
                 head_dim=None):
     """A random decoder with peaky outputs and a real tokenizer; qwen3 gets its per-head q/k
-    norms, and `head_dim` (written as key/value length) may differ from n_embd / n_head."""
+    norms, phi3 its fused attn_qkv and ffn_up (the same random values, concatenated), and
+    `head_dim` (written as key/value length) may differ from n_embd / n_head."""
     import gguf
     rng = np.random.default_rng(SEED)
     w = gguf.GGUFWriter(path, arch)
     n_vocab = copy_tokenizer(w, vocab_path)
     hd = head_dim or n_embd // n_head
     qk_norm = arch == "qwen3"
+    fused = arch == "phi3"
+    if fused:
+        # As convert_hf_to_gguf writes Phi-3 mini's: a sliding window (llama.cpp attends to
+        # everything; aicompress refuses sequences past it) beyond the evaluated context.
+        w.add_sliding_window(2047)
     if head_dim:
         w.add_key_length(hd)
         w.add_value_length(hd)
-    w.add_name(f"llm-eval-{arch}")
+    # Not "phi3" in the name: llama.cpp then sets attributes on Phi-3's own special tokens
+    # (<|endoftext|>), which these vocabularies lack, and refuses the file.
+    w.add_name(f"llm-eval-{arch}" if arch != "phi3" else "llm-eval-fused")
     w.add_context_length(4096)
     w.add_embedding_length(n_embd)
     w.add_block_count(n_layer)
@@ -122,9 +139,15 @@ def write_model(path, arch, vocab_path, n_embd=256, n_ff=512, n_layer=4, n_head=
     for i in range(n_layer):
         b = f"blk.{i}."
         w.add_tensor(b + "attn_norm.weight", v(n_embd, 0.1, 1.0))
-        w.add_tensor(b + "attn_q.weight", m(n_head * hd, n_embd, 0.12))
-        w.add_tensor(b + "attn_k.weight", m(n_kv * hd, n_embd, 0.12))
-        w.add_tensor(b + "attn_v.weight", m(n_kv * hd, n_embd, 0.02))
+        q, k, vv = m(n_head * hd, n_embd, 0.12), m(n_kv * hd, n_embd, 0.12), m(n_kv * hd, n_embd, 0.02)
+        if fused:
+            # phi3: one attn_qkv of q rows, then k rows, then v rows (convert_hf_to_gguf keeps
+            # Hugging Face's qkv_proj as it is).
+            w.add_tensor(b + "attn_qkv.weight", np.concatenate([q, k, vv]))
+        else:
+            w.add_tensor(b + "attn_q.weight", q)
+            w.add_tensor(b + "attn_k.weight", k)
+            w.add_tensor(b + "attn_v.weight", vv)
         if biases:
             w.add_tensor(b + "attn_q.bias", v(n_head * hd, 0.5))
             w.add_tensor(b + "attn_k.bias", v(n_kv * hd, 0.5))
@@ -136,8 +159,13 @@ def write_model(path, arch, vocab_path, n_embd=256, n_ff=512, n_layer=4, n_head=
             w.add_tensor(b + "attn_k_norm.weight", v(hd, 0.3, 1.7))
         w.add_tensor(b + "attn_output.weight", m(n_embd, n_head * hd, 0.02))
         w.add_tensor(b + "ffn_norm.weight", v(n_embd, 0.1, 1.0))
-        w.add_tensor(b + "ffn_gate.weight", m(n_ff, n_embd, 0.06))
-        w.add_tensor(b + "ffn_up.weight", m(n_ff, n_embd, 0.06))
+        gate, up = m(n_ff, n_embd, 0.06), m(n_ff, n_embd, 0.06)
+        if fused:
+            # phi3: ffn_up holds the gate rows, then the up rows (2·n_ff; SwiGLU splits it).
+            w.add_tensor(b + "ffn_up.weight", np.concatenate([gate, up]))
+        else:
+            w.add_tensor(b + "ffn_gate.weight", gate)
+            w.add_tensor(b + "ffn_up.weight", up)
         w.add_tensor(b + "ffn_down.weight", m(n_embd, n_ff, 0.005))
     w.add_tensor("output_norm.weight", v(n_embd, 0.1, 1.0))
     if not tied:
@@ -186,7 +214,7 @@ def rel(a, b):
     return abs(a - b) / max(abs(b), 1e-12)
 
 
-def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench, resolution=False):
+def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench, resolution=False, f32_tolerance=PPL_TOLERANCE):
     label = f"{name} on {os.path.basename(text)}"
     count = llama_token_count(binaries, f32, text)
     got, why, secs = ours(binary, f32, text)
@@ -199,6 +227,14 @@ def check_model(rep, binary, binaries, tmp, name, f32, text, quants, bench, reso
         p = got["perplexity"]["value"]
         rep.check(rel(p, ref) <= PPL_TOLERANCE, f"{label} F32: perplexity within 1% of llama-perplexity's",
                   f"{p:.4f} vs {ref:.4f} ({100 * rel(p, ref):.3f}%)")
+        if f32_tolerance < PPL_TOLERANCE:
+            # llama-perplexity rounds its KV cache to F16 by default; with an F32 cache it
+            # computes the F32 model in F32 throughout, as we do, and the agreement is tight.
+            log32, _, _ = llama_ppl(binaries, f32, text, ["-ctk", "f32", "-ctv", "f32"])
+            ref32 = number(r"Final estimate: PPL = ([0-9.]+)", log32)
+            if rep.check(ref32 is not None, f"{label}: llama-perplexity -ctk f32 -ctv f32 runs", log32.strip()[-200:] if ref32 is None else ""):
+                rep.check(rel(p, ref32) <= f32_tolerance, f"{label} F32: perplexity within {100 * f32_tolerance:g}% of "
+                          "llama-perplexity's with an F32 KV cache", f"{p:.6f} vs {ref32:.6f} ({100 * rel(p, ref32):.5f}%)")
         if resolution:
             check_head_norm_resolution(rep, binaries, tmp, name, f32, text, p, ref)
     if bench:
@@ -315,12 +351,39 @@ def main():
         qwen3 = os.path.join(tmp, "qwen3-f32.gguf")
         write_model(qwen3, "qwen3", os.path.join(vocabs, "ggml-vocab-llama-spm.gguf"), n_embd=256, n_ff=512, n_head=4, n_kv=1,
                     tied=False, head_dim=128)
+        # phi3: fused attn_qkv and ffn_up; untied with grouped-query attention 8/2 (a factor of
+        # 4, as Phi-3 medium's 40/10, which changes the Q2_K plan) on the spm vocabulary Phi-3
+        # uses, tied without it (as mini) on Qwen's.
+        phi3 = os.path.join(tmp, "phi3-f32.gguf")
+        write_model(phi3, "phi3", os.path.join(vocabs, "ggml-vocab-llama-spm.gguf"), n_embd=256, n_ff=512, n_head=8, n_kv=2,
+                    tied=False)
+        phi3_tied = os.path.join(tmp, "phi3-tied-f32.gguf")
+        write_model(phi3_tied, "phi3", os.path.join(vocabs, "ggml-vocab-qwen2.gguf"), n_embd=128, n_ff=256, n_head=4, n_kv=4,
+                    tied=True)
+        models = [("spm", spm), ("qwen2", qwen), ("qwen3-tied", qwen3_tied), ("qwen3", qwen3), ("phi3", phi3), ("phi3-tied", phi3_tied)]
+        # --only=NAME[,NAME] runs those models only (their quantizations included).
+        only = next((a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--only=")), None)
+        wanted = {n for n, _ in models if only is None or n in only}
         for i, text in enumerate(texts):
-            check_model(rep, binary, binaries, tmp, "spm", spm, text, ["Q4_K_M", "Q8_0"] if i == 0 else [], bench and i == 0)
-            check_model(rep, binary, binaries, tmp, "qwen2", qwen, text, [], False)
-            check_model(rep, binary, binaries, tmp, "qwen3-tied", qwen3_tied, text, [], False)
-            check_model(rep, binary, binaries, tmp, "qwen3", qwen3, text, ["Q4_K_M"] if i == 0 else [], False, resolution=i == 0)
-        check_quantize(rep, binary, binaries, tmp, "qwen3", qwen3, texts[0], "Q4_K_M")
+            if "spm" in wanted:
+                check_model(rep, binary, binaries, tmp, "spm", spm, text, ["Q4_K_M", "Q8_0"] if i == 0 else [], bench and i == 0)
+            if "qwen2" in wanted:
+                check_model(rep, binary, binaries, tmp, "qwen2", qwen, text, [], False)
+            if "qwen3-tied" in wanted:
+                check_model(rep, binary, binaries, tmp, "qwen3-tied", qwen3_tied, text, [], False)
+            if "qwen3" in wanted:
+                check_model(rep, binary, binaries, tmp, "qwen3", qwen3, text, ["Q4_K_M"] if i == 0 else [], False, resolution=i == 0)
+            if "phi3" in wanted:
+                check_model(rep, binary, binaries, tmp, "phi3", phi3, text, ["Q4_K_M"] if i == 0 else [], False, f32_tolerance=PPL_TIGHT)
+            if "phi3-tied" in wanted:
+                check_model(rep, binary, binaries, tmp, "phi3-tied", phi3_tied, text, [], False, f32_tolerance=PPL_TIGHT)
+        if "qwen3" in wanted:
+            check_quantize(rep, binary, binaries, tmp, "qwen3", qwen3, texts[0], "Q4_K_M")
+        if "phi3" in wanted:
+            for qtype in ("Q4_K_M", "Q2_K"):
+                check_quantize(rep, binary, binaries, tmp, "phi3", phi3, texts[0], qtype)
+        if "phi3-tied" in wanted:
+            check_quantize(rep, binary, binaries, tmp, "phi3-tied", phi3_tied, texts[0], "Q4_K_M")
         test_bin = glob.glob(os.path.join(ROOT, ".build", "debug", "aicompressPackageTests.xctest"))
         if test_bin:
             r = run(["swift", "test", "--skip-build", "--disable-swift-testing", "--filter", "TokenizerTests"], cwd=ROOT,

@@ -17,12 +17,18 @@ public struct HFLlamaArchitecture: Sendable, Equatable {
         HFLlamaArchitecture(hfName: "MistralForCausalLM", ggufName: "llama", permutesQK: true),
         HFLlamaArchitecture(hfName: "Qwen2ForCausalLM", ggufName: "qwen2", permutesQK: false),
         HFLlamaArchitecture(hfName: "Qwen3ForCausalLM", ggufName: "qwen3", permutesQK: false),
+        // conversion/phi.py `Phi3MiniModel`: qkv_proj and gate_up_proj kept fused, NEOX rope.
+        HFLlamaArchitecture(hfName: "Phi3ForCausalLM", ggufName: "phi3", permutesQK: false),
     ]
 
     /// True when the blocks carry per-head q/k norms (`self_attn.q_norm` / `k_norm` →
     /// `attn_q_norm` / `attn_k_norm`): qwen3, whose llama.cpp loader requires them; the other
     /// architectures' loaders refuse them.
     public var normalizesHeads: Bool { ggufName == "qwen3" }
+
+    /// True when the blocks hold fused projections (`self_attn.qkv_proj` → `attn_qkv`,
+    /// `mlp.gate_up_proj` → `ffn_up`): phi3, whose llama.cpp graph runs no separate ffn_gate.
+    public var fusesProjections: Bool { ggufName == "phi3" }
 }
 
 /// The hyperparameters of a config.json that the GGUF keys and the tensor checks need.
@@ -59,6 +65,11 @@ public struct HFLlamaConfig: Sendable, Equatable {
     public let specialTokenIDs: [String: Int]
     /// `_name_or_path`, for `general.name`.
     public let nameOrPath: String?
+    /// `sliding_window` (0 when absent or null), which phi3's converter writes.
+    public let slidingWindow: Int
+    /// `original_max_position_embeddings` (or under `rope_parameters`), which phi3's converter
+    /// writes as `rope.scaling.original_context_length`.
+    public let originalContextLength: Int?
 
     /// Reads the fields from a parsed config.json (`file` names it in errors).
     /// - Throws: `HFLlamaError` for a missing or malformed field, an unmapped architecture or a
@@ -99,6 +110,12 @@ public struct HFLlamaConfig: Sendable, Equatable {
         ropeTheta = try fields.optionalFloat("rope_theta") ?? nestedTheta ?? 10000
         tiedEmbeddings = try fields.optionalBool("tie_word_embeddings") ?? true
         nameOrPath = json["_name_or_path"]?.stringValue
+        slidingWindow = try fields.optionalNonNegativeInt("sliding_window") ?? 0
+        let nestedOriginal = try HFJSONFields(rope ?? .null, file: file).optionalPositiveInt("original_max_position_embeddings")
+        originalContextLength = try fields.optionalPositiveInt("original_max_position_embeddings") ?? nestedOriginal
+        if arch.fusesProjections, headCount * headDim != embeddingLength {
+            throw .invalidValue(file: file, key: "head_dim", reason: "is \(headDim); \(arch.hfName) needs num_attention_heads × head_dim = hidden_size \(embeddingLength)")
+        }
         var ids = [String: Int]()
         for typ in HFLlamaTokenizer.specialTypes {
             if let id = try fields.optionalNonNegativeInt("\(typ)_token_id") { ids[typ] = id }

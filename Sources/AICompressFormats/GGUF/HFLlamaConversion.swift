@@ -7,7 +7,7 @@ import AICompressCore
 
 /// Hugging Face LLaMA-family checkpoints to a GGUF that llama.cpp runs, as its
 /// convert_hf_to_gguf.py does for `LlamaForCausalLM`, `MistralForCausalLM`,
-/// `Qwen2ForCausalLM` and `Qwen3ForCausalLM`: tensor names mapped (`HFLlamaTensorNames`), q/k rows permuted for the
+/// `Qwen2ForCausalLM`, `Qwen3ForCausalLM` and `Phi3ForCausalLM`: tensor names mapped (`HFLlamaTensorNames`), q/k rows permuted for the
 /// `llama` rope (`HFLlamaPermutation`, applied by the GGUF writer as it copies each tensor out),
 /// 1-D tensors (norms, biases) widened to f32, the architecture keys from config.json and the
 /// vocabulary from tokenizer.json (`HFLlamaTokenizer`).
@@ -66,8 +66,11 @@ public enum HFLlamaConversion {
         for t in model.tensors {
             guard let mapping = HFLlamaTensorNames.map(t.name) else { throw HFLlamaError.unmappedTensor(t.name) }
             guard case .tensor(let name, let layer, let role) = mapping else { continue }
-            // llama.cpp's llama and qwen2 loaders refuse q/k norms (a tensor they do not use).
-            if role.isHeadNorm, !config.architecture.normalizesHeads { throw HFLlamaError.unmappedTensor(t.name) }
+            // llama.cpp's loaders refuse tensors their graph does not use: q/k norms outside
+            // qwen3, fused projections outside phi3 and separate ones inside it, and phi3's
+            // biases other than the fused qkv's.
+            if !HFLlamaTensorNames.blockHolds(role, config.architecture) { throw HFLlamaError.unmappedTensor(t.name) }
+            if config.architecture.fusesProjections, name.hasSuffix(".bias"), role != .attnQKV { throw HFLlamaError.unmappedTensor(t.name) }
             if let layer, layer >= config.blockCount {
                 throw HFLlamaError.unexpectedShape(tensor: t.name, shape: t.shape.dims, expected: "\(config.blockCount) layers (num_hidden_layers)")
             }
@@ -92,7 +95,7 @@ public enum HFLlamaConversion {
             seen.insert(name)
             try out.append(renamed)
         }
-        if let name = shapes.firstMissing(seen, tied: config.tiedEmbeddings) { throw HFLlamaError.missingTensor(hfName(name)) }
+        if let name = shapes.firstMissing(seen, tied: config.tiedEmbeddings) { throw HFLlamaError.missingTensor(hfName(name, config.architecture)) }
         let fileType = fileTypeID(weightTypes)
         var pairs = HFLlamaKeys.pairs(config, name: name, fileType: fileType)
         pairs += try HFLlamaTokenizer.pairs(HFLlamaTokenizer.Input(
@@ -118,14 +121,14 @@ public enum HFLlamaConversion {
     }
 
     /// The Hugging Face name of a required llama.cpp tensor (for the missing-tensor message).
-    static func hfName(_ gguf: String) -> String {
+    static func hfName(_ gguf: String, _ architecture: HFLlamaArchitecture) -> String {
         switch gguf {
         case "token_embd.weight": return "model.embed_tokens.weight"
         case "output_norm.weight": return "model.norm.weight"
         case "output.weight": return "lm_head.weight (tie_word_embeddings is false)"
         default:
             let parts = gguf.split(separator: ".")
-            guard parts.count == 4, let module = HFLlamaTensorNames.blockModules.first(where: { $0.role.rawValue == parts[2] })?.hf else { return gguf }
+            guard parts.count == 4, let module = HFLlamaTensorNames.blockModules.first(where: { $0.role.tensorStem == parts[2] && HFLlamaTensorNames.blockHolds($0.role, architecture) })?.hf else { return gguf }
             return "model.layers.\(parts[1]).\(module).weight"
         }
     }

@@ -30,6 +30,11 @@ enum HFLlamaKeys {
             out.append(u32("attention.key_length", c.headDim))
             out.append(u32("attention.value_length", c.headDim))
         }
+        if c.architecture.fusesProjections {
+            // Phi3MiniModel.set_gguf_parameters: the window (0: none), the original context.
+            out.append(u32("attention.sliding_window", c.slidingWindow))
+            if let n = c.originalContextLength { out.append(u32("rope.scaling.original_context_length", n)) }
+        }
         out += [
             GGUFKeyValue("general.file_type", .uint32(fileType)),
             u32("vocab_size", c.vocabSize),

@@ -20,6 +20,8 @@ struct HFLlamaShapes {
         case .attnOutput: w = [e, q]
         case .ffnGate, .ffnUp: w = [ff, e]
         case .ffnDown: w = [e, ff]
+        case .attnQKV: w = [q + 2 * kv, e]
+        case .ffnGateUp: w = [2 * ff, e]
         }
         return bias ? [w[0]] : w
     }
@@ -32,9 +34,9 @@ struct HFLlamaShapes {
             return name
         }
         for layer in 0..<config.blockCount {
-            for (_, role) in HFLlamaTensorNames.blockModules where !present.contains("blk.\(layer).\(role.rawValue).weight") {
-                if role.isHeadNorm, !config.architecture.normalizesHeads { continue }
-                return "blk.\(layer).\(role.rawValue).weight"
+            for (_, role) in HFLlamaTensorNames.blockModules where !present.contains("blk.\(layer).\(role.tensorStem).weight") {
+                if !HFLlamaTensorNames.blockHolds(role, config.architecture) { continue }
+                return "blk.\(layer).\(role.tensorStem).weight"
             }
         }
         return nil

@@ -1,6 +1,6 @@
 /// Hugging Face LLaMA-family tensor names to llama.cpp's, as gguf-py's tensor_mapping.py maps
-/// them for the `llama`, `qwen2` and `qwen3` architectures (`model.layers.N.self_attn.q_proj.weight` →
-/// `blk.N.attn_q.weight`).
+/// them for the `llama`, `qwen2`, `qwen3` and `phi3` architectures (`model.layers.N.self_attn.q_proj.weight` →
+/// `blk.N.attn_q.weight`; phi3's fused `self_attn.qkv_proj` → `attn_qkv`, `mlp.gate_up_proj` → `ffn_up`).
 public enum HFLlamaTensorNames {
     /// What becomes of one checkpoint tensor.
     public enum Mapping: Equatable, Sendable {
@@ -18,6 +18,14 @@ public enum HFLlamaTensorNames {
         case ffnNorm = "ffn_norm", ffnGate = "ffn_gate", ffnUp = "ffn_up", ffnDown = "ffn_down"
         /// Qwen3's per-head norms (`self_attn.q_norm` / `k_norm`).
         case attnQNorm = "attn_q_norm", attnKNorm = "attn_k_norm"
+        /// phi3's fused projections: q, k, v rows in one tensor; gate rows then up rows in one
+        /// tensor, which llama.cpp names ffn_up (`tensorStem`).
+        case attnQKV = "attn_qkv", ffnGateUp = "ffn_gate_up"
+
+        /// The stem of the llama.cpp tensor name (`blk.N.<stem>.weight`).
+        public var tensorStem: String { self == .ffnGateUp ? "ffn_up" : rawValue }
+        /// phi3's fused projections: only there, and there instead of q/k/v/gate/up.
+        public var isFused: Bool { self == .attnQKV || self == .ffnGateUp }
 
         /// A norm's weight (never a bias, kept in f32).
         var isNorm: Bool { [.attnNorm, .ffnNorm, .attnQNorm, .attnKNorm].contains(self) }
@@ -31,7 +39,17 @@ public enum HFLlamaTensorNames {
         ("self_attn.v_proj", .attnV), ("self_attn.o_proj", .attnOutput), ("post_attention_layernorm", .ffnNorm),
         ("mlp.gate_proj", .ffnGate), ("mlp.up_proj", .ffnUp), ("mlp.down_proj", .ffnDown),
         ("self_attn.q_norm", .attnQNorm), ("self_attn.k_norm", .attnKNorm),
+        ("self_attn.qkv_proj", .attnQKV), ("mlp.gate_up_proj", .ffnGateUp),
     ]
+
+    /// Whether a block of `architecture` holds role `role` (llama.cpp's loader refuses the
+    /// others as unused): qwen3's head norms only there, phi3's fused projections only there and
+    /// instead of the separate ones.
+    public static func blockHolds(_ role: Role, _ architecture: HFLlamaArchitecture) -> Bool {
+        if role.isHeadNorm { return architecture.normalizesHeads }
+        if architecture.fusesProjections { return ![.attnQ, .attnK, .attnV, .ffnGate, .ffnUp].contains(role) }
+        return !role.isFused
+    }
 
     /// The mapping of `name`, or nil when it has no llama.cpp name.
     public static func map(_ name: String) -> Mapping? {
@@ -52,7 +70,7 @@ public enum HFLlamaTensorNames {
         guard let role = blockModules.first(where: { $0.hf == module })?.role else { return nil }
         // Norms have only a weight; the projections may have a bias (Qwen2's q/k/v, attention_bias).
         guard suffix == "weight" || (suffix == "bias" && !role.isNorm) else { return nil }
-        return .tensor(name: "blk.\(layer).\(role.rawValue).\(suffix)", layer: layer, role: role)
+        return .tensor(name: "blk.\(layer).\(role.tensorStem).\(suffix)", layer: layer, role: role)
     }
 
     /// `a.b.weight` → (`a.b`, `weight`).

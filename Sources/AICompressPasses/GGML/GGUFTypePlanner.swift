@@ -6,7 +6,8 @@ import AICompressCore
 ///
 /// Tensors are visited in llama.cpp's order (by `blk.N` layer, then by name; tensors outside a
 /// block first), because the attn_v counter follows that order. The layer count is the number of
-/// `blk.N` blocks, the grouped-query factor is attn_q's rows over attn_k's, and a 80-layer model
+/// `blk.N` blocks, the grouped-query factor is attn_q's rows over attn_k's (phi3's fused attn_qkv:
+/// `groupedQueryFactor`), and a 80-layer model
 /// with grouped-query attention is llama.cpp's "70B". Not modelled: mixture-of-experts rules
 /// (n_expert > 1) and Falcon's. With an importance matrix (`hasImportance`, llama.cpp's
 /// `qs.has_imatrix`) the IQ4_NL/IQ4_XS ffn_down rule is off and Q4_0/Q5_0 files give the first
@@ -56,9 +57,7 @@ public struct GGUFTypePlanner: Sendable {
         state.nAttnV = tensors.filter { [.attnV, .attnQKV, .attnKVB].contains(Self.category($0.name)) }.count
         let layers = Set(tensors.compactMap { Self.layer($0.name) })
         state.nLayer = layers.count
-        let q = tensors.first { $0.name.hasSuffix("attn_q.weight") }?.shape.first
-        let k = tensors.first { $0.name.hasSuffix("attn_k.weight") }?.shape.first
-        state.gqa = (q != nil && k != nil && k! > 0) ? q! / k! : 1
+        state.gqa = Self.groupedQueryFactor(tensors)
         state.is70B = state.nLayer == 80 && state.gqa > 1
         let order = tensors.indices.sorted { Self.llamaOrder(tensors[$0].name, tensors[$1].name) }
         var out = [Decision?](repeating: nil, count: tensors.count)
@@ -180,6 +179,17 @@ public struct GGUFTypePlanner: Sendable {
             next = type
         }
         return row % next.blockSize == 0 ? next : .f16
+    }
+
+    /// llama.cpp's `n_gqa()` (query heads per kv head) from the shapes: attn_q's rows over
+    /// attn_k's; with a fused attn_qkv (phi3), q is attn_output's input width and k the rest of
+    /// attn_qkv's rows halved (q, k, v rows; k and v alike). 1 when neither is there.
+    static func groupedQueryFactor(_ tensors: [(name: String, shape: [Int])]) -> Int {
+        func rows(_ suffix: String) -> Int? { tensors.first { $0.name.hasSuffix(suffix) }?.shape.first }
+        if let q = rows("attn_q.weight"), let k = rows("attn_k.weight"), k > 0 { return q / k }
+        let output = tensors.first { $0.name.hasSuffix("attn_output.weight") && $0.shape.count == 2 }?.shape.last
+        if let qkv = rows("attn_qkv.weight"), let q = output, qkv > q, (qkv - q) % 2 == 0 { return q / ((qkv - q) / 2) }
+        return 1
     }
 
     /// `tensor_allows_quantization`: 2-D or more, a `…weight`, not a norm, gate-input, position
