@@ -77,8 +77,16 @@ enum Indexing {
         guard pads.count == 2 * axes.count else { throw ctx.mismatch("pads \(pads) do not fit \(axes.count) axes") }
         var before = [Int](repeating: 0, count: r), after = before
         for (i, a) in axes.enumerated() { before[a] = pads[i]; after[a] = pads[i + axes.count] }
-        let out = (0..<r).map { x.shape[$0] + before[$0] + after[$0] }
-        guard out.allSatisfy({ $0 >= 0 }) else { throw ctx.mismatch("pads \(pads) remove more than \(x.shape)") }
+        // A side removes at most its axis, and the sum is checked: pads near Int64.max overflowed it.
+        var out = [Int]()
+        for d in 0..<r {
+            let (grown, o1) = x.shape[d].addingReportingOverflow(before[d])
+            let (size, o2) = grown.addingReportingOverflow(after[d])
+            guard before[d] >= -x.shape[d], after[d] >= -x.shape[d], !o1, !o2, size >= 0 else {
+                throw ctx.mismatch("pads \(pads) remove more than \(x.shape) or make it too long")
+            }
+            out.append(size)
+        }
         try ctx.checkSize(out)
         let mode = ctx.string("mode", "constant"), s = NDArray.strides(x.shape)
         var offsets = [[Int]]()
