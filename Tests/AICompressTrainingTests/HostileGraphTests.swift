@@ -101,4 +101,24 @@ final class HostileGraphTests: XCTestCase {
         XCTAssertEqual(try range(f("s", 1), f("l", 2.5), f("d", 0.5))?.floats, [1, 1.5, 2])
         XCTAssertEqual(try range(i("s", 5), i("l", -2), i("d", -3))?.ints, [5, 2, -1])
     }
+
+    /// fixtures/fuzz-regressions/exec-pad-huge-pads.onnx: pads near Int64.max overflowed the
+    /// output size (axis + before + after). Now refused, as is a side removing more than its axis;
+    /// pads in range still pad and crop.
+    func testPadsThatOverflowOrRemoveMoreThanTheAxisAreRefused() throws {
+        func pad(_ pads: [Int64], mode: String = "constant") throws -> NDArray? {
+            let x = try Tensor(name: "x", shape: [2, 3], floats: [1, 2, 3, 4, 5, 6])
+            let p = try Tensor(name: "p", dtype: .i64, shape: [pads.count], data: TensorData(values: pads))
+            let g = Graph(name: "p", opsets: [OpsetImport(domain: "", version: 21)], outputs: [ValueInfo(name: "y", elemType: 1, shape: nil)],
+                          nodes: [Node(name: "p", opType: "Pad", inputs: ["x", "p"], outputs: ["y"],
+                                       attributes: [Attribute(name: "mode", value: .string(Array(mode.utf8)))])])
+            return try Network(model: try Model(tensors: [x, p], graph: g)).forward([:])["y"]
+        }
+        for (pads, mode) in [([0, 8439871481813363714, 0, 6196953087261802497], "edge"), ([0, .max, 0, 0], "constant"),
+                             ([0, -4, 0, 2], "constant"), ([-3, 0, 1, 0], "edge")] as [([Int64], String)] {
+            XCTAssertThrowsError(try pad(pads, mode: mode), "\(pads)") { XCTAssertTrue("\($0)".contains("remove more than"), "\($0)") }
+        }
+        XCTAssertEqual(try pad([0, -1, 0, 2])?.floats, [2, 3, 0, 0, 5, 6, 0, 0])
+        XCTAssertEqual(try pad([0, 1, 0, 0], mode: "edge")?.floats, [1, 1, 2, 3, 4, 4, 5, 6])
+    }
 }
