@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 target="${1:?target: ckpt ckpt-crc onnx safetensors json csv npy exec gguf prune-stats}"
 seconds="${2:-600}"
 shift $(( $# >= 2 ? 2 : 1 ))
-swift build --package-path fuzz -c debug -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library >/dev/null
+# AICOMPRESS_FUZZ_BUILT=1: the caller has just built it (scripts/fuzz-smoke.sh runs targets side by side).
+[ "${AICOMPRESS_FUZZ_BUILT:-}" = 1 ] || swift build --package-path fuzz -c debug -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library >/dev/null
 bin="fuzz/.build/debug/FuzzReaders"
 corpus="fuzz/corpus/$target"
 findings="fuzz/findings/$target"
