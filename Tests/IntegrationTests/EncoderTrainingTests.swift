@@ -24,6 +24,21 @@ final class EncoderTrainingTests: XCTestCase {
         return o
     }
 
+    /// The encoder trained 5 epochs (`adam(epochs: 5)`) from encoder-init.onnx on
+    /// tokens-train.npz: where both the prune and the distil test start. Training is
+    /// deterministic (the same options give the same weights bit for bit), so it is trained once
+    /// per run and shared, not twice.
+    nonisolated(unsafe) private static var trainedFiveEpochs: Model?
+    private static let trainedLock = NSLock()
+    func trainedFiveEpochs() throws -> Model {
+        Self.trainedLock.lock()
+        defer { Self.trainedLock.unlock() }
+        if let m = Self.trainedFiveEpochs { return m }
+        let m = try FineTuning(options: Self.adam(epochs: 5)).run(try model("encoder-init.onnx"), data: try tokens("tokens-train.npz")).0
+        Self.trainedFiveEpochs = m
+        return m
+    }
+
     func accuracy(_ model: Model, _ data: Dataset) throws -> Double {
         let task = try ModelTask(network: try Network(model: model))
         return ClassificationMetrics(truth: try XCTUnwrap(data.targets), predicted: try task.predict(data).values).accuracy
@@ -107,7 +122,7 @@ final class EncoderTrainingTests: XCTestCase {
         try XCTSkipUnless(ProcessInfo.processInfo.environment["AICOMPRESS_SLOW"] == "1", "slow: set AICOMPRESS_SLOW=1")
         let train = try tokens("tokens-train.npz"), test = try tokens("tokens-test.npz")
         var options = Self.adam(epochs: 5)
-        let trained = try FineTuning(options: options).run(try model("encoder-init.onnx"), data: train).0
+        let trained = try trainedFiveEpochs()
         let pruned = try Prune(method: .magnitude(keep: 0.5, scope: .tensor)).apply(trained).0
         options.epochs = 3
         let tuned = try FineTuning(options: options).run(pruned, data: train).0
@@ -128,7 +143,7 @@ final class EncoderTrainingTests: XCTestCase {
     func testDistillsTheEncoderIntoOneLayer() throws {
         try XCTSkipUnless(ProcessInfo.processInfo.environment["AICOMPRESS_SLOW"] == "1", "slow: set AICOMPRESS_SLOW=1")
         let train = try tokens("tokens-train.npz"), test = try tokens("tokens-test.npz")
-        let teacher = try FineTuning(options: Self.adam(epochs: 5)).run(try model("encoder-init.onnx"), data: train).0
+        let teacher = try trainedFiveEpochs()
         let studentModel = try model("encoder-student-init.onnx")
         var d = Distillation(student: .model(studentModel))
         d.training = Self.adam(epochs: 6)
