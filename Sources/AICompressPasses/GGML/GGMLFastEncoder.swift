@@ -1,17 +1,19 @@
 import AICompressCore
 import CKernels
 
-/// The AVX2 twins of ggml's K-quant reference quantizers (Sources/CKernels/ggml_kquants_avx2.c)
-/// for the types llama-quantize's mixes spend their time in (Q4_K, Q5_K, Q6_K); every other type,
-/// and every CPU without AVX2, goes through `GGMLType.quantize` (Swift). The plain twin is
-/// AICompressCore's scalar `GGMLKQuantizer`; `GGMLKernelTests` holds the two to the same bytes.
+/// The AVX2 twins of ggml's K-quant reference quantizers (Sources/CKernels/ggml_kquants_avx2.c
+/// and ggml_lowbit_avx2.c) for the types llama-quantize's mixes spend their time in (Q2_K, Q3_K,
+/// Q4_K, Q5_K, Q6_K); every other type, and every CPU without AVX2, goes through
+/// `GGMLType.quantize` (Swift). The plain twins are
+/// AICompressCore's scalar `GGMLKQuantizer` and `GGMLLowBitKQuantizer`; `GGMLKernelTests`
+/// holds the two to the same bytes.
 enum GGMLFastEncoder {
     static let avx2 = aic_kquant_avx2_available() != 0
     /// Whether f16 inputs are widened with F16C (`aic_f16_to_f32_f16c`).
     static let f16c = aic_f16c_available() != 0
 
     /// Whether `encode` has a C kernel for `type` on this CPU.
-    static func hasKernel(_ type: GGMLType) -> Bool { avx2 && (type == .q4_K || type == .q5_K || type == .q6_K) }
+    static func hasKernel(_ type: GGMLType) -> Bool { avx2 && [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K].contains(type) }
 
     /// Encodes whole blocks of `values` into `out` (sizes as `GGMLType.quantize(_:into:)`).
     /// - Throws: `GGMLError` from the Swift path (the C path's sizes are checked the same way).
@@ -23,10 +25,11 @@ enum GGMLFastEncoder {
         let blocks = values.count / 256
         guard out.count == blocks * type.bytesPerBlock else { throw .sizeMismatch(type: type, values: values.count, bytes: out.count) }
         let bytes = y.assumingMemoryBound(to: UInt8.self)
-        if type == .q6_K {
-            aic_quantize_q6_K_avx2(x, bytes, Int64(blocks))
-        } else {
-            aic_quantize_q4_K_avx2(x, bytes, Int64(blocks), type == .q5_K ? 1 : 0)
+        switch type {
+        case .q2_K: aic_quantize_q2_K_avx2(x, bytes, Int64(blocks))
+        case .q3_K: aic_quantize_q3_K_avx2(x, bytes, Int64(blocks))
+        case .q6_K: aic_quantize_q6_K_avx2(x, bytes, Int64(blocks))
+        default: aic_quantize_q4_K_avx2(x, bytes, Int64(blocks), type == .q5_K ? 1 : 0)
         }
     }
 }

@@ -17,6 +17,16 @@ void aic_quantize_q4_K_avx2(const float *x, uint8_t *y, int64_t blocks, int fift
 /// aic_kquant_avx2_available().
 void aic_quantize_q6_K_avx2(const float *x, uint8_t *y, int64_t blocks);
 
+/// ggml's `quantize_row_q2_K_ref` over `blocks` super-blocks of 256 values (84 bytes each),
+/// the `make_qkx2_quants` search (mean absolute error) on 8 sub-blocks of 16 at once.
+/// Requires aic_kquant_avx2_available().
+void aic_quantize_q2_K_avx2(const float *x, uint8_t *y, int64_t blocks);
+
+/// ggml's `quantize_row_q3_K_ref` over `blocks` super-blocks of 256 values (110 bytes each),
+/// the `make_q3_quants` search on 8 sub-blocks of 16 at once. Requires
+/// aic_kquant_avx2_available().
+void aic_quantize_q3_K_avx2(const float *x, uint8_t *y, int64_t blocks);
+
 /// Whether aic_f16_to_f32_f16c can run on this CPU (F16C).
 int aic_f16c_available(void);
 
