@@ -112,54 +112,10 @@ void aic_quantize_q4_K_avx2(const float *x, uint8_t *y, int64_t blocks, int fift
 // each out.
 __attribute__((target("avx2")))
 static void fit_q6_K(const float *x, float *scales, int8_t *levels) {
-    const int nmax = 32;
-    __m256 xt[16];
-    const __m256 zero = _mm256_setzero_ps();
+    __m256 xt[16], w[16];
     transpose8(x, 16, xt);
-    __m256 max = zero, amax = zero;
-    for (int i = 0; i < 16; i++) {
-        __m256 ax = abs8(xt[i]);
-        __m256 larger = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
-        amax = blend8(amax, ax, larger);
-        max = blend8(max, xt[i], larger);
-    }
-    const __m256 all_zero = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
-    __m256 best_iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
-    __m256 sumlx = zero, suml2 = zero;
-    for (int i = 0; i < 16; i++) {
-        __m256 fl = _mm256_cvtepi32_ps(clamp8(nearest8(_mm256_mul_ps(best_iscale, xt[i])), -nmax, nmax - 1));
-        __m256 w = _mm256_mul_ps(xt[i], xt[i]);
-        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w, xt[i]), fl));
-        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w, fl), fl));
-    }
-    // `suml2 ? sumlx/suml2 : 0`: NaN counts as true.
-    __m256 scale = blend8(zero, _mm256_div_ps(sumlx, suml2), _mm256_cmp_ps(suml2, zero, _CMP_NEQ_UQ));
-    __m256 best = _mm256_mul_ps(scale, sumlx);
-    for (int is = -9; is <= 9; is++) {
-        if (is == 0) continue;
-        __m256 iscale = _mm256_div_ps(_mm256_set1_ps(-(nmax + 0.1f * is)), max);
-        sumlx = suml2 = zero;
-        for (int i = 0; i < 16; i++) {
-            __m256 fl = _mm256_cvtepi32_ps(clamp8(nearest8(_mm256_mul_ps(iscale, xt[i])), -nmax, nmax - 1));
-            __m256 w = _mm256_mul_ps(xt[i], xt[i]);
-            sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w, xt[i]), fl));
-            suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w, fl), fl));
-        }
-        __m256 better = _mm256_and_ps(_mm256_cmp_ps(suml2, zero, _CMP_GT_OQ),
-                                      _mm256_cmp_ps(_mm256_mul_ps(sumlx, sumlx), _mm256_mul_ps(best, suml2), _CMP_GT_OQ));
-        if (!_mm256_movemask_ps(better)) continue;
-        best_iscale = blend8(best_iscale, iscale, better);
-        scale = blend8(scale, _mm256_div_ps(sumlx, suml2), better);
-        best = blend8(best, _mm256_mul_ps(scale, sumlx), better);
-    }
-    _mm256_storeu_ps(scales, blend8(scale, zero, all_zero));
-    // The levels of the best trial scale (the C code recomputes them with that scale); all-zero
-    // groups get level 0, not the offset.
-    __m256i levels_best[16];
-    for (int i = 0; i < 16; i++) {
-        levels_best[i] = _mm256_add_epi32(clamp8(nearest8(_mm256_mul_ps(best_iscale, xt[i])), -nmax, nmax - 1), _mm256_set1_epi32(nmax));
-    }
-    store_levels8(levels_best, 16, all_zero, (uint8_t *)levels);
+    for (int i = 0; i < 16; i++) w[i] = _mm256_mul_ps(xt[i], xt[i]);
+    qx_lanes(xt, w, 32, scales, (uint8_t *)levels);
 }
 
 __attribute__((target("avx2")))

@@ -162,5 +162,55 @@ static inline void qkx2_lanes(const __m256 *xt, const __m256 *w, int n, int nmax
     store_levels8(best, n, flat, out);
 }
 
+// make_qx_quants(16, nmax, x, L, rmse_type 1, qw) on eight groups of 16 (xt[i]: element i of
+// every group; w[i] its weights, x² for the unweighted rmse_type 1): the scales out, the levels
+// (offset by nmax; 0 in groups whose largest |x| is below GROUP_MAX_EPS) into out (lane j:
+// out[16 j ..< 16 j + 16]).
+__attribute__((target("avx2"), always_inline))
+static inline void qx_lanes(const __m256 *xt, const __m256 *w, int nmax, float *scales, uint8_t *out) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 max = zero, amax = zero;
+    for (int i = 0; i < 16; i++) {
+        __m256 ax = abs8(xt[i]);
+        __m256 larger = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+        amax = blend8(amax, ax, larger);
+        max = blend8(max, xt[i], larger);
+    }
+    const __m256 all_zero = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+    __m256 best_iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
+    __m256 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < 16; i++) {
+        __m256 fl = _mm256_cvtepi32_ps(clamp8(nearest8(_mm256_mul_ps(best_iscale, xt[i])), -nmax, nmax - 1));
+        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w[i], xt[i]), fl));
+        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], fl), fl));
+    }
+    // `suml2 ? sumlx/suml2 : 0`: NaN counts as true.
+    __m256 scale = blend8(zero, _mm256_div_ps(sumlx, suml2), _mm256_cmp_ps(suml2, zero, _CMP_NEQ_UQ));
+    __m256 best = _mm256_mul_ps(scale, sumlx);
+    for (int is = -9; is <= 9; is++) {
+        if (is == 0) continue;
+        __m256 iscale = _mm256_div_ps(_mm256_set1_ps(-(nmax + 0.1f * is)), max);
+        sumlx = suml2 = zero;
+        for (int i = 0; i < 16; i++) {
+            __m256 fl = _mm256_cvtepi32_ps(clamp8(nearest8(_mm256_mul_ps(iscale, xt[i])), -nmax, nmax - 1));
+            sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w[i], xt[i]), fl));
+            suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], fl), fl));
+        }
+        __m256 better = _mm256_and_ps(_mm256_cmp_ps(suml2, zero, _CMP_GT_OQ),
+                                      _mm256_cmp_ps(_mm256_mul_ps(sumlx, sumlx), _mm256_mul_ps(best, suml2), _CMP_GT_OQ));
+        if (!_mm256_movemask_ps(better)) continue;
+        best_iscale = blend8(best_iscale, iscale, better);
+        scale = blend8(scale, _mm256_div_ps(sumlx, suml2), better);
+        best = blend8(best, _mm256_mul_ps(scale, sumlx), better);
+    }
+    _mm256_storeu_ps(scales, blend8(scale, zero, all_zero));
+    // The levels of the best trial scale (the C code recomputes them with that scale).
+    __m256i levels[16];
+    for (int i = 0; i < 16; i++) {
+        levels[i] = _mm256_add_epi32(clamp8(nearest8(_mm256_mul_ps(best_iscale, xt[i])), -nmax, nmax - 1), _mm256_set1_epi32(nmax));
+    }
+    store_levels8(levels, 16, all_zero, out);
+}
+
 #endif
 #endif

@@ -101,6 +101,64 @@ final class GGMLKernelTests: XCTestCase {
         try assertKernelsMatchThePlainTwin(Self.adversarialRows(), types: [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K])
     }
 
+    /// Importances of `count` columns: log-uniform over 1e-12 … 1e12, with runs of zeros (a whole
+    /// sub-block of them too) and of equal values.
+    static func importances(_ count: Int) -> [Float] {
+        var s: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next() -> Float {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(s >> 40) / Float(1 << 24)
+        }
+        return (0..<count).map { c in
+            switch (c / 16) % 7 {
+            case 0: return 0
+            case 1: return 1
+            case 2: return next() > 0.7 ? 0 : next()
+            default: return Float(pow(10, Double(-12 + 24 * next())))
+            }
+        }
+    }
+
+    /// The importance-weighted AVX2 encoders (llama-quantize --imatrix's Q2_K and Q3_K) against
+    /// the plain twin `GGMLType.quantize(_:rowLength:importance:into:)`, block by block: rows of
+    /// 512 (two super-blocks, so the importance advances within a row) over the random and the
+    /// adversarial values.
+    func testAVX2WeightedLowBitKQuantsMatchThePlainTwin() throws {
+        try XCTSkipUnless(GGMLFastEncoder.avx2, "no AVX2 on this CPU")
+        let row = 512
+        var input = Self.randomRows(blocks: 800) + Self.adversarialRows()
+        input += [Float](repeating: 0, count: (row - input.count % row) % row)
+        let importance = Self.importances(row)
+        for type in [GGMLType.q2_K, .q3_K] {
+            XCTAssertTrue(GGMLFastEncoder.hasWeightedKernel(type))
+            let reference = try type.quantize(input, rowLength: row, importance: importance)
+            var fast = [UInt8](repeating: 0xAA, count: reference.count)
+            try input.withUnsafeBufferPointer { x in
+                try importance.withUnsafeBufferPointer { w in
+                    try fast.withUnsafeMutableBytes { try GGMLFastEncoder.encode(type, x, rowLength: row, importance: w, into: $0) }
+                }
+            }
+            let size = type.bytesPerBlock
+            let different = (0..<(reference.count / size)).filter { b in
+                reference[(b * size)..<((b + 1) * size)] != fast[(b * size)..<((b + 1) * size)]
+            }
+            XCTAssertEqual(different.count, 0, "\(type): \(different.count) blocks differ, the first \(different.first ?? -1)")
+        }
+    }
+
+    /// The weighted kernels check sizes as the plain twin does.
+    func testAVX2WeightedKernelRefusesBadSizes() {
+        let x = [Float](repeating: 1, count: 512), w = [Float](repeating: 1, count: 256)
+        var out = [UInt8](repeating: 0, count: 2 * 84)
+        for (row, weights) in [(300, w), (512, w), (256, [Float](repeating: 1, count: 255))] {
+            XCTAssertThrowsError(try x.withUnsafeBufferPointer { x in
+                try weights.withUnsafeBufferPointer { w in
+                    try out.withUnsafeMutableBytes { try GGMLFastEncoder.encode(.q2_K, x, rowLength: row, importance: w, into: $0) }
+                }
+            }, "row \(row), \(weights.count) weights")
+        }
+    }
+
     /// Sizes are checked as `GGMLType.quantize(_:into:)` checks them.
     func testAVX2KernelRefusesPartialBlocks() {
         let x = [Float](repeating: 1, count: 300)

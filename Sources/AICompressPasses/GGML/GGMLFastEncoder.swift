@@ -32,4 +32,34 @@ enum GGMLFastEncoder {
         default: aic_quantize_q4_K_avx2(x, bytes, Int64(blocks), type == .q5_K ? 1 : 0)
         }
     }
+
+    /// Whether `encode(_:_:rowLength:importance:into:)` has a C kernel for `type` on this CPU.
+    static func hasWeightedKernel(_ type: GGMLType) -> Bool { avx2 && (type == .q2_K || type == .q3_K) }
+
+    /// Encodes rows as llama-quantize --imatrix does (sizes and bytes as
+    /// `GGMLType.quantize(_:rowLength:importance:into:)`, the plain twin, whose code runs for
+    /// every other type and on every CPU without AVX2).
+    /// - Throws: `GGMLError` as that function.
+    static func encode(_ type: GGMLType, _ values: UnsafeBufferPointer<Float>, rowLength: Int, importance: UnsafeBufferPointer<Float>,
+                       into out: UnsafeMutableRawBufferPointer) throws(GGMLError) {
+        guard hasWeightedKernel(type), let x = values.baseAddress, let qw = importance.baseAddress, let y = out.baseAddress else {
+            return try type.quantize(values, rowLength: rowLength, importance: importance, into: out)
+        }
+        guard rowLength > 0, rowLength % 256 == 0, values.count % rowLength == 0 else {
+            throw .valuesNotWholeBlocks(type: type, values: rowLength)
+        }
+        guard out.count == values.count / 256 * type.bytesPerBlock else {
+            throw .sizeMismatch(type: type, values: values.count, bytes: out.count)
+        }
+        guard importance.count == rowLength else { throw .sizeMismatch(type: type, values: rowLength, bytes: importance.count) }
+        let blocks = rowLength / 256, rowBytes = blocks * type.bytesPerBlock
+        let bytes = y.assumingMemoryBound(to: UInt8.self)
+        for r in 0..<(values.count / rowLength) {
+            if type == .q2_K {
+                aic_quantize_q2_K_weighted_avx2(x + r * rowLength, qw, bytes + r * rowBytes, Int64(blocks))
+            } else {
+                aic_quantize_q3_K_weighted_avx2(x + r * rowLength, qw, bytes + r * rowBytes, Int64(blocks))
+            }
+        }
+    }
 }
