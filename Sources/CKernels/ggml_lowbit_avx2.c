@@ -125,14 +125,8 @@ static void fit_q3_K(const float *x, float *scales, uint8_t *levels) {
     __m256i L[16];
     const __m256 zero = _mm256_setzero_ps();
     transpose8(x, 16, xt);
-    __m256 max = zero, amax = zero;
-    for (int i = 0; i < 16; i++) {
-        __m256 ax = abs8(xt[i]);
-        __m256 larger = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
-        amax = blend8(amax, ax, larger);
-        max = blend8(max, xt[i], larger);
-    }
-    const __m256 all_zero = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+    __m256 max;
+    const __m256 all_zero = largest8(xt, &max);
     const __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
     __m256 sumlx = zero, suml2 = zero;
     for (int i = 0; i < 16; i++) {

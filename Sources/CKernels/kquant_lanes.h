@@ -162,6 +162,22 @@ static inline void qkx2_lanes(const __m256 *xt, const __m256 *w, int n, int nmax
     store_levels8(best, n, flat, out);
 }
 
+// The value of largest magnitude of each of eight groups of 16 (the first of equal ones: the
+// C code's `if (ax > amax)`) into *max; returns the lanes whose largest |x| is below
+// GROUP_MAX_EPS (the groups make_qx_quants and make_q3_quants give all-zero levels).
+__attribute__((target("avx2"), always_inline))
+static inline __m256 largest8(const __m256 *xt, __m256 *max) {
+    __m256 m = _mm256_setzero_ps(), amax = _mm256_setzero_ps();
+    for (int i = 0; i < 16; i++) {
+        __m256 ax = abs8(xt[i]);
+        __m256 larger = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+        amax = blend8(amax, ax, larger);
+        m = blend8(m, xt[i], larger);
+    }
+    *max = m;
+    return _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+}
+
 // make_qx_quants(16, nmax, x, L, rmse_type 1, qw) on eight groups of 16 (xt[i]: element i of
 // every group; w[i] its weights, x² for the unweighted rmse_type 1): the scales out, the levels
 // (offset by nmax; 0 in groups whose largest |x| is below GROUP_MAX_EPS) into out (lane j:
@@ -169,14 +185,8 @@ static inline void qkx2_lanes(const __m256 *xt, const __m256 *w, int n, int nmax
 __attribute__((target("avx2"), always_inline))
 static inline void qx_lanes(const __m256 *xt, const __m256 *w, int nmax, float *scales, uint8_t *out) {
     const __m256 zero = _mm256_setzero_ps();
-    __m256 max = zero, amax = zero;
-    for (int i = 0; i < 16; i++) {
-        __m256 ax = abs8(xt[i]);
-        __m256 larger = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
-        amax = blend8(amax, ax, larger);
-        max = blend8(max, xt[i], larger);
-    }
-    const __m256 all_zero = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+    __m256 max;
+    const __m256 all_zero = largest8(xt, &max);
     __m256 best_iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
     __m256 sumlx = zero, suml2 = zero;
     for (int i = 0; i < 16; i++) {
