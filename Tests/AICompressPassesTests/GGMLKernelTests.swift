@@ -126,7 +126,7 @@ final class GGMLKernelTests: XCTestCase {
     func testAVX2WeightedLowBitKQuantsMatchThePlainTwin() throws {
         try XCTSkipUnless(GGMLFastEncoder.avx2, "no AVX2 on this CPU")
         let row = 512
-        var input = Self.randomRows(blocks: 800) + Self.adversarialRows()
+        var input = Self.randomRows(blocks: 400) + Self.adversarialRows()
         input += [Float](repeating: 0, count: (row - input.count % row) % row)
         let importance = Self.importances(row)
         for type in [GGMLType.q2_K, .q3_K] {
