@@ -32,7 +32,7 @@ enum GGMLRowQuantizer {
                 let part = UnsafeMutableRawBufferPointer(rebasing: dst[(r0 * rowBytes)..<(r1 * rowBytes)])
                 x.withUnsafeBufferPointer { values in
                     if let importance {
-                        importance.withUnsafeBufferPointer { try? type.quantize(values, rowLength: row, importance: $0, into: part) }
+                        importance.withUnsafeBufferPointer { try? GGMLFastEncoder.encode(type, values, rowLength: row, importance: $0, into: part) }
                     } else {
                         try? GGMLFastEncoder.encode(type, values, into: part)
                     }
