@@ -96,7 +96,8 @@ public struct GGUFTypePlanner: Sendable {
         func moreBits(_ i: Int, _ n: Int) -> Bool { i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2 }
         let category = Self.category(name)
         switch category {
-        case .output, .tokenEmbd where s.tied:
+        case .output,
+             .tokenEmbd where s.tied:
             // The output (or the embedding tied to it): Q6_K unless Q8_0, Q8_0 for odd rows.
             if row % base.blockSize != 0 { type = .q8_0 } else if type != .q8_0 { type = .q6_K }
         case .tokenEmbd:
