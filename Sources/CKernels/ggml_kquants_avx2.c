@@ -125,15 +125,8 @@ void aic_quantize_q6_K_avx2(const float *x, uint8_t *y, int64_t blocks) {
     for (int64_t i = 0; i < blocks; i++, x += 256, y += 210) {
         fit_q6_K(x, scales, L);
         fit_q6_K(x + 128, scales + 8, L + 128);
-        float max_scale = 0, max_abs_scale = 0;
-        for (int ib = 0; ib < 16; ib++) {
-            const float abs_scale = fabsf(scales[ib]);
-            if (abs_scale > max_abs_scale) {
-                max_abs_scale = abs_scale;
-                max_scale = scales[ib];
-            }
-        }
-        if (max_abs_scale < GROUP_MAX_EPS) {
+        const float max_scale = largest_magnitude(scales, 16);
+        if (fabsf(max_scale) < GROUP_MAX_EPS) {
             memset(y, 0, 210);
             store_half(y + 208, 0.f);
             continue;

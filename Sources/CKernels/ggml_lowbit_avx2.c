@@ -176,14 +176,7 @@ void aic_quantize_q3_K_avx2(const float *x, uint8_t *y, int64_t blocks) {
     for (int64_t i = 0; i < blocks; i++, x += 256, y += 110) {
         fit_q3_K(x, scales, L);
         fit_q3_K(x + 128, scales + 8, L + 128);
-        float max_scale = 0, amax = 0;
-        for (int j = 0; j < 16; j++) {
-            const float scale = scales[j];
-            if (fabsf(scale) > amax) {
-                amax = fabsf(scale);
-                max_scale = scale;
-            }
-        }
+        const float max_scale = largest_magnitude(scales, 16);
         uint8_t *sc = y + 96;
         memset(sc, 0, 12);
         if (max_scale) {

@@ -42,6 +42,19 @@ static inline float fp16_to_fp32(uint16_t h) {
     return float_of(sign | (two_w < (1u << 27) ? bits_of(denormalized) : bits_of(normalized)));
 }
 
+// The value of v[0..<n] with the largest magnitude, signed; the first of equals; 0 for all zeros
+// (the Q3_K and Q6_K super-block scale's reference loop).
+static inline float largest_magnitude(const float *v, int n) {
+    float best = 0, best_abs = 0;
+    for (int i = 0; i < n; i++) {
+        if (fabsf(v[i]) > best_abs) {
+            best_abs = fabsf(v[i]);
+            best = v[i];
+        }
+    }
+    return best;
+}
+
 static inline int nearest_int(float fval) {
     float val = fval + 12582912.f;
     int i;
