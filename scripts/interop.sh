@@ -37,7 +37,8 @@ run_lane() {  # $1 = lane: $logs/LANE.txt (output), LANE.rc (exit status), LANE.
         python3 "scripts/interop/$lane.py" "$bin" > "$logs/$lane.txt" 2>&1 < /dev/null || rc=$?
     fi
     echo "$(( $(date +%s) - lane_start ))" > "$logs/$lane.s"
-    echo "$rc" > "$logs/$lane.rc"  # written last: the lane is complete
+    # written last, and whole (a rename), so a lane is complete exactly when LANE.rc exists
+    echo "$rc" > "$logs/$lane.rc.tmp" && mv "$logs/$lane.rc.tmp" "$logs/$lane.rc"
 }
 passed=0
 failed=0
@@ -46,6 +47,7 @@ show_finished() {  # prints, in order, the lanes finished since the last call, a
     while [ "$shown" -lt "${#lanes[@]}" ] && [ -f "$logs/${lanes[$shown]}.rc" ]; do
         local lane=${lanes[$shown]} rc summary lane_passed=0 lane_failed=0
         rc=$(cat "$logs/$lane.rc")
+        [[ "$rc" =~ ^[0-9]+$ ]] || rc=1  # never an unreadable status counted as a pass
         cat "$logs/$lane.txt"
         summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logs/$lane.txt" | tail -n 1 || true)
         if [ -n "$summary" ]; then
@@ -72,6 +74,10 @@ for lane in "${lanes[@]}"; do
 done
 wait
 show_finished
+if [ "$shown" -ne "${#lanes[@]}" ]; then  # a lane that never wrote its status fails the run
+    echo "FAIL lane ${lanes[$shown]}: no exit status (it did not finish); $(( ${#lanes[@]} - shown )) lanes not counted"
+    failed=$((failed + ${#lanes[@]} - shown))
+fi
 echo "== interop lanes: $(( $(date +%s) - interop_start )) s (${#lanes[@]} lanes, $jobs at a time)"
 echo "interop total (onnx, safetensors, quantization vs onnxruntime, quantization quality, old-opset quantization, pruning, executor vs onnxruntime, trained models in onnxruntime, HTML report in Chromium, GGUF read back by gguf-py, llama.cpp as judge of quantize --gguf (round to nearest and GPTQ) and of evaluate --text, Hugging Face LLaMA checkpoints run in llama.cpp, pruned language models in llama.cpp):"
 echo "$passed passed, $failed failed"
