@@ -106,8 +106,8 @@ final class HostileGraphTests: XCTestCase {
     /// output size (axis + before + after). Now refused, as is a side removing more than its axis;
     /// pads in range still pad and crop.
     func testPadsThatOverflowOrRemoveMoreThanTheAxisAreRefused() throws {
-        func pad(_ pads: [Int64], mode: String = "constant") throws -> NDArray? {
-            let x = try Tensor(name: "x", shape: [2, 3], floats: [1, 2, 3, 4, 5, 6])
+        func pad(_ pads: [Int64], mode: String = "constant", shape: [Int] = [2, 3]) throws -> NDArray? {
+            let x = try Tensor(name: "x", shape: Shape(shape), floats: [Float](repeating: 1, count: shape.reduce(1, *)).enumerated().map { Float($0.offset + 1) })
             let p = try Tensor(name: "p", dtype: .i64, shape: [pads.count], data: TensorData(values: pads))
             let g = Graph(name: "p", opsets: [OpsetImport(domain: "", version: 21)], outputs: [ValueInfo(name: "y", elemType: 1, shape: nil)],
                           nodes: [Node(name: "p", opType: "Pad", inputs: ["x", "p"], outputs: ["y"],
@@ -118,6 +118,8 @@ final class HostileGraphTests: XCTestCase {
                              ([0, -4, 0, 2], "constant"), ([-3, 0, 1, 0], "edge")] as [([Int64], String)] {
             XCTAssertThrowsError(try pad(pads, mode: mode), "\(pads)") { XCTAssertTrue("\($0)".contains("remove more than"), "\($0)") }
         }
+        // An empty input grown along its other axis to 2^40: no elements, but the axis is walked.
+        XCTAssertThrowsError(try pad([0, 0, 0, 1 << 40], shape: [0, 1])) { XCTAssertTrue("\($0)".contains("exceeds the executor's limit"), "\($0)") }
         XCTAssertEqual(try pad([0, -1, 0, 2])?.floats, [2, 3, 0, 0, 5, 6, 0, 0])
         XCTAssertEqual(try pad([0, 1, 0, 0], mode: "edge")?.floats, [1, 1, 2, 3, 4, 4, 5, 6])
     }

@@ -42,7 +42,8 @@ struct OpContext {
         var n = 1
         for d in shape {
             let (m, o) = n.multipliedReportingOverflow(by: max(d, 0))
-            guard !o, m <= elementLimit else {
+            // Each dimension too: an empty tensor ([0, 2^40]) still has ops that walk an axis.
+            guard !o, m <= elementLimit, d <= elementLimit else {
                 throw ExecutionError.unsupported(node: name, op: op, "output shape \(shape) exceeds the executor's limit of \(elementLimit) elements")
             }
             n = m
