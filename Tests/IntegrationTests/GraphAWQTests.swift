@@ -190,4 +190,26 @@ final class GraphAWQTests: XCTestCase {
             XCTAssertLessThan(ratio, bound, "\(granularity): AWQ / RTN output error \(ratio)")
         }
     }
+
+    /// fc2's weight also read by a second node (a Transpose to a graph output): its columns may not
+    /// be scaled, so the group is left unscaled and both outputs are those of plain rounding.
+    func testAMemberWeightUsedElsewhereIsNotScaled() throws {
+        let g = Graph(name: "shared", opsets: [OpsetImport(domain: "", version: 17)],
+                      inputs: [ValueInfo(name: "input", elemType: 1, shape: [.symbolic("N"), .fixed(16)])],
+                      outputs: [ValueInfo(name: "out", elemType: 1, shape: [.symbolic("N"), .fixed(8)]),
+                                ValueInfo(name: "wt", elemType: 1, shape: [.fixed(32), .fixed(8)])],
+                      nodes: [Node(name: "fc1", opType: "Gemm", inputs: ["input", "fc1.weight", "fc1.bias"], outputs: ["h"],
+                                   attributes: [Attribute(name: "transB", value: .int(1))]),
+                              Node(name: "relu", opType: "Relu", inputs: ["h"], outputs: ["a"]),
+                              Node(name: "fc2", opType: "Gemm", inputs: ["a", "fc2.weight"], outputs: ["out"],
+                                   attributes: [Attribute(name: "transB", value: .int(1))]),
+                              Node(name: "t", opType: "Transpose", inputs: ["fc2.weight"], outputs: ["wt"])])
+        let model = try Model(tensors: [try tensor("fc1.weight", [32, 16], seed: 31),
+                                        try Tensor(name: "fc1.bias", shape: Shape([32]), floats: [Float](repeating: 0.5, count: 32)),
+                                        try tensor("fc2.weight", [8, 32], seed: 32)], graph: g)
+        let groups = GraphAWQGroup.find(in: model, layers: CalibratedLayer.find(in: model) { _ in true })
+        let fc2 = try XCTUnwrap(groups.first { $0.members.contains { $0.weight == "fc2.weight" } })
+        XCTAssertEqual(fc2.unscaled, "'fc2.weight' is also used elsewhere")
+        XCTAssertTrue(fc2.targets.isEmpty)
+    }
 }

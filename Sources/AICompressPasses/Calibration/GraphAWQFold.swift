@@ -120,6 +120,10 @@ private struct FoldWalk {
         if let w = members.first(where: { tensors[$0.weight]?.dtype != .f32 || tensors[$0.weight]?.encoding != .dense }) {
             return unscaled("'\(w.weight)' is not a dense f32 tensor")
         }
+        // A weight's columns are scaled by s: no other node nor the graph's outputs may see it.
+        if let w = members.first(where: { uses[$0.weight]?.count != 1 || outputs.contains($0.weight) }) {
+            return unscaled("'\(w.weight)' is also used elsewhere")
+        }
         var v = x, targets: [GraphAWQGroup.Target] = [], linearOnly = false
         while true {
             guard let k = producer[v] else {
@@ -140,7 +144,10 @@ private struct FoldWalk {
                 return nil
             }
             switch op {
-            case "Relu", "LeakyRelu", "Identity" where !linearOnly:
+            case "Relu", "LeakyRelu":
+                // Positively homogeneous (f(x/s) = f(x)/s for s > 0): exact at any point of the walk.
+                if let why = step(node.inputs[0]) { return unscaled(why) }
+            case "Identity" where !linearOnly:
                 if let why = step(node.inputs[0]) { return unscaled(why) }
             case "Add" where !linearOnly && node.inputs.count == 2:
                 guard let c = node.inputs.firstIndex(where: { tensors[$0] != nil }), tensors[node.inputs[1 - c]] == nil else {
