@@ -57,13 +57,15 @@ enum PrunedWeights {
         + "the mask, stored sparse and quantized), or --method rtn"
 
     /// The weights `quantize --gguf TYPE --method gptq` sweeps: every block projection planned
-    /// into a block type (`blk.N.attn_q.weight`, …), and the head when GPTQ calibrates it.
-    static func ggufWeights(_ model: Model, pass: GGUFQuantize, head: GPTQHead) throws -> Set<String> {
+    /// into a block type (`blk.N.attn_q.weight`, …), the head when GPTQ calibrates it, and an
+    /// untied token_embd when GPTQ runs on it (`embedding`).
+    static func ggufWeights(_ model: Model, pass: GGUFQuantize, head: GPTQHead, embedding: GPTQEmbedding = .rtn) throws -> Set<String> {
         let headName = QuantizeGGUF.GPTQ.headName(model)
+        let embeddingName = model.tensor(named: "output.weight") != nil && embedding.calibrates ? "token_embd.weight" : nil
         var names = Set<String>()
         for (t, p) in zip(model.tensors, try pass.plan(model)) where p.decision.type?.isQuantized == true {
             let projection = t.name.hasPrefix("blk.") && ActivationSite.Kind.allCases.contains { t.name.hasSuffix(".\($0.rawValue).weight") }
-            if projection || (t.name == headName && head.calibrates(headName)) { names.insert(t.name) }
+            if projection || (t.name == headName && head.calibrates(headName)) || t.name == embeddingName { names.insert(t.name) }
         }
         return names
     }

@@ -87,7 +87,8 @@ struct QuantizeGGUF {
                                      message: "\(input == "-" ? "<stdin>" : input): " + GGUFQuantize.requantizeRefusal(r).commandLineMessage)
         }
         if let gptq {
-            try PrunedWeights.refuse(loaded.model, names: try PrunedWeights.ggufWeights(loaded.model, pass: pass, head: gptq.head),
+            try PrunedWeights.refuse(loaded.model, names: try PrunedWeights.ggufWeights(loaded.model, pass: pass, head: gptq.head,
+                                                                                            embedding: gptq.embedding),
                                      input: input, instead: PrunedWeights.ggufAdvice)
         }
     }
