@@ -49,6 +49,9 @@ struct QuantizeGGUF {
         var head: GPTQHead = .auto
         /// An untied token_embd's method (`GPTQEmbedding`).
         var embedding: GPTQEmbedding = .auto
+        /// Refuse a pruned weight in the pass itself (`apply`, which has no command-layer check;
+        /// the command checks before calibrating, naming the file).
+        var refusesPruned = false
     }
 
     /// The pass's parameter values.
@@ -147,6 +150,7 @@ extension QuantizeGGUF.GPTQ {
     func attach(to pass: GGUFQuantize) throws -> GGUFQuantize {
         let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
         let (tokens, chunks, damp, actOrder, text, head, embedding) = (tokens, chunks, damp, actOrder, text, head, embedding)
+        let refusesPruned = refusesPruned
         let interactive = !quiet && FileHandleOutput.stderrIsInteractive
         let words = [("method", "gptq"), ("calibration", text), ("calibration-tokens", "\(tokens)"),
                      ("calibration-chunks", "\(chunks)"), ("damp", "\(damp)")] + (actOrder ? [("act-order", "true")] : [])
@@ -162,6 +166,19 @@ extension QuantizeGGUF.GPTQ {
             let headType = head.calibrates(headName) ? types[headName].flatMap { $0.isQuantized ? $0 : nil } : nil
             if let t = headType, !GGMLGPTQ.supports(t) { throw Self.unsupported(headName, t) }
             let embeddingType = try Self.embeddingType(embedding, model: model, types: types)
+            if refusesPruned {
+                var swept = Set(types.keys.filter { name in
+                    types[name]?.isQuantized == true && name.hasPrefix("blk.")
+                        && ActivationSite.Kind.allCases.contains { name.hasSuffix(".\($0.rawValue).weight") }
+                })
+                if headType != nil { swept.insert(headName) }
+                if embeddingType != nil { swept.insert("token_embd.weight") }
+                if let f = PrunedWeights.first(in: model, names: swept) {
+                    throw PassError.invalidParameter(name: "method", value: "gptq", reason: "tensor '\(f.tensor)' is pruned "
+                        + "(\(Format.printf("%.1f", f.sparsity * 100))% exact zeros): GPTQ moves pruned weights and GGUF stores no sparsity, "
+                        + "so the pruning would be lost; \(PrunedWeights.ggufAdvice)")
+                }
+            }
             let lm = try LanguageModel(beingWritten: model)
             let calibration = try LayerwiseDecoderCalibration(
                 model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))

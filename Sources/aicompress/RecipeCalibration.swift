@@ -199,7 +199,8 @@ extension Recipe.Step {
                         return e
                     } ?? .rtn
                     q.gptq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                   damp: damp, actOrder: flags.contains("act-order"), quiet: true, head: head, embedding: embedding)
+                                   damp: damp, actOrder: flags.contains("act-order"), quiet: true, head: head, embedding: embedding,
+                                   refusesPruned: true)
                 } else if method == "awq" {
                     q.awq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks, grid: grid, quiet: true)
                 } else {

@@ -56,4 +56,25 @@ final class PrunedGPTQCLITests: CLITestCase {
         assertRefused(r, prefix: "\(pruned): tensor 'blk.0.attn_q.weight' is pruned (50.0% exact zeros): ",
                       detail: "--method rtn", output: dir + "/x.gguf")
     }
+
+    /// `apply` of a GPTQ recipe (made on the unpruned model) to the pruned one: refused by the pass
+    /// (`refusesPruned`), since apply has no command-layer check.
+    func testApplyOfAGPTQRecipeToAPrunedGGUFIsRefused() throws {
+        let dir = try tempDir(), pruned = dir + "/p.gguf", text = dir + "/calib.txt", input = fixture("gguf/llama/tiny-llama.gguf")
+        try prune("0.5", input, pruned)
+        try String(repeating: "the weights are quantized one block at a time ", count: 40).write(toFile: text, atomically: true, encoding: .utf8)
+        let made = try run(["quantize", "--gguf", "Q4_0", "--method", "gptq", "--calibration", text, "--calibration-tokens", "16",
+                            "-q", input, dir + "/g.gguf"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let recipe = try run(["recipe", dir + "/g.gguf"])
+        try recipe.stdout.write(to: URL(fileURLWithPath: dir + "/r.yaml"))
+        let r = try run(["apply", "-q", dir + "/r.yaml", pruned, dir + "/x.gguf"])
+        // apply reports a step that does not fit its input as the recipe's data error (65).
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.contains("tensor 'blk.0.attn_q.weight' is pruned (50.0% exact zeros)"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.gguf"))
+        // The same recipe on the unpruned model still replays.
+        XCTAssertEqual(try run(["apply", "-q", dir + "/r.yaml", input, dir + "/y.gguf"]).status, 0)
+    }
 }
