@@ -364,6 +364,9 @@ def main():
         # --only=NAME[,NAME] runs those models only (their quantizations included).
         only = next((a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--only=")), None)
         wanted = {n for n, _ in models if only is None or n in only}
+        unknown = sorted(set(only or []) - {n for n, _ in models})
+        if unknown:
+            sys.exit(f"llm_eval.py: --only names no model {unknown} (models: {', '.join(n for n, _ in models)})")
         for i, text in enumerate(texts):
             if "spm" in wanted:
                 check_model(rep, binary, binaries, tmp, "spm", spm, text, ["Q4_K_M", "Q8_0"] if i == 0 else [], bench and i == 0)
