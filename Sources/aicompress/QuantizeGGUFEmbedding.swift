@@ -61,7 +61,8 @@ extension QuantizeGGUF.GPTQ {
         var values = [Float](repeating: 0, count: e.rows * n)
         values.withUnsafeMutableBufferPointer { e.decodeRows(0..<e.rows, into: $0.baseAddress!) }
         let importance = (0..<n).map { Float(gram[$0 * n + $0]) }
-        let r = try gptq.quantize(values, rows: e.rows, columns: n, gram: gram, importance: importance, layer: name)
+        let r = try gptq.quantize(values, rows: e.rows, columns: n, gram: gram, importance: importance, layer: name,
+                                  decoding: false)
         return try Tensor(name: name, dtype: .f32, shape: Shape([e.rows, n]), encoding: .ggml(type), data: TensorData(bytes: r.bytes))
     }
 }

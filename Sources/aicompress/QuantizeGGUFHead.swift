@@ -34,7 +34,8 @@ extension QuantizeGGUF.GPTQ {
         let w = lm.decoder.weights.output
         var values = [Float](repeating: 0, count: w.rows * w.columns)
         values.withUnsafeMutableBufferPointer { w.decodeRows(0..<w.rows, into: $0.baseAddress!) }
-        let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, gram: gram, importance: s.meanSquares, layer: name)
+        let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, gram: gram, importance: s.meanSquares, layer: name,
+                                  decoding: false)
         return [name: try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type),
                                  data: TensorData(bytes: r.bytes))]
     }

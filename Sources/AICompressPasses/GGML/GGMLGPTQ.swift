@@ -41,7 +41,7 @@ public struct GGMLGPTQ: Sendable {
     public struct Result: Sendable {
         /// The encoded rows (`rows × rowBytes`), the type's blocks.
         public var bytes: [UInt8]
-        /// What `bytes` decode to (`rows × columns`).
+        /// What `bytes` decode to (`rows × columns`); empty when not asked for (`decoding: false`).
         public var weights: [Float]
         /// Σ e²/2 of the sweep (GPTQ's proxy of the output error).
         public var loss: Double
@@ -71,11 +71,13 @@ public struct GGMLGPTQ: Sendable {
     /// which shares one factor per input group, is tested against).
     /// - Throws: `PassError.unsupported` naming `layer` when the rows are not whole blocks or the
     ///   Hessian is not positive definite (non-finite statistics).
+    /// `decoding: false` leaves `Result.weights` empty, for a tensor nothing runs on afterwards
+    /// (the head, the embedding): no second f32 copy of it.
     public func quantize(_ weights: [Float], rows: Int, columns n: Int, gram: [Double], importance: [Float]?,
-                         layer: String) throws -> Result {
+                         layer: String, decoding: Bool = true) throws -> Result {
         try checkShape(rows: rows, columns: n, weights: weights.count, gram: gram.count, layer: layer)
         return try quantize(weights, rows: rows, columns: n, factored: try factored(gram: gram, columns: n, layer: layer),
-                            importance: importance, layer: layer)
+                            importance: importance, layer: layer, decoding: decoding)
     }
 
     /// The column order and Hessian factor GPTQ sweeps one input with: every matrix that reads
@@ -106,7 +108,7 @@ public struct GGMLGPTQ: Sendable {
     /// - Throws: `PassError.unsupported` naming `layer` when the rows are not whole blocks or the
     ///   factor is of another width.
     public func quantize(_ weights: [Float], rows: Int, columns n: Int, factored: Factored, importance: [Float]?,
-                         layer: String) throws -> Result {
+                         layer: String, decoding: Bool = true) throws -> Result {
         try checkShape(rows: rows, columns: n, weights: weights.count, gram: factored.factor.columns * factored.factor.columns, layer: layer)
         let b = type.blockSize, order = factored.order, factor = factored.factor
         var w = actOrder ? GPTQ.permutedColumns(weights, rows, n, order) : weights
@@ -116,8 +118,7 @@ public struct GGMLGPTQ: Sendable {
         let loss = OBSSweep(blockSize: batch).run(&w, rows: rows, factor: factor, rule: &rule)
         if actOrder { w = GPTQ.permutedColumns(w, rows, n, GPTQ.inverse(order)) }
         let bytes = rule.encode(w)
-        let decoded = try type.dequantize(bytes)
-        return Result(bytes: bytes, weights: decoded, loss: loss)
+        return Result(bytes: bytes, weights: decoding ? try type.dequantize(bytes) : [], loss: loss)
     }
 
     /// Refuses rows that are not whole blocks of the type, or weights and a Gram matrix that are
