@@ -264,12 +264,15 @@ extension AICompress {
                 pass = try Self.savedImportance(pass, input: input, data: data, dataPath: path, save: save)
             }
             if method == .awq, let data = calibration.data {
-                if input != "-", try ModelIO.read(path: input).model.graph == nil {
-                    throw ValidationError("--method awq goes with --gguf TYPE on a language model (\(input) has no graph whose layers it could fold into)")
-                }
                 let awq = GraphAWQQuantize(base: pass, calibration: data, grid: awqGrid)
+                // Checked on the model PassRunner reads (once), before anything is written.
                 return try PassRunner.run(awq, input: input, output: output, out: out, report: report,
-                                          recipe: [calibration.recipeStep(awq)])
+                                          recipe: [calibration.recipeStep(awq)]) { loaded in
+                    guard loaded.model.graph != nil else {
+                        throw ExitStatus.Failure(code: ExitStatus.usage, message: "\(input == "-" ? "<stdin>" : input): --method awq goes with "
+                            + "--gguf TYPE on a language model (the model has no graph whose layers it could fold into)")
+                    }
+                }
             }
             if method == .gptq, let data = calibration.data {
                 let gptq = GPTQQuantize(base: pass, calibration: data, gptq: GPTQ(dampFraction: damp, actOrder: actOrder))
