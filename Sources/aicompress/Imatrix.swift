@@ -25,7 +25,7 @@ extension AICompress {
                 """
         )
 
-        @Argument(help: "A GGUF language model (llama architecture).")
+        @Argument(help: "A GGUF language model (architecture llama, qwen2, qwen3 or phi3; Mistral and SmolLM files are llama).")
         var model: String
 
         @Option(help: "The calibration text (UTF-8).")
