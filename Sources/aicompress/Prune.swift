@@ -42,7 +42,7 @@ extension AICompress {
                 each block of 128 inputs over all rows (SparseGPT); --pattern N:M to every row. \
                 With --scope global the layers together keep round(keep × their weights), each \
                 its share by its measured error curve (the summed relative output error is made \
-                least; spec/recipes.md). \
+                least; spec/calibrated-pruning.md). \
                 SparseGPT with --quantize SCHEME (int8, uint8, int4, uint4; --group-size N) also \
                 rounds the kept weights onto the scheme's grid in the same sweep, compensating the \
                 rounding as it compensates the pruning; the layers are stored sparse + quantized \
