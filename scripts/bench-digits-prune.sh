@@ -11,9 +11,16 @@
 #        + quantization (`prune --method sparsegpt --quantize S`) against `prune --method sparsegpt`
 #        then `quantize --S` (round to nearest), int8 and int4, with the output file sizes; the CNN's
 #        Conv weight is rounded to nearest unpruned in both (SPARSITY default 0.5 0.8).
+#        scripts/bench-digits-prune.sh --global [BIN] [KEEP ...]   adds Wanda and SparseGPT with
+#        --scope global (one budget over the layers, spec/calibrated-pruning.md) and the kept
+#        weights of each pruned tensor.
+#        MODELS="A.ckpt B.onnx" replaces the two demo models (e.g. the wider MLP of
+#        `python3 fixtures/make_fixtures.py --wide-digits /tmp/mlp-digits-256.ckpt 256`); a model
+#        named cnn-digits.onnx prunes fc.weight only.
 set -euo pipefail
-joint=false
+joint=false global=false
 if [ "${1:-}" = --joint ]; then joint=true; shift; fi
+if [ "${1:-}" = --global ]; then global=true; shift; fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/.build/debug/aicompress}
 shift || true
@@ -49,26 +56,42 @@ if $joint; then
     done
     exit 0
 fi
-echo "| model | keep | magnitude | Wanda | SparseGPT |"
-echo "|---|---:|---:|---:|---:|"
-for model in mlp-digits.ckpt cnn-digits.onnx; do
-    ext=${model##*.}
-    echo "| $model | 1 (dense) | $(accuracy "$demo/$model") | | |"
+read -r -a models <<<"${MODELS:-$demo/mlp-digits.ckpt $demo/cnn-digits.onnx}"
+methods=(magnitude wanda sparsegpt)
+if $global; then
+    methods+=(wanda:global sparsegpt:global)
+    echo "| model | keep | magnitude | Wanda | SparseGPT | Wanda global | SparseGPT global | kept per tensor (SparseGPT global) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|"
+else
+    echo "| model | keep | magnitude | Wanda | SparseGPT |"
+    echo "|---|---:|---:|---:|---:|"
+fi
+for path in "${models[@]}"; do
+    model=$(basename "$path") ext=${path##*.}
+    echo "| $model | 1 (dense) | $(accuracy "$path") | | |"
     for keep in "${keeps[@]}"; do
         row="| $model | $keep |"
-        for method in magnitude wanda sparsegpt; do
-            out=$tmp/$method-$keep.$ext
+        for m in "${methods[@]}"; do
+            method=${m%%:*}
+            out=$tmp/${m/:/-}-$keep.$ext
             args=(prune -q --method "$method" --keep "$keep")
+            [ "$m" = "$method" ] || args+=(--scope global)
             # Wanda and SparseGPT prune Gemm/MatMul weights only; the CNN's Conv stays dense
             # for magnitude too, so every column prunes the same tensors.
-            [ "$ext" = onnx ] && args+=(--include fc.weight)
+            [ "$model" = cnn-digits.onnx ] && args+=(--include fc.weight)
             [ "$method" = magnitude ] || args+=(--calibration "$train")
-            if err=$("$bin" "${args[@]}" "$demo/$model" "$out" 2>&1); then
+            if err=$("$bin" "${args[@]}" "$path" "$out" 2>&1); then
                 row+=" $(accuracy "$out") |"
             else
                 row+=" refused: ${err%%$'\n'*} |"
             fi
         done
+        if $global; then
+            row+=" $("$bin" inspect "$tmp/sparsegpt-global-$keep.$ext" --json | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["tensors"]
+print(", ".join("%s %d/%d" % (x["name"], x["parameters"] - x["zeros"], x["parameters"]) for x in t if x["name"].endswith("weight")))') |"
+        fi
         echo "$row"
     done
 done

@@ -40,6 +40,9 @@ extension AICompress {
                 SparseGPT chooses by saliency and updates the remaining weights of the row to make \
                 up for the removed ones. --sparsity/--keep apply to each output row (Wanda) or to \
                 each block of 128 inputs over all rows (SparseGPT); --pattern N:M to every row. \
+                With --scope global the layers together keep round(keep × their weights), each \
+                its share by its measured error curve (the summed relative output error is made \
+                least; spec/calibrated-pruning.md). \
                 SparseGPT with --quantize SCHEME (int8, uint8, int4, uint4; --group-size N) also \
                 rounds the kept weights onto the scheme's grid in the same sweep, compensating the \
                 rounding as it compensates the pruning; the layers are stored sparse + quantized \
@@ -118,8 +121,9 @@ extension AICompress {
             try calibration.check(needed: method != .magnitude, method: method.rawValue)
             if method != .magnitude { _ = try calibratedPattern() }
             if quantize != nil || groupSize != nil { _ = try jointBase() }
-            if quantize != nil, ((try? Self.languageModelInput(files.input)) ?? nil) != nil {  // read faults: run() reports them
-                throw ValidationError("--quantize goes with graph models (ONNX, .ckpt); prune a language model, then quantize --gguf TYPE")
+            if quantize != nil || (scope == .global && method != .magnitude), ((try? Self.languageModelInput(files.input)) ?? nil) != nil {  // read faults: run() reports them
+                throw ValidationError(quantize != nil ? "--quantize goes with graph models (ONNX, .ckpt); prune a language model, then quantize --gguf TYPE"
+                                                      : "--scope global with --method \(method.rawValue) goes with graph models (ONNX, .ckpt); a language model's blocks are pruned one at a time")
             }
             if !global.stats { try out.check(output: files.output) }
             if shard.part != nil {
@@ -155,7 +159,7 @@ extension AICompress {
                                           recipe: [calibration.jointRecipeStep(joint)])
             }
             let pass = CalibratedPrune(method: calibrated, pattern: try calibratedPattern(),
-                                       selection: TensorSelection(parameters: selection.parameters), calibration: data)
+                                       selection: TensorSelection(parameters: selection.parameters), calibration: data, scope: scope)
             try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report,
                                recipe: [calibration.recipeStep(pass)])
         }
@@ -169,8 +173,12 @@ extension AICompress {
 
         /// What a data-aware method removes, from --keep/--sparsity or --pattern N:M.
         func calibratedPattern() throws -> SparsityPattern {
-            if scope == .global { throw ValidationError("--method \(method.rawValue) prunes each layer by its own calibration data; --scope global is for magnitude pruning") }
-            return try CalibratedStep.pattern(keep: keep, sparsity: sparsity, pattern: pattern, method: method.rawValue)
+            let p = try CalibratedStep.pattern(keep: keep, sparsity: sparsity, pattern: pattern, method: method.rawValue)
+            if scope == .global {
+                guard case .unstructured = p else { throw ValidationError("--scope global with --method \(method.rawValue) shares --keep/--sparsity among the layers; --pattern N:M fixes every row's share") }
+                if quantize != nil { throw ValidationError("--scope global does not go with --quantize (the joint sweep prunes every layer by the same fraction)") }
+            }
+            return p
         }
     }
 }

@@ -29,14 +29,15 @@ enum CalibratedStep {
 
     /// The recorded step of a calibrated prune: method, what it removes, the selection keys
     /// (graph models), then the data keys.
-    static func prune(method: String, pattern: SparsityPattern, selection: [Recipe.Option] = [],
+    static func prune(method: String, pattern: SparsityPattern, scope: Prune.Scope = .tensor, selection: [Recipe.Option] = [],
                       calibration: [Recipe.Option]) -> Recipe.Step {
         let removed: Recipe.Option
         switch pattern {
         case .unstructured(let f): removed = option("sparsity", "\(f)")
         case .nOfM(let k, let m): removed = option("pattern", "\(k):\(m)")
         }
-        return Recipe.Step(command: "prune", options: [option("method", method), removed] + selection + calibration)
+        let shared = scope == .global ? [option("scope", scope.rawValue)] : []  // absent: per layer, as before `scope` was taken
+        return Recipe.Step(command: "prune", options: [option("method", method), removed] + shared + selection + calibration)
     }
 
     /// What a data-aware prune removes: N:M from `pattern`, else the fraction `sparsity` (or 1 − `keep`).
@@ -146,6 +147,11 @@ extension Recipe.Step {
             }
             // The keys are checked as `prune` checks its flags (the selection is a graph model's).
             let selection = try base.pass(file: file, number: number) as? Prune
+            let scope = word("scope") == Prune.Scope.global.rawValue ? Prune.Scope.global : .tensor
+            if scope == .global && (input.languageModel != nil || word("quantize") != nil) {
+                throw fail("scope", input.languageModel != nil ? "global goes with graph models (a language model's blocks are pruned one at a time)"
+                                                               : "global does not go with `quantize` (the joint sweep prunes every layer by the same fraction)")
+            }
             do {  // `quantize` (and `group-size`): SparseGPT's joint sweep (Prune+Quantize.swift)
                 if let joint = try CalibratedStep.jointPass(method: method, quantize: word("quantize"), groupSize: word("group-size"),
                                                             pattern: pattern, selection: selection?.selection ?? TensorSelection(),
@@ -162,7 +168,7 @@ extension Recipe.Step {
                                           options: calibration.textOptions(gram: m == .sparsegpt), huggingFace: lm.huggingFace)
             }
             guard let data = calibration.data, let m = CalibratedPrune.Method(rawValue: method) else { throw fail("method", "unknown method") }
-            return CalibratedPrune(method: m, pattern: pattern, selection: selection?.selection ?? TensorSelection(), calibration: data)
+            return CalibratedPrune(method: m, pattern: pattern, selection: selection?.selection ?? TensorSelection(), calibration: data, scope: scope)
         case ("quantize", "gptq"):
             guard let data = calibration.data, let quantize = try base.pass(file: file, number: number) as? Quantize else {
                 throw fail("method", "gptq needs the key 'calibration'")

@@ -58,7 +58,7 @@ final class CalibratedPruneCLITests: CLITestCase {
         let model = fixture("demo/mlp-digits.ckpt"), data = fixture("demo/digits-train.csv")
         let cases: [([String], String)] = [
             (["--method", "wanda", "--keep", "0.5"], "needs --calibration"),
-            (["--method", "wanda", "--keep", "0.5", "--calibration", data, "--scope", "global"], "--scope global"),
+            (["--method", "wanda", "--pattern", "2:4", "--calibration", data, "--scope", "global"], "--pattern N:M fixes every row's share"),
             (["--method", "sparsegpt", "--pattern", "channels", "--keep", "0.5", "--calibration", data], "--pattern N:M"),
             (["--keep", "0.5", "--calibration", data], "--calibration goes with"),
         ]

@@ -4,7 +4,8 @@ import AICompressTraining
 /// Pruning that looks at calibration data: Wanda (|W|·‖X‖, no update) or SparseGPT (mask by
 /// saliency, remaining weights updated), applied to the `Gemm`/`MatMul` weights of a graph one
 /// layer at a time (`LayerwiseCalibration`). Other tensors are left alone. Pruned tensors are
-/// stored sparse when that is smaller, as magnitude pruning stores them.
+/// stored sparse when that is smaller, as magnitude pruning stores them. With `scope` global an
+/// unstructured budget is shared among the layers by their error curves (`SparsityAllocation`).
 public struct CalibratedPrune: CompressionPass {
     /// The calibrated methods.
     public enum Method: String, Sendable, CaseIterable {
@@ -21,15 +22,19 @@ public struct CalibratedPrune: CompressionPass {
     public var calibration: CalibrationData
     /// SparseGPT's dampening fraction.
     public var dampFraction: Double
+    /// `tensor`: every layer removes the fraction; `global`: the layers together remove it,
+    /// each its share from `SparsityAllocation` (unstructured patterns only).
+    public var scope: Prune.Scope
 
     /// A calibrated pruning pass.
     public init(method: Method, pattern: SparsityPattern, selection: TensorSelection = TensorSelection(),
-                calibration: CalibrationData, dampFraction: Double = 0.01) {
+                calibration: CalibrationData, dampFraction: Double = 0.01, scope: Prune.Scope = .tensor) {
         self.method = method
         self.pattern = pattern
         self.selection = selection
         self.calibration = calibration
         self.dampFraction = dampFraction
+        self.scope = scope
     }
 
     public var name: String { "prune" }
@@ -40,6 +45,7 @@ public struct CalibratedPrune: CompressionPass {
         case .unstructured(let f): p.append(("sparsity", "\(f)"))
         case .nOfM(let k, let m): p.append(("pattern", "\(k):\(m)"))
         }
+        if scope == .global { p.append(("scope", scope.rawValue)) }
         p.append(("calibration-rows", "\(calibration.maxRows)"))
         return p + selection.parameters
     }
@@ -65,16 +71,22 @@ public struct CalibratedPrune: CompressionPass {
         }
         let run = LayerwiseCalibration(batches: try calibration.batches(for: model), needsGram: method == .sparsegpt)
         let scheme = self.scheme
+        let budgets = scope == .global ? try removals(model, layers: layers, run: run) : nil
         let results = try run.run(model, layers: layers) { layer, stats, weights in
             let rows = layer.outputs
             let values: [Float], keep: [Bool]
-            switch method {
-            case .wanda:
-                keep = Wanda.mask(weights, rows: rows, norms: stats.columnNorms, pattern: pattern)
-                values = zip(weights, keep).map { $1 ? $0 : 0 }
-            case .sparsegpt:
-                let r = try SparseGPT(dampFraction: dampFraction).prune(weights, rows: rows, statistics: stats, pattern: pattern, layer: layer.weight)
-                (values, keep) = (r.weights, r.mask)
+            if let removing = budgets?[layer.weight] {
+                let r = try prune(weights, rows: rows, statistics: stats, removing: removing, layer: layer.weight)
+                (values, keep) = (r.values, r.keep)
+            } else {
+                switch method {
+                case .wanda:
+                    keep = Wanda.mask(weights, rows: rows, norms: stats.columnNorms, pattern: pattern)
+                    values = zip(weights, keep).map { $1 ? $0 : 0 }
+                case .sparsegpt:
+                    let r = try SparseGPT(dampFraction: dampFraction).prune(weights, rows: rows, statistics: stats, pattern: pattern, layer: layer.weight)
+                    (values, keep) = (r.weights, r.mask)
+                }
             }
             return try Self.stored(layer, original: weights, values: values, keep: keep, scheme: scheme)
         }

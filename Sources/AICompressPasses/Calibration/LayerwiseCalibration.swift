@@ -39,24 +39,11 @@ public struct LayerwiseCalibration: Sendable {
     ///   (naming the op or value), or what `compress` throws.
     public func run(_ model: Model, layers: [CalibratedLayer],
                     compress: (CalibratedLayer, LayerStatistics, [Float]) throws -> Compressed) throws -> [String: Compressed] {
-        var network: Network
-        do { network = try Network(model: model) } catch {
-            throw PassError.unsupported(tensor: layers.first?.weight ?? "model", reason: "calibration runs the model, which failed: \(error)")
-        }
+        var network = try Self.network(model, layers)
         let tensors = Dictionary(model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var done: [String: Compressed] = [:]
         for layer in layers {
-            var stats = LayerStatistics(columns: layer.inputs, gram: needsGram)
-            for feeds in batches {
-                let env: [String: NDArray]
-                do { env = try network.forward(feeds) } catch {
-                    throw PassError.unsupported(tensor: layer.weight, reason: "calibration could not run the model: \(error)")
-                }
-                guard let x = env[layer.input], x.isFloat, x.count % layer.inputs == 0, x.shape.last == layer.inputs else {
-                    throw PassError.unsupported(tensor: layer.weight, reason: "the input '\(layer.input)' of node '\(layer.node)' is not a float [.., \(layer.inputs)] value on the calibration data")
-                }
-                stats.add(x.floats, rows: x.count / layer.inputs)
-            }
+            let stats = try statistics(of: layer, network)
             guard let t = tensors[layer.weight] else { continue }
             let dense = try t.encoding == .dense ? t : t.densified()
             let result = try compress(layer, stats, layer.rowsByOutput(dense.floatValues()))
@@ -65,5 +52,43 @@ public struct LayerwiseCalibration: Sendable {
             done[layer.weight] = result
         }
         return done
+    }
+
+    /// Visits `layers` of the *unchanged* `model` in order with `visit(layer, statistics,
+    /// weights)` (weights `outputs × inputs`): every layer's statistics come from the original
+    /// model, one layer's at a time. `CalibratedPrune`'s global scope plans with it.
+    /// - Throws: as `run`, or what `visit` throws.
+    public func visit(_ model: Model, layers: [CalibratedLayer],
+                      _ visit: (CalibratedLayer, LayerStatistics, [Float]) throws -> Void) throws {
+        let network = try Self.network(model, layers)
+        let tensors = Dictionary(model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for layer in layers {
+            let stats = try statistics(of: layer, network)
+            guard let t = tensors[layer.weight] else { continue }
+            let dense = try t.encoding == .dense ? t : t.densified()
+            try visit(layer, stats, layer.rowsByOutput(dense.floatValues()))
+        }
+    }
+
+    static func network(_ model: Model, _ layers: [CalibratedLayer]) throws -> Network {
+        do { return try Network(model: model) } catch {
+            throw PassError.unsupported(tensor: layers.first?.weight ?? "model", reason: "calibration runs the model, which failed: \(error)")
+        }
+    }
+
+    /// `layer`'s input statistics over the batches, run through `network` as it is.
+    func statistics(of layer: CalibratedLayer, _ network: Network) throws -> LayerStatistics {
+        var stats = LayerStatistics(columns: layer.inputs, gram: needsGram)
+        for feeds in batches {
+            let env: [String: NDArray]
+            do { env = try network.forward(feeds) } catch {
+                throw PassError.unsupported(tensor: layer.weight, reason: "calibration could not run the model: \(error)")
+            }
+            guard let x = env[layer.input], x.isFloat, x.count % layer.inputs == 0, x.shape.last == layer.inputs else {
+                throw PassError.unsupported(tensor: layer.weight, reason: "the input '\(layer.input)' of node '\(layer.node)' is not a float [.., \(layer.inputs)] value on the calibration data")
+            }
+            stats.add(x.floats, rows: x.count / layer.inputs)
+        }
+        return stats
     }
 }

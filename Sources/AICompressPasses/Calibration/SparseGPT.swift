@@ -65,6 +65,19 @@ public struct SparseGPT: Sendable {
         let loss = OBSSweep(blockSize: block).run(&w, rows: rows, factor: factor, rule: &rule)
         return Result(weights: w, mask: rule.keep, grid: rule.grid, loss: loss)
     }
+
+    /// Prunes exactly `removing` of the weights (`rows × factor.columns`), unstructured: each
+    /// block's share is ⌊removing·end/n⌋ − ⌊removing·start/n⌋ (block `start..<end` of the n
+    /// columns; the shares add up to `removing`), chosen and compensated as `prune(pattern:)`
+    /// does. The per-layer budgets of `--scope global` (`SparsityAllocation`) are counts.
+    public func prune(_ weights: [Float], rows: Int, factor: HessianFactor, removing: Int) -> Result {
+        let n = factor.columns
+        var w = weights
+        var rule = SparseGPTRule(pattern: .unstructured(fraction: 0), grid: nil, rows: rows, columns: n)
+        rule.removing = min(max(0, removing), rows * n)
+        let loss = OBSSweep(blockSize: blockSize).run(&w, rows: rows, factor: factor, rule: &rule)
+        return Result(weights: w, mask: rule.keep, grid: nil, loss: loss)
+    }
 }
 
 extension IntegerGrid {
@@ -89,6 +102,9 @@ struct SparseGPTRule: OBSColumnRule {
     let grid: IntegerGrid?
     var keep: [Bool]
     let columns: Int
+    /// When set, the whole layer loses exactly this many weights (unstructured only), shared
+    /// out over the blocks in proportion to their width; else `pattern`'s fraction of each block.
+    var removing: Int?
 
     init(pattern: SparsityPattern, grid: IntegerGrid?, rows: Int, columns: Int) {
         self.pattern = pattern
@@ -109,7 +125,8 @@ struct SparseGPTRule: OBSColumnRule {
             var scores: [Double] = []
             scores.reserveCapacity(rows * width)
             for r in 0..<rows { for j in blockStart..<blockEnd { scores.append(score(r, j)) } }
-            for i in SparsityPattern.smallest(scores, count: Int((f * Double(scores.count)).rounded(.down))) {
+            let drop = removing.map { $0 * blockEnd / n - $0 * blockStart / n } ?? Int((f * Double(scores.count)).rounded(.down))
+            for i in SparsityPattern.smallest(scores, count: drop) {
                 keep[(i / width) * n + blockStart + i % width] = false
             }
         case .nOfM(let k, let m) where c % m == 0:

@@ -27,6 +27,19 @@ public enum Wanda {
         return keep
     }
 
+    /// The keep mask removing exactly `removing` weights of the layer (`rows × norms.count`),
+    /// still compared within each row: row r loses ⌊removing·(r+1)/rows⌋ − ⌊removing·r/rows⌋
+    /// (the shares add up to `removing`). The per-layer budgets of `--scope global` are counts.
+    public static func mask(_ weights: [Float], rows: Int, norms: [Double], removing: Int) -> [Bool] {
+        let n = norms.count, total = min(max(0, removing), rows * n)
+        var keep = [Bool](repeating: true, count: rows * n)
+        for r in 0..<rows {
+            let scores = (0..<n).map { Double(abs(weights[r * n + $0])) * norms[$0] }
+            for j in SparsityPattern.smallest(scores, count: total * (r + 1) / rows - total * r / rows) { keep[r * n + j] = false }
+        }
+        return keep
+    }
+
     /// `weights` with the weights the mask drops set to 0.
     public static func prune(_ weights: [Float], rows: Int, norms: [Double], pattern: SparsityPattern) -> [Float] {
         let m = mask(weights, rows: rows, norms: norms, pattern: pattern)
