@@ -46,7 +46,9 @@ extension FoldWalk {
     func shapeSuffix(_ name: String) -> (suffix: [Int], count: Int?) {
         func constant(_ t: String) -> [Int]? {
             guard let w = tensors[t], w.encoding == .dense, [.i64, .i32].contains(w.dtype), w.shape.rank <= 1 else { return nil }
-            return w.doubleValues().map { Int($0) }
+            let v = w.doubleValues()
+            guard v.allSatisfy({ abs($0) < 1e15 }) else { return nil }
+            return v.map { Int($0) }
         }
         if let c = constant(name) { return (c, c.count) }
         guard let k = producer[name], nodes[k].opType == "Concat", nodes[k].domain.isEmpty || nodes[k].domain == "ai.onnx" else { return ([], nil) }
@@ -80,7 +82,7 @@ extension FoldWalk {
                 guard l.trailing else { return refuse("reshapes a value whose channels are not its trailing axes") }
                 var split: [Int] = [], product = 1
                 for d in suffix.reversed() where product < l.channels {
-                    guard d > 0 else { return refuse("has no constant shape over the channels") }
+                    guard d > 0, d <= l.channels else { return refuse("has no constant shape over the channels") }
                     split.insert(d, at: 0)
                     product *= d
                 }
@@ -99,6 +101,8 @@ extension FoldWalk {
             case "MatMul":
                 guard node.inputs.count == 2, node.inputs[1] == v, node.inputs[0] != v else { return refuse("does not read the value as B alone") }
                 guard !l.axes.contains(-2) else { return refuse("contracts over a channel axis") }
+                // A channel axis of size 1 in B could be broadcast against A's: each channel must be B's own.
+                guard zip(l.axes, l.sizes).allSatisfy({ $0.0 == -1 || $0.1 > 1 }) else { return refuse("could broadcast a channel axis") }
                 if let r = l.rank { guard r >= 2 else { return refuse("reads a vector") } }
                 else if l.axes.min()! > -3 { ranks[v] = 2 }
                 ranks[node.inputs[0]] = 2
