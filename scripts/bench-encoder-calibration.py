@@ -5,7 +5,8 @@
 
 Trains fixtures/encoder/encoder-init.onnx with `aicompress train` on tokens-train.npz, then
 prunes (magnitude, Wanda, SparseGPT; calibration: tokens-train.npz) and quantizes (int8/int4,
-round to nearest and GPTQ) it, and reports on tokens-test.npz (300 rows, never used for
+round to nearest, GPTQ and AWQ, which folds each attention output projection's scales into its
+value projection) it, and reports on tokens-test.npz (300 rows, never used for
 calibration) the accuracy and the cosine between each file's pooled output and the trained model's (and the logits' error),
 both computed by onnxruntime, not by aicompress. Needs numpy, onnx, onnxruntime.
 """
@@ -61,6 +62,7 @@ def main():
     for q in ("--int8", "--int4"):
         cases.append((f"quantize {q}", ["quantize", q]))
         cases.append((f"quantize {q} --method gptq", ["quantize", q, "--method", "gptq", "--calibration", train]))
+        cases.append((f"quantize {q} --method awq", ["quantize", q, "--method", "awq", "--calibration", train]))
     print("| file | test accuracy | pooled output cosine vs dense, mean (worst row) | logits relative L2 error |")
     print("|---|---:|---:|---:|")
     for i, (name, args) in enumerate(cases):

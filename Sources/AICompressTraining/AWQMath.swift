@@ -13,6 +13,17 @@ public enum AWQMath {
         return raw.map { Float($0 / norm) }
     }
 
+    /// `m` with each block of `block` consecutive entries replaced by the block's mean: the
+    /// statistics of columns that share one scale (a convolution channel flattened into `block`
+    /// columns), so `scales` gives them one scale. `m` itself when `block` is 1.
+    public static func tied(_ m: [Double], block: Int) -> [Double] {
+        guard block > 1 else { return m }
+        return m.indices.map { j in
+            let start = j / block * block
+            return m[start..<min(start + block, m.count)].reduce(0, +) / Double(block)
+        }
+    }
+
     /// Σ_rows Δ G Δᵀ with Δ = w − e (`rows × n`), G = XᵀX `n × n`: ‖(w − e)Xᵀ‖², the squared
     /// output error over the calibration rows X (float products by BLAS, summed in Double).
     public static func gramLoss(_ w: [Float], _ e: [Float], rows: Int, columns n: Int, gram g: [Float]) -> Double {

@@ -9,14 +9,18 @@ import AICompressCore
 ///   for s > 0), each value on the way read by that node only;
 /// - an `Add` of a per-channel constant (a MatMul's bias): the constant divided by s too, then
 ///   the linear producer below it;
+/// - through the nodes `ChannelLayout` follows (Reshape, Transpose, attention's softmax(QKᵀ)·V
+///   MatMul, pooling, Flatten), which move a channel's values without mixing channels; a `Shape`
+///   node reading a value on the way is no other use (it reads the dims only);
 /// - to a `Gemm` (its B's output rows and its C) or `MatMul` with an initializer weight, a
-///   `LayerNormalization` over the last axis (scale and bias) or a `BatchNormalization` of a 2-D
-///   value (scale and B).
+///   `LayerNormalization` over the last axis (scale and bias), a `BatchNormalization` of a 2-D
+///   value (scale and B), or a `Conv` whose output is flattened into the columns (its kernel's
+///   output channels and bias; one scale per channel, tied over the channel's `tie` columns).
 ///
-/// Anything else (the graph input itself, Tanh/Sigmoid/GELU, Reshape/Flatten, a value that also
-/// feeds another node or is a graph output, a shared tensor) has no exact fold: the group is left
-/// unscaled and `unscaled` says why. Every tensor a fold touches must be a dense f32 initializer
-/// used by that node alone.
+/// Anything else (the graph input itself, Tanh/Sigmoid/GELU, a reshape that moves a channel's
+/// columns apart, a value that also feeds another node or is a graph output, a shared tensor)
+/// has no exact fold: the group is left unscaled and `unscaled` says why. Every tensor a fold
+/// touches must be a dense f32 initializer used by that node alone.
 public struct GraphAWQGroup: Sendable, Equatable {
     /// A tensor the fold divides by s.
     public enum Target: Sendable, Equatable {
@@ -24,11 +28,13 @@ public struct GraphAWQGroup: Sendable, Equatable {
         case rows(tensor: String, outputAxis: Int)
         /// A per-channel vector (bias, norm scale) whose element j is divided by s_j.
         case vector(tensor: String)
+        /// A convolution kernel whose output channel c (axis 0) is divided by s_c.
+        case kernel(tensor: String)
 
         /// The tensor's name.
         public var tensor: String {
             switch self {
-            case .rows(let t, _), .vector(let t): return t
+            case .rows(let t, _), .vector(let t), .kernel(let t): return t
             }
         }
     }
@@ -46,9 +52,18 @@ public struct GraphAWQGroup: Sendable, Equatable {
     public let requiredRank: Int?
     /// Why no fold exists; nil when `targets` is the fold.
     public let unscaled: String?
+    /// Consecutive columns sharing one channel's scale (1 unless a Flatten made each channel a
+    /// block of columns).
+    public var tie: Int = 1
+    /// Values whose rank the fold's proof assumes at least this (the graph does not fix it),
+    /// checked on the calibration data.
+    public var ranks: [String: Int] = [:]
 
     /// The members' fan-in (the value's last dimension).
     public var columns: Int { members[0].inputs }
+
+    /// The producer's channels (`columns` / `tie`).
+    public var channels: Int { columns / tie }
 
     /// The groups of `layers` (by the value they read, in graph order of first use) with their
     /// folds or the reason they have none.
@@ -65,7 +80,7 @@ public struct GraphAWQGroup: Sendable, Equatable {
 }
 
 /// The backward walk of `GraphAWQGroup.find` over one graph.
-private struct FoldWalk {
+struct FoldWalk {
     let nodes: [Node]
     let tensors: [String: Tensor]
     /// value → (node index, input index) of every use.
@@ -125,6 +140,8 @@ private struct FoldWalk {
             return unscaled("'\(w.weight)' is also used elsewhere")
         }
         var v = x, targets: [GraphAWQGroup.Target] = [], linearOnly = false
+        // The nodes that move channels (members' side first) and the value each reads on the way.
+        var chain: [Int] = [], values: [String] = []
         while true {
             guard let k = producer[v] else {
                 return unscaled(inputs.contains(v) || tensors[v] == nil ? "its input comes from the graph input '\(v)': nothing to fold 1/s into"
@@ -134,16 +151,50 @@ private struct FoldWalk {
             if node.outputs.dropFirst().contains(where: { !$0.isEmpty && !(uses[$0] ?? []).isEmpty }) {
                 return unscaled("\(label(k)) has a second output in use")
             }
-            func fold(_ more: [GraphAWQGroup.Target], rank: Int? = nil) -> GraphAWQGroup {
-                GraphAWQGroup(input: x, members: members, targets: targets + more, producer: label(k), requiredRank: rank, unscaled: nil)
+            /// The fold into this node, whose output has the channels at `start` (default: the last axis).
+            func fold(_ more: [GraphAWQGroup.Target], rank: Int? = nil, start: ChannelLayout? = nil) -> GraphAWQGroup {
+                var g = GraphAWQGroup(input: x, members: members, targets: targets + more, producer: label(k), requiredRank: rank, unscaled: nil)
+                guard !chain.isEmpty || start != nil else { return g }
+                switch follow(chain.reversed(), values: values.reversed(), from: start ?? .last(n, rank: rank), columns: n) {
+                case .failure(let f): return unscaled(f.reason)
+                case .success(let r):
+                    g.tie = r.tie
+                    g.ranks = r.ranks
+                }
+                return g
             }
-            /// Steps below this node to its input `next`, which it must be the only reader of.
-            func step(_ next: String) -> String? {
-                guard uses[next]?.count == 1, !outputs.contains(next) else { return "'\(next)' (the input of \(label(k))) also feeds another node" }
+            /// Steps below this node to its input `next`, which it must be the only reader of
+            /// (a `Shape` node reads its dims only, which no fold changes).
+            func step(_ next: String, moves: Bool = false) -> String? {
+                let readers = (uses[next] ?? []).filter { nodes[$0.0].opType != "Shape" }
+                guard readers.count == 1, !outputs.contains(next) else { return "'\(next)' (the input of \(label(k))) also feeds another node" }
+                if moves {
+                    chain.append(k)
+                    values.append(next)
+                }
                 v = next
                 return nil
             }
             switch op {
+            case "Reshape" where !linearOnly, "Transpose" where !linearOnly, "Flatten" where !linearOnly,
+                 "MaxPool" where !linearOnly, "AveragePool" where !linearOnly, "GlobalMaxPool" where !linearOnly,
+                 "GlobalAveragePool" where !linearOnly:
+                if let why = step(node.inputs[0], moves: true) { return unscaled(why) }
+            case "MatMul" where !linearOnly && node.inputs.count == 2 && tensors[node.inputs[1]] == nil:
+                // softmax(QKᵀ)·V: the channels come from V (B); `follow` checks they are not contracted.
+                if let why = step(node.inputs[1], moves: true) { return unscaled(why) }
+            case "Conv" where !linearOnly:
+                guard node.inputs.count >= 2, tensors[node.inputs[0]] == nil else { return unscaled("\(label(k)) has no value input") }
+                let w = node.inputs[1]
+                if let why = unfit(w, columns: n, vector: false) { return unscaled("\(label(k)): \(why)") }
+                guard let kernel = tensors[w], kernel.shape.rank >= 3 else { return unscaled("\(label(k)): its weight '\(w)' is not a kernel") }
+                let c = kernel.shape.dims[0]
+                var more: [GraphAWQGroup.Target] = [.kernel(tensor: w)]
+                if node.inputs.count > 2, !node.inputs[2].isEmpty {
+                    if let why = unfit(node.inputs[2], columns: c, vector: true) { return unscaled("\(label(k)): its bias: \(why)") }
+                    more.append(.vector(tensor: node.inputs[2]))
+                }
+                return fold(more, start: .channelAxis(c, rank: kernel.shape.rank))
             case "Relu", "LeakyRelu":
                 // Positively homogeneous (f(x/s) = f(x)/s for s > 0): exact at any point of the walk.
                 if let why = step(node.inputs[0]) { return unscaled(why) }
@@ -172,7 +223,7 @@ private struct FoldWalk {
                     if let why = unfit(node.inputs[2], columns: n, vector: true) { return unscaled("\(label(k)): its bias: \(why)") }
                     more.append(.vector(tensor: node.inputs[2]))
                 }
-                return fold(more)
+                return fold(more, start: op == "Gemm" ? .last(n, rank: 2) : nil)
             case "LayerNormalization" where !linearOnly, "BatchNormalization" where !linearOnly:
                 var rank: Int? = op == "BatchNormalization" ? 2 : nil
                 if op == "LayerNormalization", case .int(let a) = node.attribute("axis"), a != -1 {

@@ -15,6 +15,8 @@ import AICompressTraining
 /// channel j by s_j (a previous layer's weight rows and bias, a norm's scale and bias), so the
 /// float model computes the same function; the folded model is rounded by the scheme as `rtn`
 /// would round it. Groups without an exact fold are rounded unscaled, and their reports say why.
+/// Through a Flatten each convolution channel is a block of columns: m is averaged over the
+/// block (`AWQMath.tied`), so the block shares the one scale the channel is divided by.
 ///
 /// Folding a layer's output rows by 1/s before rounding it leaves its codes unchanged for the
 /// row-wise scales of the integer schemes (per channel, or groups along the input axis), up to
@@ -90,7 +92,7 @@ public struct GraphAWQQuantize: CompressionPass {
             }
             let n = g.columns
             var stats = LayerStatistics(columns: n, gram: true), absolute = [Double](repeating: 0, count: n)
-            var wrongRank: Int?
+            var wrongRank: Int?, lowRank: (String, Int)?
             for feeds in batches {
                 let env: [String: NDArray]
                 do { env = try network.forward(feeds) } catch {
@@ -100,6 +102,10 @@ public struct GraphAWQQuantize: CompressionPass {
                     throw PassError.unsupported(tensor: g.members[0].weight, reason: "the input '\(g.input)' of node '\(g.members[0].node)' is not a float [.., \(n)] value on the calibration data")
                 }
                 if let r = g.requiredRank, x.shape.count != r { wrongRank = x.shape.count; break }
+                if let (value, r) = g.ranks.sorted(by: { $0.key < $1.key }).first(where: { (env[$0.key]?.shape.count ?? 0) < $0.value }) {
+                    lowRank = (value, r)
+                    break
+                }
                 stats.add(x.floats, rows: x.count / n)
                 x.floats.withUnsafeBufferPointer { p in
                     for r in 0..<(x.count / n) { for j in 0..<n { absolute[j] += Double(abs(p[r * n + j])) } }
@@ -110,8 +116,13 @@ public struct GraphAWQQuantize: CompressionPass {
                                   unscaled: "its input '\(g.input)' has rank \(r) on the calibration data; the fold into \(g.producer) needs rank \(g.requiredRank ?? 0)"))
                 continue
             }
+            if let (value, r) = lowRank {
+                out.append(Search(group: g, alpha: nil, scales: [], losses: [],
+                                  unscaled: "'\(value)' has rank under \(r) on the calibration data; the fold into \(g.producer) needs at least \(r)"))
+                continue
+            }
             let rows = max(stats.rows, 1)
-            let mean = absolute.map { $0 / Double(rows) }
+            let mean = AWQMath.tied(absolute.map { $0 / Double(rows) }, block: g.tie)
             let gram = stats.symmetricGram.map { Float($0) }
             let weights = g.members.map { $0.rowsByOutput(tensors[$0.weight]!.floatValues()) }
             let alphas = (0..<grid).map { Double($0) / Double(grid) }
@@ -186,13 +197,18 @@ public struct GraphAWQQuantize: CompressionPass {
                 factors[m.weight] = f
                 labels[m.weight] = (String(format: "awq α=%.2f ", r.alpha!), "")
             }
+            // The producer's channel c: the scale of its block of columns.
+            let channel = stride(from: 0, to: n, by: r.group.tie).map { s[$0] }
             for t in r.group.targets {
                 var f = factor(t.tensor)
                 switch t {
-                case .vector: for j in 0..<n { f[j] /= s[j] }
+                case .vector: for c in channel.indices { f[c] /= channel[c] }
                 case .rows(let name, let axis):
                     let d = tensors[name]!.shape.dims
-                    for a in 0..<d[0] { for b in 0..<d[1] { f[a * d[1] + b] /= s[axis == 0 ? a : b] } }
+                    for a in 0..<d[0] { for b in 0..<d[1] { f[a * d[1] + b] /= channel[axis == 0 ? a : b] } }
+                case .kernel:
+                    let per = f.count / channel.count
+                    for c in channel.indices { for e in 0..<per { f[c * per + e] /= channel[c] } }
                 }
                 factors[t.tensor] = f
                 let fold = " (folded: ÷s of \(r.group.input))"
