@@ -40,4 +40,16 @@ public struct ActivationSite: Sendable, Hashable {
         case .output, .down: return "blk.\(layer).\(kind.rawValue).weight"
         }
     }
+
+    /// Whether `name` is a block projection's GGUF name (`blk.N.attn_q.weight`, …, and phi3's
+    /// fused `blk.N.attn_qkv.weight`): the weights the calibrated methods compress.
+    public static func isProjection(_ name: String) -> Bool {
+        name.hasPrefix("blk.") && (name.hasSuffix(".attn_qkv.weight") || Kind.allCases.contains { name.hasSuffix(".\($0.rawValue).weight") })
+    }
+
+    /// Every name a projection of block `layer` may have (the seven separate ones and phi3's
+    /// attn_qkv; ffn_up is both).
+    public static func projectionNames(layer: Int) -> [String] {
+        Kind.allCases.map { ActivationSite(layer: layer, kind: $0).tensorName } + ["blk.\(layer).attn_qkv.weight"]
+    }
 }

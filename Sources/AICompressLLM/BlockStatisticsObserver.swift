@@ -23,7 +23,8 @@ final class BlockStatisticsObserver: ActivationObserver, @unchecked Sendable {
 
     func observe(_ site: ActivationSite, input: UnsafePointer<Float>, rows t: Int, columns n: Int) {
         let group = BlockInputStatistics.Group(site.kind)
-        guard site.layer == layer, group.kinds.first == site.kind, t > 0, n > 0 else { return }
+        // A fused weight (phi3's ffn_up arrives as `.up`) is its group's one reader.
+        guard site.layer == layer, site.fused || group.kinds.first == site.kind, t > 0, n > 0 else { return }
         lock.lock()
         defer { lock.unlock() }
         columns[group] = n

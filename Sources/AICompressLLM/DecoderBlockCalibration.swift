@@ -28,11 +28,21 @@ public struct DecoderBlockCalibration: Sendable {
         statistics[BlockInputStatistics.Group(kind)]
     }
 
-    /// The weight matrix of projection `kind` (`rows` outputs × `columns` inputs).
+    /// The weight matrix of projection `kind` (`rows` outputs × `columns` inputs); in a fused
+    /// block, the row view of `kind` inside its fused weight.
     public func weights(_ kind: ActivationSite.Kind) -> WeightMatrix { layer.matrix(kind) }
 
-    /// The GGUF tensor name of projection `kind` in this block (`blk.N.attn_q.weight`, …).
+    /// The GGUF tensor name of the separate projection `kind` in this block (`blk.N.attn_q.weight`, …).
     public func tensorName(_ kind: ActivationSite.Kind) -> String { ActivationSite(layer: index, kind: kind).tensorName }
+
+    /// The weights this block stores, each once, in the decoder's order: the seven separate
+    /// projections of a llama block; phi3's fused attn_qkv (as `.query`, fused) and ffn_up (as
+    /// `.up`, fused) in place of q/k/v and gate/up. A compressor goes through these, and keys
+    /// each replacement by the site's kind (`LayerwiseDecoderCalibration.run`).
+    public var projections: [ActivationSite] { layer.projections(block: index) }
+
+    /// The stored weight `site` names: a fused site's whole fused matrix, otherwise the projection.
+    public func weights(_ site: ActivationSite) -> WeightMatrix { layer.matrix(site) }
 }
 
 extension DecoderLayer {
@@ -49,12 +59,75 @@ extension DecoderLayer {
         }
     }
 
-    /// This block with some projections replaced (the others kept).
+    /// The stored weights of block `block` (see `DecoderBlockCalibration.projections`).
+    public func projections(block: Int) -> [ActivationSite] {
+        let attention: [ActivationSite] = fusedQKV != nil ? [ActivationSite(layer: block, kind: .query, fused: true)]
+            : [.query, .key, .value].map { ActivationSite(layer: block, kind: $0) }
+        let feedForward: [ActivationSite] = fusedGateUp != nil ? [ActivationSite(layer: block, kind: .up, fused: true)]
+            : [.gate, .up].map { ActivationSite(layer: block, kind: $0) }
+        return attention + [ActivationSite(layer: block, kind: .output)] + feedForward + [ActivationSite(layer: block, kind: .down)]
+    }
+
+    /// The stored weight `site` names: the fused matrix for a fused site of a block that has
+    /// it, otherwise the projection of `site.kind`.
+    public func matrix(_ site: ActivationSite) -> WeightMatrix {
+        guard site.fused else { return matrix(site.kind) }
+        switch site.kind {
+        case .query, .key, .value: return fusedQKV ?? matrix(site.kind)
+        case .gate, .up: return fusedGateUp ?? matrix(site.kind)
+        case .output, .down: return matrix(site.kind)
+        }
+    }
+
+    /// This block with some of its stored weights replaced (the others kept), each given as an
+    /// f32 tensor keyed by the kind of one of `projections(block:)`: a fused replacement is cut
+    /// into its q/k/v (gate/up) row views as the reader cuts the stored tensor.
+    /// - Throws: `LLMError.unsupportedTensor` for a kind that is not a stored weight of this
+    ///   block (attn_k of a fused attn_qkv), `.tensorEncoding` as `DecoderTensorReader.rows`.
+    func replacing(_ tensors: [ActivationSite.Kind: Tensor], block: Int) throws(LLMError) -> DecoderLayer {
+        let stored = Set(projections(block: block).map(\.kind))
+        var matrices: [ActivationSite.Kind: WeightMatrix] = [:]
+        var fusedQKV = fusedQKV, fusedGateUp = fusedGateUp
+        for (kind, t) in tensors.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            let site = ActivationSite(layer: block, kind: kind, fused: true)
+            guard stored.contains(kind) else {
+                throw .unsupportedTensor(tensor: site.tensorName, reason: "is one fused weight; its replacement is keyed by "
+                    + "\(kind == .key || kind == .value ? "attn_q" : "ffn_up"), not \(kind.rawValue)")
+            }
+            let m = try WeightMatrix(t)
+            switch kind {
+            case .query where fusedQKV != nil:
+                let (q, k) = (query.rows, key.rows)
+                matrices[.query] = try DecoderTensorReader.rows(t, m, 0..<q, suffix: "q")
+                matrices[.key] = try DecoderTensorReader.rows(t, m, q..<(q + k), suffix: "k")
+                matrices[.value] = try DecoderTensorReader.rows(t, m, (q + k)..<(q + k + value.rows), suffix: "v")
+                fusedQKV = m
+            case .up where fusedGateUp != nil:
+                let g = gate.rows
+                matrices[.gate] = try DecoderTensorReader.rows(t, m, 0..<g, suffix: "gate")
+                matrices[.up] = try DecoderTensorReader.rows(t, m, g..<(g + up.rows), suffix: "up")
+                fusedGateUp = m
+            default:
+                matrices[kind] = m
+            }
+        }
+        var layer = replacing(matrices)
+        layer.fusedQKV = fusedQKV
+        layer.fusedGateUp = fusedGateUp
+        return layer
+    }
+
+    /// This block with some projections replaced (the others kept, and any fused matrices as
+    /// they are: `replacing(_:block:)` replaces those).
     func replacing(_ matrices: [ActivationSite.Kind: WeightMatrix]) -> DecoderLayer {
         func m(_ k: ActivationSite.Kind) -> WeightMatrix { matrices[k] ?? matrix(k) }
-        return DecoderLayer(attentionNorm: attentionNorm, query: m(.query), key: m(.key), value: m(.value), output: m(.output),
-                            queryBias: queryBias, keyBias: keyBias, valueBias: valueBias, outputBias: outputBias,
-                            ffnNorm: ffnNorm, gate: m(.gate), up: m(.up), down: m(.down),
-                            gateBias: gateBias, upBias: upBias, downBias: downBias, queryNorm: queryNorm, keyNorm: keyNorm)
+        var layer = DecoderLayer(attentionNorm: attentionNorm, query: m(.query), key: m(.key), value: m(.value), output: m(.output),
+                                 queryBias: queryBias, keyBias: keyBias, valueBias: valueBias, outputBias: outputBias,
+                                 ffnNorm: ffnNorm, gate: m(.gate), up: m(.up), down: m(.down),
+                                 gateBias: gateBias, upBias: upBias, downBias: downBias, queryNorm: queryNorm, keyNorm: keyNorm)
+        layer.fusedQKV = fusedQKV
+        layer.fusedQKVBias = fusedQKVBias
+        layer.fusedGateUp = fusedGateUp
+        return layer
     }
 }

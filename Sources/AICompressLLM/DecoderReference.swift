@@ -10,9 +10,12 @@ public struct DecoderReference: Sendable {
     /// The twin of `decoder`.
     public init(_ decoder: Decoder) { self.decoder = decoder }
 
-    /// Logits `[tokens.count × vocabulary]` of a sequence starting at position 0.
+    /// Logits `[tokens.count × vocabulary]` of a sequence starting at position 0; `observe`, when
+    /// given, sees every block input of every token (one row) once, under the site of the first
+    /// weight reading it (phi3's fused attn_qkv and ffn_up as `.query` and `.up`, fused): the
+    /// explicit activations the calibration's statistics are tested against.
     /// - Throws: `LLMError.tokenOutOfRange`.
-    public func logits(_ tokens: [Int32]) throws(LLMError) -> [Float] {
+    public func logits(_ tokens: [Int32], observe: ((ActivationSite, [Float]) -> Void)? = nil) throws(LLMError) -> [Float] {
         let c = decoder.config, w = decoder.weights
         for id in tokens where id < 0 || Int(id) >= c.vocabulary { throw .tokenOutOfRange(id: id, vocabulary: c.vocabulary) }
         var keys = [[[Float]]](repeating: [], count: c.layers), values = keys
@@ -21,6 +24,7 @@ public struct DecoderReference: Sendable {
             var x = w.embedding.row(Int(id))
             for (li, l) in w.layers.enumerated() {
                 let h = norm(x, l.attentionNorm)
+                observe?(ActivationSite(layer: li, kind: .query, fused: l.fusedQKV != nil), h)
                 let (q0, k0, v) = attentionInputs(l, h)
                 var q = q0, k = k0
                 if let w = l.queryNorm { q = headNorm(q, w) }
@@ -48,15 +52,18 @@ public struct DecoderReference: Sendable {
                         att[head * hd + d] = Float(acc)
                     }
                 }
+                observe?(ActivationSite(layer: li, kind: .output), att)
                 let o = matvec(l.output, att, l.outputBias)
                 for i in 0..<x.count { x[i] += o[i] }
                 let f = norm(x, l.ffnNorm)
+                observe?(l.fusedGateUp != nil ? ActivationSite(layer: li, kind: .up, fused: true) : ActivationSite(layer: li, kind: .gate), f)
                 let (gate, up) = feedForwardInputs(l, f)
                 var act = [Float](repeating: 0, count: gate.count)
                 for i in 0..<gate.count {
                     let g = Double(gate[i])
                     act[i] = Float(g / (1 + Foundation.exp(-g))) * up[i]
                 }
+                observe?(ActivationSite(layer: li, kind: .down), act)
                 let d = matvec(l.down, act, l.downBias)
                 for i in 0..<x.count { x[i] += d[i] }
             }

@@ -32,7 +32,7 @@ struct DecoderTensorReader {
 
     /// Rows `range` of the matrix of `t`: a view of the same stored bytes (ggml blocks run
     /// along rows, so any run of whole rows is a valid tensor of the same type).
-    func rows(_ t: Tensor, _ m: WeightMatrix, _ range: Range<Int>, suffix: String) throws(LLMError) -> WeightMatrix {
+    static func rows(_ t: Tensor, _ m: WeightMatrix, _ range: Range<Int>, suffix: String) throws(LLMError) -> WeightMatrix {
         guard let data = TensorData(buffer: t.data.buffer, offset: t.data.offset + range.lowerBound * m.rowBytes,
                                     count: range.count * m.rowBytes) else {
             throw .tensorEncoding(tensor: t.name, reason: "rows \(range) are outside its \(t.data.count) bytes")
@@ -64,9 +64,9 @@ struct DecoderTensorReader {
                 throw .unsupportedTensor(tensor: p + part, reason: "is beside the fused \(fusedName); \(c.architecture) has one or the other")
             }
             let m = try matrix(fusedName, q + 2 * kv, e)
-            query = try rows(t, m, 0..<q, suffix: "q")
-            key = try rows(t, m, q..<(q + kv), suffix: "k")
-            value = try rows(t, m, (q + kv)..<(q + 2 * kv), suffix: "v")
+            query = try Self.rows(t, m, 0..<q, suffix: "q")
+            key = try Self.rows(t, m, q..<(q + kv), suffix: "k")
+            value = try Self.rows(t, m, (q + kv)..<(q + 2 * kv), suffix: "v")
             fused = m
             fusedBias = try vector(p + "attn_qkv.bias", q + 2 * kv, optional: true)
             if let b = fusedBias {
@@ -107,7 +107,7 @@ struct DecoderTensorReader {
             query: query, key: key, value: value, output: try matrix(p + "attn_output.weight", e, q),
             queryBias: qb, keyBias: kb, valueBias: vb, outputBias: nil,
             ffnNorm: try vector(p + "ffn_norm.weight", e) ?? [],
-            gate: try rows(upTensor, gateUp, 0..<ff, suffix: "gate"), up: try rows(upTensor, gateUp, ff..<(2 * ff), suffix: "up"),
+            gate: try Self.rows(upTensor, gateUp, 0..<ff, suffix: "gate"), up: try Self.rows(upTensor, gateUp, ff..<(2 * ff), suffix: "up"),
             down: try matrix(p + "ffn_down.weight", e, ff),
             gateBias: nil, upBias: nil, downBias: nil)
         layer.fusedQKV = fused

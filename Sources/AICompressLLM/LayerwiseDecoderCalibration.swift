@@ -17,21 +17,24 @@ import AICompressCore
 /// writer first asks for one of block i's tensors, so each block's results go to the output as
 /// the block completes.
 ///
-/// The compress closure returns `[ActivationSite.Kind: [Float]]`: for each projection it
-/// replaces, the new weights as f32, row-major `rows × columns` (outputs × inputs, the layout of
-/// `WeightMatrix` and of a GGUF tensor's rows), exactly the values the compressed file will
-/// decode to (a quantizer returns its grid points, a pruner its masked and updated weights).
-/// Projections it leaves out keep their weights. It may keep whatever else it makes (encoded
+/// The compress closure returns `[ActivationSite.Kind: [Float]]`: for each stored weight it
+/// replaces (`DecoderBlockCalibration.projections`, keyed by the site's kind), the new weights
+/// as f32, row-major `rows × columns` (outputs × inputs, the layout of `WeightMatrix` and of a
+/// GGUF tensor's rows), exactly the values the compressed file will decode to (a quantizer
+/// returns its grid points, a pruner its masked and updated weights). Weights it leaves out
+/// keep their values. phi3's fused attn_qkv (keyed `.query`) and ffn_up (keyed `.up`) are one
+/// weight each with one input, the one q/k/v (gate/up) share: its statistics are that group's,
+/// and its replacement holds every fused row (q, k, v; gate, up). It may keep whatever else it makes (encoded
 /// bytes for the writer, reports); it is called on the calling thread, block after block.
 ///
 /// ```swift
 /// let calibration = try LayerwiseDecoderCalibration(model: lm, text: bytes)   // 32 × 512 tokens
 /// try calibration.run { block in
 ///     var replaced: [ActivationSite.Kind: [Float]] = [:]
-///     for kind in ActivationSite.Kind.allCases {
-///         let stats = block.statistics(for: kind)!          // .sumSquares, .gram, .rows
-///         let w = block.weights(kind)                       // WeightMatrix: rows × columns
-///         replaced[kind] = compress(w, stats)               // f32, rows × columns
+///     for site in block.projections {                       // phi3: attn_qkv, attn_output, ffn_up, ffn_down
+///         let stats = block.statistics(for: site.kind)!     // .sumSquares, .gram, .rows
+///         let w = block.weights(site)                       // WeightMatrix: rows × columns
+///         replaced[site.kind] = compress(w, stats)          // f32, rows × columns
 ///     }
 ///     return replaced
 /// } progress: { done, total in … }
@@ -71,9 +74,8 @@ public struct LayerwiseDecoderCalibration: Sendable {
     /// BOS, as llama-imatrix cuts its chunks.
     /// - Throws: `LLMError.invalidParameter` (`sequenceTokens` below 16, `maxSequences` below 1),
     ///   `.textTooShort` (fewer than 2 × sequenceTokens tokens, llama-imatrix's rule),
-    ///   `.tokenizer`, `.unsupportedTensor` (phi3's fused projections, `Decoder.checkObservable`).
+    ///   `.tokenizer`.
     public init(model: LanguageModel, text: [UInt8], options: Options = Options()) throws(LLMError) {
-        try model.decoder.checkObservable()
         let t = options.sequenceTokens
         guard t >= 16 else { throw .invalidParameter(name: "sequenceTokens", reason: "is \(t); it must be at least 16") }
         if let m = options.maxSequences, m < 1 { throw .invalidParameter(name: "maxSequences", reason: "is \(m); it must be at least 1") }

@@ -25,7 +25,6 @@ struct LayerwiseDecoderSweep {
         guard sequences.allSatisfy({ $0.count == t }) else {
             throw .invalidParameter(name: "sequences", reason: "differ in length; every calibration sequence has \(t) tokens")
         }
-        try calibration.decoder.checkObservable()
         if let w = c.attentionWindow, t > w {
             throw .unsupportedConfig(file: "config.json", key: "sliding_window",
                                      reason: "is \(w): sliding-window attention is not run; calibration sequences have \(t) tokens")
@@ -45,7 +44,7 @@ struct LayerwiseDecoderSweep {
     /// to make the next block's inputs, and releases the mapped pages of the block's original
     /// projections (the sweep never reads them again).
     /// - Throws: what `compress` throws; `LLMError.tensorShape` when a replacement has the wrong
-    ///   number of values.
+    ///   number of values, `.unsupportedTensor` for one keyed by a row view of a fused weight.
     mutating func next(_ compress: (DecoderBlockCalibration) throws -> [ActivationSite.Kind: [Float]]) throws {
         guard !isFinished else { return }
         let decoder = calibration.decoder, e = decoder.config.embedding, i = done
@@ -62,15 +61,17 @@ struct LayerwiseDecoderSweep {
             }
             replacement = try compress(DecoderBlockCalibration(index: i, blocks: blocks, layer: layer, statistics: observer.statistics()))
         }
-        var matrices: [ActivationSite.Kind: WeightMatrix] = [:]
+        var tensors: [ActivationSite.Kind: Tensor] = [:]
+        let stored = Dictionary(layer.projections(block: i).map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })
         for (kind, values) in replacement {
-            let m = layer.matrix(kind), name = ActivationSite(layer: i, kind: kind).tensorName
+            let site = stored[kind] ?? ActivationSite(layer: i, kind: kind, fused: true)
+            let m = layer.matrix(site), name = site.tensorName
             guard values.count == m.rows * m.columns else {
                 throw LLMError.tensorShape(tensor: name, expected: [m.rows, m.columns], actual: [values.count])
             }
-            matrices[kind] = try WeightMatrix(try Tensor(name: name, shape: Shape([m.rows, m.columns]), floats: values))
+            tensors[kind] = try Tensor(name: name, shape: Shape([m.rows, m.columns]), floats: values)
         }
-        let compressed = layer.replacing(matrices)
+        let compressed = try layer.replacing(tensors, block: i)
         for s in 0..<count {
             var x = Array(hidden[(s * t * e)..<((s + 1) * t * e)])
             decoder.block(compressed, &x, &scratch, t, i)

@@ -5,7 +5,7 @@ import AICompressPasses
 import Foundation
 
 /// `prune --method wanda|sparsegpt --calibration TEXT` on a LLaMA-family language model (GGUF,
-/// or a Hugging Face checkpoint): the seven projections of every block are pruned one block at a
+/// or a Hugging Face checkpoint): the projections of every block (phi3: its fused ones) are pruned one block at a
 /// time by `LayerwiseDecoderCalibration`, each block calibrated on the outputs of the blocks
 /// already pruned; the embedding, the output projection and the norms are left alone. Pruned
 /// tensors keep their stored dtype (f32, f16, bf16), and the next block sees exactly the values
@@ -58,13 +58,13 @@ struct LanguageModelPrune: CompressionPass {
         }
         // Checked for every block before any runs: each projection is a dense float tensor of the model.
         var blocks: [String: Int] = [:]
-        for i in 0..<lm.decoder.weights.layers.count {
-            for kind in ActivationSite.Kind.allCases {
-                let name = ActivationSite(layer: i, kind: kind).tensorName
+        for (i, layer) in lm.decoder.weights.layers.enumerated() {
+            for site in layer.projections(block: i) {
+                let name = site.tensorName
                 guard let original = stored[name].flatMap({ model.tensor(named: $0) }) else {
                     throw PassError.unsupported(tensor: name, reason: "the decoder's projection is not a tensor of the model written")
                 }
-                let type = lm.decoder.weights.layers[i].matrix(kind).type
+                let type = layer.matrix(site).type
                 guard [.f32, .f16, .bf16].contains(type), original.encoding == .dense else {
                     throw PassError.unsupported(tensor: original.name, reason: "is stored as \(type); calibrated pruning works on f32, f16 and bf16 weights (dequantize first)")
                 }
@@ -93,12 +93,14 @@ struct LanguageModelPrune: CompressionPass {
         let pruning = LinearLayerPruning(method: method, pattern: pattern)
         var effective: [ActivationSite.Kind: [Float]] = [:]
         var replaced: [String: (Tensor, TensorReport)] = [:]
-        for kind in ActivationSite.Kind.allCases {
-            let name = block.tensorName(kind)
+        // phi3's fused attn_qkv and ffn_up are one weight each: Wanda scores every row with the
+        // input they share, SparseGPT sweeps them with its factor.
+        for site in block.projections {
+            let name = site.tensorName
             // Present: `prepare` checked every projection.
             guard let original = stored[name].flatMap({ model.tensor(named: $0) }) else { continue }
-            let w = block.weights(kind)
-            let stats = block.statistics(for: kind)
+            let w = block.weights(site)
+            let stats = block.statistics(for: site.kind)
             var factor: HessianFactor?
             if method == .sparsegpt, let s = stats, let gram = s.gram {
                 factor = try factors.factor(for: s.group) {
@@ -111,7 +113,7 @@ struct LanguageModelPrune: CompressionPass {
             let (tensor, values) = try Self.encoded(result.values, like: original)
             replaced[original.name] = (tensor, Self.report(original: original, weights: weights, values: values,
                                                            tensor: tensor, scheme: scheme))
-            effective[kind] = values
+            effective[site.kind] = values
         }
         return (effective, replaced)
     }

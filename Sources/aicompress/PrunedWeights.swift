@@ -64,7 +64,7 @@ enum PrunedWeights {
         let embeddingName = model.tensor(named: "output.weight") != nil && embedding.calibrates ? "token_embd.weight" : nil
         var names = Set<String>()
         for (t, p) in zip(model.tensors, try pass.plan(model)) where p.decision.type?.isQuantized == true {
-            let projection = t.name.hasPrefix("blk.") && ActivationSite.Kind.allCases.contains { t.name.hasSuffix(".\($0.rawValue).weight") }
+            let projection = ActivationSite.isProjection(t.name)
             if projection || (t.name == headName && head.calibrates(headName)) || t.name == embeddingName { names.insert(t.name) }
         }
         return names

@@ -158,7 +158,7 @@ extension QuantizeGGUF.GPTQ {
         return pass.withCalibration(words) { model, types in
             // Refused before any block runs: every block projection's planned type must have a grid.
             for (name, type) in types.sorted(by: { $0.key < $1.key }) where type.isQuantized && !GGMLGPTQ.supports(type)
-                && name.hasPrefix("blk.") && ActivationSite.Kind.allCases.contains(where: { name.hasSuffix(".\($0.rawValue).weight") }) {
+                && ActivationSite.isProjection(name) {
                 throw Self.unsupported(name, type)
             }
             // The head, calibrated past the last block (one past it in the stream's numbering).
@@ -168,8 +168,7 @@ extension QuantizeGGUF.GPTQ {
             let embeddingType = try Self.embeddingType(embedding, model: model, types: types)
             if refusesPruned {
                 var swept = Set(types.keys.filter { name in
-                    types[name]?.isQuantized == true && name.hasPrefix("blk.")
-                        && ActivationSite.Kind.allCases.contains { name.hasSuffix(".\($0.rawValue).weight") }
+                    types[name]?.isQuantized == true && ActivationSite.isProjection(name)
                 })
                 if headType != nil { swept.insert(headName) }
                 if embeddingType != nil { swept.insert("token_embd.weight") }
@@ -220,12 +219,13 @@ extension QuantizeGGUF.GPTQ {
                          factors: inout Factors) throws -> (weights: [ActivationSite.Kind: [Float]], items: [String: Tensor]) {
         var replaced: [ActivationSite.Kind: [Float]] = [:]
         var encoded: [String: Tensor] = [:]
-        // Kinds in order: q, k, v, attn_output, gate, up, down (each input's readers together).
-        for kind in ActivationSite.Kind.allCases {
-            let name = block.tensorName(kind)
+        // In order: q, k, v, attn_output, gate, up, down (each input's readers together); phi3's
+        // fused attn_qkv and ffn_up are one weight each, swept with their input's factor.
+        for site in block.projections {
+            let name = site.tensorName
             guard let type = types[name], type.isQuantized else { continue }
-            let w = block.weights(kind)
-            guard let stats = block.statistics(for: kind), let gram = stats.gram else { continue }
+            let w = block.weights(site)
+            guard let stats = block.statistics(for: site.kind), let gram = stats.gram else { continue }
             let gptq: GGMLGPTQ
             do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch { throw Self.unsupported(name, type) }
             var values = [Float](repeating: 0, count: w.rows * w.columns)
@@ -236,7 +236,7 @@ extension QuantizeGGUF.GPTQ {
             let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, factored: factored, importance: stats.meanSquares, layer: name)
             encoded[name] = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type),
                                        data: TensorData(bytes: r.bytes))
-            replaced[kind] = r.weights
+            replaced[site.kind] = r.weights
         }
         return (replaced, encoded)
     }
@@ -266,10 +266,7 @@ extension QuantizeGGUF {
     static func quantizedProjections(layers: Int, types: [String: GGMLType]) -> [String: Int] {
         var blocks: [String: Int] = [:]
         for i in 0..<layers {
-            for kind in ActivationSite.Kind.allCases {
-                let name = ActivationSite(layer: i, kind: kind).tensorName
-                if types[name]?.isQuantized == true { blocks[name] = i }
-            }
+            for name in ActivationSite.projectionNames(layer: i) where types[name]?.isQuantized == true { blocks[name] = i }
         }
         return blocks
     }

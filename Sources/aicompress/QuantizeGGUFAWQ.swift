@@ -29,6 +29,7 @@ extension QuantizeGGUF {
             let reports = CalibratedReportStore()
             return pass.withCalibration(words, { model, types in
                 let lm = try LanguageModel(beingWritten: model)
+                try lm.decoder.refuseFusedProjections(method: "awq")
                 let calibration = try LayerwiseDecoderCalibration(
                     model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
                 // Each block's planned projections and its two norms (which a fold may replace), by block.

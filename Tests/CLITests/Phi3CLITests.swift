@@ -6,21 +6,26 @@ import XCTest
 /// A phi3 GGUF (the tiny LLaMA fixture's weights with its q/k/v and gate/up fused, keys renamed
 /// to phi3) through the commands: `evaluate` runs it (perplexity, and a Q4_K_M file of it against
 /// it), `quantize --gguf Q4_K_M` keeps the fused tensors, `imatrix` files them under their own
-/// names, and the calibrated methods and a sequence past the sliding window are refused in one
-/// line with exit 65.
+/// names, and AWQ and a sequence past the sliding window are refused in one line with exit 65.
 final class Phi3CLITests: CLITestCase {
     /// The phi3 file, written once per test into `dir`; window 0 writes no sliding window.
-    func phi3(_ dir: String, window: Int = 0) throws -> String {
-        let llama = try ModelIO.read(path: fixture("gguf/llama/tiny-llama.gguf")).model
+    func phi3(_ dir: String, window: Int = 0) throws -> String { try Self.phi3(dir, window: window) }
+
+    /// The phi3 file; with `fuse` false, the same weights stored separately under
+    /// `architecture` (qwen2: phi3's graph with separate tensors).
+    static func phi3(_ dir: String, window: Int = 0, architecture: String = "phi3", fuse: Bool = true) throws -> String {
+        let llama = try ModelIO.read(path: fixtures.appendingPathComponent("gguf/llama/tiny-llama.gguf").path).model
         var pairs = try GGUFModelMetadata.pairs(llama.metadata).map { kv -> GGUFKeyValue in
-            if kv.key == "general.architecture" { return GGUFKeyValue(kv.key, .text("phi3")) }
-            return kv.key.hasPrefix("llama.") ? GGUFKeyValue("phi3." + kv.key.dropFirst(6), kv.value) : kv
+            if kv.key == "general.architecture" { return GGUFKeyValue(kv.key, .text(architecture)) }
+            return kv.key.hasPrefix("llama.") ? GGUFKeyValue(architecture + "." + kv.key.dropFirst(6), kv.value) : kv
         }
-        if window > 0 { pairs.append(GGUFKeyValue("phi3.attention.sliding_window", .uint32(UInt32(window)))) }
+        if window > 0 { pairs.append(GGUFKeyValue(architecture + ".attention.sliding_window", .uint32(UInt32(window)))) }
         var tensors = [Tensor]()
         for t in llama.tensors {
             let fused: (String, [String])?
-            if t.name.hasSuffix("attn_q.weight") {
+            if !fuse {
+                fused = nil
+            } else if t.name.hasSuffix("attn_q.weight") {
                 let p = t.name.dropLast("attn_q.weight".count)
                 fused = (p + "attn_qkv.weight", ["q", "k", "v"].map { p + "attn_\($0).weight" })
             } else if t.name.hasSuffix("ffn_gate.weight") {
@@ -43,7 +48,7 @@ final class Phi3CLITests: CLITestCase {
         var model = try Model(tensors: tensors)
         model.metadata = llama.metadata
         model.metadata[GGUFModelMetadata.kvKey] = Base64.encode(GGUFWriter.encodeMetadata(pairs))
-        let path = dir + "/phi3-\(window).gguf"
+        let path = dir + "/\(architecture)-\(window).gguf"
         try ModelIO.write(model, to: path, format: .gguf)
         return path
     }
@@ -77,17 +82,12 @@ final class Phi3CLITests: CLITestCase {
 
     func testRefusals() throws {
         let dir = try tempDir(), input = try phi3(dir), text = try GGUFAWQCLITests.calibrationText(dir)
-        let calibrated: [[String]] = [
-            ["quantize", "--gguf", "Q4_K_M", "--method", "gptq", "--calibration", text, "--calibration-tokens", "16"],
-            ["quantize", "--gguf", "Q4_K_M", "--method", "awq", "--calibration", text, "--calibration-tokens", "16"],
-            ["prune", "--method", "wanda", "--sparsity", "0.5", "--calibration", text],
-        ]
-        for args in calibrated {
-            let r = try run(args + [input, dir + "/x.gguf"])
-            XCTAssertEqual(r.status, 65, "\(args): \(r.stderr)")
-            XCTAssertTrue(r.stderr.contains("'blk.0.attn_qkv.weight': phi3's fused projections are not calibrated"), r.stderr)
-            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.gguf"))
-        }
+        // GPTQ, Wanda and SparseGPT run on the fused weights (Phi3CalibratedCLITests); AWQ does not.
+        let awq = ["quantize", "--gguf", "Q4_K_M", "--method", "awq", "--calibration", text, "--calibration-tokens", "16"]
+        let refused = try run(awq + [input, dir + "/x.gguf"])
+        XCTAssertEqual(refused.status, 65, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("'blk.0.attn_qkv.weight': phi3's fused projections are not calibrated by awq"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.gguf"))
         let windowed = try phi3(dir, window: 8)
         let r = try run(["evaluate", windowed, "--text", text, "--context", "16"])
         XCTAssertEqual(r.status, 65, r.stderr)

@@ -21,7 +21,8 @@ real: the vocabulary (and merges) of llama.cpp's own vocab-only test files (mode
         vocabulary, a sliding window (2047) beyond the context; F32 perplexity within 1% of
         llama-perplexity's and within 0.01% of it with an F32 KV cache (-ctk f32 -ctv f32: its
         default F16 cache rounds K and V); Q4_K_M KLD; our Q4_K_M and Q2_K plans (attn_qkv counts as attn_v, its
-        GQA factor from the fused rows) and bytes equal llama-quantize's
+        GQA factor from the fused rows) and bytes equal llama-quantize's; our GPTQ Q4_K_M of it
+        (`--method gptq`, attn_qkv and ffn_up calibrated whole) judged as llama-quantize's file
   phi3-tied  the same 128 wide without grouped-query attention (as Phi-3 mini), tied output, on the
         qwen2 vocabulary (rows of 128: the K-quant fallbacks)
 Weights are scaled so that attention and the output are peaky (logits with a standard deviation
@@ -312,6 +313,17 @@ def check_quantize(rep, binary, binaries, tmp, name, f32, text, qtype):
                   f"{ppl[1]:.4f} vs {ppl[0]}")
 
 
+def gptq_file(rep, binary, tmp, name, f32, calibration, qtype):
+    """Our `quantize --gguf QTYPE --method gptq` of `f32` (phi3: its fused attn_qkv and ffn_up
+    calibrated as one weight each) where `check_model` looks for quantization `gptq-QTYPE`, which
+    it then judges as llama-quantize's files: llama-perplexity loads and runs it, and our
+    perplexity and KL divergence of it agree with llama-perplexity's."""
+    path = os.path.join(tmp, f"{name}-gptq-{qtype}.gguf")
+    r = run([binary, "quantize", "--gguf", qtype, "--method", "gptq", "--calibration", calibration,
+             "--calibration-tokens", str(CONTEXT), "--calibration-chunks", "4", "-q", f32, path])
+    rep.check(r.returncode == 0, f"{name}: quantize --gguf {qtype} --method gptq runs", r.stderr.strip()[-300:] if r.returncode else "")
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     keep, bench = "--keep" in sys.argv, "--bench" in sys.argv
@@ -367,6 +379,9 @@ def main():
         unknown = sorted(set(only or []) - {n for n, _ in models})
         if unknown:
             sys.exit(f"llm_eval.py: --only names no model {unknown} (models: {', '.join(n for n, _ in models)})")
+        if "phi3" in wanted:
+            # Calibrated on the other text when there is one (the first is judged on).
+            gptq_file(rep, binary, tmp, "phi3", phi3, texts[-1], "Q4_K_M")
         for i, text in enumerate(texts):
             if "spm" in wanted:
                 check_model(rep, binary, binaries, tmp, "spm", spm, text, ["Q4_K_M", "Q8_0"] if i == 0 else [], bench and i == 0)
@@ -377,7 +392,8 @@ def main():
             if "qwen3" in wanted:
                 check_model(rep, binary, binaries, tmp, "qwen3", qwen3, text, ["Q4_K_M"] if i == 0 else [], False, resolution=i == 0)
             if "phi3" in wanted:
-                check_model(rep, binary, binaries, tmp, "phi3", phi3, text, ["Q4_K_M"] if i == 0 else [], False, f32_tolerance=PPL_TIGHT)
+                check_model(rep, binary, binaries, tmp, "phi3", phi3, text, ["Q4_K_M", "gptq-Q4_K_M"] if i == 0 else [], False,
+                            f32_tolerance=PPL_TIGHT)
             if "phi3-tied" in wanted:
                 check_model(rep, binary, binaries, tmp, "phi3-tied", phi3_tied, text, [], False, f32_tolerance=PPL_TIGHT)
         if "qwen3" in wanted:
