@@ -38,7 +38,7 @@ extension AICompress {
                 weights of Gemm and MatMul nodes one layer at a time, each layer seeing the outputs \
                 of the layers already pruned: Wanda removes the smallest |w|·‖x‖ of each output row; \
                 SparseGPT chooses by saliency and updates the remaining weights of the row to make \
-                up for the removed ones. --sparsity/--keep apply to each output row (Wanda) or to \
+                the layer's output match the dense model's (a Gemm's bias is refitted too). --sparsity/--keep apply to each output row (Wanda) or to \
                 each block of 128 inputs over all rows (SparseGPT); --pattern N:M to every row. \
                 With --scope global the layers together keep round(keep × their weights), each \
                 its share by its measured error curve (the summed relative output error is made \

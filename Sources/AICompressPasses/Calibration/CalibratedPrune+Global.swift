@@ -14,7 +14,7 @@ extension CalibratedPrune {
         var names: [String] = [], curves: [SparsityAllocation.Curve] = []
         try run.visit(model, layers: layers) { layer, stats, weights in
             names.append(layer.weight)
-            curves.append(try curve(weights, rows: layer.outputs, statistics: stats, layer: layer.weight))
+            curves.append(try curve(weights, rows: layer.outputs, statistics: sweepStatistics(stats, layer), layer: layer.weight))
         }
         let total = curves.reduce(0) { $0 + $1.weights }
         let kept = SparsityAllocation.allocate(curves, total: Int(((1 - fraction) * Double(total)).rounded()))

@@ -69,14 +69,19 @@ public struct CalibratedPrune: CompressionPass {
                 throw PassError.unsupported(tensor: layer.weight, reason: "calibrated pruning works on f32 weights")
             }
         }
-        let run = LayerwiseCalibration(batches: try calibration.batches(for: model), needsGram: method == .sparsegpt)
+        let run = LayerwiseCalibration(batches: try calibration.batches(for: model), needsGram: method == .sparsegpt,
+                                       denseTargets: method == .sparsegpt)
         let scheme = self.scheme
         let budgets = scope == .global ? try removals(model, layers: layers, run: run) : nil
+        let tensors = Dictionary(model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let results = try run.run(model, layers: layers) { layer, stats, weights in
             let rows = layer.outputs
+            // SparseGPT fits the dense model's outputs and refits the bias (`DenseTargets`).
+            let s = sweepStatistics(stats, layer)
+            let target = method == .sparsegpt ? try DenseTargets.target(weights, rows: rows, statistics: s, dampFraction: dampFraction, layer: layer.weight) : weights
             let values: [Float], keep: [Bool]
             if let removing = budgets?[layer.weight] {
-                let r = try prune(weights, rows: rows, statistics: stats, removing: removing, layer: layer.weight)
+                let r = try prune(target, rows: rows, statistics: s, removing: removing, layer: layer.weight)
                 (values, keep) = (r.values, r.keep)
             } else {
                 switch method {
@@ -84,13 +89,38 @@ public struct CalibratedPrune: CompressionPass {
                     keep = Wanda.mask(weights, rows: rows, norms: stats.columnNorms, pattern: pattern)
                     values = zip(weights, keep).map { $1 ? $0 : 0 }
                 case .sparsegpt:
-                    let r = try SparseGPT(dampFraction: dampFraction).prune(weights, rows: rows, statistics: stats, pattern: pattern, layer: layer.weight)
+                    let r = try SparseGPT(dampFraction: dampFraction).prune(target, rows: rows, statistics: s, pattern: pattern, layer: layer.weight)
                     (values, keep) = (r.weights, r.mask)
                 }
             }
-            return try Self.stored(layer, original: weights, values: values, keep: keep, scheme: scheme)
+            var result = try Self.stored(layer, original: weights, values: values, keep: keep, scheme: scheme)
+            if method == .sparsegpt, let name = layer.bias, let b = tensors[name] {
+                let refitted = DenseTargets.bias(try b.floatValues(), original: weights, pruned: values, statistics: stats)
+                result.bias = try Tensor(name: name, shape: b.shape, floats: refitted)
+            }
+            return result
         }
-        return Replacement(tensors: results.mapValues { ($0.tensor, $0.report) })
+        var replaced = results.mapValues { ($0.tensor, $0.report) }
+        for r in results.values {
+            guard let b = r.bias, let original = tensors[b.name] else { continue }
+            replaced[b.name] = (b, try Self.biasReport(original: original.floatValues(), refitted: b, scheme: scheme))
+        }
+        return Replacement(tensors: replaced)
+    }
+
+    /// The statistics SparseGPT's sweep (and its global curves) use for `layer`: centred when
+    /// the layer has a bias that is refitted with it (`LayerStatistics.centered`).
+    func sweepStatistics(_ stats: LayerStatistics, _ layer: CalibratedLayer) -> LayerStatistics {
+        method == .sparsegpt && layer.bias != nil ? stats.centered : stats
+    }
+
+    /// The report of a refitted bias: `SCHEME bias refit`, its change against `original`.
+    static func biasReport(original: [Float], refitted: Tensor, scheme: String) throws -> TensorReport {
+        var figures = ErrorFigures()
+        let values = try refitted.floatValues()
+        for (x, y) in zip(original, values) { figures.add(original: Double(x), changed: Double(y)) }
+        return TensorReport(name: refitted.name, scheme: "\(scheme) bias refit", bytesBefore: refitted.storedBytes,
+                            bytesAfter: refitted.storedBytes, figures: figures)
     }
 
     /// The pruned tensor in stored order (sparse when smaller) and its report against `original`.

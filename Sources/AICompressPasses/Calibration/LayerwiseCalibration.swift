@@ -11,11 +11,15 @@ public struct LayerwiseCalibration: Sendable {
     public let batches: [[String: NDArray]]
     /// Whether the methods need XᵀX (GPTQ, SparseGPT) or only Σx² (Wanda).
     public let needsGram: Bool
+    /// Whether `run` also runs the unchanged model and gathers each layer's `InputShift` (its
+    /// statistics' `reference`): SparseGPT's dense targets (`DenseTargets`).
+    public let denseTargets: Bool
 
     /// Calibration over `batches`.
-    public init(batches: [[String: NDArray]], needsGram: Bool) {
+    public init(batches: [[String: NDArray]], needsGram: Bool, denseTargets: Bool = false) {
         self.batches = batches
         self.needsGram = needsGram
+        self.denseTargets = denseTargets && needsGram
     }
 
     /// One compressed layer: the tensor to store and its values as the next layers see them
@@ -24,12 +28,15 @@ public struct LayerwiseCalibration: Sendable {
         public var tensor: Tensor
         public var report: TensorReport
         public var effective: [Float]
+        /// The layer's refitted bias (`CalibratedLayer.bias`), when the method changed it.
+        public var bias: Tensor?
 
         /// A compressed layer.
-        public init(tensor: Tensor, report: TensorReport, effective: [Float]) {
+        public init(tensor: Tensor, report: TensorReport, effective: [Float], bias: Tensor? = nil) {
             self.tensor = tensor
             self.report = report
             self.effective = effective
+            self.bias = bias
         }
     }
 
@@ -40,15 +47,17 @@ public struct LayerwiseCalibration: Sendable {
     public func run(_ model: Model, layers: [CalibratedLayer],
                     compress: (CalibratedLayer, LayerStatistics, [Float]) throws -> Compressed) throws -> [String: Compressed] {
         var network = try Self.network(model, layers)
+        let dense = denseTargets ? network : nil
         let tensors = Dictionary(model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var done: [String: Compressed] = [:]
         for layer in layers {
-            let stats = try statistics(of: layer, network)
+            let stats = try statistics(of: layer, network, reference: dense)
             guard let t = tensors[layer.weight] else { continue }
             let dense = try t.encoding == .dense ? t : t.densified()
             let result = try compress(layer, stats, layer.rowsByOutput(dense.floatValues()))
             let stored = NDArray(shape: t.shape.dims, floats: layer.storedOrder(result.effective))
-            if network.parameters[layer.weight] != nil { network.parameters[layer.weight] = stored } else { network.constants[layer.weight] = stored }
+            network.replace(layer.weight, with: stored)
+            if let b = result.bias { network.replace(b.name, with: NDArray(shape: b.shape.dims, floats: try b.floatValues())) }
             done[layer.weight] = result
         }
         return done
@@ -76,19 +85,42 @@ public struct LayerwiseCalibration: Sendable {
         }
     }
 
-    /// `layer`'s input statistics over the batches, run through `network` as it is.
-    func statistics(of layer: CalibratedLayer, _ network: Network) throws -> LayerStatistics {
+    /// `layer`'s input statistics over the batches, run through `network` as it is; with a
+    /// `reference` network (the unchanged model) also the shift of its input from this one.
+    func statistics(of layer: CalibratedLayer, _ network: Network, reference: Network? = nil) throws -> LayerStatistics {
         var stats = LayerStatistics(columns: layer.inputs, gram: needsGram)
+        var shift = reference.map { _ in InputShift(columns: layer.inputs) }
         for feeds in batches {
-            let env: [String: NDArray]
-            do { env = try network.forward(feeds) } catch {
-                throw PassError.unsupported(tensor: layer.weight, reason: "calibration could not run the model: \(error)")
-            }
-            guard let x = env[layer.input], x.isFloat, x.count % layer.inputs == 0, x.shape.last == layer.inputs else {
-                throw PassError.unsupported(tensor: layer.weight, reason: "the input '\(layer.input)' of node '\(layer.node)' is not a float [.., \(layer.inputs)] value on the calibration data")
-            }
+            let x = try input(of: layer, network, feeds)
             stats.add(x.floats, rows: x.count / layer.inputs)
+            if let reference {
+                let d = try input(of: layer, reference, feeds)
+                guard d.count == x.count else {
+                    throw PassError.unsupported(tensor: layer.weight, reason: "the input '\(layer.input)' of node '\(layer.node)' changed shape when the layers before it were compressed")
+                }
+                shift?.add(dense: d.floats, compressed: x.floats, rows: x.count / layer.inputs)
+            }
         }
+        stats.reference = shift
         return stats
+    }
+
+    /// The float value `layer` multiplies, computed by `network` on `feeds`.
+    private func input(of layer: CalibratedLayer, _ network: Network, _ feeds: [String: NDArray]) throws -> NDArray {
+        let env: [String: NDArray]
+        do { env = try network.forward(feeds) } catch {
+            throw PassError.unsupported(tensor: layer.weight, reason: "calibration could not run the model: \(error)")
+        }
+        guard let x = env[layer.input], x.isFloat, x.count % layer.inputs == 0, x.shape.last == layer.inputs else {
+            throw PassError.unsupported(tensor: layer.weight, reason: "the input '\(layer.input)' of node '\(layer.node)' is not a float [.., \(layer.inputs)] value on the calibration data")
+        }
+        return x
+    }
+}
+
+extension Network {
+    /// Replaces the value of parameter or constant `name`.
+    mutating func replace(_ name: String, with value: NDArray) {
+        if parameters[name] != nil { parameters[name] = value } else { constants[name] = value }
     }
 }

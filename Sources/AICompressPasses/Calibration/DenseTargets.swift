@@ -1,0 +1,98 @@
+import AICompressTraining
+
+/// How the dense (uncompressed) model's input to a layer differs from the input the layer sees
+/// after the layers before it were compressed, over the calibration rows: Δ = X_dense − X,
+/// gathered as ΔᵀX (`columns × columns`, row-major: entry [i][j] = Σ Δ_i x_j) and ΣΔ per column.
+/// ΔᵀX is summed per batch through BLAS in f32 and added in Double; it is exactly 0 where the two
+/// inputs agree (the first layer), so a layer that nothing before it changed is fitted as before.
+public struct InputShift: Sendable, Equatable {
+    /// Input columns.
+    public let columns: Int
+    /// ΔᵀX, `columns × columns`.
+    public private(set) var cross: [Double]
+    /// ΣΔ per column.
+    public private(set) var sums: [Double]
+
+    /// An empty shift for `columns` inputs.
+    public init(columns: Int) {
+        self.columns = columns
+        cross = [Double](repeating: 0, count: columns * columns)
+        sums = [Double](repeating: 0, count: columns)
+    }
+
+    /// Adds `rows` rows of the dense model's input `dense` and the compressed model's `compressed`
+    /// (both `rows × columns`).
+    public mutating func add(dense: [Float], compressed: [Float], rows: Int) {
+        let n = columns
+        precondition(dense.count >= rows * n && compressed.count >= rows * n, "InputShift.add: buffers smaller than rows × columns")
+        var delta = [Float](repeating: 0, count: rows * n)
+        var any = false
+        for i in 0..<(rows * n) {
+            delta[i] = dense[i] - compressed[i]
+            if delta[i] != 0 { any = true }
+        }
+        guard any else { return }
+        for r in 0..<rows { for j in 0..<n { sums[j] += Double(delta[r * n + j]) } }
+        var product = [Float](repeating: 0, count: n * n)
+        BLAS.gemm(transA: true, transB: false, m: n, n: n, k: rows, delta, compressed, into: &product)
+        for i in 0..<(n * n) { cross[i] += Double(product[i]) }
+    }
+
+    /// The shift of the centred inputs, ΔᵀX − ΣΔ·μᵀ (μ the compressed input's mean per column).
+    func centered(on mean: [Double], rows: Int) -> InputShift {
+        var c = self
+        let n = columns
+        for i in 0..<n where sums[i] != 0 { for j in 0..<n { c.cross[i * n + j] -= sums[i] * mean[j] } }
+        return c
+    }
+}
+
+/// SparseGPT's layer-wise problem with the dense model's outputs as the target. The paper fits
+/// each layer to its own output on its compressed input, min ‖WX − ŴX‖²; here the target is what
+/// the dense model computes, min ‖W X_dense − Ŵ X‖² + λ‖Ŵ − W‖² (the damping λ of the Hessian
+/// pulls towards the original weights), whose solution without a mask is
+/// W* = W + W·(ΔᵀX)·(XᵀX + λI)⁻¹, and ‖W X_dense − Ŵ X‖² = ‖(W* − Ŵ)X‖² + const, so the sweep
+/// prunes W* on the usual Hessian. With a bias that is refitted too the problem is the same on
+/// centred inputs (`LayerStatistics.centered`), and the bias then takes the mean error:
+/// b̂ = b + W·μ_dense − Ŵ·μ.
+enum DenseTargets {
+    /// The weights to prune (`rows × statistics.columns`): W* for statistics with a reference
+    /// shift that is not 0, else `weights` unchanged.
+    /// - Throws: `PassError.unsupported` naming `layer` when the damped Hessian is not positive definite.
+    static func target(_ weights: [Float], rows: Int, statistics: LayerStatistics, dampFraction: Double, layer: String) throws -> [Float] {
+        let n = statistics.columns
+        guard let shift = statistics.reference, shift.cross.contains(where: { $0 != 0 }) else { return weights }
+        let h = HessianFactor.damped(gram: statistics.symmetricGram, columns: n, dampFraction: dampFraction).hessian
+        guard var l = CholeskyKernels.lower(h, n) else {
+            throw PassError.unsupported(tensor: layer, reason: "the calibration Hessian is not positive definite (NaN or infinite activations?)")
+        }
+        CholeskyKernels.invertLowerInPlace(&l, n)
+        let inverse = CholeskyKernels.lowerTransposeTimesLower(l, n).map(Float.init)
+        // G = (ΔᵀX)·H⁻¹, then W* = W + W·G.
+        var g = [Float](repeating: 0, count: n * n)
+        BLAS.gemm(transA: false, transB: false, m: n, n: n, k: n, shift.cross.map(Float.init), inverse, into: &g)
+        var fitted = weights
+        BLAS.gemm(transA: false, transB: false, m: rows, n: n, k: n, weights, g, beta: 1, into: &fitted)
+        guard fitted.allSatisfy(\.isFinite) else {
+            throw PassError.unsupported(tensor: layer, reason: "fitting the dense model's outputs gave non-finite weights")
+        }
+        return fitted
+    }
+
+    /// The refitted bias b̂ = b + W·μ_dense − Ŵ·μ = b + W·(ΣΔ/N) + (W − Ŵ)·(Σx/N), from the
+    /// layer's original weights `original`, its pruned weights `pruned` (both `rows × columns`)
+    /// and the uncentred statistics' sums.
+    static func bias(_ bias: [Float], original: [Float], pruned: [Float], statistics: LayerStatistics) -> [Float] {
+        let n = statistics.columns, count = Double(max(statistics.rows, 1))
+        let mean = statistics.sums.map { $0 / count }
+        let shift = statistics.reference?.sums.map { $0 / count } ?? [Double](repeating: 0, count: n)
+        return bias.enumerated().map { r, b in
+            var v = Double(b)
+            for j in 0..<n {
+                let w = Double(original[r * n + j])
+                v += w * shift[j] + (w - Double(pruned[r * n + j])) * mean[j]
+            }
+            return Float(v)
+        }
+    }
+}
