@@ -77,8 +77,10 @@ public struct CalibratedPrune: CompressionPass {
         let results = try run.run(model, layers: layers) { layer, stats, weights in
             let rows = layer.outputs
             // SparseGPT fits the dense model's outputs and refits the bias (`DenseTargets`).
-            let s = sweepStatistics(stats, layer)
-            let target = method == .sparsegpt ? try DenseTargets.target(weights, rows: rows, statistics: s, dampFraction: dampFraction, layer: layer.weight) : weights
+            let fit = method == .sparsegpt
+                ? try DenseTargetLayer(weights: weights, rows: rows, statistics: stats, bias: layer.bias.flatMap { tensors[$0] },
+                                       dampFraction: dampFraction, layer: layer.weight) : nil
+            let s = fit?.statistics ?? stats, target = fit?.target ?? weights
             let values: [Float], keep: [Bool]
             if let removing = budgets?[layer.weight] {
                 let r = try prune(target, rows: rows, statistics: s, removing: removing, layer: layer.weight)
@@ -94,33 +96,16 @@ public struct CalibratedPrune: CompressionPass {
                 }
             }
             var result = try Self.stored(layer, original: weights, values: values, keep: keep, scheme: scheme)
-            if method == .sparsegpt, let name = layer.bias, let b = tensors[name] {
-                let refitted = DenseTargets.bias(try b.floatValues(), original: weights, pruned: values, statistics: stats)
-                result.bias = try Tensor(name: name, shape: b.shape, floats: refitted)
-            }
+            result.bias = try fit?.refittedBias(values)
             return result
         }
-        var replaced = results.mapValues { ($0.tensor, $0.report) }
-        for r in results.values {
-            guard let b = r.bias, let original = tensors[b.name] else { continue }
-            replaced[b.name] = (b, try Self.biasReport(original: original.floatValues(), refitted: b, scheme: scheme))
-        }
-        return Replacement(tensors: replaced)
+        return Replacement(tensors: try DenseTargetLayer.tensors(results, model: tensors, scheme: scheme))
     }
 
-    /// The statistics SparseGPT's sweep (and its global curves) use for `layer`: centred when
-    /// the layer has a bias that is refitted with it (`LayerStatistics.centered`).
+    /// The statistics SparseGPT's global curves use for `layer`: centred when the layer has a
+    /// bias that is refitted with it (`LayerStatistics.centered`).
     func sweepStatistics(_ stats: LayerStatistics, _ layer: CalibratedLayer) -> LayerStatistics {
         method == .sparsegpt && layer.bias != nil ? stats.centered : stats
-    }
-
-    /// The report of a refitted bias: `SCHEME bias refit`, its change against `original`.
-    static func biasReport(original: [Float], refitted: Tensor, scheme: String) throws -> TensorReport {
-        var figures = ErrorFigures()
-        let values = try refitted.floatValues()
-        for (x, y) in zip(original, values) { figures.add(original: Double(x), changed: Double(y)) }
-        return TensorReport(name: refitted.name, scheme: "\(scheme) bias refit", bytesBefore: refitted.storedBytes,
-                            bytesAfter: refitted.storedBytes, figures: figures)
     }
 
     /// The pruned tensor in stored order (sparse when smaller) and its report against `original`.

@@ -1,3 +1,4 @@
+import AICompressCore
 import AICompressTraining
 
 /// How the dense (uncompressed) model's input to a layer differs from the input the layer sees
@@ -94,5 +95,49 @@ enum DenseTargets {
             }
             return Float(v)
         }
+    }
+}
+
+/// One layer's dense-target problem as the calibrated passes run it: the statistics to sweep
+/// with (centred when `bias` is refitted), the weights to sweep (W*), and the refitted bias once
+/// the sweep has fixed the weights.
+struct DenseTargetLayer {
+    /// The bias tensor refitted with the weights, if any.
+    let bias: Tensor?
+    /// The layer's statistics as gathered (uncentred: their sums give the means).
+    let plain: LayerStatistics
+    /// What the sweep uses: `plain`, centred when there is a bias.
+    let statistics: LayerStatistics
+    /// The layer's original weights (`rows × columns`) and the sweep's starting point W*.
+    let original: [Float], target: [Float]
+
+    /// The problem of a layer with `weights` (`rows × columns`) and statistics `plain`.
+    init(weights: [Float], rows: Int, statistics plain: LayerStatistics, bias: Tensor?, dampFraction: Double, layer: String) throws {
+        self.bias = bias
+        self.plain = plain
+        statistics = bias != nil ? plain.centered : plain
+        original = weights
+        target = try DenseTargets.target(weights, rows: rows, statistics: statistics, dampFraction: dampFraction, layer: layer)
+    }
+
+    /// The refitted bias for the swept weights `compressed`, or nil without a bias.
+    func refittedBias(_ compressed: [Float]) throws -> Tensor? {
+        guard let b = bias else { return nil }
+        return try Tensor(name: b.name, shape: b.shape, floats: DenseTargets.bias(try b.floatValues(), original: original, pruned: compressed, statistics: plain))
+    }
+
+    /// The tensors of `results` by name with their reports, the refitted biases included (report
+    /// scheme `SCHEME bias refit`, against the model's tensor of that name).
+    static func tensors(_ results: [String: LayerwiseCalibration.Compressed], model: [String: Tensor],
+                        scheme: String) throws -> [String: (Tensor, TensorReport)] {
+        var out = results.mapValues { ($0.tensor, $0.report) }
+        for r in results.values {
+            guard let b = r.bias, let original = model[b.name] else { continue }
+            var figures = ErrorFigures()
+            for (x, y) in zip(try original.floatValues(), try b.floatValues()) { figures.add(original: Double(x), changed: Double(y)) }
+            out[b.name] = (b, TensorReport(name: b.name, scheme: "\(scheme) bias refit", bytesBefore: b.storedBytes,
+                                           bytesAfter: b.storedBytes, figures: figures))
+        }
+        return out
     }
 }

@@ -50,8 +50,12 @@ public struct GPTQQuantize: CompressionPass {
         let type = IntegerReference.IntegerType(bits: storage.bits, signed: storage.isSigned)
         let (symmetric, clip) = (base.symmetric, base.clip)
         let label = "gptq"
-        let run = LayerwiseCalibration(batches: try calibration.batches(for: model), needsGram: true)
+        let run = LayerwiseCalibration(batches: try calibration.batches(for: model), needsGram: true, denseTargets: true)
+        let tensors = Dictionary(model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let biases = Self.refittedBiases(layers, tensors: tensors, selection: base.selection, embeddings: embeddings)
         let results = try run.run(model, layers: layers) { layer, stats, weights in
+            let fit = try DenseTargetLayer(weights: weights, rows: layer.outputs, statistics: stats, bias: biases[layer.weight],
+                                           dampFraction: gptq.dampFraction, layer: layer.weight)
             let shape = try Shape(layer.inputMajor ? [layer.inputs, layer.outputs] : [layer.outputs, layer.inputs])
             guard let params = base.parameters(for: shape, role: roles[layer.weight] ?? .outputFirst) else {
                 throw PassError.unsupported(tensor: layer.weight, reason: "no integer layout")
@@ -63,13 +67,27 @@ public struct GPTQQuantize: CompressionPass {
                                                          scaleType: params.scaleType)
                 return (s, z)
             }
-            let r = try gptq.quantize(weights, rows: layer.outputs, statistics: stats, grid: grid, layer: layer.weight)
+            let r = try gptq.quantize(fit.target, rows: layer.outputs, statistics: fit.statistics, grid: grid, layer: layer.weight)
             if params.scaleType == .f16, let big = r.grid.scales.first(where: { !Float16($0).isFinite }) {
                 throw PassError.unsupported(tensor: layer.weight, reason: "a scale of \(big) does not fit f16; use `scale-type` f32")
             }
-            return try Self.encoded(layer, shape: shape, params: params, original: weights, result: r, label: "\(label) \(storage.name) \(params.granularity)")
+            var c = try Self.encoded(layer, shape: shape, params: params, original: weights, result: r, label: "\(label) \(storage.name) \(params.granularity)")
+            c.bias = try fit.refittedBias(r.weights)
+            return c
         }
-        return GPTQTransform(rtn: rtn, calibrated: results.mapValues { ($0.tensor, $0.report) })
+        return GPTQTransform(rtn: rtn, calibrated: try DenseTargetLayer.tensors(results, model: tensors, scheme: label))
+    }
+
+    /// The bias tensor of each layer (by weight name) that the sweep refits (`DenseTargets`):
+    /// every layer's bias unless the scheme's `selection` quantizes it.
+    static func refittedBiases(_ layers: [CalibratedLayer], tensors: [String: Tensor], selection: TensorSelection,
+                               embeddings: Set<String>) -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for l in layers {
+            guard let name = l.bias, let b = tensors[name], !selection.selects(b, embeddings: embeddings) else { continue }
+            out[l.weight] = b
+        }
+        return out
     }
 
     /// The quantized tensor (spec §5 encoding 2, scales in the parameters' type) of a GPTQ result,

@@ -81,8 +81,12 @@ public struct SparseGPTQuantize: CompressionPass {
         let type = IntegerReference.IntegerType(bits: storage.bits, signed: storage.isSigned)
         let (symmetric, clip) = (base.symmetric, base.clip)
         let sparseGPT = SparseGPT(dampFraction: dampFraction), pattern = self.pattern
-        let run = LayerwiseCalibration(batches: try calibration.batches(for: model), needsGram: true)
+        let run = LayerwiseCalibration(batches: try calibration.batches(for: model), needsGram: true, denseTargets: true)
+        let tensors = Dictionary(model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let biases = GPTQQuantize.refittedBiases(layers, tensors: tensors, selection: base.selection, embeddings: embeddings)
         let results = try run.run(model, layers: layers) { layer, stats, weights in
+            let fit = try DenseTargetLayer(weights: weights, rows: layer.outputs, statistics: stats, bias: biases[layer.weight],
+                                           dampFraction: dampFraction, layer: layer.weight)
             let shape = try Shape(layer.inputMajor ? [layer.inputs, layer.outputs] : [layer.outputs, layer.inputs])
             guard let params = base.parameters(for: shape, role: roles[layer.weight] ?? .outputFirst) else {
                 throw PassError.unsupported(tensor: layer.weight, reason: "no integer layout")
@@ -92,7 +96,7 @@ public struct SparseGPTQuantize: CompressionPass {
                 let (s, z) = IntegerReference.groupScale($0, weights: nil, type: type, symmetric: symmetric, clip: clip, scaleType: params.scaleType)
                 return (s, z)
             }
-            let r = try sparseGPT.prune(weights, rows: layer.outputs, statistics: stats, pattern: pattern, grid: grid, layer: layer.weight)
+            let r = try sparseGPT.prune(fit.target, rows: layer.outputs, statistics: fit.statistics, pattern: pattern, grid: grid, layer: layer.weight)
             guard let fitted = r.grid else { throw PassError.unsupported(tensor: layer.weight, reason: "the sweep returned no grid") }
             if params.scaleType == .f16, let big = fitted.scales.first(where: { !Float16($0).isFinite }) {
                 throw PassError.unsupported(tensor: layer.weight, reason: "a scale of \(big) does not fit f16; use `scale-type` f32")
@@ -103,8 +107,9 @@ public struct SparseGPTQuantize: CompressionPass {
             // Pruned weights hold their zero point: stored sparse + quantized when smaller (spec §5.4).
             c.tensor = try c.tensor.sparseQuantizedIfSmaller()
             c.report.bytesAfter = c.tensor.storedBytes
+            c.bias = try fit.refittedBias(r.weights)
             return c
         }
-        return GPTQTransform(rtn: rtn, calibrated: results.mapValues { ($0.tensor, $0.report) })
+        return GPTQTransform(rtn: rtn, calibrated: try DenseTargetLayer.tensors(results, model: tensors, scheme: "sparsegpt"))
     }
 }
