@@ -10,6 +10,13 @@ import AICompressCore
 /// it touches has a planned block type (one kept in f16, say, could not carry the scale) and the
 /// producer has no output bias. Projections outside any fold are still encoded here (scale 1),
 /// with the same importance weighting, so one quantizer makes every block projection.
+///
+/// phi3's fused weights (`DecoderBlockCalibration.projections`) are each one member of the same
+/// searches, keyed by their site's kind (`.query`: attn_qkv = q|k|v rows, `.up`: ffn_up =
+/// gate|up rows): attn_norm folds into attn_qkv's columns and ffn_norm into ffn_up's, the loss
+/// being the fused weight's whole output error (the sum of its row views' errors, as for the
+/// separate projections); attn_output's scale divides the v rows of attn_qkv, and ffn_down's the
+/// up rows of ffn_up (`AWQBlockScales.rowScales(_:of:)`). Each fold needs what llama's needs.
 public enum AWQBlock {
     /// One fold's search.
     public struct Fold: Sendable {
@@ -38,25 +45,31 @@ public enum AWQBlock {
         public let attentionNorm: [Float], ffnNorm: [Float]
     }
 
-    /// Searches and encodes `block`; `types` holds the planned ggml block type of each
-    /// projection to encode (the others are left alone and fold nothing).
+    /// Searches and encodes `block`; `types` holds the planned ggml block type of each stored
+    /// weight to encode, keyed by its site's kind (`block.projections`; the others are left
+    /// alone and fold nothing); `encoded` and `effective` are keyed the same way (a fused
+    /// weight's whole rows).
     /// - Throws: `LLMError.invalidParameter` when the statistics lack XᵀX or Σ|x|; what the
     ///   search throws.
     public static func run(_ block: DecoderBlockCalibration, config c: DecoderConfig, types: [ActivationSite.Kind: GGMLType],
                            search: AWQScaleSearch) throws(LLMError) -> Result {
-        let layer = block.layer
+        let layer = block.layer, sites = block.projections
+        /// The stored weight that holds projection `kind`'s rows (phi3: the fused one).
+        func site(_ kind: ActivationSite.Kind) -> ActivationSite {
+            sites.first { $0.kind == kind || ($0.fused && Self.fusedKinds($0.kind).contains(kind)) } ?? ActivationSite(layer: block.index, kind: kind)
+        }
         var scales = AWQBlockScales(), folds = [Fold](), done = [ActivationSite.Kind: AWQScaleSearch.Encoded]()
 
         func inputs(_ kind: ActivationSite.Kind) throws(LLMError) -> (gram: [Double], meanAbsolute: [Double], meanSquares: [Float]) {
             guard let s = block.statistics(for: kind), let gram = s.gram, let abs = s.sumAbsolute else {
-                throw .invalidParameter(name: "method", reason: "awq needs XᵀX and Σ|x| of \(block.tensorName(kind))'s input (gram and sumAbsolute)")
+                throw .invalidParameter(name: "method", reason: "awq needs XᵀX and Σ|x| of \(site(kind).tensorName)'s input (gram and sumAbsolute)")
             }
             let n = Double(max(s.rows, 1))
             return (gram, abs.map { $0 / n }, s.meanSquares)
         }
         func member(_ kind: ActivationSite.Kind, _ type: GGMLType) -> AWQScaleSearch.Member {
-            let m = layer.matrix(kind)
-            return .init(name: block.tensorName(kind), weights: m.floats(), rows: m.rows, type: type, rowScales: scales.rowScales(kind))
+            let at = site(kind), m = layer.matrix(at)
+            return .init(name: at.tensorName, weights: m.floats(), rows: m.rows, type: type, rowScales: scales.rowScales(at, of: layer))
         }
         /// Searches the fold of `producer` into `kinds` when all are planned; returns the scales.
         func fold(_ producer: String, _ kinds: [ActivationSite.Kind], needs: [ActivationSite.Kind],
@@ -67,26 +80,48 @@ public enum AWQBlock {
             let r = try search.search(members, columns: layer.matrix(kinds[0]).columns, gram: stats.gram,
                                       meanAbsolute: pool?(stats.meanAbsolute) ?? stats.meanAbsolute, meanSquares: stats.meanSquares)
             for (k, e) in zip(kinds, r.encoded) { done[k] = e }
-            folds.append(Fold(label: "\(producer) -> " + kinds.map(\.rawValue).joined(separator: ", "),
+            folds.append(Fold(label: "\(producer) -> " + kinds.map { Self.shortName(site($0)) }.joined(separator: ", "),
                               alpha: r.alpha, loss: r.losses[r.best], baseLoss: r.losses[0]))
             return r.scales
         }
 
-        if layer.valueBias == nil, let s = try fold("attn_v", [.output], needs: [.value], pool: { pooledByKVHead($0, c) }) {
+        let qkv = layer.fusedQKV != nil, gateUp = layer.fusedGateUp != nil
+        let value = site(.value), up = site(.up)
+        if layer.valueBias == nil, let s = try fold(qkv ? "attn_qkv (v rows)" : "attn_v", [.output], needs: [value.kind],
+                                                    pool: { pooledByKVHead($0, c) }) {
             scales.output = AWQBlockScales.valueRows(s, config: c)
         }
-        if layer.upBias == nil { scales.down = try fold("ffn_up", [.down], needs: [.up]) }
-        scales.attention = try fold("attn_norm", [.query, .key, .value], needs: [])
-        scales.feedForward = try fold("ffn_norm", [.gate, .up], needs: [])
-        for kind in ActivationSite.Kind.allCases where done[kind] == nil {
+        if layer.upBias == nil { scales.down = try fold(gateUp ? "ffn_up (up rows)" : "ffn_up", [.down], needs: [up.kind]) }
+        scales.attention = try fold("attn_norm", qkv ? [.query] : [.query, .key, .value], needs: [])
+        scales.feedForward = try fold("ffn_norm", gateUp ? [.up] : [.gate, .up], needs: [])
+        for kind in sites.map(\.kind) where done[kind] == nil {
             guard let type = types[kind] else { continue }
             let m = member(kind, type)
-            let ones = [Float](repeating: 1, count: layer.matrix(kind).columns)
+            let ones = [Float](repeating: 1, count: layer.matrix(site(kind)).columns)
             done[kind] = try search.encode(m, columns: ones.count, scales: scales.columnScales(kind, config: c) ?? ones,
                                            meanSquares: try inputs(kind).meanSquares)
         }
         return Result(scales: scales, folds: folds, encoded: done.mapValues(\.bytes), effective: done.mapValues(\.effective),
                       attentionNorm: scales.attentionNorm(layer), ffnNorm: scales.ffnNorm(layer))
+    }
+
+    /// The projections a fused site of kind `kind` holds (q/k/v; gate/up).
+    static func fusedKinds(_ kind: ActivationSite.Kind) -> [ActivationSite.Kind] {
+        switch kind {
+        case .query, .key, .value: return [.query, .key, .value]
+        case .gate, .up: return [.gate, .up]
+        case .output, .down: return [kind]
+        }
+    }
+
+    /// `attn_q`, or a fused site's `attn_qkv` / `ffn_up (gate|up)`.
+    static func shortName(_ site: ActivationSite) -> String {
+        guard site.fused else { return site.kind.rawValue }
+        switch site.kind {
+        case .query, .key, .value: return "attn_qkv"
+        case .gate, .up: return "ffn_up (gate|up)"
+        case .output, .down: return site.kind.rawValue
+        }
     }
 
     /// attn_output's mean |x| per column, averaged over the query heads of each kv head (so

@@ -67,6 +67,23 @@ public struct AWQBlockScales: Sendable, Equatable {
         }
     }
 
+    /// The divisors of the stored weight `site`'s output rows in `layer` (nil: none): a separate
+    /// projection's `rowScales(_:)`; phi3's fused attn_qkv (q|k|v rows) 1 on its q and k rows and
+    /// `output` on its v rows, its fused ffn_up (gate|up rows, gate first as
+    /// `DecoderTensorReader` cuts it) 1 on the gate rows and `down` on the up rows.
+    public func rowScales(_ site: ActivationSite, of layer: DecoderLayer) -> [Float]? {
+        guard site.fused else { return rowScales(site.kind) }
+        switch site.kind {
+        case .query, .key, .value:
+            guard layer.fusedQKV != nil else { return rowScales(site.kind) }
+            return output.map { [Float](repeating: 1, count: layer.query.rows + layer.key.rows) + $0 }
+        case .gate, .up:
+            guard layer.fusedGateUp != nil else { return rowScales(site.kind) }
+            return down.map { [Float](repeating: 1, count: layer.gate.rows) + $0 }
+        case .output, .down: return rowScales(site.kind)
+        }
+    }
+
     /// Projection `kind` of `layer` as stored after the fold (`rows × columns`, f32):
     /// diag(1/r)·W·diag(s).
     public func folded(_ kind: ActivationSite.Kind, of layer: DecoderLayer, config c: DecoderConfig) -> [Float] {

@@ -159,18 +159,3 @@ public struct Decoder: Sendable {
         }
     }
 }
-
-extension Decoder {
-    /// Refuses `method` on a decoder with phi3's fused projections, for the calibrated methods
-    /// that do not compress a fused weight (AWQ: its scales fold into the rows of v inside
-    /// attn_qkv and of up inside ffn_up, which is not built). GPTQ, SparseGPT and Wanda run on
-    /// the fused weights (`DecoderBlockCalibration.projections`).
-    /// - Throws: `LLMError.unsupportedTensor` naming block 0's fused tensor.
-    public func refuseFusedProjections(method: String) throws(LLMError) {
-        guard let l = weights.layers.first, l.fusedGateUp != nil || l.fusedQKV != nil else { return }
-        let name = l.fusedQKV != nil ? "blk.0.attn_qkv.weight" : "blk.0.ffn_up.weight"
-        throw .unsupportedTensor(tensor: name, reason: "\(config.architecture)'s fused projections are not calibrated by \(method) "
-            + "(its scales would fold into rows of the fused attn_qkv and ffn_up, which is not built); "
-            + "gptq, wanda and sparsegpt run on them, or quantize with an imatrix")
-    }
-}

@@ -29,7 +29,6 @@ extension QuantizeGGUF {
             let reports = CalibratedReportStore()
             return pass.withCalibration(words, { model, types in
                 let lm = try LanguageModel(beingWritten: model)
-                try lm.decoder.refuseFusedProjections(method: "awq")
                 let calibration = try LayerwiseDecoderCalibration(
                     model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
                 // Each block's planned projections and its two norms (which a fold may replace), by block.
@@ -48,15 +47,16 @@ extension QuantizeGGUF {
         /// the norms a fold changed, and the values the next block is calibrated on.
         static func encode(_ block: DecoderBlockCalibration, model: Model, config: DecoderConfig, types: [String: GGMLType],
                            search: AWQScaleSearch, reports: CalibratedReportStore) throws -> (weights: [ActivationSite.Kind: [Float]], items: [String: Tensor]) {
-            var planned: [ActivationSite.Kind: GGMLType] = [:]
-            for kind in ActivationSite.Kind.allCases {
-                if let type = types[block.tensorName(kind)], type.isQuantized { planned[kind] = type }
+            // Keyed by the stored weights' sites: phi3's fused attn_qkv as .query, ffn_up (gate|up) as .up.
+            var planned: [ActivationSite.Kind: GGMLType] = [:], sites: [ActivationSite.Kind: ActivationSite] = [:]
+            for site in block.projections {
+                if let type = types[site.tensorName], type.isQuantized { (planned[site.kind], sites[site.kind]) = (type, site) }
             }
             let r = try AWQBlock.run(block, config: config, types: planned, search: search)
             var encoded: [String: Tensor] = [:]
             for (kind, type) in planned {
-                guard let data = r.encoded[kind], let effective = r.effective[kind] else { continue }
-                let name = block.tensorName(kind), w = block.weights(kind)
+                guard let data = r.encoded[kind], let effective = r.effective[kind], let site = sites[kind] else { continue }
+                let name = site.tensorName, w = block.weights(site)
                 let t = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type), data: TensorData(bytes: data))
                 encoded[name] = t
                 let original = model.tensor(named: name)?.storedBytes ?? t.storedBytes
