@@ -128,7 +128,7 @@ final class GGUFGPTQEmbeddingCLITests: CLITestCase {
                                                                                 layer: "token_embd.weight", decoding: false)
             for chunk in [1, 7, 300, nil] as [Int?] {
                 let t = try QuantizeGGUF.GPTQ.quantizeEmbedding(lm, type: .q4_0, damp: 0.01, actOrder: actOrder, chunkRows: chunk)
-                XCTAssertEqual(t.shape, Shape([e.rows, n]))
+                XCTAssertEqual(t.shape, try Shape([e.rows, n]))
                 XCTAssertTrue(t.data.withUnsafeBytes { Array($0) } == whole.bytes, "chunks of \(chunk.map(String.init) ?? "default") rows, act-order \(actOrder)")
             }
         }
