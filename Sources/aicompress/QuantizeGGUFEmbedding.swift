@@ -49,20 +49,21 @@ extension QuantizeGGUF.GPTQ {
     }
 
     /// GPTQ on the untied token_embd of `lm` into `type`, on `embeddingGram`; the importance the
-    /// type's scale search weighs columns by is that matrix's diagonal.
+    /// type's scale search weighs columns by is that matrix's diagonal. The rows are decoded and
+    /// swept `chunkRows` at a time (default about 64 MiB of f32), with the same bytes.
     /// - Throws: `PassError` when GPTQ into `type` is not built, the rows are not whole blocks or
     ///   the matrix is not positive definite.
-    static func quantizeEmbedding(_ lm: LanguageModel, type: GGMLType, damp: Double, actOrder: Bool) throws -> Tensor {
+    static func quantizeEmbedding(_ lm: LanguageModel, type: GGMLType, damp: Double, actOrder: Bool,
+                                  chunkRows: Int? = nil) throws -> Tensor {
         let name = "token_embd.weight"
         let gptq: GGMLGPTQ
         do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch { throw Self.unsupported(name, type) }
         let e = lm.decoder.weights.embedding, n = e.columns
         let gram = embeddingGram(lm)
-        var values = [Float](repeating: 0, count: e.rows * n)
-        values.withUnsafeMutableBufferPointer { e.decodeRows(0..<e.rows, into: $0.baseAddress!) }
         let importance = (0..<n).map { Float(gram[$0 * n + $0]) }
-        let r = try gptq.quantize(values, rows: e.rows, columns: n, gram: gram, importance: importance, layer: name,
-                                  decoding: false)
+        // Row chunks (`GGMLGPTQ.quantizeInChunks`): the table is never whole in f32.
+        let r = try gptq.quantizeInChunks(rows: e.rows, columns: n, gram: gram, importance: importance, layer: name,
+                                          chunkRows: chunkRows) { e.decodeRows($0, into: $1) }
         return try Tensor(name: name, dtype: .f32, shape: Shape([e.rows, n]), encoding: .ggml(type), data: TensorData(bytes: r.bytes))
     }
 }

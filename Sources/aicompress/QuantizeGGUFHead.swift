@@ -23,19 +23,19 @@ extension QuantizeGGUF.GPTQ {
         model.tensor(named: "output.weight") != nil ? "output.weight" : "token_embd.weight"
     }
 
-    /// GPTQ on the head `name` of `lm` into `type`, on its statistics past the last block.
+    /// GPTQ on the head `name` of `lm` into `type`, on its statistics past the last block, its
+    /// rows decoded and swept `chunkRows` at a time (default about 64 MiB of f32), same bytes.
     /// - Throws: `PassError` when GPTQ into `type` is not built, the rows are not whole blocks
     ///   or the Hessian is not positive definite.
     static func quantizeHead(_ lm: LanguageModel, name: String, type: GGMLType, statistics s: DecoderHeadStatistics,
-                             damp: Double, actOrder: Bool) throws -> [String: Tensor] {
+                             damp: Double, actOrder: Bool, chunkRows: Int? = nil) throws -> [String: Tensor] {
         guard let gram = s.gram else { return [:] }
         let gptq: GGMLGPTQ
         do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch { throw Self.unsupported(name, type) }
         let w = lm.decoder.weights.output
-        var values = [Float](repeating: 0, count: w.rows * w.columns)
-        values.withUnsafeMutableBufferPointer { w.decodeRows(0..<w.rows, into: $0.baseAddress!) }
-        let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, gram: gram, importance: s.meanSquares, layer: name,
-                                  decoding: false)
+        // Row chunks (`GGMLGPTQ.quantizeInChunks`): the head is never whole in f32.
+        let r = try gptq.quantizeInChunks(rows: w.rows, columns: w.columns, gram: gram, importance: s.meanSquares, layer: name,
+                                          chunkRows: chunkRows) { w.decodeRows($0, into: $1) }
         return [name: try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type),
                                  data: TensorData(bytes: r.bytes))]
     }

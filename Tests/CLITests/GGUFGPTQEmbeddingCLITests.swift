@@ -115,6 +115,25 @@ final class GGUFGPTQEmbeddingCLITests: CLITestCase {
                        try Self.doubles(try XCTUnwrap(r["token_embd.weight"])), "a recipe without `embedding` rounded token_embd")
     }
 
+    /// The embedding swept in row chunks (1, 7, 300 rows, the default) is GPTQ of the whole
+    /// table at once, as it was before the chunks, byte for byte.
+    func testRowChunksGiveTheWholeTablesBytes() throws {
+        let lm = try LanguageModel(model: try ModelIO.read(path: fixture("gguf/llama/tiny-llama.gguf")).model)
+        let e = lm.decoder.weights.embedding, n = e.columns, gram = QuantizeGGUF.GPTQ.embeddingGram(lm)
+        var values = [Float](repeating: 0, count: e.rows * n)
+        values.withUnsafeMutableBufferPointer { e.decodeRows(0..<e.rows, into: $0.baseAddress!) }
+        for actOrder in [false, true] {
+            let whole = try GGMLGPTQ(type: .q4_0, actOrder: actOrder).quantize(values, rows: e.rows, columns: n, gram: gram,
+                                                                                importance: (0..<n).map { Float(gram[$0 * n + $0]) },
+                                                                                layer: "token_embd.weight", decoding: false)
+            for chunk in [1, 7, 300, nil] as [Int?] {
+                let t = try QuantizeGGUF.GPTQ.quantizeEmbedding(lm, type: .q4_0, damp: 0.01, actOrder: actOrder, chunkRows: chunk)
+                XCTAssertEqual(t.shape, try Shape([e.rows, n]))
+                XCTAssertTrue(t.data.withUnsafeBytes { Array($0) } == whole.bytes, "chunks of \(chunk.map(String.init) ?? "default") rows, act-order \(actOrder)")
+            }
+        }
+    }
+
     func testTiedEmbeddingIsTheHeads() throws {
         let dir = try tempDir(), text = try llamaCalibrationText(dir)
         let full = try ModelIO.read(path: fixture("gguf/llama/tiny-llama.gguf")).model
