@@ -16,7 +16,9 @@
 #        weights of each pruned tensor.
 #        MODELS="A.ckpt B.onnx" replaces the two demo models (e.g. the wider MLP of
 #        `python3 fixtures/make_fixtures.py --wide-digits /tmp/mlp-digits-256.ckpt 256`); a model
-#        named cnn-digits.onnx prunes fc.weight only.
+#        named cnn-digits.onnx prunes fc.weight only. ALLOCATION=output gives the global columns
+#        `--allocation output` (the split searched by the model's output error on the calibration
+#        data) instead of the default curves.
 set -euo pipefail
 joint=false global=false
 if [ "${1:-}" = --joint ]; then joint=true; shift; fi
@@ -36,7 +38,7 @@ accuracy() {
         python3 -c 'import json, sys; m = json.load(sys.stdin)["metrics"]; print("%.2f%% (%d/%d)" % (100 * m["accuracy"], m["correct"], m["samples"]))'
 }
 
-echo "binary: $bin"
+echo "binary: $bin${ALLOCATION:+ (global columns: --allocation $ALLOCATION)}"
 echo
 if $joint; then
     size() { wc -c <"$1" | tr -d ' '; }
@@ -75,7 +77,7 @@ for path in "${models[@]}"; do
             method=${m%%:*}
             out=$tmp/${m/:/-}-$keep.$ext
             args=(prune -q --method "$method" --keep "$keep")
-            [ "$m" = "$method" ] || args+=(--scope global)
+            [ "$m" = "$method" ] || args+=(--scope global --allocation "${ALLOCATION:-curves}")
             # Wanda and SparseGPT prune Gemm/MatMul weights only; the CNN's Conv stays dense
             # for magnitude too, so every column prunes the same tensors.
             [ "$model" = cnn-digits.onnx ] && args+=(--include fc.weight)

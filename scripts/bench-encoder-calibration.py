@@ -44,6 +44,8 @@ def main():
     ap.add_argument("bin", nargs="?", default=os.path.join(ROOT, ".build", "debug", "aicompress"))
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--out")
+    ap.add_argument("--global", dest="glob", action="store_true",
+                    help="only SparseGPT at 50%%: per tensor, --scope global, and --scope global --allocation output")
     a = ap.parse_args()
     out = a.out or tempfile.mkdtemp(prefix="enc-cal-")
     train, test = os.path.join(FIX, "tokens-train.npz"), os.path.join(FIX, "tokens-test.npz")
@@ -63,6 +65,11 @@ def main():
         cases.append((f"quantize {q}", ["quantize", q]))
         cases.append((f"quantize {q} --method gptq", ["quantize", q, "--method", "gptq", "--calibration", train]))
         cases.append((f"quantize {q} --method awq", ["quantize", q, "--method", "awq", "--calibration", train]))
+    if a.glob:
+        s = ["prune", "--keep", "0.5", "--method", "sparsegpt", "--calibration", train]
+        cases = cases[:1] + [("prune --keep 0.5 --method sparsegpt", s),
+                             ("the same, --scope global", s + ["--scope", "global"]),
+                             ("the same, --scope global --allocation output", s + ["--scope", "global", "--allocation", "output"])]
     print("| file | test accuracy | pooled output cosine vs dense, mean (worst row) | logits relative L2 error |")
     print("|---|---:|---:|---:|")
     for i, (name, args) in enumerate(cases):

@@ -84,7 +84,7 @@ struct CalibrationOptions: ParsableArguments {
             step.options += [CalibratedStep.option("method", "awq"), CalibratedStep.option("awq-grid", "\(p.grid)")] + data
             return step
         case let p as CalibratedPrune:
-            return CalibratedStep.prune(method: p.method.rawValue, pattern: p.pattern, scope: p.scope,
+            return CalibratedStep.prune(method: p.method.rawValue, pattern: p.pattern, scope: p.scope, allocation: p.allocation,
                                         selection: Recipe.Step.options(p.selection.parameterValues, TensorSelection.Parameter.all),
                                         calibration: data)
         default:

@@ -42,7 +42,10 @@ extension AICompress {
                 each block of 128 inputs over all rows (SparseGPT); --pattern N:M to every row. \
                 With --scope global the layers together keep round(keep × their weights), each \
                 its share by its measured error curve (the summed relative output error is made \
-                least; spec/calibrated-pruning.md). \
+                least; spec/calibrated-pruning.md); --allocation output then searches from that split \
+                for the one whose pruned model's output is closest to the dense model's on the \
+                calibration data (up to 8 + 4 per layer prunes of the model; each split measured is \
+                printed). \
                 SparseGPT with --quantize SCHEME (int8, uint8, int4, uint4; --group-size N) also \
                 rounds the kept weights onto the scheme's grid in the same sweep, compensating the \
                 rounding as it compensates the pruning; the layers are stored sparse + quantized \
@@ -78,6 +81,9 @@ extension AICompress {
 
         @Option(help: "magnitude; or wanda or sparsegpt, which need --calibration.")
         var method: PruneMethod = .magnitude
+
+        @Option(help: ArgumentHelp("With --scope global and --method wanda|sparsegpt: curves shares the budget by each layer's error curve; output then searches from that split for the least model output error on the calibration data (up to 8 + 4 per layer prunes of the whole model).", valueName: "curves|output"))
+        var allocation: CalibratedPrune.Allocation = .curves
 
         @Option(name: .parameter(SparseGPTQuantize.Parameter.quantize), help: ArgumentHelp(SparseGPTQuantize.Parameter.quantize))
         var quantize: String?
@@ -120,6 +126,9 @@ extension AICompress {
             _ = try AICompressPasses.Prune.fromCommandLine(parameters)
             try calibration.check(needed: method != .magnitude, method: method.rawValue)
             if method != .magnitude { _ = try calibratedPattern() }
+            if allocation != .curves && (scope != .global || method == .magnitude) {
+                throw ValidationError("--allocation \(allocation.rawValue) goes with --scope global and --method wanda or sparsegpt")
+            }
             if quantize != nil || groupSize != nil { _ = try jointBase() }
             if quantize != nil || (scope == .global && method != .magnitude), ((try? Self.languageModelInput(files.input)) ?? nil) != nil {  // read faults: run() reports them
                 throw ValidationError(quantize != nil ? "--quantize goes with graph models (ONNX, .ckpt); prune a language model, then quantize --gguf TYPE"
@@ -158,8 +167,10 @@ extension AICompress {
                 return try PassRunner.run(joint, input: files.input, output: files.output, out: out, report: report,
                                           recipe: [calibration.jointRecipeStep(joint)])
             }
-            let pass = CalibratedPrune(method: calibrated, pattern: try calibratedPattern(),
-                                       selection: TensorSelection(parameters: selection.parameters), calibration: data, scope: scope)
+            var pass = CalibratedPrune(method: calibrated, pattern: try calibratedPattern(),
+                                       selection: TensorSelection(parameters: selection.parameters), calibration: data, scope: scope,
+                                       allocation: allocation)
+            if !report.quiet { pass.log = { FileHandleOutput.stderr($0 + "\n") } }
             try PassRunner.run(pass, input: files.input, output: files.output, out: out, report: report,
                                recipe: [calibration.recipeStep(pass)])
         }
@@ -184,6 +195,7 @@ extension AICompress {
 }
 
 extension Prune.Scope: ExpressibleByArgument {}
+extension CalibratedPrune.Allocation: ExpressibleByArgument {}
 
 /// `prune --method`: magnitude (the pass's own), or a data-aware `CalibratedPrune` method.
 enum PruneMethod: String, CaseIterable, ExpressibleByArgument {

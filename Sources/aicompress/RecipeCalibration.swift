@@ -16,7 +16,7 @@ enum CalibratedStep {
     /// Keys of the data-aware methods, beside the keys of the step's pass.
     static let keys: Set<String> = ["method", "calibration", "calibration-sha256", "calibration-bytes", "calibration-rows",
                                     "calibration-tokens", "calibration-chunks", "delimiter", "columns", "drop", "damp",
-                                    "act-order", "imatrix", "imatrix-sha256", "imatrix-bytes", "awq-grid", "head", "embedding"]
+                                    "act-order", "imatrix", "imatrix-sha256", "imatrix-bytes", "awq-grid", "head", "embedding", "allocation"]
 
     /// `key: path` with the file's SHA-256 and size, so `apply` refuses a file that changed.
     static func file(_ key: String, path: String) throws -> [Recipe.Option] {
@@ -29,14 +29,16 @@ enum CalibratedStep {
 
     /// The recorded step of a calibrated prune: method, what it removes, the selection keys
     /// (graph models), then the data keys.
-    static func prune(method: String, pattern: SparsityPattern, scope: Prune.Scope = .tensor, selection: [Recipe.Option] = [],
+    static func prune(method: String, pattern: SparsityPattern, scope: Prune.Scope = .tensor,
+                      allocation: CalibratedPrune.Allocation = .curves, selection: [Recipe.Option] = [],
                       calibration: [Recipe.Option]) -> Recipe.Step {
         let removed: Recipe.Option
         switch pattern {
         case .unstructured(let f): removed = option("sparsity", "\(f)")
         case .nOfM(let k, let m): removed = option("pattern", "\(k):\(m)")
         }
-        let shared = scope == .global ? [option("scope", scope.rawValue)] : []  // absent: per layer, as before `scope` was taken
+        // Absent: per layer, as before `scope` was taken; `allocation` absent: curves, as before it was.
+        let shared = scope == .global ? [option("scope", scope.rawValue)] + (allocation == .curves ? [] : [option("allocation", allocation.rawValue)]) : []
         return Recipe.Step(command: "prune", options: [option("method", method), removed] + shared + selection + calibration)
     }
 
@@ -103,7 +105,7 @@ extension Recipe.Step {
         let imatrix: Set<String> = ["imatrix", "imatrix-sha256", "imatrix-bytes"]
         let allowed: Set<String>
         switch (command, method) {
-        case ("prune", "wanda"), ("prune", "sparsegpt"): allowed = data.union(text).union(table)
+        case ("prune", "wanda"), ("prune", "sparsegpt"): allowed = data.union(text).union(table).union(["allocation"])
         case ("quantize", "gptq"): allowed = data.union(table).union(["damp", "act-order"])
         case ("quantize", "awq"): allowed = data.union(table).union(["awq-grid"])
         case ("quantize", "rtn"): allowed = imatrix
@@ -168,7 +170,13 @@ extension Recipe.Step {
                                           options: calibration.textOptions(gram: m == .sparsegpt), huggingFace: lm.huggingFace)
             }
             guard let data = calibration.data, let m = CalibratedPrune.Method(rawValue: method) else { throw fail("method", "unknown method") }
-            return CalibratedPrune(method: m, pattern: pattern, selection: selection?.selection ?? TensorSelection(), calibration: data, scope: scope)
+            let allocation = try word("allocation").map { w in
+                guard let a = CalibratedPrune.Allocation(rawValue: w) else { throw fail("allocation", "must be curves or output (got \(w))") }
+                guard scope == .global else { throw fail("allocation", "goes with `scope` global") }
+                return a
+            } ?? .curves
+            return CalibratedPrune(method: m, pattern: pattern, selection: selection?.selection ?? TensorSelection(), calibration: data,
+                                   scope: scope, allocation: allocation)
         case ("quantize", "gptq"):
             guard let data = calibration.data, let quantize = try base.pass(file: file, number: number) as? Quantize else {
                 throw fail("method", "gptq needs the key 'calibration'")

@@ -128,4 +128,63 @@ final class SparsityAllocationTests: XCTestCase {
         }
         XCTAssertEqual(2 * r.loss, quadratic, accuracy: 1e-4 * quadratic)
     }
+
+    // MARK: --allocation output
+
+    func testMoveKeepsTheTotalAndTheBoundsAndSharesByLargestRemainder() {
+        let sizes = [100, 50, 30]
+        // +10 to layer 0: the others give in proportion to what they keep (20 : 10 → 6.67 : 3.33 → 7 : 3).
+        XCTAssertEqual(SparsityAllocation.move([40, 20, 10], sizes: sizes, layer: 0, by: 10), [50, 13, 7])
+        // −10 from layer 0: the others take in proportion to their room (30 : 20 → 6 : 4).
+        XCTAssertEqual(SparsityAllocation.move([40, 20, 10], sizes: sizes, layer: 0, by: -10), [30, 26, 14])
+        // Equal remainders go to the earlier layer: 3 over room 5 : 5 → 1.5 : 1.5 → 2 : 1.
+        XCTAssertEqual(SparsityAllocation.move([10, 5, 5], sizes: sizes, layer: 0, by: 3), [13, 3, 4])
+        // Clamped to the layer's bounds; nil when nothing can move.
+        XCTAssertEqual(SparsityAllocation.move([95, 3, 2], sizes: sizes, layer: 0, by: 20), [100, 0, 0])
+        XCTAssertNil(SparsityAllocation.move([100, 0, 0], sizes: sizes, layer: 0, by: 5))
+        XCTAssertNil(SparsityAllocation.move([0, 20, 10], sizes: sizes, layer: 0, by: -1))
+        XCTAssertNil(SparsityAllocation.move([7], sizes: [9], layer: 0, by: 1), "one layer has nobody to trade with")
+        XCTAssertNil(SparsityAllocation.move([10, 50, 30], sizes: sizes, layer: 0, by: -1), "the others are full")
+        var g = SplitMix64(seed: 7)
+        for _ in 0..<200 {
+            let sizes = (0..<4).map { _ in 1 + Int(g.unit() * 40) }
+            let kept = sizes.map { Int(g.unit() * Double($0 + 1)) }
+            let layer = Int(g.unit() * 4) % 4, delta = Int(g.unit() * 41) - 20
+            guard let m = SparsityAllocation.move(kept, sizes: sizes, layer: layer, by: delta) else { continue }
+            XCTAssertEqual(m.reduce(0, +), kept.reduce(0, +))
+            XCTAssertTrue(zip(m, sizes).allSatisfy { $0 >= 0 && $0 <= $1 }, "\(kept) \(sizes) \(layer) \(delta) → \(m)")
+            XCTAssertEqual(m[layer] - kept[layer] > 0, delta > 0)
+            for l in m.indices where l != layer { XCTAssertTrue(delta > 0 ? m[l] <= kept[l] : m[l] >= kept[l], "the others move the other way") }
+        }
+    }
+
+    /// On a smooth separable error with a known best split the search lands within its last step
+    /// of it, measures each split once, stops at the limit, and is deterministic.
+    func testSearchFindsTheBestSplitOfASmoothErrorWithinItsLastStep() throws {
+        let sizes = [400, 300, 200], weight = [1.0, 4.0, 9.0]
+        // Σ w_l / (k_l + 1): the best split has k_l + 1 ∝ √w_l, i.e. 1 : 2 : 3 of (K + 3).
+        func error(_ k: [Int]) -> Double { zip(weight, k).reduce(0) { $0 + $1.0 / Double($1.1 + 1) } }
+        var calls: [[Int]] = []
+        let found = try SparsityAllocation.search(from: [250, 40, 10], sizes: sizes, limit: 100) { k in
+            calls.append(k)
+            return error(k)
+        }
+        XCTAssertEqual(found.kept.reduce(0, +), 300)
+        XCTAssertEqual(Set(calls).count, calls.count, "every split measured once")
+        XCTAssertEqual(found.evaluations, calls.count)
+        XCTAssertEqual(found.startError, error([250, 40, 10]))
+        XCTAssertEqual(found.error, error(found.kept))
+        XCTAssertEqual(found.error, calls.map(error).min())
+        let best = [303.0 / 6 - 1, 303.0 / 3 - 1, 303.0 / 2 - 1]
+        for (k, b) in zip(found.kept, best) { XCTAssertEqual(Double(k), b, accuracy: 300.0 / 64 * 2, "\(found.kept)") }
+        XCTAssertLessThan(found.error, 1.0001 * error([50, 100, 150]))
+        let again = try SparsityAllocation.search(from: [250, 40, 10], sizes: sizes, limit: 100) { error($0) }
+        XCTAssertEqual(again, found)
+        // The limit counts every split measured, the start included.
+        var limited = 0
+        let cut = try SparsityAllocation.search(from: [250, 40, 10], sizes: sizes, limit: 5) { k in limited += 1; return error(k) }
+        XCTAssertEqual(limited, 5)
+        XCTAssertEqual(cut.evaluations, 5)
+        XCTAssertEqual(SparsityAllocation.searchLimit(layers: 2), 16)
+    }
 }

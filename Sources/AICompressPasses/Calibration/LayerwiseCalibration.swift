@@ -46,6 +46,44 @@ public struct LayerwiseCalibration: Sendable {
     ///   (naming the op or value), or what `compress` throws.
     public func run(_ model: Model, layers: [CalibratedLayer],
                     compress: (CalibratedLayer, LayerStatistics, [Float]) throws -> Compressed) throws -> [String: Compressed] {
+        try compressAll(model, layers: layers, compress: compress).done
+    }
+
+    /// `run`, and then the compressed model's relative output error against the unchanged
+    /// model's on the calibration batches: Σ (y − ŷ)² / Σ y² over the graph's float outputs
+    /// (Σ (y − ŷ)² when the outputs are all 0).
+    /// - Throws: as `run`; `PassError.unsupported` when the graph has no float output.
+    public func runMeasuringOutput(_ model: Model, layers: [CalibratedLayer],
+                                   compress: (CalibratedLayer, LayerStatistics, [Float]) throws -> Compressed) throws
+        -> (results: [String: Compressed], outputError: Double) {
+        let (done, network) = try compressAll(model, layers: layers, compress: compress)
+        let dense = try Self.network(model, layers)
+        var error = 0.0, energy = 0.0, floats = 0
+        for feeds in batches {
+            let y: [String: NDArray], yHat: [String: NDArray]
+            do { (y, yHat) = (try dense.predict(feeds), try network.predict(feeds)) } catch {
+                throw PassError.unsupported(tensor: layers.first?.weight ?? "model", reason: "calibration could not run the model: \(error)")
+            }
+            for (name, a) in y.sorted(by: { $0.key < $1.key }) where a.isFloat {
+                guard let b = yHat[name], b.count == a.count else { continue }
+                floats += 1
+                let (u, v) = (a.floats, b.floats)
+                for i in 0..<u.count {
+                    let d = Double(u[i]) - Double(v[i])
+                    error += d * d
+                    energy += Double(u[i]) * Double(u[i])
+                }
+            }
+        }
+        guard floats > 0 else {
+            throw PassError.unsupported(tensor: layers.first?.weight ?? "model", reason: "measuring the output error needs a float graph output")
+        }
+        return (done, energy > 0 ? error / energy : error)
+    }
+
+    private func compressAll(_ model: Model, layers: [CalibratedLayer],
+                             compress: (CalibratedLayer, LayerStatistics, [Float]) throws -> Compressed) throws
+        -> (done: [String: Compressed], network: Network) {
         var network = try Self.network(model, layers)
         let dense = denseTargets ? network : nil
         let tensors = Dictionary(model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -60,7 +98,7 @@ public struct LayerwiseCalibration: Sendable {
             if let b = result.bias { network.replace(b.name, with: NDArray(shape: b.shape.dims, floats: try b.floatValues())) }
             done[layer.weight] = result
         }
-        return done
+        return (done, network)
     }
 
     /// Visits `layers` of the *unchanged* `model` in order with `visit(layer, statistics,

@@ -91,3 +91,81 @@ public enum SparsityAllocation {
         return kept
     }
 }
+
+extension SparsityAllocation {
+    /// How `--allocation output` refines a split: the error it minimises is measured at the
+    /// model's output, on the calibration data, by pruning the whole model with the split.
+    public struct Search: Sendable, Equatable {
+        /// The split found (weights kept per layer; the same total as the start).
+        public var kept: [Int]
+        /// Its measured error.
+        public var error: Double
+        /// The start's measured error.
+        public var startError: Double
+        /// Splits measured (the start included).
+        public var evaluations: Int
+    }
+
+    /// At most this many splits are measured for `layers` layers: 8 + 4 per layer.
+    public static func searchLimit(layers: Int) -> Int { 8 + 4 * layers }
+
+    /// `kept` with layer `layer` given `delta` more weights (fewer when negative), the other
+    /// layers giving (taking) them in proportion to what they keep (to the weights they do not
+    /// keep), whole weights by largest remainder, ties to the earlier layer: the total stays the
+    /// same and every layer stays within 0 … `sizes[l]`. Nil when nothing can move (the layer is
+    /// at its bound, or the others cannot give or take `delta`).
+    public static func move(_ kept: [Int], sizes: [Int], layer: Int, by delta: Int) -> [Int]? {
+        precondition(kept.count == sizes.count && kept.indices.contains(layer), "SparsityAllocation.move: bad layer or sizes")
+        let d = max(-kept[layer], min(sizes[layer] - kept[layer], delta))
+        guard d != 0 else { return nil }
+        let others = kept.indices.filter { $0 != layer }
+        let room = others.map { d > 0 ? kept[$0] : sizes[$0] - kept[$0] }
+        let total = room.reduce(0, +), amount = abs(d)
+        guard total >= amount else { return nil }
+        // Whole shares ⌊amount·room/total⌋, then the remainder by largest fraction (exact integers).
+        var share = room.map { amount * $0 / total }
+        let fractions = room.enumerated().map { (index: $0.offset, rest: amount * $0.element % total) }
+        let order = fractions.sorted { $0.rest != $1.rest ? $0.rest > $1.rest : $0.index < $1.index }
+        for f in order.prefix(amount - share.reduce(0, +)) { share[f.index] += 1 }
+        var out = kept
+        out[layer] += d
+        for (i, l) in others.enumerated() { out[l] -= d > 0 ? share[i] : -share[i] }
+        return out
+    }
+
+    /// A local search from `start` (the curves' split): steps of K/8, K/16, K/32 and K/64 weights
+    /// (K the total kept, at least 1), largest first; at each step every layer in turn is moved
+    /// up, then down, by the step (`move`), and a move is kept when its measured `error` is lower
+    /// (strictly: ties keep the split held); a step is repeated while a round improves. Each split
+    /// is measured once, and at most `limit` are. Deterministic when `error` is.
+    /// - Throws: what `error` throws.
+    public static func search(from start: [Int], sizes: [Int], limit: Int,
+                              error: ([Int]) throws -> Double) throws -> Search {
+        var measured: [[Int]: Double] = [:]
+        func measure(_ k: [Int]) throws -> Double {
+            if let e = measured[k] { return e }
+            let e = try error(k)
+            measured[k] = e
+            return e
+        }
+        var kept = start, best = try measure(start)
+        let startError = best, total = start.reduce(0, +)
+        var steps: [Int] = []
+        for s in [8, 16, 32, 64] where !steps.contains(max(1, total / s)) { steps.append(max(1, total / s)) }
+        search: for step in steps {
+            var improved = true
+            while improved {
+                improved = false
+                for layer in kept.indices {
+                    for sign in [1, -1] {
+                        guard let next = move(kept, sizes: sizes, layer: layer, by: sign * step) else { continue }
+                        if measured[next] == nil && measured.count >= limit { break search }
+                        let e = try measure(next)
+                        if e < best { (kept, best, improved) = (next, e, true) }
+                    }
+                }
+            }
+        }
+        return Search(kept: kept, error: best, startError: startError, evaluations: measured.count)
+    }
+}
