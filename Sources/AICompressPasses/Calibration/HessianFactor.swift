@@ -18,19 +18,29 @@ public struct HessianFactor: Sendable {
     /// - Throws: `PassError.unsupported` when H is not positive definite even after damping
     ///   (NaN in the statistics).
     public init(gram: [Double], columns n: Int, dampFraction: Double, layer: String) throws {
-        let (h, dead, lambda) = Self.damped(gram: gram, columns: n, dampFraction: dampFraction)
+        // Each step holds its input and its output only (n² Doubles each: 254 MB for a 5,632-wide
+        // ffn_down), the input dropped before the next step makes its own.
+        var (h, dead, lambda) = Self.damped(gram: gram, columns: n, dampFraction: dampFraction)
         // The fast kernels give `Cholesky`'s bits (the plain twin, kept for the tests).
         guard var l = CholeskyKernels.lower(h, n) else {
             throw PassError.unsupported(tensor: layer, reason: "the calibration Hessian is not positive definite (NaN or infinite activations?)")
         }
+        h = []
         CholeskyKernels.invertLowerInPlace(&l, n)
         // H⁻¹ = L⁻ᵀ L⁻¹; its Cholesky factor, transposed, is the upper factor.
-        let inverse = CholeskyKernels.lowerTransposeTimesLower(l, n)
-        guard let li = CholeskyKernels.lower(inverse, n) else {
+        var inverse = CholeskyKernels.lowerTransposeTimesLower(l, n)
+        l = []
+        guard var u = CholeskyKernels.lower(inverse, n) else {
             throw PassError.unsupported(tensor: layer, reason: "the inverse calibration Hessian is not positive definite")
         }
-        var u = [Double](repeating: 0, count: n * n)
-        for i in 0..<n { for j in 0...i { u[j * n + i] = li[i * n + j] } }
+        inverse = []
+        // Transposed in place (the upper factor is the lower one's transpose, 0 below the diagonal).
+        for i in 0..<n {
+            for j in 0..<i {
+                u[j * n + i] = u[i * n + j]
+                u[i * n + j] = 0
+            }
+        }
         columns = n
         upper = u
         deadColumns = dead
