@@ -48,15 +48,22 @@ public struct BlockInputStatistics: Sendable {
     public let gram: [Double]?
     /// Σ |x_j| over the rows, per column j (AWQ's activation magnitude); nil when not gathered.
     public let sumAbsolute: [Double]?
+    /// ΔᵀX (`columns × columns`, row-major: entry [i][j] = Σ Δ_i x_j), Δ = X_dense − X the
+    /// difference between this input as the *unchanged* model computes it and as the blocks
+    /// already compressed make it (`LayerwiseDecoderCalibration.Options.denseTargets`); nil when
+    /// not gathered or exactly 0 (block 0, or nothing before it changed).
+    public let cross: [Double]?
 
     /// Statistics given directly (tests, other front ends).
-    public init(group: Group, columns: Int, rows: Int, sumSquares: [Double], gram: [Double]?, sumAbsolute: [Double]? = nil) {
+    public init(group: Group, columns: Int, rows: Int, sumSquares: [Double], gram: [Double]?, sumAbsolute: [Double]? = nil,
+                cross: [Double]? = nil) {
         self.group = group
         self.columns = columns
         self.rows = rows
         self.sumSquares = sumSquares
         self.gram = gram
         self.sumAbsolute = sumAbsolute
+        self.cross = cross
     }
 
     /// llama-imatrix's importance of each column: Σx² / rows, in float (what `quantize --imatrix`

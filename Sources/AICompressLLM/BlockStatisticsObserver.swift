@@ -15,6 +15,14 @@ final class BlockStatisticsObserver: ActivationObserver, @unchecked Sendable {
     private var absolutes: [BlockInputStatistics.Group: [Double]] = [:]
     private var rows: [BlockInputStatistics.Group: Int] = [:]
     private var columns: [BlockInputStatistics.Group: Int] = [:]
+    private var crosses: [BlockInputStatistics.Group: [Double]] = [:]
+    /// The unchanged model's inputs of this block for the sequence being run, in the decoder's
+    /// order (`BlockInputRecorder`): each observed input is paired with the next one and ΔᵀX
+    /// is summed. Set before each sequence; nil: no dense targets.
+    var reference: [BlockInputRecorder.Input]? {
+        didSet { cursor = 0 }
+    }
+    private var cursor = 0
 
     init(layer: Int, gram: Bool) {
         self.layer = layer
@@ -29,6 +37,12 @@ final class BlockStatisticsObserver: ActivationObserver, @unchecked Sendable {
         defer { lock.unlock() }
         columns[group] = n
         rows[group, default: 0] += t
+        if let reference {
+            precondition(cursor < reference.count && reference[cursor].group == group && reference[cursor].values.count == t * n,
+                         "BlockStatisticsObserver: the dense run observed other inputs")
+            addShift(group, dense: reference[cursor].values, input, t, n)
+            cursor += 1
+        }
         sums[group, default: [Double](repeating: 0, count: n)].withUnsafeMutableBufferPointer { acc in
             for r in 0..<t {
                 let x = input + r * n
@@ -51,6 +65,25 @@ final class BlockStatisticsObserver: ActivationObserver, @unchecked Sendable {
         }
     }
 
+    /// ΔᵀX += (dense − x)ᵀ x over the `t` rows, through BLAS in f32 per sequence, summed in Double;
+    /// nothing when the two inputs are equal.
+    private func addShift(_ group: BlockInputStatistics.Group, dense: [Float], _ input: UnsafePointer<Float>, _ t: Int, _ n: Int) {
+        var delta = [Float](repeating: 0, count: t * n)
+        var any = false
+        for i in 0..<(t * n) {
+            delta[i] = dense[i] - input[i]
+            if delta[i] != 0 { any = true }
+        }
+        guard any else { return }
+        var product = [Float](repeating: 0, count: n * n)
+        product.withUnsafeMutableBufferPointer { p in
+            delta.withUnsafeBufferPointer { d in BLAS.gemm(transA: true, transB: false, m: n, n: n, k: t, d.baseAddress!, input, p.baseAddress!) }
+        }
+        crosses[group, default: [Double](repeating: 0, count: n * n)].withUnsafeMutableBufferPointer { acc in
+            for i in 0..<(n * n) { acc[i] += Double(product[i]) }
+        }
+    }
+
     /// The statistics gathered (every group the block ran).
     func statistics() -> [BlockInputStatistics.Group: BlockInputStatistics] {
         lock.lock()
@@ -59,8 +92,30 @@ final class BlockStatisticsObserver: ActivationObserver, @unchecked Sendable {
         for (group, n) in columns {
             out[group] = BlockInputStatistics(group: group, columns: n, rows: rows[group] ?? 0,
                                               sumSquares: sums[group] ?? [], gram: grams[group],
-                                              sumAbsolute: absolutes[group])
+                                              sumAbsolute: absolutes[group], cross: crosses[group])
         }
         return out
+    }
+}
+
+/// Records the inputs of one block's projection groups as the decoder computes them, one
+/// sequence at a time, in the decoder's order (the same filter as `BlockStatisticsObserver`):
+/// the unchanged model's side of the dense targets.
+final class BlockInputRecorder: ActivationObserver, @unchecked Sendable {
+    /// One observed input: its group and its `rows × columns` values.
+    struct Input {
+        let group: BlockInputStatistics.Group
+        let values: [Float]
+    }
+
+    private let layer: Int
+    private(set) var inputs: [Input] = []
+
+    init(layer: Int) { self.layer = layer }
+
+    func observe(_ site: ActivationSite, input: UnsafePointer<Float>, rows t: Int, columns n: Int) {
+        let group = BlockInputStatistics.Group(site.kind)
+        guard site.layer == layer, site.fused || group.kinds.first == site.kind, t > 0, n > 0 else { return }
+        inputs.append(Input(group: group, values: Array(UnsafeBufferPointer(start: input, count: t * n))))
     }
 }

@@ -52,12 +52,18 @@ public struct LayerwiseDecoderCalibration: Sendable {
         public var maxSequences: Int?
         /// Gather XᵀX per input group (GPTQ, SparseGPT); Σx² per column is always gathered.
         public var gram: Bool
+        /// Also run the *unchanged* model beside the compressed one and gather each group's ΔᵀX
+        /// (`BlockInputStatistics.cross`): GPTQ and SparseGPT then fit the dense model's outputs
+        /// (`DenseTargetGain`). Costs a second copy of the hidden states, one more block run per
+        /// block and one more product per input group; needs `gram`.
+        public var denseTargets: Bool
 
-        /// Options; the defaults are 32 sequences of 512 tokens with XᵀX.
-        public init(sequenceTokens: Int = 512, maxSequences: Int? = 32, gram: Bool = true) {
+        /// Options; the defaults are 32 sequences of 512 tokens with XᵀX, without dense targets.
+        public init(sequenceTokens: Int = 512, maxSequences: Int? = 32, gram: Bool = true, denseTargets: Bool = false) {
             self.sequenceTokens = sequenceTokens
             self.maxSequences = maxSequences
             self.gram = gram
+            self.denseTargets = denseTargets
         }
     }
 
@@ -68,6 +74,8 @@ public struct LayerwiseDecoderCalibration: Sendable {
     public let sequences: [[Int32]]
     /// Whether XᵀX is gathered.
     public let gram: Bool
+    /// Whether ΔᵀX is gathered (`Options.denseTargets`).
+    public let denseTargets: Bool
 
     /// The calibration of `model` on `text`: tokenized once (BOS as the vocabulary asks), cut
     /// into sequences of `options.sequenceTokens` tokens, each with its first token replaced by
@@ -89,16 +97,17 @@ public struct LayerwiseDecoderCalibration: Sendable {
             if let b = bos { s[0] = b }
             sequences.append(s)
         }
-        self.init(decoder: model.decoder, sequences: sequences, gram: options.gram)
+        self.init(decoder: model.decoder, sequences: sequences, gram: options.gram, denseTargets: options.denseTargets)
     }
 
     /// The calibration of `decoder` on given token sequences (all of one length).
-    public init(decoder: Decoder, sequences: [[Int32]], gram: Bool = true) {
+    public init(decoder: Decoder, sequences: [[Int32]], gram: Bool = true, denseTargets: Bool = false) {
         var d = decoder
         d.observer = nil
         self.decoder = d
         self.sequences = sequences
         self.gram = gram
+        self.denseTargets = denseTargets && gram
     }
 
     /// Calibration tokens in all (rows each statistic sums).

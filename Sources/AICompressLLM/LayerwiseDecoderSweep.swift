@@ -13,6 +13,8 @@ struct LayerwiseDecoderSweep {
     private let t: Int
     /// `sequences × t × embedding` hidden states at block `done`.
     private(set) var hidden: [Float]
+    /// The same for the unchanged model (dense targets only).
+    private var dense: [Float]?
     private var scratch: Decoder.Scratch
 
     /// The sweep before block 0: the sequences checked and embedded.
@@ -31,6 +33,7 @@ struct LayerwiseDecoderSweep {
         }
         self.t = t
         hidden = t > 0 ? try calibration.embed(t) : []
+        dense = calibration.denseTargets ? hidden : nil
         scratch = Decoder.Scratch(c, tokens: max(t, 1))
     }
 
@@ -56,7 +59,19 @@ struct LayerwiseDecoderSweep {
             var observed = decoder
             observed.observer = observer
             for s in 0..<count {
-                var x = Array(hidden[(s * t * e)..<((s + 1) * t * e)])
+                let rows = (s * t * e)..<((s + 1) * t * e)
+                if dense != nil {
+                    // The unchanged model's block on its own hidden states: its inputs for the
+                    // observer to pair with, and its outputs for the next block.
+                    let recorder = BlockInputRecorder(layer: i)
+                    var unchanged = decoder
+                    unchanged.observer = recorder
+                    var y = Array(dense![rows])
+                    unchanged.block(layer, &y, &scratch, t, i)
+                    dense!.replaceSubrange(rows, with: y)
+                    observer.reference = recorder.inputs
+                }
+                var x = Array(hidden[rows])
                 observed.block(layer, &x, &scratch, t, i)
             }
             replacement = try compress(DecoderBlockCalibration(index: i, blocks: blocks, layer: layer, statistics: observer.statistics()))

@@ -32,8 +32,9 @@ struct CalibrationOptions: ParsableArguments {
 
     /// The layer-by-layer engine's options for a language model's text; `gram` for the methods
     /// that need XᵀX (SparseGPT, GPTQ).
-    func textOptions(gram: Bool) -> LayerwiseDecoderCalibration.Options {
-        LayerwiseDecoderCalibration.Options(sequenceTokens: calibrationTokens, maxSequences: calibrationChunks, gram: gram)
+    func textOptions(gram: Bool, denseTargets: Bool = false) -> LayerwiseDecoderCalibration.Options {
+        LayerwiseDecoderCalibration.Options(sequenceTokens: calibrationTokens, maxSequences: calibrationChunks, gram: gram,
+                                            denseTargets: denseTargets)
     }
 
     /// The data, read when the pass knows the model's input width.

@@ -44,13 +44,15 @@ extension AICompress.Prune {
         let bytes = try InputFile(path: path).buffer.withUnsafeBytes { Array($0) }
         let interactive = FileHandleOutput.stderrIsInteractive && !report.quiet
         var pass = LanguageModelPrune(method: method, pattern: try calibratedPattern(), text: bytes, textPath: path,
-                                      options: calibration.textOptions(gram: method == .sparsegpt), huggingFace: input.huggingFace)
+                                      options: calibration.textOptions(gram: method == .sparsegpt, denseTargets: method == .sparsegpt),
+                                      huggingFace: input.huggingFace)
         pass.progress = { done, total in
             guard interactive else { return }
             // Drawn as the block starts, so it shows while the block runs.
             FileHandleOutput.stderr("\r\u{1B}[K" + (done < total ? "prune: \(method.rawValue) block \(done + 1)/\(total)" : ""))
         }
-        let step = CalibratedStep.prune(method: method.rawValue, pattern: pass.pattern, calibration: try calibration.recipeOptions(text: true))
+        let step = CalibratedStep.prune(method: method.rawValue, pattern: pass.pattern, denseTargets: pass.options.denseTargets,
+                                        calibration: try calibration.recipeOptions(text: true))
         // The checkpoint entry, not the folder: PassRunner reads what `evaluate` reads.
         let source = input.huggingFace ?? files.input
         try PassRunner.run(pass, input: source, output: files.output, out: out, report: report,

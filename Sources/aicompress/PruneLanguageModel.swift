@@ -35,6 +35,7 @@ struct LanguageModelPrune: CompressionPass {
         case .unstructured(let f): p.append(("sparsity", "\(f)"))
         case .nOfM(let k, let m): p.append(("pattern", "\(k):\(m)"))
         }
+        if options.denseTargets { p.append(("targets", "dense")) }
         p.append(("calibration-tokens", "\(options.sequenceTokens)"))
         if let n = options.maxSequences { p.append(("calibration-chunks", "\(n)")) }
         return p
@@ -93,6 +94,7 @@ struct LanguageModelPrune: CompressionPass {
         let pruning = LinearLayerPruning(method: method, pattern: pattern)
         var effective: [ActivationSite.Kind: [Float]] = [:]
         var replaced: [String: (Tensor, TensorReport)] = [:]
+        var gains = SharedFactor<BlockInputStatistics.Group, DenseTargetGain>()
         // phi3's fused attn_qkv and ffn_up are one weight each: Wanda scores every row with the
         // input they share, SparseGPT sweeps them with its factor.
         for site in block.projections {
@@ -108,7 +110,11 @@ struct LanguageModelPrune: CompressionPass {
                 }
             }
             let weights = Self.decoded(w)
-            let result = try pruning.prune(weights, rows: w.rows, columns: w.columns, sumSquares: stats?.sumSquares,
+            var target = weights
+            if let f = factor, let s = stats, let cross = s.cross {  // dense targets: W* = W + W·(ΔᵀX)·H⁻¹
+                target = try gains.factor(for: s.group) { DenseTargetGain(cross: cross, factor: f) }.target(weights, rows: w.rows, layer: original.name)
+            }
+            let result = try pruning.prune(target, rows: w.rows, columns: w.columns, sumSquares: stats?.sumSquares,
                                            factor: factor, layer: original.name)
             let (tensor, values) = try Self.encoded(result.values, like: original)
             replaced[original.name] = (tensor, Self.report(original: original, weights: weights, values: values,

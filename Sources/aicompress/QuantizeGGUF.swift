@@ -49,6 +49,9 @@ struct QuantizeGGUF {
         var head: GPTQHead = .auto
         /// An untied token_embd's method (`GPTQEmbedding`).
         var embedding: GPTQEmbedding = .auto
+        /// Fit each block projection to the dense model's outputs (`DenseTargetGain`); false: to
+        /// its own outputs on the compressed input (recipes written before dense targets).
+        var denseTargets = true
         /// Refuse a pruned weight in the pass itself (`apply`, which has no command-layer check;
         /// the command checks before calibrating, naming the file).
         var refusesPruned = false
@@ -105,6 +108,7 @@ struct QuantizeGGUF {
             step.options += [C.option("method", "gptq")] + (try C.file("calibration", path: g.text))
                 + [C.option("calibration-tokens", "\(g.tokens)"), C.option("calibration-chunks", "\(g.chunks)"), C.option("damp", "\(g.damp)")]
                 + (g.actOrder ? [C.flag("act-order")] : []) + [C.option("head", g.head.rawValue), C.option("embedding", g.embedding.rawValue)]
+                + (g.denseTargets ? [C.option("targets", "dense")] : [])
         } else if let a = awq {
             step.options += try a.recipeOptions()
         } else if let t = importanceText, t.save == nil {
@@ -150,11 +154,11 @@ extension QuantizeGGUF.GPTQ {
     func attach(to pass: GGUFQuantize) throws -> GGUFQuantize {
         let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
         let (tokens, chunks, damp, actOrder, text, head, embedding) = (tokens, chunks, damp, actOrder, text, head, embedding)
-        let refusesPruned = refusesPruned
+        let refusesPruned = refusesPruned, denseTargets = denseTargets
         let interactive = !quiet && FileHandleOutput.stderrIsInteractive
         let words = [("method", "gptq"), ("calibration", text), ("calibration-tokens", "\(tokens)"),
                      ("calibration-chunks", "\(chunks)"), ("damp", "\(damp)")] + (actOrder ? [("act-order", "true")] : [])
-            + [("head", head.rawValue), ("embedding", embedding.rawValue)]
+            + [("head", head.rawValue), ("embedding", embedding.rawValue)] + (denseTargets ? [("targets", "dense")] : [])
         return pass.withCalibration(words) { model, types in
             // Refused before any block runs: every block projection's planned type must have a grid.
             for (name, type) in types.sorted(by: { $0.key < $1.key }) where type.isQuantized && !GGMLGPTQ.supports(type)
@@ -180,7 +184,7 @@ extension QuantizeGGUF.GPTQ {
             }
             let lm = try LanguageModel(beingWritten: model)
             let calibration = try LayerwiseDecoderCalibration(
-                model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
+                model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true, denseTargets: denseTargets))
             var blocks = QuantizeGGUF.quantizedProjections(layers: lm.decoder.weights.layers.count, types: types)
             if headType != nil { blocks[headName] = lm.decoder.weights.layers.count }
             let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: blocks, progress: QuantizeGGUF.blockProgress(
@@ -219,6 +223,7 @@ extension QuantizeGGUF.GPTQ {
                          factors: inout Factors) throws -> (weights: [ActivationSite.Kind: [Float]], items: [String: Tensor]) {
         var replaced: [ActivationSite.Kind: [Float]] = [:]
         var encoded: [String: Tensor] = [:]
+        var gains = SharedFactor<BlockInputStatistics.Group, DenseTargetGain>()
         // In order: q, k, v, attn_output, gate, up, down (each input's readers together); phi3's
         // fused attn_qkv and ffn_up are one weight each, swept with their input's factor.
         for site in block.projections {
@@ -232,6 +237,10 @@ extension QuantizeGGUF.GPTQ {
             values.withUnsafeMutableBufferPointer { w.decodeRows(0..<w.rows, into: $0.baseAddress!) }
             let factored = try factors.factor(for: FactorKey(group: stats.group, width: gptq.factorKey)) {
                 try gptq.factored(gram: gram, columns: w.columns, layer: name)
+            }
+            if let cross = stats.cross {  // dense targets: W* = W + W·(ΔᵀX)·H⁻¹, one gain per input
+                let gain = gains.factor(for: stats.group) { DenseTargetGain(cross: cross, factor: factored.factor, order: factored.order) }
+                values = try gain.target(values, rows: w.rows, layer: name)
             }
             let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, factored: factored, importance: stats.meanSquares, layer: name)
             encoded[name] = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type),

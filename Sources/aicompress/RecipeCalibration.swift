@@ -16,7 +16,7 @@ enum CalibratedStep {
     /// Keys of the data-aware methods, beside the keys of the step's pass.
     static let keys: Set<String> = ["method", "calibration", "calibration-sha256", "calibration-bytes", "calibration-rows",
                                     "calibration-tokens", "calibration-chunks", "delimiter", "columns", "drop", "damp",
-                                    "act-order", "imatrix", "imatrix-sha256", "imatrix-bytes", "awq-grid", "head", "embedding", "allocation"]
+                                    "act-order", "imatrix", "imatrix-sha256", "imatrix-bytes", "awq-grid", "head", "embedding", "allocation", "targets"]
 
     /// `key: path` with the file's SHA-256 and size, so `apply` refuses a file that changed.
     static func file(_ key: String, path: String) throws -> [Recipe.Option] {
@@ -30,7 +30,7 @@ enum CalibratedStep {
     /// The recorded step of a calibrated prune: method, what it removes, the selection keys
     /// (graph models), then the data keys.
     static func prune(method: String, pattern: SparsityPattern, scope: Prune.Scope = .tensor,
-                      allocation: CalibratedPrune.Allocation = .curves, selection: [Recipe.Option] = [],
+                      allocation: CalibratedPrune.Allocation = .curves, denseTargets: Bool = false, selection: [Recipe.Option] = [],
                       calibration: [Recipe.Option]) -> Recipe.Step {
         let removed: Recipe.Option
         switch pattern {
@@ -39,7 +39,8 @@ enum CalibratedStep {
         }
         // Absent: per layer, as before `scope` was taken; `allocation` absent: curves, as before it was.
         let shared = scope == .global ? [option("scope", scope.rawValue)] + (allocation == .curves ? [] : [option("allocation", allocation.rawValue)]) : []
-        return Recipe.Step(command: "prune", options: [option("method", method), removed] + shared + selection + calibration)
+        let targets = denseTargets ? [option("targets", "dense")] : []  // a language model's SparseGPT
+        return Recipe.Step(command: "prune", options: [option("method", method), removed] + shared + targets + selection + calibration)
     }
 
     /// What a data-aware prune removes: N:M from `pattern`, else the fraction `sparsity` (or 1 − `keep`).
@@ -80,6 +81,13 @@ extension Recipe.Step {
     /// The calibrated pass this step records (see `CalibratedStep`); errors name the recipe
     /// line and key. `first`: the step is the recipe's first (it sees the input file itself).
     func calibratedPass(file: String, number: Int, input: ApplyInput, first: Bool) throws -> any CompressionPass {
+        /// `targets: dense` (a language model's GPTQ or SparseGPT fits the dense model's outputs);
+        /// absent: the blocks' own outputs, as recipes written before it did.
+        func denseTargets() throws -> Bool {
+            guard let w = word("targets") else { return false }
+            guard w == "dense" else { throw fail("targets", "must be dense (got \(w))") }
+            return true
+        }
         func fail(_ key: String?, _ message: String) -> Recipe.Failure {
             let o = key.flatMap { k in options.first { $0.key == k } }
             return Recipe.Failure(description: "\(file):\(o?.line ?? line): step \(number) (\(command)):"
@@ -105,11 +113,11 @@ extension Recipe.Step {
         let imatrix: Set<String> = ["imatrix", "imatrix-sha256", "imatrix-bytes"]
         let allowed: Set<String>
         switch (command, method) {
-        case ("prune", "wanda"), ("prune", "sparsegpt"): allowed = data.union(text).union(table).union(["allocation"])
+        case ("prune", "wanda"), ("prune", "sparsegpt"): allowed = data.union(text).union(table).union(["allocation", "targets"])
         case ("quantize", "gptq"): allowed = data.union(table).union(["damp", "act-order"])
         case ("quantize", "awq"): allowed = data.union(table).union(["awq-grid"])
         case ("quantize", "rtn"): allowed = imatrix
-        case ("quantize-gguf", "gptq"): allowed = data.union(text).union(["damp", "act-order", "head", "embedding"])
+        case ("quantize-gguf", "gptq"): allowed = data.union(text).union(["damp", "act-order", "head", "embedding", "targets"])
         case ("quantize-gguf", "awq"): allowed = data.union(text).union(["awq-grid"])
         case ("quantize-gguf", "rtn"): allowed = data.union(text).union(imatrix)
         default: throw fail("method", "\(command) has no data-aware method '\(method)' (prune: wanda, sparsegpt; quantize: gptq, awq; quantize-gguf: gptq, awq)")
@@ -166,8 +174,10 @@ extension Recipe.Step {
                     throw fail("method", "on a Hugging Face checkpoint a calibrated prune must be the recipe's first step")
                 }
                 let text = try InputFile(path: path).buffer.withUnsafeBytes { Array($0) }
+                // A recipe written before dense targets has no `targets`: SparseGPT fitted each block's own outputs.
                 return LanguageModelPrune(method: m, pattern: pattern, text: text, textPath: path,
-                                          options: calibration.textOptions(gram: m == .sparsegpt), huggingFace: lm.huggingFace)
+                                          options: calibration.textOptions(gram: m == .sparsegpt, denseTargets: try denseTargets()),
+                                          huggingFace: lm.huggingFace)
             }
             guard let data = calibration.data, let m = CalibratedPrune.Method(rawValue: method) else { throw fail("method", "unknown method") }
             let allocation = try word("allocation").map { w in
@@ -212,9 +222,10 @@ extension Recipe.Step {
                         guard let e = GPTQEmbedding(rawValue: w) else { throw fail("embedding", "must be auto, rtn or gptq (got \(w))") }
                         return e
                     } ?? .rtn
+                    // Nor one written before dense targets: each block fitted its own outputs.
                     q.gptq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
                                    damp: damp, actOrder: flags.contains("act-order"), quiet: true, head: head, embedding: embedding,
-                                   refusesPruned: true)
+                                   denseTargets: try denseTargets(), refusesPruned: true)
                 } else if method == "awq" {
                     q.awq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks, grid: grid, quiet: true)
                 } else {

@@ -71,11 +71,8 @@ final class LayerwiseDecoderCalibrationTests: XCTestCase {
         for k in 0..<(e * e) { XCTAssertEqual(firstGram[k], gram[k], accuracy: 1e-5 * largest) }
     }
 
-    /// Block 0 replaced by halved weights: block 1's statistics are those of a model whose
-    /// block 0 holds the halved weights (run whole by `ImportanceCollector`), not the original's.
-    func testReplacementFeedsTheNextBlock() throws {
-        let m = try model()
-        let d = try decoder(m)
+    /// Block 0's projections halved: the replacement weights, and the model that stores them.
+    func halvedBlockZero(_ m: Model, _ d: Decoder) throws -> ([ActivationSite.Kind: [Float]], Model) {
         var halved: [ActivationSite.Kind: [Float]] = [:]
         for kind in ActivationSite.Kind.allCases {
             let w = d.weights.layers[0].matrix(kind)
@@ -86,6 +83,15 @@ final class LayerwiseDecoderCalibrationTests: XCTestCase {
                   let v = halved[kind] else { return t }
             return try Tensor(name: t.name, shape: t.shape, floats: v)
         })
+        return (halved, changed)
+    }
+
+    /// Block 0 replaced by halved weights: block 1's statistics are those of a model whose
+    /// block 0 holds the halved weights (run whole by `ImportanceCollector`), not the original's.
+    func testReplacementFeedsTheNextBlock() throws {
+        let m = try model()
+        let d = try decoder(m)
+        let (halved, changed) = try halvedBlockZero(m, d)
         func sums(_ model: Model) throws -> [String: [Float]] {
             let collector = ImportanceCollector()
             var observed = try decoder(model)
@@ -113,6 +119,66 @@ final class LayerwiseDecoderCalibrationTests: XCTestCase {
             return block.index == 0 ? halved : [:]
         }
         XCTAssertEqual(checked, 7)
+    }
+
+    /// Dense targets: block 0 replaced by halved weights; block 1's ΔᵀX of every group equals
+    /// Σ (x_dense − x)ᵀ x summed here in Double from the inputs the original model and the halved
+    /// one compute (each run whole), block 0 has none (its inputs are the same), and the other
+    /// statistics are those of a run without dense targets.
+    func testDenseTargetsGatherTheShiftOfEveryInput() throws {
+        let m = try model()
+        let d = try decoder(m)
+        let (halved, changed) = try halvedBlockZero(m, d)
+        func inputs(_ model: Model) throws -> [[BlockInputRecorder.Input]] {
+            try sequences.map { s in
+                let recorder = BlockInputRecorder(layer: 1)
+                var observed = try decoder(model)
+                observed.observer = recorder
+                _ = try observed.hiddenStates(s)
+                return recorder.inputs
+            }
+        }
+        let dense = try inputs(m), compressed = try inputs(changed)
+        var expected: [BlockInputStatistics.Group: [Double]] = [:]
+        for (ds, cs) in zip(dense, compressed) {
+            XCTAssertEqual(ds.map(\.group), cs.map(\.group))
+            for (a, b) in zip(ds, cs) {
+                let n = try XCTUnwrap(d.weights.layers[1].matrix(a.group.kinds[0]).columns as Int?), rows = a.values.count / n
+                var acc = expected[a.group] ?? [Double](repeating: 0, count: n * n)
+                for r in 0..<rows {
+                    for i in 0..<n {
+                        let delta = Double(a.values[r * n + i]) - Double(b.values[r * n + i])
+                        for j in 0..<n { acc[i * n + j] += delta * Double(b.values[r * n + j]) }
+                    }
+                }
+                expected[a.group] = acc
+            }
+        }
+        var plain: [Int: [BlockInputStatistics.Group: BlockInputStatistics]] = [:]
+        try LayerwiseDecoderCalibration(decoder: d, sequences: sequences).run { block in
+            plain[block.index] = block.statistics
+            return block.index == 0 ? halved : [:]
+        }
+        var checked = 0
+        try LayerwiseDecoderCalibration(decoder: d, sequences: sequences, denseTargets: true).run { block in
+            for group in BlockInputStatistics.Group.allCases {
+                let s = try XCTUnwrap(block.statistics[group]), p = try XCTUnwrap(plain[block.index]?[group])
+                XCTAssertEqual(s.gram, p.gram, "\(group): the statistics of the compressed inputs are unchanged")
+                XCTAssertEqual(s.sumSquares, p.sumSquares)
+                XCTAssertNil(p.cross)
+                if block.index == 0 {
+                    XCTAssertNil(s.cross, "block 0's inputs are the dense model's")
+                } else if block.index == 1 {
+                    let got = try XCTUnwrap(s.cross), want = try XCTUnwrap(expected[group])
+                    let largest = want.map(abs).max() ?? 1
+                    XCTAssertGreaterThan(largest, 1e-3)
+                    for k in 0..<want.count { XCTAssertEqual(got[k], want[k], accuracy: 1e-4 * largest, "\(group) \(k)") }
+                    checked += 1
+                }
+            }
+            return block.index == 0 ? halved : [:]
+        }
+        XCTAssertEqual(checked, 4)
     }
 
     /// A replacement of the wrong size is refused naming the tensor; short texts and bad

@@ -120,6 +120,33 @@ final class DenseTargetsTests: XCTestCase {
         }
     }
 
+    /// `DenseTargetGain` (the language models' form: G = (ΔᵀX)·H⁻¹ from the sweep's factor, one
+    /// per input) gives the damped normal equations' solution as `DenseTargets.target` does, and
+    /// the same from a factor of the permuted Hessian with its order (act-order).
+    func testGainFromTheFactorSolvesTheSameEquations() throws {
+        let n = 8, rows = 6, samples = 150
+        let layer = Layer(rows: rows, columns: n, samples: samples, seed: 31)
+        let (d, x) = perturbed(layer, seed: 32)
+        let s = statistics(d, x, columns: n, rows: samples)
+        let gram = s.symmetricGram, cross = try XCTUnwrap(s.reference).cross
+        let expected = try DenseTargets.target(layer.weights, rows: rows, statistics: s, dampFraction: 0.01, layer: "w")
+        let factor = try HessianFactor(gram: gram, columns: n, dampFraction: 0.01, layer: "w")
+        let got = try DenseTargetGain(cross: cross, factor: factor).target(layer.weights, rows: rows, layer: "w")
+        let order = [3, 0, 7, 1, 6, 2, 5, 4]
+        let permuted = try HessianFactor(gram: GPTQ.permuted(gram, n, order), columns: n, dampFraction: 0.01, layer: "w")
+        let fromPermuted = try DenseTargetGain(cross: cross, factor: permuted, order: order).target(layer.weights, rows: rows, layer: "w")
+        var moved = 0.0
+        for k in 0..<(rows * n) {
+            XCTAssertEqual(got[k], expected[k], accuracy: 1e-3 * max(1, abs(expected[k])), "\(k)")
+            XCTAssertEqual(fromPermuted[k], expected[k], accuracy: 1e-3 * max(1, abs(expected[k])), "permuted \(k)")
+            moved = max(moved, Double(abs(expected[k] - layer.weights[k])))
+        }
+        XCTAssertGreaterThan(moved, 1e-2, "the shift moves the weights")
+        // No shift: W* = W.
+        let none = DenseTargetGain(cross: [Double](repeating: 0, count: n * n), factor: factor)
+        XCTAssertEqual(try none.target(layer.weights, rows: rows, layer: "w"), layer.weights)
+    }
+
     /// The refitted bias takes the mean error: Σ over the rows of W·x_dense + b − Ŵ·x − b̂ is 0.
     func testRefittedBiasCancelsTheMeanError() {
         let n = 6, rows = 4, samples = 80

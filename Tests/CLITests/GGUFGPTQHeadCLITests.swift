@@ -115,7 +115,8 @@ final class GGUFGPTQHeadCLITests: CLITestCase {
         XCTAssertEqual(types["output.weight"], .q4_0)
         let lm = try LanguageModel(beingWritten: model)
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: text)))
-        let calibration = try LayerwiseDecoderCalibration(model: lm, text: bytes, options: .init(sequenceTokens: 16, maxSequences: 6, gram: true))
+        let calibration = try LayerwiseDecoderCalibration(model: lm, text: bytes, options: .init(sequenceTokens: 16, maxSequences: 6, gram: true,
+                                                                                                               denseTargets: true))
         var statistics: DecoderHeadStatistics?
         let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: ["output.weight": 2], head: { s in
             statistics = s

@@ -74,6 +74,41 @@ final class LanguageModelPruneCLITests: CLITestCase {
         }
     }
 
+    /// Dense targets (spec/gguf.md): SparseGPT and GPTQ record `targets: dense`; a recipe step
+    /// without the key (as written before) replays the own-output fit: block 0, whose inputs are
+    /// the dense model's, is byte-identical either way, block 1 is not; the recorded recipe
+    /// replays byte for byte.
+    func testDenseTargetsAreRecordedAndTheOldStepsReplayTheOwnFit() throws {
+        let dir = try tempDir(), calib = try calibrationText(dir), input = fixture("gguf/llama/tiny-llama.gguf")
+        let common = ["--calibration", calib, "--calibration-tokens", "16", "--calibration-chunks", "4"]
+        for (name, args) in [("sparsegpt", ["prune", "--method", "sparsegpt", "--keep", "0.5"]),
+                             ("gptq", ["quantize", "--gguf", "Q4_0", "--method", "gptq", "--head", "rtn", "--embedding", "rtn"])] {
+            let out = dir + "/\(name).gguf"
+            let r = try run(args + common + ["-q", input, out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let shown = try run(["recipe", out])
+            XCTAssertEqual(shown.status, 0, shown.stderr)
+            XCTAssertTrue(shown.text.contains("      targets: dense\n"), shown.text)
+            let recipe = dir + "/\(name).yaml", old = dir + "/\(name)-own.yaml"
+            try shown.text.write(toFile: recipe, atomically: true, encoding: .utf8)
+            try shown.text.replacingOccurrences(of: "      targets: dense\n", with: "").write(toFile: old, atomically: true, encoding: .utf8)
+            let again = dir + "/\(name)-again.gguf", own = dir + "/\(name)-own.gguf"
+            for (file, result) in [(recipe, again), (old, own)] {
+                let a = try run(["apply", "-q", file, input, result])
+                XCTAssertEqual(a.status, 0, a.stderr)
+            }
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)), try Data(contentsOf: URL(fileURLWithPath: again)), name)
+            let dense = try ModelIO.read(path: out).model, ownModel = try ModelIO.read(path: own).model
+            var changed = 0
+            for p in Self.projections {
+                let b0 = "blk.0.\(p).weight", b1 = "blk.1.\(p).weight"
+                XCTAssertEqual(dense.tensor(named: b0), ownModel.tensor(named: b0), "\(name) \(b0)")
+                if dense.tensor(named: b1) != ownModel.tensor(named: b1) { changed += 1 }
+            }
+            XCTAssertEqual(changed, 7, "\(name): every block-1 projection fits the dense model's outputs")
+        }
+    }
+
     func testCalibrationRefusals() throws {
         let dir = try tempDir(), input = fixture("gguf/llama/tiny-llama.gguf")
         try "x y".write(toFile: dir + "/short.txt", atomically: true, encoding: .utf8)

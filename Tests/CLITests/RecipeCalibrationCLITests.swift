@@ -58,6 +58,7 @@ final class RecipeCalibrationCLITests: CLITestCase {
                   act-order: true
                   head: auto
                   embedding: auto
+                  targets: dense
 
             """)
         // The replay is GPTQ, not round to nearest: it differs from plain Q4_0.
@@ -69,7 +70,7 @@ final class RecipeCalibrationCLITests: CLITestCase {
         XCTAssertEqual(try run(["prune", "--keep", "0.5", "-q", input, dir + "/magnitude.gguf"]).status, 0)
         XCTAssertNotEqual(try bytes(dir + "/magnitude.gguf"), try bytes(dir + "/apply.gguf"))
         let sparsegpt = try assertReplays(["prune", "--method", "sparsegpt", "--pattern", "2:4"] + cut, input: input, dir: dir, ext: "gguf")
-        XCTAssertTrue(sparsegpt.contains("      method: sparsegpt\n      pattern: 2:4\n"), sparsegpt)
+        XCTAssertTrue(sparsegpt.contains("      method: sparsegpt\n      pattern: 2:4\n      targets: dense\n"), sparsegpt)
         // The importance matrix computed from the text (--method rtn) replays too.
         let imatrix = try assertReplays(["quantize", "--gguf", "Q4_K_M"] + cut, input: input, dir: dir, ext: "gguf")
         XCTAssertTrue(imatrix.contains("      gguf: Q4_K_M\n      calibration: \(calib)\n"), imatrix)

@@ -141,3 +141,44 @@ struct DenseTargetLayer {
         return out
     }
 }
+
+/// The dense-target correction of one input, shared by every projection that reads it (a
+/// LLaMA block's q/k/v, gate/up): G = (ΔᵀX)·H⁻¹ (`columns × columns`, f32), H the damped Hessian
+/// a `HessianFactor` factors, so that W* = W + W·G is the least-squares fit of the dense model's
+/// outputs W·X_dense on the compressed input X (`DenseTargets`). The sweep (GPTQ, SparseGPT)
+/// then compresses W* with the same factor.
+public struct DenseTargetGain: Sendable {
+    /// Input columns.
+    public let columns: Int
+    let gain: [Float]
+
+    /// G from ΔᵀX (`cross`, row-major [i][j] = Σ Δ_i x_j) and `factor` (H⁻¹ = UᵀU in the
+    /// factor's column order: sweep column c is the model's column `order[c]`; nil: the identity).
+    public init(cross: [Double], factor: HessianFactor, order: [Int]? = nil) {
+        let n = factor.columns
+        precondition(cross.count == n * n && (order?.count ?? n) == n, "DenseTargetGain: cross or order is not of the factor's columns")
+        let u = factor.upper.map(Float.init)
+        var permuted = [Float](repeating: 0, count: n * n)
+        BLAS.gemm(transA: true, transB: false, m: n, n: n, k: n, u, u, into: &permuted)
+        var inverse = permuted
+        if let order {
+            for a in 0..<n { for b in 0..<n { inverse[order[a] * n + order[b]] = permuted[a * n + b] } }
+        }
+        var g = [Float](repeating: 0, count: n * n)
+        BLAS.gemm(transA: false, transB: false, m: n, n: n, k: n, cross.map(Float.init), inverse, into: &g)
+        columns = n
+        gain = g
+    }
+
+    /// W* = W + W·G for `weights` (`rows × columns`).
+    /// - Throws: `PassError.unsupported` naming `layer` when the result is not finite.
+    public func target(_ weights: [Float], rows: Int, layer: String) throws -> [Float] {
+        precondition(weights.count == rows * columns, "DenseTargetGain.target: weights are not rows × columns")
+        var fitted = weights
+        BLAS.gemm(transA: false, transB: false, m: rows, n: columns, k: columns, weights, gain, beta: 1, into: &fitted)
+        guard fitted.allSatisfy(\.isFinite) else {
+            throw PassError.unsupported(tensor: layer, reason: "fitting the dense model's outputs gave non-finite weights")
+        }
+        return fitted
+    }
+}
