@@ -1,4 +1,6 @@
+import AICompressCore
 import AICompressTraining
+import CKernels
 
 /// Decides the value each weight is fixed to as the optimal-brain-surgeon sweep reaches its
 /// column: a quantizer's grid point (GPTQ), zero or the weight itself (SparseGPT's mask), or
@@ -18,7 +20,7 @@ public protocol OBSColumnRule {
 /// to right; fixing column c with error e = (w − q)/U[c][c] moves every later column j by
 /// −e·U[c][j], which is the optimal update of the unfixed weights for the layer's squared output
 /// error. Within a block of columns the update is applied at once; to the columns after the
-/// block it is applied lazily as one matrix product (BLAS), which is where the time goes.
+/// block it is applied lazily as one matrix product (`lazyUpdate`), which is where the time goes.
 /// `OBSReference` computes the same thing the textbook way, to test this against.
 public struct OBSSweep: Sendable {
     /// Columns per lazily-updated block (GPTQ's 128); at least the rule's group size.
@@ -59,19 +61,55 @@ public struct OBSSweep: Sendable {
                     }
                 }
             }
-            if end < n {
-                // W[:, end...] -= E · U[start..<end, end...]
-                var block = [Float](repeating: 0, count: width * (n - end))
-                for i in 0..<width { for j in end..<n { block[i * (n - end) + (j - end)] = Float(u[(start + i) * n + j]) } }
-                var tail = [Float](repeating: 0, count: rows * (n - end))
-                for r in 0..<rows { for j in end..<n { tail[r * (n - end) + (j - end)] = weights[r * n + j] } }
-                BLAS.gemm(transA: false, transB: false, m: rows, n: n - end, k: width, alpha: -1,
-                          errors, block, beta: 1, into: &tail)
-                for r in 0..<rows { for j in end..<n { weights[r * n + j] = tail[r * (n - end) + (j - end)] } }
-            }
+            if end < n { Self.lazyUpdate(&weights, rows: rows, columns: n, start: start, end: end, errors: errors, upper: u) }
             start = end
         }
         return loss
+    }
+}
+
+extension OBSSweep {
+    /// W[:, end...] −= E · U[start..<end, end...] (`E` is `rows × (end − start)`): CKernels'
+    /// `aic_obs_lazy_update`, whose every element takes its terms in ascending order as a
+    /// separate multiply and subtract, so a row's result depends on that row alone — not on how
+    /// many rows the matrix has, the CPU or the thread count (a BLAS sgemm rounds by kernel,
+    /// and picks kernels by shape and CPU: OpenBLAS's AVX-512 sgemm gave rows different bits at
+    /// different positions of the same product). GPTQ of a matrix in row chunks thus gives the
+    /// whole matrix's bytes on every machine. Rows are spread over the cores in groups of 16.
+    static func lazyUpdate(_ weights: inout [Float], rows: Int, columns n: Int, start: Int, end: Int, errors: [Float], upper u: [Double]) {
+        let width = end - start, rest = n - end
+        guard rows > 0, rest > 0, width > 0 else { return }
+        var block = [Float](repeating: 0, count: width * rest)
+        for i in 0..<width { for j in 0..<rest { block[i * rest + j] = Float(u[(start + i) * n + end + j]) } }
+        let groups = (rows + 15) / 16, parts = min(groups, Parallel.defaultWorkers * 4)
+        weights.withUnsafeMutableBufferPointer { w in
+            errors.withUnsafeBufferPointer { e in
+                block.withUnsafeBufferPointer { b in
+                    nonisolated(unsafe) let (wp, ep, bp) = (w.baseAddress!, e.baseAddress!, b.baseAddress!)
+                    Parallel.forEach(parts) { part in
+                        let first = groups * part / parts * 16, last = min(rows, groups * (part + 1) / parts * 16)
+                        guard first < last else { return }
+                        aic_obs_lazy_update(wp + first * n + end, Int64(last - first), Int64(n), ep + first * width, Int64(width), bp, Int64(rest))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The plain twin of `lazyUpdate`: each element, terms in ascending order, one at a time.
+    static func lazyUpdateReference(_ weights: inout [Float], rows: Int, columns n: Int, start: Int, end: Int, errors: [Float],
+                                    upper u: [Double]) {
+        let width = end - start
+        for r in 0..<rows {
+            for j in end..<n {
+                var c = weights[r * n + j]
+                for i in 0..<width {
+                    let product = errors[r * width + i] * Float(u[(start + i) * n + j])
+                    c = c - product
+                }
+                weights[r * n + j] = c
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 #define CKERNELS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "obs_update.h"
 
 /// Running state of the f32 magnitude-pruning writer over one chunk (see Passes/Pruning/SparseMaskWriter.swift, Writer, and PruneKernels.swift).
 typedef struct {
