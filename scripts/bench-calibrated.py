@@ -11,7 +11,8 @@ model's own (config.json max_position_embeddings, 128) for imatrix, calibration 
 Rows: F32 (the base); Q4_K_M without imatrix from llama-quantize and from aicompress; Q4_K_M with
 llama-imatrix's file through llama-quantize, with aicompress imatrix's file through aicompress,
 and each tool with the other's file; Q4_K_M `--method gptq`; Q4_0 round-to-nearest, with
-aicompress's imatrix, `--method gptq` and `--method awq`; magnitude `prune --keep 0.5` and `--method
+aicompress's imatrix, `--method gptq` and `--method awq`; Q3_K_M, Q2_K, IQ4_XS and IQ4_NL round to
+nearest, with each tool's imatrix and `--method gptq`; magnitude `prune --keep 0.5` and `--method
 wanda|sparsegpt --keep 0.5`, and the three at `--pattern 2:4`. A row whose command this binary
 refuses (a method another branch adds) prints the refusal instead of figures. Each row gives the
 wall time and peak RSS of its command (os.wait4). Also checks that `aicompress evaluate` (of
@@ -143,6 +144,16 @@ def main():
         ("Q4_0, aicompress + aicompress imatrix", q("--gguf", "Q4_0", "--imatrix", out("ours.imatrix"))),
         ("Q4_0, aicompress --method gptq" + extra, q("--gguf", "Q4_0", "--method", "gptq", *calibration, *gptq_args)),
         ("Q4_0, aicompress --method awq", q("--gguf", "Q4_0", "--method", "awq", *calibration)),
+    ]
+    # The low-bit mixes and the IQ4 types: round to nearest, each tool with its own imatrix, GPTQ.
+    for mix in ("Q3_K_M", "Q2_K", "IQ4_XS", "IQ4_NL"):
+        rows += [
+            (f"{mix}, aicompress (round to nearest)", q("--gguf", mix)),
+            (f"{mix}, llama-quantize + llama-imatrix", [lq, "--imatrix", out("ref.imatrix"), f32, "{out}", mix, "2"]),
+            (f"{mix}, aicompress + aicompress imatrix", q("--gguf", mix, "--imatrix", out("ours.imatrix"))),
+            (f"{mix}, aicompress --method gptq" + extra, q("--gguf", mix, "--method", "gptq", *calibration, *gptq_args)),
+        ]
+    rows += [
         ("prune --keep 0.5 (magnitude)", p("--keep", "0.5")),
         ("prune --method wanda --keep 0.5", p("--method", "wanda", "--keep", "0.5", *calibration)),
         ("prune --method sparsegpt --keep 0.5", p("--method", "sparsegpt", "--keep", "0.5", *calibration)),

@@ -265,7 +265,7 @@ extension QuantizeGGUF.GPTQ {
 
     static func unsupported(_ name: String, _ type: GGMLType) -> PassError {
         PassError.invalidParameter(name: "method", value: "gptq", reason: "tensor '\(name)' gets \(type), and `method` gptq into it is not built "
-            + "(it rounds onto affine block grids: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K)")
+            + "(it rounds onto the block grids of " + GGMLGPTQ.types.map(\.name).joined(separator: ", ") + ")")
     }
 }
 

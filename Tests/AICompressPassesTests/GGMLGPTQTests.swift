@@ -58,7 +58,7 @@ final class GGMLGPTQTests: XCTestCase {
 
     /// The reference: OBS done literally (GPTQ eqs. 2–3) in Double. A block's header comes from
     /// `GGMLType.quantize` on the current weights; its grid is read off Core's dequantizer by
-    /// filling the `qs` field with one level everywhere (4-bit types: Q4_0, Q4_1, Q4_K); each
+    /// filling the level fields with one level everywhere (`fill`: 4-bit types, Q2_K, Q3_K); each
     /// weight goes to the nearest grid value; the error moves the unfixed weights by the
     /// explicit inverse Hessian, which then loses the fixed column by elimination.
     ///
@@ -76,7 +76,6 @@ final class GGMLGPTQTests: XCTestCase {
         for i in 0..<n { h[i * n + i] += lambda }
         var inv = invert(h, n)
         var grid = [[Float]](repeating: [], count: rows * b)  // per row and value of the block: value of each level
-        let qs = type.layout.offset("qs"), qsBytes = type.layout.fields.first { $0.name == "qs" }!.bytes
         for c in 0..<n {
             if c % b == 0 {
                 for r in 0..<rows {
@@ -90,8 +89,8 @@ final class GGMLGPTQTests: XCTestCase {
                         (header![0], header![1]) = (UInt8(bits & 0xFF), UInt8(bits >> 8))
                     }
                     for k in 0..<b { grid[r * b + k] = [] }
-                    for q in 0..<16 {
-                        for i in 0..<qsBytes { header![qs + i] = UInt8(q | q << 4) }
+                    for q in 0..<levelCount(type) {
+                        fill(&header!, type, level: q)
                         let decoded = try type.dequantize(header!)
                         for k in 0..<b { grid[r * b + k].append(decoded[k]) }
                     }
@@ -112,6 +111,31 @@ final class GGMLGPTQTests: XCTestCase {
             }
         }
         return w.map(Float.init)
+    }
+
+    /// How many levels a value of `type` has (the types `fill` knows).
+    static func levelCount(_ type: GGMLType) -> Int {
+        switch type {
+        case .q2_K: 4
+        case .q3_K: 8
+        default: 16
+        }
+    }
+
+    /// Sets every value of the encoded block to level `q`: the nibbles of `qs` (4-bit types),
+    /// every 2-bit plane of `qs` (Q2_K), and for Q3_K also every `hmask` bit (the third bit).
+    static func fill(_ block: inout [UInt8], _ type: GGMLType, level q: Int) {
+        func field(_ name: String) -> Range<Int> {
+            let at = type.layout.offset(name)
+            return at..<(at + type.layout.fields.first { $0.name == name }!.bytes)
+        }
+        switch type {
+        case .q2_K, .q3_K:
+            for i in field("qs") { block[i] = UInt8(q & 3) * 0x55 }
+            if type == .q3_K { for i in field("hmask") { block[i] = q & 4 != 0 ? 0xFF : 0 } }
+        default:
+            for i in field("qs") { block[i] = UInt8(q | q << 4) }
+        }
     }
 
     /// The OBS steps through columns `start..<start + b` from the inverse Hessian `inv` of the
@@ -213,6 +237,13 @@ final class GGMLGPTQTests: XCTestCase {
     }
 
     func testQ4_1AgainstClosedFormOBS() throws { try checkAgainstReference(.q4_1, n: 96, weighted: true) }
+    func testQ2_KAgainstClosedFormOBS() throws { try checkAgainstReference(.q2_K, n: 256, weighted: false) }
+    func testQ2_KWeightedAgainstClosedFormOBS() throws { try checkAgainstReference(.q2_K, n: 256, weighted: true) }
+    func testQ3_KAgainstClosedFormOBS() throws { try checkAgainstReference(.q3_K, n: 256, weighted: false) }
+    func testQ3_KWeightedAgainstClosedFormOBS() throws { try checkAgainstReference(.q3_K, n: 256, weighted: true) }
+    func testIQ4_NLWeightedAgainstClosedFormOBS() throws { try checkAgainstReference(.iq4_NL, n: 96, weighted: true) }
+    func testIQ4_XSAgainstClosedFormOBS() throws { try checkAgainstReference(.iq4_XS, n: 256, weighted: false) }
+    func testIQ4_XSWeightedAgainstClosedFormOBS() throws { try checkAgainstReference(.iq4_XS, n: 256, weighted: true) }
     func testQ4_KAgainstClosedFormOBS() throws { try checkAgainstReference(.q4_K, n: 256, weighted: false) }
     func testQ4_KWeightedAgainstClosedFormOBS() throws { try checkAgainstReference(.q4_K, n: 256, weighted: true) }
 
@@ -247,9 +278,11 @@ final class GGMLGPTQTests: XCTestCase {
         print(lines.joined(separator: "\n"))
     }
 
-    /// Types without an affine grid and rows that are not whole blocks are refused.
+    /// Every quantized type has a grid; types without blocks and rows that are not whole blocks
+    /// are refused.
     func testRefusals() throws {
-        for type in [GGMLType.q2_K, .q3_K, .iq4_NL, .iq4_XS, .f16] {
+        XCTAssertEqual(Set(GGMLBlockGrid.supported), Set(GGMLType.allCases.filter(\.isQuantized)))
+        for type in [GGMLType.f16, .bf16, .f32] {
             XCTAssertThrowsError(try GGMLGPTQ(type: type)) { XCTAssertTrue("\($0)".contains("not built"), "\($0)") }
         }
         XCTAssertThrowsError(try GGMLGPTQ(type: .q4_K).quantize([Float](repeating: 0, count: 128), rows: 1, columns: 128,

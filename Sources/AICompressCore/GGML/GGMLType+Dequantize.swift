@@ -1,4 +1,10 @@
 extension GGMLType {
+    /// Scale `i` (0 ..< 16) of a Q3_K block's 12 scale bytes, signed (−32 … 31), as ggml decodes it.
+    public static func q3_KScale(_ scales: UnsafeRawBufferPointer, _ i: Int) -> Int32 { GGMLDequantizer.q3_KScale(scales, i) }
+
+    /// The IQ4_NL / IQ4_XS level table (ggml `kvalues_iq4nl`): level q decodes to scale · table[q].
+    public static var iq4Levels: [Int8] { GGMLScalar.iq4nlValues }
+
     /// Decodes whole blocks of this type into floats, exactly as ggml's `dequantize_row_*` and
     /// gguf-py's `gguf.quants.dequantize` do (the same float operations in the same order, so
     /// the same bits). Plain integer types convert to the nearest Float.

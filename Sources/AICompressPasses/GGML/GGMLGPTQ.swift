@@ -48,12 +48,12 @@ public struct GGMLGPTQ: Sendable {
     }
 
     /// GPTQ into `type`.
-    /// - Throws: `PassError.invalidParameter` (`method`) for a type without an affine block grid.
+    /// - Throws: `PassError.invalidParameter` (`method`) for a type without a block grid (F16, BF16, F32).
     public init(type: GGMLType, dampFraction: Double = 0.01, blockSize: Int = 128, actOrder: Bool = false,
                 scaleSearch: ScaleSearch = .type) throws {
         guard GGMLBlockGrid(type) != nil else {
             throw PassError.invalidParameter(name: "method", value: "gptq", reason: "`method` gptq into \(type) is not built (it rounds onto "
-                + "affine block grids: " + GGMLBlockGrid.supported.map(\.name).joined(separator: ", ") + ")")
+                + "the block grids of " + GGMLBlockGrid.supported.map(\.name).joined(separator: ", ") + ")")
         }
         self.type = type
         self.dampFraction = dampFraction
@@ -64,6 +64,9 @@ public struct GGMLGPTQ: Sendable {
 
     /// Whether GPTQ can encode into `type`.
     public static func supports(_ type: GGMLType) -> Bool { GGMLBlockGrid(type) != nil }
+
+    /// The types GPTQ encodes into (every quantized type the planner writes).
+    public static var types: [GGMLType] { GGMLBlockGrid.supported }
 
     /// Quantizes `weights` (`rows × columns`, row-major; rows the outputs) given the layer's
     /// input Gram matrix `gram` (XᵀX, `columns²`) and, optionally, each column's importance:
