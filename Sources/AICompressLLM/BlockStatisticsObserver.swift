@@ -96,6 +96,17 @@ final class BlockStatisticsObserver: ActivationObserver, @unchecked Sendable {
         }
         return out
     }
+
+    /// `statistics()`, handing over its XᵀX and ΔᵀX matrices: the observer keeps none, so a
+    /// compressor that releases them (`DecoderBlockCalibration.releaseMatrices`) frees them.
+    func takeStatistics() -> [BlockInputStatistics.Group: BlockInputStatistics] {
+        let out = statistics()
+        lock.lock()
+        defer { lock.unlock() }
+        grams = [:]
+        crosses = [:]
+        return out
+    }
 }
 
 /// Records the inputs of one block's projection groups as the decoder computes them, one

@@ -1,4 +1,5 @@
 import AICompressCore
+import Foundation
 
 /// What the compress closure of `LayerwiseDecoderCalibration.run` is given for one block: the
 /// block's weights (as stored: views of the mapped file) and the statistics of its inputs over
@@ -11,21 +12,51 @@ public struct DecoderBlockCalibration: Sendable {
     public let blocks: Int
     /// The block's weights before compression.
     public let layer: DecoderLayer
-    /// The statistics of each input group.
-    public let statistics: [BlockInputStatistics.Group: BlockInputStatistics]
+    /// Shared by every copy of this value, so that `releaseMatrices` frees memory whoever else
+    /// holds the block.
+    private let store: Store
 
     /// A block's calibration (the engine makes these; tests may too).
     public init(index: Int, blocks: Int, layer: DecoderLayer, statistics: [BlockInputStatistics.Group: BlockInputStatistics]) {
         self.index = index
         self.blocks = blocks
         self.layer = layer
-        self.statistics = statistics
+        store = Store(statistics)
     }
+
+    /// The statistics of each input group (those released by `releaseMatrices` without their
+    /// Gram and ΔᵀX matrices).
+    public var statistics: [BlockInputStatistics.Group: BlockInputStatistics] { store.all }
 
     /// The statistics of the input `kind` multiplies (nil only when the block never ran, i.e.
     /// no calibration rows).
     public func statistics(for kind: ActivationSite.Kind) -> BlockInputStatistics? {
-        statistics[BlockInputStatistics.Group(kind)]
+        store.get(BlockInputStatistics.Group(kind))
+    }
+
+    /// Drops the `columns²` matrices of `group`'s statistics — XᵀX (`gram: true`) and/or ΔᵀX
+    /// (`cross: true`) — once the compressor has no further use for them (the last projection
+    /// reading that input has its factor, or its dense-target gain): for a 5632-wide ffn_down
+    /// each is 254 MB, and the block would otherwise hold them until it ends. Σx², Σ|x| and the
+    /// counts stay.
+    public func releaseMatrices(of group: BlockInputStatistics.Group, gram: Bool = true, cross: Bool = true) {
+        store.release(group, gram: gram, cross: cross)
+    }
+
+    /// The statistics behind a lock (blocks are handed across threads).
+    private final class Store: @unchecked Sendable {
+        private var statistics: [BlockInputStatistics.Group: BlockInputStatistics]
+        private let lock = NSLock()
+        init(_ statistics: [BlockInputStatistics.Group: BlockInputStatistics]) { self.statistics = statistics }
+        var all: [BlockInputStatistics.Group: BlockInputStatistics] { lock.withLock { statistics } }
+        func get(_ group: BlockInputStatistics.Group) -> BlockInputStatistics? { lock.withLock { statistics[group] } }
+        func release(_ group: BlockInputStatistics.Group, gram: Bool, cross: Bool) {
+            lock.withLock {
+                guard let s = statistics[group] else { return }
+                statistics[group] = BlockInputStatistics(group: s.group, columns: s.columns, rows: s.rows, sumSquares: s.sumSquares,
+                                                         gram: gram ? nil : s.gram, sumAbsolute: s.sumAbsolute, cross: cross ? nil : s.cross)
+            }
+        }
     }
 
     /// The weight matrix of projection `kind` (`rows` outputs × `columns` inputs); in a fused

@@ -74,7 +74,7 @@ struct LayerwiseDecoderSweep {
                 var x = Array(hidden[rows])
                 observed.block(layer, &x, &scratch, t, i)
             }
-            replacement = try compress(DecoderBlockCalibration(index: i, blocks: blocks, layer: layer, statistics: observer.statistics()))
+            replacement = try compress(DecoderBlockCalibration(index: i, blocks: blocks, layer: layer, statistics: observer.takeStatistics()))
         }
         var tensors: [ActivationSite.Kind: Tensor] = [:]
         let stored = Dictionary(layer.projections(block: i).map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })

@@ -94,27 +94,39 @@ struct LanguageModelPrune: CompressionPass {
         let pruning = LinearLayerPruning(method: method, pattern: pattern)
         var effective: [ActivationSite.Kind: [Float]] = [:]
         var replaced: [String: (Tensor, TensorReport)] = [:]
-        var gains = SharedFactor<BlockInputStatistics.Group, DenseTargetGain>()
+        var gains = SharedFactor<BlockInputStatistics.Group, DenseTargetGain?>()
         // phi3's fused attn_qkv and ffn_up are one weight each: Wanda scores every row with the
         // input they share, SparseGPT sweeps them with its factor.
-        for site in block.projections {
-            let name = site.tensorName
+        // Each input's XᵀX and ΔᵀX are released once its last reader has its factor and gain, as
+        // GPTQ does (`DecoderBlockCalibration.releaseMatrices`); Σx² (Wanda's) stays.
+        let sites = block.projections
+        for (index, site) in sites.enumerated() {
+            let name = site.tensorName, group = BlockInputStatistics.Group(site.kind)
+            let last = !sites[(index + 1)...].contains { BlockInputStatistics.Group($0.kind) == group }
+            defer { if last { block.releaseMatrices(of: group) } }
             // Present: `prepare` checked every projection.
             guard let original = stored[name].flatMap({ model.tensor(named: $0) }) else { continue }
             let w = block.weights(site)
-            let stats = block.statistics(for: site.kind)
+            let (sumSquares, columns, hasGram) = block.statistics(for: site.kind).map { ($0.sumSquares, $0.columns, $0.gram != nil) }
+                ?? (nil, 0, false)
             var factor: HessianFactor?
-            if method == .sparsegpt, let s = stats, let gram = s.gram {
-                factor = try factors.factor(for: s.group) {
-                    try HessianFactor(gram: gram, columns: s.columns, dampFraction: dampFraction, layer: original.name)
+            if method == .sparsegpt, hasGram {
+                factor = try factors.factor(for: group) {
+                    try HessianFactor(gram: block.statistics(for: site.kind)?.gram ?? [], columns: columns, dampFraction: dampFraction,
+                                      layer: original.name)
                 }
+                if last { block.releaseMatrices(of: group, gram: true, cross: false) }
             }
             let weights = Self.decoded(w)
             var target = weights
-            if let f = factor, let s = stats, let cross = s.cross {  // dense targets: W* = W + W·(ΔᵀX)·H⁻¹
-                target = try gains.factor(for: s.group) { DenseTargetGain(cross: cross, factor: f) }.target(weights, rows: w.rows, layer: original.name)
+            if let f = factor, let gain = try gains.factor(for: group, make: { () -> DenseTargetGain? in
+                // Dense targets: W* = W + W·(ΔᵀX)·H⁻¹.
+                block.statistics(for: site.kind)?.cross.map { DenseTargetGain(cross: $0, factor: f) }
+            }) {
+                target = try gain.target(weights, rows: w.rows, layer: original.name)
             }
-            let result = try pruning.prune(target, rows: w.rows, columns: w.columns, sumSquares: stats?.sumSquares,
+            if last { block.releaseMatrices(of: group) }
+            let result = try pruning.prune(target, rows: w.rows, columns: w.columns, sumSquares: sumSquares,
                                            factor: factor, layer: original.name)
             let (tensor, values) = try Self.encoded(result.values, like: original)
             replaced[original.name] = (tensor, Self.report(original: original, weights: weights, values: values,

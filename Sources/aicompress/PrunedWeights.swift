@@ -31,6 +31,7 @@ enum PrunedWeights {
             default: sparse = false
             }
             let share = t.statistics().sparsity
+            t.data.dropPages()  // scanned before any block runs: its mapped pages need not stay resident until its block
             if sparse || share > maxZeroShare { return Finding(tensor: t.name, sparsity: share, storedSparse: sparse) }
         }
         return nil

@@ -223,26 +223,39 @@ extension QuantizeGGUF.GPTQ {
                          factors: inout Factors) throws -> (weights: [ActivationSite.Kind: [Float]], items: [String: Tensor]) {
         var replaced: [ActivationSite.Kind: [Float]] = [:]
         var encoded: [String: Tensor] = [:]
-        var gains = SharedFactor<BlockInputStatistics.Group, DenseTargetGain>()
+        var gains = SharedFactor<BlockInputStatistics.Group, DenseTargetGain?>()
         // In order: q, k, v, attn_output, gate, up, down (each input's readers together); phi3's
         // fused attn_qkv and ffn_up are one weight each, swept with their input's factor.
-        for site in block.projections {
-            let name = site.tensorName
-            guard let type = types[name], type.isQuantized else { continue }
+        // Each input's XᵀX and ΔᵀX are released once its last reader has its factor and gain
+        // (`releaseMatrices`): the block would otherwise hold all of them while ffn_down's
+        // factor, gain and sweep, the largest, are made.
+        let sites = block.projections
+        for (index, site) in sites.enumerated() {
+            let name = site.tensorName, group = BlockInputStatistics.Group(site.kind)
+            let last = !sites[(index + 1)...].contains { BlockInputStatistics.Group($0.kind) == group }
+            guard let type = types[name], type.isQuantized else {
+                if last { block.releaseMatrices(of: group) }
+                continue
+            }
             let w = block.weights(site)
-            guard let stats = block.statistics(for: site.kind), let gram = stats.gram else { continue }
+            guard let importance = block.statistics(for: site.kind).flatMap({ $0.gram == nil ? nil : $0.meanSquares }) else { continue }
             let gptq: GGMLGPTQ
             do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch { throw Self.unsupported(name, type) }
             var values = [Float](repeating: 0, count: w.rows * w.columns)
             values.withUnsafeMutableBufferPointer { w.decodeRows(0..<w.rows, into: $0.baseAddress!) }
-            let factored = try factors.factor(for: FactorKey(group: stats.group, width: gptq.factorKey)) {
-                try gptq.factored(gram: gram, columns: w.columns, layer: name)
+            let factored = try factors.factor(for: FactorKey(group: group, width: gptq.factorKey)) {
+                try gptq.factored(gram: block.statistics(for: site.kind)?.gram ?? [], columns: w.columns, layer: name)
             }
-            if let cross = stats.cross {  // dense targets: W* = W + W·(ΔᵀX)·H⁻¹, one gain per input
-                let gain = gains.factor(for: stats.group) { DenseTargetGain(cross: cross, factor: factored.factor, order: factored.order) }
+            if last { block.releaseMatrices(of: group, gram: true, cross: false) }
+            if let gain = try gains.factor(for: group, make: { () throws -> DenseTargetGain? in
+                // Dense targets: W* = W + W·(ΔᵀX)·H⁻¹, one gain per input.
+                guard let cross = block.statistics(for: site.kind)?.cross else { return nil }
+                return DenseTargetGain(cross: cross, factor: factored.factor, order: factored.order)
+            }) {
                 values = try gain.target(values, rows: w.rows, layer: name)
             }
-            let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, factored: factored, importance: stats.meanSquares, layer: name)
+            if last { block.releaseMatrices(of: group) }
+            let r = try gptq.quantize(values, rows: w.rows, columns: w.columns, factored: factored, importance: importance, layer: name)
             encoded[name] = try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type),
                                        data: TensorData(bytes: r.bytes))
             replaced[site.kind] = r.weights

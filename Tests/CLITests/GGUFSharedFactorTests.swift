@@ -47,12 +47,16 @@ final class GGUFSharedFactorTests: CLITestCase {
             var blocks = 0
             try calibration.run { block in
                 var factors = QuantizeGGUF.GPTQ.Factors()
+                let before = block.statistics  // the quantizer releases each input's matrices after its last reader
                 let (weights, items) = try QuantizeGGUF.GPTQ.quantize(block, types: types, damp: 0.01, actOrder: actOrder, factors: &factors)
                 XCTAssertEqual(factors.factorizations, 4, "\(label), block \(block.index): one factor per input")
+                XCTAssertEqual(before.values.filter { $0.gram != nil }.count, 4, label)
+                XCTAssertTrue(block.statistics.values.allSatisfy { $0.gram == nil && $0.cross == nil }, "\(label): every XᵀX released")
+                XCTAssertEqual(block.statistics.mapValues(\.sumSquares), before.mapValues(\.sumSquares), label)
                 XCTAssertEqual(items.count, 7, label)
                 for kind in ActivationSite.Kind.allCases {
                     let name = block.tensorName(kind), w = block.weights(kind)
-                    let stats = try XCTUnwrap(block.statistics(for: kind)), gram = try XCTUnwrap(stats.gram)
+                    let stats = try XCTUnwrap(before[BlockInputStatistics.Group(kind)]), gram = try XCTUnwrap(stats.gram)
                     var values = [Float](repeating: 0, count: w.rows * w.columns)
                     values.withUnsafeMutableBufferPointer { w.decodeRows(0..<w.rows, into: $0.baseAddress!) }
                     let own = try GGMLGPTQ(type: typeOf(kind), dampFraction: 0.01, actOrder: actOrder)

@@ -157,13 +157,20 @@ public struct DenseTargetGain: Sendable {
     public init(cross: [Double], factor: HessianFactor, order: [Int]? = nil) {
         let n = factor.columns
         precondition(cross.count == n * n && (order?.count ?? n) == n, "DenseTargetGain: cross or order is not of the factor's columns")
-        let u = factor.upper.map(Float.init)
-        var permuted = [Float](repeating: 0, count: n * n)
-        BLAS.gemm(transA: true, transB: false, m: n, n: n, k: n, u, u, into: &permuted)
-        var inverse = permuted
-        if let order {
+        // At most three n² f32 arrays live at once (U's f32 copy is gone before ΔᵀX's is made):
+        // for a 5632-wide ffn_down that is 381 MB instead of 635 MB.
+        func inverseHessian() -> [Float] {
+            var permuted = [Float](repeating: 0, count: n * n)
+            do {
+                let u = factor.upper.map(Float.init)
+                BLAS.gemm(transA: true, transB: false, m: n, n: n, k: n, u, u, into: &permuted)
+            }
+            guard let order else { return permuted }
+            var inverse = [Float](repeating: 0, count: n * n)
             for a in 0..<n { for b in 0..<n { inverse[order[a] * n + order[b]] = permuted[a * n + b] } }
+            return inverse
         }
+        let inverse = inverseHessian()
         var g = [Float](repeating: 0, count: n * n)
         BLAS.gemm(transA: false, transB: false, m: n, n: n, k: n, cross.map(Float.init), inverse, into: &g)
         columns = n
