@@ -67,6 +67,13 @@ public enum AWQBlock {
             let n = Double(max(s.rows, 1))
             return (gram, abs.map { $0 / n }, s.meanSquares)
         }
+        /// Σx² / rows of `kind`'s input (kept when its XᵀX is released).
+        func meanSquares(_ kind: ActivationSite.Kind) throws(LLMError) -> [Float] {
+            guard let s = block.statistics(for: kind) else {
+                throw .invalidParameter(name: "method", reason: "awq needs the input statistics of \(site(kind).tensorName)")
+            }
+            return s.meanSquares
+        }
         func member(_ kind: ActivationSite.Kind, _ type: GGMLType) -> AWQScaleSearch.Member {
             let at = site(kind), m = layer.matrix(at)
             return .init(name: at.tensorName, weights: m.floats(), rows: m.rows, type: type, rowScales: scales.rowScales(at, of: layer))
@@ -76,9 +83,15 @@ public enum AWQBlock {
                   pool: (([Double]) -> [Double])? = nil) throws(LLMError) -> [Float]? {
             let members = kinds.compactMap { k in types[k].map { member(k, $0) } }
             guard members.count == kinds.count, needs.allSatisfy({ types[$0] != nil }) else { return nil }
-            let stats = try inputs(kinds[0])
-            let r = try search.search(members, columns: layer.matrix(kinds[0]).columns, gram: stats.gram,
+            let r: AWQScaleSearch.Result
+            do {
+                let stats = try inputs(kinds[0])
+                r = try search.search(members, columns: layer.matrix(kinds[0]).columns, gram: stats.gram,
                                       meanAbsolute: pool?(stats.meanAbsolute) ?? stats.meanAbsolute, meanSquares: stats.meanSquares)
+            }
+            // The fold is this input's one search: its XᵀX (254 MB for a 5632-wide ffn_down) goes
+            // now, not when the block ends; what encodes after it needs Σx² only.
+            block.releaseMatrices(of: BlockInputStatistics.Group(kinds[0]))
             for (k, e) in zip(kinds, r.encoded) { done[k] = e }
             folds.append(Fold(label: "\(producer) -> " + kinds.map { Self.shortName(site($0)) }.joined(separator: ", "),
                               alpha: r.alpha, loss: r.losses[r.best], baseLoss: r.losses[0]))
@@ -99,7 +112,7 @@ public enum AWQBlock {
             let m = member(kind, type)
             let ones = [Float](repeating: 1, count: layer.matrix(site(kind)).columns)
             done[kind] = try search.encode(m, columns: ones.count, scales: scales.columnScales(kind, config: c) ?? ones,
-                                           meanSquares: try inputs(kind).meanSquares)
+                                           meanSquares: try meanSquares(kind))
         }
         return Result(scales: scales, folds: folds, encoded: done.mapValues(\.bytes), effective: done.mapValues(\.effective),
                       attentionNorm: scales.attentionNorm(layer), ffnNorm: scales.ffnNorm(layer))

@@ -12,13 +12,18 @@ public struct DecoderHeadStatistics: Sendable {
     public let sumSquares: [Double]
     /// XᵀX (`columns × columns`, row-major), when the calibration gathers it.
     public let gram: [Double]?
+    /// ΔᵀX (row-major [i][j] = Σ Δ_i x_j, Δ = X_dense − X) with dense targets: X_dense is the
+    /// final norm of the unchanged model's hidden states; nil without dense targets or when the
+    /// two are equal (nothing before the head was changed).
+    public let cross: [Double]?
 
     /// Statistics given directly (tests, other front ends).
-    public init(columns: Int, rows: Int, sumSquares: [Double], gram: [Double]?) {
+    public init(columns: Int, rows: Int, sumSquares: [Double], gram: [Double]?, cross: [Double]? = nil) {
         self.columns = columns
         self.rows = rows
         self.sumSquares = sumSquares
         self.gram = gram
+        self.cross = cross
     }
 
     /// Each column's importance, Σx² / rows in float (the GGUF block scale searches' weights).
@@ -31,7 +36,8 @@ public struct DecoderHeadStatistics: Sendable {
 extension LayerwiseDecoderSweep {
     /// The head's statistics once every block is done: the final norm of each sequence's hidden
     /// states, summed as a block's inputs are (`BlockStatisticsObserver`, one group: the head
-    /// has one input). Rows 0 when there are no sequences.
+    /// has one input), with ΔᵀX against the unchanged model's under dense targets. Rows 0 when
+    /// there are no sequences.
     func headStatistics() -> DecoderHeadStatistics {
         let decoder = calibration.decoder, e = decoder.config.embedding
         let count = calibration.sequences.count, t = calibration.sequences.first?.count ?? 0
@@ -42,13 +48,18 @@ extension LayerwiseDecoderSweep {
         let observer = BlockStatisticsObserver(layer: blocks, gram: calibration.gram)
         var normed = [Float](repeating: 0, count: t * e)
         for s in 0..<count {
-            let x = Array(hidden[(s * t * e)..<((s + 1) * t * e)])
-            DecoderMath.rmsNorm(x, decoder.weights.outputNorm, decoder.config.rmsEpsilon, rows: t, into: &normed)
+            let rows = (s * t * e)..<((s + 1) * t * e)
+            if let dense {
+                // Dense targets: the unchanged model's head input, for the observer to pair with.
+                DecoderMath.rmsNorm(Array(dense[rows]), decoder.weights.outputNorm, decoder.config.rmsEpsilon, rows: t, into: &normed)
+                observer.reference = [BlockInputRecorder.Input(group: BlockInputStatistics.Group(site.kind), values: normed)]
+            }
+            DecoderMath.rmsNorm(Array(hidden[rows]), decoder.weights.outputNorm, decoder.config.rmsEpsilon, rows: t, into: &normed)
             normed.withUnsafeBufferPointer { observer.observe(site, input: $0.baseAddress!, rows: t, columns: e) }
         }
         guard let g = observer.statistics()[BlockInputStatistics.Group(site.kind)] else {
             return DecoderHeadStatistics(columns: e, rows: 0, sumSquares: [], gram: nil)
         }
-        return DecoderHeadStatistics(columns: g.columns, rows: g.rows, sumSquares: g.sumSquares, gram: g.gram)
+        return DecoderHeadStatistics(columns: g.columns, rows: g.rows, sumSquares: g.sumSquares, gram: g.gram, cross: g.cross)
     }
 }

@@ -14,7 +14,7 @@ struct LayerwiseDecoderSweep {
     /// `sequences × t × embedding` hidden states at block `done`.
     private(set) var hidden: [Float]
     /// The same for the unchanged model (dense targets only).
-    private var dense: [Float]?
+    private(set) var dense: [Float]?
     private var scratch: Decoder.Scratch
 
     /// The sweep before block 0: the sequences checked and embedded.

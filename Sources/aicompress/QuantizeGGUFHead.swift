@@ -24,7 +24,8 @@ extension QuantizeGGUF.GPTQ {
     }
 
     /// GPTQ on the head `name` of `lm` into `type`, on its statistics past the last block, its
-    /// rows decoded and swept `chunkRows` at a time (default about 64 MiB of f32), same bytes.
+    /// rows decoded and swept `chunkRows` at a time (default about 64 MiB of f32), same bytes;
+    /// towards the unchanged model's logits when the statistics carry ΔᵀX (dense targets).
     /// - Throws: `PassError` when GPTQ into `type` is not built, the rows are not whole blocks
     ///   or the Hessian is not positive definite.
     static func quantizeHead(_ lm: LanguageModel, name: String, type: GGMLType, statistics s: DecoderHeadStatistics,
@@ -33,9 +34,11 @@ extension QuantizeGGUF.GPTQ {
         let gptq: GGMLGPTQ
         do { gptq = try GGMLGPTQ(type: type, dampFraction: damp, actOrder: actOrder) } catch { throw Self.unsupported(name, type) }
         let w = lm.decoder.weights.output
-        // Row chunks (`GGMLGPTQ.quantizeInChunks`): the head is never whole in f32.
+        // Row chunks (`GGMLGPTQ.quantizeInChunks`): the head is never whole in f32. With dense
+        // targets (ΔᵀX gathered) the head fits the unchanged model's logits, as a block
+        // projection fits the unchanged block's outputs.
         let r = try gptq.quantizeInChunks(rows: w.rows, columns: w.columns, gram: gram, importance: s.meanSquares, layer: name,
-                                          chunkRows: chunkRows) { w.decodeRows($0, into: $1) }
+                                          chunkRows: chunkRows, cross: s.cross) { w.decodeRows($0, into: $1) }
         return [name: try Tensor(name: name, dtype: .f32, shape: Shape([w.rows, w.columns]), encoding: .ggml(type),
                                  data: TensorData(bytes: r.bytes))]
     }

@@ -97,7 +97,8 @@ final class AWQFoldTests: XCTestCase {
     }
 
     /// On the engine, Q4_0: every projection encoded, four folds per block, each no worse than
-    /// α = 0; `effective` is diag(r)·decode(bytes)·diag(1/s); two runs give the same bytes.
+    /// α = 0; `effective` is diag(r)·decode(bytes)·diag(1/s); every XᵀX released after its fold;
+    /// two runs give the same bytes.
     func testBlockOnTheEngineIsConsistentAndDeterministic() throws {
         let c = DecoderTests.config(.adjacentPairs)
         let model = try DecoderTests.model(c, type: .f32, tied: false, biases: false, seed: 34)
@@ -112,6 +113,9 @@ final class AWQFoldTests: XCTestCase {
                 XCTAssertEqual(r.folds.map(\.label), ["attn_v -> attn_output", "ffn_up -> ffn_down",
                                                       "attn_norm -> attn_q, attn_k, attn_v", "ffn_norm -> ffn_gate, ffn_up"])
                 for f in r.folds { XCTAssertLessThanOrEqual(f.loss, f.baseLoss, f.label) }
+                // Each fold's input lets its XᵀX go once searched; Σx² and Σ|x| stay.
+                XCTAssertEqual(block.statistics.count, 4)
+                XCTAssertTrue(block.statistics.values.allSatisfy { $0.gram == nil && $0.sumSquares.count == $0.columns && $0.sumAbsolute != nil })
                 for kind in ActivationSite.Kind.allCases {
                     let m = block.weights(kind), q = try GGMLType.q4_0.dequantize(r.encoded[kind]!)
                     let s = r.scales.columnScales(kind, config: c)!, rows = r.scales.rowScales(kind)

@@ -108,6 +108,36 @@ final class DecoderHeadStatisticsTests: XCTestCase {
         XCTAssertEqual(calls, 0, "no calibration rows: the head is left to round-to-nearest")
     }
 
+    /// With dense targets the head's statistics carry ΔᵀX, Δ the unchanged model's final norm
+    /// minus the compressed blocks' (both made explicitly, summed in Double); none when no block
+    /// is compressed (the two inputs are equal).
+    func testDenseTargetsGiveTheHeadTheShiftOfItsInput() throws {
+        let plain = try calibration()
+        let c = LayerwiseDecoderCalibration(decoder: plain.decoder, sequences: sequences, gram: true, denseTargets: true)
+        let (s, calls, _) = try headStatistics(c, LayerwiseDecoderStreamTests.compress)
+        XCTAssertEqual(calls, 1)
+        let d = c.decoder, e = d.config.embedding, w = d.weights.outputNorm, eps = Double(d.config.rmsEpsilon)
+        func normed(_ hidden: [[Float]]) -> [[Double]] {
+            hidden.flatMap { h in
+                (0..<(h.count / e)).map { r -> [Double] in
+                    let x = (0..<e).map { Double(h[r * e + $0]) }
+                    let scale = 1 / (x.reduce(0) { $0 + $1 * $1 } / Double(e) + eps).squareRoot()
+                    return (0..<e).map { x[$0] * scale * Double(w[$0]) }
+                }
+            }
+        }
+        let x = normed(try preNorm(c, compress: LayerwiseDecoderStreamTests.compress)), dense = normed(try preNorm(c, compress: { _ in [:] }))
+        var ref = [Double](repeating: 0, count: e * e)
+        for (y, z) in zip(x, dense) { for i in 0..<e { for j in 0..<e { ref[i * e + j] += (z[i] - y[i]) * y[j] } } }
+        let cross = try XCTUnwrap(s.cross), scale = ref.map(abs).max()!
+        XCTAssertGreaterThan(scale, 1e-2)
+        XCTAssertLessThan(zip(cross, ref).map { abs($0 - $1) }.max()! / scale, 1e-4, "ΔᵀX")
+        try assertClose(s, Self.reference(try preNorm(c, compress: LayerwiseDecoderStreamTests.compress), norm: w, eps: d.config.rmsEpsilon),
+                        "compressed, dense targets")
+        XCTAssertNil(try headStatistics(c) { _ in [:] }.0.cross, "nothing compressed: no shift")
+        XCTAssertNil(try headStatistics(plain, LayerwiseDecoderStreamTests.compress).0.cross, "no dense targets: no ΔᵀX")
+    }
+
     /// The hidden states past the last block of every sequence, each block run with `compress`'s
     /// replacement weights calibrated on the states before it (the sweep's rule, made explicitly).
     func preNorm(_ c: LayerwiseDecoderCalibration, compress: (DecoderBlockCalibration) -> [ActivationSite.Kind: [Float]]) throws -> [[Float]] {

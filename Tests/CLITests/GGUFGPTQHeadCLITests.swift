@@ -136,5 +136,51 @@ final class GGUFGPTQHeadCLITests: CLITestCase {
         let rtnError = Self.outputError(w, rounded, rows: rows, columns: n, gram: gram)
         XCTAssertGreaterThan(rtnError, 0)
         XCTAssertLessThan(gptqError / rtnError, 0.8, "GPTQ \(gptqError) against round-to-nearest \(rtnError)")
+        // Dense targets reach the head: its objective is the unchanged model's logits,
+        // ‖W·X_dense − Q·X‖² = ‖(W* − Q)·X‖² + const with W* = W + W·(ΔᵀX)·H⁻¹ (solved here in
+        // Double), on which the command's head beats both round-to-nearest and GPTQ's own fit.
+        let cross = try XCTUnwrap(s.cross, "the blocks were quantized: the head's input moved")
+        let h = (0..<(n * n)).map { gram[$0] + ($0 % (n + 1) == 0 ? 0.01 * (0..<n).reduce(0) { $0 + gram[$1 * (n + 1)] } / Double(n) : 0) }
+        let m = Self.solve(h, n, rightHandSides: cross)   // row k: H⁻¹ times row k of ΔᵀX, i.e. row k of (ΔᵀX)·H⁻¹
+        var target = [Float](repeating: 0, count: rows * n)
+        for r in 0..<rows {
+            for j in 0..<n {
+                var v = Double(w[r * n + j])
+                for k in 0..<n { v += Double(w[r * n + k]) * m[k * n + j] }
+                target[r * n + j] = Float(v)
+            }
+        }
+        let own = DecoderHeadStatistics(columns: s.columns, rows: s.rows, sumSquares: s.sumSquares, gram: s.gram)
+        let ownHead = try XCTUnwrap(try QuantizeGGUF.GPTQ.quantizeHead(lm, name: "output.weight", type: .q4_0, statistics: own,
+                                                                        damp: 0.01, actOrder: false)["output.weight"])
+        let dense = Self.outputError(target, head.floatValues(), rows: rows, columns: n, gram: gram)
+        let denseOwn = Self.outputError(target, try ownHead.floatValues(), rows: rows, columns: n, gram: gram)
+        let denseRTN = Self.outputError(target, rounded, rows: rows, columns: n, gram: gram)
+        XCTAssertLessThan(dense, denseOwn, "dense-target head \(dense) against the own fit's \(denseOwn)")
+        XCTAssertLessThan(dense, denseRTN)
+    }
+
+    /// X with H·xⱼ = bⱼ for each right-hand side j (`rightHandSides` row j is bⱼ; the result's
+    /// row j is xⱼ): Gaussian elimination with partial pivoting in Double.
+    static func solve(_ h: [Double], _ n: Int, rightHandSides b: [Double]) -> [Double] {
+        let k = b.count / n
+        var a = h, x = [Double](repeating: 0, count: n * k)
+        for j in 0..<k { for i in 0..<n { x[i * k + j] = b[j * n + i] } }
+        for c in 0..<n {
+            let p = (c..<n).max { abs(a[$0 * n + c]) < abs(a[$1 * n + c]) }!
+            if p != c {
+                for j in 0..<n { a.swapAt(c * n + j, p * n + j) }
+                for j in 0..<k { x.swapAt(c * k + j, p * k + j) }
+            }
+            for r in 0..<n where r != c {
+                let f = a[r * n + c] / a[c * n + c]
+                guard f != 0 else { continue }
+                for j in c..<n { a[r * n + j] -= f * a[c * n + j] }
+                for j in 0..<k { x[r * k + j] -= f * x[c * k + j] }
+            }
+        }
+        var out = [Double](repeating: 0, count: n * k)
+        for i in 0..<n { for j in 0..<k { out[j * n + i] = x[i * k + j] / a[i * n + i] } }
+        return out
     }
 }

@@ -188,4 +188,27 @@ public struct DenseTargetGain: Sendable {
         }
         return fitted
     }
+
+    /// `target` computed so that each row's result depends on that row alone (CKernels'
+    /// `aic_obs_lazy_update` with −G: every element takes its terms in ascending order as a
+    /// separate multiply and add), on every CPU and for any number of rows: what a matrix swept
+    /// in row chunks needs to give the whole matrix's bytes (`GGMLGPTQ.quantizeInChunks`). Its
+    /// bits differ from `target`'s (a BLAS sgemm's), its values agree to rounding.
+    /// - Throws: `PassError.unsupported` naming `layer` when the result is not finite.
+    public func rowIndependentTarget(_ weights: [Float], rows: Int, layer: String) throws -> [Float] {
+        precondition(weights.count == rows * columns, "DenseTargetGain.rowIndependentTarget: weights are not rows × columns")
+        var fitted = weights
+        let n = columns, negated = gain.map { -$0 }
+        fitted.withUnsafeMutableBufferPointer { w in
+            weights.withUnsafeBufferPointer { e in
+                negated.withUnsafeBufferPointer { u in
+                    OBSSweep.subtractProduct(w.baseAddress!, rows: rows, stride: n, e.baseAddress!, width: n, u.baseAddress!, rest: n)
+                }
+            }
+        }
+        guard fitted.allSatisfy(\.isFinite) else {
+            throw PassError.unsupported(tensor: layer, reason: "fitting the dense model's outputs gave non-finite weights")
+        }
+        return fitted
+    }
 }

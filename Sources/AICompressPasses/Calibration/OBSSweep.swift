@@ -81,18 +81,26 @@ extension OBSSweep {
         guard rows > 0, rest > 0, width > 0 else { return }
         var block = [Float](repeating: 0, count: width * rest)
         for i in 0..<width { for j in 0..<rest { block[i * rest + j] = Float(u[(start + i) * n + end + j]) } }
-        let groups = (rows + 15) / 16, parts = min(groups, Parallel.defaultWorkers * 4)
         weights.withUnsafeMutableBufferPointer { w in
             errors.withUnsafeBufferPointer { e in
                 block.withUnsafeBufferPointer { b in
-                    nonisolated(unsafe) let (wp, ep, bp) = (w.baseAddress!, e.baseAddress!, b.baseAddress!)
-                    Parallel.forEach(parts) { part in
-                        let first = groups * part / parts * 16, last = min(rows, groups * (part + 1) / parts * 16)
-                        guard first < last else { return }
-                        aic_obs_lazy_update(wp + first * n + end, Int64(last - first), Int64(n), ep + first * width, Int64(width), bp, Int64(rest))
-                    }
+                    Self.subtractProduct(w.baseAddress! + end, rows: rows, stride: n, e.baseAddress!, width: width, b.baseAddress!, rest: rest)
                 }
             }
+        }
+    }
+
+    /// w[r·stride + j] −= Σᵢ e[r·width + i]·u[i·rest + j] for r < rows, j < rest, by
+    /// `aic_obs_lazy_update` (each element's terms in ascending i: a row's bits are its own),
+    /// rows spread over the cores in groups of 16.
+    static func subtractProduct(_ w: UnsafeMutablePointer<Float>, rows: Int, stride: Int, _ e: UnsafePointer<Float>, width: Int,
+                                _ u: UnsafePointer<Float>, rest: Int) {
+        let groups = (rows + 15) / 16, parts = min(groups, Parallel.defaultWorkers * 4)
+        nonisolated(unsafe) let (wp, ep, up) = (w, e, u)
+        Parallel.forEach(parts) { part in
+            let first = groups * part / parts * 16, last = min(rows, groups * (part + 1) / parts * 16)
+            guard first < last else { return }
+            aic_obs_lazy_update(wp + first * stride, Int64(last - first), Int64(stride), ep + first * width, Int64(width), up, Int64(rest))
         }
     }
 

@@ -12,12 +12,16 @@ extension GGMLGPTQ {
     /// matrix product over a chunk's rows computes each row's entries from that row alone; the
     /// tests check 1, 7 and 300-row chunks against one chunk). Peak memory: the bytes, the
     /// factor and a few chunks of f32. `Result.weights` is empty and `loss` is the sum over chunks.
+    /// With `cross` (ΔᵀX, dense targets) each chunk is first moved to W* = W + W·G
+    /// (`DenseTargetGain`, one G for the matrix) by the row-independent product
+    /// (`DenseTargetGain.rowIndependentTarget`), so the chunking still gives the whole matrix's bytes.
     /// - Throws: `PassError.unsupported` naming `layer` when the rows are not whole blocks or the
-    ///   Hessian is not positive definite.
+    ///   Hessian is not positive definite, or W* is not finite.
     public func quantizeInChunks(rows: Int, columns n: Int, gram: [Double], importance: [Float]?, layer: String,
-                                 chunkRows: Int? = nil,
+                                 chunkRows: Int? = nil, cross: [Double]? = nil,
                                  decode: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) throws -> Result {
         let factored = try factored(gram: gram, columns: n, layer: layer)
+        let gain = cross.map { DenseTargetGain(cross: $0, factor: factored.factor, order: factored.order) }
         let chunk = max(1, min(rows, chunkRows ?? Self.defaultChunkRows(columns: n)))
         let rowBytes = n / type.blockSize * type.bytesPerBlock
         var bytes = [UInt8]()
@@ -28,6 +32,7 @@ extension GGMLGPTQ {
             let count = min(chunk, rows - start)
             if count < chunk { values = [Float](repeating: 0, count: count * n) }
             values.withUnsafeMutableBufferPointer { decode(start..<(start + count), $0.baseAddress!) }
+            if let gain { values = try gain.rowIndependentTarget(values, rows: count, layer: layer) }
             let r = try quantize(values, rows: count, columns: n, factored: factored, importance: importance, layer: layer,
                                  decoding: false)
             bytes.append(contentsOf: r.bytes)
