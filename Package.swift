@@ -29,15 +29,10 @@ let package = Package(
             pkgConfig: "libprotobuf-c",
             providers: [.apt(["libprotobuf-c-dev"])]
         ),
-        // libopenblas-dev: sgemm for the training module (matrix products, convolutions).
-        .systemLibrary(
-            name: "COpenBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
-        ),
         // CRC-32 folded with PCLMULQDQ (zlib's crc32_z otherwise); checked against zlib in tests.
         .target(name: "CCRC32", dependencies: ["CZlib"]),
-        // AVX2 inner loops with runtime dispatch (the pruning writer); Swift SIMD otherwise.
+        // AVX2 inner loops with runtime dispatch (the pruning writer, GGUF block quantizers, the
+        // Hessian factor, sgemm's microkernel); portable C or Swift SIMD otherwise, same bits.
         .target(name: "CKernels"),
         // glibc malloc tuning Swift cannot call (large tensor buffers go back to the system when freed).
         .target(name: "CSystem"),
@@ -53,7 +48,7 @@ let package = Package(
             dependencies: ["AICompressCore", "CZlib", "CCRC32", "COnnxProto", "CSystem"]
         ),
         // Graph execution, reverse-mode autodiff, optimizers, losses, data sets, metrics.
-        .target(name: "AICompressTraining", dependencies: ["AICompressCore", "COpenBLAS"]),
+        .target(name: "AICompressTraining", dependencies: ["AICompressCore", "CKernels"]),
         // The pass protocol, the pass driver, typed parameters, tensor selection, and the passes:
         // Pruning/, Quantization/, Distillation/, FineTuning/.
         .target(name: "AICompressPasses", dependencies: ["AICompressCore", "AICompressTraining", "CKernels"]),
@@ -78,7 +73,7 @@ let package = Package(
         // Across modules: ONNX read and written around a pass, checked by the executor.
         .testTarget(name: "IntegrationTests", dependencies: ["AICompressCore", "AICompressFormats", "AICompressPasses", "AICompressTraining"]),
         .testTarget(name: "AICompressPassesTests", dependencies: ["AICompressCore", "AICompressPasses"]),
-        .testTarget(name: "AICompressTrainingTests", dependencies: ["AICompressCore", "AICompressTraining"]),
+        .testTarget(name: "AICompressTrainingTests", dependencies: ["AICompressCore", "AICompressTraining", "CKernels"]),
         .testTarget(name: "AICompressLLMTests", dependencies: ["AICompressCore", "AICompressFormats", "AICompressLLM"]),
         .testTarget(
             name: "CLITests",

@@ -16,7 +16,7 @@ bin="${1:-.build/release/aicompress}"
 RUNS="${RUNS:-3}"
 THREADS="${THREADS:-1}"
 cores=$(nproc)   # before OMP_NUM_THREADS is set: GNU nproc honours it
-export OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
+export OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" AICOMPRESS_THREADS="$THREADS"
 export VECLIB_MAXIMUM_THREADS="$THREADS"
 . scripts/bench-lib.sh   # for $runs and the bench-data/ conventions (it makes bench-data/)
 runs="$RUNS"

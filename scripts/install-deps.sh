@@ -6,7 +6,7 @@ set -euo pipefail
 # time: /usr/bin/time -v measures peak RSS (scripts/bench-*.sh, scripts/test-memory-limit.sh).
 # parallel: GNU parallel fans --shard K/N runs out (ShardRunCLITests, README "Many machines").
 # strace: the release lane checks that the static binary opens no shared library (test-package.sh).
-packages=(zlib1g-dev libprotobuf-c-dev libopenblas-dev pkg-config groff-base time parallel strace)
+packages=(zlib1g-dev libprotobuf-c-dev pkg-config groff-base time parallel strace)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

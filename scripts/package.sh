@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release archive dist/aicompress-VERSION-linux-ARCH.tar.gz: one binary that needs no
 # Swift toolchain and no shared library at all (the Swift runtime, Foundation and ICU, zlib,
-# protobuf-c, OpenBLAS, libstdc++ and glibc linked in statically), a man page made from the
+# protobuf-c, libstdc++ and glibc linked in statically), a man page made from the
 # command definitions, bash/zsh/fish completions, README and licenses.
 #
 #   scripts/package.sh              build (release, in .build-dist/) and pack
@@ -31,7 +31,7 @@ if [ "$build" = 1 ]; then
     # Static archives instead of shared libraries: pkg-config files that point the linker at a
     # folder holding only the Debian .a files (same Cflags, so nothing recompiles for them).
     mkdir -p "$scratch/static-libs" "$scratch/pkgconfig"
-    for pc in zlib libprotobuf-c openblas; do
+    for pc in zlib libprotobuf-c; do
         libdir=$(pkg-config --variable=libdir "$pc")
         for lib in $(pkg-config --libs-only-l "$pc" | sed 's/-l//g'); do
             [ -f "$libdir/lib$lib.a" ] || { echo "package.sh: $libdir/lib$lib.a missing (install the -dev package)" >&2; exit 1; }
@@ -40,9 +40,6 @@ if [ "$build" = 1 ]; then
         sed -e "s|^libdir=.*|libdir=$PWD/$scratch/static-libs|" -e "s|^sharedlibdir=.*|sharedlibdir=\${libdir}|" \
             "$(pkg-config --path "$pc")" > "$scratch/pkgconfig/$pc.pc"
     done
-    # OpenBLAS's threads start at the first matrix product, not before main (see the C file).
-    clang -O2 -fPIC $(pkg-config --cflags openblas) -c scripts/package/openblas-deferred.c \
-        -o "$scratch/openblas-deferred.o"
     # How the binary is linked, for start-up (BENCHMARKS.md, "Start-up"):
     # - static (default): a static executable (swiftc -static-executable). No dynamic loader runs:
     #   the ~1,800 symbol lookups that relocated glibc and libstdc++ and the mapping of 4 shared
@@ -61,9 +58,7 @@ if [ "$build" = 1 ]; then
         *) echo "package.sh: LINK=$LINK: one of static, shared-libc, pie" >&2; exit 1 ;;
     esac
     PKG_CONFIG_PATH="$PWD/$scratch/pkgconfig" swift build -c release --static-swift-stdlib \
-        --scratch-path "$scratch" --product aicompress \
-        -Xlinker "$PWD/$scratch/openblas-deferred.o" -Xlinker -lopenblas \
-        -Xlinker --wrap=getenv -Xlinker --wrap=cblas_sgemm -Xlinker --wrap=openblas_get_num_threads "${link[@]}"
+        --scratch-path "$scratch" --product aicompress "${link[@]}"
     echo "${LINK:-static}" > "$scratch/link-mode"  # for the license notices of --no-build
     # ArgumentParser's man-page generator (a tool target of the dependency), run on our binary.
     swift build --scratch-path "$scratch" --product generate-manual
@@ -99,7 +94,6 @@ fi
     notice "Yams (with libyaml)" "$scratch/checkouts/Yams/LICENSE"
     notice "zlib (Debian zlib1g)" /usr/share/doc/zlib1g/copyright
     notice "protobuf-c (Debian libprotobuf-c1)" /usr/share/doc/libprotobuf-c1/copyright
-    notice "OpenBLAS (Debian libopenblas0-pthread)" /usr/share/doc/libopenblas0-pthread/copyright
     if [ "$(cat "$scratch/link-mode" 2>/dev/null || echo shared-libc)" = static ]; then
         # LGPL 2.1, section 6: the means to relink are this source tree and scripts/package.sh.
         notice "GNU C Library (Debian libc6)" /usr/share/doc/libc6/copyright

@@ -6,8 +6,15 @@ import Glibc
 /// Data-parallel loops over the cores. Callers keep each iteration's writes disjoint; results
 /// are collected by index, so they never depend on scheduling.
 public enum Parallel {
-    /// The number of cores online: how many independent pieces of work are run at once.
-    public static let defaultWorkers: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// How many pieces the work is split into: the number of cores online, or the environment's
+    /// `AICOMPRESS_THREADS` (a whole number from 1 to 1024) where set. Outputs do not depend on
+    /// it (each piece computes its elements as the whole would); only the speed does.
+    public static let defaultWorkers: Int = {
+        if let text = getenv("AICOMPRESS_THREADS").map({ String(cString: $0) }), let count = Int(text), (1...1024).contains(count) {
+            return count
+        }
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }()
 
     /// Runs `body(i)` for every `i` in `0..<count`, spread over the cores.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {

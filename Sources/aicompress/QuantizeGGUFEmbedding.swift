@@ -24,7 +24,7 @@ extension QuantizeGGUF.GPTQ {
     /// G = Σ_p diag(g_p) W_pᵀ W_p diag(g_p) / rows_p (each projection's mean squared output error,
     /// as GPTQ's loss is for a layer). rms is one number per token, the same for every column of
     /// its row, so it does not change GPTQ's choices and is left out. Computed from the weights
-    /// only, in row chunks through OpenBLAS, accumulated in Double.
+    /// only, in row chunks through BLAS.gemm, accumulated in Double.
     static func embeddingGram(_ lm: LanguageModel) -> [Double] {
         let first = lm.decoder.weights.layers[0], n = lm.decoder.weights.embedding.columns
         var gram = [Double](repeating: 0, count: n * n)

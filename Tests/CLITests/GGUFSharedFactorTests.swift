@@ -107,32 +107,39 @@ final class GGUFSharedFactorTests: CLITestCase {
         XCTAssertEqual(blocks, 2)
     }
 
-    /// The command's files: tensor bytes equal to those main's binary wrote (before GPTQ reached
-    /// token_embd: `--embedding rtn` keeps its rounding).
-    func testOutputsMatchMainsBytes() throws {
-        // The digests were recorded on one machine: OpenBLAS rounds XᵀX by its CPU kernel and
-        // thread split, so another CPU gives other (equally valid) bytes. Opt in on that machine.
-        try XCTSkipUnless(ProcessInfo.processInfo.environment["AICOMPRESS_RECORDED_DIGESTS"] == "1",
-                          "digests depend on the OpenBLAS kernel of the machine that recorded them")
+    /// The command's files: tensor bytes equal to those recorded (with `--embedding rtn`), on
+    /// every machine: every matrix product is aic_sgemm's fixed arithmetic (the same bits on
+    /// every CPU and split), the Hessian factor and the block quantizers are bit-identical to
+    /// their plain twins. And the same bytes whatever the thread count (AICOMPRESS_THREADS=1
+    /// and 3 split every product and loop differently from the default).
+    func testOutputsMatchRecordedBytesOnEveryThreadCount() throws {
         let dir = try tempDir(), text = try llamaCalibrationText(dir), input = fixture("gguf/llama/tiny-llama.gguf")
         let c = ["--calibration", text, "--calibration-tokens", "16", "--calibration-chunks", "6", "-q"]
         let cases: [(String, [String], String)] = [
             ("q4_0", ["quantize", "--gguf", "Q4_0", "--method", "gptq", "--embedding", "rtn"],
-             "43c90efb9282a07024ba7961cfd5241511f50e000de680cd841c2fb6b5311664"),
+             "b4fea1d4895a0dea2560501c20190c91c07869622b0b36a0d04ccc826a717c3e"),
             ("q4km", ["quantize", "--gguf", "Q4_K_M", "--method", "gptq", "--embedding", "rtn"],
-             "e60deec198a66cb7630e8090e472fa04780b5150ec4ad1ac28578fd34dd91278"),
+             "2ad8122681a304756a1340f7c70a6c9703d2c7872dc1b55025d13a7d45cb96da"),
             ("q4_0ao", ["quantize", "--gguf", "Q4_0", "--method", "gptq", "--act-order", "--embedding", "rtn"],
-             "40e10ea18a0559617f6aa36981282035870874def34ddba1fdc34e107bb75162"),
+             "1df1a2716eb9e0d5f002fcb379125b53c5ce90d6c62a195437a8cc48d723ce39"),
             ("sp50", ["prune", "--method", "sparsegpt", "--sparsity", "0.5"],
-             "5a6c8d977b045975a485789986e9828fc5dcfc6483f9c567d439666864d6a28f"),
+             "5496e850874c3e62361469ad116b0776a01a2eef638b197ea6cb136b9034157e"),
             ("sp24", ["prune", "--method", "sparsegpt", "--pattern", "2:4"],
-             "a4b8a0de4692958a18c475c1a258ce074195ebc199bab057094e945876380809"),
+             "d2f35d5e2e074988e3d82cd32a61bed918aa3ed5e8f399fba2ec7c76f397509c"),
         ]
         for (label, command, digest) in cases {
             let out = dir + "/\(label).gguf"
             let r = try run(command + c + [input, out])
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertEqual(try tensorDigest(out), digest, label)
+            guard label == "q4km" || label == "sp50" else { continue }
+            for threads in ["1", "3"] {
+                let other = dir + "/\(label)-\(threads).gguf"
+                let r = try run(command + c + [input, other], environment: ["AICOMPRESS_THREADS": threads])
+                XCTAssertEqual(r.status, 0, r.stderr)
+                XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: other)), try Data(contentsOf: URL(fileURLWithPath: out)),
+                               "\(label): AICOMPRESS_THREADS=\(threads) wrote other bytes")
+            }
         }
     }
 }

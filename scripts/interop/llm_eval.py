@@ -205,7 +205,7 @@ def ours(binary, model, text, base=None):
     if base:
         cmd += ["--compare", base]
     t0 = time.time()
-    r = run(cmd, env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
+    r = run(cmd, env=dict(os.environ, AICOMPRESS_THREADS="2"))
     if r.returncode != 0:
         return None, r.stderr.strip()[-300:], time.time() - t0
     return json.loads(r.stdout), r.stderr, time.time() - t0

@@ -73,7 +73,7 @@ def prune(binary, model, out, method, args, calib):
         cmd[4:4] = ["--method", method, "--calibration", calib, "--calibration-tokens", str(CALIB_TOKENS),
                     "--calibration-chunks", str(CALIB_SEQUENCES)]
     t0 = time.monotonic()
-    r = run(cmd, env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
+    r = run(cmd, env=dict(os.environ, AICOMPRESS_THREADS="2"))
     secs = time.monotonic() - t0
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
     rss = int(m.group(1)) / 1024 if m else float("nan")
@@ -90,7 +90,7 @@ def llama_ppl(binaries, model, text):
 
 
 def ours_ppl(binary, model, text):
-    r = run([binary, "evaluate", model, "--text", text, "--context", str(CONTEXT), "--chunks", CHUNKS, "--json"], env=dict(os.environ, OPENBLAS_NUM_THREADS="2"))
+    r = run([binary, "evaluate", model, "--text", text, "--context", str(CONTEXT), "--chunks", CHUNKS, "--json"], env=dict(os.environ, AICOMPRESS_THREADS="2"))
     if r.returncode != 0:
         return None, r.stderr.strip()[-200:]
     import json

@@ -1,2 +1,0 @@
-// libopenblas-dev: CBLAS (sgemm) for the training module's matrix products.
-#include <cblas.h>
