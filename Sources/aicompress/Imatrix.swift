@@ -81,11 +81,12 @@ extension QuantizeGGUF.ImportanceText {
     /// The matrix, as `quantize --imatrix` would read the file `aicompress imatrix` writes
     /// (read back from `save` when given, so the two are the same by construction).
     func matrix() throws -> ImportanceMatrix {
-        let collector = try AICompress.Imatrix.collect(model: model, text: text, context: tokens, chunks: chunks, quiet: quiet)
+        let collector = try AICompress.Imatrix.collect(model: model, text: text.path, context: text.tokens, chunks: text.chunks,
+                                                       quiet: text.quiet)
         if let save {
-            try AICompress.Imatrix.save(collector, text: text, to: save)
+            try AICompress.Imatrix.save(collector, text: text.path, to: save)
             return try ImportanceMatrix(tensors: ModelIO.read(path: save).model.tensors, source: save)
         }
-        return try ImportanceMatrix(tensors: GraphImportance.tensors(collector.entries), source: text)
+        return try ImportanceMatrix(tensors: GraphImportance.tensors(collector.entries), source: text.path)
     }
 }

@@ -210,21 +210,18 @@ extension AICompress {
 
         /// The llama.cpp file-type quantization, when `--gguf` is given.
         var ggufQuantize: QuantizeGGUF? {
-            gguf.map {
+            let text = calibration.calibration.map {
+                CalibrationText(path: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks, quiet: report.quiet)
+            }
+            return gguf.map {
                 QuantizeGGUF(type: $0, pure: pure, tensorTypes: tensorType, imatrix: imatrix,
-                             gptq: method == .gptq ? calibration.calibration.map {
-                                 QuantizeGGUF.GPTQ(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                                   damp: damp, actOrder: actOrder, quiet: report.quiet, head: head ?? .auto,
-                                                   embedding: embedding ?? .auto)
+                             gptq: method == .gptq ? text.map {
+                                 QuantizeGGUF.GPTQ(text: $0, damp: damp, actOrder: actOrder, head: head ?? .auto, embedding: embedding ?? .auto)
                              } : nil,
-                             importanceText: method == .rtn ? calibration.calibration.map {
-                                 QuantizeGGUF.ImportanceText(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                                             model: input ?? "-", save: saveImatrix, quiet: report.quiet)
+                             importanceText: method == .rtn ? text.map {
+                                 QuantizeGGUF.ImportanceText(text: $0, model: input ?? "-", save: saveImatrix)
                              } : nil,
-                             awq: method == .awq ? calibration.calibration.map {
-                                 QuantizeGGUF.AWQ(text: $0, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                                  grid: awqGrid, quiet: report.quiet)
-                             } : nil,
+                             awq: method == .awq ? text.map { QuantizeGGUF.AWQ(text: $0, grid: awqGrid) } : nil,
                              allowRequantize: allowRequantize)
             }
         }

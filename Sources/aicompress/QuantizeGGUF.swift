@@ -28,23 +28,17 @@ struct QuantizeGGUF {
     /// `--context`, `--calibration-chunks` as its `--chunks`), computed on `model` (the input)
     /// and written to `save` (`--save-imatrix`) when given.
     struct ImportanceText {
-        let text: String
-        let tokens: Int
-        let chunks: Int
+        let text: CalibrationText
         let model: String
         let save: String?
-        let quiet: Bool
     }
 
     /// GPTQ's settings (`--calibration`, `--calibration-tokens`, `--calibration-chunks`,
     /// `--damp`, `--act-order`, `--head`).
     struct GPTQ {
-        let text: String
-        let tokens: Int
-        let chunks: Int
+        let text: CalibrationText
         let damp: Double
         let actOrder: Bool
-        let quiet: Bool
         /// The output head's method (`GPTQHead`).
         var head: GPTQHead = .auto
         /// An untied token_embd's method (`GPTQEmbedding`).
@@ -105,15 +99,13 @@ struct QuantizeGGUF {
         var step = Recipe.Step(pass)
         typealias C = CalibratedStep
         if let g = gptq {
-            step.options += [C.option("method", "gptq")] + (try C.file("calibration", path: g.text))
-                + [C.option("calibration-tokens", "\(g.tokens)"), C.option("calibration-chunks", "\(g.chunks)"), C.option("damp", "\(g.damp)")]
+            step.options += [C.option("method", "gptq")] + (try g.text.recipeOptions()) + [C.option("damp", "\(g.damp)")]
                 + (g.actOrder ? [C.flag("act-order")] : []) + [C.option("head", g.head.rawValue), C.option("embedding", g.embedding.rawValue)]
                 + (g.denseTargets ? [C.option("targets", "dense")] : [])
         } else if let a = awq {
             step.options += try a.recipeOptions()
         } else if let t = importanceText, t.save == nil {
-            step.options += try C.file("calibration", path: t.text)
-                + [C.option("calibration-tokens", "\(t.tokens)"), C.option("calibration-chunks", "\(t.chunks)")]
+            step.options += try t.text.recipeOptions()
         } else if let path = importanceText?.save ?? imatrix {
             // The saved matrix is what the quantization used: the step is `--imatrix` of it.
             step.options += try C.file("imatrix", path: path)
@@ -152,12 +144,10 @@ extension QuantizeGGUF.GPTQ {
     /// `pass` with GPTQ's tensors for every blk.N projection whose planned type is a block type
     /// (F16/F32 fallbacks stay as planned); the text is read, and the types checked, at once.
     func attach(to pass: GGUFQuantize) throws -> GGUFQuantize {
-        let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
-        let (tokens, chunks, damp, actOrder, text, head, embedding) = (tokens, chunks, damp, actOrder, text, head, embedding)
+        let bytes = try text.bytes()
+        let (text, damp, actOrder, head, embedding) = (text, damp, actOrder, head, embedding)
         let refusesPruned = refusesPruned, denseTargets = denseTargets
-        let interactive = !quiet && FileHandleOutput.stderrIsInteractive
-        let words = [("method", "gptq"), ("calibration", text), ("calibration-tokens", "\(tokens)"),
-                     ("calibration-chunks", "\(chunks)"), ("damp", "\(damp)")] + (actOrder ? [("act-order", "true")] : [])
+        let words = [("method", "gptq")] + text.words + [("damp", "\(damp)")] + (actOrder ? [("act-order", "true")] : [])
             + [("head", head.rawValue), ("embedding", embedding.rawValue)] + (denseTargets ? [("targets", "dense")] : [])
         return pass.withCalibration(words) { model, types in
             // Refused before any block runs: every block projection's planned type must have a grid.
@@ -183,12 +173,11 @@ extension QuantizeGGUF.GPTQ {
                 }
             }
             let lm = try LanguageModel(beingWritten: model)
-            let calibration = try LayerwiseDecoderCalibration(
-                model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true, denseTargets: denseTargets))
+            let calibration = try text.layerwise(lm, bytes: bytes, denseTargets: denseTargets)
             var blocks = QuantizeGGUF.quantizedProjections(layers: lm.decoder.weights.layers.count, types: types)
             if headType != nil { blocks[headName] = lm.decoder.weights.layers.count }
             let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: blocks, progress: QuantizeGGUF.blockProgress(
-                "gptq", interactive: interactive, sequences: calibration.sequences.count, tokens: tokens), head: headType.map { type in
+                "gptq", interactive: text.interactive, sequences: calibration.sequences.count, tokens: text.tokens), head: headType.map { type in
                 { statistics in try Self.quantizeHead(lm, name: headName, type: type, statistics: statistics, damp: damp, actOrder: actOrder) }
             }) { block in try Self.quantize(block, types: types, damp: damp, actOrder: actOrder) }
             var makeEmbedding: (@Sendable () throws -> Tensor)? = nil

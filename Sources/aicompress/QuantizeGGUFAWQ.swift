@@ -8,12 +8,9 @@ extension QuantizeGGUF {
     /// `--method awq`'s settings (`--calibration`, `--calibration-tokens`, `--calibration-chunks`,
     /// `--awq-grid`).
     struct AWQ {
-        let text: String
-        let tokens: Int
-        let chunks: Int
+        let text: CalibrationText
         /// α is searched on k / grid, k = 0 ..< grid (`AWQScaleSearch.grid`).
         var grid = 20
-        let quiet: Bool
 
         /// `pass` with AWQ's tensors: every blk.N projection whose planned type is a block type,
         /// encoded with the scales `AWQBlock` searched, and the attention and FFN norms those
@@ -21,22 +18,19 @@ extension QuantizeGGUF {
         /// run as the writer reaches them (`LayerwiseDecoderStream`), so one block's tensors are
         /// held at a time, as for GPTQ.
         func attach(to pass: GGUFQuantize) throws -> GGUFQuantize {
-            let bytes = try InputFile(path: text).buffer.withUnsafeBytes { Array($0) }
-            let (tokens, chunks, search) = (tokens, chunks, AWQScaleSearch(grid: grid))
-            let interactive = !quiet && FileHandleOutput.stderrIsInteractive
-            let words = [("method", "awq"), ("calibration", text), ("calibration-tokens", "\(tokens)"), ("calibration-chunks", "\(chunks)"),
-                         ("awq-grid", "\(grid)")]
+            let bytes = try text.bytes()
+            let (text, search) = (text, AWQScaleSearch(grid: grid))
+            let words = [("method", "awq")] + text.words + [("awq-grid", "\(grid)")]
             let reports = CalibratedReportStore()
             return pass.withCalibration(words, { model, types in
                 let lm = try LanguageModel(beingWritten: model)
-                let calibration = try LayerwiseDecoderCalibration(
-                    model: lm, text: bytes, options: .init(sequenceTokens: tokens, maxSequences: chunks, gram: true))
+                let calibration = try text.layerwise(lm, bytes: bytes)
                 // Each block's planned projections and its two norms (which a fold may replace), by block.
                 let layers = lm.decoder.weights.layers.count
                 var blocks = QuantizeGGUF.quantizedProjections(layers: layers, types: types)
                 for i in 0..<layers { for norm in ["attn_norm", "ffn_norm"] { blocks["blk.\(i).\(norm).weight"] = i } }
                 let stream = LayerwiseDecoderStream<Tensor>(calibration, blocks: blocks, progress: QuantizeGGUF.blockProgress(
-                    "awq", interactive: interactive, sequences: calibration.sequences.count, tokens: tokens)) { block in
+                    "awq", interactive: text.interactive, sequences: calibration.sequences.count, tokens: text.tokens)) { block in
                     try Self.encode(block, model: model, config: lm.decoder.config, types: types, search: search, reports: reports)
                 }
                 return StreamedTensors(stream: stream)
@@ -75,8 +69,7 @@ extension QuantizeGGUF {
         /// SHA-256 and size, how it is cut, and the α grid, so `apply` searches the same scales.
         func recipeOptions() throws -> [Recipe.Option] {
             typealias C = CalibratedStep
-            return [C.option("method", "awq")] + (try C.file("calibration", path: text))
-                + [C.option("calibration-tokens", "\(tokens)"), C.option("calibration-chunks", "\(chunks)"), C.option("awq-grid", "\(grid)")]
+            return [C.option("method", "awq")] + (try text.recipeOptions()) + [C.option("awq-grid", "\(grid)")]
         }
 
         /// AWQ's tensors as the writer reaches them: block i runs at the first of its tensors

@@ -210,7 +210,8 @@ extension Recipe.Step {
             var q = QuantizeGGUF(type: values.text(GGUFQuantize.Parameter.gguf) ?? "", pure: values.flag(GGUFQuantize.Parameter.pure),
                                  tensorTypes: values.list(GGUFQuantize.Parameter.tensorType), imatrix: word("imatrix"),
                                  allowRequantize: values.flag(GGUFQuantize.Parameter.allowRequantize))
-            if let text = calibration.calibration {
+            if let path = calibration.calibration {
+                let text = CalibrationText(path: path, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks, quiet: true)
                 if method == "gptq" {
                     // A recipe written before the head was calibrated has no `head`: its head was rounded.
                     let head = try word("head").map { w in
@@ -223,15 +224,13 @@ extension Recipe.Step {
                         return e
                     } ?? .rtn
                     // Nor one written before dense targets: each block fitted its own outputs.
-                    q.gptq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                   damp: damp, actOrder: flags.contains("act-order"), quiet: true, head: head, embedding: embedding,
+                    q.gptq = .init(text: text, damp: damp, actOrder: flags.contains("act-order"), head: head, embedding: embedding,
                                    denseTargets: try denseTargets(), refusesPruned: true)
                 } else if method == "awq" {
-                    q.awq = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks, grid: grid, quiet: true)
+                    q.awq = .init(text: text, grid: grid)
                 } else {
                     guard first else { throw fail("calibration", "an importance matrix computed from a text runs the input model: make it the recipe's first step") }
-                    q.importanceText = .init(text: text, tokens: calibration.calibrationTokens, chunks: calibration.calibrationChunks,
-                                             model: input.path, save: nil, quiet: true)
+                    q.importanceText = .init(text: text, model: input.path, save: nil)
                 }
             } else if method != "rtn" {
                 throw fail("method", "\(method) needs the key 'calibration'")

@@ -18,7 +18,7 @@ final class GGUFAWQStreamTests: CLITestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let file = try ModelIO.read(path: written).model
         let model = try ModelIO.read(path: input).model
-        let awq = QuantizeGGUF.AWQ(text: text, tokens: 16, chunks: 6, quiet: true)
+        let awq = QuantizeGGUF.AWQ(text: CalibrationText(path: text, tokens: 16, chunks: 6, quiet: true))
         let pass = try QuantizeGGUF(type: "Q4_0", pure: false, tensorTypes: [], awq: awq).pass()
         var types: [String: GGMLType] = [:]
         for p in try pass.plan(model) { if let t = p.decision.type { types[p.decision.name] = t } }
